@@ -1,0 +1,47 @@
+# The NBA props pipeline. `make run` backfills two weeks end to end on the embedded local
+# stack; `make test` runs every test. See README.md.
+
+GO          ?= go
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# Packages whose concurrency matters most run under the race detector.
+RACE_PKGS   := ./messages/... ./consumers/runner/... ./consumers/ledger/...
+TEST_FLAGS  ?= -timeout 20m
+
+.PHONY: all run up test test-race test-all lint build bench clean
+
+all: lint build test
+
+## run: backfill two weeks of the 2024-25 season end to end on the embedded local stack
+run:
+	$(GO) run ./infra/localstack run $(ARGS)
+
+## up: start the local stack (Pub/Sub, GCS, BigQuery, source simulator, consumers) in the foreground
+up:
+	$(GO) run ./infra/localstack up $(ARGS)
+
+## test: every test, then the runtime packages again under the race detector
+test: test-all test-race
+
+test-all:
+	$(GO) test $(TEST_FLAGS) ./...
+
+test-race:
+	$(GO) test -race $(TEST_FLAGS) $(RACE_PKGS)
+
+## lint: gofmt, go vet and staticcheck must all be clean
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+## build: the production binaries, pure Go (no cgo)
+build:
+	CGO_ENABLED=0 $(GO) build -o bin/producer ./producer
+	CGO_ENABLED=0 $(GO) build -o bin/consumers ./consumers
+
+## bench: the runtime and BigQuery emulator benchmarks (print figures, assert nothing)
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./consumers/runner/ ./infra/bqemu/
+
+clean:
+	rm -rf bin .local
