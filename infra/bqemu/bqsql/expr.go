@@ -1,0 +1,715 @@
+package bqsql
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// pieceKind classifies translated output for the operator passes.
+type pieceKind int
+
+const (
+	pPrimary pieceKind = iota // a complete operand: literal, name, call, group, CASE
+	pOp                       // an operator symbol
+	pKw                       // a keyword
+	pComma                    // ,
+	pStar                     // * in a select list or COUNT(*)
+)
+
+// piece is a fragment of DuckDB output.
+type piece struct {
+	sp   string
+	text string
+	kind pieceKind
+	// unnest marks an UNNEST(...) call, whose alias needs rewriting.
+	unnest bool
+}
+
+// keywords are words that never start an operand (BigQuery reserved words plus clause words).
+var keywords = wordSet(`ALL AND ANY AS ASC AT BETWEEN BY CROSS CUBE CURRENT DEFAULT DEFINE DESC
+		DISTINCT ELSE END ENUM ESCAPE EXCEPT EXCLUDE FETCH FOLLOWING FOR FROM FULL GROUP GROUPING GROUPS
+		HASH HAVING IGNORE IN INNER INTERSECT INTO IS JOIN LATERAL LEFT LIKE LIMIT LOOKUP MERGE NATURAL
+		NEW NO NOT NULLS OF ON OR ORDER OUTER OVER PARTITION PRECEDING PROTO QUALIFY RANGE RECURSIVE
+		RESPECT RIGHT ROLLUP ROWS SELECT SET SOME TABLESAMPLE THEN TO TREAT UNBOUNDED UNION USING WHEN
+		WHERE WINDOW WITH WITHIN INSERT VALUES UPDATE DELETE MATCHED OFFSET TABLE USING BEGIN COMMIT
+		ROLLBACK TRANSACTION CREATE DROP ALTER REPLACE`)
+
+func wordSet(words string) map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(words) {
+		m[w] = true
+	}
+	return m
+}
+
+// dateParts are the BigQuery date/time part keywords.
+var dateParts = map[string]string{
+	"MICROSECOND": "microsecond", "MILLISECOND": "millisecond", "SECOND": "second", "MINUTE": "minute",
+	"HOUR": "hour", "DAY": "day", "WEEK": "week", "ISOWEEK": "week", "MONTH": "month", "QUARTER": "quarter",
+	"YEAR": "year", "ISOYEAR": "isoyear",
+}
+
+// weekdays index BigQuery WEEK(<day>) arguments from Sunday = 0.
+var weekdays = map[string]int{"SUNDAY": 0, "MONDAY": 1, "TUESDAY": 2, "WEDNESDAY": 3, "THURSDAY": 4, "FRIDAY": 5, "SATURDAY": 6}
+
+// seq translates a node sequence (an expression, a clause list or a whole query).
+func (t *translator) seq(ns []node) (string, error) {
+	ps, err := t.pieces(ns)
+	if err != nil {
+		return "", err
+	}
+	ps = divPass(ps)
+	return joinPieces(ps), nil
+}
+
+// arg translates one argument without its leading separator.
+func (t *translator) arg(ns []node) (string, error) {
+	s, err := t.seq(ns)
+	return strings.TrimLeft(s, " \n"), err
+}
+
+func joinPieces(ps []piece) string {
+	var b strings.Builder
+	for _, p := range ps {
+		b.WriteString(p.sp)
+		b.WriteString(p.text)
+	}
+	return b.String()
+}
+
+// pieces turns nodes into DuckDB fragments, rewriting functions, literals and names.
+func (t *translator) pieces(ns []node) ([]piece, error) {
+	var ps []piece
+	prim := func(sp, text string) { ps = append(ps, piece{sp: sp, text: text, kind: pPrimary}) }
+	lastIs := func(k pieceKind) bool { return len(ps) > 0 && ps[len(ps)-1].kind == k }
+	lastKw := func(kws ...string) bool {
+		if !lastIs(pKw) {
+			return false
+		}
+		u := strings.ToUpper(ps[len(ps)-1].text)
+		for _, k := range kws {
+			if u == k {
+				return true
+			}
+		}
+		return false
+	}
+	for i := 0; i < len(ns); {
+		n := ns[i]
+		switch {
+		case n.isGroup("["):
+			inner, err := t.seq(n.kids)
+			if err != nil {
+				return nil, err
+			}
+			if lastIs(pPrimary) {
+				prev := &ps[len(ps)-1]
+				s, err := t.subscript(prev.text, n.kids)
+				if err != nil {
+					return nil, err
+				}
+				prev.text = s
+				prev.unnest = false
+			} else {
+				prim(n.sp, "["+inner+"]")
+			}
+			i++
+			continue
+		case n.isGroup("("):
+			inner, err := t.seq(n.kids)
+			if err != nil {
+				return nil, err
+			}
+			prim(n.sp, "("+inner+")")
+			i++
+			continue
+		}
+		switch n.tok.kind {
+		case tkString:
+			s, err := stringLit(n.tok)
+			if err != nil {
+				return nil, err
+			}
+			prim(n.sp, s)
+			i++
+		case tkNumber:
+			prim(n.sp, numberLit(n.tok.text))
+			i++
+		case tkParam:
+			prim(n.sp, t.param(n.tok.val))
+			i++
+		case tkQMark:
+			if t.posN < len(t.pos) {
+				prim(n.sp, "CAST(? AS "+t.pos[t.posN]+")")
+			} else {
+				prim(n.sp, "?")
+			}
+			t.posN++
+			i++
+		case tkSysVar:
+			return nil, unsupported("system variable @@%s", n.tok.val)
+		case tkQuotedIdent:
+			if strings.Contains(n.tok.val, "*") {
+				return nil, unsupported("wildcard table %s", n.tok.text)
+			}
+			parts := strings.Split(n.tok.val, ".")
+			if lastIs(pKw) && !lastKw("FROM", "JOIN", "INTO", "UPDATE", "MERGE", "TABLE", "USING") {
+				// Outside a FROM clause a backtick name is one identifier (a column or alias).
+				parts = []string{n.tok.val}
+			}
+			if err := checkPseudoColumn(n.tok.val); err != nil {
+				return nil, err
+			}
+			if i+1 < len(ns) && ns[i+1].isGroup("(") {
+				// A call to a user-defined function: keep it as is.
+				inner, err := t.seq(ns[i+1].kids)
+				if err != nil {
+					return nil, err
+				}
+				prim(n.sp, quotePath(parts)+"("+inner+")")
+				i += 2
+				continue
+			}
+			prim(n.sp, quotePath(parts))
+			i++
+		case tkOp:
+			switch n.tok.text {
+			case ".":
+				if lastIs(pPrimary) && i+1 < len(ns) && !ns[i+1].group {
+					next := ns[i+1]
+					prev := &ps[len(ps)-1]
+					switch {
+					case next.tok.kind == tkIdent:
+						if err := checkPseudoColumn(next.tok.text); err != nil {
+							return nil, err
+						}
+						prev.text += "." + next.tok.text
+						i += 2
+						continue
+					case next.tok.kind == tkQuotedIdent:
+						prev.text += "." + quoteIdent(next.tok.val)
+						i += 2
+						continue
+					case next.isOp("*"):
+						prev.text += ".*"
+						prev.kind = pStar
+						i += 2
+						continue
+					}
+				}
+				return nil, &SyntaxError{Pos: n.tok.pos, Msg: "unexpected '.'"}
+			case ",":
+				ps = append(ps, piece{sp: n.sp, text: ",", kind: pComma})
+			case "*":
+				if len(ps) == 0 || lastIs(pComma) || lastKw("SELECT", "DISTINCT", "ALL") {
+					ps = append(ps, piece{sp: n.sp, text: "*", kind: pStar})
+				} else {
+					ps = append(ps, piece{sp: n.sp, text: "*", kind: pOp})
+				}
+			case ";":
+				return nil, &SyntaxError{Pos: n.tok.pos, Msg: "unexpected ';'"}
+			default:
+				ps = append(ps, piece{sp: n.sp, text: n.tok.text, kind: pOp})
+			}
+			i++
+		case tkIdent:
+			out, next, err := t.ident(ns, i, ps)
+			if err != nil {
+				return nil, err
+			}
+			ps = out
+			i = next
+		default:
+			return nil, &SyntaxError{Pos: n.tok.pos, Msg: fmt.Sprintf("unexpected %q", n.tok.text)}
+		}
+	}
+	return ps, nil
+}
+
+// checkPseudoColumn rejects BigQuery pseudo-columns the emulator does not model.
+func checkPseudoColumn(name string) error {
+	switch strings.ToUpper(name) {
+	case "_PARTITIONTIME", "_PARTITIONDATE", "_TABLE_SUFFIX", "_FILE_NAME":
+		return unsupported("pseudo-column %s", name)
+	}
+	return nil
+}
+
+// param renders a named parameter reference.
+func (t *translator) param(name string) string {
+	name = strings.ToLower(name)
+	if !t.seen[name] {
+		t.seen[name] = true
+		t.params = append(t.params, name)
+	}
+	ref := "$" + name
+	if !isPlainName(name) {
+		ref = "$" + quoteIdent(name)
+	}
+	if typ, ok := t.named[name]; ok {
+		return "CAST(" + ref + " AS " + typ + ")"
+	}
+	return ref
+}
+
+func isPlainName(s string) bool {
+	if s == "" || !isIdentStart(s[0]) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isIdentChar(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// stringLit renders a decoded BigQuery string or bytes literal for DuckDB.
+func stringLit(tk token) (string, error) {
+	if !tk.bytes {
+		if strings.ContainsRune(tk.val, 0) {
+			return "", unsupported("NUL character in a string literal")
+		}
+		return quoteString(tk.val), nil
+	}
+	var b strings.Builder
+	b.WriteString("CAST('")
+	for i := 0; i < len(tk.val); i++ {
+		c := tk.val[i]
+		switch {
+		case c == '\'':
+			b.WriteString("''")
+		case c == '\\' || c < 0x20 || c > 0x7e:
+			fmt.Fprintf(&b, `\x%02X`, c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteString("' AS BLOB)")
+	return b.String(), nil
+}
+
+// numberLit renders a numeric literal: hex becomes decimal, and literals with a point
+// or exponent are FLOAT64 in BigQuery (DuckDB would make 1.5 a DECIMAL).
+func numberLit(s string) string {
+	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
+		if v, err := strconv.ParseUint(s[2:], 16, 64); err == nil {
+			return strconv.FormatUint(v, 10)
+		}
+		return s
+	}
+	if strings.ContainsAny(s, ".eE") {
+		return "CAST(" + s + " AS DOUBLE)"
+	}
+	return s
+}
+
+// subscript rewrites arr[OFFSET(i)], [SAFE_OFFSET(i)], [ORDINAL(i)], [SAFE_ORDINAL(i)]
+// and the bare arr[i] (an offset) for DuckDB's 1-based lists.
+func (t *translator) subscript(arr string, kids []node) (string, error) {
+	if len(kids) == 2 && kids[1].isGroup("(") {
+		idx, err := t.arg(kids[1].kids)
+		if err != nil {
+			return "", err
+		}
+		switch kids[0].upper() {
+		case "OFFSET":
+			return "bq_offset(" + arr + ", " + idx + ")", nil
+		case "SAFE_OFFSET":
+			return "bq_safe_offset(" + arr + ", " + idx + ")", nil
+		case "ORDINAL":
+			return "bq_offset(" + arr + ", (" + idx + ") - 1)", nil
+		case "SAFE_ORDINAL":
+			return "bq_safe_offset(" + arr + ", (" + idx + ") - 1)", nil
+		}
+	}
+	idx, err := t.arg(kids)
+	if err != nil {
+		return "", err
+	}
+	if len(kids) == 1 && kids[0].tok.kind == tkString {
+		return arr + "[" + idx + "]", nil // a field or JSON key
+	}
+	return "bq_offset(" + arr + ", " + idx + ")", nil
+}
+
+// ident handles an identifier at ns[i]: keywords, typed literals, function calls, names.
+func (t *translator) ident(ns []node, i int, ps []piece) ([]piece, int, error) {
+	n := ns[i]
+	u := n.upper()
+	next := func(k int) node {
+		if i+k < len(ns) {
+			return ns[i+k]
+		}
+		return node{}
+	}
+	push := func(kind pieceKind, text string) { ps = append(ps, piece{sp: n.sp, text: text, kind: kind}) }
+	last := func() piece {
+		if len(ps) == 0 {
+			return piece{}
+		}
+		return ps[len(ps)-1]
+	}
+	if err := checkPseudoColumn(u); err != nil {
+		return nil, 0, err
+	}
+
+	// Typed literals: DATE '...', TIMESTAMP '...', ...
+	if nx := next(1); !nx.group && nx.tok.kind == tkString {
+		lit, err := stringLit(nx.tok)
+		if err != nil {
+			return nil, 0, err
+		}
+		switch u {
+		case "DATE", "TIME":
+			push(pPrimary, u+" "+lit)
+			return ps, i + 2, nil
+		case "TIMESTAMP":
+			push(pPrimary, "TIMESTAMPTZ "+lit)
+			return ps, i + 2, nil
+		case "DATETIME":
+			push(pPrimary, "TIMESTAMP "+lit)
+			return ps, i + 2, nil
+		case "NUMERIC", "BIGNUMERIC", "DECIMAL", "BIGDECIMAL":
+			push(pPrimary, "CAST("+lit+" AS DECIMAL(38,9))")
+			return ps, i + 2, nil
+		case "JSON":
+			push(pPrimary, "CAST("+lit+" AS JSON)")
+			return ps, i + 2, nil
+		case "RANGE":
+			return nil, 0, unsupported("RANGE literal")
+		}
+	}
+
+	switch u {
+	case "SAFE":
+		if next(1).isOp(".") && next(2).tok.kind == tkIdent && next(3).isGroup("(") {
+			inner, j, err := t.call(ns, i+2)
+			if err != nil {
+				return nil, 0, err
+			}
+			push(pPrimary, "try("+inner+")")
+			return ps, j, nil
+		}
+	case "CASE":
+		depth := 0
+		for j := i + 1; j < len(ns); j++ {
+			switch {
+			case ns[j].isKw("CASE"):
+				depth++
+			case ns[j].isKw("END"):
+				if depth > 0 {
+					depth--
+					continue
+				}
+				inner, err := t.seq(ns[i+1 : j])
+				if err != nil {
+					return nil, 0, err
+				}
+				push(pPrimary, "CASE"+inner+ns[j].sp+"END")
+				return ps, j + 1, nil
+			}
+		}
+		return nil, 0, &SyntaxError{Pos: n.tok.pos, Msg: "CASE without END"}
+	case "INTERVAL":
+		s, j, err := t.interval(ns, i)
+		if err != nil {
+			return nil, 0, err
+		}
+		push(pPrimary, s)
+		return ps, j, nil
+	case "ARRAY":
+		switch nx := next(1); {
+		case nx.isOp("<"):
+			typ, j, err := parseType(ns, i)
+			if err != nil {
+				return nil, 0, err
+			}
+			if j < len(ns) && ns[j].isGroup("[") {
+				inner, err := t.seq(ns[j].kids)
+				if err != nil {
+					return nil, 0, err
+				}
+				push(pPrimary, "CAST(["+inner+"] AS "+typ+")")
+				return ps, j + 1, nil
+			}
+			return nil, 0, &SyntaxError{Pos: n.tok.pos, Msg: "ARRAY<type> must be followed by [elements]"}
+		case nx.isGroup("["):
+			inner, err := t.seq(nx.kids)
+			if err != nil {
+				return nil, 0, err
+			}
+			push(pPrimary, "["+inner+"]")
+			return ps, i + 2, nil
+		case nx.isGroup("("):
+			inner, err := t.seq(nx.kids)
+			if err != nil {
+				return nil, 0, err
+			}
+			if len(nx.kids) > 1 && nx.kids[0].isKw("SELECT") && nx.kids[1].isKw("AS") {
+				return nil, 0, unsupported("ARRAY(SELECT AS STRUCT ...)")
+			}
+			push(pPrimary, "ARRAY("+inner+")")
+			return ps, i + 2, nil
+		}
+	case "STRUCT":
+		if next(1).isOp("<") {
+			typ, j, err := parseType(ns, i)
+			if err != nil {
+				return nil, 0, err
+			}
+			if j < len(ns) && ns[j].isGroup("(") {
+				s, err := t.structLit(ns[j].kids, typ)
+				if err != nil {
+					return nil, 0, err
+				}
+				push(pPrimary, s)
+				return ps, j + 1, nil
+			}
+			return nil, 0, &SyntaxError{Pos: n.tok.pos, Msg: "STRUCT<type> must be followed by (values)"}
+		}
+		if next(1).isGroup("(") {
+			s, err := t.structLit(next(1).kids, "")
+			if err != nil {
+				return nil, 0, err
+			}
+			push(pPrimary, s)
+			return ps, i + 2, nil
+		}
+	case "IN":
+		if next(1).isKw("UNNEST") && next(2).isGroup("(") {
+			inner, err := t.arg(next(2).kids)
+			if err != nil {
+				return nil, 0, err
+			}
+			push(pKw, "IN (SELECT UNNEST("+inner+"))")
+			return ps, i + 3, nil
+		}
+	case "EXCEPT":
+		if last().kind == pStar && next(1).isGroup("(") {
+			inner, err := t.seq(next(1).kids)
+			if err != nil {
+				return nil, 0, err
+			}
+			push(pKw, "EXCLUDE ("+inner+")")
+			return ps, i + 2, nil
+		}
+	case "SELECT":
+		if next(1).isKw("AS") {
+			return nil, 0, unsupported("SELECT AS %s", strings.ToUpper(next(2).tok.text))
+		}
+	case "FOR":
+		if next(1).isKw("SYSTEM_TIME") || next(1).isKw("SYSTEM") {
+			return nil, 0, unsupported("FOR SYSTEM_TIME AS OF (time travel)")
+		}
+	case "TABLESAMPLE":
+		return nil, 0, unsupported("TABLESAMPLE")
+	case "PIVOT", "UNPIVOT":
+		if next(1).isGroup("(") {
+			return nil, 0, unsupported("%s (BigQuery and DuckDB syntax differ)", u)
+		}
+	case "WITH":
+		if next(1).isKw("OFFSET") {
+			return nil, 0, unsupported("WITH OFFSET outside UNNEST(...) AS alias WITH OFFSET")
+		}
+	case "ROW":
+		if t.inMerge && last().kind == pKw && strings.EqualFold(last().text, "INSERT") {
+			push(pKw, "*")
+			return ps, i + 1, nil
+		}
+	case "TRUE", "FALSE", "NULL":
+		push(pPrimary, n.tok.text)
+		return ps, i + 1, nil
+	case "COLLATE":
+		return nil, 0, unsupported("COLLATE")
+	}
+
+	// Table paths after FROM/JOIN may carry an unquoted dashed project id.
+	if len(ps) > 0 && ps[len(ps)-1].kind == pKw && next(1).isOp("-") && next(1).sp == "" && next(2).sp == "" {
+		switch strings.ToUpper(last().text) {
+		case "FROM", "JOIN", "INTO", "UPDATE", "MERGE", "TABLE", "USING":
+			path, j, err := tablePath(ns, i)
+			if err != nil {
+				return nil, 0, err
+			}
+			push(pPrimary, quotePath(path))
+			return ps, j, nil
+		}
+	}
+
+	if next(1).isGroup("(") && (!keywords[u] || callableKeywords[u]) &&
+		!(last().kind == pOp && last().text == ".") {
+		s, j, err := t.call(ns, i)
+		if err != nil {
+			return nil, 0, err
+		}
+		isUnnest := u == "UNNEST"
+		ps = append(ps, piece{sp: n.sp, text: s, kind: pPrimary, unnest: isUnnest})
+		if isUnnest {
+			return t.unnestAlias(ns, j, ps)
+		}
+		return ps, j, nil
+	}
+	if keywords[u] {
+		push(pKw, n.tok.text)
+		return ps, i + 1, nil
+	}
+	push(pPrimary, n.tok.text)
+	return ps, i + 1, nil
+}
+
+// callableKeywords are keywords that may also be followed by an argument list.
+var callableKeywords = map[string]bool{"LEFT": true, "RIGHT": true, "REPLACE": true, "GROUPING": true}
+
+// unnestAlias rewrites `UNNEST(e) [AS] x [WITH OFFSET [AS] o]`, which follows ps's last
+// piece, so that x is the element rather than a one-field struct.
+func (t *translator) unnestAlias(ns []node, i int, ps []piece) ([]piece, int, error) {
+	u := &ps[len(ps)-1]
+	j := i
+	if j < len(ns) && ns[j].isKw("AS") {
+		j++
+	}
+	if j >= len(ns) || ns[j].group || (ns[j].tok.kind != tkIdent && ns[j].tok.kind != tkQuotedIdent) ||
+		(ns[j].tok.kind == tkIdent && keywords[ns[j].upper()]) {
+		if j < len(ns) && ns[j].isKw("WITH") && j+1 < len(ns) && ns[j+1].isKw("OFFSET") {
+			return nil, 0, unsupported("UNNEST ... WITH OFFSET without an element alias")
+		}
+		return ps, i, nil
+	}
+	alias := quoteIdent(identName(ns[j]))
+	j++
+	t.unnestN++
+	tab := fmt.Sprintf("_bq_unnest%d", t.unnestN)
+	if j+1 < len(ns) && ns[j].isKw("WITH") && ns[j+1].isKw("OFFSET") {
+		j += 2
+		off := `"offset"`
+		if j < len(ns) && ns[j].isKw("AS") {
+			j++
+		}
+		if j < len(ns) && !ns[j].group && (ns[j].tok.kind == tkQuotedIdent || (ns[j].tok.kind == tkIdent && !keywords[ns[j].upper()])) {
+			off = quoteIdent(identName(ns[j]))
+			j++
+		}
+		arr := strings.TrimSuffix(strings.TrimPrefix(u.text, "UNNEST("), ")")
+		u.text = "(SELECT UNNEST(" + arr + ") AS " + alias + ", UNNEST(range(len(" + arr + "))) AS " + off + ") AS " + tab
+		return ps, j, nil
+	}
+	u.text += " AS " + tab + "(" + alias + ")"
+	return ps, j, nil
+}
+
+// interval translates INTERVAL expr PART at ns[i].
+func (t *translator) interval(ns []node, i int) (string, int, error) {
+	for j := i + 1; j < len(ns); j++ {
+		u := ns[j].upper()
+		if _, ok := dateParts[u]; ok && j > i+1 && u != "ISOWEEK" && u != "ISOYEAR" {
+			if j+1 < len(ns) && ns[j+1].isKw("TO") {
+				return "", 0, unsupported("INTERVAL ... %s TO ... ranges", u)
+			}
+			expr := ns[i+1 : j]
+			if len(expr) == 1 && (expr[0].tok.kind == tkString || expr[0].tok.kind == tkNumber) && !expr[0].group {
+				s, err := t.arg(expr)
+				return "INTERVAL " + s + " " + u, j + 1, err
+			}
+			s, err := t.arg(expr)
+			return "INTERVAL (" + s + ") " + u, j + 1, err
+		}
+		if ns[j].isOp(",") || (keywords[u] && u != "") {
+			break
+		}
+	}
+	return "", 0, &SyntaxError{Pos: ns[i].tok.pos, Msg: "INTERVAL needs a value and a date part, e.g. INTERVAL 1 DAY"}
+}
+
+// structLit translates STRUCT(e [AS n], ...) or STRUCT<type>(e, ...).
+func (t *translator) structLit(kids []node, typ string) (string, error) {
+	args := splitArgs(kids)
+	if len(args) == 0 {
+		return "", unsupported("empty STRUCT()")
+	}
+	var fields []string
+	for k, a := range args {
+		name := fmt.Sprintf("_field_%d", k+1)
+		if as := lastTopKw(a, "AS"); as >= 0 && as == len(a)-2 {
+			name = identName(a[len(a)-1])
+			a = a[:as]
+		} else if len(a) > 0 && !a[len(a)-1].group && (a[len(a)-1].tok.kind == tkIdent || a[len(a)-1].tok.kind == tkQuotedIdent) &&
+			(len(a) == 1 || a[len(a)-2].isOp(".")) {
+			name = identName(a[len(a)-1])
+		}
+		v, err := t.arg(a)
+		if err != nil {
+			return "", err
+		}
+		fields = append(fields, quoteIdent(name)+" := "+v)
+	}
+	s := "struct_pack(" + strings.Join(fields, ", ") + ")"
+	if typ != "" {
+		// Positional assignment to the declared fields.
+		s = "CAST(row(" + strings.Join(valuesOnly(fields), ", ") + ") AS " + typ + ")"
+	}
+	return s, nil
+}
+
+func valuesOnly(fields []string) []string {
+	out := make([]string, len(fields))
+	for i, f := range fields {
+		_, v, _ := strings.Cut(f, " := ")
+		out[i] = v
+	}
+	return out
+}
+
+// lastTopKw returns the index of the last top-level keyword kw in ns, or -1.
+func lastTopKw(ns []node, kw string) int {
+	for i := len(ns) - 1; i >= 0; i-- {
+		if ns[i].isKw(kw) {
+			return i
+		}
+	}
+	return -1
+}
+
+// divPass rewrites a / b as bq_div(a, b) so that division by zero is an error as in
+// BigQuery (DuckDB returns +Inf or NULL). Operands follow BigQuery precedence: * / %
+// bind tighter than + - and everything else.
+func divPass(ps []piece) []piece {
+	isUnaryAt := func(k int) bool {
+		return ps[k].kind == pOp && (ps[k].text == "-" || ps[k].text == "+" || ps[k].text == "~") &&
+			(k == 0 || ps[k-1].kind != pPrimary)
+	}
+	for i := 0; i < len(ps); i++ {
+		if ps[i].kind != pOp || ps[i].text != "/" {
+			continue
+		}
+		l := i - 1
+		if l < 0 || ps[l].kind != pPrimary {
+			continue
+		}
+		for l > 0 {
+			switch {
+			case isUnaryAt(l - 1):
+				l--
+				continue
+			case l >= 2 && ps[l-1].kind == pOp && (ps[l-1].text == "*" || ps[l-1].text == "%") && ps[l-2].kind == pPrimary:
+				l -= 2
+				continue
+			}
+			break
+		}
+		r := i + 1
+		for r < len(ps) && isUnaryAt(r) {
+			r++
+		}
+		if r >= len(ps) || ps[r].kind != pPrimary {
+			continue
+		}
+		left := strings.TrimLeft(joinPieces(ps[l:i]), " \n")
+		right := strings.TrimLeft(joinPieces(ps[i+1:r+1]), " \n")
+		merged := piece{sp: ps[l].sp, text: "bq_div(" + left + ", " + right + ")", kind: pPrimary}
+		ps = append(ps[:l], append([]piece{merged}, ps[r+1:]...)...)
+		i = l
+	}
+	return ps
+}
