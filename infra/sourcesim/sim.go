@@ -1,0 +1,205 @@
+package sourcesim
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+	_ "time/tzdata" // tip-off times need America/New_York even where the OS has no zoneinfo
+)
+
+// Keys are the credentials the simulated sources accept. A request to BDL without
+// `Authorization: <BDLKey>`, or to The Odds API without `apiKey=<OddsKey>`, gets 401.
+// Empty keys accept any request, including one without a key.
+type Keys struct {
+	BDLKey  string
+	OddsKey string
+}
+
+// LogValue redacts the keys so that logging a Config never leaks them.
+func (k Keys) LogValue() slog.Value {
+	return slog.GroupValue(slog.Bool("bdl_key_set", k.BDLKey != ""), slog.Bool("odds_key_set", k.OddsKey != ""))
+}
+
+// Config configures a Sim. The zero value is usable: seed 0, no keys, wall-clock time.
+type Config struct {
+	// Seed determines the whole league: same seed, same bytes.
+	Seed int64
+	Keys Keys
+	// Now is the simulator's current instant: games that ended before it are final, the
+	// injury report is the one for its Eastern date, the CDN schedule is its season's, and
+	// historical odds snapshots are capped at it. Default time.Now.
+	Now func() time.Time
+	// OddsCredits is The Odds API's starting credit budget. Default 20000.
+	OddsCredits int
+	// Faults are injected from the start; see SetFaults.
+	Faults []Fault
+}
+
+// DefaultOddsCredits is the credit budget when Config.OddsCredits is zero.
+const DefaultOddsCredits = 20000
+
+// Sim is a deterministic synthetic NBA league served in the shapes of Ball Don't Lie, The
+// Odds API and NBA.com, with injectable faults and a ground-truth oracle. It is safe for
+// concurrent use. Seasons, box scores and prop timelines are generated lazily and cached.
+type Sim struct {
+	seed    int64
+	keys    Keys
+	now     func() time.Time
+	eastern *time.Location
+	zones   []*time.Location // per team: the arena's local zone
+	pool    []Player
+
+	mu      sync.Mutex
+	seasons map[int]*seasonModel
+	boxes   map[string]*boxScore  // by NBA game id
+	props   map[string]*gameProps // by NBA game id
+
+	stateMu     sync.Mutex
+	faults      []*faultState
+	faultSerial uint64
+	credits     int
+	creditsUsed int
+	requests    []RequestRecord
+}
+
+// New builds a simulator. It panics if cfg.Faults holds a fault that Fault.Validate rejects.
+func New(cfg Config) *Sim {
+	loc, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		panic(fmt.Sprintf("sourcesim: load America/New_York: %v", err))
+	}
+	s := &Sim{
+		seed:    cfg.Seed,
+		keys:    cfg.Keys,
+		now:     cfg.Now,
+		eastern: loc,
+		pool:    newPlayerPool(cfg.Seed),
+		seasons: map[int]*seasonModel{},
+		boxes:   map[string]*boxScore{},
+		props:   map[string]*gameProps{},
+		credits: cfg.OddsCredits,
+	}
+	for _, t := range teams {
+		z, err := time.LoadLocation(t.Zone())
+		if err != nil {
+			panic(fmt.Sprintf("sourcesim: load %s: %v", t.Zone(), err))
+		}
+		s.zones = append(s.zones, z)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.credits == 0 {
+		s.credits = DefaultOddsCredits
+	}
+	if err := s.SetFaults(cfg.Faults); err != nil {
+		panic(fmt.Sprintf("sourcesim: Config.Faults: %v (check faults with Fault.Validate first)", err))
+	}
+	return s
+}
+
+// Now returns the simulator's current instant.
+func (s *Sim) Now() time.Time { return s.now() }
+
+// Eastern returns the US Eastern time zone the league's dates are in.
+func (s *Sim) Eastern() *time.Location { return s.eastern }
+
+// Players returns the league's player pool (every season's rosters draw from it).
+func (s *Sim) Players() []Player { return append([]Player(nil), s.pool...) }
+
+// season returns the cached model of a season, generating it on first use.
+func (s *Sim) season(year int) (*seasonModel, error) {
+	if year < FirstSeason || year > LastSeason {
+		return nil, fmt.Errorf("season %d: %w: supported seasons are %d..%d", year, ErrUnknownSeason, FirstSeason, LastSeason)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m, ok := s.seasons[year]; ok {
+		return m, nil
+	}
+	m, err := newSeasonModel(s.seed, s.pool, year, s.eastern)
+	if err != nil {
+		return nil, err
+	}
+	s.seasons[year] = m
+	return m, nil
+}
+
+// Schedule returns a season's regular-season games in order (season = start year, so 2024
+// is 2024-25).
+func (s *Sim) Schedule(season int) ([]Game, error) {
+	m, err := s.season(season)
+	if err != nil {
+		return nil, err
+	}
+	return append([]Game(nil), m.games...), nil
+}
+
+// GamesOn returns the games on an Eastern date (YYYY-MM-DD); none on off days.
+func (s *Sim) GamesOn(date string) ([]Game, error) {
+	m, d, err := s.seasonForDate(date)
+	if err != nil {
+		return nil, err
+	}
+	var out []Game
+	for _, i := range m.byDate[d.Format(dateLayout)] {
+		out = append(out, m.games[i])
+	}
+	return out, nil
+}
+
+func (s *Sim) seasonForDate(date string) (*seasonModel, time.Time, error) {
+	d, err := time.Parse(dateLayout, date)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("date %q: %w: want YYYY-MM-DD", date, ErrBadDate)
+	}
+	m, err := s.season(SeasonOf(d))
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return m, d, nil
+}
+
+// box returns a game's cached box score.
+func (s *Sim) box(m *seasonModel, gi int) *boxScore {
+	id := m.games[gi].NBAGameID
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b, ok := s.boxes[id]; ok {
+		return b
+	}
+	b := m.boxScore(s.seed, s.pool, gi)
+	s.boxes[id] = &b
+	return &b
+}
+
+// gameProps returns a game's cached bookmaker timelines (nil before PropsStart).
+func (s *Sim) gameProps(m *seasonModel, gi int) *gameProps {
+	g := m.games[gi]
+	if g.Date < PropsStart {
+		return nil
+	}
+	b := s.box(m, gi)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.props[g.NBAGameID]; ok {
+		return p
+	}
+	p := buildProps(s.seed, s.pool, g, *b)
+	s.props[g.NBAGameID] = &p
+	return &p
+}
+
+// gameState is NBA.com's gameStatus: 1 scheduled, 2 in progress, 3 final.
+func (s *Sim) gameState(g Game, b *boxScore, now time.Time) int {
+	end := g.Start.Add(2*time.Hour + 15*time.Minute + time.Duration(b.periods-4)*20*time.Minute)
+	switch {
+	case now.Before(g.Start):
+		return 1
+	case now.Before(end):
+		return 2
+	default:
+		return 3
+	}
+}

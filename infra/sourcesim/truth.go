@@ -1,0 +1,192 @@
+package sourcesim
+
+import (
+	"fmt"
+	"sort"
+	"time"
+)
+
+// DayTruth is what a correct pipeline must end up with for one Eastern date, computed from
+// the simulator's own model only (never from pipeline code). Box score rows exist for games
+// that are final at the simulator's Now; players who dressed but did not play are not rows.
+type DayTruth struct {
+	Date    string        `json:"date"`
+	Season  int           `json:"season"`
+	Games   []GameTruth   `json:"games"`
+	Players []PlayerTruth `json:"players"`
+}
+
+// GameTruth is one game's expected schedule row.
+type GameTruth struct {
+	GameID      string    `json:"game_id"` // YYYYMMDD_AWAY_HOME
+	NBAGameID   string    `json:"nba_game_id"`
+	BDLGameID   int       `json:"bdl_game_id"`
+	OddsEventID string    `json:"odds_event_id"`
+	GameDate    string    `json:"game_date"` // Eastern
+	StartUTC    time.Time `json:"start_utc"`
+	HomeTeam    string    `json:"home_team"`
+	AwayTeam    string    `json:"away_team"`
+	// Status is NBA.com's gameStatus at Now: 1 scheduled, 2 in progress, 3 final. Scores
+	// and Periods are the final ones whatever the status.
+	Status    int `json:"status"`
+	HomeScore int `json:"home_score"`
+	AwayScore int `json:"away_score"`
+	Periods   int `json:"periods"`
+}
+
+// PlayerTruth is one expected player box score row, with the prop outcome when a line exists.
+type PlayerTruth struct {
+	GameID       string  `json:"game_id"`
+	GameDate     string  `json:"game_date"`
+	Season       int     `json:"season"`
+	TeamAbbr     string  `json:"team_abbr"`
+	OpponentAbbr string  `json:"opponent_abbr"`
+	IsHome       bool    `json:"is_home"`
+	NBAPlayerID  int     `json:"nba_player_id"`
+	BDLPlayerID  int     `json:"bdl_player_id"`
+	FullName     string  `json:"player_full_name"` // NBA.com spelling
+	PlayerLookup string  `json:"player_lookup"`
+	Minutes      float64 `json:"minutes"`
+	Points       int     `json:"points"`
+	Assists      int     `json:"assists"`
+	Rebounds     int     `json:"rebounds"`
+	OffReb       int     `json:"offensive_rebounds"`
+	DefReb       int     `json:"defensive_rebounds"`
+	Steals       int     `json:"steals"`
+	Blocks       int     `json:"blocks"`
+	Turnovers    int     `json:"turnovers"`
+	Fouls        int     `json:"personal_fouls"`
+	FGM          int     `json:"fgm"`
+	FGA          int     `json:"fga"`
+	FG3M         int     `json:"fg3m"`
+	FG3A         int     `json:"fg3a"`
+	FTM          int     `json:"ftm"`
+	FTA          int     `json:"fta"`
+	PlusMinus    int     `json:"plus_minus"`
+	// PointsLine is the consensus closing line: the median across bookmakers of each one's
+	// line at its latest snapshot at or before tip-off (mean of the two middle lines for an
+	// even count); nil without any line. Lines stop moving 30 minutes before tip-off, so every
+	// snapshot in the last half hour before tip-off sees the same closing lines.
+	PointsLine     *float64 `json:"points_line"`
+	Bookmakers     int      `json:"bookmakers"`                  // how many bookmakers had a closing line
+	OverUnder      string   `json:"over_under_result,omitempty"` // OVER, UNDER, PUSH; "" without a line
+	LineMargin     *float64 `json:"line_margin"`                 // points - line
+	OddsPlayerName string   `json:"odds_player_name,omitempty"`  // The Odds API's spelling
+}
+
+// Truth returns the expected games and player rows of an Eastern date (YYYY-MM-DD).
+func (s *Sim) Truth(date string) (DayTruth, error) {
+	m, d, err := s.seasonForDate(date)
+	if err != nil {
+		return DayTruth{}, err
+	}
+	out := DayTruth{Date: d.Format(dateLayout), Season: m.year, Games: []GameTruth{}, Players: []PlayerTruth{}}
+	now := s.now()
+	for _, gi := range m.byDate[out.Date] {
+		g := m.games[gi]
+		b := s.box(m, gi)
+		st := s.gameState(g, b, now)
+		out.Games = append(out.Games, GameTruth{
+			GameID: g.GameID, NBAGameID: g.NBAGameID, BDLGameID: g.BDLID, OddsEventID: g.OddsEventID,
+			GameDate: g.Date, StartUTC: g.Start, HomeTeam: g.Home, AwayTeam: g.Away,
+			Status: st, HomeScore: b.pts[0], AwayScore: b.pts[1], Periods: b.periods,
+		})
+		if st != 3 {
+			continue
+		}
+		gp := s.gameProps(m, gi)
+		for side := range 2 {
+			opp := []string{g.Away, g.Home}[side]
+			for _, l := range b.lines[side] {
+				if l.min == 0 {
+					continue
+				}
+				p := s.pool[l.player]
+				row := PlayerTruth{
+					GameID: g.GameID, GameDate: g.Date, Season: g.Season,
+					TeamAbbr: teams[l.team].Tricode, OpponentAbbr: opp, IsHome: side == 0,
+					NBAPlayerID: p.NBAID, BDLPlayerID: p.BDLID, FullName: p.FullName(), PlayerLookup: p.Lookup(),
+					Minutes: float64(l.min), Points: l.pts, Assists: l.ast, Rebounds: l.reb(),
+					OffReb: l.oreb, DefReb: l.dreb, Steals: l.stl, Blocks: l.blk, Turnovers: l.tov, Fouls: l.pf,
+					FGM: l.fgm, FGA: l.fga, FG3M: l.fg3m, FG3A: l.fg3a, FTM: l.ftm, FTA: l.fta, PlusMinus: l.plusMinus,
+				}
+				if gp != nil {
+					if line, n := consensus(*gp, g, l.player); n > 0 {
+						margin := float64(l.pts) - line
+						row.PointsLine, row.LineMargin, row.Bookmakers = &line, &margin, n
+						row.OddsPlayerName = p.OddsName()
+						switch {
+						case margin > 0:
+							row.OverUnder = "OVER"
+						case margin < 0:
+							row.OverUnder = "UNDER"
+						default:
+							row.OverUnder = "PUSH"
+						}
+					}
+				}
+				out.Players = append(out.Players, row)
+			}
+		}
+	}
+	sort.SliceStable(out.Players, func(i, j int) bool {
+		if out.Players[i].GameID != out.Players[j].GameID {
+			return out.Players[i].GameID < out.Players[j].GameID
+		}
+		return out.Players[i].PlayerLookup < out.Players[j].PlayerLookup
+	})
+	return out, nil
+}
+
+// InjuryTruth is one entry of the current injury report (BDL /v1/player_injuries).
+type InjuryTruth struct {
+	BDLPlayerID  int    `json:"bdl_player_id"`
+	NBAPlayerID  int    `json:"nba_player_id"`
+	FullName     string `json:"player_full_name"`
+	PlayerLookup string `json:"player_lookup"`
+	TeamAbbr     string `json:"team_abbr"`
+	Status       string `json:"status"`      // "Out" or "Day-To-Day"
+	ReturnDate   string `json:"return_date"` // BDL's "Nov 17"
+	Description  string `json:"description"`
+	ReportDate   string `json:"report_date"` // Eastern date of Now
+
+	pool int
+}
+
+// InjuryReport returns the injury report as of Now: players of the current season's rosters
+// who miss games that day or from the next day on, ordered by BDL player id.
+func (s *Sim) InjuryReport() []InjuryTruth {
+	now := s.now().In(s.eastern)
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	season := SeasonOf(today)
+	m, err := s.season(season)
+	if err != nil {
+		return nil
+	}
+	var out []InjuryTruth
+	for p, sp := range m.spells {
+		t, ok := m.teamOf[p]
+		if !ok {
+			continue
+		}
+		for _, x := range sp {
+			if today.Before(x.from.AddDate(0, 0, -1)) || today.After(x.to) {
+				continue
+			}
+			pl := s.pool[p]
+			ret := x.to.AddDate(0, 0, 1)
+			reported := x.from.AddDate(0, 0, -1)
+			out = append(out, InjuryTruth{
+				BDLPlayerID: pl.BDLID, NBAPlayerID: pl.NBAID, FullName: pl.FullName(), PlayerLookup: pl.Lookup(),
+				TeamAbbr: teams[t].Tricode, Status: x.status, ReturnDate: ret.Format("Jan 2"),
+				Description: fmt.Sprintf("%s: %s (%s) is listed as %s. He is expected to be re-evaluated around %s.",
+					reported.Format("Jan 2"), foldASCII(pl.Last), x.part, map[string]string{"Out": "out", "Day-To-Day": "day-to-day"}[x.status], ret.Format("January 2")),
+				ReportDate: today.Format(dateLayout),
+				pool:       p,
+			})
+			break
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].BDLPlayerID < out[j].BDLPlayerID })
+	return out
+}
