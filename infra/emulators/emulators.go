@@ -1,0 +1,150 @@
+// Package emulators runs the local stand-ins for Google Cloud: the Pub/Sub emulator
+// (pstest served over gRPC on a TCP port) and GCS (fake-gcs-server over HTTP with its
+// filesystem backend). The local stack serves them on fixed ports for other processes;
+// tests start their own on random ports with StartTest.
+//
+// Production binaries never import this package: they reach the emulators through
+// PUBSUB_EMULATOR_HOST and STORAGE_EMULATOR_HOST (see infra/cloud).
+package emulators
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/pstest"
+	"github.com/fsouza/fake-gcs-server/fakestorage"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// Default ports of the local stack (DESIGN §9).
+const (
+	DefaultPubSubAddr = "127.0.0.1:8085"
+	DefaultGCSAddr    = "127.0.0.1:4443"
+)
+
+// PubSub is a running Pub/Sub emulator.
+type PubSub struct {
+	// Server gives tests direct access to the fake (published messages, injected errors).
+	Server *pstest.Server
+}
+
+// StartPubSub serves the Pub/Sub emulator on addr ("host:port"; port 0 picks a free one).
+func StartPubSub(addr string) (ps *PubSub, err error) {
+	// pstest panics when it cannot listen; turn that into an error the caller can report.
+	defer func() {
+		if r := recover(); r != nil {
+			ps, err = nil, fmt.Errorf("pubsub emulator on %s: %v", addr, r)
+		}
+	}()
+	return &PubSub{Server: pstest.NewServerWithAddress(addr)}, nil
+}
+
+// Host is the "host:port" to put in PUBSUB_EMULATOR_HOST.
+func (p *PubSub) Host() string { return p.Server.Addr }
+
+// Close stops the server; open streams are cut.
+func (p *PubSub) Close() error {
+	if err := p.Server.Close(); err != nil {
+		return fmt.Errorf("stop pubsub emulator: %w", err)
+	}
+	return nil
+}
+
+// PubSubClient connects to the Pub/Sub emulator at host without reading the process
+// environment, so parallel tests can each talk to their own emulator.
+func PubSubClient(ctx context.Context, project, host string) (*pubsub.Client, error) {
+	c, err := pubsub.NewClient(ctx, project,
+		option.WithEndpoint(host),
+		option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("pubsub client for emulator %s: %w", host, err)
+	}
+	return c, nil
+}
+
+// GCSOptions configure the GCS emulator.
+type GCSOptions struct {
+	// Addr is "host:port" to listen on; port 0 picks a free one.
+	Addr string
+	// Root is the directory of the filesystem backend. The memory backend slows down as a
+	// bucket grows (O(n) per operation), so there is no option to use it.
+	Root string
+	// Buckets are created at start.
+	Buckets []string
+}
+
+// GCS is a running GCS emulator.
+type GCS struct {
+	// Server gives tests direct access to the fake.
+	Server *fakestorage.Server
+	http   *http.Server
+	host   string
+	done   chan error
+}
+
+// StartGCS serves fake-gcs-server over plain HTTP on opts.Addr.
+func StartGCS(opts GCSOptions) (*GCS, error) {
+	if opts.Root == "" {
+		return nil, errors.New("gcs emulator: a storage root directory is required")
+	}
+	if err := os.MkdirAll(opts.Root, 0o755); err != nil {
+		return nil, fmt.Errorf("gcs emulator storage root: %w", err)
+	}
+	ln, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("gcs emulator on %s: %w", opts.Addr, err)
+	}
+	host := ln.Addr().String()
+	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{
+		StorageRoot: opts.Root,
+		Scheme:      "http",
+		NoListener:  true,
+		// Resumable uploads send the client back to ExternalURL; XML-API reads are routed only
+		// for PublicHost. Both must be the address clients actually use.
+		ExternalURL: "http://" + host,
+		PublicHost:  host,
+	})
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("gcs emulator: %w", err)
+	}
+	for _, b := range opts.Buckets {
+		srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: b})
+	}
+	g := &GCS{
+		Server: srv,
+		http:   &http.Server{Handler: srv.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second},
+		host:   host,
+		done:   make(chan error, 1),
+	}
+	go func() { g.done <- g.http.Serve(ln) }()
+	return g, nil
+}
+
+// Host is the "host:port" to put in STORAGE_EMULATOR_HOST.
+func (g *GCS) Host() string { return g.host }
+
+// Close stops accepting requests and waits up to five seconds for those in flight.
+func (g *GCS) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := g.http.Shutdown(ctx)
+	if serr := <-g.done; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	g.Server.Stop()
+	if err != nil {
+		return fmt.Errorf("stop gcs emulator: %w", err)
+	}
+	return nil
+}
