@@ -90,3 +90,20 @@ func Tricodes() []string {
 	sort.Strings(out)
 	return out
 }
+
+// bdlTeamIDs are Ball Don't Lie's team ids: 1 to 30 in alphabetical order of full name.
+var bdlTeamIDs = []string{
+	"ATL", "BOS", "BKN", "CHA", "CHI", "CLE", "DAL", "DEN", "DET", "GSW",
+	"HOU", "IND", "LAC", "LAL", "MEM", "MIA", "MIL", "MIN", "NOP", "NYK",
+	"OKC", "ORL", "PHI", "PHX", "POR", "SAC", "SAS", "TOR", "UTA", "WAS",
+}
+
+// BDLTeam maps a Ball Don't Lie team id (1 to 30) to the tricode, for records such as an
+// injury that carry only the player's team_id. Records that come with a games object resolve
+// ids through it instead.
+func BDLTeam(id int) (string, error) {
+	if id < 1 || id > len(bdlTeamIDs) {
+		return "", fmt.Errorf("%w: Ball Don't Lie team id %d (want 1 to 30)", ErrUnknownTeam, id)
+	}
+	return bdlTeamIDs[id-1], nil
+}
