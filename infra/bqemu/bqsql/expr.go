@@ -544,7 +544,9 @@ func (t *translator) ident(ns []node, i int, ps []piece) ([]piece, int, error) {
 		if err != nil {
 			return nil, 0, err
 		}
-		isUnnest := u == "UNNEST"
+		prev := last()
+		inFrom := prev.kind == pComma || (prev.kind == pKw && (strings.EqualFold(prev.text, "FROM") || strings.EqualFold(prev.text, "JOIN")))
+		isUnnest := u == "UNNEST" && inFrom
 		ps = append(ps, piece{sp: n.sp, text: s, kind: pPrimary, unnest: isUnnest})
 		if isUnnest {
 			return t.unnestAlias(ns, j, ps)
@@ -596,6 +598,12 @@ func (t *translator) unnestAlias(ns []node, i int, ps []piece) ([]piece, int, er
 		return ps, j, nil
 	}
 	u.text += " AS " + tab + "(" + alias + ")"
+	// BigQuery allows [LEFT] JOIN UNNEST(...) without ON; DuckDB needs one.
+	if k := len(ps) - 2; k >= 0 && ps[k].kind == pKw && strings.EqualFold(ps[k].text, "JOIN") &&
+		!(k > 0 && ps[k-1].kind == pKw && strings.EqualFold(ps[k-1].text, "CROSS")) &&
+		(j >= len(ns) || (!ns[j].isKw("ON") && !ns[j].isKw("USING"))) {
+		u.text += " ON TRUE"
+	}
 	return ps, j, nil
 }
 

@@ -230,7 +230,8 @@ func (t *translator) fn(c *call) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		return "CAST(count_if(" + x + ")" + c.over + " AS BIGINT)", nil
+		// count() gives BIGINT and 0 for no rows; DuckDB's count_if gives HUGEINT or NULL.
+		return "count(CASE WHEN " + x + " THEN 1 END)" + c.over, nil
 	case "LOGICAL_AND":
 		return passthrough("bool_and")
 	case "LOGICAL_OR":

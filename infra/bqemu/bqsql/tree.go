@@ -84,9 +84,14 @@ func buildTree(toks []token) ([]node, error) {
 // splitTop splits nodes at top-level separators for which sep returns true.
 func splitTop(ns []node, sep func(node) bool) [][]node {
 	var out [][]node
-	start := 0
+	start, angle := 0, 0 // angle: depth inside ARRAY<...> / STRUCT<...> type brackets
 	for i, n := range ns {
-		if sep(n) {
+		switch {
+		case n.isOp("<") && (angle > 0 || (i > 0 && (ns[i-1].isKw("ARRAY") || ns[i-1].isKw("STRUCT")))):
+			angle++
+		case n.isOp(">") && angle > 0:
+			angle--
+		case angle == 0 && sep(n):
 			out = append(out, ns[start:i])
 			start = i + 1
 		}
