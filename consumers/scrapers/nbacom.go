@@ -1,0 +1,345 @@
+package scrapers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/nba-props/pipeline/consumers/runner"
+	"github.com/nba-props/pipeline/messages"
+)
+
+// NBA.com CDN schedule paths: the current season's document, and the per-season file the
+// simulator (and NBA.com for some seasons) also serves.
+const (
+	cdnSchedulePath       = "/static/json/staticData/scheduleLeagueV2.json"
+	cdnSeasonScheduleFile = "/static/json/staticData/scheduleLeagueV2_%d.json"
+)
+
+// scheduledGame is what the scrapers need of one game in the CDN schedule.
+type scheduledGame struct {
+	GameID          string `json:"gameId"`
+	GameStatus      int    `json:"gameStatus"`
+	GameDateTimeUTC string `json:"gameDateTimeUTC"`
+	HomeTeam        struct {
+		TeamTricode string `json:"teamTricode"`
+	} `json:"homeTeam"`
+	AwayTeam struct {
+		TeamTricode string `json:"teamTricode"`
+	} `json:"awayTeam"`
+}
+
+// final reports gameStatus 3.
+func (g scheduledGame) final() bool { return g.GameStatus == 3 }
+
+// seasonType is stats.nba.com's SeasonType for the game, from the game id's type digits.
+func (g scheduledGame) seasonType() string {
+	if len(g.GameID) >= 3 {
+		switch g.GameID[:3] {
+		case "001":
+			return "Pre Season"
+		case "003":
+			return "All Star"
+		case "004":
+			return "Playoffs"
+		case "005":
+			return "PlayIn"
+		}
+	}
+	return "Regular Season"
+}
+
+// scheduleDoc is one parsed season schedule, kept with its validators.
+type scheduleDoc struct {
+	etag    string
+	fresh   time.Time // reuse without asking until then (Cache-Control max-age)
+	season  string    // "2024-25"
+	top     map[string]json.RawMessage
+	league  map[string]json.RawMessage
+	entries map[string]json.RawMessage // date -> its gameDates entry as served
+	games   map[string][]scheduledGame // date -> games
+}
+
+// nbaCDN reads the season schedule. The document is several megabytes and every scraper
+// asks it for every date, so it is cached in the process: reused while fresh, then
+// revalidated with If-None-Match (a 304 costs no parsing).
+type nbaCDN struct {
+	src *source
+
+	mu    sync.Mutex
+	cache map[string]*scheduleDoc // by endpoint
+	group singleflight.Group
+}
+
+func newNBACDN(src *source) *nbaCDN {
+	return &nbaCDN{src: src, cache: map[string]*scheduleDoc{}}
+}
+
+// seasonOf is the season label of an Eastern date: from August on, the season starting then.
+func seasonOf(date time.Time) (start int, label string) {
+	y := date.Year()
+	if date.Month() < time.August {
+		y--
+	}
+	return y, fmt.Sprintf("%d-%02d", y, (y+1)%100)
+}
+
+// schedule returns the season document that holds date.
+func (c *nbaCDN) schedule(ctx context.Context, date string) (*scheduleDoc, error) {
+	d, err := messages.ParseDate(date)
+	if err != nil {
+		return nil, runner.Permanent(err)
+	}
+	year, label := seasonOf(d)
+	doc, err := c.fetch(ctx, cdnSchedulePath)
+	if err != nil {
+		return nil, err
+	}
+	if doc.season == label {
+		return doc, nil
+	}
+	// The main document holds the current season only; older seasons come from the
+	// per-season file, which the CDN does not have for every season.
+	doc, err = c.fetch(ctx, fmt.Sprintf(cdnSeasonScheduleFile, year))
+	if err != nil {
+		return nil, fmt.Errorf("schedule for %s (season %s, not the CDN's current season): %w", date, label, err)
+	}
+	if doc.season != label {
+		return nil, runner.Permanent(fmt.Errorf("schedule for %s: the CDN's season file for %d holds season %q, want %q", date, year, doc.season, label))
+	}
+	return doc, nil
+}
+
+// gamesOn returns the games scheduled on an Eastern date (none on an off day).
+func (c *nbaCDN) gamesOn(ctx context.Context, date string) ([]scheduledGame, error) {
+	doc, err := c.schedule(ctx, date)
+	if err != nil {
+		return nil, err
+	}
+	return doc.games[date], nil
+}
+
+func (c *nbaCDN) fetch(ctx context.Context, endpoint string) (*scheduleDoc, error) {
+	c.mu.Lock()
+	cached := c.cache[endpoint]
+	c.mu.Unlock()
+	if cached != nil && time.Now().Before(cached.fresh) {
+		return cached, nil
+	}
+	v, err, _ := c.group.Do(endpoint, func() (any, error) { return c.revalidate(ctx, endpoint, cached) })
+	if err != nil {
+		return nil, err
+	}
+	return v.(*scheduleDoc), nil
+}
+
+func (c *nbaCDN) revalidate(ctx context.Context, endpoint string, cached *scheduleDoc) (*scheduleDoc, error) {
+	var doc *scheduleDoc
+	r := request{endpoint: endpoint, pass: []int{http.StatusNotModified}}
+	if cached != nil && cached.etag != "" {
+		r.header = http.Header{"If-None-Match": {cached.etag}}
+	}
+	r.decode = func(body []byte) error {
+		var err error
+		doc, err = parseSchedule(body)
+		return err
+	}
+	resp, err := c.src.get(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	fresh := time.Now().Add(maxAge(resp.header))
+	if resp.status == http.StatusNotModified {
+		if cached == nil {
+			return nil, fmt.Errorf("nbacdn GET %s: 304 Not Modified to a request without If-None-Match", endpoint)
+		}
+		next := *cached
+		next.fresh = fresh
+		doc = &next
+	} else {
+		doc.etag = resp.header.Get("ETag")
+		doc.fresh = fresh
+	}
+	c.mu.Lock()
+	c.cache[endpoint] = doc
+	c.mu.Unlock()
+	return doc, nil
+}
+
+// maxAge reads Cache-Control max-age, capped at 5 minutes (games end all evening).
+func maxAge(h http.Header) time.Duration {
+	for _, part := range strings.Split(h.Get("Cache-Control"), ",") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(part), "max-age="); ok {
+			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				return min(time.Duration(n)*time.Second, 5*time.Minute)
+			}
+		}
+	}
+	return 0
+}
+
+// errEmptySchedule: a season document without any game date is a broken response.
+var errEmptySchedule = errors.New("season schedule lists no game dates")
+
+func parseSchedule(body []byte) (*scheduleDoc, error) {
+	doc := &scheduleDoc{entries: map[string]json.RawMessage{}, games: map[string][]scheduledGame{}}
+	if err := json.Unmarshal(body, &doc.top); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(doc.top["leagueSchedule"], &doc.league); err != nil {
+		return nil, fmt.Errorf("leagueSchedule: %w", err)
+	}
+	if err := json.Unmarshal(doc.league["seasonYear"], &doc.season); err != nil {
+		return nil, fmt.Errorf("leagueSchedule.seasonYear: %w", err)
+	}
+	var dates []json.RawMessage
+	if err := json.Unmarshal(doc.league["gameDates"], &dates); err != nil {
+		return nil, fmt.Errorf("leagueSchedule.gameDates: %w", err)
+	}
+	if len(dates) == 0 {
+		return nil, errEmptySchedule
+	}
+	for _, raw := range dates {
+		var e struct {
+			GameDate string          `json:"gameDate"`
+			Games    []scheduledGame `json:"games"`
+		}
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return nil, fmt.Errorf("gameDates entry: %w", err)
+		}
+		d, err := time.Parse("01/02/2006 15:04:05", e.GameDate)
+		if err != nil {
+			return nil, fmt.Errorf("gameDate %q: want MM/DD/YYYY 00:00:00", e.GameDate)
+		}
+		key := d.Format(messages.DateLayout)
+		doc.entries[key] = raw
+		doc.games[key] = append(doc.games[key], e.Games...)
+	}
+	return doc, nil
+}
+
+// narrow renders the schedule document in its own shape with only date's gameDates entry
+// (none on an off day). meta.time is dropped: it is the whole season's version stamp and
+// changes whenever any game ends, which would make every date's object change with it.
+func (d *scheduleDoc) narrow(date string) ([]byte, error) {
+	top := make(map[string]any, len(d.top))
+	for k, v := range d.top {
+		top[k] = v
+	}
+	if raw, ok := d.top["meta"]; ok {
+		var meta map[string]json.RawMessage
+		if json.Unmarshal(raw, &meta) == nil {
+			delete(meta, "time")
+			top["meta"] = meta
+		}
+	}
+	league := make(map[string]any, len(d.league))
+	for k, v := range d.league {
+		league[k] = v
+	}
+	entries := []json.RawMessage{}
+	if e, ok := d.entries[date]; ok {
+		entries = append(entries, e)
+	}
+	league["gameDates"] = entries
+	top["leagueSchedule"] = league
+	return marshal(top)
+}
+
+// marshal encodes v deterministically (sorted map keys) without HTML escaping, so that
+// source text such as "Trail Blazers & Co" keeps its bytes.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// nbaStats calls stats.nba.com, which answers only requests that look like a browser's.
+type nbaStats struct {
+	src *source
+}
+
+// statsHeaders are the headers stats.nba.com expects.
+func statsHeaders() http.Header {
+	return http.Header{
+		"User-Agent":         {"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"},
+		"Accept":             {"application/json, text/plain, */*"},
+		"Referer":            {"https://www.nba.com/"},
+		"Origin":             {"https://www.nba.com"},
+		"x-nba-stats-origin": {"stats"},
+		"x-nba-stats-token":  {"true"},
+	}
+}
+
+// leagueGameLog is the part of a leaguegamelog response the scraper checks.
+type leagueGameLog struct {
+	ResultSets []struct {
+		Name    string              `json:"name"`
+		Headers []string            `json:"headers"`
+		RowSet  [][]json.RawMessage `json:"rowSet"`
+	} `json:"resultSets"`
+}
+
+// gameLog fetches the player game log of one date and season type. It returns the body,
+// the number of rows and the distinct games they cover.
+func (c *nbaStats) gameLog(ctx context.Context, date time.Time, seasonType string) (*response, int, int, error) {
+	_, label := seasonOf(date)
+	day := date.Format("01/02/2006")
+	q := url.Values{
+		"PlayerOrTeam": {"P"},
+		"DateFrom":     {day},
+		"DateTo":       {day},
+		"Season":       {label},
+		"SeasonType":   {seasonType},
+		"LeagueID":     {"00"},
+		"Counter":      {"1000"},
+		"Sorter":       {"DATE"},
+		"Direction":    {"DESC"},
+	}
+	var rows, games int
+	resp, err := c.src.get(ctx, request{endpoint: "/stats/leaguegamelog", query: q, decode: func(body []byte) error {
+		var log leagueGameLog
+		if err := json.Unmarshal(body, &log); err != nil {
+			return err
+		}
+		if len(log.ResultSets) == 0 {
+			return errors.New("no resultSets")
+		}
+		rs := log.ResultSets[0]
+		col := -1
+		for i, h := range rs.Headers {
+			if h == "GAME_ID" {
+				col = i
+			}
+		}
+		if col < 0 {
+			return fmt.Errorf("resultSet %q has no GAME_ID header", rs.Name)
+		}
+		seen := map[string]bool{}
+		for _, row := range rs.RowSet {
+			if col < len(row) {
+				seen[string(row[col])] = true
+			}
+		}
+		rows, games = len(rs.RowSet), len(seen)
+		return nil
+	}})
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return resp, rows, games, nil
+}

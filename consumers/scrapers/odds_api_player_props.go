@@ -1,0 +1,150 @@
+package scrapers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/nba-props/pipeline/consumers/runner"
+	"github.com/nba-props/pipeline/messages"
+)
+
+// oddsPropsFrom is the first date The Odds API has historical player props for.
+const oddsPropsFrom = "2023-05-03"
+
+// oddsAPIPlayerProps stores The Odds API's historical player_points odds for the games of one
+// date, taken at pre-tip snapshots only: the events list at one snapshot,
+// odds-api/player-props/<date>/events-<snap>.json, and one object per (event, snapshot),
+// odds-api/player-props/<date>/<eventId>-<AWAY><HOME>/<snap>.json. A snapshot at which the
+// event is not listed (404) is skipped and counted; it does not fail the date.
+type oddsAPIPlayerProps struct {
+	cdn     *nbaCDN
+	odds    *oddsAPI
+	out     objects
+	offsets []time.Duration // before tip-off, largest first
+}
+
+// snapshotName is the snapshot's form in object names: 20241022T2255Z.
+func snapshotName(t time.Time) string { return t.UTC().Format("20060102T1504Z") }
+
+// preTip is the 5-minute snapshot at or before tip−offset: always strictly before tip-off.
+func preTip(tip time.Time, offset time.Duration) time.Time {
+	return tip.Add(-offset).UTC().Truncate(oddsSnapshotStep)
+}
+
+type oddsGame struct {
+	event     oddsEvent
+	tip       time.Time
+	away      string
+	home      string
+	snapshots []time.Time
+}
+
+func (j oddsAPIPlayerProps) Run(ctx context.Context, req messages.Request) (runner.Result, error) {
+	if _, err := requestDate(req); err != nil {
+		return runner.Result{}, err
+	}
+	if req.Date < oddsPropsFrom {
+		return runner.Result{}, runner.Permanent(fmt.Errorf("odds_api_player_props %s: %w: The Odds API has player props from %s only",
+			req.Date, messages.ErrNotBackfillable, oddsPropsFrom))
+	}
+	prefix := "odds-api/player-props/" + req.Date + "/"
+	games, err := j.cdn.gamesOn(ctx, req.Date)
+	if err != nil {
+		return runner.Result{}, fmt.Errorf("odds_api_player_props %s: %w", req.Date, err)
+	}
+	metrics := map[string]int64{"games": int64(len(games))}
+	if len(games) == 0 {
+		return offDay(ctx, j.out, prefix, metrics)
+	}
+	scheduled := map[string]bool{}
+	var first time.Time
+	for _, g := range games {
+		scheduled[g.AwayTeam.TeamTricode+g.HomeTeam.TeamTricode] = true
+		tip, err := time.Parse(time.RFC3339, g.GameDateTimeUTC)
+		if err != nil {
+			return runner.Result{}, runner.Permanent(fmt.Errorf("odds_api_player_props %s: schedule game %s: gameDateTimeUTC %q is not a UTC timestamp", req.Date, g.GameID, g.GameDateTimeUTC))
+		}
+		if first.IsZero() || tip.Before(first) {
+			first = tip
+		}
+	}
+	credits := 0
+	// The events list is taken at the first game's latest snapshot: every game of the date is
+	// listed then and none has started.
+	evAt := preTip(first, j.offsets[len(j.offsets)-1])
+	evs, list, err := j.odds.events(ctx, evAt)
+	if err != nil {
+		return runner.Result{}, fmt.Errorf("odds_api_player_props %s: events at %s: %w", req.Date, evAt.Format(oddsTimeLayout), err)
+	}
+	credits += evs.credits
+	var matched []oddsGame
+	for _, ev := range list {
+		tip, err := time.Parse(time.RFC3339, ev.CommenceTime)
+		if err != nil {
+			return runner.Result{}, fmt.Errorf("odds_api_player_props %s: event %s: %w: commence_time %q", req.Date, ev.ID, ErrBadBody, ev.CommenceTime)
+		}
+		if messages.GameDate(tip) != req.Date {
+			continue
+		}
+		away, okA := oddsTeams[ev.AwayTeam]
+		home, okH := oddsTeams[ev.HomeTeam]
+		if !okA || !okH {
+			return runner.Result{}, runner.Permanent(fmt.Errorf("odds_api_player_props %s: event %s: unknown team name %q or %q; add it to the Odds API team map",
+				req.Date, ev.ID, ev.AwayTeam, ev.HomeTeam))
+		}
+		if !scheduled[away+home] {
+			continue // not an NBA.com schedule game of this date (a relocated or exhibition game)
+		}
+		g := oddsGame{event: ev, tip: tip, away: away, home: home}
+		for _, off := range j.offsets { // largest offset first: snapshots in time order
+			if s := preTip(tip, off); len(g.snapshots) == 0 || !s.Equal(g.snapshots[len(g.snapshots)-1]) {
+				g.snapshots = append(g.snapshots, s)
+			}
+		}
+		matched = append(matched, g)
+	}
+	metrics["events"] = int64(len(matched))
+	if len(matched) == 0 {
+		return runner.Result{}, fmt.Errorf("odds_api_player_props %s: %w: no events at %s for the %d scheduled games",
+			req.Date, ErrEmptyWithGames, evAt.Format(oddsTimeLayout), len(games))
+	}
+	sort.Slice(matched, func(a, b int) bool { return matched[a].event.ID < matched[b].event.ID })
+	names := []string{"events-" + snapshotName(evAt) + ".json"}
+	bodies := [][]byte{evs.body}
+	var snapshots, missing, withLines int64
+	for _, g := range matched {
+		for _, s := range g.snapshots {
+			got, books, err := j.odds.eventOdds(ctx, g.event.ID, s)
+			if errors.Is(err, errEventNotListed) {
+				missing++
+				continue
+			}
+			if err != nil {
+				return runner.Result{}, fmt.Errorf("odds_api_player_props %s: event %s (%s@%s) at %s: %w",
+					req.Date, g.event.ID, g.away, g.home, s.Format(oddsTimeLayout), err)
+			}
+			credits += got.credits
+			snapshots++
+			if books > 0 {
+				withLines++
+			}
+			names = append(names, fmt.Sprintf("%s-%s%s/%s.json", g.event.ID, g.away, g.home, snapshotName(s)))
+			bodies = append(bodies, got.body)
+		}
+	}
+	metrics["snapshots"], metrics["snapshots_missing"], metrics["snapshots_with_lines"] = snapshots, missing, withLines
+	metrics["odds_credits_used"] = int64(credits)
+	metrics["odds_credits_remaining"] = int64(j.odds.credits())
+	if withLines == 0 {
+		return runner.Result{}, fmt.Errorf("odds_api_player_props %s: %w: no bookmaker lines in %d snapshots of %d events (%d not listed)",
+			req.Date, ErrEmptyWithGames, snapshots, len(matched), missing)
+	}
+	objs, err := publish(ctx, j.out, prefix, names, bodies)
+	if err != nil {
+		return runner.Result{}, fmt.Errorf("odds_api_player_props %s: %w", req.Date, err)
+	}
+	return runner.Result{Objects: objs, Metrics: metrics}, nil
+}
