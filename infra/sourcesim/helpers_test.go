@@ -9,6 +9,9 @@ import (
 	"time"
 )
 
+// testBDLKey is sent by helpers; simulators without keys accept it.
+const testBDLKey = "bdl-test-key"
+
 // fixedNow is a "current" instant after the 2024-25 regular season.
 var fixedNow = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 

@@ -1,0 +1,197 @@
+package sourcesim
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const statsPath = "/bdl/v1/stats?dates[]=2024-11-05&per_page=100"
+
+func TestFaultKinds(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		fault  Fault
+		path   string
+		status int
+		check  func(t *testing.T, g got)
+	}{
+		{"rate limit with Retry-After", Fault{Source: SourceBDL, Kind: FaultRateLimit, RetryAfter: 7}, statsPath, 429,
+			func(t *testing.T, g got) {
+				if g.header.Get("Retry-After") != "7" {
+					t.Errorf("Retry-After %q, want 7", g.header.Get("Retry-After"))
+				}
+			}},
+		{"server error default 503", Fault{Source: SourceNBAStats, Kind: FaultServerError}, leagueLogPath("11/05/2024"), 503, nil},
+		{"server error 502", Fault{Kind: FaultServerError, Status: 502}, "/nbacdn/static/json/staticData/scheduleLeagueV2.json", 502, nil},
+		{"truncated JSON", Fault{Dataset: DatasetBDLStats, Kind: FaultTruncated}, statsPath, 200,
+			func(t *testing.T, g got) {
+				if json.Valid(g.body) || len(g.body) < 100 {
+					t.Errorf("body of %d bytes is valid JSON or too short", len(g.body))
+				}
+			}},
+		{"empty BDL stats on a date with games", Fault{Source: SourceBDL, Dataset: DatasetBDLStats, Date: "2024-11-05", Kind: FaultEmpty}, statsPath, 200,
+			func(t *testing.T, g got) {
+				if string(g.body) != `{"data":[],"meta":{"per_page":100}}` {
+					t.Errorf("body %s", g.body)
+				}
+			}},
+		{"empty leaguegamelog", Fault{Source: SourceNBAStats, Kind: FaultEmpty}, leagueLogPath("11/05/2024"), 200,
+			func(t *testing.T, g got) {
+				if !bytes.Contains(g.body, []byte(`"rowSet":[]`)) {
+					t.Errorf("body %.300s", g.body)
+				}
+			}},
+		{"empty schedule", Fault{Source: SourceNBACDN, Kind: FaultEmpty}, "/nbacdn/static/json/staticData/scheduleLeagueV2.json?season=2024", 200,
+			func(t *testing.T, g got) {
+				if !bytes.Contains(g.body, []byte(`"gameDates":[]`)) {
+					t.Errorf("body %.300s", g.body)
+				}
+			}},
+		{"empty odds events", Fault{Source: SourceOdds, Dataset: DatasetOddsEvents, Kind: FaultEmpty}, "/odds/v4/historical/sports/basketball_nba/events?date=2024-11-05T16:00:00Z", 200,
+			func(t *testing.T, g got) {
+				if !bytes.Contains(g.body, []byte(`"data":[]`)) || g.header.Get("x-requests-last") != "0" {
+					t.Errorf("body %.300s, x-requests-last %q", g.body, g.header.Get("x-requests-last"))
+				}
+			}},
+		{"credits exhausted", Fault{Source: SourceOdds, Kind: FaultCreditsExhausted}, "/odds/v4/historical/sports/basketball_nba/events?date=2024-11-05T16:00:00Z", 401,
+			func(t *testing.T, g got) {
+				if !bytes.Contains(g.body, []byte("OUT_OF_USAGE_CREDITS")) || g.header.Get("x-requests-remaining") != "0" {
+					t.Errorf("body %s, x-requests-remaining %q", g.body, g.header.Get("x-requests-remaining"))
+				}
+			}},
+		{"fault on another date does not match", Fault{Source: SourceBDL, Date: "2024-11-06", Kind: FaultServerError}, statsPath, 200, nil},
+		{"fault on another dataset does not match", Fault{Source: SourceBDL, Dataset: DatasetBDLGames, Kind: FaultServerError}, statsPath, 200, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, srv := newTestSim(t, Config{Seed: 9, Faults: []Fault{tc.fault}})
+			g := fetch(t, srv, tc.path)
+			if g.status != tc.status {
+				t.Fatalf("status %d, want %d: %.200s", g.status, tc.status, g.body)
+			}
+			if tc.check != nil {
+				tc.check(t, g)
+			}
+			recs := s.Requests()
+			if len(recs) != 1 || recs[0].Status != tc.status {
+				t.Errorf("request log %+v", recs)
+			}
+			// Without faults the same request succeeds.
+			if err := s.SetFaults(nil); err != nil {
+				t.Fatal(err)
+			}
+			if g := fetch(t, srv, tc.path); g.status != 200 || !json.Valid(g.body) {
+				t.Errorf("after clearing faults: %d %.200s", g.status, g.body)
+			}
+		})
+	}
+}
+
+func leagueLogPath(date string) string {
+	return "/nbastats/stats/leaguegamelog?PlayerOrTeam=P&DateFrom=" + date + "&DateTo=" + date + "&Season=2024-25&SeasonType=Regular+Season"
+}
+
+func TestFaultFirstN(t *testing.T) {
+	t.Parallel()
+	s, srv := newTestSim(t, Config{Seed: 9, Faults: []Fault{{Source: SourceBDL, Kind: FaultRateLimit, First: 2}}})
+	var statuses []int
+	for range 4 {
+		statuses = append(statuses, fetch(t, srv, statsPath).status)
+	}
+	if diff := cmp.Diff([]int{429, 429, 200, 200}, statuses); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]FaultStatus{{Fault: Fault{Source: SourceBDL, Kind: FaultRateLimit, First: 2}, Matched: 4, Hit: 2}}, s.Faults()); diff != "" {
+		t.Errorf("fault counters (-want +got):\n%s", diff)
+	}
+}
+
+func TestFaultShareIsSeeded(t *testing.T) {
+	t.Parallel()
+	run := func(seed int64) []int {
+		_, srv := newTestSim(t, Config{Seed: seed, Faults: []Fault{{Source: SourceNBAStats, Kind: FaultServerError, Share: 0.5}}})
+		var out []int
+		for range 40 {
+			out = append(out, fetch(t, srv, leagueLogPath("11/05/2024")).status)
+		}
+		return out
+	}
+	a, b := run(1), run(1)
+	if diff := cmp.Diff(a, b); diff != "" {
+		t.Errorf("same seed, different fault pattern:\n%s", diff)
+	}
+	hits := 0
+	for _, st := range a {
+		if st == 503 {
+			hits++
+		}
+	}
+	if hits < 8 || hits > 32 {
+		t.Errorf("share 0.5 hit %d of 40 requests", hits)
+	}
+}
+
+func TestFaultLatencyHonoursContext(t *testing.T) {
+	t.Parallel()
+	_, srv := newTestSim(t, Config{Seed: 9, Faults: []Fault{{Source: SourceBDL, Kind: FaultLatency, LatencyMS: 60_000}}})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+statsPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = srv.Client().Do(req)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err %v, want the client's deadline to expire while the simulator waits", err)
+	}
+}
+
+func TestFaultsOverHTTP(t *testing.T) {
+	t.Parallel()
+	_, srv := newTestSim(t, Config{Seed: 9})
+	post := func(body string) *http.Response {
+		resp, err := srv.Client().Post(srv.URL+"/_sim/faults", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := post(`[{"kind":"explode"}]`); resp.StatusCode != 400 {
+		t.Errorf("bad fault kind: status %d, want 400", resp.StatusCode)
+	}
+	if resp := post(`[{"source":"bdl","dataset":"stats","kind":"server_error","status":500,"first":1}]`); resp.StatusCode != 200 {
+		t.Fatalf("POST faults: %d", resp.StatusCode)
+	}
+	if g := fetch(t, srv, statsPath); g.status != 500 {
+		t.Errorf("first request after POST: %d, want 500", g.status)
+	}
+	if g := fetch(t, srv, statsPath); g.status != 200 {
+		t.Errorf("second request: %d, want 200", g.status)
+	}
+	fs := decode[[]FaultStatus](t, fetch(t, srv, "/_sim/faults"))
+	if len(fs) != 1 || fs[0].Hit != 1 || fs[0].Matched != 2 {
+		t.Errorf("GET /_sim/faults = %+v", fs)
+	}
+	req, _ := http.NewRequest(http.MethodDelete, srv.URL+"/_sim/faults", nil)
+	if resp, err := srv.Client().Do(req); err != nil || resp.StatusCode != 204 {
+		t.Fatalf("DELETE: %v", err)
+	}
+	if fs := decode[[]FaultStatus](t, fetch(t, srv, "/_sim/faults")); len(fs) != 0 {
+		t.Errorf("after DELETE: %+v", fs)
+	}
+	recs := decode[[]RequestRecord](t, fetch(t, srv, "/_sim/requests"))
+	if len(recs) != 2 || recs[0].Fault != FaultServerError || recs[1].Fault != "" || recs[0].Dataset != DatasetBDLStats {
+		t.Errorf("GET /_sim/requests = %+v", recs)
+	}
+}
