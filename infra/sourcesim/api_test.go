@@ -228,7 +228,7 @@ func TestInjuryReportFollowsNow(t *testing.T) {
 	type injDoc struct {
 		Data []struct {
 			Player struct{ ID int } `json:"player"`
-			Status string          `json:"status"`
+			Status string           `json:"status"`
 		} `json:"data"`
 		Meta struct {
 			NextCursor *int `json:"next_cursor"`
