@@ -1,0 +1,97 @@
+package topology
+
+import (
+	"time"
+
+	"github.com/nba-props/pipeline/messages"
+)
+
+// Retry and dead-letter settings of every job subscription (DESIGN §4).
+const (
+	MinBackoff          = 10 * time.Second
+	MaxBackoff          = 600 * time.Second
+	MaxDeliveryAttempts = 5
+	// Retention is how long an unacknowledged message waits in a subscription.
+	Retention = 7 * 24 * time.Hour
+)
+
+// DefaultBucket is the bucket of the local stack.
+const DefaultBucket = "nba-props-local"
+
+// Topic declares one Pub/Sub topic.
+type Topic struct {
+	ID string
+}
+
+// Subscription declares one Pub/Sub pull subscription. Every subscription of the pipeline
+// has a retry policy and never expires; all but the dead-letter archive also dead-letter.
+type Subscription struct {
+	ID     string
+	Topic  string
+	Filter string
+	// Job is the job the subscription feeds, or nil for the catch-alls.
+	Job         *messages.JobRef
+	AckDeadline time.Duration
+	MinBackoff  time.Duration
+	MaxBackoff  time.Duration
+	// DeadLetterTopic is "" only for the subscription on the dead-letter topic itself.
+	DeadLetterTopic     string
+	MaxDeliveryAttempts int
+	Retention           time.Duration
+}
+
+// Topology is everything Apply creates: derived from the job catalogue, so a job added to
+// the catalogue gets its subscription on the next apply.
+type Topology struct {
+	Topics        []Topic
+	Subscriptions []Subscription
+	Bucket        string
+	Datasets      []string
+	Tables        []Table
+}
+
+// Declare derives the topology of one environment from the catalogue.
+func Declare(c *messages.Catalog, names messages.Names, bucket string) Topology {
+	dl := names.DeadLetterTopic()
+	t := Topology{Bucket: bucket, Datasets: Datasets(), Tables: Tables()}
+	for _, p := range messages.Phases() {
+		topic := names.Topic(p)
+		t.Topics = append(t.Topics, Topic{ID: topic})
+		for _, spec := range c.InPhase(p) {
+			ref := spec.Ref()
+			t.Subscriptions = append(t.Subscriptions, Subscription{
+				ID:                  names.Subscription(ref),
+				Topic:               topic,
+				Filter:              messages.Filter(ref),
+				Job:                 &ref,
+				AckDeadline:         spec.AckDeadline(),
+				MinBackoff:          MinBackoff,
+				MaxBackoff:          MaxBackoff,
+				DeadLetterTopic:     dl,
+				MaxDeliveryAttempts: MaxDeliveryAttempts,
+				Retention:           Retention,
+			})
+		}
+		// The catch-all: Pub/Sub drops a message no filter matches, so this one matches all.
+		t.Subscriptions = append(t.Subscriptions, Subscription{
+			ID:                  names.UnroutableSubscription(p),
+			Topic:               topic,
+			AckDeadline:         60 * time.Second,
+			MinBackoff:          MinBackoff,
+			MaxBackoff:          MaxBackoff,
+			DeadLetterTopic:     dl,
+			MaxDeliveryAttempts: MaxDeliveryAttempts,
+			Retention:           Retention,
+		})
+	}
+	t.Topics = append(t.Topics, Topic{ID: dl})
+	t.Subscriptions = append(t.Subscriptions, Subscription{
+		ID:          names.DeadLetterSubscription(),
+		Topic:       dl,
+		AckDeadline: 60 * time.Second,
+		MinBackoff:  MinBackoff,
+		MaxBackoff:  MaxBackoff,
+		Retention:   Retention,
+	})
+	return t
+}
