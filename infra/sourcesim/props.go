@@ -67,17 +67,23 @@ type gameProps struct {
 // latest, so any snapshot in the last half hour before tip-off sees the closing lines.
 const propsLockMargin = 30 * time.Minute
 
+// propsPerTeam is how many players per team a bookmaker may offer.
+const propsPerTeam = 7
+
 // buildProps draws the bookmakers' timelines for a game from its box score: the players
-// offered are those who played, the five most used per team (by minutes).
+// offered are those who played, the seven most used per team (by minutes); every bookmaker
+// offers the top three of each team and most of the others.
 func buildProps(seed int64, pool []Player, g Game, b boxScore) gameProps {
 	r := rngFor(seed, "props/"+g.NBAGameID)
 	var cands []statLine
+	var ranks []int
 	for side := range 2 {
 		ls := append([]statLine(nil), b.lines[side]...)
 		sort.SliceStable(ls, func(i, j int) bool { return ls[i].min > ls[j].min })
-		for k := 0; k < len(ls) && k < 5; k++ {
+		for k := 0; k < len(ls) && k < propsPerTeam; k++ {
 			if ls[k].min > 0 {
 				cands = append(cands, ls[k])
+				ranks = append(ranks, k)
 			}
 		}
 	}
@@ -114,7 +120,7 @@ func buildProps(seed int64, pool []Player, g Game, b boxScore) gameProps {
 		offered := map[int]propLine{}
 		var order []int // players in candidate order: never draw in map order
 		for k, l := range cands {
-			if k%5 >= 2 && r.IntN(7) == 0 {
+			if ranks[k] >= 3 && r.IntN(5) == 0 {
 				continue
 			}
 			pt := base[l.player]
