@@ -1,0 +1,228 @@
+package bqemu
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	bq "google.golang.org/api/bigquery/v2"
+)
+
+// project holds one project's metadata. DuckDB attaches one database per project
+// (spec §3.3): datasets are schemas, tables are tables.
+type project struct {
+	id       string
+	datasets map[string]*dataset
+	jobs     map[string]*jobRecord
+	jobOrder []string
+}
+
+type dataset struct {
+	meta   *bq.Dataset
+	tables map[string]*bq.Table
+}
+
+var (
+	datasetIDRe = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+	tableIDRe   = regexp.MustCompile(`^[\p{L}\p{M}\p{N}\p{Pc}\p{Pd}\p{Zs}]+$`)
+	projectIDRe = regexp.MustCompile(`^[A-Za-z0-9_.:\-]{1,128}$`)
+	decoratorRe = regexp.MustCompile(`^(.+)\$(\d{4}|\d{6}|\d{8}|\d{10}|__NULL__|__UNPARTITIONED__)$`)
+)
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+func quoteString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func tableFQN(p, d, t string) string { return quoteIdent(p) + "." + quoteIdent(d) + "." + quoteIdent(t) }
+
+// project returns the project, attaching its DuckDB database on first use.
+func (s *Server) project(ctx context.Context, id string) (*project, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.projectLocked(ctx, id)
+}
+
+func (s *Server) projectLocked(ctx context.Context, id string) (*project, error) {
+	if p, ok := s.projects[id]; ok {
+		return p, nil
+	}
+	if !projectIDRe.MatchString(id) {
+		return nil, errInvalid("Invalid project ID %q", id)
+	}
+	if err := s.attach(ctx, id); err != nil {
+		return nil, err
+	}
+	p := &project{id: id, datasets: map[string]*dataset{}, jobs: map[string]*jobRecord{}}
+	s.projects[id] = p
+	return p, nil
+}
+
+func (s *Server) attach(ctx context.Context, id string) error {
+	target := ":memory:"
+	if s.opts.DuckDBPath != "" {
+		target = filepath.Join(s.opts.DuckDBPath, id+".duckdb")
+	}
+	q := fmt.Sprintf("ATTACH IF NOT EXISTS %s AS %s", quoteString(target), quoteIdent(id))
+	if _, err := s.db.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("bqemu: attach project %s: %w", id, err)
+	}
+	return nil
+}
+
+// dataset returns the dataset's metadata holder; the caller must hold s.mu.
+func (s *Server) datasetLocked(ctx context.Context, p, d string) (*dataset, error) {
+	pr, err := s.projectLocked(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	ds, ok := pr.datasets[d]
+	if !ok {
+		return nil, errNotFound("Not found: Dataset %s:%s", p, d)
+	}
+	return ds, nil
+}
+
+// tableRef is a resolved table id with an optional partition decorator.
+type tableRef struct {
+	project, dataset, table string
+	decorator               string // "20241022", "__NULL__", or ""
+}
+
+func (r tableRef) fqn() string   { return tableFQN(r.project, r.dataset, r.table) }
+func (r tableRef) label() string { return r.project + ":" + r.dataset + "." + r.table }
+
+func parseTableRef(p, d, t string) tableRef {
+	r := tableRef{project: p, dataset: d, table: t}
+	if m := decoratorRe.FindStringSubmatch(t); m != nil {
+		r.table, r.decorator = m[1], m[2]
+	}
+	return r
+}
+
+// lookupTable returns a shallow copy of the table's metadata (nested values are replaced,
+// never mutated, so the copy is safe to read without the lock).
+func (s *Server) lookupTable(ctx context.Context, r tableRef) (*bq.Table, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ds, err := s.datasetLocked(ctx, r.project, r.dataset)
+	if err != nil {
+		return nil, err
+	}
+	t, ok := ds.tables[r.table]
+	if !ok {
+		return nil, errNotFound("Not found: Table %s", r.label())
+	}
+	c := *t
+	return &c, nil
+}
+
+// putTable stores table metadata and persists it.
+func (s *Server) putTable(ctx context.Context, r tableRef, t *bq.Table) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ds, err := s.datasetLocked(ctx, r.project, r.dataset)
+	if err != nil {
+		return err
+	}
+	ds.tables[r.table] = t
+	return s.saveLocked()
+}
+
+func (s *Server) removeTable(r tableRef) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if pr, ok := s.projects[r.project]; ok {
+		if ds, ok := pr.datasets[r.dataset]; ok {
+			delete(ds.tables, r.table)
+		}
+	}
+	delete(s.seenIDs, r.project+":"+r.dataset+"."+r.table)
+	return s.saveLocked()
+}
+
+// persisted is the metadata sidecar written next to the DuckDB files.
+type persisted struct {
+	Projects map[string]map[string]persistedDataset `json:"projects"`
+}
+
+type persistedDataset struct {
+	Dataset *bq.Dataset          `json:"dataset"`
+	Tables  map[string]*bq.Table `json:"tables"`
+}
+
+// saveLocked writes the metadata sidecar; the caller holds s.mu.
+func (s *Server) saveLocked() error {
+	path := s.metadataPath()
+	if path == "" {
+		return nil
+	}
+	out := persisted{Projects: map[string]map[string]persistedDataset{}}
+	for pid, p := range s.projects {
+		m := map[string]persistedDataset{}
+		for did, d := range p.datasets {
+			m[did] = persistedDataset{Dataset: d.meta, Tables: d.tables}
+		}
+		out.Projects[pid] = m
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return fmt.Errorf("bqemu: encode metadata: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("bqemu: write metadata: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("bqemu: write metadata: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) loadMetadata(ctx context.Context) error {
+	path := s.metadataPath()
+	if path == "" {
+		return nil
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("bqemu: read metadata: %w", err)
+	}
+	var in persisted
+	if err := json.Unmarshal(b, &in); err != nil {
+		return fmt.Errorf("bqemu: metadata %s is corrupt (delete the directory to start afresh): %w", path, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for pid, dsets := range in.Projects {
+		p, err := s.projectLocked(ctx, pid)
+		if err != nil {
+			return err
+		}
+		for did, d := range dsets {
+			if d.Tables == nil {
+				d.Tables = map[string]*bq.Table{}
+			}
+			p.datasets[did] = &dataset{meta: d.Dataset, tables: d.Tables}
+		}
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,141 @@
+package bqemu
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+	bq "google.golang.org/api/bigquery/v2"
+)
+
+// apiError is a BigQuery error: an HTTP status, a reason clients branch on and a message.
+// Every deterministic failure is a 4xx so the client never retries it (spec §0.4).
+type apiError struct {
+	code     int
+	reason   string
+	message  string
+	location string
+}
+
+func (e *apiError) Error() string { return e.message }
+
+func errInvalid(format string, args ...any) *apiError {
+	return &apiError{code: http.StatusBadRequest, reason: "invalid", message: fmt.Sprintf(format, args...)}
+}
+
+func errInvalidQuery(format string, args ...any) *apiError {
+	return &apiError{code: http.StatusBadRequest, reason: "invalidQuery", message: fmt.Sprintf(format, args...), location: "query"}
+}
+
+func errNotFound(format string, args ...any) *apiError {
+	return &apiError{code: http.StatusNotFound, reason: "notFound", message: fmt.Sprintf(format, args...)}
+}
+
+func errDuplicate(format string, args ...any) *apiError {
+	return &apiError{code: http.StatusConflict, reason: "duplicate", message: fmt.Sprintf(format, args...)}
+}
+
+func errResourceInUse(format string, args ...any) *apiError {
+	return &apiError{code: http.StatusBadRequest, reason: "resourceInUse", message: fmt.Sprintf(format, args...)}
+}
+
+// codeForReason gives the HTTP status BigQuery uses for a job error reason.
+func codeForReason(reason string) int {
+	switch reason {
+	case "notFound":
+		return http.StatusNotFound
+	case "duplicate":
+		return http.StatusConflict
+	case "accessDenied":
+		return http.StatusForbidden
+	default:
+		return http.StatusBadRequest
+	}
+}
+
+func statusName(code int) string {
+	switch code {
+	case http.StatusNotFound:
+		return "NOT_FOUND"
+	case http.StatusConflict:
+		return "ALREADY_EXISTS"
+	case http.StatusForbidden:
+		return "PERMISSION_DENIED"
+	case http.StatusPreconditionFailed:
+		return "FAILED_PRECONDITION"
+	default:
+		return "INVALID_ARGUMENT"
+	}
+}
+
+// asAPIError converts any error into an apiError, mapping DuckDB errors by type (spec §3.10).
+func asAPIError(err error) *apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	var de *duckdb.Error
+	if errors.As(err, &de) {
+		switch de.Type {
+		case duckdb.ErrorTypeCatalog:
+			if strings.Contains(de.Msg, "already exists") {
+				return &apiError{code: http.StatusConflict, reason: "duplicate", message: de.Msg}
+			}
+			return &apiError{code: http.StatusNotFound, reason: "notFound", message: de.Msg, location: "query"}
+		default:
+			return errInvalidQuery("%s", de.Msg)
+		}
+	}
+	var ue *unsupportedError
+	if errors.As(err, &ue) {
+		return errInvalidQuery("Emulator: %s is not supported", ue.construct)
+	}
+	return errInvalid("%v", err)
+}
+
+// errorProto renders an error as a job's errorResult.
+func errorProto(err error) *bq.ErrorProto {
+	ae := asAPIError(err)
+	return &bq.ErrorProto{Reason: ae.reason, Message: ae.message, Location: ae.location}
+}
+
+type errorItem struct {
+	Message  string `json:"message"`
+	Domain   string `json:"domain"`
+	Reason   string `json:"reason"`
+	Location string `json:"location,omitempty"`
+}
+
+type errorBody struct {
+	Error struct {
+		Code    int         `json:"code"`
+		Message string      `json:"message"`
+		Status  string      `json:"status"`
+		Errors  []errorItem `json:"errors"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	ae := asAPIError(err)
+	code := ae.code
+	if code >= 500 || code == 0 {
+		code = http.StatusBadRequest
+	}
+	var body errorBody
+	body.Error.Code = code
+	body.Error.Message = ae.message
+	body.Error.Status = statusName(code)
+	body.Error.Errors = []errorItem{{Message: ae.message, Domain: "global", Reason: ae.reason, Location: ae.location}}
+	b, _ := json.Marshal(body)
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(code)
+	_, _ = w.Write(b)
+}
+
+// errorFromProto turns a stored job errorResult back into an HTTP error for getQueryResults.
+func errorFromProto(p *bq.ErrorProto) *apiError {
+	return &apiError{code: codeForReason(p.Reason), reason: p.Reason, message: p.Message, location: p.Location}
+}

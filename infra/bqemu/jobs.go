@@ -1,0 +1,355 @@
+package bqemu
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+
+	bq "google.golang.org/api/bigquery/v2"
+)
+
+// jobRecord is a finished job. The job is never mutated after it is stored.
+type jobRecord struct {
+	job    *bq.Job
+	result *resultSet // query jobs only
+}
+
+// resultSet is a query job's result, kept in memory and encoded at read time.
+type resultSet struct {
+	schema      []*bq.TableFieldSchema // nil for DDL/DML
+	rows        [][]any
+	dmlAffected *int64
+}
+
+// requestError marks a failure of the request itself (malformed job, missing dataset); it is
+// returned as an HTTP error and no job is registered. Any other error fails the job.
+type requestError struct{ err *apiError }
+
+func (e *requestError) Error() string { return e.err.Error() }
+func (e *requestError) Unwrap() error { return e.err }
+
+var jobIDRe = regexp.MustCompile(`^[A-Za-z0-9_\-]+$`)
+
+func newJobID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// jobInput is the raw part of a job request that the bq structs cannot represent
+// (parameter values that are JSON null).
+type jobInput struct {
+	Configuration struct {
+		Query struct {
+			QueryParameters []*queryParam `json:"queryParameters"`
+		} `json:"query"`
+	} `json:"configuration"`
+}
+
+func (s *Server) insertJob(r *http.Request) (any, error) {
+	var job bq.Job
+	raw, err := decodeBody(r, &job)
+	if err != nil {
+		return nil, err
+	}
+	return s.runJob(r.Context(), r.PathValue("p"), &job, raw, nil)
+}
+
+// runJob validates, reserves the id, executes synchronously and stores a job.
+func (s *Server) runJob(reqCtx context.Context, p string, job *bq.Job, raw []byte, media io.Reader) (*bq.Job, error) {
+	ctx := context.WithoutCancel(reqCtx)
+	if job.Configuration == nil {
+		return nil, errInvalid("Required parameter is missing: configuration")
+	}
+	var in jobInput
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &in); err != nil {
+			return nil, errInvalid("Invalid JSON payload received: %v", err)
+		}
+	}
+	c := job.Configuration
+	kinds := 0
+	for _, set := range []bool{c.Query != nil, c.Load != nil, c.Copy != nil, c.Extract != nil} {
+		if set {
+			kinds++
+		}
+	}
+	if kinds != 1 {
+		return nil, errInvalid("Job configuration must set exactly one of query, load, copy or extract")
+	}
+	if c.Copy != nil || c.Extract != nil {
+		return nil, errInvalid("Emulator: copy and extract jobs are not supported")
+	}
+	if media != nil && c.Load == nil {
+		return nil, errInvalid("An upload must carry a load job configuration")
+	}
+	ref := job.JobReference
+	if ref == nil {
+		ref = &bq.JobReference{}
+	}
+	jr := *ref
+	jr.ProjectId = p
+	if jr.JobId == "" {
+		jr.JobId = newJobID()
+	}
+	if !jobIDRe.MatchString(jr.JobId) || len(jr.JobId) > 1024 {
+		return nil, errInvalid("Invalid job ID %q. Job IDs must be alphanumeric (plus underscores and dashes) and must be at most 1024 characters long.", jr.JobId)
+	}
+	if jr.Location == "" {
+		jr.Location = s.opts.DefaultLocation
+	}
+	job.JobReference = &jr
+	if err := s.reserveJob(ctx, p, jr); err != nil {
+		return nil, err
+	}
+	start := s.now()
+	job.Kind = "bigquery#job"
+	job.Id = p + ":" + jr.Location + "." + jr.JobId
+	job.SelfLink = "/projects/" + p + "/jobs/" + jr.JobId
+	job.UserEmail = "emulator@local"
+	job.Statistics = &bq.JobStatistics{CreationTime: msString(start), StartTime: msString(start)}
+	var result *resultSet
+	var runErr error
+	var warnings []*bq.ErrorProto
+	if c.Query != nil {
+		result, runErr = s.runQueryJob(ctx, p, job, in.Configuration.Query.QueryParameters)
+	} else {
+		warnings, runErr = s.runLoadJob(ctx, p, job, media)
+	}
+	var re *requestError
+	if errors.As(runErr, &re) {
+		s.releaseJob(p, jr.JobId)
+		return nil, re.err
+	}
+	job.Statistics.EndTime = msString(s.now())
+	job.Status = &bq.JobStatus{State: "DONE", Errors: warnings}
+	if runErr != nil {
+		ep := errorProto(runErr)
+		job.Status.ErrorResult = ep
+		job.Status.Errors = append([]*bq.ErrorProto{ep}, warnings...)
+	}
+	s.storeJob(p, &jobRecord{job: job, result: result})
+	return job, nil
+}
+
+func (s *Server) reserveJob(ctx context.Context, p string, jr bq.JobReference) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pr, err := s.projectLocked(ctx, p)
+	if err != nil {
+		return err
+	}
+	if _, ok := pr.jobs[jr.JobId]; ok {
+		return errDuplicate("Already Exists: Job %s:%s.%s", p, jr.Location, jr.JobId)
+	}
+	pending := &bq.Job{Kind: "bigquery#job", JobReference: &jr, Status: &bq.JobStatus{State: "RUNNING"},
+		Id: p + ":" + jr.Location + "." + jr.JobId, Statistics: &bq.JobStatistics{CreationTime: msString(s.now())}}
+	pr.jobs[jr.JobId] = &jobRecord{job: pending}
+	pr.jobOrder = append(pr.jobOrder, jr.JobId)
+	return nil
+}
+
+func (s *Server) releaseJob(p, id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pr := s.projects[p]
+	delete(pr.jobs, id)
+	for i, j := range pr.jobOrder {
+		if j == id {
+			pr.jobOrder = append(pr.jobOrder[:i], pr.jobOrder[i+1:]...)
+			break
+		}
+	}
+}
+
+func (s *Server) storeJob(p string, rec *jobRecord) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.projects[p].jobs[rec.job.JobReference.JobId] = rec
+}
+
+func (s *Server) lookupJob(ctx context.Context, p, id string) (*jobRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pr, err := s.projectLocked(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	rec, ok := pr.jobs[id]
+	if !ok {
+		return nil, errNotFound("Not found: Job %s:%s.%s", p, s.opts.DefaultLocation, id)
+	}
+	return rec, nil
+}
+
+func (s *Server) getJob(r *http.Request) (any, error) {
+	rec, err := s.lookupJob(r.Context(), r.PathValue("p"), r.PathValue("j"))
+	if err != nil {
+		return nil, err
+	}
+	return rec.job, nil
+}
+
+func (s *Server) cancelJob(r *http.Request) (any, error) {
+	rec, err := s.lookupJob(r.Context(), r.PathValue("p"), r.PathValue("j"))
+	if err != nil {
+		return nil, err
+	}
+	return &bq.JobCancelResponse{Kind: "bigquery#jobCancelResponse", Job: rec.job}, nil
+}
+
+func (s *Server) deleteJob(r *http.Request) (any, error) {
+	p, id := r.PathValue("p"), r.PathValue("j")
+	if _, err := s.lookupJob(r.Context(), p, id); err != nil {
+		return nil, err
+	}
+	s.releaseJob(p, id)
+	return noContent{}, nil
+}
+
+func (s *Server) listJobs(r *http.Request) (any, error) {
+	q := r.URL.Query()
+	var minT, maxT int64
+	if v := q.Get("minCreationTime"); v != "" {
+		minT, _ = strconv.ParseInt(v, 10, 64)
+	}
+	if v := q.Get("maxCreationTime"); v != "" {
+		maxT, _ = strconv.ParseInt(v, 10, 64)
+	}
+	states := map[string]bool{}
+	for _, st := range q["stateFilter"] {
+		states[st] = true
+	}
+	s.mu.Lock()
+	pr, err := s.projectLocked(r.Context(), r.PathValue("p"))
+	if err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	var all []*bq.JobListJobs
+	for i := len(pr.jobOrder) - 1; i >= 0; i-- {
+		j := pr.jobs[pr.jobOrder[i]].job
+		state := "DONE"
+		if j.Status != nil {
+			state = j.Status.State
+		}
+		if len(states) > 0 && !states[map[string]string{"DONE": "done", "RUNNING": "running", "PENDING": "pending"}[state]] {
+			continue
+		}
+		ct := int64(0)
+		if j.Statistics != nil {
+			ct = j.Statistics.CreationTime
+		}
+		if (minT > 0 && ct < minT) || (maxT > 0 && ct > maxT) {
+			continue
+		}
+		e := &bq.JobListJobs{Kind: "bigquery#job", Id: j.Id, JobReference: j.JobReference, State: state,
+			Status: j.Status, Configuration: j.Configuration, Statistics: j.Statistics, UserEmail: j.UserEmail}
+		if j.Status != nil {
+			e.ErrorResult = j.Status.ErrorResult
+		}
+		all = append(all, e)
+	}
+	s.mu.Unlock()
+	page, next, err := pageSlice(all, r, 0)
+	if err != nil {
+		return nil, err
+	}
+	return &bq.JobList{Kind: "bigquery#jobList", Jobs: page, NextPageToken: next, Etag: "0"}, nil
+}
+
+// getQueryResultsResponse mirrors bq.GetQueryResultsResponse with our own cell encoding.
+type getQueryResultsResponse struct {
+	Kind                string            `json:"kind"`
+	JobReference        *bq.JobReference  `json:"jobReference"`
+	Schema              *bq.TableSchema   `json:"schema,omitempty"`
+	Rows                []row             `json:"rows,omitempty"`
+	TotalRows           string            `json:"totalRows"`
+	PageToken           string            `json:"pageToken,omitempty"`
+	JobComplete         bool              `json:"jobComplete"`
+	TotalBytesProcessed string            `json:"totalBytesProcessed"`
+	CacheHit            bool              `json:"cacheHit"`
+	NumDmlAffectedRows  string            `json:"numDmlAffectedRows,omitempty"`
+	DmlStats            *bq.DmlStatistics `json:"dmlStats,omitempty"`
+	Errors              []*bq.ErrorProto  `json:"errors,omitempty"`
+}
+
+func (s *Server) getQueryResults(r *http.Request) (any, error) {
+	rec, err := s.lookupJob(r.Context(), r.PathValue("p"), r.PathValue("j"))
+	if err != nil {
+		return nil, err
+	}
+	job := rec.job
+	if job.Status == nil || job.Status.State != "DONE" {
+		return &getQueryResultsResponse{Kind: "bigquery#getQueryResultsResponse", JobReference: job.JobReference, TotalRows: "0", TotalBytesProcessed: "0"}, nil
+	}
+	if job.Status.ErrorResult != nil {
+		return nil, errorFromProto(job.Status.ErrorResult)
+	}
+	if rec.result == nil {
+		return nil, errInvalid("Job %s is not a query job", job.JobReference.JobId)
+	}
+	q := r.URL.Query()
+	start := 0
+	if v := q.Get("startIndex"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 63)
+		if err != nil {
+			return nil, errInvalid("Invalid startIndex %q", v)
+		}
+		start = int(n)
+	}
+	if tok := q.Get("pageToken"); tok != "" {
+		n, err := strconv.Atoi(tok)
+		if err != nil || n < 0 {
+			return nil, errInvalid("Invalid page token %q", tok)
+		}
+		start = n
+	}
+	limit := -1
+	if v := q.Get("maxResults"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return nil, errInvalid("Invalid maxResults %q", v)
+		}
+		limit = n
+	}
+	return s.resultPage(job, rec.result, start, limit, q.Get("formatOptions.useInt64Timestamp") == "true"), nil
+}
+
+// resultPage encodes rows [start, start+limit) of a result (limit < 0: up to MaxPageRows).
+func (s *Server) resultPage(job *bq.Job, res *resultSet, start, limit int, int64TS bool) *getQueryResultsResponse {
+	out := &getQueryResultsResponse{
+		Kind: "bigquery#getQueryResultsResponse", JobReference: job.JobReference, JobComplete: true,
+		TotalBytesProcessed: "0", TotalRows: strconv.Itoa(len(res.rows)),
+	}
+	if res.schema != nil {
+		out.Schema = &bq.TableSchema{Fields: res.schema}
+	}
+	if res.dmlAffected != nil {
+		out.NumDmlAffectedRows = strconv.FormatInt(*res.dmlAffected, 10)
+		if job.Statistics != nil && job.Statistics.Query != nil {
+			out.DmlStats = job.Statistics.Query.DmlStats
+		}
+	}
+	if limit < 0 || limit > s.opts.MaxPageRows {
+		limit = s.opts.MaxPageRows
+	}
+	if start > len(res.rows) {
+		start = len(res.rows)
+	}
+	end := min(start+limit, len(res.rows))
+	out.Rows = make([]row, 0, end-start)
+	for _, vals := range res.rows[start:end] {
+		out.Rows = append(out.Rows, encodeRow(res.schema, vals, int64TS))
+	}
+	if end < len(res.rows) {
+		out.PageToken = strconv.Itoa(end)
+	}
+	return out
+}

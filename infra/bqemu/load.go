@@ -1,0 +1,356 @@
+package bqemu
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/storage"
+	duckdb "github.com/duckdb/duckdb-go/v2"
+	"google.golang.org/api/iterator"
+	bq "google.golang.org/api/bigquery/v2"
+)
+
+// ObjectSource reads the gs:// objects of load jobs. StorageSource adapts a *storage.Client;
+// tests may supply any other implementation.
+type ObjectSource interface {
+	// Open returns the object's content; a missing object is an error wrapping ErrObjectNotFound.
+	Open(ctx context.Context, bucket, object string) (io.ReadCloser, error)
+	// List returns the names of the objects whose names start with prefix, in lexical order.
+	List(ctx context.Context, bucket, prefix string) ([]string, error)
+}
+
+// ErrObjectNotFound is wrapped by ObjectSource.Open when the object does not exist.
+var ErrObjectNotFound = errors.New("object not found")
+
+// StorageSource returns an ObjectSource over a Cloud Storage client (for example one built
+// by fake-gcs-server's Server.Client or from STORAGE_EMULATOR_HOST).
+func StorageSource(c *storage.Client) ObjectSource { return storageSource{c} }
+
+type storageSource struct{ c *storage.Client }
+
+func (g storageSource) Open(ctx context.Context, bucket, object string) (io.ReadCloser, error) {
+	r, err := g.c.Bucket(bucket).Object(object).NewReader(ctx)
+	if errors.Is(err, storage.ErrObjectNotExist) || errors.Is(err, storage.ErrBucketNotExist) {
+		return nil, fmt.Errorf("gs://%s/%s: %w", bucket, object, ErrObjectNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open gs://%s/%s: %w", bucket, object, err)
+	}
+	return r, nil
+}
+
+func (g storageSource) List(ctx context.Context, bucket, prefix string) ([]string, error) {
+	it := g.c.Bucket(bucket).Objects(ctx, &storage.Query{Prefix: prefix})
+	var names []string
+	for {
+		a, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return names, nil
+		}
+		if errors.Is(err, storage.ErrBucketNotExist) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list gs://%s/%s: %w", bucket, prefix, err)
+		}
+		names = append(names, a.Name)
+	}
+}
+
+// source is one input of a load job.
+type source struct {
+	uri  string
+	open func() (io.ReadCloser, error)
+}
+
+// expandURIs resolves gs:// URIs, each with at most one '*' wildcard.
+func (s *Server) expandURIs(ctx context.Context, uris []string) ([]source, error) {
+	if s.opts.GCS == nil {
+		return nil, errInvalid("Emulator: no GCS object source is configured, so gs:// loads are not supported")
+	}
+	var out []source
+	for _, uri := range uris {
+		rest, ok := strings.CutPrefix(uri, "gs://")
+		bucket, object, ok2 := strings.Cut(rest, "/")
+		if !ok || !ok2 || bucket == "" || object == "" {
+			return nil, errInvalid("Invalid source URI %q: expected gs://bucket/object", uri)
+		}
+		if strings.Count(object, "*") > 1 {
+			return nil, errInvalid("Invalid source URI %q: at most one '*' wildcard is allowed", uri)
+		}
+		if !strings.Contains(object, "*") {
+			out = append(out, s.gcsSource(ctx, bucket, object))
+			continue
+		}
+		prefix, suffix, _ := strings.Cut(object, "*")
+		names, err := s.opts.GCS.List(ctx, bucket, prefix)
+		if err != nil {
+			return nil, err
+		}
+		n := 0
+		for _, name := range names {
+			if strings.HasSuffix(name, suffix) && len(name) >= len(prefix)+len(suffix) && !strings.HasSuffix(name, "/") {
+				out = append(out, s.gcsSource(ctx, bucket, name))
+				n++
+			}
+		}
+		if n == 0 {
+			return nil, errNotFound("Not found: URI %s", uri)
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) gcsSource(ctx context.Context, bucket, object string) source {
+	return source{uri: "gs://" + bucket + "/" + object, open: func() (io.ReadCloser, error) {
+		r, err := s.opts.GCS.Open(ctx, bucket, object)
+		if errors.Is(err, ErrObjectNotFound) {
+			return nil, errNotFound("Not found: URI gs://%s/%s", bucket, object)
+		}
+		return r, err
+	}}
+}
+
+// loadStats accumulates a load job's statistics.
+type loadStats struct {
+	files, bytes, rows, bad int64
+	warnings                []*bq.ErrorProto
+}
+
+// parseNDJSON decodes newline-delimited JSON objects into rows, recording bad rows.
+func parseNDJSON(r io.Reader, uri string, fields []*bq.TableFieldSchema, ignoreUnknown bool, st *loadStats, rows *[][]any) error {
+	br := bufio.NewReaderSize(r, 1<<16)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return errInvalid("Error while reading data, error message: %s is not valid gzip: %v", uri, err)
+		}
+		defer zr.Close()
+		br = bufio.NewReaderSize(zr, 1<<16)
+	}
+	var pos int64
+	for {
+		line, err := br.ReadBytes('\n')
+		start := pos
+		pos += int64(len(line))
+		st.bytes += int64(len(line))
+		if len(bytes.TrimSpace(line)) > 0 {
+			if rowErr := decodeLine(line, fields, ignoreUnknown, rows); rowErr != nil {
+				st.bad++
+				st.warnings = append(st.warnings, &bq.ErrorProto{Reason: "invalid", Location: uri,
+					Message: fmt.Sprintf("Error while reading data, error message: JSON parsing error in row starting at position %d: %s", start, rowErr.message)})
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", uri, err)
+		}
+	}
+}
+
+func decodeLine(line []byte, fields []*bq.TableFieldSchema, ignoreUnknown bool, rows *[][]any) *rowError {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil {
+		return &rowError{message: fmt.Sprintf("Parser terminated before end of string: %v", err)}
+	}
+	if obj == nil {
+		return &rowError{message: "Only JSON objects are allowed as rows."}
+	}
+	vals, rowErr := coerceRow(fields, obj, ignoreUnknown)
+	if rowErr != nil {
+		return rowErr
+	}
+	*rows = append(*rows, vals)
+	return nil
+}
+
+// runLoadJob executes a load from GCS URIs or from uploaded media (spec §3.8). It returns
+// the per-row warnings of a job that succeeded despite bad records.
+func (s *Server) runLoadJob(ctx context.Context, p string, job *bq.Job, media io.Reader) ([]*bq.ErrorProto, error) {
+	cfg := job.Configuration.Load
+	if cfg.DestinationTable == nil {
+		return nil, &requestError{errInvalid("Required parameter is missing: configuration.load.destinationTable")}
+	}
+	format := cfg.SourceFormat
+	if format == "" {
+		format = "CSV"
+	}
+	if format != "NEWLINE_DELIMITED_JSON" {
+		return nil, &requestError{errInvalid("Emulator: source format %s is not supported; use NEWLINE_DELIMITED_JSON", format)}
+	}
+	if cfg.Autodetect {
+		return nil, &requestError{errInvalid("Emulator: schema autodetection is not supported; give the table or job a schema")}
+	}
+	if media == nil && len(cfg.SourceUris) == 0 {
+		return nil, &requestError{errInvalid("Required parameter is missing: configuration.load.sourceUris")}
+	}
+	stats := &bq.JobStatistics3{}
+	job.Statistics.Load = stats
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	d, err := s.resolveDestination(ctx, p, cfg.DestinationTable)
+	if err != nil {
+		return nil, err
+	}
+	var jobSchema []*bq.TableFieldSchema
+	if cfg.Schema != nil {
+		if jobSchema, err = normalizeSchema(cfg.Schema.Fields); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.prepareDestination(ctx, d, cfg.CreateDisposition, jobSchema, cfg.TimePartitioning, cfg.Clustering); err != nil {
+		return nil, err
+	}
+	fields := d.meta.Schema.Fields
+	if len(jobSchema) > 0 && !d.created {
+		for _, jf := range jobSchema {
+			_, tf := findField(fields, jf.Name)
+			if tf == nil || duckType(tf) != duckType(jf) {
+				s.dropCreated(ctx, d)
+				return nil, errInvalid("Provided Schema does not match Table %s. Field %s is missing or has a different type.", d.ref.label(), jf.Name)
+			}
+		}
+	}
+	var sources []source
+	if media != nil {
+		sources = []source{{uri: "upload", open: func() (io.ReadCloser, error) { return io.NopCloser(media), nil }}}
+	} else if sources, err = s.expandURIs(ctx, cfg.SourceUris); err != nil {
+		s.dropCreated(ctx, d)
+		return nil, err
+	}
+	var ls loadStats
+	var rows [][]any
+	for _, src := range sources {
+		rc, err := src.open()
+		if err != nil {
+			s.dropCreated(ctx, d)
+			return nil, err
+		}
+		ls.files++
+		err = parseNDJSON(rc, src.uri, fields, cfg.IgnoreUnknownValues, &ls, &rows)
+		rc.Close()
+		if err != nil {
+			s.dropCreated(ctx, d)
+			return nil, err
+		}
+	}
+	stats.InputFiles = ls.files
+	stats.InputFileBytes = ls.bytes
+	stats.BadRecords = ls.bad
+	stats.ForceSendFields = []string{"InputFiles", "InputFileBytes", "OutputRows", "OutputBytes", "BadRecords"}
+	if ls.bad > cfg.MaxBadRecords {
+		s.dropCreated(ctx, d)
+		loc := "upload"
+		if len(cfg.SourceUris) > 0 {
+			loc = cfg.SourceUris[0]
+		}
+		return ls.warnings, &apiError{code: 400, reason: "invalid", location: loc, message: fmt.Sprintf(
+			"Error while reading data, error message: JSON table encountered too many errors, giving up. Rows: %d; errors: %d. Please look into the errors[] collection for more details.",
+			int64(len(rows))+ls.bad, ls.bad)}
+	}
+	if d.ref.decorator != "" {
+		if err := checkPartition(d, fields, rows); err != nil {
+			s.dropCreated(ctx, d)
+			return ls.warnings, err
+		}
+	}
+	write := cfg.WriteDisposition
+	if write == "" {
+		write = "WRITE_APPEND"
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	err = inTx(ctx, conn, func() error {
+		if err := applyDisposition(ctx, conn, d, write); err != nil {
+			return err
+		}
+		return appendRows(conn, d.ref, rows)
+	})
+	if err != nil {
+		s.dropCreated(ctx, d)
+		return ls.warnings, err
+	}
+	stats.OutputRows = int64(len(rows))
+	return ls.warnings, nil
+}
+
+// appendRows bulk-inserts rows with the DuckDB Appender on the connection (and therefore
+// inside its open transaction).
+func appendRows(conn interface {
+	Raw(func(any) error) error
+}, ref tableRef, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	return conn.Raw(func(dc any) error {
+		dconn, ok := dc.(driver.Conn)
+		if !ok {
+			return fmt.Errorf("append to %s: unexpected driver connection %T", ref.label(), dc)
+		}
+		a, err := duckdb.NewAppender(dconn, ref.project, ref.dataset, ref.table)
+		if err != nil {
+			return fmt.Errorf("append to %s: %w", ref.label(), err)
+		}
+		for _, r := range rows {
+			vals := make([]driver.Value, len(r))
+			for i, v := range r {
+				vals[i] = v
+			}
+			if err := a.AppendRow(vals...); err != nil {
+				_ = a.Close()
+				return errInvalid("Error while writing row to %s: %v", ref.label(), err)
+			}
+		}
+		if err := a.Close(); err != nil {
+			return errInvalid("Error while writing rows to %s: %v", ref.label(), err)
+		}
+		return nil
+	})
+}
+
+// checkPartition verifies that every row belongs to the decorator's partition.
+func checkPartition(d *destination, fields []*bq.TableFieldSchema, rows [][]any) error {
+	tp := d.meta.TimePartitioning
+	i, _ := findField(fields, tp.Field)
+	if i < 0 {
+		return errInvalid("partitioning field %s is missing from table %s", tp.Field, d.ref.label())
+	}
+	for _, r := range rows {
+		if partitionID(r[i], tp.Type) != d.ref.decorator {
+			return errInvalid("Some rows belong to different partitions rather than destination partition %s", d.ref.decorator)
+		}
+	}
+	return nil
+}
+
+func partitionID(v any, granularity string) string {
+	t, ok := v.(time.Time)
+	if !ok {
+		return "__NULL__"
+	}
+	switch granularity {
+	case "HOUR":
+		return t.Format("2006010215")
+	case "MONTH":
+		return t.Format("200601")
+	case "YEAR":
+		return t.Format("2006")
+	}
+	return t.Format("20060102")
+}

@@ -1,0 +1,298 @@
+package bqemu
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+
+	bq "google.golang.org/api/bigquery/v2"
+)
+
+// queryParam mirrors bq.QueryParameter but keeps a JSON null value distinguishable from
+// the empty string (spec §3.9).
+type queryParam struct {
+	Name           string      `json:"name"`
+	ParameterType  *paramType  `json:"parameterType"`
+	ParameterValue *paramValue `json:"parameterValue"`
+}
+
+type paramType struct {
+	Type        string        `json:"type"`
+	ArrayType   *paramType    `json:"arrayType"`
+	StructTypes []*structType `json:"structTypes"`
+}
+
+type structType struct {
+	Name string     `json:"name"`
+	Type *paramType `json:"type"`
+}
+
+type paramValue struct {
+	Value        *string                `json:"value"`
+	ArrayValues  []*paramValue          `json:"arrayValues"`
+	StructValues map[string]*paramValue `json:"structValues"`
+}
+
+// paramDuckType is the DuckDB type of a parameter type.
+func paramDuckType(t *paramType) (string, error) {
+	if t == nil {
+		return "", errInvalidQuery("Query parameter is missing its parameterType")
+	}
+	switch strings.ToUpper(t.Type) {
+	case "ARRAY":
+		e, err := paramDuckType(t.ArrayType)
+		if err != nil {
+			return "", err
+		}
+		return e + "[]", nil
+	case "STRUCT", "RECORD":
+		parts := make([]string, len(t.StructTypes))
+		for i, st := range t.StructTypes {
+			e, err := paramDuckType(st.Type)
+			if err != nil {
+				return "", err
+			}
+			name := st.Name
+			if name == "" {
+				name = fmt.Sprintf("_field_%d", i+1)
+			}
+			parts[i] = quoteIdent(name) + " " + e
+		}
+		return "STRUCT(" + strings.Join(parts, ", ") + ")", nil
+	}
+	lt, ok := legacyType(t.Type)
+	if !ok {
+		return "", errInvalidQuery("Unsupported query parameter type %s", t.Type)
+	}
+	return duckType(&bq.TableFieldSchema{Type: lt, Mode: "NULLABLE"}), nil
+}
+
+// paramLiteral renders a parameter value as a typed DuckDB SQL literal. Parameters are
+// inlined rather than bound so that NULLs, arrays and structs keep their declared types.
+func paramLiteral(name string, t *paramType, v *paramValue) (string, error) {
+	dt, err := paramDuckType(t)
+	if err != nil {
+		return "", err
+	}
+	typ := strings.ToUpper(t.Type)
+	bad := func(val string) error {
+		return errInvalidQuery("Invalid value %q for query parameter %s of type %s", val, name, typ)
+	}
+	if typ == "ARRAY" {
+		if v == nil {
+			return "CAST([] AS " + dt + ")", nil
+		}
+		elems := make([]string, len(v.ArrayValues))
+		for i, ev := range v.ArrayValues {
+			if elems[i], err = paramLiteral(name, t.ArrayType, ev); err != nil {
+				return "", err
+			}
+		}
+		return "CAST([" + strings.Join(elems, ", ") + "] AS " + dt + ")", nil
+	}
+	if typ == "STRUCT" || typ == "RECORD" {
+		if v == nil || (v.StructValues == nil && v.Value == nil) {
+			return "CAST(NULL AS " + dt + ")", nil
+		}
+		parts := make([]string, len(t.StructTypes))
+		for i, st := range t.StructTypes {
+			fname := st.Name
+			if fname == "" {
+				fname = fmt.Sprintf("_field_%d", i+1)
+			}
+			lit, err := paramLiteral(name+"."+fname, st.Type, v.StructValues[st.Name])
+			if err != nil {
+				return "", err
+			}
+			parts[i] = quoteIdent(fname) + " := " + lit
+		}
+		return "CAST(struct_pack(" + strings.Join(parts, ", ") + ") AS " + dt + ")", nil
+	}
+	if v == nil || v.Value == nil {
+		return "CAST(NULL AS " + dt + ")", nil
+	}
+	s := *v.Value
+	switch typ {
+	case "INT64", "INTEGER", "INT":
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil {
+			return "", bad(s)
+		}
+		return "CAST(" + strconv.FormatInt(n, 10) + " AS BIGINT)", nil
+	case "FLOAT64", "FLOAT":
+		f, err := parseFloat(s)
+		if err != nil {
+			return "", bad(s)
+		}
+		switch {
+		case math.IsNaN(f):
+			return "CAST('NaN' AS DOUBLE)", nil
+		case math.IsInf(f, 1):
+			return "CAST('Infinity' AS DOUBLE)", nil
+		case math.IsInf(f, -1):
+			return "CAST('-Infinity' AS DOUBLE)", nil
+		}
+		return "CAST(" + strconv.FormatFloat(f, 'g', -1, 64) + " AS DOUBLE)", nil
+	case "BOOL", "BOOLEAN":
+		b, err := strconv.ParseBool(strings.TrimSpace(s))
+		if err != nil {
+			return "", bad(s)
+		}
+		if b {
+			return "TRUE", nil
+		}
+		return "FALSE", nil
+	case "STRING", "GEOGRAPHY":
+		return "CAST(" + quoteString(s) + " AS VARCHAR)", nil
+	case "BYTES":
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return "", bad(s)
+		}
+		return "unhex('" + hex.EncodeToString(b) + "')", nil
+	case "DATE":
+		d, err := time.Parse("2006-01-02", strings.TrimSpace(s))
+		if err != nil {
+			return "", bad(s)
+		}
+		return "DATE '" + d.Format("2006-01-02") + "'", nil
+	case "TIMESTAMP":
+		ts, err := parseTimestamp(s)
+		if err != nil {
+			return "", bad(s)
+		}
+		return "make_timestamptz(CAST(" + strconv.FormatInt(ts.UnixMicro(), 10) + " AS BIGINT))", nil
+	case "DATETIME":
+		dt, err := parseDateTime(s)
+		if err != nil {
+			return "", bad(s)
+		}
+		return "TIMESTAMP '" + dt.Format("2006-01-02 15:04:05.999999") + "'", nil
+	case "TIME":
+		tm, err := time.Parse("15:04:05.999999999", strings.TrimSpace(s))
+		if err != nil {
+			return "", bad(s)
+		}
+		return "TIME '" + tm.Format("15:04:05.999999") + "'", nil
+	case "NUMERIC", "BIGNUMERIC", "DECIMAL", "BIGDECIMAL":
+		if _, ok := new(big.Rat).SetString(strings.TrimSpace(s)); !ok {
+			return "", bad(s)
+		}
+		return "CAST(" + quoteString(strings.TrimSpace(s)) + " AS DECIMAL(38,9))", nil
+	case "JSON":
+		return "CAST(" + quoteString(s) + " AS JSON)", nil
+	case "INTERVAL":
+		iv, err := parseInterval(s)
+		if err != nil {
+			return "", bad(s)
+		}
+		return fmt.Sprintf("(INTERVAL %d MONTH + INTERVAL %d DAY + INTERVAL %d MICROSECOND)", iv.Months, iv.Days, iv.Micros), nil
+	}
+	return "", errInvalidQuery("Unsupported query parameter type %s", typ)
+}
+
+// bindParams substitutes $name, $N and ? placeholders in translated DuckDB SQL with literals.
+func bindParams(sqlText string, params []*queryParam) (string, error) {
+	named := map[string]string{}
+	var positional []string
+	hasNamed, hasPositional := false, false
+	for i, p := range params {
+		if p == nil {
+			continue
+		}
+		label := p.Name
+		if label == "" {
+			label = strconv.Itoa(i + 1)
+		}
+		lit, err := paramLiteral(label, p.ParameterType, p.ParameterValue)
+		if err != nil {
+			return "", err
+		}
+		if p.Name != "" {
+			hasNamed = true
+			named[strings.ToLower(p.Name)] = lit
+		} else {
+			hasPositional = true
+			positional = append(positional, lit)
+		}
+	}
+	if hasNamed && hasPositional {
+		return "", errInvalidQuery("Query parameters must all be named or all be positional")
+	}
+	var b strings.Builder
+	next := 0
+	n := len(sqlText)
+	for i := 0; i < n; i++ {
+		c := sqlText[i]
+		switch {
+		case c == '\'' || c == '"':
+			j := i + 1
+			for j < n {
+				if sqlText[j] == c {
+					if j+1 < n && sqlText[j+1] == c {
+						j += 2
+						continue
+					}
+					break
+				}
+				j++
+			}
+			end := min(j+1, n)
+			b.WriteString(sqlText[i:end])
+			i = end - 1
+		case c == '-' && i+1 < n && sqlText[i+1] == '-':
+			j := strings.IndexByte(sqlText[i:], '\n')
+			if j < 0 {
+				j = n - i
+			}
+			b.WriteString(sqlText[i : i+j])
+			i += j - 1
+		case c == '/' && i+1 < n && sqlText[i+1] == '*':
+			j := strings.Index(sqlText[i+2:], "*/")
+			end := n
+			if j >= 0 {
+				end = i + 2 + j + 2
+			}
+			b.WriteString(sqlText[i:end])
+			i = end - 1
+		case c == '$' && i+1 < n && (isIdentStart(sqlText[i+1]) || isDigit(sqlText[i+1])):
+			j := i + 1
+			for j < n && (isIdentStart(sqlText[j]) || isDigit(sqlText[j])) {
+				j++
+			}
+			name := sqlText[i+1 : j]
+			var lit string
+			if idx, err := strconv.Atoi(name); err == nil {
+				if idx < 1 || idx > len(positional) {
+					return "", errInvalidQuery("Query parameter %d not found", idx)
+				}
+				lit = positional[idx-1]
+			} else {
+				var ok bool
+				lit, ok = named[strings.ToLower(name)]
+				if !ok {
+					return "", errInvalidQuery("Query parameter '%s' not found", name)
+				}
+			}
+			b.WriteString("(" + lit + ")")
+			i = j - 1
+		case c == '?':
+			if next >= len(positional) {
+				return "", errInvalidQuery("Query parameter %d not found: the query has more ? placeholders than positional parameters", next+1)
+			}
+			b.WriteString("(" + positional[next] + ")")
+			next++
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), nil
+}
+
+func isIdentStart(c byte) bool { return c == '_' || (c|0x20 >= 'a' && c|0x20 <= 'z') }
+func isDigit(c byte) bool      { return c >= '0' && c <= '9' }

@@ -1,0 +1,468 @@
+package bqemu
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	bq "google.golang.org/api/bigquery/v2"
+)
+
+// useDataset points a pinned connection at a project and optional default dataset and makes
+// the memory.main compatibility macros visible (spec §0.10).
+func useDataset(ctx context.Context, conn *sql.Conn, p, d string) error {
+	target := quoteIdent(p)
+	path := quoteIdent(p) + ".main"
+	if d != "" {
+		target += "." + quoteIdent(d)
+		path = quoteIdent(p) + "." + quoteIdent(d)
+	}
+	if _, err := conn.ExecContext(ctx, "USE "+target); err != nil {
+		return fmt.Errorf("use %s: %w", target, err)
+	}
+	if _, err := conn.ExecContext(ctx, "SET search_path="+quoteString(path+",memory.main")); err != nil {
+		return fmt.Errorf("set search_path: %w", err)
+	}
+	return nil
+}
+
+var falseValue = false
+
+// runQueryJob executes a query job's statement and fills its statistics.
+func (s *Server) runQueryJob(ctx context.Context, p string, job *bq.Job, params []*queryParam) (*resultSet, error) {
+	cfg := job.Configuration.Query
+	if cfg.UseLegacySql != nil && *cfg.UseLegacySql {
+		return nil, &requestError{errInvalidQuery("Emulator: legacy SQL is not supported; set UseStandardSQL/useLegacySql=false")}
+	}
+	cfg.UseLegacySql = &falseValue
+	cfg.ForceSendFields = append(cfg.ForceSendFields, "UseLegacySql")
+	if cfg.Priority == "" {
+		cfg.Priority = "INTERACTIVE"
+	}
+	stats := &bq.JobStatistics2{TotalBytesProcessed: 0, CacheHit: false, ForceSendFields: []string{"TotalBytesProcessed", "CacheHit"}}
+	job.Statistics.Query = stats
+	st, err := translate(cfg.Query)
+	if err != nil {
+		return nil, err
+	}
+	stats.StatementType = st.Kind
+	if len(st.Parts) > 0 {
+		if cfg.DestinationTable != nil && cfg.DestinationTable.TableId != "" {
+			return nil, &requestError{errInvalid("Cannot set destination table in jobs with scripts")}
+		}
+		return s.runScript(ctx, p, cfg, st, params)
+	}
+	sqlText, err := bindParams(strings.TrimRight(strings.TrimSpace(st.SQL), ";"), params)
+	if err != nil {
+		return nil, err
+	}
+	defDS := ""
+	if dd := cfg.DefaultDataset; dd != nil && dd.DatasetId != "" {
+		defDS = dd.DatasetId
+		if dd.ProjectId != "" && dd.ProjectId != p {
+			return nil, errInvalidQuery("Emulator: a default dataset in another project (%s) is not supported", dd.ProjectId)
+		}
+		s.mu.Lock()
+		_, err := s.datasetLocked(ctx, p, defDS)
+		s.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+	}
+	if dst := cfg.DestinationTable; dst != nil && dst.TableId != "" {
+		if st.Kind != "SELECT" {
+			return nil, &requestError{errInvalid("Cannot set destination table in jobs with DML/DDL statements")}
+		}
+		return s.queryToDestination(ctx, p, defDS, job, sqlText)
+	}
+	if st.Kind == "SELECT" {
+		conn, err := s.db.Conn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer conn.Close()
+		if err := useDataset(ctx, conn, p, defDS); err != nil {
+			return nil, err
+		}
+		return readResult(ctx, conn, sqlText)
+	}
+	return s.runStatement(ctx, p, defDS, st, sqlText, stats)
+}
+
+// readResult runs a SELECT and keeps its rows in memory.
+func readResult(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, sqlText string) (*resultSet, error) {
+	rows, err := q.QueryContext(ctx, sqlText)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, err
+	}
+	res := &resultSet{schema: make([]*bq.TableFieldSchema, len(cols))}
+	for i, c := range cols {
+		f, err := fieldFromDuckType(c.Name(), c.DatabaseTypeName())
+		if err != nil {
+			return nil, err
+		}
+		res.schema[i] = f
+	}
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		res.rows = append(res.rows, vals)
+	}
+	return res, rows.Err()
+}
+
+// runStatement executes DML or DDL under the write lock and syncs the metadata.
+func (s *Server) runStatement(ctx context.Context, p, defDS string, st *statement, sqlText string, stats *bq.JobStatistics2) (*resultSet, error) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if err := useDataset(ctx, conn, p, defDS); err != nil {
+		return nil, err
+	}
+	res, err := conn.ExecContext(ctx, sqlText)
+	if err != nil {
+		return nil, err
+	}
+	out := &resultSet{}
+	switch st.Kind {
+	case "INSERT", "UPDATE", "DELETE", "MERGE":
+		n, err := res.RowsAffected()
+		if err != nil {
+			return nil, err
+		}
+		out.dmlAffected = &n
+		stats.NumDmlAffectedRows = n
+		stats.ForceSendFields = append(stats.ForceSendFields, "NumDmlAffectedRows")
+		ds := &bq.DmlStatistics{ForceSendFields: []string{"InsertedRowCount", "DeletedRowCount", "UpdatedRowCount"}}
+		switch st.Kind {
+		case "INSERT":
+			ds.InsertedRowCount = n
+		case "UPDATE":
+			ds.UpdatedRowCount = n
+		case "DELETE":
+			ds.DeletedRowCount = n
+		case "MERGE":
+			ds.UpdatedRowCount = n
+		}
+		stats.DmlStats = ds
+	default:
+		switch {
+		case strings.HasPrefix(st.Kind, "CREATE"):
+			stats.DdlOperationPerformed = "CREATE"
+		case strings.HasPrefix(st.Kind, "DROP"):
+			stats.DdlOperationPerformed = "DROP"
+		case st.Kind == "ALTER_TABLE":
+			stats.DdlOperationPerformed = "ALTER"
+		}
+	}
+	if err := s.syncCatalog(ctx, p, st); err != nil {
+		return nil, err
+	}
+	s.touchTables(p)
+	return out, nil
+}
+
+// touchTables is a hook point for modification times after DML; BigQuery clients rarely read
+// them, so the emulator leaves lastModifiedTime at the last metadata change.
+func (s *Server) touchTables(string) {}
+
+// syncCatalog reconciles the metadata of project p with DuckDB after DDL: new schemas become
+// datasets, new tables and views are registered with their columns, dropped ones removed and
+// altered ones re-described.
+func (s *Server) syncCatalog(ctx context.Context, p string, st *statement) error {
+	type tinfo struct {
+		view   bool
+		fields []*bq.TableFieldSchema
+	}
+	schemas := map[string]bool{}
+	rows, err := s.db.QueryContext(ctx, `SELECT schema_name FROM duckdb_schemas() WHERE database_name = ? AND NOT internal`, p)
+	if err != nil {
+		return fmt.Errorf("sync catalog: %w", err)
+	}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return err
+		}
+		schemas[n] = true
+	}
+	rows.Close()
+	tables := map[string]map[string]*tinfo{}
+	rows, err = s.db.QueryContext(ctx, `
+		SELECT c.schema_name, c.table_name, c.column_name, c.data_type, c.is_nullable,
+		       EXISTS (SELECT 1 FROM duckdb_views() v WHERE v.database_name = c.database_name AND v.schema_name = c.schema_name AND v.view_name = c.table_name)
+		FROM duckdb_columns() c WHERE c.database_name = ? ORDER BY c.schema_name, c.table_name, c.column_index`, p)
+	if err != nil {
+		return fmt.Errorf("sync catalog: %w", err)
+	}
+	for rows.Next() {
+		var sch, tbl, col, typ string
+		var nullable, view bool
+		if err := rows.Scan(&sch, &tbl, &col, &typ, &nullable, &view); err != nil {
+			rows.Close()
+			return err
+		}
+		if strings.HasPrefix(tbl, tmpPrefix) {
+			continue
+		}
+		f, err := fieldFromDuckType(col, typ)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		if !nullable && f.Mode == "NULLABLE" {
+			f.Mode = "REQUIRED"
+		}
+		if tables[sch] == nil {
+			tables[sch] = map[string]*tinfo{}
+		}
+		ti := tables[sch][tbl]
+		if ti == nil {
+			ti = &tinfo{view: view}
+			tables[sch][tbl] = ti
+		}
+		ti.fields = append(ti.fields, f)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pr, err := s.projectLocked(ctx, p)
+	if err != nil {
+		return err
+	}
+	now := msString(s.now())
+	for sch := range schemas {
+		if sch == "main" {
+			continue
+		}
+		if _, ok := pr.datasets[sch]; !ok {
+			pr.datasets[sch] = &dataset{tables: map[string]*bq.Table{}, meta: &bq.Dataset{
+				Kind: "bigquery#dataset", Id: p + ":" + sch, DatasetReference: &bq.DatasetReference{ProjectId: p, DatasetId: sch},
+				Location: s.opts.DefaultLocation, CreationTime: now, LastModifiedTime: now, Etag: strconv.FormatInt(now, 36), Type: "DEFAULT",
+			}}
+		}
+	}
+	for did, ds := range pr.datasets {
+		if !schemas[did] {
+			delete(pr.datasets, did)
+			continue
+		}
+		for tid, t := range ds.tables {
+			if physical(t) && tables[did][tid] == nil {
+				delete(ds.tables, tid)
+			}
+		}
+		for tid, ti := range tables[did] {
+			t, ok := ds.tables[tid]
+			if !ok {
+				t = &bq.Table{
+					Kind: "bigquery#table", Id: p + ":" + did + "." + tid,
+					TableReference: &bq.TableReference{ProjectId: p, DatasetId: did, TableId: tid},
+					Type:           "TABLE", CreationTime: now, Location: ds.meta.Location,
+				}
+				if ti.view {
+					t.Type = "VIEW"
+				}
+				if st.PartitionField != "" {
+					if _, f := findField(ti.fields, st.PartitionField); f != nil {
+						typ := st.PartitionType
+						if typ == "" {
+							typ = "DAY"
+						}
+						t.TimePartitioning = &bq.TimePartitioning{Type: typ, Field: f.Name}
+					}
+				}
+				if len(st.Clustering) > 0 {
+					t.Clustering = &bq.Clustering{Fields: st.Clustering}
+				}
+				t.Description = st.Description
+			} else {
+				c := *t
+				t = &c
+				if schemaEqual(t.Schema, ti.fields) {
+					continue
+				}
+			}
+			t.Schema = &bq.TableSchema{Fields: mergeDescriptions(t.Schema, ti.fields)}
+			t.LastModifiedTime = uint64(now)
+			t.Etag = strconv.FormatInt(now, 36)
+			ds.tables[tid] = t
+		}
+	}
+	return s.saveLocked()
+}
+
+func schemaEqual(old *bq.TableSchema, fields []*bq.TableFieldSchema) bool {
+	if old == nil || len(old.Fields) != len(fields) {
+		return false
+	}
+	for i, f := range fields {
+		o := old.Fields[i]
+		if o.Name != f.Name || duckType(o) != duckType(f) || (o.Mode == "REQUIRED") != (f.Mode == "REQUIRED") {
+			return false
+		}
+	}
+	return true
+}
+
+// mergeDescriptions keeps the descriptions (and exact types such as BIGNUMERIC, GEOGRAPHY)
+// of fields whose storage did not change.
+func mergeDescriptions(old *bq.TableSchema, fields []*bq.TableFieldSchema) []*bq.TableFieldSchema {
+	if old == nil {
+		return fields
+	}
+	for i, f := range fields {
+		if _, o := findField(old.Fields, f.Name); o != nil && duckType(o) == duckType(f) {
+			c := *o
+			c.Mode = f.Mode
+			fields[i] = &c
+		}
+	}
+	return fields
+}
+
+type queryResponse struct {
+	Kind                string            `json:"kind"`
+	JobReference        *bq.JobReference  `json:"jobReference"`
+	Schema              *bq.TableSchema   `json:"schema,omitempty"`
+	Rows                []row             `json:"rows,omitempty"`
+	TotalRows           string            `json:"totalRows"`
+	PageToken           string            `json:"pageToken,omitempty"`
+	JobComplete         bool              `json:"jobComplete"`
+	TotalBytesProcessed string            `json:"totalBytesProcessed"`
+	CacheHit            bool              `json:"cacheHit"`
+	NumDmlAffectedRows  string            `json:"numDmlAffectedRows,omitempty"`
+	DmlStats            *bq.DmlStatistics `json:"dmlStats,omitempty"`
+}
+
+// query is jobs.query: it runs the statement as a registered job (spec §0.5) and returns the
+// first page.
+func (s *Server) query(r *http.Request) (any, error) {
+	p := r.PathValue("p")
+	b, err := decodeBody(r, &struct{}{})
+	if err != nil {
+		return nil, err
+	}
+	var qr bq.QueryRequest
+	var raw struct {
+		QueryParameters []*queryParam `json:"queryParameters"`
+	}
+	if err := json.Unmarshal(b, &qr); err != nil {
+		return nil, errInvalid("Invalid JSON payload received: %v", err)
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, errInvalid("Invalid JSON payload received: %v", err)
+	}
+	if qr.Query == "" {
+		return nil, errInvalid("Required parameter is missing: query")
+	}
+	if qr.DryRun {
+		return nil, errInvalid("Emulator: dry-run queries are not supported")
+	}
+	cfg := &bq.JobConfigurationQuery{
+		Query: qr.Query, UseLegacySql: qr.UseLegacySql, DefaultDataset: qr.DefaultDataset,
+		MaximumBytesBilled: qr.MaximumBytesBilled,
+		UseQueryCache: qr.UseQueryCache, CreateSession: qr.CreateSession,
+	}
+	if len(qr.QueryParameters) > 0 {
+		cfg.QueryParameters = qr.QueryParameters
+		if qr.ParameterMode != "" {
+			cfg.ParameterMode = qr.ParameterMode
+		}
+	}
+	paramsRaw, _ := json.Marshal(map[string]any{"configuration": map[string]any{"query": map[string]any{"queryParameters": raw.QueryParameters}}})
+	job := &bq.Job{
+		JobReference:  &bq.JobReference{ProjectId: p, Location: qr.Location},
+		Configuration: &bq.JobConfiguration{Query: cfg, Labels: qr.Labels, JobType: "QUERY"},
+	}
+	done, err := s.runJob(r.Context(), p, job, paramsRaw, nil)
+	if err != nil {
+		return nil, err
+	}
+	if done.Status.ErrorResult != nil {
+		return nil, errorFromProto(done.Status.ErrorResult)
+	}
+	rec, err := s.lookupJob(r.Context(), p, done.JobReference.JobId)
+	if err != nil {
+		return nil, err
+	}
+	limit := -1
+	if qr.MaxResults > 0 {
+		limit = int(qr.MaxResults)
+	}
+	int64TS := qr.FormatOptions != nil && qr.FormatOptions.UseInt64Timestamp
+	page := s.resultPage(done, rec.result, 0, limit, int64TS)
+	return &queryResponse{
+		Kind: "bigquery#queryResponse", JobReference: done.JobReference, Schema: page.Schema, Rows: page.Rows,
+		TotalRows: page.TotalRows, PageToken: page.PageToken, JobComplete: true, TotalBytesProcessed: "0",
+		NumDmlAffectedRows: page.NumDmlAffectedRows, DmlStats: page.DmlStats,
+	}, nil
+}
+
+// runScript runs the statements of a multi-statement query in order on one connection; the
+// result is that of the last SELECT.
+func (s *Server) runScript(ctx context.Context, p string, cfg *bq.JobConfigurationQuery, st *statement, params []*queryParam) (*resultSet, error) {
+	defDS := ""
+	if cfg.DefaultDataset != nil {
+		defDS = cfg.DefaultDataset.DatasetId
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if err := useDataset(ctx, conn, p, defDS); err != nil {
+		return nil, err
+	}
+	out := &resultSet{}
+	ddl := &statement{}
+	for _, part := range st.Parts {
+		q, err := bindParams(strings.TrimRight(strings.TrimSpace(part.SQL), ";"), params)
+		if err != nil {
+			return nil, err
+		}
+		if part.Kind == "SELECT" {
+			if out, err = readResult(ctx, conn, q); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return nil, err
+		}
+		if part.PartitionField != "" || len(part.Clustering) > 0 {
+			ddl = part
+		}
+	}
+	if err := s.syncCatalog(ctx, p, ddl); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -1,0 +1,273 @@
+package bqemu
+
+import (
+	"compress/gzip"
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+)
+
+// Options configures a Server. The zero value is an in-memory emulator with no GCS access.
+type Options struct {
+	// Projects are created at start-up. Any other project is created on first use, so tests
+	// need not list theirs.
+	Projects []string
+	// DefaultLocation is reported for datasets and jobs that do not name one ("US" if empty).
+	DefaultLocation string
+	// DuckDBPath is a directory that keeps the data between runs: one DuckDB file per project
+	// plus metadata.json. Empty keeps everything in memory.
+	DuckDBPath string
+	// GCS resolves gs:// URIs of load jobs. Without it, GCS loads fail with an invalid error.
+	GCS ObjectSource
+	// Now is the clock for creation and modification times (time.Now if nil).
+	Now func() time.Time
+	// MaxPageRows caps a result page when the request gives no maxResults (10,000 if zero).
+	MaxPageRows int
+	// Logger receives request errors and recovered panics (slog.Default if nil).
+	Logger *slog.Logger
+}
+
+// Server is a BigQuery REST emulator backed by DuckDB. It is safe for concurrent use.
+type Server struct {
+	opts      Options
+	connector *duckdb.Connector
+	db        *sql.DB
+	log       *slog.Logger
+	mux       *http.ServeMux
+
+	// mu guards the metadata below. It is never held while DuckDB runs a statement.
+	mu       sync.Mutex
+	projects map[string]*project
+	uploads  map[string]*upload
+	seenIDs  map[string]map[string]struct{} // table key -> insertId
+	jobSeq   int64
+
+	// writeMu serialises every statement that writes to DuckDB, so jobs never conflict and
+	// run in a deterministic order.
+	writeMu sync.Mutex
+}
+
+// New opens the DuckDB store and returns a Server ready to serve Handler.
+func New(opts Options) (*Server, error) {
+	if opts.DefaultLocation == "" {
+		opts.DefaultLocation = "US"
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MaxPageRows <= 0 {
+		opts.MaxPageRows = 10000
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.DuckDBPath != "" {
+		if err := os.MkdirAll(opts.DuckDBPath, 0o755); err != nil {
+			return nil, fmt.Errorf("bqemu: create data directory: %w", err)
+		}
+	}
+	connector, err := duckdb.NewConnector("", func(execer driver.ExecerContext) error {
+		for _, q := range []string{
+			"SET TimeZone='UTC'",
+			"SET default_null_order='nulls_first_on_asc_last_on_desc'",
+		} {
+			if _, err := execer.ExecContext(context.Background(), q, nil); err != nil {
+				return fmt.Errorf("%s: %w", q, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bqemu: open duckdb: %w", err)
+	}
+	s := &Server{
+		opts:      opts,
+		connector: connector,
+		db:        sql.OpenDB(connector),
+		log:       opts.Logger,
+		projects:  map[string]*project{},
+		uploads:   map[string]*upload{},
+		seenIDs:   map[string]map[string]struct{}{},
+	}
+	ctx := context.Background()
+	if err := setupCompat(ctx, s.db); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("bqemu: install compatibility macros: %w", err)
+	}
+	if err := s.loadMetadata(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	for _, p := range opts.Projects {
+		if _, err := s.project(ctx, p); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	s.mux = s.routes()
+	return s, nil
+}
+
+// Close releases DuckDB. Metadata is saved after every change, so nothing is lost.
+func (s *Server) Close() error {
+	var errs []error
+	if s.db != nil {
+		errs = append(errs, s.db.Close())
+	}
+	if s.connector != nil {
+		errs = append(errs, s.connector.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Handler serves the BigQuery v2 REST API under "", "/bigquery/v2" and "/bigquery", plus
+// the upload endpoint "/upload/bigquery/v2".
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(s.serveHTTP)
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("bqemu: recovered panic", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			writeError(w, errInvalid("Emulator internal error: %v", v))
+		}
+	}()
+	if r.Method == http.MethodPost {
+		if m := r.Header.Get("X-HTTP-Method-Override"); m != "" {
+			r.Method = strings.ToUpper(m)
+		}
+	}
+	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			writeError(w, errInvalid("request body is not gzip: %v", err))
+			return
+		}
+		r.Body = zr
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<30)
+	// Accept the paths under every prefix the client may use (spec §0.7).
+	p := r.URL.Path
+	if rest, ok := strings.CutPrefix(p, "/upload/bigquery/v2"); ok {
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = "/upload" + rest
+		r2.URL.RawPath = ""
+		s.mux.ServeHTTP(w, r2)
+		return
+	}
+	for _, prefix := range []string{"/bigquery/v2", "/bigquery"} {
+		if rest, ok := strings.CutPrefix(p, prefix); ok && strings.HasPrefix(rest, "/") {
+			p = rest
+			break
+		}
+	}
+	if p != r.URL.Path {
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = p
+		r2.URL.RawPath = ""
+		r = r2
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) routes() *http.ServeMux {
+	m := http.NewServeMux()
+	h := func(pattern string, fn func(*http.Request) (any, error)) {
+		m.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			v, err := fn(r)
+			if err != nil {
+				writeError(w, err)
+				return
+			}
+			writeJSON(w, http.StatusOK, v)
+		})
+	}
+	h("GET /projects", s.listProjects)
+	h("POST /projects/{p}/datasets", s.insertDataset)
+	h("GET /projects/{p}/datasets", s.listDatasets)
+	h("GET /projects/{p}/datasets/{d}", s.getDataset)
+	h("PATCH /projects/{p}/datasets/{d}", s.patchDataset)
+	h("PUT /projects/{p}/datasets/{d}", s.patchDataset)
+	h("DELETE /projects/{p}/datasets/{d}", s.deleteDataset)
+	h("POST /projects/{p}/datasets/{d}/tables", s.insertTable)
+	h("GET /projects/{p}/datasets/{d}/tables", s.listTables)
+	h("GET /projects/{p}/datasets/{d}/tables/{t}", s.getTable)
+	h("PATCH /projects/{p}/datasets/{d}/tables/{t}", s.patchTable)
+	h("PUT /projects/{p}/datasets/{d}/tables/{t}", s.patchTable)
+	h("DELETE /projects/{p}/datasets/{d}/tables/{t}", s.deleteTable)
+	h("GET /projects/{p}/datasets/{d}/tables/{t}/data", s.listTableData)
+	h("POST /projects/{p}/datasets/{d}/tables/{t}/insertAll", s.insertAll)
+	h("POST /projects/{p}/jobs", s.insertJob)
+	h("GET /projects/{p}/jobs", s.listJobs)
+	h("GET /projects/{p}/jobs/{j}", s.getJob)
+	h("POST /projects/{p}/jobs/{j}/cancel", s.cancelJob)
+	h("DELETE /projects/{p}/jobs/{j}/delete", s.deleteJob)
+	h("DELETE /projects/{p}/jobs/{j}", s.deleteJob)
+	h("POST /projects/{p}/queries", s.query)
+	h("GET /projects/{p}/queries/{j}", s.getQueryResults)
+	m.HandleFunc("POST /upload/projects/{p}/jobs", s.upload)
+	m.HandleFunc("PUT /upload/projects/{p}/jobs", s.upload)
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, errNotFound("Not found: %s %s is not a BigQuery emulator route", r.Method, r.URL.Path))
+	})
+	return m
+}
+
+// noContent is returned by handlers whose success response has no body.
+type noContent struct{}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	if _, ok := v.(noContent); ok {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, errInvalid("Emulator internal error: encode response: %v", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(code)
+	_, _ = w.Write(b)
+}
+
+// decodeBody reads a JSON request body into v and returns the raw bytes too.
+func decodeBody(r *http.Request, v any) ([]byte, error) {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, errInvalid("read request body: %v", err)
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return b, nil
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return nil, errInvalid("Invalid JSON payload received: %v", err)
+	}
+	return b, nil
+}
+
+func (s *Server) metadataPath() string {
+	if s.opts.DuckDBPath == "" {
+		return ""
+	}
+	return filepath.Join(s.opts.DuckDBPath, "metadata.json")
+}
+
+func (s *Server) now() time.Time { return s.opts.Now() }
+
+func msString(t time.Time) int64 { return t.UnixMilli() }
