@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/storage"
+	"github.com/nba-props/pipeline/infra/cloud"
+	"github.com/nba-props/pipeline/messages"
+	"github.com/sethvargo/go-envconfig"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// localProject is the project of the local stack when only emulators are configured.
+const localProject = "nba-props-local"
+
+// config is the producer's environment (README: environment table).
+type config struct {
+	Project             string `env:"GOOGLE_CLOUD_PROJECT"`
+	PubSubEmulatorHost  string `env:"PUBSUB_EMULATOR_HOST"`
+	StorageEmulatorHost string `env:"STORAGE_EMULATOR_HOST"`
+	Bucket              string `env:"GCS_BUCKET, default=nba-props-local"`
+	Prefix              string `env:"NBA_ENV_PREFIX"`
+}
+
+// errNotConfigured says the producer does not know where to publish.
+var errNotConfigured = errors.New("no Google Cloud project or emulator configured: " +
+	"set GOOGLE_CLOUD_PROJECT (and credentials) for a real project, or PUBSUB_EMULATOR_HOST and " +
+	"STORAGE_EMULATOR_HOST for the local stack (`make up` prints the lines to export)")
+
+func loadConfig(ctx context.Context, l envconfig.Lookuper) (config, error) {
+	var c config
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: l}); err != nil {
+		return c, fmt.Errorf("reading the environment: %w", err)
+	}
+	return c, nil
+}
+
+// check fills the local project and rejects half-configured environments, which would
+// publish to an emulator while reading the ledger of a real bucket (or the reverse).
+func (c *config) check() error {
+	switch {
+	case c.PubSubEmulatorHost == "" && c.StorageEmulatorHost == "" && c.Project == "":
+		return usageError{errNotConfigured}
+	case c.PubSubEmulatorHost != "" && c.StorageEmulatorHost == "":
+		return usageError{errors.New("PUBSUB_EMULATOR_HOST is set but STORAGE_EMULATOR_HOST is not: set both for the local stack, or neither for a real project")}
+	case c.PubSubEmulatorHost == "" && c.StorageEmulatorHost != "":
+		return usageError{errors.New("STORAGE_EMULATOR_HOST is set but PUBSUB_EMULATOR_HOST is not: set both for the local stack, or neither for a real project")}
+	}
+	if c.Project == "" {
+		c.Project = localProject
+	}
+	return nil
+}
+
+// clients are the connections one command uses.
+type clients struct {
+	pubsub  *pubsub.Client
+	storage *storage.Client
+}
+
+func (c *clients) Close() {
+	if c.pubsub != nil {
+		_ = c.pubsub.Close()
+	}
+	if c.storage != nil {
+		_ = c.storage.Close()
+	}
+}
+
+// connect opens the storage client and, when withPubSub, the Pub/Sub client. The emulator
+// hosts come from the config, not the process environment, so tests run in-process.
+func connect(ctx context.Context, cfg config, withPubSub bool) (*clients, error) {
+	var cl clients
+	var err error
+	if cl.storage, err = cloud.Storage(ctx, cfg.StorageEmulatorHost); err != nil {
+		return nil, err
+	}
+	if !withPubSub {
+		return &cl, nil
+	}
+	var opts []option.ClientOption
+	if cfg.PubSubEmulatorHost != "" {
+		opts = append(opts, option.WithEndpoint(cfg.PubSubEmulatorHost), option.WithoutAuthentication(),
+			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	}
+	if cl.pubsub, err = pubsub.NewClient(ctx, cfg.Project, opts...); err != nil {
+		cl.Close()
+		return nil, fmt.Errorf("pubsub client for project %s: %w", cfg.Project, err)
+	}
+	return &cl, nil
+}
+
+// today is the US Eastern game date now; availability checks are relative to it.
+func today() string { return messages.GameDate(time.Now()) }

@@ -1,0 +1,441 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"github.com/nba-props/pipeline/consumers/ledger"
+	"github.com/nba-props/pipeline/messages"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// defaultMaxDates bounds one enqueue: about five seasons of calendar days.
+const defaultMaxDates = 2000
+
+type enqueueFlags struct {
+	phase, job      string
+	start, end      string
+	dates           []string
+	dryRun, force   bool
+	limit, maxDates int
+	stopAfter, lane string
+	runID           string
+}
+
+func enqueueCmd(e *env) *cobra.Command {
+	var f enqueueFlags
+	cmd := &cobra.Command{
+		Use:   "enqueue --phase P --job J|all (--start-date D --end-date D | --dates D,D,...)",
+		Short: "Publish one message per (job, date), skipping pairs the ledger shows finished",
+		Example: `  producer enqueue --phase scrapers --job all --start-date 2024-10-22 --end-date 2024-10-28 --dry-run
+  producer enqueue --phase raw --job bdl_player_boxscores --dates 2024-10-22,2024-10-24 --force`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return enqueue(cmd.Context(), e, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.phase, "phase", "", "phase of the jobs: "+phaseList())
+	fl.StringVar(&f.job, "job", "", `job name within the phase, or "all"`)
+	fl.StringVar(&f.start, "start-date", "", "first game date, YYYY-MM-DD (US Eastern)")
+	fl.StringVar(&f.end, "end-date", "", "last game date, inclusive")
+	fl.StringSliceVar(&f.dates, "dates", nil, "explicit game dates instead of a range, comma-separated")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan and publish nothing")
+	fl.BoolVar(&f.force, "force", false, "publish pairs the ledger shows finished, and run them again")
+	fl.IntVar(&f.limit, "limit", 0, "publish at most N messages (0: no limit)")
+	fl.IntVar(&f.maxDates, "max-dates", defaultMaxDates, "refuse a range of more dates than this")
+	fl.StringVar(&f.stopAfter, "stop-after", "", "last phase the chain may reach (default: all phases)")
+	fl.StringVar(&f.lane, "lane", messages.LaneBackfill, "lane label for logs and dashboards: backfill or daily")
+	fl.StringVar(&f.runID, "run-id", "", "run id to put on the messages (default: a new one)")
+	return cmd
+}
+
+func phaseList() string {
+	var s []string
+	for _, p := range messages.Phases() {
+		s = append(s, string(p))
+	}
+	return strings.Join(s, ", ")
+}
+
+// skip kinds, for the totals.
+const (
+	skipDone        = "done"
+	skipUnavailable = "unavailable"
+	skipLimit       = "over limit"
+)
+
+// item is one (job, date) of a plan.
+type item struct {
+	ref    messages.JobRef
+	date   string
+	run    bool
+	kind   string // skip kind
+	reason string
+}
+
+func enqueue(ctx context.Context, e *env, f enqueueFlags) error {
+	phase, err := messages.ParsePhase(f.phase)
+	if err != nil {
+		return usagef("--phase %q: %w (one of %s)", f.phase, err, phaseList())
+	}
+	specs, err := selectJobs(e.catalog, phase, f.job)
+	if err != nil {
+		return err
+	}
+	dates, err := expandDates(f.start, f.end, f.dates, f.maxDates)
+	if err != nil {
+		return err
+	}
+	var stop messages.Phase
+	if f.stopAfter != "" {
+		if stop, err = messages.ParsePhase(f.stopAfter); err != nil {
+			return usagef("--stop-after %q: %w (one of %s)", f.stopAfter, err, phaseList())
+		}
+		if stop.Order() < phase.Order() {
+			return usagef("--stop-after %s is before --phase %s: nothing would run", stop, phase)
+		}
+	}
+	if f.lane != messages.LaneBackfill && f.lane != messages.LaneDaily {
+		return usagef("--lane %q: use %s or %s", f.lane, messages.LaneBackfill, messages.LaneDaily)
+	}
+	if f.limit < 0 {
+		return usagef("--limit %d: must be 0 (no limit) or more", f.limit)
+	}
+
+	// Availability: a job named explicitly for a date it cannot serve is a mistake; under
+	// --job all it is skipped with the reason.
+	today := e.today()
+	var items []item
+	for _, d := range dates {
+		for _, s := range specs {
+			it := item{ref: s.Ref(), date: d, run: true}
+			if err := e.catalog.CheckDate(s.Ref(), d, today); err != nil {
+				if f.job != "all" {
+					return usagef("%s cannot run for %s: %w; choose dates the source serves, or use --job all to skip such dates", s.Ref(), d, err)
+				}
+				it.run, it.kind, it.reason = false, skipUnavailable, err.Error()
+			}
+			items = append(items, it)
+		}
+	}
+
+	cfg, err := loadConfig(ctx, e.lookuper)
+	if err != nil {
+		return err
+	}
+	if err := cfg.check(); err != nil {
+		return err
+	}
+	cl, err := connect(ctx, cfg, !f.dryRun)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+
+	if !f.force {
+		if err := skipFinished(ctx, ledger.New(cl.storage, cfg.Bucket, ledger.Options{}), specs, dates, items); err != nil {
+			return err
+		}
+	}
+	n := 0
+	for i := range items {
+		if !items[i].run {
+			continue
+		}
+		if f.limit > 0 && n >= f.limit {
+			items[i].run, items[i].kind, items[i].reason = false, skipLimit, fmt.Sprintf("over --limit %d", f.limit)
+			continue
+		}
+		n++
+	}
+
+	if f.dryRun {
+		printPlan(e.stdout, items)
+		fmt.Fprintf(e.stdout, "dry run: %s; nothing published\n", totals(items))
+		return nil
+	}
+
+	runID := f.runID
+	if runID == "" {
+		runID = newRunID(time.Now())
+	}
+	topic := messages.Names{Prefix: cfg.Prefix}.Topic(phase)
+	fmt.Fprintf(e.stdout, "run %s: publishing %d messages to %s\n", runID, n, topic)
+	published, err := publish(ctx, e, cl.pubsub.Publisher(topic), items, messages.Request{
+		Version:   messages.Version,
+		Phase:     phase,
+		RunID:     runID,
+		Trigger:   messages.Trigger{Kind: messages.TriggerProducer},
+		Force:     f.force,
+		StopAfter: stop,
+		Lane:      f.lane,
+	})
+	printSkips(e.stdout, items)
+	fmt.Fprintf(e.stdout, "run %s: published %d of %d; %s\n", runID, published, n, totals(items))
+	if err != nil {
+		return fmt.Errorf("run %s: %d of %d messages not published: %w", runID, n-published, n, err)
+	}
+	return nil
+}
+
+// selectJobs resolves --job within the phase.
+func selectJobs(c *messages.Catalog, phase messages.Phase, job string) ([]messages.JobSpec, error) {
+	switch job {
+	case "":
+		return nil, usagef("--job is required: a job of phase %s, or all (see producer jobs)", phase)
+	case "all":
+		specs := c.InPhase(phase)
+		if len(specs) == 0 {
+			return nil, usagef("phase %s has no jobs yet (see producer jobs)", phase)
+		}
+		return specs, nil
+	}
+	s, err := c.Job(phase, job)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--job %q: %w", job, err)}
+	}
+	return []messages.JobSpec{s}, nil
+}
+
+// expandDates turns the date flags into a sorted list without duplicates.
+func expandDates(start, end string, list []string, maxDates int) ([]string, error) {
+	switch {
+	case len(list) > 0 && (start != "" || end != ""):
+		return nil, usagef("give either --dates or --start-date and --end-date, not both")
+	case len(list) > 0:
+		var out []string
+		for _, d := range list {
+			d = strings.TrimSpace(d)
+			if _, err := messages.ParseDate(d); err != nil {
+				return nil, usagef("--dates: %w (dates are YYYY-MM-DD game dates)", err)
+			}
+			out = append(out, d)
+		}
+		slices.Sort(out)
+		out = slices.Compact(out)
+		if len(out) > maxDates {
+			return nil, usagef("--dates lists %d dates, more than --max-dates %d: split the run or raise --max-dates", len(out), maxDates)
+		}
+		return out, nil
+	case start == "" || end == "":
+		return nil, usagef("give --start-date and --end-date (YYYY-MM-DD, inclusive), or --dates")
+	}
+	s, err := messages.ParseDate(start)
+	if err != nil {
+		return nil, usagef("--start-date: %w (dates are YYYY-MM-DD game dates)", err)
+	}
+	t, err := messages.ParseDate(end)
+	if err != nil {
+		return nil, usagef("--end-date: %w (dates are YYYY-MM-DD game dates)", err)
+	}
+	if t.Before(s) {
+		return nil, usagef("--end-date %s is before --start-date %s", end, start)
+	}
+	// Count before expanding, so an absurd range fails fast.
+	if n := int(t.Sub(s).Hours()/24+0.5) + 1; n > maxDates {
+		return nil, usagef("%s..%s is %d dates, more than --max-dates %d: split the run or raise --max-dates", start, end, n, maxDates)
+	}
+	dates, err := messages.DateRange(start, end)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return dates, nil
+}
+
+// skipFinished marks the pairs whose ledger record is done (succeeded or empty).
+func skipFinished(ctx context.Context, l *ledger.Ledger, specs []messages.JobSpec, dates []string, items []item) error {
+	done := map[messages.JobRef]map[string]ledger.Summary{}
+	for _, s := range specs {
+		sums, err := l.List(ctx, s.Ref(), dates[0], dates[len(dates)-1])
+		if err != nil {
+			return fmt.Errorf("reading the ledger: %w", err)
+		}
+		m := map[string]ledger.Summary{}
+		for _, sum := range sums {
+			if sum.State.Done() {
+				m[sum.Date] = sum
+			}
+		}
+		done[s.Ref()] = m
+	}
+	for i := range items {
+		it := &items[i]
+		if !it.run {
+			continue
+		}
+		if sum, ok := done[it.ref][it.date]; ok {
+			it.run, it.kind = false, skipDone
+			it.reason = fmt.Sprintf("already %s (run %s, %d rows); --force to run again", sum.State, sum.RunID, sum.Rows)
+		}
+	}
+	return nil
+}
+
+func printPlan(w io.Writer, items []item) {
+	for _, it := range items {
+		if it.run {
+			fmt.Fprintf(w, "RUN   %s  %s\n", it.date, it.ref)
+		} else {
+			fmt.Fprintf(w, "SKIP  %s  %s  %s: %s\n", it.date, it.ref, it.kind, it.reason)
+		}
+	}
+}
+
+// printSkips summarises the skipped pairs per job and kind, with the first reason.
+func printSkips(w io.Writer, items []item) {
+	type key struct {
+		ref  messages.JobRef
+		kind string
+	}
+	var order []key
+	count := map[key]int{}
+	first := map[key]item{}
+	for _, it := range items {
+		if it.run {
+			continue
+		}
+		k := key{it.ref, it.kind}
+		if count[k] == 0 {
+			order = append(order, k)
+			first[k] = it
+		}
+		count[k]++
+	}
+	for _, k := range order {
+		fmt.Fprintf(w, "skipped %s for %d dates (%s), e.g. %s: %s\n", k.ref, count[k], k.kind, first[k].date, first[k].reason)
+	}
+}
+
+func totals(items []item) string {
+	run := 0
+	skips := map[string]int{}
+	for _, it := range items {
+		if it.run {
+			run++
+		} else {
+			skips[it.kind]++
+		}
+	}
+	s := fmt.Sprintf("%d to run, %d skipped", run, len(items)-run)
+	var parts []string
+	for _, k := range []string{skipDone, skipUnavailable, skipLimit} {
+		if skips[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%s: %d", k, skips[k]))
+		}
+	}
+	if len(parts) > 0 {
+		s += " (" + strings.Join(parts, ", ") + ")"
+	}
+	return s
+}
+
+// publish sends the runnable items in batches, blocking on flow control so memory stays
+// bounded, and waits for every result. It returns how many the server accepted and the
+// first error.
+func publish(ctx context.Context, e *env, pub *pubsub.Publisher, items []item, base messages.Request) (int, error) {
+	pub.PublishSettings.CountThreshold = 100
+	pub.PublishSettings.DelayThreshold = 10 * time.Millisecond
+	pub.PublishSettings.FlowControlSettings = pubsub.FlowControlSettings{
+		MaxOutstandingMessages: 1000,
+		MaxOutstandingBytes:    16 << 20,
+		LimitExceededBehavior:  pubsub.FlowControlBlock,
+	}
+	defer pub.Stop()
+
+	total := 0
+	for _, it := range items {
+		if it.run {
+			total++
+		}
+	}
+	bar := newProgress(e.stderr, total)
+	results := make(chan *pubsub.PublishResult, 1000)
+	type outcome struct {
+		ok  int
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		var o outcome
+		for r := range results {
+			if _, err := r.Get(ctx); err != nil {
+				if o.err == nil {
+					o.err = err
+				}
+			} else {
+				o.ok++
+			}
+			bar.add(1)
+		}
+		done <- o
+	}()
+
+	var encErr error
+	for _, it := range items {
+		if !it.run {
+			continue
+		}
+		if ctx.Err() != nil {
+			encErr = ctx.Err()
+			break
+		}
+		req := base
+		req.Job, req.Date = it.ref.Job, it.date
+		body, attrs, err := messages.Encode(req, e.catalog)
+		if err != nil {
+			encErr = fmt.Errorf("encode %s %s: %w", it.ref, it.date, err)
+			break
+		}
+		results <- pub.Publish(ctx, &pubsub.Message{Data: body, Attributes: attrs})
+	}
+	close(results)
+	o := <-done
+	bar.finish()
+	return o.ok, errors.Join(encErr, o.err)
+}
+
+func newRunID(now time.Time) string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
+}
+
+// progress draws a bar on stderr when it is a terminal, and nothing otherwise (logs, CI).
+type progress struct {
+	w      io.Writer
+	total  int
+	done   int
+	active bool
+	last   time.Time
+}
+
+func newProgress(w io.Writer, total int) *progress {
+	f, ok := w.(*os.File)
+	return &progress{w: w, total: total, active: ok && term.IsTerminal(int(f.Fd())) && total > 0}
+}
+
+func (p *progress) add(n int) {
+	p.done += n
+	if !p.active || (time.Since(p.last) < 100*time.Millisecond && p.done < p.total) {
+		return
+	}
+	p.last = time.Now()
+	const width = 40
+	filled := width * p.done / p.total
+	fmt.Fprintf(p.w, "\r[%s%s] %d/%d", strings.Repeat("#", filled), strings.Repeat(".", width-filled), p.done, p.total)
+}
+
+func (p *progress) finish() {
+	if p.active {
+		fmt.Fprintln(p.w)
+	}
+}

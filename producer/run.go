@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/nba-props/pipeline/messages"
+	"github.com/sethvargo/go-envconfig"
+	"github.com/spf13/cobra"
+)
+
+// Exit codes: 2 means the command line or the environment was wrong, 1 that the work failed.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+// usageError marks an error the user fixes by changing the command or the environment.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// env is what every command needs besides its flags.
+type env struct {
+	stdout, stderr io.Writer
+	lookuper       envconfig.Lookuper
+	catalog        *messages.Catalog
+	today          func() string
+}
+
+// run is main without the process: tests call it with their own arguments, writers and
+// environment.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, l envconfig.Lookuper) int {
+	return runWith(ctx, args, &env{stdout: stdout, stderr: stderr, lookuper: l, catalog: messages.DefaultCatalog(), today: today})
+}
+
+func runWith(ctx context.Context, args []string, e *env) int {
+	root := &cobra.Command{
+		Use:           "producer",
+		Short:         "Enqueue (job, date) work for the NBA props pipeline and show its status",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	// An error before a command's RunE started (unknown command, bad flag) is a usage error.
+	started := false
+	root.PersistentPreRun = func(*cobra.Command, []string) { started = true }
+	root.AddCommand(enqueueCmd(e), statusCmd(e), jobsCmd(e))
+	root.SetArgs(args)
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(e.stderr, "producer: %v\n", err)
+	var u usageError
+	if errors.As(err, &u) || !started {
+		return exitUsage
+	}
+	return exitError
+}
