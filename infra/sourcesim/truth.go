@@ -1,6 +1,7 @@
 package sourcesim
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -13,7 +14,35 @@ type DayTruth struct {
 	Date    string        `json:"date"`
 	Season  int           `json:"season"`
 	Games   []GameTruth   `json:"games"`
+	Teams   []TeamTruth   `json:"teams"`
 	Players []PlayerTruth `json:"players"`
+}
+
+// TeamTruth is one team's totals in a final game (the sums of its players' rows).
+type TeamTruth struct {
+	GameID       string `json:"game_id"`
+	GameDate     string `json:"game_date"`
+	TeamAbbr     string `json:"team_abbr"`
+	OpponentAbbr string `json:"opponent_abbr"`
+	IsHome       bool   `json:"is_home"`
+	Points       int    `json:"points"`
+	OppPoints    int    `json:"opponent_points"`
+	Margin       int    `json:"margin"`
+	Win          bool   `json:"win"`
+	FGM          int    `json:"fgm"`
+	FGA          int    `json:"fga"`
+	FG3M         int    `json:"fg3m"`
+	FG3A         int    `json:"fg3a"`
+	FTM          int    `json:"ftm"`
+	FTA          int    `json:"fta"`
+	OffReb       int    `json:"offensive_rebounds"`
+	DefReb       int    `json:"defensive_rebounds"`
+	Assists      int    `json:"assists"`
+	Turnovers    int    `json:"turnovers"`
+	Steals       int    `json:"steals"`
+	Blocks       int    `json:"blocks"`
+	Fouls        int    `json:"personal_fouls"`
+	Minutes      int    `json:"minutes"`
 }
 
 // GameTruth is one game's expected schedule row.
@@ -80,7 +109,7 @@ func (s *Sim) Truth(date string) (DayTruth, error) {
 	if err != nil {
 		return DayTruth{}, err
 	}
-	out := DayTruth{Date: d.Format(dateLayout), Season: m.year, Games: []GameTruth{}, Players: []PlayerTruth{}}
+	out := DayTruth{Date: d.Format(dateLayout), Season: m.year, Games: []GameTruth{}, Teams: []TeamTruth{}, Players: []PlayerTruth{}}
 	now := s.now()
 	for _, gi := range m.byDate[out.Date] {
 		g := m.games[gi]
@@ -97,6 +126,27 @@ func (s *Sim) Truth(date string) (DayTruth, error) {
 		gp := s.gameProps(m, gi)
 		for side := range 2 {
 			opp := []string{g.Away, g.Home}[side]
+			tt := TeamTruth{
+				GameID: g.GameID, GameDate: g.Date, TeamAbbr: []string{g.Home, g.Away}[side], OpponentAbbr: opp, IsHome: side == 0,
+				Points: b.pts[side], OppPoints: b.pts[1-side], Margin: b.pts[side] - b.pts[1-side], Win: b.pts[side] > b.pts[1-side],
+			}
+			for _, l := range b.lines[side] {
+				tt.FGM += l.fgm
+				tt.FGA += l.fga
+				tt.FG3M += l.fg3m
+				tt.FG3A += l.fg3a
+				tt.FTM += l.ftm
+				tt.FTA += l.fta
+				tt.OffReb += l.oreb
+				tt.DefReb += l.dreb
+				tt.Assists += l.ast
+				tt.Turnovers += l.tov
+				tt.Steals += l.stl
+				tt.Blocks += l.blk
+				tt.Fouls += l.pf
+				tt.Minutes += l.min
+			}
+			out.Teams = append(out.Teams, tt)
 			for _, l := range b.lines[side] {
 				if l.min == 0 {
 					continue
@@ -189,4 +239,64 @@ func (s *Sim) InjuryReport() []InjuryTruth {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].BDLPlayerID < out[j].BDLPlayerID })
 	return out
+}
+
+// ErrNotListed is returned by PropLines for an event The Odds API does not list at that time.
+var ErrNotListed = errors.New("event not listed at that snapshot")
+
+// PropLine is one bookmaker's points line for one player as The Odds API serves it at a
+// snapshot: the expected content of a raw odds row.
+type PropLine struct {
+	OddsEventID         string    `json:"odds_event_id"`
+	GameID              string    `json:"game_id"`
+	Snapshot            time.Time `json:"snapshot_timestamp"`
+	MinutesBeforeTipoff int       `json:"minutes_before_tipoff"` // whole minutes, negative after tip-off
+	Bookmaker           string    `json:"bookmaker"`
+	LastUpdate          time.Time `json:"last_update"`
+	PlayerName          string    `json:"player_name"` // The Odds API's spelling
+	PlayerLookup        string    `json:"player_lookup"`
+	NBAPlayerID         int       `json:"nba_player_id"`
+	Point               float64   `json:"points_line"`
+	OverPrice           int       `json:"over_price_american"`
+	UnderPrice          int       `json:"under_price_american"`
+}
+
+// PropLines returns the lines of an event at the snapshot The Odds API answers for `at` (the
+// latest 5-minute boundary at or before it), by bookmaker then player name. An event that is
+// not listed then gives ErrNotListed; a game before PropsStart gives no lines.
+func (s *Sim) PropLines(eventID string, at time.Time) ([]PropLine, error) {
+	ts := at.UTC().Truncate(snapshotInterval)
+	m, gi, ok := s.findEvent(eventID, ts)
+	if !ok || !listed(m.games[gi], ts) {
+		return nil, fmt.Errorf("odds event %s at %s: %w", eventID, ts.Format(time.RFC3339), ErrNotListed)
+	}
+	g := m.games[gi]
+	gp := s.gameProps(m, gi)
+	if gp == nil {
+		return nil, nil
+	}
+	var out []PropLine
+	for i := range gp.books {
+		u := gp.books[i].at(ts)
+		if u == nil {
+			continue
+		}
+		for p, l := range u.lines {
+			pl := s.pool[p]
+			out = append(out, PropLine{
+				OddsEventID: g.OddsEventID, GameID: g.GameID, Snapshot: ts,
+				MinutesBeforeTipoff: int(g.Start.Sub(ts) / time.Minute),
+				Bookmaker:           gp.books[i].book.Key, LastUpdate: u.at,
+				PlayerName: pl.OddsName(), PlayerLookup: pl.Lookup(), NBAPlayerID: pl.NBAID,
+				Point: l.point, OverPrice: l.over, UnderPrice: l.under,
+			})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Bookmaker != out[j].Bookmaker {
+			return out[i].Bookmaker < out[j].Bookmaker
+		}
+		return out[i].PlayerName < out[j].PlayerName
+	})
+	return out, nil
 }

@@ -1,6 +1,7 @@
 package sourcesim
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -176,5 +177,61 @@ func TestTruthResults(t *testing.T) {
 	}
 	if count["OVER"] == 0 || count["UNDER"] == 0 || count["PUSH"] == 0 || count["none"] == 0 {
 		t.Errorf("results over the season: %v; want every kind", count)
+	}
+}
+
+func TestTruthTeamsArePlayerSums(t *testing.T) {
+	t.Parallel()
+	s := New(Config{Seed: 21, Now: func() time.Time { return fixedNow }})
+	tr, err := s.Truth("2025-03-03")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Teams) != 2*len(tr.Games) || len(tr.Games) == 0 {
+		t.Fatalf("%d team rows for %d games", len(tr.Teams), len(tr.Games))
+	}
+	for _, tt := range tr.Teams {
+		pts, fga, ast := 0, 0, 0
+		for _, p := range tr.Players {
+			if p.GameID == tt.GameID && p.TeamAbbr == tt.TeamAbbr {
+				pts += p.Points
+				fga += p.FGA
+				ast += p.Assists
+			}
+		}
+		if pts != tt.Points || fga != tt.FGA || ast != tt.Assists || tt.Margin != tt.Points-tt.OppPoints || tt.Win != (tt.Margin > 0) {
+			t.Errorf("%+v: players sum to pts %d fga %d ast %d", tt, pts, fga, ast)
+		}
+	}
+}
+
+func TestPropLinesMatchServedOdds(t *testing.T) {
+	t.Parallel()
+	s, srv := newTestSim(t, Config{Seed: 21})
+	games, err := s.GamesOn("2024-12-02")
+	if err != nil || len(games) == 0 {
+		t.Fatalf("GamesOn: %d, %v", len(games), err)
+	}
+	g := games[0]
+	for _, at := range []time.Time{g.Start.Add(-62 * time.Minute), g.Start.Add(-5 * time.Minute), g.Start.Add(40 * time.Minute)} {
+		want, err := s.PropLines(g.OddsEventID, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		served := lines(t, srv, g, at)
+		if len(want) != len(served) || len(want) == 0 {
+			t.Errorf("at %s: PropLines %d, served %d", at, len(want), len(served))
+		}
+		for _, l := range want {
+			if served[l.Bookmaker+"/"+l.PlayerName] != l.Point {
+				t.Errorf("at %s: %s/%s: PropLines %v, served %v", at, l.Bookmaker, l.PlayerName, l.Point, served[l.Bookmaker+"/"+l.PlayerName])
+			}
+			if wantMin := int(g.Start.Sub(l.Snapshot) / time.Minute); l.MinutesBeforeTipoff != wantMin || l.Snapshot.Minute()%5 != 0 {
+				t.Errorf("snapshot %s minutes_before_tipoff %d", l.Snapshot, l.MinutesBeforeTipoff)
+			}
+		}
+	}
+	if _, err := s.PropLines(g.OddsEventID, g.Start.Add(6*time.Hour)); !errors.Is(err, ErrNotListed) {
+		t.Errorf("after the game: %v, want ErrNotListed", err)
 	}
 }
