@@ -40,7 +40,9 @@ func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`)
 
 func quoteString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-func tableFQN(p, d, t string) string { return quoteIdent(p) + "." + quoteIdent(d) + "." + quoteIdent(t) }
+func tableFQN(p, d, t string) string {
+	return quoteIdent(p) + "." + quoteIdent(d) + "." + quoteIdent(t)
+}
 
 // project returns the project, attaching its DuckDB database on first use.
 func (s *Server) project(ctx context.Context, id string) (*project, error) {

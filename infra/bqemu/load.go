@@ -15,8 +15,8 @@ import (
 
 	"cloud.google.com/go/storage"
 	duckdb "github.com/duckdb/duckdb-go/v2"
-	"google.golang.org/api/iterator"
 	bq "google.golang.org/api/bigquery/v2"
+	"google.golang.org/api/iterator"
 )
 
 // ObjectSource reads the gs:// objects of load jobs. StorageSource adapts a *storage.Client;
@@ -122,8 +122,8 @@ func (s *Server) gcsSource(ctx context.Context, bucket, object string) source {
 
 // loadStats accumulates a load job's statistics.
 type loadStats struct {
-	files, bytes, rows, bad int64
-	warnings                []*bq.ErrorProto
+	files, bytes, bad int64
+	warnings          []*bq.ErrorProto
 }
 
 // parseNDJSON decodes newline-delimited JSON objects into rows, recording bad rows.

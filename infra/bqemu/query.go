@@ -387,7 +387,7 @@ func (s *Server) query(r *http.Request) (any, error) {
 	cfg := &bq.JobConfigurationQuery{
 		Query: qr.Query, UseLegacySql: qr.UseLegacySql, DefaultDataset: qr.DefaultDataset,
 		MaximumBytesBilled: qr.MaximumBytesBilled,
-		UseQueryCache: qr.UseQueryCache, CreateSession: qr.CreateSession,
+		UseQueryCache:      qr.UseQueryCache, CreateSession: qr.CreateSession,
 	}
 	if len(qr.QueryParameters) > 0 {
 		cfg.QueryParameters = qr.QueryParameters

@@ -268,7 +268,7 @@ func (p *typeParser) parse() (*bq.TableFieldSchema, error) {
 		}
 		p.pos += end + 1
 		if f.Mode == "REPEATED" {
-			return nil, fmt.Errorf("Cannot have arrays of arrays")
+			return nil, fmt.Errorf("cannot have arrays of arrays")
 		}
 		f.Mode = "REPEATED"
 		p.skipSpace()

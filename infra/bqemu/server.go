@@ -54,7 +54,6 @@ type Server struct {
 	projects map[string]*project
 	uploads  map[string]*upload
 	seenIDs  map[string]map[string]struct{} // table key -> insertId
-	jobSeq   int64
 
 	// writeMu serialises every statement that writes to DuckDB, so jobs never conflict and
 	// run in a deterministic order.
