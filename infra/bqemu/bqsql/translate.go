@@ -137,6 +137,9 @@ func TranslateWithParams(sql string, pt ParamTypes) (st *Statement, err error) {
 	if len(stmts) == 0 {
 		return nil, &SyntaxError{Msg: "empty query"}
 	}
+	if len(t.params) > 0 && t.posN > 0 {
+		return nil, &SyntaxError{Msg: "query mixes named (@name) and positional (?) parameters; use one kind"}
+	}
 	for _, s := range stmts {
 		s.Params = t.params
 		s.Positional = t.posN

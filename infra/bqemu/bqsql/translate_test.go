@@ -325,6 +325,7 @@ func TestTranslateSyntaxErrors(t *testing.T) {
 		" ; ",
 		"CREATE TABLE t",
 		"SELECT 12abc",
+		"SELECT @a, ?",
 	} {
 		t.Run(q, func(t *testing.T) {
 			t.Parallel()
@@ -343,7 +344,8 @@ func TestTranslateStatementInfo(t *testing.T) {
 		sql  string
 		want Statement
 	}{
-		{sql: "SELECT @b, @A, @b, ?", want: Statement{Kind: "SELECT", Params: []string{"b", "a"}, Positional: 1}},
+		{sql: "SELECT @b, @A, @b", want: Statement{Kind: "SELECT", Params: []string{"b", "a"}}},
+		{sql: "SELECT ?, ?", want: Statement{Kind: "SELECT", Positional: 2}},
 		{sql: "(SELECT 1)", want: Statement{Kind: "SELECT"}},
 		{sql: "INSERT `my-proj.ds.t` (a) VALUES (1)", want: Statement{Kind: "INSERT", Target: []string{"my-proj", "ds", "t"}}},
 		{sql: "DELETE FROM my-proj.ds.t WHERE TRUE", want: Statement{Kind: "DELETE", Target: []string{"my-proj", "ds", "t"}}},
@@ -389,7 +391,7 @@ var cmpIgnoreSQL = cmp.FilterPath(func(p cmp.Path) bool {
 
 func TestTranslateScript(t *testing.T) {
 	t.Parallel()
-	st, err := Translate("DELETE ds.t WHERE d = @d; INSERT ds.t SELECT @d, ?;")
+	st, err := Translate("DELETE ds.t WHERE d = @d; INSERT ds.t SELECT @d, @x;")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +399,7 @@ func TestTranslateScript(t *testing.T) {
 	for _, s := range st.Statements {
 		kinds = append(kinds, s.Kind)
 	}
-	want := Statement{Kind: "SCRIPT", Params: []string{"d"}, Positional: 1}
+	want := Statement{Kind: "SCRIPT", Params: []string{"d", "x"}}
 	if diff := cmp.Diff(&want, st, cmpIgnoreSQL); diff != "" {
 		t.Errorf("script mismatch (-want +got):\n%s", diff)
 	}

@@ -1,6 +1,12 @@
 package bqsql
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
+
+// maxDepth bounds bracket nesting, which the translator walks recursively.
+const maxDepth = 500
 
 // node is a token, or a bracketed group whose tok is the opening bracket.
 type node struct {
@@ -54,6 +60,9 @@ func buildTree(toks []token) ([]node, error) {
 		if t.kind == tkOp {
 			switch t.text {
 			case "(", "[":
+				if len(stack) > maxDepth {
+					return nil, &SyntaxError{Pos: t.pos, Msg: fmt.Sprintf("brackets nested deeper than %d", maxDepth)}
+				}
 				stack = append(stack, frame{open: t, sp: sp})
 				sp = ""
 				continue

@@ -1,0 +1,51 @@
+// Package bqsql translates BigQuery Standard SQL into DuckDB SQL for the DuckDB-backed
+// BigQuery emulator (spec: shared/reference/bigquery-emulator.md §5).
+//
+// It is a lossless tokenizer plus a rewriting pass over bracket-nested tokens, not a full
+// parser: it rewrites literals, names, types, and the function and statement shapes that
+// differ between the dialects, and fails with *UnsupportedError for constructs it knows
+// it cannot reproduce (scripting, wildcard tables, FARM_FINGERPRINT, ...), so that a query
+// never silently returns different results. Anything else passes through to DuckDB, whose
+// error the server reports as invalidQuery.
+//
+// # Running translated SQL
+//
+// The translated SQL assumes the session of spec §3.3:
+//
+//	SET TimeZone='UTC';
+//	SET default_null_order='nulls_first_on_asc_last_on_desc';
+//	SET search_path='"<project>".<dataset>,memory.main';  -- after USE, for the bq_* macros
+//
+// and Setup run once on the database. Named parameters become $name with the name lower
+// cased (bind sql.Named(strings.ToLower(name), v)); positional ? stay ?. With
+// TranslateWithParams every reference is wrapped in CAST(... AS <declared type>), which
+// is how the server should give NULL and string-encoded parameters their BigQuery types.
+// A query mixing named and positional parameters is rejected.
+//
+// A SCRIPT (statements separated by ';', including BEGIN TRANSACTION / COMMIT) carries
+// its parts in Statement.Statements; run them one by one on one connection.
+//
+// # Semantics the translation keeps
+//
+//   - "..." and '...' are strings; backtick paths `p.d.t` become "p"."d"."t"; # comments.
+//   - a / b, DIV and MOD fail on a zero divisor ("division by zero: 1 / 0") instead of
+//     giving +Inf or NULL; SAFE_DIVIDE gives NULL.
+//   - CONCAT, GREATEST and LEAST are NULL if any argument is NULL.
+//   - DATE_DIFF(end, start, part) argument order; WEEK means Sunday weeks (WEEK(<day>)
+//     and ISOWEEK too); DATE_ADD/SUB/TRUNC return DATE; TIMESTAMP_DIFF counts whole
+//     units while DATE_DIFF and DATETIME_DIFF count boundaries, as in BigQuery.
+//   - Literals with a point or exponent are FLOAT64 (DOUBLE), not DECIMAL.
+//   - COUNTIF returns BIGINT and 0 over no rows.
+//   - arr[OFFSET(i)] out of range is an error; SAFE_OFFSET gives NULL.
+//   - REGEXP_EXTRACT returns the first group and NULL when nothing matches;
+//     REGEXP_REPLACE replaces every match.
+//
+// # Known gaps the server must cover
+//
+//   - SUM (and other aggregates) over integers return HUGEINT in DuckDB: map HUGEINT
+//     result columns to INTEGER (int64, "Integer overflow" if out of range).
+//   - Integer literals are INTEGER (32-bit) in DuckDB, so arithmetic on two literals can
+//     overflow where BigQuery would not.
+//   - LENGTH on BYTES fails (use BYTE_LENGTH); ARRAY_AGG keeps NULL elements where
+//     BigQuery would fail; DATE_TRUNC on a TIMESTAMP returns a DATE.
+package bqsql
