@@ -1,0 +1,320 @@
+package raw_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/nba-props/pipeline/consumers/raw"
+	"github.com/nba-props/pipeline/consumers/raw/rawtest"
+	"github.com/nba-props/pipeline/consumers/runner"
+	"github.com/nba-props/pipeline/messages"
+)
+
+var (
+	update  = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
+	capture = flag.Bool("capture", false, "re-capture the simulator inputs under testdata/capture")
+)
+
+const (
+	gameDay = "2024-11-15" // a Friday with a full slate
+	offDay  = "2024-11-28" // Thanksgiving: no games
+)
+
+// TestCapture refreshes testdata/capture from the source simulator (go test -run
+// TestCapture -capture). The injury report only exists for the simulator's current date, so
+// it is captured from a simulator whose clock is at noon of the game day.
+func TestCapture(t *testing.T) {
+	if !*capture {
+		t.Skip("run with -capture to refresh testdata/capture from the simulator")
+	}
+	for _, date := range []string{gameDay, offDay} {
+		objs := rawtest.Capture(t, rawtest.Sim(time.Time{}), date)
+		if date == gameDay {
+			noon := time.Date(2024, 11, 15, 17, 0, 0, 0, time.UTC)
+			name := "ball-dont-lie/injuries/" + date + "/injuries.json"
+			objs[name] = rawtest.Capture(t, rawtest.Sim(noon), date)[name]
+		}
+		rawtest.WriteDir(t, "testdata/capture/"+date, objs)
+	}
+}
+
+// setup starts the emulators, stores the captured objects of the dates and returns the jobs.
+func setup(t *testing.T, dates ...string) (*rawtest.Env, map[string]runner.Job) {
+	t.Helper()
+	env := rawtest.Start(t)
+	for _, d := range dates {
+		env.Put(t, rawtest.ReadDir(t, "testdata/capture/"+d))
+	}
+	jobs, err := raw.Jobs(raw.Config{}, raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env, jobs
+}
+
+func request(job, date string) messages.Request {
+	return messages.Request{Version: messages.Version, Phase: messages.PhaseRaw, Job: job, Date: date, RunID: "test"}
+}
+
+// tables maps each raw job to its table and partition column.
+var tables = map[string]struct{ table, field string }{
+	"nbac_schedule":                {"nba_raw.nbac_schedule", "game_date"},
+	"nbac_player_boxscores":        {"nba_raw.nbac_player_boxscores", "game_date"},
+	"bdl_player_boxscores":         {"nba_raw.bdl_player_boxscores", "game_date"},
+	"bdl_injuries":                 {"nba_raw.bdl_injuries", "report_date"},
+	"odds_api_player_points_props": {"nba_raw.odds_api_player_points_props", "game_date"},
+}
+
+// TestGolden runs every raw job on the captured game day: the rows of the partition equal the
+// golden file and Result.Rows counts them.
+func TestGolden(t *testing.T) {
+	t.Parallel()
+	env, jobs := setup(t, gameDay)
+	ctx := context.Background()
+	for job, tb := range tables {
+		res, err := jobs[job].Run(ctx, request(job, gameDay))
+		if err != nil {
+			t.Fatalf("%s: %v", job, err)
+		}
+		rows := env.Partition(t, tb.table, tb.field, gameDay)
+		if len(rows) == 0 {
+			t.Errorf("%s: no rows in the %s partition", job, gameDay)
+		}
+		if got := res.Rows[gameDay]; got != int64(len(rows)) || res.Empty {
+			t.Errorf("%s: Result.Rows[%s] = %d, Empty %v; the partition has %d rows", job, gameDay, got, res.Empty, len(rows))
+		}
+		rawtest.Golden(t, job+"_"+gameDay, rows, *update)
+	}
+}
+
+// TestRerunChangesNothing: a second run on the same input attaches to the same load job, so
+// the partition keeps its rows and even their processed_at.
+func TestRerunChangesNothing(t *testing.T) {
+	t.Parallel()
+	env, jobs := setup(t, gameDay)
+	ctx := context.Background()
+	const job = "nbac_player_boxscores"
+	all := func() []map[string]any {
+		return env.Query(t, "SELECT * FROM nba_raw.nbac_player_boxscores WHERE game_date = '2024-11-15' ORDER BY game_id, player_lookup", nil)
+	}
+	first, err := jobs[job].Run(ctx, request(job, gameDay))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := all()
+	second, err := jobs[job].Run(ctx, request(job, gameDay))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before, all()); diff != "" {
+		t.Errorf("rerun changed the partition (-before +after):\n%s", diff)
+	}
+	if diff := cmp.Diff(first, second); diff != "" {
+		t.Errorf("rerun returned a different result (-first +second):\n%s", diff)
+	}
+	if n := loadJobs(t, env, "nbac_player_boxscores"); n != 1 {
+		t.Errorf("%d load jobs into nbac_player_boxscores after two runs on one input, want 1", n)
+	}
+}
+
+// loadJobs counts the BigQuery load jobs into a raw table.
+func loadJobs(t *testing.T, env *rawtest.Env, table string) int {
+	t.Helper()
+	it := env.BigQuery.Jobs(context.Background())
+	it.AllUsers = true
+	n := 0
+	for {
+		j, err := it.Next()
+		if err != nil {
+			break
+		}
+		if strings.HasPrefix(j.ID(), "raw_"+table+"_") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestChangedInputReprocesses: a re-scrape with different bytes (a new generation) loads
+// again and the partition reflects the new input; a second per-event file of the odds is
+// never hidden by the first.
+func TestChangedInputReprocesses(t *testing.T) {
+	t.Parallel()
+	env, jobs := setup(t, gameDay)
+	ctx := context.Background()
+	const job = "nbac_player_boxscores"
+	if _, err := jobs[job].Run(ctx, request(job, gameDay)); err != nil {
+		t.Fatal(err)
+	}
+	name := "nba-com/player-boxscores/" + gameDay + "/leaguegamelog.json"
+	body := rawtest.ReadDir(t, "testdata/capture/"+gameDay)[name]
+	var doc map[string]any
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	rs := doc["resultSets"].([]any)[0].(map[string]any)
+	rowSet := rs["rowSet"].([]any)
+	first := rowSet[0].([]any)
+	rs["rowSet"] = rowSet[1:] // the re-scrape lost one player row
+	changed, _ := json.Marshal(doc)
+	env.Put(t, map[string][]byte{name: changed})
+	res, err := jobs[job].Run(ctx, request(job, gameDay))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := env.Partition(t, "nba_raw.nbac_player_boxscores", "game_date", gameDay)
+	if len(rows) != len(rowSet)-1 || res.Rows[gameDay] != int64(len(rowSet)-1) {
+		t.Errorf("after the re-scrape: %d rows, Result.Rows %d; want %d", len(rows), res.Rows[gameDay], len(rowSet)-1)
+	}
+	for _, r := range rows {
+		if r["source_player_id"] == first[1] {
+			t.Errorf("player %v is still in the partition after the re-scrape dropped him", first[2])
+		}
+	}
+	if n := loadJobs(t, env, "nbac_player_boxscores"); n != 2 {
+		t.Errorf("%d load jobs after two different inputs, want 2", n)
+	}
+}
+
+// TestOddsEveryEventFile: the props partition holds rows from every per-event object.
+func TestOddsEveryEventFile(t *testing.T) {
+	t.Parallel()
+	env, jobs := setup(t, gameDay)
+	const job = "odds_api_player_points_props"
+	if _, err := jobs[job].Run(context.Background(), request(job, gameDay)); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]bool{}
+	for name := range rawtest.ReadDir(t, "testdata/capture/"+gameDay) {
+		if strings.HasPrefix(name, "odds-api/") && !strings.Contains(name, "/events-") {
+			files["gs://BUCKET/"+name] = true
+		}
+	}
+	got := map[string]bool{}
+	for _, r := range env.Partition(t, "nba_raw.odds_api_player_points_props", "game_date", gameDay) {
+		got[r["source_file_path"].(string)] = true
+	}
+	if len(files) < 4 {
+		t.Fatalf("the capture has only %d per-event objects", len(files))
+	}
+	if diff := cmp.Diff(files, got); diff != "" {
+		t.Errorf("per-event objects with rows (-captured +loaded):\n%s", diff)
+	}
+}
+
+// TestUnparseableRecordIsPermanent: one bad record fails the run permanently, naming the
+// object and the record, and leaves the partition as it was.
+func TestUnparseableRecordIsPermanent(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		job, object, from, to, pos string
+	}{
+		{"nbac_player_boxscores", "nba-com/player-boxscores/" + gameDay + "/leaguegamelog.json", ` @ `, ` at `, "rowSet["},
+		{"bdl_player_boxscores", "ball-dont-lie/player-boxscores/" + gameDay + "/page-0002.json", `"min":"`, `"min":"x`, "data["},
+		{"nbac_schedule", "nba-com/schedule/" + gameDay + "/schedule.json", `"teamTricode":"`, `"teamTricode":"Z`, "games["},
+		{"odds_api_player_points_props", "", `"point":`, `"point":"x",`, "byte "},
+	} {
+		t.Run(tc.job, func(t *testing.T) {
+			t.Parallel()
+			env, jobs := setup(t, gameDay)
+			objs := rawtest.ReadDir(t, "testdata/capture/"+gameDay)
+			name := tc.object
+			if name == "" {
+				for n := range objs {
+					if strings.HasPrefix(n, "odds-api/") && !strings.Contains(n, "/events-") && strings.Contains(string(objs[n]), tc.from) {
+						name = n
+						break
+					}
+				}
+			}
+			body := string(objs[name])
+			if !strings.Contains(body, tc.from) {
+				t.Fatalf("%s holds no %s to corrupt", name, tc.from)
+			}
+			env.Put(t, map[string][]byte{name: []byte(strings.Replace(body, tc.from, tc.to, 1))})
+			_, err := jobs[tc.job].Run(context.Background(), request(tc.job, gameDay))
+			if !runner.IsPermanent(err) || !errors.Is(err, raw.ErrBadRecord) {
+				t.Fatalf("error = %v, want a permanent ErrBadRecord", err)
+			}
+			if !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), tc.pos) {
+				t.Errorf("error %q does not name the object %s and the position %s", err, name, tc.pos)
+			}
+			tb := tables[tc.job]
+			if rows := env.Partition(t, tb.table, tb.field, gameDay); len(rows) != 0 {
+				t.Errorf("%d rows loaded despite the bad record", len(rows))
+			}
+		})
+	}
+}
+
+// TestOffDayTruncates: a date that lost its games (the schedule re-scraped without them, the
+// box score prefixes cleared) ends Empty with an empty partition.
+func TestOffDayTruncates(t *testing.T) {
+	t.Parallel()
+	env, jobs := setup(t, gameDay)
+	ctx := context.Background()
+	for job := range tables {
+		if _, err := jobs[job].Run(ctx, request(job, gameDay)); err != nil {
+			t.Fatalf("%s: %v", job, err)
+		}
+	}
+	env.Delete(t, "")
+	off := rawtest.ReadDir(t, "testdata/capture/"+offDay)
+	sched := strings.ReplaceAll(string(off["nba-com/schedule/"+offDay+"/schedule.json"]), offDay, gameDay)
+	env.Put(t, map[string][]byte{"nba-com/schedule/" + gameDay + "/schedule.json": []byte(sched)})
+	for job, tb := range tables {
+		res, err := jobs[job].Run(ctx, request(job, gameDay))
+		if err != nil {
+			t.Fatalf("%s: %v", job, err)
+		}
+		if !res.Empty || res.Rows[gameDay] != 0 {
+			t.Errorf("%s on a day without games: Empty %v, Rows %v; want Empty and 0", job, res.Empty, res.Rows)
+		}
+		if rows := env.Partition(t, tb.table, tb.field, gameDay); len(rows) != 0 {
+			t.Errorf("%s: %d rows left in the partition of a day without games", job, len(rows))
+		}
+	}
+}
+
+// TestEmptyResponseOnGameDayFails: an empty 200 stored for a date the schedule (or BDL's own
+// games) says had final games is never a success.
+func TestEmptyResponseOnGameDayFails(t *testing.T) {
+	t.Parallel()
+	env, jobs := setup(t, gameDay)
+	objs := rawtest.ReadDir(t, "testdata/capture/"+gameDay)
+	emptied := map[string][]byte{}
+	for name, body := range objs {
+		switch {
+		case strings.HasPrefix(name, "nba-com/player-boxscores/"):
+			var doc map[string]any
+			if err := json.Unmarshal(body, &doc); err != nil {
+				t.Fatal(err)
+			}
+			doc["resultSets"].([]any)[0].(map[string]any)["rowSet"] = []any{}
+			emptied[name], _ = json.Marshal(doc)
+		case strings.HasPrefix(name, "ball-dont-lie/player-boxscores/"):
+			emptied[name] = []byte(`{"data":[],"meta":{"per_page":100}}`)
+		case strings.HasPrefix(name, "odds-api/") && !strings.Contains(name, "/events-"):
+			var doc map[string]any
+			if err := json.Unmarshal(body, &doc); err != nil {
+				t.Fatal(err)
+			}
+			doc["data"].(map[string]any)["bookmakers"] = []any{}
+			emptied[name], _ = json.Marshal(doc)
+		}
+	}
+	env.Put(t, emptied)
+	for _, job := range []string{"nbac_player_boxscores", "bdl_player_boxscores", "odds_api_player_points_props"} {
+		res, err := jobs[job].Run(context.Background(), request(job, gameDay))
+		if !errors.Is(err, raw.ErrEmptyInput) || !runner.IsPermanent(err) {
+			t.Errorf("%s on an empty response for a game day: result %+v, error %v; want a permanent ErrEmptyInput", job, res, err)
+		}
+	}
+}
