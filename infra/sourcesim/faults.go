@@ -41,18 +41,18 @@ const (
 	SourceNBACDN   = "nbacdn"
 	SourceNBAStats = "nbastats"
 
-	DatasetBDLGames     = "games"
-	DatasetBDLStats     = "stats"
-	DatasetBDLInjuries  = "player_injuries"
-	DatasetOddsEvents   = "events"
-	DatasetOddsEventOdd = "event_odds"
-	DatasetCDNSchedule  = "schedule"
-	DatasetLeagueLog    = "leaguegamelog"
+	DatasetBDLGames      = "games"
+	DatasetBDLStats      = "stats"
+	DatasetBDLInjuries   = "player_injuries"
+	DatasetOddsEvents    = "events"
+	DatasetOddsEventOdds = "event_odds"
+	DatasetCDNSchedule   = "schedule"
+	DatasetLeagueLog     = "leaguegamelog"
 )
 
 var knownDatasets = map[string][]string{
 	SourceBDL:      {DatasetBDLGames, DatasetBDLStats, DatasetBDLInjuries},
-	SourceOdds:     {DatasetOddsEvents, DatasetOddsEventOdd},
+	SourceOdds:     {DatasetOddsEvents, DatasetOddsEventOdds},
 	SourceNBACDN:   {DatasetCDNSchedule},
 	SourceNBAStats: {DatasetLeagueLog},
 }

@@ -78,7 +78,7 @@ func (s *Sim) Handler() http.Handler {
 		"GET /bdl/v1/stats":                                        {SourceBDL, DatasetBDLStats, bdlDates, s.bdlStats},
 		"GET /bdl/v1/player_injuries":                              {SourceBDL, DatasetBDLInjuries, noDates, s.bdlInjuries},
 		"GET /odds/v4/historical/sports/{sport}/events":            {SourceOdds, DatasetOddsEvents, s.oddsDates, s.oddsEvents},
-		"GET /odds/v4/historical/sports/{sport}/events/{id}/odds":  {SourceOdds, DatasetOddsEventOdd, s.oddsDates, s.oddsEventOdds},
+		"GET /odds/v4/historical/sports/{sport}/events/{id}/odds":  {SourceOdds, DatasetOddsEventOdds, s.oddsDates, s.oddsEventOdds},
 		"GET /nbacdn/static/json/staticData/scheduleLeagueV2.json": {SourceNBACDN, DatasetCDNSchedule, noDates, s.cdnSchedule},
 		"GET /nbacdn/static/json/staticData/{file}":                {SourceNBACDN, DatasetCDNSchedule, noDates, s.cdnScheduleFile},
 		"GET /nbastats/stats/leaguegamelog":                        {SourceNBAStats, DatasetLeagueLog, leagueLogDates, s.leagueGameLog},
