@@ -22,8 +22,6 @@ type piece struct {
 	sp   string
 	text string
 	kind pieceKind
-	// unnest marks an UNNEST(...) call, whose alias needs rewriting.
-	unnest bool
 }
 
 // keywords are words that never start an operand (BigQuery reserved words plus clause words).
@@ -110,7 +108,6 @@ func (t *translator) pieces(ns []node) ([]piece, error) {
 					return nil, err
 				}
 				prev.text = s
-				prev.unnest = false
 			} else {
 				prim(n.sp, "["+inner+"]")
 			}
@@ -547,7 +544,7 @@ func (t *translator) ident(ns []node, i int, ps []piece) ([]piece, int, error) {
 		prev := last()
 		inFrom := prev.kind == pComma || (prev.kind == pKw && (strings.EqualFold(prev.text, "FROM") || strings.EqualFold(prev.text, "JOIN")))
 		isUnnest := u == "UNNEST" && inFrom
-		ps = append(ps, piece{sp: n.sp, text: s, kind: pPrimary, unnest: isUnnest})
+		ps = append(ps, piece{sp: n.sp, text: s, kind: pPrimary})
 		if isUnnest {
 			return t.unnestAlias(ns, j, ps)
 		}

@@ -662,7 +662,84 @@ func (t *translator) fn(c *call) (string, error) {
 			return "", err
 		}
 		return "unhex(" + strings.ToLower(c.u) + "(" + x + "))", nil
-	case "FARM_FINGERPRINT", "SHA512", "NET", "HLL_COUNT", "KEYS", "AEAD", "EXTERNAL_QUERY", "SEARCH",
+	case "LOG":
+		// BigQuery LOG(x) is the natural log and LOG(x, base) takes the base second;
+		// DuckDB's log(x) is base 10 and log(b, x) takes the base first.
+		x, err := a()
+		if err != nil {
+			return "", err
+		}
+		switch len(x) {
+		case 1:
+			return "ln(" + x[0] + ")", nil
+		case 2:
+			return "(ln(" + x[0] + ") / ln(" + x[1] + "))", nil
+		}
+		return "", c.want(1, 2)
+	case "IS_INF":
+		return passthrough("isinf")
+	case "IS_NAN":
+		return passthrough("isnan")
+	case "RAND":
+		return passthrough("random")
+	case "EDIT_DISTANCE":
+		return passthrough("levenshtein")
+	case "ARRAY_INCLUDES":
+		return passthrough("list_contains")
+	case "ARRAY_FIRST", "ARRAY_LAST":
+		x, err := a()
+		if err != nil {
+			return "", err
+		}
+		if err := c.want(1); err != nil {
+			return "", err
+		}
+		idx := "0"
+		if c.u == "ARRAY_LAST" {
+			idx = "len(" + x[0] + ") - 1"
+		}
+		return "bq_offset(" + x[0] + ", " + idx + ")", nil
+	case "ARRAY_CONCAT":
+		x, err := a()
+		if err != nil {
+			return "", err
+		}
+		if len(x) == 0 {
+			return "", c.want(1)
+		}
+		s := x[0]
+		for _, v := range x[1:] {
+			s = "list_concat(" + s + ", " + v + ")"
+		}
+		return s, nil
+	case "LPAD", "RPAD":
+		x, err := a()
+		if err != nil {
+			return "", err
+		}
+		if len(x) == 2 {
+			x = append(x, "' '")
+		}
+		return strings.ToLower(c.u) + "(" + strings.Join(x, ", ") + ")", nil
+	case "NORMALIZE":
+		if len(c.args) == 2 && !c.args[1][0].isKw("NFC") {
+			return "", unsupported("NORMALIZE with mode %s", srcText(c.args[1]))
+		}
+		x, err := t.arg(c.args[0])
+		if err != nil {
+			return "", err
+		}
+		return "nfc_normalize(" + x + ")", nil
+	case "CONTAINS_SUBSTR":
+		x, err := a()
+		if err != nil {
+			return "", err
+		}
+		if err := c.want(2); err != nil {
+			return "", err
+		}
+		return "contains(lower(CAST(" + x[0] + " AS VARCHAR)), lower(" + x[1] + "))", nil
+	case "FARM_FINGERPRINT", "INITCAP", "SHA512", "NET", "HLL_COUNT", "KEYS", "AEAD", "EXTERNAL_QUERY", "SEARCH",
 		"VECTOR_SEARCH", "ML", "APPENDS", "CHANGES", "RANGE_BUCKET", "SESSION_USER":
 		return "", unsupported("function %s", c.u)
 	case "UNNEST":

@@ -249,9 +249,6 @@ func (t *translator) dml(ns []node, word string) (string, []string, error) {
 	if word != "" && i < len(ns) && ns[i].isKw(word) {
 		i++
 	}
-	if t.inMerge && i < len(ns) && ns[i].isKw("INTO") {
-		i++
-	}
 	target, j, err := tablePath(ns, i)
 	if err != nil {
 		return "", nil, err
