@@ -196,6 +196,10 @@ func (s *source) once(ctx context.Context, r request) (_ *response, retryAfter t
 	req.Header = h
 	res, err := s.client.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = redactURL(ue.URL) // before any wrapper copies the text
+		}
 		return nil, 0, fmt.Errorf("%s GET %s: %w", s.name, r.endpoint, err)
 	}
 	defer res.Body.Close()

@@ -26,7 +26,7 @@ const (
 	testBDLKey  = "bdl-key-7f3a9c1e55"
 	testOddsKey = "odds-key-0b8d2e4f77"
 	// gameDay and offDay are in the 2024-25 season the simulator serves at simNow.
-	gameDay = "2024-10-22"
+	gameDay = "2024-10-24" // five games
 	offDay2 = "2025-02-16" // All-Star break
 )
 

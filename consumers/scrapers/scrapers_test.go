@@ -47,13 +47,13 @@ func TestGameDay(t *testing.T) {
 	if len(todayGames) == 0 {
 		t.Fatalf("simulator has no games today (%s); pick another clock", today)
 	}
-	event := regexp.MustCompile(`^odds-api/player-props/2024-10-22/[0-9a-f]{32}-[A-Z]{6}/2024102[23]T\d{4}Z\.json$`)
+	event := regexp.MustCompile(`^odds-api/player-props/2024-10-24/[0-9a-f]{32}-[A-Z]{6}/2024102[45]T\d{4}Z\.json$`)
 	for _, tc := range []struct {
 		job, date string
 		check     func(t *testing.T, names []string)
 	}{
 		{"nbac_schedule", gameDay, func(t *testing.T, names []string) {
-			want := []string{"nba-com/schedule/2024-10-22/schedule.json"}
+			want := []string{"nba-com/schedule/2024-10-24/schedule.json"}
 			if diff := cmp.Diff(want, names); diff != "" {
 				t.Errorf("objects (-want +got):\n%s", diff)
 			}
@@ -69,26 +69,26 @@ func TestGameDay(t *testing.T) {
 			if err := json.Unmarshal(e.read(t, names[0]), &doc); err != nil {
 				t.Fatal(err)
 			}
-			if n := len(doc.LeagueSchedule.GameDates); n != 1 || doc.LeagueSchedule.GameDates[0].GameDate != "10/22/2024 00:00:00" ||
+			if n := len(doc.LeagueSchedule.GameDates); n != 1 || doc.LeagueSchedule.GameDates[0].GameDate != "10/24/2024 00:00:00" ||
 				len(doc.LeagueSchedule.GameDates[0].Games) != len(games) || doc.LeagueSchedule.SeasonYear != "2024-25" {
-				t.Errorf("schedule object: season %q, %d gameDates (want one, 10/22/2024 with %d games): %+v",
+				t.Errorf("schedule object: season %q, %d gameDates (want one, 10/24/2024 with %d games): %+v",
 					doc.LeagueSchedule.SeasonYear, n, len(games), doc.LeagueSchedule.GameDates)
 			}
 		}},
 		{"nbac_player_boxscores", gameDay, func(t *testing.T, names []string) {
-			want := []string{"nba-com/player-boxscores/2024-10-22/leaguegamelog.json"}
+			want := []string{"nba-com/player-boxscores/2024-10-24/leaguegamelog.json"}
 			if diff := cmp.Diff(want, names); diff != "" {
 				t.Errorf("objects (-want +got):\n%s", diff)
 			}
 		}},
 		{"bdl_games", gameDay, func(t *testing.T, names []string) {
-			want := []string{"ball-dont-lie/games/2024-10-22/page-0001.json"}
+			want := []string{"ball-dont-lie/games/2024-10-24/page-0001.json"}
 			if diff := cmp.Diff(want, names); diff != "" {
 				t.Errorf("objects (-want +got):\n%s", diff)
 			}
 		}},
 		{"bdl_player_boxscores", gameDay, func(t *testing.T, names []string) {
-			if len(names) == 0 || names[0] != "ball-dont-lie/player-boxscores/2024-10-22/page-0001.json" {
+			if len(names) == 0 || names[0] != "ball-dont-lie/player-boxscores/2024-10-24/page-0001.json" {
 				t.Errorf("objects: %v, want page-0001.json first", names)
 			}
 		}},
@@ -104,7 +104,7 @@ func TestGameDay(t *testing.T) {
 				t.Errorf("%d objects, want %d: %v", len(names), 1+2*len(games), names)
 			}
 			for _, n := range names {
-				if !event.MatchString(n) && !strings.HasPrefix(n, "odds-api/player-props/2024-10-22/events-") {
+				if !event.MatchString(n) && !strings.HasPrefix(n, "odds-api/player-props/2024-10-24/events-") {
 					t.Errorf("object %s does not follow the layout", n)
 				}
 			}
@@ -142,7 +142,7 @@ func TestOddsSnapshotsArePreTip(t *testing.T) {
 		tips[g.OddsEventID] = g.Start.UTC().Format("20060102T1504Z")
 	}
 	for _, o := range res.Objects {
-		rest := strings.TrimPrefix(o.Name, "odds-api/player-props/2024-10-22/")
+		rest := strings.TrimPrefix(o.Name, "odds-api/player-props/2024-10-24/")
 		id, snap, ok := strings.Cut(rest, "/")
 		if !ok {
 			continue
