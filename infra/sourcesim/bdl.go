@@ -233,7 +233,7 @@ func (s *Sim) gamesForQuery(r *http.Request) ([]Game, *response) {
 	return games, nil
 }
 
-func (s *Sim) bdlGames(r *http.Request, empty bool) response {
+func (s *Sim) bdlGames(r *http.Request, mode serveMode) response {
 	perPage, cursor, err := bdlPaging(r)
 	if err != nil {
 		return textResponse(http.StatusBadRequest, err.Error())
@@ -244,8 +244,11 @@ func (s *Sim) bdlGames(r *http.Request, empty bool) response {
 	}
 	now := s.now()
 	rows := make([]bdlGame, 0, len(games))
-	if !empty {
+	if !mode.empty {
 		for _, g := range games {
+			if mode.skip(g) {
+				continue
+			}
 			m, _ := s.season(g.Season)
 			rows = append(rows, s.bdlGameOf(g, s.box(m, g.Seq-1), now, true))
 		}
@@ -258,7 +261,7 @@ func bdlStatID(g Game, side, k int) int {
 	return 100_000_000 + (g.Season-2000)*1_000_000 + g.Seq*32 + side*16 + k
 }
 
-func (s *Sim) bdlStats(r *http.Request, empty bool) response {
+func (s *Sim) bdlStats(r *http.Request, mode serveMode) response {
 	perPage, cursor, err := bdlPaging(r)
 	if err != nil {
 		return textResponse(http.StatusBadRequest, err.Error())
@@ -270,8 +273,11 @@ func (s *Sim) bdlStats(r *http.Request, empty bool) response {
 	now := s.now()
 	var rows []bdlStat
 	for _, g := range games {
-		if empty {
+		if mode.empty {
 			break
+		}
+		if mode.skip(g) {
+			continue
 		}
 		m, _ := s.season(g.Season)
 		b := s.box(m, g.Seq-1)
@@ -309,13 +315,13 @@ func pct(made, att int) float64 {
 	return math.Round(float64(made)/float64(att)*1000) / 1000
 }
 
-func (s *Sim) bdlInjuries(r *http.Request, empty bool) response {
+func (s *Sim) bdlInjuries(r *http.Request, mode serveMode) response {
 	perPage, cursor, err := bdlPaging(r)
 	if err != nil {
 		return textResponse(http.StatusBadRequest, err.Error())
 	}
 	var rows []bdlInjury
-	if !empty {
+	if !mode.empty {
 		for _, in := range s.InjuryReport() {
 			rows = append(rows, bdlInjury{
 				Player:      s.bdlPlayerOf(in.pool),

@@ -68,9 +68,15 @@
 //
 // # Faults
 //
-// See Fault: 429 with Retry-After, 5xx, latency, truncated JSON, empty 200s and exhausted
-// Odds API credits, per source, dataset and date, for the first N matching requests or a
-// seeded share of them, set in Config.Faults, with SetFaults, or over /_sim/faults.
+// See Fault: 429 with Retry-After, 5xx, latency, truncated JSON, empty 200s, a game left
+// out (drop_game) and exhausted Odds API credits, per source, dataset and date, for the
+// first N matching requests or a seeded share of them, set in Config.Faults, with SetFaults,
+// or over /_sim/faults, for example:
+//
+//	curl -X POST localhost:8090/_sim/faults -d '[{"source":"bdl","dataset":"stats","date":"2024-11-05","kind":"empty"}]'
+//
+// Games become final as Config.Now passes them, so a test that advances its Now sees a date
+// first without stats and later with them.
 //
 // # Ground truth
 //

@@ -32,6 +32,11 @@ const (
 	// FaultCreditsExhausted answers like The Odds API out of credits (401,
 	// error_code OUT_OF_USAGE_CREDITS, x-requests-remaining 0) without touching the budget.
 	FaultCreditsExhausted FaultKind = "credits_exhausted"
+	// FaultDropGame serves 200 without one game: the game named by Fault.GameID (canonical
+	// YYYYMMDD_AWAY_HOME), or else the last game of each date. Stats, game lists, the
+	// schedule and the events list leave it out and its event odds answer 404: a source that
+	// never delivers one game.
+	FaultDropGame FaultKind = "drop_game"
 )
 
 // Sources and datasets, as used in Fault and RequestRecord.
@@ -75,12 +80,13 @@ type Fault struct {
 	LatencyMS  int       `json:"latency_ms,omitempty"`
 	First      int       `json:"first,omitempty"`
 	Share      float64   `json:"share,omitempty"`
+	GameID     string    `json:"game_id,omitempty"` // drop_game only
 }
 
 // Validate reports what is wrong with a fault, if anything.
 func (f Fault) Validate() error {
 	switch f.Kind {
-	case FaultRateLimit, FaultLatency, FaultTruncated, FaultEmpty:
+	case FaultRateLimit, FaultLatency, FaultTruncated, FaultEmpty, FaultDropGame:
 	case FaultServerError:
 		if f.Status != 0 && (f.Status < 500 || f.Status > 599) {
 			return fmt.Errorf("%w: server_error status %d: use 500..599 or 0 for 503", ErrBadFault, f.Status)
@@ -90,7 +96,7 @@ func (f Fault) Validate() error {
 			return fmt.Errorf("%w: credits_exhausted applies to source %q only", ErrBadFault, SourceOdds)
 		}
 	default:
-		return fmt.Errorf("%w: kind %q: use rate_limit, server_error, latency, truncated, empty or credits_exhausted", ErrBadFault, f.Kind)
+		return fmt.Errorf("%w: kind %q: use rate_limit, server_error, latency, truncated, empty, credits_exhausted or drop_game", ErrBadFault, f.Kind)
 	}
 	if f.Source != "" {
 		ds, ok := knownDatasets[f.Source]
@@ -105,6 +111,9 @@ func (f Fault) Validate() error {
 		if _, err := parseDate(f.Date); err != nil {
 			return fmt.Errorf("%w: %w", ErrBadFault, err)
 		}
+	}
+	if f.GameID != "" && f.Kind != FaultDropGame {
+		return fmt.Errorf("%w: game_id applies to drop_game only", ErrBadFault)
 	}
 	if f.Share < 0 || f.Share > 1 || f.First < 0 || f.LatencyMS < 0 || f.RetryAfter < 0 {
 		return fmt.Errorf("%w: share must be in [0,1] and first, latency_ms, retry_after >= 0", ErrBadFault)

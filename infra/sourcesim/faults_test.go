@@ -195,3 +195,58 @@ func TestFaultsOverHTTP(t *testing.T) {
 		t.Errorf("GET /_sim/requests = %+v", recs)
 	}
 }
+
+func TestFaultDropGame(t *testing.T) {
+	t.Parallel()
+	s, srv := newTestSim(t, Config{Seed: 9})
+	tr, err := s.Truth("2024-11-05")
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := tr.Games[len(tr.Games)-1]
+	named := tr.Games[0]
+	if err := s.SetFaults([]Fault{
+		{Source: SourceBDL, Date: "2024-11-05", Kind: FaultDropGame},
+		{Source: SourceNBAStats, Kind: FaultDropGame, GameID: named.GameID},
+		{Source: SourceOdds, Dataset: DatasetOddsEventOdds, Kind: FaultDropGame, GameID: named.GameID},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rowsOf := func(gameID string) (n int) {
+		for _, g := range tr.Games {
+			if g.GameID == gameID {
+				return g.BDLStatRows
+			}
+		}
+		return 0
+	}
+	total := 0
+	for _, g := range tr.Games {
+		total += g.BDLStatRows
+	}
+	bdl := bdlAllStats(t, srv, "2024-11-05", 100)
+	if len(bdl.Data) != total-rowsOf(last.GameID) {
+		t.Errorf("BDL served %d rows, want %d without %s", len(bdl.Data), total-rowsOf(last.GameID), last.GameID)
+	}
+	for _, r := range bdl.Data {
+		if r.Game.ID == last.BDLGameID {
+			t.Errorf("BDL served a row of the dropped game %s", last.GameID)
+		}
+	}
+	lg := decode[leagueLogDoc](t, fetch(t, srv, leagueLogPath("11/05/2024")))
+	for _, row := range lg.ResultSets[0].RowSet {
+		if lg.col(row, "GAME_ID") == named.NBAGameID {
+			t.Fatalf("leaguegamelog served the dropped game %s", named.GameID)
+		}
+	}
+	if len(lg.ResultSets[0].RowSet) == 0 {
+		t.Error("leaguegamelog dropped everything")
+	}
+	r := fetch(t, srv, "/odds/v4/historical/sports/basketball_nba/events/"+named.OddsEventID+"/odds?markets=player_points&regions=us&date="+named.StartUTC.Add(-time.Hour).Format(time.RFC3339))
+	if r.status != 404 {
+		t.Errorf("event odds of the dropped game: %d, want 404", r.status)
+	}
+	if err := (Fault{Kind: FaultEmpty, GameID: named.GameID}).Validate(); err == nil {
+		t.Error("game_id accepted on an empty fault")
+	}
+}

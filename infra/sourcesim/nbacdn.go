@@ -89,7 +89,7 @@ func parseSeason(v string) (int, error) {
 	return season, nil
 }
 
-func (s *Sim) cdnSchedule(r *http.Request, empty bool) response {
+func (s *Sim) cdnSchedule(r *http.Request, mode serveMode) response {
 	season := SeasonOf(s.now().In(s.eastern))
 	if v := r.URL.Query().Get("season"); v != "" {
 		y, err := parseSeason(v)
@@ -98,11 +98,11 @@ func (s *Sim) cdnSchedule(r *http.Request, empty bool) response {
 		}
 		season = y
 	}
-	return s.cdnScheduleFor(r, season, empty)
+	return s.cdnScheduleFor(r, season, mode)
 }
 
 // cdnScheduleFile serves the path variant scheduleLeagueV2_2024.json.
-func (s *Sim) cdnScheduleFile(r *http.Request, empty bool) response {
+func (s *Sim) cdnScheduleFile(r *http.Request, mode serveMode) response {
 	f := r.PathValue("file")
 	y, ok := strings.CutPrefix(f, "scheduleLeagueV2_")
 	y, ok2 := strings.CutSuffix(y, ".json")
@@ -110,10 +110,10 @@ func (s *Sim) cdnScheduleFile(r *http.Request, empty bool) response {
 	if !ok || !ok2 || err != nil {
 		return response{status: http.StatusNotFound, header: http.Header{"Content-Type": {"application/xml"}}, body: []byte("<Error><Code>NoSuchKey</Code></Error>")}
 	}
-	return s.cdnScheduleFor(r, season, empty)
+	return s.cdnScheduleFor(r, season, mode)
 }
 
-func (s *Sim) cdnScheduleFor(r *http.Request, season int, empty bool) response {
+func (s *Sim) cdnScheduleFor(r *http.Request, season int, mode serveMode) response {
 	m, err := s.season(season)
 	if err != nil {
 		return textResponse(http.StatusNotFound, err.Error())
@@ -150,7 +150,7 @@ func (s *Sim) cdnScheduleFor(r *http.Request, season int, empty bool) response {
 			wins[w]++
 			losses[l]++
 		}
-		if empty {
+		if mode.empty || mode.skip(g) {
 			continue
 		}
 		n := len(doc.LeagueSchedule.GameDates)

@@ -53,7 +53,7 @@ func statsError(msg string) response {
 	return textResponse(http.StatusBadRequest, msg)
 }
 
-func (s *Sim) leagueGameLog(r *http.Request, empty bool) response {
+func (s *Sim) leagueGameLog(r *http.Request, mode serveMode) response {
 	q := r.URL.Query()
 	if q.Get("PlayerOrTeam") != "P" {
 		return statsError("PlayerOrTeam is required: the simulator serves PlayerOrTeam=P")
@@ -89,10 +89,10 @@ func (s *Sim) leagueGameLog(r *http.Request, empty bool) response {
 	}
 	rows := [][]any{}
 	now := s.now()
-	if !empty && seasonType == "Regular Season" {
+	if !mode.empty && seasonType == "Regular Season" {
 		for gi, g := range m.games {
 			d, _ := time.Parse(dateLayout, g.Date)
-			if !from.IsZero() && d.Before(from) || !to.IsZero() && d.After(to) {
+			if !from.IsZero() && d.Before(from) || !to.IsZero() && d.After(to) || mode.skip(g) {
 				continue
 			}
 			b := s.box(m, gi)

@@ -148,7 +148,7 @@ func (s *Sim) checkSport(r *http.Request) *response {
 	return nil
 }
 
-func (s *Sim) oddsEvents(r *http.Request, empty bool) response {
+func (s *Sim) oddsEvents(r *http.Request, mode serveMode) response {
 	if bad := s.checkSport(r); bad != nil {
 		return *bad
 	}
@@ -157,8 +157,11 @@ func (s *Sim) oddsEvents(r *http.Request, empty bool) response {
 		return *bad
 	}
 	events := []oddsEvent{}
-	if !empty {
+	if !mode.empty {
 		for _, g := range s.listedGames(ts) {
+			if mode.skip(g) {
+				continue
+			}
 			events = append(events, s.oddsEventOf(g))
 		}
 	}
@@ -193,7 +196,7 @@ func (s *Sim) findEvent(id string, ts time.Time) (*seasonModel, int, bool) {
 	return nil, 0, false
 }
 
-func (s *Sim) oddsEventOdds(r *http.Request, empty bool) response {
+func (s *Sim) oddsEventOdds(r *http.Request, mode serveMode) response {
 	if bad := s.checkSport(r); bad != nil {
 		return *bad
 	}
@@ -218,13 +221,13 @@ func (s *Sim) oddsEventOdds(r *http.Request, empty bool) response {
 		return *bad
 	}
 	m, gi, ok := s.findEvent(r.PathValue("id"), ts)
-	if !ok || !listed(m.games[gi], ts) {
+	if !ok || !listed(m.games[gi], ts) || mode.skip(m.games[gi]) {
 		return oddsError(http.StatusNotFound, "Event not found. The event may have expired or the event id is invalid.", "EVENT_NOT_FOUND")
 	}
 	g := m.games[gi]
 	data := oddsEventOdds{oddsEvent: s.oddsEventOf(g), Bookmakers: []oddsBookmaker{}}
 	gp := s.gameProps(m, gi)
-	if !empty && gp != nil && contains(regions, "us") && contains(markets, "player_points") {
+	if !mode.empty && gp != nil && contains(regions, "us") && contains(markets, "player_points") {
 		for i := range gp.books {
 			bp := &gp.books[i]
 			u := bp.at(ts)

@@ -60,13 +60,37 @@ type response struct {
 	cost   int // Odds API credits this response costs when served
 }
 
+// serveMode is how a fault shapes an otherwise normal response.
+type serveMode struct {
+	empty bool            // no rows at all (FaultEmpty)
+	drop  func(Game) bool // games left out (FaultDropGame)
+}
+
+func (m serveMode) skip(g Game) bool { return m.drop != nil && m.drop(g) }
+
+// dropRule returns which games a drop_game fault leaves out: the named game, or else the
+// last game (latest tip-off) of each date.
+func (s *Sim) dropRule(gameID string) func(Game) bool {
+	if gameID != "" {
+		return func(g Game) bool { return g.GameID == gameID }
+	}
+	return func(g Game) bool {
+		m, err := s.season(g.Season)
+		if err != nil {
+			return false
+		}
+		day := m.byDate[g.Date]
+		return len(day) > 0 && day[len(day)-1] == g.Seq-1
+	}
+}
+
 // endpoint is one dataset of one source.
 type endpoint struct {
 	source, dataset string
 	// dates are the Eastern dates a request is about, for fault matching and the log.
 	dates func(r *http.Request) []string
-	// serve builds the response; empty asks for the dataset's empty-but-200 shape.
-	serve func(r *http.Request, empty bool) response
+	// serve builds the response, shaped by the faults in mode.
+	serve func(r *http.Request, mode serveMode) response
 }
 
 // Handler serves every source under its base path (/bdl, /odds, /nbacdn, /nbastats) and the
@@ -170,7 +194,7 @@ func (s *Sim) answer(r *http.Request, ep endpoint, rec *RequestRecord) response 
 		}
 	}
 	if f == nil {
-		return s.serveCharged(r, ep, false, rec)
+		return s.serveCharged(r, ep, serveMode{}, rec)
 	}
 	rec.Fault = f.Kind
 	switch f.Kind {
@@ -186,26 +210,28 @@ func (s *Sim) answer(r *http.Request, ep endpoint, rec *RequestRecord) response 
 		}
 		return s.maybeCredits(ep.source, textResponse(st, http.StatusText(st)))
 	case FaultTruncated:
-		resp := s.serveCharged(r, ep, false, rec)
+		resp := s.serveCharged(r, ep, serveMode{}, rec)
 		if resp.status == http.StatusOK {
 			resp.body = resp.body[:len(resp.body)/2]
 		}
 		return resp
 	case FaultEmpty:
-		return s.serveCharged(r, ep, true, rec)
+		return s.serveCharged(r, ep, serveMode{empty: true}, rec)
+	case FaultDropGame:
+		return s.serveCharged(r, ep, serveMode{drop: s.dropRule(f.GameID)}, rec)
 	case FaultCreditsExhausted:
 		resp := oddsError(http.StatusUnauthorized, "Usage quota has been reached. See usage plans at https://the-odds-api.com", "OUT_OF_USAGE_CREDITS")
 		_, used := s.OddsCredits()
 		setCreditHeaders(resp.header, 0, used, 0)
 		return resp
 	}
-	return s.serveCharged(r, ep, false, rec)
+	return s.serveCharged(r, ep, serveMode{}, rec)
 }
 
 // serveCharged serves the dataset and, for The Odds API, charges its cost or refuses when the
 // credits do not cover it.
-func (s *Sim) serveCharged(r *http.Request, ep endpoint, empty bool, rec *RequestRecord) response {
-	resp := ep.serve(r, empty)
+func (s *Sim) serveCharged(r *http.Request, ep endpoint, mode serveMode, rec *RequestRecord) response {
+	resp := ep.serve(r, mode)
 	if ep.source != SourceOdds {
 		return resp
 	}

@@ -61,6 +61,9 @@ type GameTruth struct {
 	HomeScore int `json:"home_score"`
 	AwayScore int `json:"away_score"`
 	Periods   int `json:"periods"`
+	// BDLStatRows is how many rows BDL /v1/stats serves for the game once final: the
+	// players who played plus those who dressed and did not (min "00").
+	BDLStatRows int `json:"bdl_stat_rows"`
 }
 
 // PlayerTruth is one expected player box score row, with the prop outcome when a line exists.
@@ -119,6 +122,7 @@ func (s *Sim) Truth(date string) (DayTruth, error) {
 			GameID: g.GameID, NBAGameID: g.NBAGameID, BDLGameID: g.BDLID, OddsEventID: g.OddsEventID,
 			GameDate: g.Date, StartUTC: g.Start, HomeTeam: g.Home, AwayTeam: g.Away,
 			Status: st, HomeScore: b.pts[0], AwayScore: b.pts[1], Periods: b.periods,
+			BDLStatRows: len(b.lines[0]) + len(b.lines[1]),
 		})
 		if st != 3 {
 			continue
