@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -248,5 +249,28 @@ func TestFaultDropGame(t *testing.T) {
 	}
 	if err := (Fault{Kind: FaultEmpty, GameID: named.GameID}).Validate(); err == nil {
 		t.Error("game_id accepted on an empty fault")
+	}
+}
+
+func TestRateLimitPerMinute(t *testing.T) {
+	t.Parallel()
+	_, srv := newTestSim(t, Config{Seed: 9, RateLimits: map[string]int{SourceBDL: 3}})
+	var statuses []int
+	var retry string
+	for range 5 {
+		g := fetch(t, srv, statsPath)
+		statuses = append(statuses, g.status)
+		if g.status == 429 {
+			retry = g.header.Get("Retry-After")
+		}
+	}
+	if diff := cmp.Diff([]int{200, 200, 200, 429, 429}, statuses); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+	if n, err := strconv.Atoi(retry); err != nil || n < 1 || n > 60 {
+		t.Errorf("Retry-After %q, want 1..60 seconds", retry)
+	}
+	if g := fetch(t, srv, leagueLogPath("11/05/2024")); g.status != 200 {
+		t.Errorf("another source limited too: %d", g.status)
 	}
 }

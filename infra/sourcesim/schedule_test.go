@@ -99,3 +99,16 @@ func ExampleSeasonDates() {
 	fmt.Println(first.Format("2006-01-02"), last.Format("2006-01-02"), bFrom.Format("2006-01-02"), bTo.Format("2006-01-02"))
 	// Output: 2024-10-22 2025-04-13 2025-02-14 2025-02-19
 }
+
+// TestScheduleManySeeds checks the scheduler places every game for many seeds and seasons.
+func TestScheduleManySeeds(t *testing.T) {
+	t.Parallel()
+	for seed := int64(100); seed < 112; seed++ {
+		for _, season := range []int{2019, 2026, 2030} {
+			games, err := buildSchedule(seed, season, New(Config{}).Eastern())
+			if err != nil || len(games) != 1230 {
+				t.Errorf("seed %d season %d: %d games, %v", seed, season, len(games), err)
+			}
+		}
+	}
+}

@@ -182,6 +182,12 @@ func (s *Sim) answer(r *http.Request, ep endpoint, rec *RequestRecord) response 
 			return s.withCredits(oddsError(http.StatusUnauthorized, "API key is not valid or not associated with a subscription.", "INVALID_KEY"), 0)
 		}
 	}
+	if wait, limited := s.overLimit(ep.source); limited {
+		rec.Fault = FaultRateLimit
+		resp := s.rateLimited(ep.source)
+		resp.header.Set("Retry-After", strconv.Itoa(wait))
+		return s.maybeCredits(ep.source, resp)
+	}
 	latency, f := s.decideFaults(ep.source, ep.dataset, rec.Dates)
 	if latency > 0 {
 		rec.Fault = FaultLatency
@@ -226,6 +232,29 @@ func (s *Sim) answer(r *http.Request, ep endpoint, rec *RequestRecord) response 
 		return resp
 	}
 	return s.serveCharged(r, ep, serveMode{}, rec)
+}
+
+// overLimit counts a request against its source's per-minute cap and, past the cap, says how
+// many seconds remain in the window.
+func (s *Sim) overLimit(source string) (int, bool) {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	limit := s.limits[source]
+	if limit <= 0 {
+		return 0, false
+	}
+	now := time.Now()
+	w := s.windows[source]
+	if w == nil || now.Sub(w.start) >= time.Minute {
+		w = &window{start: now}
+		s.windows[source] = w
+	}
+	if w.count >= limit {
+		left := time.Minute - now.Sub(w.start)
+		return max(1, int((left+time.Second-1)/time.Second)), true
+	}
+	w.count++
+	return 0, false
 }
 
 // serveCharged serves the dataset and, for The Odds API, charges its cost or refuses when the

@@ -34,6 +34,10 @@ type Config struct {
 	OddsCredits int
 	// Faults are injected from the start; see SetFaults.
 	Faults []Fault
+	// RateLimits caps requests per wall-clock minute per source (SourceBDL, ...), as the
+	// real plans do: past the cap a source answers 429 with Retry-After until the minute
+	// window ends. Missing or 0 means unlimited.
+	RateLimits map[string]int
 }
 
 // DefaultOddsCredits is the credit budget when Config.OddsCredits is zero.
@@ -61,6 +65,14 @@ type Sim struct {
 	credits     int
 	creditsUsed int
 	requests    []RequestRecord
+	limits      map[string]int
+	windows     map[string]*window
+}
+
+// window counts a source's requests in the current wall-clock minute.
+type window struct {
+	start time.Time
+	count int
 }
 
 // New builds a simulator. It panics if cfg.Faults holds a fault that Fault.Validate rejects.
@@ -79,6 +91,11 @@ func New(cfg Config) *Sim {
 		boxes:   map[string]*boxScore{},
 		props:   map[string]*gameProps{},
 		credits: cfg.OddsCredits,
+		limits:  map[string]int{},
+		windows: map[string]*window{},
+	}
+	for src, n := range cfg.RateLimits {
+		s.limits[src] = n
 	}
 	for _, t := range teams {
 		z, err := time.LoadLocation(t.Zone())

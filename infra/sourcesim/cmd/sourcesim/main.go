@@ -6,7 +6,8 @@
 // Environment: SOURCESIM_PORT (default 8090; the -port flag overrides it), SOURCESIM_SEED
 // (default 1), SOURCESIM_BDL_KEY and SOURCESIM_ODDS_KEY (empty accepts any key),
 // SOURCESIM_NOW (RFC 3339; a fixed "current" instant, default the wall clock),
-// SOURCESIM_ODDS_CREDITS (default 20000), SOURCESIM_FAULTS (a JSON array of faults).
+// SOURCESIM_ODDS_CREDITS (default 20000), SOURCESIM_FAULTS (a JSON array of faults),
+// SOURCESIM_RATE_LIMITS (requests per minute per source, "bdl:600,odds:1800"; default none).
 package main
 
 import (
@@ -30,13 +31,14 @@ import (
 )
 
 type config struct {
-	Port        int    `env:"SOURCESIM_PORT, default=8090"`
-	Seed        int64  `env:"SOURCESIM_SEED, default=1"`
-	BDLKey      string `env:"SOURCESIM_BDL_KEY"`
-	OddsKey     string `env:"SOURCESIM_ODDS_KEY"`
-	Now         string `env:"SOURCESIM_NOW"`
-	OddsCredits int    `env:"SOURCESIM_ODDS_CREDITS, default=20000"`
-	Faults      string `env:"SOURCESIM_FAULTS"`
+	Port        int            `env:"SOURCESIM_PORT, default=8090"`
+	Seed        int64          `env:"SOURCESIM_SEED, default=1"`
+	BDLKey      string         `env:"SOURCESIM_BDL_KEY"`
+	OddsKey     string         `env:"SOURCESIM_ODDS_KEY"`
+	Now         string         `env:"SOURCESIM_NOW"`
+	OddsCredits int            `env:"SOURCESIM_ODDS_CREDITS, default=20000"`
+	Faults      string         `env:"SOURCESIM_FAULTS"`
+	RateLimits  map[string]int `env:"SOURCESIM_RATE_LIMITS"`
 }
 
 func main() {
@@ -68,6 +70,7 @@ func simConfig(c config) (sourcesim.Config, error) {
 		Seed:        c.Seed,
 		Keys:        sourcesim.Keys{BDLKey: c.BDLKey, OddsKey: c.OddsKey},
 		OddsCredits: c.OddsCredits,
+		RateLimits:  c.RateLimits,
 	}
 	if c.Now != "" {
 		now, err := time.Parse(time.RFC3339, c.Now)

@@ -42,7 +42,7 @@ func TestRunStopsWithContext(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	env := envconfig.MapLookuper(map[string]string{"SOURCESIM_SEED": "4"})
+	env := envconfig.MapLookuper(map[string]string{"SOURCESIM_SEED": "4", "SOURCESIM_RATE_LIMITS": "bdl:600,odds:30"})
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	if err := run(ctx, []string{"-port", "0"}, env, logger); err != nil {
 		t.Errorf("run with a cancelled context: %v", err)
@@ -50,5 +50,17 @@ func TestRunStopsWithContext(t *testing.T) {
 	bad := envconfig.MapLookuper(map[string]string{"SOURCESIM_NOW": "soon"})
 	if err := run(ctx, []string{"-port", "0"}, bad, logger); err == nil {
 		t.Error("run accepted SOURCESIM_NOW=soon")
+	}
+}
+
+func TestRateLimitsFromEnvironment(t *testing.T) {
+	t.Parallel()
+	var c config
+	env := envconfig.MapLookuper(map[string]string{"SOURCESIM_RATE_LIMITS": "bdl:600,odds:30"})
+	if err := envconfig.ProcessWith(context.Background(), &envconfig.Config{Target: &c, Lookuper: env}); err != nil {
+		t.Fatal(err)
+	}
+	if c.RateLimits["bdl"] != 600 || c.RateLimits["odds"] != 30 || c.Port != 8090 || c.Seed != 1 || c.OddsCredits != 20000 {
+		t.Errorf("config %+v", c)
 	}
 }
