@@ -74,15 +74,16 @@ type scheduleDoc struct {
 // asks it for every date, so it is cached in the process: reused while fresh, then
 // revalidated with If-None-Match (a 304 costs no parsing).
 type nbaCDN struct {
-	src *source
+	src    *source
+	maxAge time.Duration // cap of the reuse without asking
 
 	mu    sync.Mutex
 	cache map[string]*scheduleDoc // by endpoint
 	group singleflight.Group
 }
 
-func newNBACDN(src *source) *nbaCDN {
-	return &nbaCDN{src: src, cache: map[string]*scheduleDoc{}}
+func newNBACDN(src *source, maxAge time.Duration) *nbaCDN {
+	return &nbaCDN{src: src, maxAge: maxAge, cache: map[string]*scheduleDoc{}}
 }
 
 // seasonOf is the season label of an Eastern date: from August on, the season starting then.
@@ -158,7 +159,7 @@ func (c *nbaCDN) revalidate(ctx context.Context, endpoint string, cached *schedu
 	if err != nil {
 		return nil, err
 	}
-	fresh := time.Now().Add(maxAge(resp.header))
+	fresh := time.Now().Add(min(maxAge(resp.header), c.maxAge))
 	if resp.status == http.StatusNotModified {
 		if cached == nil {
 			return nil, fmt.Errorf("nbacdn GET %s: 304 Not Modified to a request without If-None-Match", endpoint)
@@ -176,12 +177,12 @@ func (c *nbaCDN) revalidate(ctx context.Context, endpoint string, cached *schedu
 	return doc, nil
 }
 
-// maxAge reads Cache-Control max-age, capped at 5 minutes (games end all evening).
+// maxAge reads Cache-Control max-age (0 when absent).
 func maxAge(h http.Header) time.Duration {
 	for _, part := range strings.Split(h.Get("Cache-Control"), ",") {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(part), "max-age="); ok {
 			if n, err := strconv.Atoi(v); err == nil && n > 0 {
-				return min(time.Duration(n)*time.Second, 5*time.Minute)
+				return time.Duration(n) * time.Second
 			}
 		}
 	}

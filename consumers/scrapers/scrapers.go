@@ -42,12 +42,16 @@ type Config struct {
 	// is strictly before tip-off. Each costs 10 credits per event.
 	OddsSnapshotOffsets string `env:"ODDS_API_SNAPSHOT_OFFSETS, default=60m 5m"`
 
-	NBACDNBaseURL         string  `env:"NBA_CDN_BASE_URL, default=https://cdn.nba.com"`
-	NBACDNRatePerMinute   float64 `env:"NBA_CDN_RATE_PER_MINUTE, default=120"`
-	NBACDNBurst           int     `env:"NBA_CDN_BURST, default=2"`
-	NBAStatsBaseURL       string  `env:"NBA_STATS_BASE_URL, default=https://stats.nba.com"`
-	NBAStatsRatePerMinute float64 `env:"NBA_STATS_RATE_PER_MINUTE, default=30"`
-	NBAStatsBurst         int     `env:"NBA_STATS_BURST, default=1"`
+	NBACDNBaseURL       string  `env:"NBA_CDN_BASE_URL, default=https://cdn.nba.com"`
+	NBACDNRatePerMinute float64 `env:"NBA_CDN_RATE_PER_MINUTE, default=120"`
+	NBACDNBurst         int     `env:"NBA_CDN_BURST, default=2"`
+	// NBACDNScheduleMaxAge caps how long a fetched schedule is reused without asking the CDN
+	// again (it also honours the response's Cache-Control max-age, whichever is shorter);
+	// after that it is revalidated with If-None-Match. 0 revalidates on every use.
+	NBACDNScheduleMaxAge  time.Duration `env:"NBA_CDN_SCHEDULE_MAX_AGE, default=5m"`
+	NBAStatsBaseURL       string        `env:"NBA_STATS_BASE_URL, default=https://stats.nba.com"`
+	NBAStatsRatePerMinute float64       `env:"NBA_STATS_RATE_PER_MINUTE, default=30"`
+	NBAStatsBurst         int           `env:"NBA_STATS_BURST, default=1"`
 
 	// Retries of one request: at most RetryAttempts attempts within RetryBudget, waiting
 	// RetryBase, doubling up to RetryMaxDelay (with jitter) or as long as Retry-After says.
@@ -119,7 +123,7 @@ func Jobs(cfg Config, deps Deps) (map[string]runner.Job, error) {
 	statsSrc := newSource("nbastats", cfg.NBAStatsBaseURL, cfg.NBAStatsRatePerMinute, cfg.NBAStatsBurst)
 	statsSrc.header = statsHeaders()
 
-	cdn := newNBACDN(cdnSrc)
+	cdn := newNBACDN(cdnSrc, cfg.NBACDNScheduleMaxAge)
 	out := objects{client: deps.Storage, bucket: deps.Bucket}
 	ball := &bdl{src: bdlSrc, perPage: cfg.BDLPerPage}
 	return map[string]runner.Job{
@@ -157,6 +161,9 @@ func (c Config) validate() error {
 	}
 	if c.BDLPerPage < 1 || c.BDLPerPage > 100 {
 		errs = append(errs, fmt.Errorf("BDL_PER_PAGE=%d: want 1..100", c.BDLPerPage))
+	}
+	if c.NBACDNScheduleMaxAge < 0 {
+		errs = append(errs, fmt.Errorf("NBA_CDN_SCHEDULE_MAX_AGE=%s: want >= 0", c.NBACDNScheduleMaxAge))
 	}
 	if c.OddsCreditFloor < 0 {
 		errs = append(errs, fmt.Errorf("ODDS_API_CREDIT_FLOOR=%d: want >= 0", c.OddsCreditFloor))

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -322,4 +323,41 @@ func Example_snapshotName() {
 	// 1h0m0s 20241022T2230Z
 	// 5m0s 20241022T2325Z
 	// 7m0s 20241022T2320Z
+}
+
+func TestScheduleIsCachedAndRevalidated(t *testing.T) {
+	t.Parallel()
+	t.Run("fresh copy is reused", func(t *testing.T) {
+		t.Parallel()
+		e := newTestEnv(t, sourcesim.Config{}, nil)
+		for _, job := range []string{"nbac_schedule", "bdl_games", "nbac_player_boxscores"} {
+			e.mustRun(t, job, gameDay)
+		}
+		if n := len(e.requests(sourcesim.SourceNBACDN, "")); n != 1 {
+			t.Errorf("%d CDN requests for three jobs of one date; want 1 (Cache-Control max-age)", n)
+		}
+	})
+	t.Run("stale copy is revalidated", func(t *testing.T) {
+		t.Parallel()
+		e := newTestEnv(t, sourcesim.Config{}, map[string]string{"NBA_CDN_SCHEDULE_MAX_AGE": "0s"})
+		first := e.mustRun(t, "nbac_schedule", gameDay)
+		second := e.mustRun(t, "nbac_schedule", gameDay)
+		reqs := e.requests(sourcesim.SourceNBACDN, "")
+		if len(reqs) != 2 || reqs[0].Status != http.StatusOK || reqs[1].Status != http.StatusNotModified {
+			t.Errorf("CDN requests %+v; want 200 then 304", reqs)
+		}
+		if fmt.Sprint(first.Objects) != fmt.Sprint(second.Objects) {
+			t.Errorf("objects changed across a 304: %v then %v", first.Objects, second.Objects)
+		}
+	})
+}
+
+func TestOddsSnapshotNotYetAvailable(t *testing.T) {
+	t.Parallel()
+	// At noon Eastern, tonight's pre-tip snapshots are in the future.
+	e := newTestEnv(t, sourcesim.Config{}, nil)
+	_, err := e.run(t, "odds_api_player_props", messages.GameDate(simNow))
+	if err == nil || runner.IsPermanent(err) || !errors.Is(err, ErrNotYetAvailable) {
+		t.Errorf("err = %v; want a transient ErrNotYetAvailable", err)
+	}
 }
