@@ -14,6 +14,7 @@ import (
 
 	"cloud.google.com/go/bigquery"
 	"cloud.google.com/go/civil"
+	"github.com/fsouza/fake-gcs-server/fakestorage"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/api/iterator"
 
@@ -360,5 +361,119 @@ func TestErrorsAsTheClientSurfacesThem(t *testing.T) {
 	var be *bigquery.Error
 	if !errors.As(st.Err(), &be) || be.Reason != "notFound" {
 		t.Errorf("CREATE_NEVER into a missing table: %v", st.Err())
+	}
+}
+
+func TestDDLRecordsPartitioningAndViews(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := ctx5(t)
+	for _, sql := range []string{
+		"CREATE SCHEMA IF NOT EXISTS analytics",
+		"CREATE TABLE `test-proj.analytics.summary` (game_date DATE, player STRING, pts INT64, tags ARRAY<STRING>) " +
+			"PARTITION BY game_date CLUSTER BY player OPTIONS(description = 'per player')",
+		"CREATE VIEW `test-proj.analytics.recent` AS SELECT player, pts FROM `test-proj.analytics.summary` WHERE pts > 10",
+	} {
+		it, err := e.bq.Query(sql).Read(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		var r []bigquery.Value
+		if err := it.Next(&r); !errors.Is(err, iterator.Done) {
+			t.Fatalf("%s: iterator %v", sql, err)
+		}
+	}
+	md, err := e.bq.Dataset("analytics").Table("summary").Metadata(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &bigquery.TimePartitioning{Type: bigquery.DayPartitioningType, Field: "game_date"}
+	if diff := cmp.Diff(want, md.TimePartitioning); diff != "" {
+		t.Errorf("partitioning (-want +got):\n%s", diff)
+	}
+	if md.Clustering == nil || !cmp.Equal(md.Clustering.Fields, []string{"player"}) || md.Description != "per player" {
+		t.Errorf("clustering %+v, description %q", md.Clustering, md.Description)
+	}
+	if len(md.Schema) != 4 || !md.Schema[3].Repeated || md.Schema[2].Type != bigquery.IntegerFieldType {
+		t.Errorf("schema = %+v", md.Schema)
+	}
+	vmd, err := e.bq.Dataset("analytics").Table("recent").Metadata(ctx)
+	if err != nil || vmd.Type != bigquery.ViewTable {
+		t.Errorf("view metadata: %v %+v", err, vmd)
+	}
+	// A decorator load now works on the DDL-created table.
+	e.putObject("s.json", `{"game_date":"2024-10-22","player":"a","pts":12,"tags":["x"]}`+"\n")
+	ref := bigquery.NewGCSReference("gs://bucket/s.json")
+	ref.SourceFormat = bigquery.JSON
+	job, err := e.bq.Dataset("analytics").Table("summary$20241022").LoaderFrom(ref).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := job.Wait(ctx); err != nil || st.Err() != nil {
+		t.Fatalf("load: %v %v", err, st.Err())
+	}
+	rows := e.query(t, "SELECT player, pts FROM `test-proj.analytics.recent`")
+	if diff := cmp.Diff([][]bigquery.Value{{"a", int64(12)}}, rows); diff != "" {
+		t.Errorf("view rows (-want +got):\n%s", diff)
+	}
+	if _, err := e.bq.Query("DROP TABLE `test-proj.analytics.summary`").Read(ctx); err != nil {
+		t.Fatalf("drop: %v", err)
+	}
+	_, err = e.bq.Dataset("analytics").Table("summary").Metadata(ctx)
+	apiErr(t, err, http.StatusNotFound, "notFound")
+}
+
+// TestResumableUpload drives the resumable upload protocol the Go client uses for large
+// media: an initiation POST, non-final chunks answered with a 308 override, a final chunk.
+func TestResumableUpload(t *testing.T) {
+	t.Parallel()
+	gcs, err := fakestorage.NewServerWithOptions(fakestorage.Options{NoListener: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gcs.Stop)
+	host := bqemu.StartTest(t, gcs.Client())
+	e := &env{gcs: gcs, bq: newClient(t, host)}
+	e.gamesTable(t, "games")
+	base := "http://" + host + "/upload/bigquery/v2/projects/test-proj/jobs"
+	job := `{"jobReference":{"jobId":"resumable-1"},"configuration":{"load":{"sourceFormat":"NEWLINE_DELIMITED_JSON",` +
+		`"destinationTable":{"projectId":"test-proj","datasetId":"ds","tableId":"games$20241022"}}}}`
+	resp, err := http.Post(base+"?uploadType=resumable", "application/json", strings.NewReader(job))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusOK || loc == "" {
+		t.Fatalf("initiation: %d, Location %q", resp.StatusCode, loc)
+	}
+	data := ndjson("2024-10-22", 10, "r")
+	cut := len(data) / 2
+	send := func(chunk, contentRange string) *http.Response {
+		req, _ := http.NewRequest(http.MethodPost, loc, strings.NewReader(chunk))
+		req.Header.Set("Content-Range", contentRange)
+		req.Header.Set("X-GUploader-No-308", "yes")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if r := send(data[:cut], fmt.Sprintf("bytes 0-%d/*", cut-1)); r.Header.Get("X-HTTP-Status-Code-Override") != "308" {
+		t.Fatalf("non-final chunk: %d %v", r.StatusCode, r.Header)
+	}
+	if r := send(data[cut:], fmt.Sprintf("bytes %d-%d/%d", cut, len(data)-1, len(data))); r.StatusCode != http.StatusOK {
+		t.Fatalf("final chunk: %d", r.StatusCode)
+	}
+	j, err := e.bq.JobFromID(ctx5(t), "resumable-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := j.LastStatus(); !st.Done() || st.Err() != nil {
+		t.Fatalf("job status %+v", st)
+	}
+	if got := e.countRows(t, "games", "2024-10-22"); got != 10 {
+		t.Errorf("rows = %d, want 10", got)
 	}
 }

@@ -151,14 +151,11 @@ func (s *Server) queryToDestination(ctx context.Context, p, defDS string, job *b
 	if write == "" {
 		write = "WRITE_EMPTY"
 	}
-	conn, err := s.db.Conn(ctx)
+	conn, release, err := s.scopedConn(ctx, p, defDS)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
-	if err := useDataset(ctx, conn, p, defDS); err != nil {
-		return nil, err
-	}
+	defer release()
 	probe, err := readResult(ctx, conn, "SELECT * FROM ("+sqlText+") LIMIT 0")
 	if err != nil {
 		return nil, err

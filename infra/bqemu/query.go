@@ -3,6 +3,7 @@ package bqemu
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -28,6 +29,34 @@ func useDataset(ctx context.Context, conn *sql.Conn, p, d string) error {
 		return fmt.Errorf("set search_path: %w", err)
 	}
 	return nil
+}
+
+// scopedConn pins a connection pointed at project p and dataset d (see useDataset). release
+// points it back at memory.main before returning it to the pool, or discards it.
+func (s *Server) scopedConn(ctx context.Context, p, d string) (*sql.Conn, func(), error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("duckdb connection: %w", err)
+	}
+	if err := useDataset(ctx, conn, p, d); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	release := func() {
+		bg := context.WithoutCancel(ctx)
+		// A script may have left a transaction open; the error when none is open is moot.
+		_, _ = conn.ExecContext(bg, "ROLLBACK")
+		_, err := conn.ExecContext(bg, "USE memory.main")
+		if err == nil {
+			_, err = conn.ExecContext(bg, "RESET search_path")
+		}
+		if err != nil {
+			// Drop the connection rather than reuse it with a stale default schema.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		conn.Close()
+	}
+	return conn, release, nil
 }
 
 var falseValue = false
@@ -80,14 +109,11 @@ func (s *Server) runQueryJob(ctx context.Context, p string, job *bq.Job, params 
 		return s.queryToDestination(ctx, p, defDS, job, sqlText)
 	}
 	if st.Kind == "SELECT" {
-		conn, err := s.db.Conn(ctx)
+		conn, release, err := s.scopedConn(ctx, p, defDS)
 		if err != nil {
 			return nil, err
 		}
-		defer conn.Close()
-		if err := useDataset(ctx, conn, p, defDS); err != nil {
-			return nil, err
-		}
+		defer release()
 		return readResult(ctx, conn, sqlText)
 	}
 	return s.runStatement(ctx, p, defDS, st, sqlText, stats)
@@ -132,14 +158,11 @@ func readResult(ctx context.Context, q interface {
 func (s *Server) runStatement(ctx context.Context, p, defDS string, st *statement, sqlText string, stats *bq.JobStatistics2) (*resultSet, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	conn, err := s.db.Conn(ctx)
+	conn, release, err := s.scopedConn(ctx, p, defDS)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
-	if err := useDataset(ctx, conn, p, defDS); err != nil {
-		return nil, err
-	}
+	defer release()
 	res, err := conn.ExecContext(ctx, sqlText)
 	if err != nil {
 		return nil, err
@@ -433,14 +456,11 @@ func (s *Server) runScript(ctx context.Context, p string, cfg *bq.JobConfigurati
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	conn, err := s.db.Conn(ctx)
+	conn, release, err := s.scopedConn(ctx, p, defDS)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
-	if err := useDataset(ctx, conn, p, defDS); err != nil {
-		return nil, err
-	}
+	defer release()
 	out := &resultSet{}
 	ddl := &statement{}
 	for _, part := range st.Parts {

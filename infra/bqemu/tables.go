@@ -75,14 +75,11 @@ func (s *Server) createTable(ctx context.Context, ref tableRef, in *bq.Table, if
 		if err != nil {
 			return nil, err
 		}
-		conn, err := s.db.Conn(ctx)
+		conn, release, err := s.scopedConn(ctx, ref.project, ref.dataset)
 		if err != nil {
 			return nil, err
 		}
-		defer conn.Close()
-		if err := useDataset(ctx, conn, ref.project, ref.dataset); err != nil {
-			return nil, err
-		}
+		defer release()
 		if _, err := conn.ExecContext(ctx, "CREATE VIEW "+ref.fqn()+" AS "+st.SQL); err != nil {
 			return nil, err
 		}
