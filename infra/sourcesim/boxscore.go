@@ -125,11 +125,17 @@ func (m *seasonModel) boxScore(seed int64, pool []Player, gi int) boxScore {
 	}
 	total := 240 + 25*(b.periods-4)
 	for side, t := range []int{g.home, g.away} {
-		var avail []int
+		var avail, hurt []int
 		for _, p := range m.rosters[t] {
-			if !m.out(p, date) {
-				avail = append(avail, p)
+			if m.out(p, date) {
+				hurt = append(hurt, p)
+				continue
 			}
+			avail = append(avail, p)
+		}
+		// A team always dresses at least eight: the least hurt play through it.
+		for len(avail) < 8 && len(hurt) > 0 {
+			avail, hurt = append(avail, hurt[0]), hurt[1:]
 		}
 		mins := splitMinutes(r, len(avail), total, b.periods)
 		for k, p := range avail {
