@@ -97,10 +97,6 @@ func (t *translator) pieces(ns []node) ([]piece, error) {
 		n := ns[i]
 		switch {
 		case n.isGroup("["):
-			inner, err := t.seq(n.kids)
-			if err != nil {
-				return nil, err
-			}
 			if lastIs(pPrimary) {
 				prev := &ps[len(ps)-1]
 				s, err := t.subscript(prev.text, n.kids)
@@ -109,6 +105,10 @@ func (t *translator) pieces(ns []node) ([]piece, error) {
 				}
 				prev.text = s
 			} else {
+				inner, err := t.arrayElems(n.kids)
+				if err != nil {
+					return nil, err
+				}
 				prim(n.sp, "["+inner+"]")
 			}
 			i++
@@ -424,7 +424,7 @@ func (t *translator) ident(ns []node, i int, ps []piece) ([]piece, int, error) {
 				return nil, 0, err
 			}
 			if j < len(ns) && ns[j].isGroup("[") {
-				inner, err := t.seq(ns[j].kids)
+				inner, err := t.arrayElems(ns[j].kids)
 				if err != nil {
 					return nil, 0, err
 				}
@@ -433,7 +433,7 @@ func (t *translator) ident(ns []node, i int, ps []piece) ([]piece, int, error) {
 			}
 			return nil, 0, &SyntaxError{Pos: n.tok.pos, Msg: "ARRAY<type> must be followed by [elements]"}
 		case nx.isGroup("["):
-			inner, err := t.seq(nx.kids)
+			inner, err := t.arrayElems(nx.kids)
 			if err != nil {
 				return nil, 0, err
 			}
@@ -523,7 +523,7 @@ func (t *translator) ident(ns []node, i int, ps []piece) ([]piece, int, error) {
 	}
 
 	// Table paths after FROM/JOIN may carry an unquoted dashed project id.
-	if len(ps) > 0 && ps[len(ps)-1].kind == pKw && next(1).isOp("-") && next(1).sp == "" && next(2).sp == "" {
+	if len(ps) > 0 && ps[len(ps)-1].kind == pKw && next(1).isOp("-") && next(1).sp == "" && next(2).sp == "" && dashedPath(ns, i) {
 		switch strings.ToUpper(last().text) {
 		case "FROM", "JOIN", "INTO", "UPDATE", "MERGE", "TABLE", "USING":
 			path, j, err := tablePath(ns, i)
@@ -558,6 +558,17 @@ func (t *translator) ident(ns []node, i int, ps []piece) ([]piece, int, error) {
 	return ps, i + 1, nil
 }
 
+// dashedPath reports whether ns[i] starts an unquoted project id with dashes followed by
+// a dot, as in my-project.dataset.table.
+func dashedPath(ns []node, i int) bool {
+	j := i + 1
+	for j+1 < len(ns) && ns[j].isOp("-") && ns[j].sp == "" && ns[j+1].sp == "" && !ns[j+1].group &&
+		(ns[j+1].tok.kind == tkIdent || ns[j+1].tok.kind == tkNumber) {
+		j += 2
+	}
+	return j > i+1 && j < len(ns) && ns[j].isOp(".")
+}
+
 // callableKeywords are keywords that may also be followed by an argument list.
 var callableKeywords = map[string]bool{"LEFT": true, "RIGHT": true, "REPLACE": true, "GROUPING": true}
 
@@ -574,6 +585,10 @@ func (t *translator) unnestAlias(ns []node, i int, ps []piece) ([]piece, int, er
 		if j < len(ns) && ns[j].isKw("WITH") && j+1 < len(ns) && ns[j+1].isKw("OFFSET") {
 			return nil, 0, unsupported("UNNEST ... WITH OFFSET without an element alias")
 		}
+		// Without an alias BigQuery makes the fields of struct elements columns.
+		arr := strings.TrimSuffix(strings.TrimPrefix(u.text, "UNNEST("), ")")
+		t.unnestN++
+		u.text = fmt.Sprintf("(SELECT UNNEST(%s, max_depth := 1, recursive := true)) AS _bq_unnest%d", arr, t.unnestN)
 		return ps, i, nil
 	}
 	alias := quoteIdent(identName(ns[j]))
@@ -627,43 +642,49 @@ func (t *translator) interval(ns []node, i int) (string, int, error) {
 	return "", 0, &SyntaxError{Pos: ns[i].tok.pos, Msg: "INTERVAL needs a value and a date part, e.g. INTERVAL 1 DAY"}
 }
 
+// arrayElems translates the elements of an array literal.
+func (t *translator) arrayElems(ns []node) (string, error) {
+	t.anonRow++
+	defer func() { t.anonRow-- }()
+	return t.seq(ns)
+}
+
 // structLit translates STRUCT(e [AS n], ...) or STRUCT<type>(e, ...).
 func (t *translator) structLit(kids []node, typ string) (string, error) {
 	args := splitArgs(kids)
 	if len(args) == 0 {
 		return "", unsupported("empty STRUCT()")
 	}
-	var fields []string
+	var fields, values []string
+	named := false
 	for k, a := range args {
 		name := fmt.Sprintf("_field_%d", k+1)
 		if as := lastTopKw(a, "AS"); as >= 0 && as == len(a)-2 {
 			name = identName(a[len(a)-1])
 			a = a[:as]
+			named = true
 		} else if len(a) > 0 && !a[len(a)-1].group && (a[len(a)-1].tok.kind == tkIdent || a[len(a)-1].tok.kind == tkQuotedIdent) &&
-			(len(a) == 1 || a[len(a)-2].isOp(".")) {
-			name = identName(a[len(a)-1])
+			!keywords[a[len(a)-1].upper()] && (len(a) == 1 || a[len(a)-2].isOp(".")) {
+			name = identName(a[len(a)-1]) // STRUCT(x) names the field x
+			named = true
 		}
 		v, err := t.arg(a)
 		if err != nil {
 			return "", err
 		}
 		fields = append(fields, quoteIdent(name)+" := "+v)
+		values = append(values, v)
 	}
-	s := "struct_pack(" + strings.Join(fields, ", ") + ")"
-	if typ != "" {
+	switch {
+	case typ != "":
 		// Positional assignment to the declared fields.
-		s = "CAST(row(" + strings.Join(valuesOnly(fields), ", ") + ") AS " + typ + ")"
+		return "CAST(row(" + strings.Join(values, ", ") + ") AS " + typ + ")", nil
+	case !named && t.anonRow > 0:
+		// Anonymous fields in an array or an INSERT: an unnamed DuckDB struct, which
+		// coerces by position as in BigQuery ([STRUCT('a' AS name), STRUCT('b')]).
+		return "row(" + strings.Join(values, ", ") + ")", nil
 	}
-	return s, nil
-}
-
-func valuesOnly(fields []string) []string {
-	out := make([]string, len(fields))
-	for i, f := range fields {
-		_, v, _ := strings.Cut(f, " := ")
-		out[i] = v
-	}
-	return out
+	return "struct_pack(" + strings.Join(fields, ", ") + ")", nil
 }
 
 // lastTopKw returns the index of the last top-level keyword kw in ns, or -1.

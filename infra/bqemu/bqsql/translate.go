@@ -166,6 +166,7 @@ type translator struct {
 	seen    map[string]bool
 	unnestN int
 	inMerge bool
+	anonRow int // > 0 where anonymous STRUCTs should coerce by position
 }
 
 // scripting keywords that start a statement BigQuery runs as procedural code.
@@ -186,14 +187,18 @@ func (t *translator) statement(ns []node) (*Statement, error) {
 		st.SQL, err = t.seq(ns)
 	case "INSERT":
 		st.Kind = "INSERT"
+		t.anonRow++
 		st.SQL, st.Target, err = t.dml(ns, "INTO")
+		t.anonRow--
 	case "DELETE":
 		st.Kind = "DELETE"
 		st.SQL, st.Target, err = t.dml(ns, "FROM")
 	case "MERGE":
 		st.Kind = "MERGE"
 		t.inMerge = true
+		t.anonRow++
 		st.SQL, st.Target, err = t.dml(ns, "INTO")
+		t.anonRow--
 		t.inMerge = false
 	case "UPDATE":
 		st.Kind = "UPDATE"

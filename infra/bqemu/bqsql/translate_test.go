@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"math/big"
 	"strings"
 	"testing"
 
@@ -135,12 +136,29 @@ func TestTranslateResults(t *testing.T) {
 			want:  rows{{[]any{"BOS", "LAL", "NYK"}, "NYK|LAL|BOS|BOS", "BOS,BOS"}}},
 		{name: "struct constructors", query: `SELECT STRUCT(1 AS a, 'x' AS b), STRUCT<a INT64, b STRING>(2, 'y'), STRUCT(1 AS a).a`,
 			want: rows{{map[string]any{"a": int64(1), "b": "x"}, map[string]any{"a": int64(2), "b": "y"}, int64(1)}}},
+		{name: "anonymous struct fields", setup: []string{`CREATE TABLE p (s STRUCT<name STRING, pts INT64>)`, `INSERT p VALUES (STRUCT('a', 1))`},
+			query: `SELECT STRUCT(1, 'x'), [STRUCT('a' AS name, 1 AS pts), STRUCT('b', 2)], s FROM p`,
+			want: rows{{map[string]any{"_field_1": int64(1), "_field_2": "x"},
+				[]any{map[string]any{"name": "a", "pts": int64(1)}, map[string]any{"name": "b", "pts": int64(2)}},
+				map[string]any{"name": "a", "pts": int64(1)}}}},
 		{name: "offset and ordinal", query: `SELECT [10, 20, 30][OFFSET(1)], [10, 20, 30][ORDINAL(1)], [10, 20][SAFE_OFFSET(5)], [10, 20][SAFE_ORDINAL(0)], ARRAY_LENGTH([1, 2])`,
 			want: rows{{int64(20), int64(10), nil, nil, int64(2)}}},
 		{name: "offset out of range is an error", query: `SELECT [1][OFFSET(1)]`, wantErr: "out of bounds"},
 		{name: "unnest alias", setup: []string{games, gamesRows},
 			query: `SELECT team, tag FROM games, UNNEST(tags) AS tag ORDER BY tag`,
 			want:  rows{{"BOS", "a"}, {"BOS", "b"}, {"BOS", "c"}}},
+		{name: "unnest structs without alias", query: `SELECT a, b FROM UNNEST([STRUCT(1 AS a, 'x' AS b), STRUCT(2 AS a, 'y' AS b)]) ORDER BY a`,
+			want: rows{{int64(1), "x"}, {int64(2), "y"}}},
+		{name: "correlated unnest of structs", setup: []string{
+			`CREATE TABLE teams (team STRING, players ARRAY<STRUCT<name STRING, pts INT64>>)`,
+			`INSERT teams VALUES ('BOS', [STRUCT('a' AS name, 1 AS pts), STRUCT('b', 2)]), ('NYK', [])`},
+			query: `SELECT team, name, pts, (SELECT SUM(p.pts) FROM UNNEST(players) AS p) FROM teams, UNNEST(players) ORDER BY name`,
+			want:  rows{{"BOS", "a", int64(1), big.NewInt(3)}, {"BOS", "b", int64(2), big.NewInt(3)}}},
+		{name: "cross join unnest alias", setup: []string{
+			`CREATE TABLE teams (team STRING, players ARRAY<STRUCT<name STRING, pts INT64>>)`,
+			`INSERT teams VALUES ('BOS', [STRUCT('a' AS name, 1 AS pts), STRUCT('b', 2)]), ('NYK', [])`},
+			query: `SELECT t.team, p.name FROM teams AS t CROSS JOIN UNNEST(t.players) AS p WHERE p.pts > 1`,
+			want:  rows{{"BOS", "b"}}},
 		{name: "unnest with offset", query: `SELECT x, o FROM UNNEST(['a', 'b']) AS x WITH OFFSET AS o ORDER BY o`,
 			want: rows{{"a", int64(0)}, {"b", int64(1)}}},
 		{name: "left join unnest without on", setup: []string{games, gamesRows},
@@ -265,7 +283,7 @@ func TestTranslateResults(t *testing.T) {
 				}
 				t.Fatalf("query: %v", err)
 			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
+			if diff := cmp.Diff(tc.want, got, bigIntEqual); diff != "" {
 				st, _ := Translate(tc.query)
 				t.Errorf("rows mismatch (-want +got):\n%s\nDuckDB SQL: %s", diff, st.SQL)
 			}
@@ -390,6 +408,9 @@ func TestTranslateStatementInfo(t *testing.T) {
 		})
 	}
 }
+
+// bigIntEqual compares HUGEINT values.
+var bigIntEqual = cmp.Comparer(func(a, b *big.Int) bool { return a.Cmp(b) == 0 })
 
 var cmpIgnoreSQL = cmp.FilterPath(func(p cmp.Path) bool {
 	return p.Last().String() == ".SQL" || p.Last().String() == ".Statements"
