@@ -197,13 +197,15 @@ func playerRegistrySchema() bigquery.Schema {
 	}
 }
 
+// The analytics tables are written by query jobs, whose results are NULLABLE: their columns
+// are NULLABLE too, or BigQuery would reject the destination's schema.
 func teamOffenseSchema() bigquery.Schema {
 	i, f := bigquery.IntegerFieldType, bigquery.FloatFieldType
 	return bigquery.Schema{
-		required("game_id", bigquery.StringFieldType, gameIDDesc),
-		required("game_date", bigquery.DateFieldType, gameDateDesc),
+		field("game_id", bigquery.StringFieldType, gameIDDesc),
+		field("game_date", bigquery.DateFieldType, gameDateDesc),
 		field("season_year", i, ""),
-		required("team_abbr", bigquery.StringFieldType, ""),
+		field("team_abbr", bigquery.StringFieldType, ""),
 		field("opponent_abbr", bigquery.StringFieldType, ""),
 		field("is_home", bigquery.BooleanFieldType, ""),
 		field("points", i, ""),
@@ -230,10 +232,10 @@ func teamOffenseSchema() bigquery.Schema {
 func playerGameSummarySchema() bigquery.Schema {
 	i, f, s := bigquery.IntegerFieldType, bigquery.FloatFieldType, bigquery.StringFieldType
 	return bigquery.Schema{
-		required("game_id", s, gameIDDesc),
-		required("game_date", bigquery.DateFieldType, gameDateDesc),
+		field("game_id", s, gameIDDesc),
+		field("game_date", bigquery.DateFieldType, gameDateDesc),
 		field("season_year", i, ""),
-		required("player_lookup", s, lookupDesc),
+		field("player_lookup", s, lookupDesc),
 		field("universal_player_id", s, "From nba_reference.player_registry when present."),
 		field("player_full_name", s, ""),
 		field("team_abbr", s, ""),
@@ -261,9 +263,9 @@ func playerGameSummarySchema() bigquery.Schema {
 		field("over_under_result", s, "OVER, UNDER or PUSH; NULL without a line."),
 		field("line_margin", f, "points - points_line."),
 		field("usage_rate", f, "Usage rate in percent, when the team offense summary is present."),
-		required("primary_source", s, "nbac or bdl: where the box score came from."),
+		field("primary_source", s, "nbac or bdl: where the box score came from."),
 		field("has_bdl", bigquery.BooleanFieldType, "Ball Don't Lie also had the player's row."),
-		required("has_prop_line", bigquery.BooleanFieldType, ""),
+		field("has_prop_line", bigquery.BooleanFieldType, ""),
 		field("processed_at", bigquery.TimestampFieldType, ""),
 	}
 }

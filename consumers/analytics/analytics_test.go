@@ -1,0 +1,170 @@
+package analytics_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/nba-props/pipeline/consumers/analytics"
+	"github.com/nba-props/pipeline/consumers/raw"
+	"github.com/nba-props/pipeline/consumers/raw/rawtest"
+	"github.com/nba-props/pipeline/consumers/runner"
+	"github.com/nba-props/pipeline/messages"
+)
+
+func request(p messages.Phase, job, date string) messages.Request {
+	return messages.Request{Version: messages.Version, Phase: p, Job: job, Date: date, RunID: "test"}
+}
+
+// run runs jobs of one phase for date in order, failing the test on an error.
+func run(t *testing.T, jobs map[string]runner.Job, p messages.Phase, date string, names ...string) map[string]runner.Result {
+	t.Helper()
+	out := map[string]runner.Result{}
+	for _, n := range names {
+		res, err := jobs[n].Run(context.Background(), request(p, n, date))
+		if err != nil {
+			t.Fatalf("%s/%s %s: %v", p, n, date, err)
+		}
+		out[n] = res
+	}
+	return out
+}
+
+// summary is what the ground truth fixes for one player_game_summary row.
+type summary struct {
+	Team, Opponent string
+	Minutes        float64
+	Points         int64
+	Line           *float64
+	Result         *string
+	Margin         *float64
+	HasLine        bool
+}
+
+// TestPlayerGameSummaryMatchesTruth loads three simulated dates through the raw jobs and the
+// analytics queries: every player_game_summary row equals the simulator's ground truth (its
+// own model: box score, consensus closing line, OVER/UNDER/PUSH), and no row is missing or
+// extra.
+func TestPlayerGameSummaryMatchesTruth(t *testing.T) {
+	t.Parallel()
+	env := rawtest.Start(t)
+	sim := rawtest.Sim(time.Time{})
+	rawJobs, err := raw.Jobs(raw.Config{}, raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := analytics.Jobs(analytics.Config{}, analytics.Deps{BigQuery: env.BigQuery})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, pushes := 0, 0
+	for _, date := range []string{"2024-10-22", "2024-12-25", "2025-03-14"} {
+		env.Put(t, rawtest.Capture(t, sim, date))
+		run(t, rawJobs, messages.PhaseRaw, date, "nbac_schedule", "nbac_player_boxscores", "bdl_player_boxscores", "odds_api_player_points_props")
+		run(t, jobs, messages.PhaseAnalytics, date, "team_offense_game_summary")
+		res := run(t, jobs, messages.PhaseAnalytics, date, "player_game_summary")["player_game_summary"]
+
+		truth, err := sim.Truth(date)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]summary{}
+		for _, p := range truth.Players {
+			s := summary{Team: p.TeamAbbr, Opponent: p.OpponentAbbr, Minutes: p.Minutes, Points: int64(p.Points), Line: p.PointsLine, Margin: p.LineMargin, HasLine: p.PointsLine != nil}
+			if p.OverUnder != "" {
+				r := p.OverUnder
+				s.Result = &r
+			}
+			want[p.GameID+"/"+p.PlayerLookup] = s
+			if s.HasLine {
+				lines++
+				if p.OverUnder == "PUSH" {
+					pushes++
+				}
+			}
+		}
+		got := map[string]summary{}
+		for _, r := range env.Partition(t, "nba_analytics.player_game_summary", "game_date", date) {
+			s := summary{
+				Team: r["team_abbr"].(string), Opponent: r["opponent_abbr"].(string),
+				Minutes: r["minutes"].(float64), Points: int64(r["points"].(float64)),
+				Line: floatPtr(r["points_line"]), Margin: floatPtr(r["line_margin"]), HasLine: r["has_prop_line"].(bool),
+			}
+			if v, ok := r["over_under_result"].(string); ok {
+				s.Result = &v
+			}
+			key := fmt.Sprint(r["game_id"], "/", r["player_lookup"])
+			if _, dup := got[key]; dup {
+				t.Errorf("%s: two rows for %s", date, key)
+			}
+			got[key] = s
+		}
+		if len(want) == 0 {
+			t.Fatalf("%s: the simulator has no player rows", date)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s: player_game_summary differs from the ground truth (-truth +table):\n%s", date, diff)
+		}
+		if res.Rows[date] != int64(len(want)) {
+			t.Errorf("%s: Result.Rows = %v, want %d", date, res.Rows, len(want))
+		}
+	}
+	if lines == 0 {
+		t.Error("no row had a prop line: the comparison of lines proved nothing")
+	}
+	t.Logf("%d rows with a line, %d pushes", lines, pushes)
+}
+
+func floatPtr(v any) *float64 {
+	if f, ok := v.(float64); ok {
+		return &f
+	}
+	return nil
+}
+
+// TestTeamOffenseMatchesTruth: each team's points equal its score in the schedule and
+// every game of the date has two rows.
+func TestTeamOffenseMatchesTruth(t *testing.T) {
+	t.Parallel()
+	env := rawtest.Start(t)
+	sim := rawtest.Sim(time.Time{})
+	rawJobs, err := raw.Jobs(raw.Config{}, raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := analytics.Jobs(analytics.Config{}, analytics.Deps{BigQuery: env.BigQuery})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const date = "2024-11-15"
+	env.Put(t, rawtest.Capture(t, sim, date))
+	run(t, rawJobs, messages.PhaseRaw, date, "nbac_schedule", "nbac_player_boxscores")
+	run(t, jobs, messages.PhaseAnalytics, date, "team_offense_game_summary")
+	truth, err := sim.Truth(date)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type team struct {
+		Points, Opp int64
+		Win, Home   bool
+	}
+	want := map[string]team{}
+	for _, g := range truth.Games {
+		want[g.GameID+"/"+g.HomeTeam] = team{int64(g.HomeScore), int64(g.AwayScore), g.HomeScore > g.AwayScore, true}
+		want[g.GameID+"/"+g.AwayTeam] = team{int64(g.AwayScore), int64(g.HomeScore), g.AwayScore > g.HomeScore, false}
+	}
+	got := map[string]team{}
+	for _, r := range env.Partition(t, "nba_analytics.team_offense_game_summary", "game_date", date) {
+		got[fmt.Sprint(r["game_id"], "/", r["team_abbr"])] = team{int64(r["points"].(float64)), int64(r["opponent_points"].(float64)), r["win"].(bool), r["is_home"].(bool)}
+		if r["possessions"].(float64) <= 0 || r["offensive_rating"].(float64) <= 0 {
+			t.Errorf("%v: possessions %v, rating %v", r["team_abbr"], r["possessions"], r["offensive_rating"])
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("team_offense_game_summary differs from the ground truth (-truth +table):\n%s", diff)
+	}
+}
+

@@ -1,0 +1,72 @@
+// Package reference holds the reference-phase jobs. player_registry folds each date's box
+// score players into nba_reference.player_registry with one MERGE per date; the catalogue
+// runs it one date at a time (MaxConcurrency 1), so MERGEs into the one table never race.
+package reference
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"cloud.google.com/go/bigquery"
+	"cloud.google.com/go/civil"
+	"cloud.google.com/go/storage"
+
+	"github.com/nba-props/pipeline/consumers/runner"
+	"github.com/nba-props/pipeline/messages"
+)
+
+//go:embed player_registry.sql
+var playerRegistrySQL string
+
+// Config is read by the service main with go-envconfig. The reference phase has no settings
+// yet; the type exists so that every phase is wired the same way.
+type Config struct{}
+
+// Deps are the clients the jobs use, wired by the service main.
+type Deps struct {
+	Storage  *storage.Client
+	Bucket   string
+	BigQuery *bigquery.Client
+	HTTP     *http.Client
+}
+
+// Jobs returns the reference jobs keyed by their catalogue name.
+func Jobs(_ Config, deps Deps) (map[string]runner.Job, error) {
+	if deps.BigQuery == nil {
+		return nil, errors.New("reference jobs: Deps needs BigQuery")
+	}
+	return map[string]runner.Job{"player_registry": &playerRegistry{bq: deps.BigQuery}}, nil
+}
+
+// playerRegistry runs the MERGE of one date.
+type playerRegistry struct{ bq *bigquery.Client }
+
+func (j *playerRegistry) Run(ctx context.Context, req messages.Request) (runner.Result, error) {
+	d, err := messages.ParseDate(req.Date)
+	if err != nil {
+		return runner.Result{}, runner.Permanent(fmt.Errorf("player_registry: %w", err))
+	}
+	q := j.bq.Query(playerRegistrySQL)
+	q.Parameters = []bigquery.QueryParameter{{Name: "game_date", Value: civil.DateOf(d)}}
+	q.Labels = map[string]string{"phase": "reference", "table": "player_registry", "partition": d.Format("20060102")}
+	job, err := q.Run(ctx)
+	if err != nil {
+		return runner.Result{}, fmt.Errorf("player_registry MERGE for %s: %w", req.Date, err)
+	}
+	st, err := job.Wait(ctx)
+	if err != nil {
+		return runner.Result{}, fmt.Errorf("player_registry MERGE job %s: wait: %w", job.ID(), err)
+	}
+	if err := st.Err(); err != nil {
+		return runner.Result{}, fmt.Errorf("player_registry MERGE job %s for %s: %w", job.ID(), req.Date, err)
+	}
+	var n int64
+	if qs, ok := st.Statistics.Details.(*bigquery.QueryStatistics); ok {
+		n = qs.NumDMLAffectedRows
+	}
+	// Rows counts the registry rows this date touched; the table is not partitioned by date.
+	return runner.Result{Rows: map[string]int64{req.Date: n}, Empty: n == 0}, nil
+}
