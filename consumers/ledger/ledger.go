@@ -1,0 +1,309 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/storage"
+	"google.golang.org/api/googleapi"
+	"google.golang.org/api/iterator"
+
+	"github.com/nba-props/pipeline/messages"
+)
+
+// Prefix is the object name prefix of every ledger record in the bucket.
+const Prefix = "_ledger/"
+
+var (
+	// ErrNotFound means the (job, date) has no record yet: it never ran.
+	ErrNotFound = errors.New("ledger record not found")
+	// ErrConflict means the record changed since it was read (a generation precondition
+	// failed): another consumer moved it first. Re-read and decide again.
+	ErrConflict = errors.New("ledger record changed concurrently")
+	// ErrLeaseHeld means another consumer holds a live lease on the date.
+	ErrLeaseHeld = errors.New("ledger lease held by another consumer")
+)
+
+// Metadata keys copied from the record body onto the object, so that a listing shows a
+// status grid without reading bodies.
+const (
+	MetaState        = "state"
+	MetaAttempts     = "attempts"
+	MetaRows         = "rows"
+	MetaEmitted      = "emitted"
+	MetaLastError    = "last_error"
+	MetaUpdated      = "updated"
+	MetaRunID        = "run_id"
+	MetaLeaseOwner   = "lease_owner"
+	MetaLeaseExpires = "lease_expires"
+	MetaReason       = "reason"
+)
+
+// maxMetaError bounds the last error copied to metadata (object metadata is small).
+const maxMetaError = 256
+
+// Ledger reads and writes the records of one bucket. It is safe for concurrent use.
+type Ledger struct {
+	bucket *storage.BucketHandle
+	name   string
+	now    func() time.Time
+}
+
+// Options tune a Ledger.
+type Options struct {
+	// Now is the clock of leases and timings; nil means time.Now. Tests move it to expire
+	// leases without sleeping.
+	Now func() time.Time
+}
+
+// New returns the ledger kept in bucket.
+func New(client *storage.Client, bucket string, opts Options) *Ledger {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Ledger{bucket: client.Bucket(bucket), name: bucket, now: now}
+}
+
+// Now is the ledger's clock.
+func (l *Ledger) Now() time.Time { return l.now() }
+
+// Path is the object name of a record: _ledger/<phase>/<job>/<date>.json.
+func Path(ref messages.JobRef, date string) string {
+	return Prefix + string(ref.Phase) + "/" + ref.Job + "/" + date + ".json"
+}
+
+func checkKey(ref messages.JobRef, date string) error {
+	if !ref.Phase.Valid() {
+		return fmt.Errorf("ledger key %s %s: %w %q", ref, date, messages.ErrUnknownPhase, ref.Phase)
+	}
+	if _, err := messages.ParseJobRef(ref.String()); err != nil {
+		return fmt.Errorf("ledger key %s %s: %w", ref, date, err)
+	}
+	if _, err := messages.ParseDate(date); err != nil {
+		return fmt.Errorf("ledger key %s %s: %w", ref, date, err)
+	}
+	return nil
+}
+
+// Get reads the record of (ref, date) and the generation to pass to Write. It returns
+// ErrNotFound (and generation 0) when the date never ran.
+func (l *Ledger) Get(ctx context.Context, ref messages.JobRef, date string) (Record, int64, error) {
+	if err := checkKey(ref, date); err != nil {
+		return Record{}, 0, err
+	}
+	r, err := l.bucket.Object(Path(ref, date)).NewReader(ctx)
+	if errors.Is(err, storage.ErrObjectNotExist) {
+		return Record{}, 0, fmt.Errorf("ledger %s %s: %w", ref, date, ErrNotFound)
+	}
+	if err != nil {
+		return Record{}, 0, fmt.Errorf("ledger read %s %s: %w", ref, date, err)
+	}
+	defer r.Close()
+	body, err := io.ReadAll(r)
+	if err != nil {
+		return Record{}, 0, fmt.Errorf("ledger read %s %s: %w", ref, date, err)
+	}
+	var rec Record
+	if err := json.Unmarshal(body, &rec); err != nil {
+		return Record{}, 0, fmt.Errorf("ledger %s %s: record is not valid JSON: %w", ref, date, err)
+	}
+	return rec, r.Attrs.Generation, nil
+}
+
+// Write stores rec if the record's current generation is generation (0: only if it does
+// not exist) and returns the new generation. It fails with ErrConflict when someone wrote
+// first. Every transition is such a conditional upload: GCS (and fake-gcs-server) enforce
+// generation preconditions on uploads atomically.
+func (l *Ledger) Write(ctx context.Context, rec Record, generation int64) (int64, error) {
+	ref := rec.Ref()
+	if err := checkKey(ref, rec.Date); err != nil {
+		return 0, err
+	}
+	if !rec.State.Valid() {
+		return 0, fmt.Errorf("ledger write %s %s: invalid state %q", ref, rec.Date, rec.State)
+	}
+	if rec.Updated.IsZero() {
+		rec.Updated = l.now()
+	}
+	body, err := json.Marshal(rec)
+	if err != nil {
+		return 0, fmt.Errorf("ledger encode %s %s: %w", ref, rec.Date, err)
+	}
+	cond := storage.Conditions{DoesNotExist: true}
+	if generation != 0 {
+		cond = storage.Conditions{GenerationMatch: generation}
+	}
+	w := l.bucket.Object(Path(ref, rec.Date)).If(cond).NewWriter(ctx)
+	w.ChunkSize = 0
+	w.ContentType = "application/json"
+	w.Metadata = metadata(rec)
+	if _, err := w.Write(body); err != nil {
+		_ = w.Close()
+		return 0, writeErr(ref, rec.Date, err)
+	}
+	if err := w.Close(); err != nil {
+		return 0, writeErr(ref, rec.Date, err)
+	}
+	return w.Attrs().Generation, nil
+}
+
+func writeErr(ref messages.JobRef, date string, err error) error {
+	var g *googleapi.Error
+	if errors.As(err, &g) && g.Code == http.StatusPreconditionFailed {
+		return fmt.Errorf("ledger write %s %s: %w", ref, date, ErrConflict)
+	}
+	return fmt.Errorf("ledger write %s %s: %w", ref, date, err)
+}
+
+func metadata(rec Record) map[string]string {
+	m := map[string]string{
+		MetaState:    string(rec.State),
+		MetaAttempts: strconv.Itoa(rec.Attempts),
+		MetaRows:     strconv.FormatInt(rec.Output.TotalRows(), 10),
+		MetaEmitted:  strconv.FormatBool(rec.Emitted),
+		MetaUpdated:  rec.Updated.UTC().Format(time.RFC3339Nano),
+	}
+	if rec.RunID != "" {
+		m[MetaRunID] = rec.RunID
+	}
+	if rec.LastError != "" {
+		m[MetaLastError] = truncate(rec.LastError, maxMetaError)
+	}
+	if rec.Reason != "" {
+		m[MetaReason] = rec.Reason
+	}
+	if rec.Lease != nil {
+		m[MetaLeaseOwner] = rec.Lease.Owner
+		m[MetaLeaseExpires] = rec.Lease.Expires.UTC().Format(time.RFC3339Nano)
+	}
+	return m
+}
+
+// Claim takes the lease on (ref, date) for owner: it reads the record and, unless another
+// consumer holds a live lease (ErrLeaseHeld), writes it running with a lease of ttl. Of
+// several consumers claiming at once exactly one wins; the others get ErrConflict or
+// ErrLeaseHeld. A lapsed lease is taken over. The runtime itself composes Get, Record.Start
+// and Write because it decides on upstream records in between; Claim is the plain form.
+func (l *Ledger) Claim(ctx context.Context, ref messages.JobRef, date, owner, runID string, ttl time.Duration) (Record, int64, error) {
+	rec, gen, err := l.Get(ctx, ref, date)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		rec = Record{Phase: ref.Phase, Job: ref.Job, Date: date}
+	case err != nil:
+		return Record{}, 0, err
+	}
+	now := l.now()
+	if rec.LeaseLive(now) {
+		return rec, gen, fmt.Errorf("ledger claim %s %s: %w (%s until %s)", ref, date, ErrLeaseHeld,
+			rec.Lease.Owner, rec.Lease.Expires.UTC().Format(time.RFC3339))
+	}
+	rec = rec.Start(owner, runID, ttl, now)
+	gen, err = l.Write(ctx, rec, gen)
+	if err != nil {
+		return Record{}, 0, err
+	}
+	return rec, gen, nil
+}
+
+// Extend pushes the lease of a record this consumer holds (read or written at generation)
+// to now+ttl. ErrConflict means the record moved: the lease was lost and the run's result
+// must not be recorded.
+func (l *Ledger) Extend(ctx context.Context, rec Record, generation int64, ttl time.Duration) (Record, int64, error) {
+	rec = rec.Extend(ttl, l.now())
+	gen, err := l.Write(ctx, rec, generation)
+	if err != nil {
+		return Record{}, 0, err
+	}
+	return rec, gen, nil
+}
+
+// Summary is one row of a status grid, read from object metadata without the body.
+type Summary struct {
+	Phase        messages.Phase
+	Job          string
+	Date         string
+	State        State
+	Attempts     int
+	Rows         int64
+	Emitted      bool
+	RunID        string
+	LastError    string // truncated; Get has the full text
+	Reason       string
+	Updated      time.Time
+	LeaseOwner   string
+	LeaseExpires time.Time
+	Generation   int64
+}
+
+// Ref is the job of the summary.
+func (s Summary) Ref() messages.JobRef { return messages.Ref(s.Phase, s.Job) }
+
+// List returns the summaries of ref's records for dates in [from, to] (either may be "" for
+// unbounded), in date order, with one paged listing that reads metadata only.
+func (l *Ledger) List(ctx context.Context, ref messages.JobRef, from, to string) ([]Summary, error) {
+	if _, err := messages.ParseJobRef(ref.String()); err != nil {
+		return nil, fmt.Errorf("ledger list: %w", err)
+	}
+	for _, d := range []string{from, to} {
+		if d == "" {
+			continue
+		}
+		if _, err := messages.ParseDate(d); err != nil {
+			return nil, fmt.Errorf("ledger list %s: %w", ref, err)
+		}
+	}
+	prefix := Prefix + string(ref.Phase) + "/" + ref.Job + "/"
+	q := &storage.Query{Prefix: prefix}
+	if from != "" {
+		q.StartOffset = prefix + from
+	}
+	if to != "" {
+		// "/" sorts right after ".", so <to>.json is inside and nothing of a later date is.
+		q.EndOffset = prefix + to + "/"
+	}
+	if err := q.SetAttrSelection([]string{"Name", "Generation", "Metadata"}); err != nil {
+		return nil, fmt.Errorf("ledger list %s: %w", ref, err)
+	}
+	var out []Summary
+	it := l.bucket.Objects(ctx, q)
+	for {
+		a, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("ledger list %s in bucket %s: %w", ref, l.name, err)
+		}
+		date, ok := strings.CutSuffix(strings.TrimPrefix(a.Name, prefix), ".json")
+		if !ok || strings.Contains(date, "/") {
+			continue
+		}
+		out = append(out, summary(ref, date, a.Generation, a.Metadata))
+	}
+	return out, nil
+}
+
+func summary(ref messages.JobRef, date string, gen int64, m map[string]string) Summary {
+	s := Summary{
+		Phase: ref.Phase, Job: ref.Job, Date: date, Generation: gen,
+		State:      State(m[MetaState]),
+		RunID:      m[MetaRunID],
+		LastError:  m[MetaLastError],
+		Reason:     m[MetaReason],
+		LeaseOwner: m[MetaLeaseOwner],
+	}
+	s.Attempts, _ = strconv.Atoi(m[MetaAttempts])
+	s.Rows, _ = strconv.ParseInt(m[MetaRows], 10, 64)
+	s.Emitted, _ = strconv.ParseBool(m[MetaEmitted])
+	s.Updated, _ = time.Parse(time.RFC3339Nano, m[MetaUpdated])
+	s.LeaseExpires, _ = time.Parse(time.RFC3339Nano, m[MetaLeaseExpires])
+	return s
+}

@@ -1,0 +1,250 @@
+package ledger
+
+import (
+	"time"
+
+	"github.com/nba-props/pipeline/messages"
+)
+
+// State is where one (phase, job, date) stands.
+type State string
+
+// The states of a record. Only running carries a lease; succeeded and empty are done.
+const (
+	StateRunning   State = "running"   // a consumer holds the lease and runs the job
+	StateSucceeded State = "succeeded" // output written and recorded
+	StateEmpty     State = "empty"     // the source had nothing; new input reprocesses the date
+	StateWaiting   State = "waiting"   // a hard upstream has not finished the date yet
+	StateFailed    State = "failed"    // the last attempt hit a transient error; redelivery retries it
+	StateDead      State = "dead"      // a permanent error or too many attempts; dead-lettered
+)
+
+// Done reports whether the state is a finished output that downstream jobs can read.
+func (s State) Done() bool { return s == StateSucceeded || s == StateEmpty }
+
+// Valid reports whether s is one of the known states.
+func (s State) Valid() bool {
+	switch s {
+	case StateRunning, StateSucceeded, StateEmpty, StateWaiting, StateFailed, StateDead:
+		return true
+	}
+	return false
+}
+
+// Lease says which consumer runs a date and until when. A lease that is not extended
+// before Expires lapses, and any consumer may take the date over: that is how the work of
+// a crashed consumer is resumed.
+type Lease struct {
+	Owner   string    `json:"owner"`
+	Expires time.Time `json:"expires"`
+}
+
+// Object is a GCS object an output consists of (the runtime copies runner.Object here).
+type Object struct {
+	Bucket     string `json:"bucket,omitempty"`
+	Name       string `json:"name"`
+	Generation int64  `json:"generation"`
+	Size       int64  `json:"size,omitempty"`
+}
+
+// Output is what a run produced.
+type Output struct {
+	Objects []Object         `json:"objects,omitempty"`
+	Rows    map[string]int64 `json:"rows,omitempty"`
+	Metrics map[string]int64 `json:"metrics,omitempty"`
+}
+
+// TotalRows sums Rows.
+func (o Output) TotalRows() int64 {
+	var n int64
+	for _, v := range o.Rows {
+		n += v
+	}
+	return n
+}
+
+// Run is a finished run kept in a record's history, so that a status reader can see that a
+// date was processed again with a different input (an empty scrape, then a full one).
+type Run struct {
+	RunID             string    `json:"run_id,omitempty"`
+	State             State     `json:"state"`
+	Attempts          int       `json:"attempts"`
+	InputFingerprint  string    `json:"input_fingerprint,omitempty"`
+	OutputFingerprint string    `json:"output_fingerprint,omitempty"`
+	Rows              int64     `json:"rows"`
+	Finished          time.Time `json:"finished"`
+}
+
+// HistoryLimit bounds Record.History.
+const HistoryLimit = 10
+
+// MaxErrorLen bounds Record.LastError (and the metadata copy is shorter still).
+const MaxErrorLen = 2000
+
+// Record is the ledger entry of one (phase, job, date): the body of
+// _ledger/<phase>/<job>/<date>.json. Every transition is written with a generation
+// precondition (see Ledger.Write), so two consumers never both move the same record.
+type Record struct {
+	Phase messages.Phase `json:"phase"`
+	Job   string         `json:"job"`
+	Date  string         `json:"date"`
+	State State          `json:"state"`
+	// Attempts counts the runs started since the date was last finished (succeeded, empty,
+	// dead) or waiting: the runtime bounds it. A new effort starts again at 1.
+	Attempts int    `json:"attempts"`
+	RunID    string `json:"run_id,omitempty"`
+
+	FirstStarted time.Time `json:"first_started,omitzero"` // first run of the current effort
+	LastStarted  time.Time `json:"last_started,omitzero"`
+	Finished     time.Time `json:"finished,omitzero"` // last time a run ended (any outcome)
+	Updated      time.Time `json:"updated"`
+
+	// Lease is set while State is running.
+	Lease *Lease `json:"lease,omitempty"`
+
+	// InputFingerprint hashes the output fingerprints of the upstream records the run read
+	// (Inputs); a done record with the same input fingerprint is not run again.
+	InputFingerprint string `json:"input_fingerprint,omitempty"`
+	// Inputs maps each upstream read ("phase/job") to its output fingerprint.
+	Inputs map[string]string `json:"inputs,omitempty"`
+	// OutputFingerprint identifies the output; downstream jobs hash it into their input.
+	OutputFingerprint string `json:"output_fingerprint,omitempty"`
+	Output            Output `json:"output,omitzero"`
+	// Emitted says the downstream messages of the current output were published.
+	Emitted bool `json:"emitted"`
+
+	LastError string `json:"last_error,omitempty"`
+	// Reason is the dead-letter reason code of a dead record ("job_error", "max_attempts", ...).
+	Reason string `json:"reason,omitempty"`
+	// Missing lists the hard upstreams ("phase/job") not yet done, for a waiting record.
+	Missing []string `json:"missing,omitempty"`
+
+	History []Run `json:"history,omitempty"`
+}
+
+// Ref is the job of the record.
+func (r Record) Ref() messages.JobRef { return messages.Ref(r.Phase, r.Job) }
+
+// LeaseLive reports whether a consumer holds the record's lease at now.
+func (r Record) LeaseLive(now time.Time) bool {
+	return r.State == StateRunning && r.Lease != nil && now.Before(r.Lease.Expires)
+}
+
+// Start returns the record as claimed by owner for runID: running, leased until now+ttl,
+// with the attempt counted. A record that was finished, waiting or new starts a new effort
+// (attempt 1); a failed or abandoned running record counts one more attempt.
+func (r Record) Start(owner, runID string, ttl time.Duration, now time.Time) Record {
+	switch r.State {
+	case StateFailed, StateRunning:
+		r.Attempts++
+	default:
+		r.Attempts = 1
+		r.FirstStarted = now
+	}
+	if r.FirstStarted.IsZero() {
+		r.FirstStarted = now
+	}
+	r.State = StateRunning
+	r.RunID = runID
+	r.LastStarted = now
+	r.Updated = now
+	r.Lease = &Lease{Owner: owner, Expires: now.Add(ttl)}
+	r.Missing = nil
+	r.Reason = ""
+	return r
+}
+
+// Extend returns the running record with its lease pushed to now+ttl.
+func (r Record) Extend(ttl time.Duration, now time.Time) Record {
+	if r.Lease != nil {
+		l := *r.Lease
+		l.Expires = now.Add(ttl)
+		r.Lease = &l
+	}
+	r.Updated = now
+	return r
+}
+
+// Succeed returns the record finished with out: succeeded, or empty when empty is set.
+// Emitted is cleared: the downstream messages of this output are still to be sent.
+func (r Record) Succeed(out Output, outputFingerprint string, empty bool, now time.Time) Record {
+	r.State = StateSucceeded
+	if empty {
+		r.State = StateEmpty
+	}
+	r.Output = out
+	r.OutputFingerprint = outputFingerprint
+	r.Emitted = false
+	r.LastError = ""
+	r.Reason = ""
+	return r.finish(now)
+}
+
+// Fail returns the record after a transient error: failed, lease released, error kept.
+func (r Record) Fail(err error, now time.Time) Record {
+	r.State = StateFailed
+	r.LastError = truncate(errText(err), MaxErrorLen)
+	r.Lease = nil
+	r.Finished = now
+	r.Updated = now
+	return r
+}
+
+// Die returns the record after a permanent error: dead, with the dead-letter reason.
+func (r Record) Die(reason string, err error, now time.Time) Record {
+	r.State = StateDead
+	r.Reason = reason
+	r.LastError = truncate(errText(err), MaxErrorLen)
+	return r.finish(now)
+}
+
+// Wait returns the record waiting for the hard upstreams in missing.
+func (r Record) Wait(missing []string, now time.Time) Record {
+	r.State = StateWaiting
+	r.Missing = missing
+	r.Lease = nil
+	r.Updated = now
+	return r
+}
+
+// MarkEmitted returns the record with its downstream messages recorded as published.
+func (r Record) MarkEmitted(now time.Time) Record {
+	r.Emitted = true
+	r.Updated = now
+	return r
+}
+
+func (r Record) finish(now time.Time) Record {
+	r.Lease = nil
+	r.Missing = nil
+	r.Finished = now
+	r.Updated = now
+	h := Run{
+		RunID: r.RunID, State: r.State, Attempts: r.Attempts,
+		InputFingerprint: r.InputFingerprint, OutputFingerprint: r.OutputFingerprint,
+		Rows: r.Output.TotalRows(), Finished: now,
+	}
+	r.History = append(append([]Run(nil), r.History...), h)
+	if n := len(r.History); n > HistoryLimit {
+		r.History = r.History[n-HistoryLimit:]
+	}
+	return r
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// Cut on a rune boundary.
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}
