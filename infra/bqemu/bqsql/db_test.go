@@ -34,11 +34,11 @@ func newDB(t testing.TB) *sql.DB {
 	return db
 }
 
-// run translates bq, runs it and returns all rows with values normalized by norm.
+// run translates bq with parameter types pt, runs it and returns all rows with values normalized by norm.
 func run(ctx context.Context, db interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, bq string, args ...any) ([][]any, error) {
-	st, err := Translate(bq)
+}, bq string, pt ParamTypes, args ...any) ([][]any, error) {
+	st, err := TranslateWithParams(bq, pt)
 	if err != nil {
 		return nil, err
 	}

@@ -515,6 +515,17 @@ func (t *translator) ident(ns []node, i int, ps []piece) ([]piece, int, error) {
 			push(pKw, "*")
 			return ps, i + 1, nil
 		}
+	case "LIKE":
+		// BigQuery LIKE patterns escape with a backslash; DuckDB needs ESCAPE for that.
+		if nx := next(1); !nx.group && nx.tok.kind == tkString && strings.Contains(nx.tok.val, `\`) {
+			lit, err := stringLit(nx.tok)
+			if err != nil {
+				return nil, 0, err
+			}
+			push(pKw, n.tok.text)
+			ps = append(ps, piece{sp: nx.sp, text: lit + ` ESCAPE '\'`, kind: pPrimary})
+			return ps, i + 2, nil
+		}
 	case "TRUE", "FALSE", "NULL":
 		push(pPrimary, n.tok.text)
 		return ps, i + 1, nil

@@ -20,6 +20,7 @@ type rowCase struct {
 	setup   []string
 	query   string
 	args    []any
+	types   map[string]string // declared parameter types (DuckDB)
 	want    rows
 	wantErr string // a substring of the DuckDB error the query must fail with
 }
@@ -202,12 +203,48 @@ func TestTranslateResults(t *testing.T) {
 			want: rows{{[]any{int64(1), int64(2), int64(3)}, "a-b", []any{int64(2), int64(1)}, int64(4), int64(5), true}}},
 		{name: "padding and normalize", query: `SELECT LPAD('7', 3), RPAD('7', 3, '0'), NORMALIZE('e\u0301') = '\u00e9', CONTAINS_SUBSTR('Hello', 'ELL'), EDIT_DISTANCE('kitten', 'sitting')`,
 			want: rows{{"  7", "700", true, true, int64(3)}}},
+		{name: "like with escapes", query: `SELECT 'a_b' LIKE 'a\\_b', 'axb' LIKE 'a\\_b', 'axb' LIKE 'a_b', 'a%' LIKE r'a\%', 'ab' NOT LIKE 'a%'`,
+			want: rows{{true, false, true, true, false}}},
 		{name: "json", query: `SELECT JSON_EXTRACT_SCALAR('{"a": {"b": "x"}}', '$.a.b'), JSON_VALUE('{"n": 1}', '$.n'), TO_JSON_STRING(STRUCT(1 AS a))`,
 			want: rows{{"x", "1", `{"a":1}`}}},
 		{name: "with cte and union", query: `WITH a AS (SELECT 1 AS x), b AS (SELECT 2 AS x) SELECT x FROM a UNION ALL SELECT x FROM b ORDER BY x`,
 			want: rows{{int64(1)}, {int64(2)}}},
 		{name: "case expression", query: `SELECT CASE WHEN x > 1 THEN x / 2 ELSE CASE x WHEN 1 THEN -1 END END FROM UNNEST([1, 4]) AS x ORDER BY x`,
 			want: rows{{-1.0}, {2.0}}},
+
+		{name: "analytics rolling window", setup: []string{
+			`CREATE SCHEMA nba_raw`,
+			`CREATE TABLE nba_raw.box (game_date DATE, player_lookup STRING, points INT64, minutes FLOAT64) PARTITION BY game_date CLUSTER BY player_lookup`,
+			`INSERT INTO ` + "`nba_raw.box`" + ` (game_date, player_lookup, points, minutes) VALUES
+			   ('2024-01-01', 'jdoe', 20, 30.0), ('2024-01-03', 'jdoe', 10, 20.0), ('2024-01-05', 'jdoe', 30, 40.0),
+			   ('2024-01-06', 'jdoe', 99, 1.0), ('2024-01-02', 'asmith', NULL, 0.0)`},
+			query: `-- rolling form before @game_date
+			WITH games AS (
+			  SELECT player_lookup, game_date, points, minutes,
+			    ROW_NUMBER() OVER (PARTITION BY player_lookup ORDER BY game_date DESC) AS rn
+			  FROM ` + "`nba_raw.box`" + `
+			  WHERE game_date < @game_date AND game_date >= DATE_SUB(@game_date, INTERVAL 60 DAY)
+			)
+			SELECT
+			  player_lookup,
+			  @game_date AS game_date,
+			  COUNT(*) AS games,
+			  ROUND(AVG(points), 2) AS pts_avg,
+			  ROUND(SAFE_DIVIDE(SUM(points), SUM(minutes)), 3) AS pts_per_min,
+			  ARRAY_AGG(points IGNORE NULLS ORDER BY game_date DESC LIMIT 2) AS last2,
+			  DATE_DIFF(@game_date, MAX(game_date), DAY) AS rest_days,
+			  COUNTIF(points >= 20) AS games_20plus,
+			  CAST(SUM(points) AS INT64) AS pts_total
+			FROM games
+			WHERE rn <= 10
+			GROUP BY player_lookup
+			ORDER BY player_lookup`,
+			types: map[string]string{"game_date": "DATE"},
+			args:  []any{sql.Named("game_date", "2024-01-06")},
+			want: rows{
+				{"asmith", day("2024-01-06"), int64(1), nil, nil, nil, int64(4), int64(0), nil},
+				{"jdoe", day("2024-01-06"), int64(3), 20.0, 0.667, []any{int64(30), int64(10)}, int64(1), int64(2), int64(60)},
+			}},
 
 		// DML.
 		{name: "merge replaces a partition", setup: []string{
@@ -269,7 +306,7 @@ func TestTranslateResults(t *testing.T) {
 					}
 				}
 			}
-			got, err := run(ctx, db, tc.query, tc.args...)
+			got, err := run(ctx, db, tc.query, ParamTypes{Named: tc.types}, tc.args...)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("query error = %v, want one containing %q (rows %v)", err, tc.wantErr, got)
@@ -537,7 +574,7 @@ func TestSearchPath(t *testing.T) {
 			t.Fatalf("%s: %v", st.SQL, err)
 		}
 	}
-	got, err := run(ctx, conn, "SELECT SAFE_DIVIDE(1, x), DATE_TRUNC(DATE '2024-01-06', WEEK) FROM t ORDER BY x")
+	got, err := run(ctx, conn, "SELECT SAFE_DIVIDE(1, x), DATE_TRUNC(DATE '2024-01-06', WEEK) FROM t ORDER BY x", ParamTypes{})
 	if err != nil {
 		t.Fatal(err)
 	}
