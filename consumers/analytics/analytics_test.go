@@ -167,4 +167,3 @@ func TestTeamOffenseMatchesTruth(t *testing.T) {
 		t.Errorf("team_offense_game_summary differs from the ground truth (-truth +table):\n%s", diff)
 	}
 }
-
