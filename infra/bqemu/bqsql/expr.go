@@ -444,9 +444,6 @@ func (t *translator) ident(ns []node, i int, ps []piece) ([]piece, int, error) {
 			if err != nil {
 				return nil, 0, err
 			}
-			if len(nx.kids) > 1 && nx.kids[0].isKw("SELECT") && nx.kids[1].isKw("AS") {
-				return nil, 0, unsupported("ARRAY(SELECT AS STRUCT ...)")
-			}
 			push(pPrimary, "ARRAY("+inner+")")
 			return ps, i + 2, nil
 		}
@@ -494,7 +491,31 @@ func (t *translator) ident(ns []node, i int, ps []piece) ([]piece, int, error) {
 		}
 	case "SELECT":
 		if next(1).isKw("AS") {
-			return nil, 0, unsupported("SELECT AS %s", strings.ToUpper(next(2).tok.text))
+			// SELECT AS STRUCT a, b AS c FROM ... selects one struct column; SELECT AS
+			// VALUE x selects x.
+			end := i + 3
+			for end < len(ns) && !ns[end].isKw("FROM") && !ns[end].isKw("UNION") && !ns[end].isKw("EXCEPT") &&
+				!ns[end].isKw("INTERSECT") && !ns[end].isKw("ORDER") && !ns[end].isKw("LIMIT") {
+				end++
+			}
+			if end == i+3 {
+				return nil, 0, &SyntaxError{Pos: n.tok.pos, Msg: "SELECT AS needs a select list"}
+			}
+			var s string
+			var err error
+			switch next(2).upper() {
+			case "STRUCT":
+				s, err = t.structLit(ns[i+3:end], "")
+			case "VALUE":
+				s, err = t.arg(ns[i+3 : end])
+			default:
+				return nil, 0, unsupported("SELECT AS %s", next(2).tok.text)
+			}
+			if err != nil {
+				return nil, 0, err
+			}
+			push(pKw, n.tok.text+" "+s)
+			return ps, end, nil
 		}
 	case "FOR":
 		if next(1).isKw("SYSTEM_TIME") || next(1).isKw("SYSTEM") {
@@ -653,11 +674,23 @@ func (t *translator) interval(ns []node, i int) (string, int, error) {
 	return "", 0, &SyntaxError{Pos: ns[i].tok.pos, Msg: "INTERVAL needs a value and a date part, e.g. INTERVAL 1 DAY"}
 }
 
-// arrayElems translates the elements of an array literal.
+// arrayElems translates the elements of an array literal. Anonymous STRUCTs after the
+// first element become unnamed DuckDB structs, which take the first element's field
+// names by position as in BigQuery.
 func (t *translator) arrayElems(ns []node) (string, error) {
-	t.anonRow++
-	defer func() { t.anonRow-- }()
-	return t.seq(ns)
+	var out []string
+	for k, e := range splitArgs(ns) {
+		if k == 1 {
+			t.anonRow++
+			defer func() { t.anonRow-- }()
+		}
+		s, err := t.seq(e)
+		if err != nil {
+			return "", err
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, ","), nil
 }
 
 // structLit translates STRUCT(e [AS n], ...) or STRUCT<type>(e, ...).
