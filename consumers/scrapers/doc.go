@@ -20,7 +20,8 @@
 // Whether "no rows" is a success is decided by the NBA.com schedule of that date, never by
 // the source that came back empty (lessons #1 and #11):
 //   - no games scheduled: success with Result.Empty, and no objects (the date prefix is
-//     cleared), except nbac_schedule, which always writes its narrowed schedule (with no
+//     cleared; the source is not called, except for the injury report, which is kept when it
+//     has rows), except nbac_schedule, which always writes its narrowed schedule (with no
 //     gameDates entry on an off day) so that the raw phase can clear a day that lost its games;
 //   - games scheduled: an empty response, or box scores covering fewer games than scheduled,
 //     or games not yet final, is a transient error (ErrEmptyWithGames, ErrIncomplete,

@@ -51,6 +51,8 @@ type StatusError struct {
 	Code string
 	// Hint says what to do about it.
 	Hint string
+	// Detail is the start of the body: the source's own explanation.
+	Detail string
 }
 
 func (e *StatusError) Error() string {
@@ -61,6 +63,9 @@ func (e *StatusError) Error() string {
 	}
 	if e.Hint != "" {
 		b.WriteString(": " + e.Hint)
+	}
+	if e.Detail != "" {
+		fmt.Fprintf(&b, " (source said: %q)", e.Detail)
 	}
 	return b.String()
 }
@@ -160,8 +165,8 @@ func (s *source) getRaw(ctx context.Context, r request) (*response, error) {
 		s.log.LogAttrs(ctx, slog.LevelWarn, "retrying source request",
 			slog.String("source", s.name), slog.String("endpoint", r.endpoint),
 			slog.Int("attempt", attempt), slog.Duration("delay", delay), slog.String("err", s.scrub(err).Error()))
-		if err := sleep(ctx, delay); err != nil {
-			return nil, fmt.Errorf("%s GET %s: %w (last error: %w)", s.name, r.endpoint, err, s.scrub(err))
+		if serr := sleep(ctx, delay); serr != nil {
+			return nil, fmt.Errorf("%s GET %s: %w (last error: %w)", s.name, r.endpoint, serr, err)
 		}
 	}
 }
@@ -247,9 +252,15 @@ func (s *source) statusError(r request, res *http.Response, body []byte, hint st
 	e := &StatusError{Source: s.name, Endpoint: r.endpoint, Status: res.StatusCode, Hint: hint}
 	var coded struct {
 		ErrorCode string `json:"error_code"`
+		Message   string `json:"message"`
 	}
 	if json.Unmarshal(body, &coded) == nil {
-		e.Code = coded.ErrorCode
+		e.Code, e.Detail = coded.ErrorCode, coded.Message
+	} else {
+		e.Detail = strings.Join(strings.Fields(string(body)), " ")
+	}
+	if len(e.Detail) > 200 {
+		e.Detail = e.Detail[:200] + "..."
 	}
 	return e
 }

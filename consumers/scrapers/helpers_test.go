@@ -79,8 +79,8 @@ func testVars(base string) map[string]string {
 		"SCRAPER_RETRY_ATTEMPTS":    "4",
 		"SCRAPER_RETRY_BASE":        "2ms",
 		"SCRAPER_RETRY_MAX_DELAY":   "20ms",
-		"SCRAPER_RETRY_BUDGET":      "10s",
-		"SCRAPER_REQUEST_TIMEOUT":   "5s",
+		"SCRAPER_RETRY_BUDGET":      "30s",
+		"SCRAPER_REQUEST_TIMEOUT":   "30s",
 	}
 }
 
