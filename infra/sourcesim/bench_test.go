@@ -76,3 +76,15 @@ func BenchmarkServeDate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkScheduleRevalidate measures a CDN schedule request answered 304.
+func BenchmarkScheduleRevalidate(b *testing.B) {
+	_, srv := newTestSim(b, Config{Seed: 1})
+	path := "/nbacdn/static/json/staticData/scheduleLeagueV2.json?season=2024"
+	etag := fetch(b, srv, path).header.Get("ETag")
+	for b.Loop() {
+		if g := fetch(b, srv, path, "If-None-Match", etag); g.status != 304 {
+			b.Fatalf("status %d", g.status)
+		}
+	}
+}

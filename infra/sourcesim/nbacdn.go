@@ -113,36 +113,87 @@ func (s *Sim) cdnScheduleFile(r *http.Request, mode serveMode) response {
 	return s.cdnScheduleFor(r, season, mode)
 }
 
+// cdnVersion is the latest instant at or before now at which a game of the season tipped off
+// or ended: the schedule document changes only then, so it names the document's version.
+func (s *Sim) cdnVersion(m *seasonModel, now time.Time) time.Time {
+	first, _, _, _ := SeasonDates(m.year)
+	version := time.Date(first.Year(), time.July, 1, 12, 0, 0, 0, time.UTC)
+	for i, g := range m.games {
+		b := s.box(m, i)
+		st := s.gameState(g, b, now)
+		if st >= 2 && g.Start.After(version) {
+			version = g.Start
+		}
+		if end := g.Start.Add(2*time.Hour + 15*time.Minute + time.Duration(b.periods-4)*20*time.Minute); st == 3 && end.After(version) {
+			version = end
+		}
+	}
+	if version.After(now) {
+		version = now
+	}
+	return version
+}
+
+// renderedSchedule is a rendered schedule document and its ETag.
+type renderedSchedule struct {
+	body []byte
+	etag string
+}
+
 func (s *Sim) cdnScheduleFor(r *http.Request, season int, mode serveMode) response {
 	m, err := s.season(season)
 	if err != nil {
 		return textResponse(http.StatusNotFound, err.Error())
 	}
 	now := s.now()
+	version := s.cdnVersion(m, now)
+	key := fmt.Sprintf("%d/%d", season, version.UnixNano())
+	faulted := mode.empty || mode.drop != nil
+	s.mu.Lock()
+	doc, ok := s.cdnCache[key]
+	s.mu.Unlock()
+	if !ok || faulted {
+		body := s.renderCDNSchedule(m, now, version, mode)
+		sum := sha256.Sum256(body)
+		doc = renderedSchedule{body: body, etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
+		if !faulted {
+			s.mu.Lock()
+			if len(s.cdnCache) >= 32 {
+				clear(s.cdnCache)
+			}
+			s.cdnCache[key] = doc
+			s.mu.Unlock()
+		}
+	}
+	header := http.Header{
+		"Content-Type":  {"application/json; charset=utf-8"},
+		"Etag":          {doc.etag},
+		"Cache-Control": {"max-age=60"},
+		"Last-Modified": {version.UTC().Format(http.TimeFormat)},
+	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, doc.etag) {
+		return response{status: http.StatusNotModified, header: http.Header{"Etag": {doc.etag}, "Cache-Control": {"max-age=60"}}}
+	}
+	return response{status: http.StatusOK, header: header, body: doc.body}
+}
+
+// renderCDNSchedule renders a season's scheduleLeagueV2 document as of now.
+func (s *Sim) renderCDNSchedule(m *seasonModel, now, version time.Time, mode serveMode) []byte {
 	var doc cdnSchedule
 	doc.Meta.Version = 1
-	doc.Meta.Request = "http://nba.cloud/league/00/" + seasonLabel(season) + "/scheduleleaguev2?Format=json"
-	doc.LeagueSchedule.SeasonYear = seasonLabel(season)
+	doc.Meta.Request = "http://nba.cloud/league/00/" + seasonLabel(m.year) + "/scheduleleaguev2?Format=json"
+	doc.Meta.Time = version.UTC().Format("2006-01-02 15:04:05.000")
+	doc.LeagueSchedule.SeasonYear = seasonLabel(m.year)
 	doc.LeagueSchedule.LeagueID = "00"
 	doc.LeagueSchedule.GameDates = []cdnGameDate{}
-	// The document changes only when a game tips off or ends, so meta.time (and the ETag)
-	// is the latest such instant at or before now.
-	first, _, _, _ := SeasonDates(season)
-	version := time.Date(first.Year(), time.July, 1, 12, 0, 0, 0, time.UTC)
+	first, _, _, _ := SeasonDates(m.year)
 	wins := make([]int, len(teams))
 	losses := make([]int, len(teams))
 	seq := 0
 	for i, g := range m.games {
 		b := s.box(m, i)
 		st := s.gameState(g, b, now)
-		end := g.Start.Add(2*time.Hour + 15*time.Minute + time.Duration(b.periods-4)*20*time.Minute)
-		if st >= 2 && g.Start.After(version) {
-			version = g.Start
-		}
 		if st == 3 {
-			if end.After(version) {
-				version = end
-			}
 			w, l := g.home, g.away
 			if b.pts[1] > b.pts[0] {
 				w, l = l, w
@@ -162,20 +213,7 @@ func (s *Sim) cdnScheduleFor(r *http.Request, season int, mode serveMode) respon
 		seq++
 		doc.LeagueSchedule.GameDates[n-1].Games = append(doc.LeagueSchedule.GameDates[n-1].Games, s.cdnGameOf(g, b, st, seq, first, wins, losses))
 	}
-	if version.After(now) {
-		version = now
-	}
-	doc.Meta.Time = version.UTC().Format("2006-01-02 15:04:05.000")
-	resp := jsonResponse(http.StatusOK, doc)
-	sum := sha256.Sum256(resp.body)
-	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
-	resp.header.Set("ETag", etag)
-	resp.header.Set("Cache-Control", "max-age=60")
-	resp.header.Set("Last-Modified", version.UTC().Format(http.TimeFormat))
-	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, etag) {
-		return response{status: http.StatusNotModified, header: http.Header{"ETag": {etag}, "Cache-Control": {"max-age=60"}}}
-	}
-	return resp
+	return jsonResponse(http.StatusOK, doc).body
 }
 
 func etagMatch(header, etag string) bool {

@@ -54,10 +54,11 @@ type Sim struct {
 	zones   []*time.Location // per team: the arena's local zone
 	pool    []Player
 
-	mu      sync.Mutex
-	seasons map[int]*seasonModel
-	boxes   map[string]*boxScore  // by NBA game id
-	props   map[string]*gameProps // by NBA game id
+	mu       sync.Mutex
+	seasons  map[int]*seasonModel
+	boxes    map[string]*boxScore        // by NBA game id
+	props    map[string]*gameProps       // by NBA game id
+	cdnCache map[string]renderedSchedule // rendered schedules by season and version
 
 	stateMu     sync.Mutex
 	faults      []*faultState
@@ -82,17 +83,18 @@ func New(cfg Config) *Sim {
 		panic(fmt.Sprintf("sourcesim: load America/New_York: %v", err))
 	}
 	s := &Sim{
-		seed:    cfg.Seed,
-		keys:    cfg.Keys,
-		now:     cfg.Now,
-		eastern: loc,
-		pool:    newPlayerPool(cfg.Seed),
-		seasons: map[int]*seasonModel{},
-		boxes:   map[string]*boxScore{},
-		props:   map[string]*gameProps{},
-		credits: cfg.OddsCredits,
-		limits:  map[string]int{},
-		windows: map[string]*window{},
+		seed:     cfg.Seed,
+		keys:     cfg.Keys,
+		now:      cfg.Now,
+		eastern:  loc,
+		pool:     newPlayerPool(cfg.Seed),
+		seasons:  map[int]*seasonModel{},
+		boxes:    map[string]*boxScore{},
+		props:    map[string]*gameProps{},
+		cdnCache: map[string]renderedSchedule{},
+		credits:  cfg.OddsCredits,
+		limits:   map[string]int{},
+		windows:  map[string]*window{},
 	}
 	for src, n := range cfg.RateLimits {
 		s.limits[src] = n
