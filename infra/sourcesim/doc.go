@@ -47,9 +47,9 @@
 // # Traps reproduced (reference/sources.md §3)
 //
 //   - NBA.com gameDateTimeEst / gameTimeEst / gameDateEst / *TeamTime end in "Z" but are
-//     local wall-clock times.
-//   - BDL game.date is the Eastern date, game.datetime is UTC and is the next day for late
-//     tip-offs (every Pacific home game).
+//     local wall-clock times (Eastern, or the team's own zone for *TeamTime).
+//   - BDL game.date is the Eastern date, game.datetime is UTC and is the next day for every
+//     tip-off from 8 pm Eastern (7 pm during daylight saving time) on.
 //   - Team codes: NBA.com and BDL use NBA tricodes (BKN, PHX, CHA, GSW, NOP, SAS, UTA, WAS),
 //     as the real BDL does; The Odds API uses full names, with both "Los Angeles Clippers" and
 //     "LA Clippers" on different events.
@@ -80,7 +80,15 @@
 //
 // # Ground truth
 //
-// Truth(date) gives the games, every player row with its stats, the expected player_lookup,
-// the consensus closing points line and the OVER/UNDER/PUSH result. It is computed from the
-// model, never from the served JSON or pipeline code.
+// Truth(date) gives the games, team totals, every player row with its stats, the expected
+// player_lookup, the consensus closing points line and the OVER/UNDER/PUSH result.
+// PropLines(event, at) gives the lines a snapshot serves (the rows of a raw odds table) and
+// InjuryReport the current report. All are computed from the model, never from the served
+// JSON or pipeline code. Closing lines stop moving 30 minutes before tip-off, so any
+// snapshot in the last half hour before tip-off sees them.
+//
+// # Rate limits
+//
+// Config.RateLimits caps requests per wall-clock minute per source, answering 429 with
+// Retry-After past the cap, so a test can check that a client paces itself.
 package sourcesim

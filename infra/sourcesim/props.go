@@ -1,7 +1,6 @@
 package sourcesim
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -220,5 +219,3 @@ func consensus(gp gameProps, g Game, player int) (float64, int) {
 	}
 	return (pts[n/2-1] + pts[n/2]) / 2, n
 }
-
-func (g Game) String() string { return fmt.Sprintf("%s (%s)", g.GameID, g.NBAGameID) }

@@ -284,3 +284,6 @@ func tipTime(r interface{ IntN(int) int }, d time.Time, tz, dateIndex, k int) (i
 func eventID(seed int64, nbaGameID string) string {
 	return fmt.Sprintf("%016x%016x", hashKey(fmt.Sprintf("%d/event/%s", seed, nbaGameID)), hashKey(fmt.Sprintf("%d/event2/%s", seed, nbaGameID)))
 }
+
+// String names a game by its canonical and NBA.com ids, for test and log messages.
+func (g Game) String() string { return fmt.Sprintf("%s (%s)", g.GameID, g.NBAGameID) }
