@@ -49,7 +49,7 @@
 //   - NBA.com gameDateTimeEst / gameTimeEst / gameDateEst / *TeamTime end in "Z" but are
 //     local wall-clock times (Eastern, or the team's own zone for *TeamTime).
 //   - BDL game.date is the Eastern date, game.datetime is UTC and is the next day for every
-//     tip-off from 8 pm Eastern (7 pm during daylight saving time) on.
+//     tip-off from 7 pm Eastern (8 pm during daylight saving time) on.
 //   - Team codes: NBA.com and BDL use NBA tricodes (BKN, PHX, CHA, GSW, NOP, SAS, UTA, WAS),
 //     as the real BDL does; The Odds API uses full names, with both "Los Angeles Clippers" and
 //     "LA Clippers" on different events.
