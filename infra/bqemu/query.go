@@ -199,16 +199,13 @@ func (s *Server) runStatement(ctx context.Context, p, defDS string, st *statemen
 			stats.DdlOperationPerformed = "ALTER"
 		}
 	}
-	if err := s.syncCatalog(ctx, p, st); err != nil {
-		return nil, err
+	if out.dmlAffected == nil {
+		if err := s.syncCatalog(ctx, p, st); err != nil {
+			return nil, err
+		}
 	}
-	s.touchTables(p)
 	return out, nil
 }
-
-// touchTables is a hook point for modification times after DML; BigQuery clients rarely read
-// them, so the emulator leaves lastModifiedTime at the last metadata change.
-func (s *Server) touchTables(string) {}
 
 // syncCatalog reconciles the metadata of project p with DuckDB after DDL: new schemas become
 // datasets, new tables and views are registered with their columns, dropped ones removed and
