@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
@@ -54,6 +56,22 @@ func (c *config) check() error {
 	}
 	if c.Project == "" {
 		c.Project = localProject
+	}
+	// The client libraries retry a refused connection until their context ends, so an
+	// emulator that is not running would hang the command instead of failing it.
+	for _, h := range []struct{ name, env, host string }{
+		{"Pub/Sub", "PUBSUB_EMULATOR_HOST", c.PubSubEmulatorHost},
+		{"GCS", "STORAGE_EMULATOR_HOST", c.StorageEmulatorHost},
+	} {
+		if h.host == "" {
+			continue
+		}
+		addr := strings.TrimPrefix(strings.TrimPrefix(h.host, "http://"), "https://")
+		conn, err := net.DialTimeout("tcp", addr, 3*time.Second)
+		if err != nil {
+			return fmt.Errorf("cannot reach the %s emulator at %s=%s (is `make up` running?): %w", h.name, h.env, h.host, err)
+		}
+		conn.Close()
 	}
 	return nil
 }

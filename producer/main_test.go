@@ -1,0 +1,397 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"github.com/google/go-cmp/cmp"
+	"github.com/nba-props/pipeline/consumers/ledger"
+	"github.com/nba-props/pipeline/infra/emulators"
+	"github.com/nba-props/pipeline/infra/topology"
+	"github.com/nba-props/pipeline/messages"
+	"github.com/sethvargo/go-envconfig"
+)
+
+// runProducer runs the CLI in-process with vars as its whole environment.
+func runProducer(t *testing.T, vars map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &out, &errb, envconfig.MapLookuper(vars))
+	return code, out.String(), errb.String()
+}
+
+// stack starts emulators and applies the topology; the environment points at them.
+func stack(t *testing.T) (*emulators.Env, map[string]string) {
+	t.Helper()
+	env := emulators.StartTest(t)
+	_, err := topology.Apply(context.Background(), topology.Clients{PubSub: env.PubSub, Storage: env.Storage},
+		topology.Options{Names: env.Names, Bucket: env.Bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env, env.Vars(nil)
+}
+
+// drain pulls and acks everything waiting on a subscription and decodes it.
+func drain(t *testing.T, env *emulators.Env, sub string) []messages.Request {
+	t.Helper()
+	ctx := context.Background()
+	name := "projects/" + env.Project + "/subscriptions/" + sub
+	var out []messages.Request
+	for {
+		resp, err := env.PubSub.SubscriptionAdminClient.Pull(ctx, &pubsubpb.PullRequest{
+			Subscription: name, MaxMessages: 1000})
+		if err != nil {
+			t.Fatalf("pull %s: %v", sub, err)
+		}
+		if len(resp.ReceivedMessages) == 0 {
+			return out
+		}
+		var ids []string
+		for _, m := range resp.ReceivedMessages {
+			req, err := messages.Decode(m.Message.Data, m.Message.Attributes, messages.DefaultCatalog())
+			if err != nil {
+				t.Errorf("message on %s: %v", sub, err)
+			}
+			out = append(out, req)
+			ids = append(ids, m.AckId)
+		}
+		if err := env.PubSub.SubscriptionAdminClient.Acknowledge(ctx, &pubsubpb.AcknowledgeRequest{Subscription: name, AckIds: ids}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// pairs renders requests as "phase/job date" for comparison.
+func pairs(reqs []messages.Request) []string {
+	var out []string
+	for _, r := range reqs {
+		out = append(out, r.Ref().String()+" "+r.Date)
+	}
+	return out
+}
+
+func sortedPairs(reqs []messages.Request) []string {
+	p := pairs(reqs)
+	slices.Sort(p)
+	return p
+}
+
+func TestEnqueueBadInput(t *testing.T) {
+	t.Parallel()
+	local := map[string]string{"PUBSUB_EMULATOR_HOST": "127.0.0.1:1", "STORAGE_EMULATOR_HOST": "127.0.0.1:1"}
+	rng := []string{"--start-date", "2024-10-22", "--end-date", "2024-10-23"}
+	tests := []struct {
+		name string
+		vars map[string]string
+		args []string
+		want string // in stderr
+	}{
+		{"unknown phase", local, append([]string{"enqueue", "--phase", "phase9", "--job", "all"}, rng...), `--phase "phase9": unknown phase`},
+		{"missing phase", local, append([]string{"enqueue", "--job", "all"}, rng...), `--phase "": unknown phase`},
+		{"unknown job", local, append([]string{"enqueue", "--phase", "raw", "--job", "nope"}, rng...), `unknown job "nope" in phase raw`},
+		{"missing job", local, append([]string{"enqueue", "--phase", "raw"}, rng...), "--job is required"},
+		{"job not in phase", local, append([]string{"enqueue", "--phase", "raw", "--job", "bdl_games"}, rng...), "bdl_games is a job of phase scrapers, not raw"},
+		{"end before start", local, []string{"enqueue", "--phase", "raw", "--job", "all", "--start-date", "2024-10-23", "--end-date", "2024-10-22"}, "--end-date 2024-10-22 is before --start-date 2024-10-23"},
+		{"impossible date", local, []string{"enqueue", "--phase", "raw", "--job", "all", "--start-date", "2024-02-30", "--end-date", "2024-03-01"}, "--start-date: invalid date"},
+		{"TODAY", local, []string{"enqueue", "--phase", "raw", "--job", "all", "--dates", "TODAY"}, `--dates: invalid date "TODAY"`},
+		{"short date", local, []string{"enqueue", "--phase", "raw", "--job", "all", "--start-date", "2024-1-2", "--end-date", "2024-01-03"}, "--start-date: invalid date"},
+		{"no dates", local, []string{"enqueue", "--phase", "raw", "--job", "all"}, "give --start-date and --end-date"},
+		{"range and list", local, append([]string{"enqueue", "--phase", "raw", "--job", "all", "--dates", "2024-10-22"}, rng...), "not both"},
+		{"range over max", local, []string{"enqueue", "--phase", "raw", "--job", "all", "--start-date", "2024-10-01", "--end-date", "2024-10-11", "--max-dates", "10"}, "is 11 dates, more than --max-dates 10"},
+		{"default max", local, []string{"enqueue", "--phase", "raw", "--job", "all", "--start-date", "2000-01-01", "--end-date", "2024-10-11"}, "more than --max-dates 2000"},
+		{"not backfillable", local, append([]string{"enqueue", "--phase", "scrapers", "--job", "bdl_injuries"}, rng...), "scrapers/bdl_injuries cannot run for 2024-10-22: date not available from the source: scrapers/bdl_injuries only serves the current day"},
+		{"before source history", local, []string{"enqueue", "--phase", "scrapers", "--job", "odds_api_player_props", "--dates", "2022-01-10"}, "has data only from 2023-05-03"},
+		{"stop before phase", local, append([]string{"enqueue", "--phase", "raw", "--job", "all", "--stop-after", "scrapers"}, rng...), "--stop-after scrapers is before --phase raw"},
+		{"bad lane", local, append([]string{"enqueue", "--phase", "raw", "--job", "all", "--lane", "fast"}, rng...), `--lane "fast"`},
+		{"negative limit", local, append([]string{"enqueue", "--phase", "raw", "--job", "all", "--limit", "-1"}, rng...), "--limit -1"},
+		{"unknown flag", local, append([]string{"enqueue", "--phase", "raw", "--job", "all", "--bogus"}, rng...), "unknown flag: --bogus"},
+		{"unknown command", local, []string{"frobnicate"}, `unknown command "frobnicate"`},
+		{"nothing configured", map[string]string{}, append([]string{"enqueue", "--phase", "raw", "--job", "all"}, rng...), "set GOOGLE_CLOUD_PROJECT"},
+		{"storage emulator missing", map[string]string{"PUBSUB_EMULATOR_HOST": "127.0.0.1:1"}, append([]string{"enqueue", "--phase", "raw", "--job", "all"}, rng...), "STORAGE_EMULATOR_HOST is not"},
+		{"status nothing configured", map[string]string{}, append([]string{"status", "--job", "all"}, rng...), "set GOOGLE_CLOUD_PROJECT"},
+		{"status unknown job", local, append([]string{"status", "--job", "nope"}, rng...), `--job "nope": no such job`},
+		{"status bad date", local, []string{"status", "--job", "all", "--start-date", "TODAY", "--end-date", "2024-10-22"}, "--start-date: invalid date"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			code, stdout, stderr := runProducer(t, tt.vars, tt.args...)
+			if code != exitUsage {
+				t.Errorf("exit code %d, want %d; stderr: %s", code, exitUsage, stderr)
+			}
+			if !strings.Contains(stderr, tt.want) {
+				t.Errorf("stderr %q does not say %q", stderr, tt.want)
+			}
+			if stdout != "" {
+				t.Errorf("stdout not empty on error: %q", stdout)
+			}
+		})
+	}
+}
+
+func TestEmulatorNotRunning(t *testing.T) {
+	t.Parallel()
+	vars := map[string]string{"PUBSUB_EMULATOR_HOST": "127.0.0.1:1", "STORAGE_EMULATOR_HOST": "127.0.0.1:1"}
+	code, _, stderr := runProducer(t, vars, "enqueue", "--phase", "raw", "--job", "all", "--dates", "2024-10-22", "--dry-run")
+	if code != exitError || !strings.Contains(stderr, "cannot reach the Pub/Sub emulator at PUBSUB_EMULATOR_HOST=127.0.0.1:1 (is `make up` running?)") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestDryRunPublishesNothing(t *testing.T) {
+	t.Parallel()
+	env, vars := stack(t)
+	code, stdout, stderr := runProducer(t, vars, "enqueue", "--phase", "scrapers", "--job", "all",
+		"--start-date", "2024-10-22", "--end-date", "2024-10-24", "--dry-run")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	runs := strings.Count(stdout, "RUN ")
+	skips := strings.Count(stdout, "SKIP ")
+	// Six scrapers × three dates; the injury report cannot be backfilled.
+	if runs != 15 || skips != 3 {
+		t.Errorf("plan has %d RUN and %d SKIP lines, want 15 and 3:\n%s", runs, skips, stdout)
+	}
+	if !strings.Contains(stdout, "SKIP  2024-10-22  scrapers/bdl_injuries  unavailable: ") {
+		t.Errorf("plan does not give the reason for the injury report:\n%s", stdout)
+	}
+	if !strings.Contains(stdout, "dry run: 15 to run, 3 skipped (unavailable: 3); nothing published") {
+		t.Errorf("plan totals missing:\n%s", stdout)
+	}
+	if got := drain(t, env, env.Names.UnroutableSubscription(messages.PhaseScrapers)); len(got) != 0 {
+		t.Errorf("dry run published %d messages: %v", len(got), pairs(got))
+	}
+}
+
+func TestEnqueuePublishesPlan(t *testing.T) {
+	t.Parallel()
+	env, vars := stack(t)
+	code, stdout, stderr := runProducer(t, vars, "enqueue", "--phase", "raw", "--job", "bdl_player_boxscores",
+		"--dates", "2024-10-24,2024-10-22", "--stop-after", "raw", "--lane", "daily", "--run-id", "run-1")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "run run-1: published 2 of 2") {
+		t.Errorf("summary missing:\n%s", stdout)
+	}
+	got := drain(t, env, env.Names.Subscription(messages.Ref(messages.PhaseRaw, "bdl_player_boxscores")))
+	want := []messages.Request{
+		{Version: 1, Phase: messages.PhaseRaw, Job: "bdl_player_boxscores", Date: "2024-10-22", RunID: "run-1",
+			Trigger: messages.Trigger{Kind: messages.TriggerProducer}, StopAfter: messages.PhaseRaw, Lane: messages.LaneDaily},
+		{Version: 1, Phase: messages.PhaseRaw, Job: "bdl_player_boxscores", Date: "2024-10-24", RunID: "run-1",
+			Trigger: messages.Trigger{Kind: messages.TriggerProducer}, StopAfter: messages.PhaseRaw, Lane: messages.LaneDaily},
+	}
+	if diff := cmp.Diff(sortedPairs(want), sortedPairs(got)); diff != "" {
+		t.Fatalf("published (-want +got):\n%s", diff)
+	}
+	for _, r := range got {
+		w := want[0]
+		w.Date = r.Date
+		if diff := cmp.Diff(w, r); diff != "" {
+			t.Errorf("message for %s (-want +got):\n%s", r.Date, diff)
+		}
+	}
+}
+
+func TestLimitPublishesExactly(t *testing.T) {
+	t.Parallel()
+	env, vars := stack(t)
+	code, stdout, stderr := runProducer(t, vars, "enqueue", "--phase", "scrapers", "--job", "all",
+		"--start-date", "2024-10-22", "--end-date", "2024-10-31", "--limit", "7")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	got := drain(t, env, env.Names.UnroutableSubscription(messages.PhaseScrapers))
+	if len(got) != 7 {
+		t.Errorf("--limit 7 published %d messages", len(got))
+	}
+	// Dates come first: the limit takes the earliest dates, all jobs of a date together.
+	for _, r := range got {
+		if r.Date > "2024-10-23" {
+			t.Errorf("--limit 7 published %s %s, beyond the first dates", r.Ref(), r.Date)
+		}
+	}
+	if !strings.Contains(stdout, "published 7 of 7") || !strings.Contains(stdout, "over limit: 43") {
+		t.Errorf("summary does not account for the limit:\n%s", stdout)
+	}
+}
+
+// finish writes a done ledger record, as a consumer would after running (ref, date).
+func finish(t *testing.T, l *ledger.Ledger, ref messages.JobRef, date string, state ledger.State, rows int64) {
+	t.Helper()
+	now := time.Now()
+	rec := ledger.Record{Phase: ref.Phase, Job: ref.Job, Date: date}.Start("test", "earlier-run", time.Minute, now)
+	out := ledger.Output{}
+	if rows > 0 {
+		out.Rows = map[string]int64{date: rows}
+	}
+	rec = rec.Succeed(out, "fp-"+date, state == ledger.StateEmpty, now)
+	if _, err := l.Write(context.Background(), rec, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestResumeSkipsFinishedAndForceRepublishes(t *testing.T) {
+	t.Parallel()
+	env, vars := stack(t)
+	l := ledger.New(env.Storage, env.Bucket, ledger.Options{})
+	dates := []string{"2024-10-22", "2024-10-23", "2024-10-24"}
+	args := []string{"enqueue", "--phase", "raw", "--job", "all", "--start-date", dates[0], "--end-date", dates[2]}
+	unroutable := env.Names.UnroutableSubscription(messages.PhaseRaw)
+
+	if code, _, stderr := runProducer(t, vars, args...); code != exitOK {
+		t.Fatalf("first enqueue: exit %d: %s", code, stderr)
+	}
+	first := drain(t, env, unroutable)
+	if len(first) == 0 {
+		t.Fatal("first enqueue published nothing")
+	}
+	// The consumers finish every pair that was published.
+	for i, r := range first {
+		state := ledger.StateSucceeded
+		if i%2 == 1 {
+			state = ledger.StateEmpty
+		}
+		finish(t, l, r.Ref(), r.Date, state, int64(10*i))
+	}
+
+	code, stdout, stderr := runProducer(t, vars, args...)
+	if code != exitOK {
+		t.Fatalf("second enqueue: exit %d: %s", code, stderr)
+	}
+	if again := drain(t, env, unroutable); len(again) != 0 {
+		t.Errorf("second identical enqueue published %d messages: %v", len(again), pairs(again))
+	}
+	if want := fmt.Sprintf("published 0 of 0; 0 to run, %d skipped (done: %d", len(first)+3, len(first)); !strings.Contains(stdout, want) {
+		t.Errorf("summary of the second enqueue lacks %q:\n%s", want, stdout)
+	}
+
+	code, _, stderr = runProducer(t, vars, append(args, "--force")...)
+	if code != exitOK {
+		t.Fatalf("forced enqueue: exit %d: %s", code, stderr)
+	}
+	forced := drain(t, env, unroutable)
+	if diff := cmp.Diff(sortedPairs(first), sortedPairs(forced)); diff != "" {
+		t.Errorf("--force republished (-first +forced):\n%s", diff)
+	}
+	for _, r := range forced {
+		if !r.Force {
+			t.Errorf("forced message %s %s lacks force", r.Ref(), r.Date)
+		}
+	}
+}
+
+func TestResumeSkipsOnlyFinishedPairs(t *testing.T) {
+	t.Parallel()
+	env, vars := stack(t)
+	l := ledger.New(env.Storage, env.Bucket, ledger.Options{})
+	ref := messages.Ref(messages.PhaseScrapers, "bdl_games")
+	finish(t, l, ref, "2024-10-23", ledger.StateSucceeded, 0)
+	// A failed record is not finished: it is published again.
+	now := time.Now()
+	failed := ledger.Record{Phase: ref.Phase, Job: ref.Job, Date: "2024-10-24"}.Start("test", "r", time.Minute, now).Fail(fmt.Errorf("boom"), now)
+	if _, err := l.Write(context.Background(), failed, 0); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runProducer(t, vars, "enqueue", "--phase", "scrapers", "--job", "bdl_games",
+		"--start-date", "2024-10-22", "--end-date", "2024-10-24")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	got := sortedPairs(drain(t, env, env.Names.Subscription(ref)))
+	want := []string{"scrapers/bdl_games 2024-10-22", "scrapers/bdl_games 2024-10-24"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("published (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(stdout, "skipped scrapers/bdl_games for 1 dates (done), e.g. 2024-10-23: already succeeded") {
+		t.Errorf("summary does not explain the skip:\n%s", stdout)
+	}
+}
+
+func TestStatusGrid(t *testing.T) {
+	t.Parallel()
+	env, vars := stack(t)
+	l := ledger.New(env.Storage, env.Bucket, ledger.Options{})
+	ref := messages.Ref(messages.PhaseRaw, "bdl_player_boxscores")
+	finish(t, l, ref, "2024-10-22", ledger.StateSucceeded, 250)
+	now := time.Now()
+	rec := ledger.Record{Phase: ref.Phase, Job: ref.Job, Date: "2024-10-23"}.Start("test", "r2", time.Minute, now).Fail(fmt.Errorf("bigquery 503"), now)
+	if _, err := l.Write(context.Background(), rec, 0); err != nil {
+		t.Fatal(err)
+	}
+
+	code, stdout, stderr := runProducer(t, vars, "status", "--phase", "raw", "--job", "bdl_player_boxscores",
+		"--start-date", "2024-10-22", "--end-date", "2024-10-24", "--json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var cells []cell
+	if err := json.Unmarshal([]byte(stdout), &cells); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, stdout)
+	}
+	type row struct {
+		Date, State string
+		Attempts    int
+		Rows        int64
+		LastError   string
+	}
+	var got []row
+	for _, c := range cells {
+		got = append(got, row{c.Date, c.State, c.Attempts, c.Rows, c.LastError})
+	}
+	want := []row{
+		{"2024-10-22", "succeeded", 1, 250, ""},
+		{"2024-10-23", "failed", 1, 0, "bigquery 503"},
+		{"2024-10-24", "", 0, 0, ""},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("status grid (-want +got):\n%s", diff)
+	}
+
+	code, stdout, stderr = runProducer(t, vars, "status", "--job", "raw/bdl_player_boxscores",
+		"--start-date", "2024-10-22", "--end-date", "2024-10-24")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, s := range []string{"ok 250", "failed x1", "total: succeeded 1, failed 1, none 1", "2024-10-23 raw/bdl_player_boxscores failed after 1 attempts: bigquery 503"} {
+		if !strings.Contains(stdout, s) {
+			t.Errorf("status text lacks %q:\n%s", s, stdout)
+		}
+	}
+
+	// --run keeps only the records of that run.
+	code, stdout, _ = runProducer(t, vars, "status", "--job", "raw/bdl_player_boxscores",
+		"--start-date", "2024-10-22", "--end-date", "2024-10-24", "--run", "r2")
+	if code != exitOK || !strings.Contains(stdout, "total: failed 1, none 2") {
+		t.Errorf("status --run r2 (exit %d):\n%s", code, stdout)
+	}
+}
+
+func TestJobsListsCatalogue(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr := runProducer(t, nil, "jobs")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, s := range messages.DefaultCatalog().Jobs() {
+		if !strings.Contains(stdout, "  "+s.Name+"\n") {
+			t.Errorf("jobs output lacks %s", s.Ref())
+		}
+	}
+	if !strings.Contains(stdout, "current day only (not backfillable)") {
+		t.Errorf("jobs output does not show the injury report's bound:\n%s", stdout)
+	}
+	code, stdout, _ = runProducer(t, nil, "jobs", "--json")
+	var jobs []jobJSON
+	if code != exitOK || json.Unmarshal([]byte(stdout), &jobs) != nil || len(jobs) != len(messages.DefaultCatalog().Jobs()) {
+		t.Errorf("jobs --json (exit %d) gave %d jobs:\n%s", code, len(jobs), stdout)
+	}
+}
