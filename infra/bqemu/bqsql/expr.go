@@ -53,6 +53,15 @@ var weekdays = map[string]int{"SUNDAY": 0, "MONDAY": 1, "TUESDAY": 2, "WEDNESDAY
 
 // seq translates a node sequence (an expression, a clause list or a whole query).
 func (t *translator) seq(ns []node) (string, error) {
+	t.depth++
+	defer func() { t.depth-- }()
+	if t.depth > maxDepth {
+		pos := 0
+		if len(ns) > 0 {
+			pos = ns[0].tok.pos
+		}
+		return "", &SyntaxError{Pos: pos, Msg: fmt.Sprintf("expression nested deeper than %d levels", maxDepth)}
+	}
 	ps, err := t.pieces(ns)
 	if err != nil {
 		return "", err
@@ -143,6 +152,7 @@ func (t *translator) pieces(ns []node) ([]piece, error) {
 				prim(n.sp, "?")
 			}
 			t.posN++
+			t.stmtPos++
 			i++
 		case tkSysVar:
 			return nil, unsupported("system variable @@%s", n.tok.val)
@@ -239,6 +249,10 @@ func (t *translator) param(name string) string {
 	if !t.seen[name] {
 		t.seen[name] = true
 		t.params = append(t.params, name)
+	}
+	if !t.stmtSeen[name] {
+		t.stmtSeen[name] = true
+		t.stmtParams = append(t.stmtParams, name)
 	}
 	ref := "$" + name
 	if !isPlainName(name) {

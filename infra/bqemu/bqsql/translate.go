@@ -20,7 +20,8 @@ type Statement struct {
 	Kind string
 	// Params lists the named parameters referenced, lower-cased (BigQuery matches names
 	// case-insensitively), in order of first appearance. Bind them with
-	// sql.Named(lowercase name, value).
+	// sql.Named(lowercase name, value). A SCRIPT lists those of all its parts, and each
+	// part those it references itself.
 	Params []string
 	// Positional is the number of ? placeholders.
 	Positional int
@@ -128,10 +129,12 @@ func TranslateWithParams(sql string, pt ParamTypes) (st *Statement, err error) {
 		if len(ns) == 0 {
 			continue
 		}
+		t.stmtParams, t.stmtSeen, t.stmtPos = nil, map[string]bool{}, 0
 		s, err := t.statement(ns)
 		if err != nil {
 			return nil, err
 		}
+		s.Params, s.Positional = t.stmtParams, t.stmtPos
 		stmts = append(stmts, s)
 	}
 	if len(stmts) == 0 {
@@ -139,10 +142,6 @@ func TranslateWithParams(sql string, pt ParamTypes) (st *Statement, err error) {
 	}
 	if len(t.params) > 0 && t.posN > 0 {
 		return nil, &SyntaxError{Msg: "query mixes named (@name) and positional (?) parameters; use one kind"}
-	}
-	for _, s := range stmts {
-		s.Params = t.params
-		s.Positional = t.posN
 	}
 	if len(stmts) == 1 {
 		return stmts[0], nil
@@ -167,6 +166,11 @@ type translator struct {
 	unnestN int
 	inMerge bool
 	anonRow int // > 0 where anonymous STRUCTs should coerce by position
+	depth   int // seq recursion depth
+	// The parameters of the statement being translated (a script has several).
+	stmtParams []string
+	stmtSeen   map[string]bool
+	stmtPos    int
 }
 
 // scripting keywords that start a statement BigQuery runs as procedural code.

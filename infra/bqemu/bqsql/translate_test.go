@@ -391,6 +391,8 @@ func TestTranslateSyntaxErrors(t *testing.T) {
 		"CREATE TABLE t",
 		"SELECT 12abc",
 		"SELECT @a, ?",
+		"SELECT " + strings.Repeat("CASE WHEN TRUE THEN ", 2000) + "1" + strings.Repeat(" END", 2000),
+		"SELECT " + strings.Repeat("(", 2000) + "1" + strings.Repeat(")", 2000),
 	} {
 		t.Run(q, func(t *testing.T) {
 			t.Parallel()
@@ -464,8 +466,13 @@ func TestTranslateScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	var kinds []string
+	var params [][]string
 	for _, s := range st.Statements {
 		kinds = append(kinds, s.Kind)
+		params = append(params, s.Params)
+	}
+	if diff := cmp.Diff([][]string{{"d"}, {"d", "x"}}, params); diff != "" {
+		t.Errorf("script part params (-want +got):\n%s", diff)
 	}
 	want := Statement{Kind: "SCRIPT", Params: []string{"d", "x"}}
 	if diff := cmp.Diff(&want, st, cmpIgnoreSQL); diff != "" {
