@@ -1,0 +1,540 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+
+	"github.com/nba-props/pipeline/consumers/ledger"
+	"github.com/nba-props/pipeline/messages"
+)
+
+// Outcome says what the runtime did with one message; it is the "outcome" of the log line.
+type Outcome string
+
+// The outcomes, one per row of the contract table (package documentation).
+const (
+	OutcomeSucceeded  Outcome = "succeeded"   // ran, recorded, emitted, acked
+	OutcomeDuplicate  Outcome = "duplicate"   // done with the same input: acked (emitted if needed)
+	OutcomeWaiting    Outcome = "waiting"     // a hard upstream is not done: recorded, acked
+	OutcomeDead       Outcome = "dead"        // permanent error: recorded, dead-lettered, acked
+	OutcomeRetry      Outcome = "retry"       // transient error: recorded failed, nacked
+	OutcomeLeaseHeld  Outcome = "lease_held"  // another consumer runs the date: nacked
+	OutcomeAbandoned  Outcome = "abandoned"   // shutdown grace over: nothing recorded
+	OutcomeRouted     Outcome = "routed"      // catch-all: a job subscription takes it, acked
+	OutcomeUnroutable Outcome = "unroutable"  // catch-all: no job subscription takes it, dead-lettered
+	OutcomeNotHandled Outcome = "not_handled" // infrastructure error before a decision: nacked
+)
+
+// casRetries bounds how often one message re-reads the ledger after losing a race.
+const casRetries = 8
+
+// handling is what the log line of one message says.
+type handling struct {
+	req     messages.Request
+	ref     messages.JobRef
+	date    string
+	outcome Outcome
+	state   ledger.State
+	attempt int
+	rows    int64
+	err     error
+	reason  string
+}
+
+func (rt *Runtime) handle(mctx context.Context, spec messages.JobSpec, subID string, m *pubsub.Message) {
+	start := time.Now()
+	ctx, cancel := rt.workContext(mctx)
+	defer cancel()
+	ctx = context.WithValue(ctx, traceparentKey{}, m.Attributes[traceparentAttr])
+	h := rt.process(ctx, spec, subID, m)
+	rt.logHandled(ctx, subID, m, h, time.Since(start))
+}
+
+// process applies the contract to one message and acks or nacks it.
+func (rt *Runtime) process(ctx context.Context, spec messages.JobSpec, subID string, m *pubsub.Message) handling {
+	h := handling{ref: spec.Ref(), date: m.Attributes[messages.AttrDate]}
+	req, err := messages.Decode(m.Data, m.Attributes, rt.opts.Catalog)
+	if err == nil && req.Ref() != spec.Ref() {
+		err = fmt.Errorf("%w: %s arrived on the subscription of %s", messages.ErrJobNotInPhase, req.Ref(), spec.Ref())
+	}
+	if err != nil {
+		return rt.rejectMessage(ctx, spec, subID, m, err)
+	}
+	h.req, h.date = req, req.Date
+
+	for range casRetries {
+		if rt.abandoned() {
+			m.Nack()
+			h.outcome = OutcomeAbandoned
+			return h
+		}
+		d, err := rt.decide(ctx, spec, req)
+		if errors.Is(err, ledger.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			m.Nack()
+			h.outcome, h.err = OutcomeNotHandled, err
+			return h
+		}
+		h.state, h.attempt = d.rec.State, d.rec.Attempts
+		switch d.action {
+		case actionLeaseHeld:
+			m.Nack()
+			h.outcome = OutcomeLeaseHeld
+			return h
+		case actionWaiting:
+			m.Ack()
+			h.outcome = OutcomeWaiting
+			return h
+		case actionDuplicate:
+			h.rows = d.rec.Output.TotalRows()
+			if err := rt.emitIfNeeded(ctx, req, d.rec, d.gen); err != nil {
+				m.Nack()
+				h.outcome, h.err = OutcomeNotHandled, err
+				return h
+			}
+			m.Ack()
+			h.outcome = OutcomeDuplicate
+			return h
+		case actionRun:
+			return rt.run(ctx, spec, subID, m, req, d.rec, d.gen)
+		}
+	}
+	m.Nack()
+	h.outcome = OutcomeNotHandled
+	h.err = fmt.Errorf("ledger %s %s: lost %d compare-and-swap races in a row", spec.Ref(), req.Date, casRetries)
+	return h
+}
+
+type action int
+
+const (
+	actionRun action = iota
+	actionDuplicate
+	actionWaiting
+	actionLeaseHeld
+)
+
+type decision struct {
+	action action
+	rec    ledger.Record // for actionRun: the claimed (running) record
+	gen    int64
+}
+
+// decide reads the record and the upstream records and moves the record by one
+// compare-and-swap: claim it (run), record waiting, or nothing (duplicate, lease held).
+// ErrConflict means another consumer moved the record first: decide again.
+func (rt *Runtime) decide(ctx context.Context, spec messages.JobSpec, req messages.Request) (decision, error) {
+	ref := spec.Ref()
+	rec, gen, err := rt.ledger.Get(ctx, ref, req.Date)
+	switch {
+	case errors.Is(err, ledger.ErrNotFound):
+		rec = ledger.Record{Phase: ref.Phase, Job: ref.Job, Date: req.Date}
+	case err != nil:
+		return decision{}, err
+	}
+	now := rt.ledger.Now()
+	if rec.LeaseLive(now) {
+		return decision{action: actionLeaseHeld, rec: rec, gen: gen}, nil
+	}
+	inputs, missing, err := rt.upstreams(ctx, spec, req.Date)
+	if err != nil {
+		return decision{}, err
+	}
+	if len(missing) > 0 {
+		// A done record stays as it is while an upstream runs again: that upstream's
+		// completion triggers this job anyway.
+		if !rec.State.Done() && !(rec.State == ledger.StateWaiting && slices.Equal(rec.Missing, missing)) {
+			rec = rec.Wait(missing, now)
+			if gen, err = rt.ledger.Write(ctx, rec, gen); err != nil {
+				return decision{}, err
+			}
+		}
+		return decision{action: actionWaiting, rec: rec, gen: gen}, nil
+	}
+	fp := InputFingerprint(inputs)
+	root := len(spec.Upstreams()) == 0
+	if rec.State.Done() && rec.InputFingerprint == fp && !req.Force && !(root && rec.State == ledger.StateEmpty) {
+		return decision{action: actionDuplicate, rec: rec, gen: gen}, nil
+	}
+	rec = rec.Start(rt.opts.Owner, req.RunID, rt.opts.Lease, now)
+	rec.InputFingerprint, rec.Inputs = fp, inputs
+	if gen, err = rt.ledger.Write(ctx, rec, gen); err != nil {
+		return decision{}, err
+	}
+	return decision{action: actionRun, rec: rec, gen: gen}, nil
+}
+
+// upstreams reads the records of the job's upstreams for date: the output fingerprints of
+// the hard and the present soft ones, and the hard ones not done.
+func (rt *Runtime) upstreams(ctx context.Context, spec messages.JobSpec, date string) (inputs map[string]string, missing []string, err error) {
+	for i, u := range spec.Upstreams() {
+		hard := i < len(spec.Hard)
+		rec, _, err := rt.ledger.Get(ctx, u, date)
+		if err != nil && !errors.Is(err, ledger.ErrNotFound) {
+			return nil, nil, err
+		}
+		if err == nil && rec.State.Done() {
+			if inputs == nil {
+				inputs = map[string]string{}
+			}
+			inputs[u.String()] = rec.OutputFingerprint
+			continue
+		}
+		if hard {
+			missing = append(missing, u.String())
+		}
+	}
+	return inputs, missing, nil
+}
+
+// run executes the job on a claimed record and records, emits and acks.
+func (rt *Runtime) run(ctx context.Context, spec messages.JobSpec, subID string, m *pubsub.Message,
+	req messages.Request, rec ledger.Record, gen int64) handling {
+	h := handling{req: req, ref: spec.Ref(), date: req.Date, state: rec.State, attempt: rec.Attempts}
+	job := rt.opts.Jobs[spec.Ref()]
+
+	jctx, cancel := context.WithTimeout(ctx, spec.Timeout)
+	jctx = WithInfo(jctx, RunInfo{Attempt: rec.Attempts, InputFingerprint: rec.InputFingerprint, Inputs: rec.Inputs})
+	lease := &leaseKeeper{rt: rt, rec: rec, gen: gen, cancelJob: cancel}
+	stopLease := lease.start(ctx)
+	res, jerr := runJob(jctx, job, req)
+	stopLease()
+	cancel()
+	rec, gen, lost := lease.state()
+
+	switch {
+	case rt.abandoned():
+		// The grace period is over and the library has let go of the message. Record
+		// nothing: the lease lapses and the redelivery takes the date over.
+		h.outcome, h.err = OutcomeAbandoned, jerr
+		return h
+	case lost != nil:
+		m.Nack()
+		h.outcome, h.err = OutcomeNotHandled, lost
+		return h
+	}
+	now := rt.ledger.Now()
+
+	if jerr == nil {
+		h.rows = res.TotalRows()
+		done := rec.Succeed(toOutput(res), OutputFingerprint(res, rec.InputFingerprint), res.Empty, now)
+		if next, err := rt.downstream(ctx, req); err == nil && len(next) == 0 {
+			done.Emitted = true // nothing to emit: save the write that marks it
+		}
+		gen, err := rt.ledger.Write(ctx, done, gen)
+		if err != nil {
+			m.Nack()
+			h.outcome, h.err = OutcomeNotHandled, fmt.Errorf("record %s: %w", done.State, err)
+			return h
+		}
+		h.state = done.State
+		if err := rt.emitIfNeeded(ctx, req, done, gen); err != nil {
+			m.Nack()
+			h.outcome, h.err = OutcomeNotHandled, err
+			return h
+		}
+		m.Ack()
+		h.outcome = OutcomeSucceeded
+		return h
+	}
+
+	// The bound counts runs in the ledger (each claim counts one), not deliveries: a nack
+	// for a held lease is no attempt, and the emulator counts one delivery counter across
+	// every subscription of a topic. Pub/Sub's dead-letter policy remains the backstop.
+	attempt := rec.Attempts
+	h.err = jerr
+	reason := ""
+	switch {
+	case IsPermanent(jerr):
+		reason = ReasonJobError
+	case attempt >= rt.opts.MaxAttempts:
+		reason = ReasonMaxAttempts
+		jerr = fmt.Errorf("attempt %d of %d: %w", attempt, rt.opts.MaxAttempts, jerr)
+		h.err = jerr
+	}
+	if reason == "" {
+		failed := rec.Fail(jerr, now)
+		if _, err := rt.ledger.Write(ctx, failed, gen); err != nil {
+			h.err = errors.Join(jerr, fmt.Errorf("record failed: %w", err))
+		}
+		m.Nack()
+		h.outcome, h.state = OutcomeRetry, failed.State
+		return h
+	}
+	dead := rec.Die(reason, jerr, now)
+	if _, err := rt.ledger.Write(ctx, dead, gen); err != nil {
+		h.err = errors.Join(jerr, fmt.Errorf("record dead: %w", err))
+	}
+	h.state, h.reason = dead.State, reason
+	if err := rt.deadLetter(ctx, subID, m, reason, jerr); err != nil {
+		m.Nack()
+		h.outcome, h.err = OutcomeNotHandled, errors.Join(h.err, err)
+		return h
+	}
+	m.Ack()
+	h.outcome = OutcomeDead
+	return h
+}
+
+// runJob calls the job, turning a panic into a permanent error so that one bad input
+// cannot take the consumer down.
+func runJob(ctx context.Context, job Job, req messages.Request) (res Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = Permanent(fmt.Errorf("job %s panicked: %v", req.Ref(), p))
+		}
+	}()
+	res, err = job.Run(ctx, req)
+	if err != nil {
+		return Result{}, fmt.Errorf("%s %s: %w", req.Ref(), req.Date, err)
+	}
+	return res, nil
+}
+
+// emitIfNeeded publishes one message per downstream job the chain may reach, waits for
+// every result, then marks the record emitted. A record already emitted is left alone.
+func (rt *Runtime) emitIfNeeded(ctx context.Context, req messages.Request, rec ledger.Record, gen int64) error {
+	if rec.Emitted {
+		return nil
+	}
+	byTopic, err := rt.downstream(ctx, req)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for topic, ms := range byTopic {
+		if err := rt.publish(ctx, topic, ms...); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("emit downstream of %s %s: %w", req.Ref(), req.Date, err)
+	}
+	// The messages are out. If marking fails (a concurrent duplicate marked it first, or a
+	// transient error), a redelivery emits again, which downstream ledgers absorb.
+	_, err = rt.ledger.Write(ctx, rec.MarkEmitted(rt.ledger.Now()), gen)
+	if err != nil && !errors.Is(err, ledger.ErrConflict) {
+		return fmt.Errorf("mark emitted: %w", err)
+	}
+	return nil
+}
+
+// downstream builds the messages for the downstream jobs req may reach, by topic.
+func (rt *Runtime) downstream(ctx context.Context, req messages.Request) (map[string][]*pubsub.Message, error) {
+	byTopic := map[string][]*pubsub.Message{}
+	tp, hasTrace := traceparent(ctx)
+	for _, to := range rt.opts.Catalog.Downstream(req.Ref()) {
+		if !req.Reaches(to.Phase) {
+			continue
+		}
+		body, attrs, err := messages.Encode(req.Next(to), rt.opts.Catalog)
+		if err != nil {
+			return nil, fmt.Errorf("emit to %s: %w", to, err)
+		}
+		if hasTrace {
+			attrs[traceparentAttr] = tp
+		}
+		topic := rt.opts.Names.Topic(to.Phase)
+		byTopic[topic] = append(byTopic[topic], &pubsub.Message{Data: body, Attributes: attrs})
+	}
+	return byTopic, nil
+}
+
+// rejectMessage handles a message that does not decode or does not belong on the
+// subscription: dead-letter it with its reason, record the date dead when the attributes
+// name a job and date of this subscription and the record is not done or running, and ack.
+func (rt *Runtime) rejectMessage(ctx context.Context, spec messages.JobSpec, subID string, m *pubsub.Message, cause error) handling {
+	reason := messages.Reason(cause)
+	if reason == "" {
+		reason = "malformed"
+	}
+	h := handling{ref: spec.Ref(), outcome: OutcomeDead, err: cause, reason: reason}
+	date := m.Attributes[messages.AttrDate]
+	if _, err := messages.ParseDate(date); err == nil && m.Attributes[messages.AttrJob] == spec.Name &&
+		m.Attributes[messages.AttrPhase] == string(spec.Phase) {
+		h.date = date
+		rec, gen, err := rt.ledger.Get(ctx, spec.Ref(), date)
+		switch {
+		case errors.Is(err, ledger.ErrNotFound):
+			rec, err = ledger.Record{Phase: spec.Phase, Job: spec.Name, Date: date}, nil
+		}
+		if err == nil && !rec.State.Done() && !rec.LeaseLive(rt.ledger.Now()) {
+			dead := rec.Die(reason, cause, rt.ledger.Now())
+			if _, werr := rt.ledger.Write(ctx, dead, gen); werr == nil {
+				h.state = dead.State
+			}
+		}
+	}
+	if err := rt.deadLetter(ctx, subID, m, reason, cause); err != nil {
+		m.Nack()
+		h.outcome, h.err = OutcomeNotHandled, errors.Join(cause, err)
+		return h
+	}
+	m.Ack()
+	return h
+}
+
+// handleUnroutable acks what a job subscription of the phase takes and dead-letters what
+// none would: Pub/Sub drops a message that matches no subscription filter.
+func (rt *Runtime) handleUnroutable(mctx context.Context, phase messages.Phase, subID string, m *pubsub.Message) {
+	start := time.Now()
+	ctx, cancel := rt.workContext(mctx)
+	defer cancel()
+	job := m.Attributes[messages.AttrJob]
+	h := handling{ref: messages.Ref(phase, job), date: m.Attributes[messages.AttrDate]}
+	if _, ok := rt.opts.Catalog.Lookup(messages.Ref(phase, job)); ok {
+		m.Ack()
+		h.outcome = OutcomeRouted
+		rt.logHandled(ctx, subID, m, h, time.Since(start))
+		return
+	}
+	var cause error
+	if job == "" {
+		_, err := messages.Decode(m.Data, m.Attributes, rt.opts.Catalog)
+		if err != nil {
+			cause = fmt.Errorf("no job attribute, and the body does not decode: %w", err)
+		} else {
+			cause = fmt.Errorf("%w: no job attribute, so no job subscription of %s takes the message", messages.ErrMalformed, rt.opts.Names.Topic(phase))
+		}
+	} else {
+		_, err := rt.opts.Catalog.Job(phase, job)
+		cause = fmt.Errorf("no job subscription of %s takes job %q: %w", rt.opts.Names.Topic(phase), job, err)
+	}
+	h.reason = messages.Reason(cause)
+	if h.reason == "" {
+		h.reason = "malformed"
+	}
+	h.err = cause
+	if err := rt.deadLetter(ctx, subID, m, h.reason, cause); err != nil {
+		m.Nack()
+		h.outcome, h.err = OutcomeNotHandled, errors.Join(cause, err)
+	} else {
+		m.Ack()
+		h.outcome = OutcomeUnroutable
+	}
+	rt.logHandled(ctx, subID, m, h, time.Since(start))
+}
+
+// leaseKeeper extends the ledger lease of a running record while its job runs.
+type leaseKeeper struct {
+	rt        *Runtime
+	cancelJob context.CancelFunc
+
+	mu   sync.Mutex
+	rec  ledger.Record
+	gen  int64
+	lost error
+}
+
+func (k *leaseKeeper) start(ctx context.Context) (stop func()) {
+	period := k.rt.opts.Lease / 3
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			k.mu.Lock()
+			rec, gen, err := k.rt.ledger.Extend(ctx, k.rec, k.gen, k.rt.opts.Lease)
+			switch {
+			case err == nil:
+				k.rec, k.gen = rec, gen
+			case errors.Is(err, ledger.ErrConflict):
+				// Someone else moved the record: the lease is gone, stop the job.
+				k.lost = fmt.Errorf("lease on %s %s lost: %w", k.rec.Ref(), k.rec.Date, err)
+				k.cancelJob()
+			default:
+				// A transient error: keep the job running and try again next period,
+				// unless the lease is about to lapse.
+				if k.rec.Lease != nil && !k.rt.ledger.Now().Add(period).Before(k.rec.Lease.Expires) {
+					k.lost = fmt.Errorf("lease on %s %s could not be extended: %w", k.rec.Ref(), k.rec.Date, err)
+					k.cancelJob()
+				}
+			}
+			lost := k.lost != nil
+			k.mu.Unlock()
+			if lost {
+				return
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
+
+func (k *leaseKeeper) state() (ledger.Record, int64, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.rec, k.gen, k.lost
+}
+
+type traceparentKey struct{}
+
+func traceparent(ctx context.Context) (string, bool) {
+	tp, ok := ctx.Value(traceparentKey{}).(string)
+	return tp, ok && tp != ""
+}
+
+func (rt *Runtime) logHandled(ctx context.Context, subID string, m *pubsub.Message, h handling, elapsed time.Duration) {
+	level := slog.LevelInfo
+	switch h.outcome {
+	case OutcomeRouted:
+		level = slog.LevelDebug
+	case OutcomeRetry, OutcomeLeaseHeld, OutcomeAbandoned, OutcomeNotHandled:
+		level = slog.LevelWarn
+	case OutcomeDead, OutcomeUnroutable:
+		level = slog.LevelError
+	}
+	if !rt.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("outcome", string(h.outcome)),
+		slog.String("phase", string(h.ref.Phase)),
+		slog.String("job", h.ref.Job),
+		slog.String("date", h.date),
+		slog.String("run_id", firstNonEmpty(h.req.RunID, m.Attributes[messages.AttrRunID])),
+		slog.Int("attempt", h.attempt),
+		slog.Int("delivery_attempt", deliveryAttempt(m)),
+		slog.String("state", string(h.state)),
+		slog.Int64("rows", h.rows),
+		slog.Duration("elapsed", elapsed),
+		slog.String("subscription", subID),
+		slog.String("message_id", m.ID),
+	}
+	if h.req.Trigger.From != "" {
+		attrs = append(attrs, slog.String("from", h.req.Trigger.From))
+	}
+	if h.reason != "" {
+		attrs = append(attrs, slog.String("reason", h.reason))
+	}
+	if h.err != nil {
+		attrs = append(attrs, slog.String("err", h.err.Error()))
+	}
+	attrs = append(attrs, traceAttrs(rt.project, m.Attributes[traceparentAttr])...)
+	rt.log.LogAttrs(ctx, level, "message "+string(h.outcome), attrs...)
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}

@@ -1,0 +1,623 @@
+package runner_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/nba-props/pipeline/consumers/ledger"
+	"github.com/nba-props/pipeline/consumers/runner"
+	"github.com/nba-props/pipeline/messages"
+)
+
+var dates = []string{"2024-10-22", "2024-10-23", "2024-10-24"}
+
+func TestChainRunsEachJobOncePerDateInDependencyOrder(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	tr := newTracker()
+	e.start(e.options(tr.allJobs()))
+
+	for _, d := range dates {
+		e.publish(1, request(a1, d), request(b1, d))
+	}
+	for _, d := range dates {
+		e.waitState(c3, d, ledger.StateSucceeded)
+		e.waitState(ab2, d, ledger.StateSucceeded)
+	}
+	runs, _, _ := tr.snapshot()
+	want := map[string]int{}
+	for _, d := range dates {
+		for _, r := range []messages.JobRef{a1, b1, a2, ab2, c3} {
+			want[key(r, d)] = 1
+		}
+	}
+	if diff := cmp.Diff(want, runs); diff != "" {
+		t.Errorf("runs per (job, date) (-want +got):\n%s", diff)
+	}
+	for _, d := range dates {
+		for _, edge := range [][2]messages.JobRef{{a1, a2}, {a2, c3}, {a1, ab2}, {b1, ab2}} {
+			end, start := tr.index("end "+key(edge[0], d)), tr.index("start "+key(edge[1], d))
+			if end < 0 || start < end {
+				t.Errorf("%s: %s started (event %d) before %s ended (event %d)", d, edge[1], start, edge[0], end)
+			}
+		}
+		rec := e.waitState(c3, d, ledger.StateSucceeded)
+		if !rec.Emitted || rec.Output.TotalRows() != 10 || rec.InputFingerprint == "" || rec.Inputs[a2.String()] == "" {
+			t.Errorf("c3 %s record: emitted=%v rows=%d input=%q inputs=%v", d, rec.Emitted, rec.Output.TotalRows(), rec.InputFingerprint, rec.Inputs)
+		}
+	}
+
+	// The status grid comes from one listing per job.
+	grid, err := e.led.List(context.Background(), a2, dates[0], dates[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range grid {
+		got = append(got, fmt.Sprintf("%s %s rows=%d attempts=%d", s.Date, s.State, s.Rows, s.Attempts))
+	}
+	wantGrid := []string{
+		"2024-10-22 succeeded rows=10 attempts=1",
+		"2024-10-23 succeeded rows=10 attempts=1",
+		"2024-10-24 succeeded rows=10 attempts=1",
+	}
+	if diff := cmp.Diff(wantGrid, got); diff != "" {
+		t.Errorf("status grid of a2 (-want +got):\n%s", diff)
+	}
+
+	// One Cloud Logging line per message handled.
+	var line map[string]any
+	for l := range strings.SplitSeq(e.logs.String(), "\n") {
+		if strings.Contains(l, `"job":"c3"`) && strings.Contains(l, `"outcome":"succeeded"`) {
+			if err := json.Unmarshal([]byte(l), &line); err != nil {
+				t.Fatalf("log line is not JSON: %v: %s", err, l)
+			}
+			break
+		}
+	}
+	for _, k := range []string{"severity", "message", "time", "job", "date", "run_id", "phase", "attempt", "state", "rows", "elapsed"} {
+		if _, ok := line[k]; !ok {
+			t.Errorf("log line of a c3 success lacks %q: %v", k, line)
+		}
+	}
+	if line["severity"] != "INFO" || line["state"] != "succeeded" || line["run_id"] != "run-test" || !strings.HasSuffix(fmt.Sprint(line["elapsed"]), "s") {
+		t.Errorf("log line = %v", line)
+	}
+}
+
+func TestStopAfterEndsTheChain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	tr := newTracker()
+	e.start(e.options(tr.allJobs()))
+
+	stopScrapers := request(a1, dates[0])
+	stopScrapers.StopAfter = messages.PhaseScrapers
+	stopRaw := request(a1, dates[1])
+	stopRaw.StopAfter = messages.PhaseRaw
+	e.publish(1, stopScrapers, stopRaw)
+
+	e.waitState(a2, dates[1], ledger.StateSucceeded)
+	rec := e.waitState(a1, dates[0], ledger.StateSucceeded)
+	waitFor(t, 30*time.Second, "a1 emitted", func() (bool, string) {
+		r, _, err := e.led.Get(context.Background(), a1, dates[0])
+		return err == nil && r.Emitted, fmt.Sprint(rec.Emitted)
+	})
+	waitFor(t, 30*time.Second, "a2 "+dates[1]+" emitted", func() (bool, string) {
+		r, _, err := e.led.Get(context.Background(), a2, dates[1])
+		return err == nil && r.Emitted, ""
+	})
+	// Emitting happens before marking emitted, so everything that was going to be
+	// published is on the emulator now.
+	for _, m := range e.published(e.names.Topic(messages.PhaseRaw)) {
+		if m.Attributes[messages.AttrDate] == dates[0] {
+			t.Errorf("stop_after=scrapers, yet %s was sent to the raw topic for %s", m.Attributes[messages.AttrJob], dates[0])
+		}
+	}
+	for _, m := range e.published(e.names.Topic(messages.PhaseAnalytics)) {
+		t.Errorf("stop_after=raw, yet %s was sent to the analytics topic for %s", m.Attributes[messages.AttrJob], m.Attributes[messages.AttrDate])
+	}
+	if n := tr.count(c3, dates[1]); n != 0 {
+		t.Errorf("c3 ran %d times past stop_after=raw", n)
+	}
+}
+
+func TestFanInRunsOnceAfterBothUpstreams(t *testing.T) {
+	t.Parallel()
+	for _, last := range []messages.JobRef{a1, b1} {
+		t.Run(last.Job+" last", func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, testCatalog(t))
+			tr := newTracker()
+			release := make(chan struct{})
+			jobs := tr.allJobs()
+			jobs[last] = tr.job(last, func(ctx context.Context, req messages.Request) (runner.Result, error) {
+				select {
+				case <-release:
+				case <-ctx.Done():
+					return runner.Result{}, ctx.Err()
+				}
+				return runner.Result{Rows: map[string]int64{req.Date: 10}}, nil
+			})
+			e.start(e.options(jobs))
+			e.publish(1, request(a1, dates[0]), request(b1, dates[0]))
+
+			first := a1
+			if last == a1 {
+				first = b1
+			}
+			e.waitState(first, dates[0], ledger.StateSucceeded)
+			if first == a1 {
+				// a1's emit reached ab2 before b1 finished: it waits for b1.
+				rec := e.waitState(ab2, dates[0], ledger.StateWaiting)
+				if diff := cmp.Diff([]string{b1.String()}, rec.Missing); diff != "" {
+					t.Errorf("ab2 missing (-want +got):\n%s", diff)
+				}
+			}
+			close(release)
+			e.waitState(ab2, dates[0], ledger.StateSucceeded)
+			e.waitState(c3, dates[0], ledger.StateSucceeded)
+			// Both upstreams emitted to ab2; the later message must be a duplicate.
+			waitFor(t, 30*time.Second, "both upstreams emitted", func() (bool, string) {
+				ra, _, _ := e.led.Get(context.Background(), a1, dates[0])
+				rb, _, _ := e.led.Get(context.Background(), b1, dates[0])
+				return ra.Emitted && rb.Emitted, fmt.Sprint(ra.Emitted, rb.Emitted)
+			})
+			waitFor(t, 30*time.Second, "every message to ab2 acked", func() (bool, string) {
+				n, acked := 0, 0
+				for _, m := range e.published(e.names.Topic(messages.PhaseRaw)) {
+					if m.Attributes[messages.AttrJob] == ab2.Job {
+						n++
+						if m.Acks > 0 {
+							acked++
+						}
+					}
+				}
+				return n == 2 && acked == 2, fmt.Sprintf("%d messages, %d acked", n, acked)
+			})
+			if n := tr.count(ab2, dates[0]); n != 1 {
+				t.Errorf("ab2 ran %d times, want 1", n)
+			}
+			if s, ea, eb := tr.index("start "+key(ab2, dates[0])), tr.index("end "+key(a1, dates[0])), tr.index("end "+key(b1, dates[0])); s < ea || s < eb {
+				t.Errorf("ab2 started at event %d, before both upstreams ended (%d, %d)", s, ea, eb)
+			}
+		})
+	}
+}
+
+func TestTripleDeliveryRunsEachDateOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	tr := newTracker()
+	e.start(e.options(tr.allJobs()))
+	for _, d := range dates {
+		e.publish(3, request(a1, d), request(b1, d))
+	}
+	for _, d := range dates {
+		e.waitState(c3, d, ledger.StateSucceeded)
+		e.waitState(ab2, d, ledger.StateSucceeded)
+	}
+	waitFor(t, 60*time.Second, "every message acked", func() (bool, string) {
+		for _, m := range e.ps.Messages() {
+			if m.Acks == 0 && !strings.HasSuffix(m.Topic, e.names.DeadLetterTopic()) {
+				return false, fmt.Sprintf("%s %s not acked", m.Attributes[messages.AttrJob], m.Attributes[messages.AttrDate])
+			}
+		}
+		return true, ""
+	})
+	runs, _, _ := tr.snapshot()
+	for k, n := range runs {
+		if n != 1 {
+			t.Errorf("%s ran %d times, want 1", k, n)
+		}
+	}
+	if len(runs) != 15 {
+		t.Errorf("%d (job, date) pairs ran, want 15", len(runs))
+	}
+	if dl := e.published(e.names.DeadLetterTopic()); len(dl) != 0 {
+		t.Errorf("%d messages dead-lettered, want none", len(dl))
+	}
+}
+
+func TestTwoRuntimesNeverRunADateTwiceAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	tr := newTracker()
+	slow := func(ctx context.Context, req messages.Request) (runner.Result, error) {
+		select {
+		case <-time.After(200 * time.Millisecond): // long enough for duplicates to overlap
+		case <-ctx.Done():
+			return runner.Result{}, ctx.Err()
+		}
+		return runner.Result{Rows: map[string]int64{req.Date: 10}}, nil
+	}
+	jobs := map[messages.JobRef]runner.Job{
+		a1: tr.job(a1, slow), b1: tr.job(b1, slow), a2: tr.job(a2, slow), ab2: tr.job(ab2, slow), c3: tr.job(c3, slow),
+	}
+	for _, owner := range []string{"consumer-a", "consumer-b"} {
+		o := e.options(jobs)
+		o.Owner = owner
+		e.start(o)
+	}
+	for _, d := range dates {
+		e.publish(3, request(a1, d), request(b1, d))
+	}
+	for _, d := range dates {
+		e.waitState(c3, d, ledger.StateSucceeded)
+		e.waitState(ab2, d, ledger.StateSucceeded)
+	}
+	runs, maxActive, _ := tr.snapshot()
+	for k, n := range maxActive {
+		if n > 1 {
+			t.Errorf("%s ran %d times at once", k, n)
+		}
+	}
+	for k, n := range runs {
+		if n != 1 {
+			t.Errorf("%s ran %d times, want 1", k, n)
+		}
+	}
+}
+
+func TestCrashedConsumerIsTakenOverAfterLeaseExpiry(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	entered := make(chan struct{}, 1)
+	hang := runner.JobFunc(func(ctx context.Context, req messages.Request) (runner.Result, error) {
+		entered <- struct{}{}
+		<-ctx.Done() // hangs until the runtime gives up on it
+		return runner.Result{}, ctx.Err()
+	})
+	optsA := e.options(map[messages.JobRef]runner.Job{a1: hang})
+	optsA.Owner, optsA.ShutdownGrace, optsA.Unroutable = "consumer-a", 100*time.Millisecond, []messages.Phase{}
+	_, killA := e.start(optsA)
+	e.publish(1, request(a1, dates[0]))
+	select {
+	case <-entered:
+	case <-time.After(60 * time.Second):
+		t.Fatal("consumer A never started the job")
+	}
+	killA() // grace of 100 ms, then the work is abandoned: the lease stays, unextended
+	held, _, err := e.led.Get(context.Background(), a1, dates[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held.State != ledger.StateRunning || held.Lease == nil || held.Lease.Owner != "consumer-a" {
+		t.Fatalf("after the crash the record is %s with lease %+v, want running leased by consumer-a", held.State, held.Lease)
+	}
+
+	tr := newTracker()
+	optsB := e.options(map[messages.JobRef]runner.Job{a1: tr.job(a1, nil)})
+	optsB.Owner, optsB.Unroutable = "consumer-b", []messages.Phase{}
+	e.start(optsB)
+	// The crashed consumer's message comes back after its ack deadline; a producer re-send
+	// arrives sooner. Either way B must wait for the lease to lapse.
+	e.publish(1, request(a1, dates[0]))
+	rec := e.waitState(a1, dates[0], ledger.StateSucceeded)
+	tr.mu.Lock()
+	startedB := tr.started[key(a1, dates[0])]
+	tr.mu.Unlock()
+	if startedB.Before(held.Lease.Expires) {
+		t.Errorf("B started at %s, before A's lease expired at %s", startedB.Format(time.RFC3339Nano), held.Lease.Expires.Format(time.RFC3339Nano))
+	}
+	if rec.Attempts != 2 || rec.History[len(rec.History)-1].RunID != "run-test" {
+		t.Errorf("record after takeover: attempts=%d, want 2 (the abandoned run counts)", rec.Attempts)
+	}
+}
+
+// poison is a message that must end on the dead-letter topic with reason.
+type poison struct {
+	name   string
+	phase  messages.Phase
+	body   string
+	attrs  map[string]string
+	reason string
+}
+
+func TestPoisonMessagesAreDeadLetteredWithAReason(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	tr := newTracker()
+	e.start(e.options(tr.allJobs()))
+
+	good := request(a1, dates[0])
+	body := func(mut func(m map[string]any)) string {
+		b, _, err := messages.Encode(good, e.cat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		mut(m)
+		out, _ := json.Marshal(m)
+		return string(out)
+	}
+	attrs := func(job, date string) map[string]string {
+		a := good.Attributes()
+		a[messages.AttrJob], a[messages.AttrDate] = job, date
+		return a
+	}
+	cases := []poison{
+		{"malformed JSON", messages.PhaseScrapers, `{"version":1,"phase":"scrapers",`, attrs("a1", dates[0]), "malformed"},
+		{"unknown version", messages.PhaseScrapers, body(func(m map[string]any) { m["version"] = 2 }), attrs("a1", dates[0]), "unknown_version"},
+		{"unknown job", messages.PhaseScrapers, body(func(m map[string]any) { m["job"] = "zz" }), attrs("zz", dates[0]), "unknown_job"},
+		{"job of another phase", messages.PhaseScrapers, body(func(m map[string]any) { m["job"] = "a2" }), attrs("a2", dates[0]), "job_not_in_phase"},
+		{"body names another phase", messages.PhaseRaw, body(func(m map[string]any) { m["job"] = "a2" }), attrs("a2", dates[0]), "job_not_in_phase"},
+		{"date TODAY", messages.PhaseScrapers, body(func(m map[string]any) { m["date"] = "TODAY" }), attrs("a1", "TODAY"), "invalid_date"},
+		{"date 2024-02-30", messages.PhaseScrapers, body(func(m map[string]any) { m["date"] = "2024-02-30" }), attrs("a1", "2024-02-30"), "invalid_date"},
+		{"job ../a1 in attributes", messages.PhaseScrapers, body(func(m map[string]any) { m["job"] = "../a1" }), attrs("../a1", dates[0]), "unknown_job"},
+		{"job ../a1 in the body", messages.PhaseScrapers, body(func(m map[string]any) { m["job"] = "../a1" }), attrs("a1", dates[1]), "unknown_job"},
+		{"no job attribute", messages.PhaseScrapers, body(func(m map[string]any) {}), map[string]string{"date": dates[0]}, "malformed"},
+	}
+	for i, c := range cases {
+		c.attrs["case"] = fmt.Sprint(i)
+		e.publishRaw(c.phase, []byte(c.body), c.attrs)
+	}
+	e.publish(1, good)
+	e.waitState(c3, dates[0], ledger.StateSucceeded)
+
+	waitFor(t, 60*time.Second, "every poison message dead-lettered", func() (bool, string) {
+		n := len(e.published(e.names.DeadLetterTopic()))
+		return n >= len(cases), fmt.Sprintf("%d of %d", n, len(cases))
+	})
+	got := map[string]string{}
+	for _, m := range e.published(e.names.DeadLetterTopic()) {
+		i := m.Attributes["case"]
+		if prev, dup := got[i]; dup {
+			t.Errorf("case %s dead-lettered twice (%s, %s)", i, prev, m.Attributes[runner.AttrReason])
+		}
+		got[i] = m.Attributes[runner.AttrReason]
+		if m.Attributes[runner.AttrError] == "" || m.Attributes[runner.AttrSubscription] == "" || m.Attributes[runner.AttrDeliveryAttempt] == "" {
+			t.Errorf("case %s: dead letter lacks error/subscription/delivery_attempt: %v", i, m.Attributes)
+		}
+		if idx, err := strconv.Atoi(i); err == nil && idx < len(cases) && string(m.Data) != cases[idx].body {
+			t.Errorf("case %q: dead letter body = %q, want the original %q", cases[idx].name, m.Data, cases[idx].body)
+		}
+	}
+	want := map[string]string{}
+	for i, c := range cases {
+		want[fmt.Sprint(i)] = c.reason
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("dead-letter reasons by case (-want +got):\n%s", diff)
+	}
+	waitFor(t, 30*time.Second, "every poison message acked", func() (bool, string) {
+		for _, m := range e.ps.Messages() {
+			if m.Attributes["case"] != "" && !strings.HasSuffix(m.Topic, e.names.DeadLetterTopic()) && m.Acks == 0 {
+				return false, "case " + m.Attributes["case"] + " unacked"
+			}
+		}
+		return true, ""
+	})
+	// Nothing escaped the ledger's layout.
+	it := e.gcs.Bucket(bucket).Objects(context.Background(), nil)
+	for {
+		a, err := it.Next()
+		if err != nil {
+			break
+		}
+		if strings.Contains(a.Name, "..") || !strings.HasPrefix(a.Name, ledger.Prefix) {
+			t.Errorf("unexpected object %q", a.Name)
+		}
+	}
+	// A malformed message naming a (job, date) in its attributes marks a date that never
+	// ran dead, visibly; it never touches a date that succeeded.
+	if rec, _, err := e.led.Get(context.Background(), a1, dates[0]); err != nil || rec.State != ledger.StateSucceeded {
+		t.Errorf("a1 %s = %s, %v; want succeeded despite the poison naming it", dates[0], rec.State, err)
+	}
+}
+
+func TestTransientErrorsRetriedThenDeadLettered(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	tr := newTracker()
+	var calls atomic.Int32
+	jobs := map[messages.JobRef]runner.Job{
+		a1: tr.job(a1, func(ctx context.Context, req messages.Request) (runner.Result, error) {
+			calls.Add(1)
+			return runner.Result{}, fmt.Errorf("fetch page 1: %w", errFlaky)
+		}),
+		// b1 fails twice, then works.
+		b1: tr.job(b1, func(ctx context.Context, req messages.Request) (runner.Result, error) {
+			if tr.count(b1, req.Date) <= 2 {
+				return runner.Result{}, errFlaky
+			}
+			return runner.Result{Rows: map[string]int64{req.Date: 7}}, nil
+		}),
+	}
+	opts := e.options(jobs)
+	opts.MaxAttempts = 3
+	e.start(opts)
+	e.publish(1, request(a1, dates[0]), request(b1, dates[0]))
+
+	rec := e.waitState(a1, dates[0], ledger.StateDead)
+	if rec.Attempts != 3 || rec.Reason != runner.ReasonMaxAttempts || !strings.Contains(rec.LastError, errFlaky.Error()) {
+		t.Errorf("a1 record: attempts=%d reason=%q last error=%q; want 3, max_attempts, the job's error", rec.Attempts, rec.Reason, rec.LastError)
+	}
+	waitFor(t, 30*time.Second, "a1 dead-lettered", func() (bool, string) {
+		return len(e.published(e.names.DeadLetterTopic())) == 1, ""
+	})
+	dl := e.published(e.names.DeadLetterTopic())[0]
+	if dl.Attributes[runner.AttrReason] != runner.ReasonMaxAttempts || dl.Attributes[messages.AttrJob] != "a1" || dl.Attributes[runner.AttrDeliveryAttempt] == "" {
+		t.Errorf("dead letter attributes = %v", dl.Attributes)
+	}
+	if n := calls.Load(); n != 3 {
+		t.Errorf("a1 ran %d times, want 3 (the attempt bound)", n)
+	}
+
+	ok := e.waitState(b1, dates[0], ledger.StateSucceeded)
+	if ok.Attempts != 3 || ok.LastError != "" || ok.Output.TotalRows() != 7 {
+		t.Errorf("b1 record: attempts=%d last error=%q rows=%d; want 3 attempts, no error, 7 rows", ok.Attempts, ok.LastError, ok.Output.TotalRows())
+	}
+}
+
+func TestPermanentErrorRecordedDead(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	tr := newTracker()
+	jobs := tr.allJobs()
+	jobs[a1] = tr.job(a1, func(ctx context.Context, req messages.Request) (runner.Result, error) {
+		return runner.Result{}, runner.Permanent(errors.New("source record 17 has no game id"))
+	})
+	jobs[b1] = tr.job(b1, func(ctx context.Context, req messages.Request) (runner.Result, error) {
+		panic("nil map")
+	})
+	e.start(e.options(jobs))
+	e.publish(1, request(a1, dates[0]), request(b1, dates[0]))
+
+	for _, r := range []messages.JobRef{a1, b1} {
+		rec := e.waitState(r, dates[0], ledger.StateDead)
+		if rec.Reason != runner.ReasonJobError || rec.Attempts != 1 || rec.LastError == "" {
+			t.Errorf("%s record: reason=%q attempts=%d error=%q", r, rec.Reason, rec.Attempts, rec.LastError)
+		}
+		if n := tr.count(r, dates[0]); n != 1 {
+			t.Errorf("%s ran %d times, want 1", r, n)
+		}
+	}
+	waitFor(t, 30*time.Second, "both dead-lettered", func() (bool, string) {
+		var reasons []string
+		for _, m := range e.published(e.names.DeadLetterTopic()) {
+			reasons = append(reasons, m.Attributes[messages.AttrJob]+":"+m.Attributes[runner.AttrReason])
+		}
+		slices.Sort(reasons)
+		return slices.Equal(reasons, []string{"a1:job_error", "b1:job_error"}), fmt.Sprint(reasons)
+	})
+	if rec, _, err := e.led.Get(context.Background(), a2, dates[0]); !errors.Is(err, ledger.ErrNotFound) {
+		t.Errorf("a2 has a record (%s) although a1 died", rec.State)
+	}
+}
+
+func TestDuplicateEmitsWhenNotYetEmitted(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	// a1 succeeded earlier but its consumer crashed before emitting.
+	now := time.Now()
+	rec := ledger.Record{Phase: a1.Phase, Job: a1.Job, Date: dates[0]}.Start("gone", "run-0", time.Minute, now)
+	rec = rec.Succeed(ledger.Output{Rows: map[string]int64{dates[0]: 3}}, "out-a1", false, now)
+	if _, err := e.led.Write(context.Background(), rec, 0); err != nil {
+		t.Fatal(err)
+	}
+	tr := newTracker()
+	e.start(e.options(tr.allJobs()))
+	e.publish(1, request(a1, dates[0]))
+	a2rec := e.waitState(a2, dates[0], ledger.StateSucceeded)
+	if n := tr.count(a1, dates[0]); n != 0 {
+		t.Errorf("a1 ran %d times; a duplicate of a success must not run", n)
+	}
+	if a2rec.Inputs[a1.String()] != "out-a1" {
+		t.Errorf("a2 inputs = %v, want a1's output fingerprint", a2rec.Inputs)
+	}
+	waitFor(t, 30*time.Second, "a1 marked emitted", func() (bool, string) {
+		r, _, err := e.led.Get(context.Background(), a1, dates[0])
+		return err == nil && r.Emitted, ""
+	})
+}
+
+func TestChangedInputReprocessesAndSameInputDoesNot(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	tr := newTracker()
+	var rows atomic.Int64
+	jobs := tr.allJobs()
+	jobs[a1] = tr.job(a1, func(ctx context.Context, req messages.Request) (runner.Result, error) {
+		n := rows.Load()
+		return runner.Result{Rows: map[string]int64{req.Date: n}, Empty: n == 0}, nil
+	})
+	e.start(e.options(jobs))
+
+	// An empty scrape, then a forced re-scrape with the same (empty) output, then one
+	// with rows: a2 runs for the first and the last, never for the unchanged middle one.
+	e.publish(1, request(a1, dates[0]))
+	first := e.waitState(a2, dates[0], ledger.StateSucceeded)
+	for _, n := range []int64{0, 12} {
+		rows.Store(n)
+		before := tr.count(a1, dates[0])
+		e.publish(1, func() messages.Request { r := request(a1, dates[0]); r.Force = true; return r }())
+		waitFor(t, 60*time.Second, "a1 re-run and emitted", func() (bool, string) {
+			r, _, err := e.led.Get(context.Background(), a1, dates[0])
+			return err == nil && tr.count(a1, dates[0]) > before && r.State.Done() && r.Emitted, ""
+		})
+	}
+	last := e.waitState(a2, dates[0], ledger.StateSucceeded)
+	waitFor(t, 60*time.Second, "a2 reprocessed with the new input", func() (bool, string) {
+		r, _, _ := e.led.Get(context.Background(), a2, dates[0])
+		last = r
+		return r.InputFingerprint != first.InputFingerprint, ""
+	})
+	waitFor(t, 30*time.Second, "every message acked", func() (bool, string) {
+		for _, m := range e.ps.Messages() {
+			if m.Acks == 0 {
+				return false, m.Attributes[messages.AttrJob]
+			}
+		}
+		return true, ""
+	})
+	if n := tr.count(a2, dates[0]); n != 2 {
+		t.Errorf("a2 ran %d times, want 2 (empty input, then new input; not for the unchanged re-scrape)", n)
+	}
+	if len(last.History) != 2 || last.History[0].InputFingerprint == last.History[1].InputFingerprint {
+		t.Errorf("a2 history = %+v, want two runs with distinct inputs", last.History)
+	}
+}
+
+func TestShutdownLetsInFlightWorkFinish(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	job := runner.JobFunc(func(ctx context.Context, req messages.Request) (runner.Result, error) {
+		entered <- struct{}{}
+		<-release
+		// The job's context survives the start of shutdown.
+		if err := ctx.Err(); err != nil {
+			return runner.Result{}, err
+		}
+		return runner.Result{Rows: map[string]int64{req.Date: 1}}, nil
+	})
+	opts := e.options(map[messages.JobRef]runner.Job{a1: job})
+	opts.ShutdownGrace = 30 * time.Second
+	_, stop := e.start(opts)
+	e.publish(1, request(a1, dates[0]))
+	<-entered
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	select {
+	case <-stopped:
+		t.Fatal("Run returned while a job was in flight within the grace period")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	<-stopped
+	rec, _, err := e.led.Get(context.Background(), a1, dates[0])
+	if err != nil || rec.State != ledger.StateSucceeded {
+		t.Fatalf("record after graceful shutdown = %s, %v; want succeeded", rec.State, err)
+	}
+}
+
+func TestNewRefusesMissingImplementation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	tr := newTracker()
+	opts := e.options(tr.allJobs())
+	opts.Select = []messages.JobRef{a1, messages.Ref(messages.PhaseRaw, "a2"), messages.Ref(messages.PhaseRaw, "zz")}
+	if _, err := runner.New(opts); err == nil || !strings.Contains(err.Error(), "raw/zz") {
+		t.Errorf("New with an unknown selected job: err = %v, want one naming raw/zz", err)
+	}
+	opts = e.options(map[messages.JobRef]runner.Job{a1: tr.job(a1, nil)})
+	opts.Select = []messages.JobRef{a1, b1}
+	if _, err := runner.New(opts); err == nil || !strings.Contains(err.Error(), "scrapers/b1") {
+		t.Errorf("New with a selected job lacking an implementation: err = %v, want one naming scrapers/b1", err)
+	}
+}
