@@ -34,7 +34,8 @@
 //   - DATE_DIFF(end, start, part) argument order; WEEK means Sunday weeks (WEEK(<day>)
 //     and ISOWEEK too); DATE_ADD/SUB/TRUNC return DATE; TIMESTAMP_DIFF counts whole
 //     units while DATE_DIFF and DATETIME_DIFF count boundaries, as in BigQuery.
-//   - Literals with a point or exponent are FLOAT64 (DOUBLE), not DECIMAL.
+//   - Literals with a point or exponent are FLOAT64 (DOUBLE), not DECIMAL; integer
+//     literals in arithmetic are BIGINT, so 24 * 60 * 60 * 1000000 does not overflow.
 //   - COUNTIF returns BIGINT and 0 over no rows.
 //   - arr[OFFSET(i)] out of range is an error; SAFE_OFFSET gives NULL.
 //   - REGEXP_EXTRACT returns the first group and NULL when nothing matches;
@@ -44,8 +45,9 @@
 //
 //   - SUM (and other aggregates) over integers return HUGEINT in DuckDB: map HUGEINT
 //     result columns to INTEGER (int64, "Integer overflow" if out of range).
-//   - Integer literals are INTEGER (32-bit) in DuckDB, so arithmetic on two literals can
-//     overflow where BigQuery would not.
+//   - A bare integer literal (SELECT 1) is a 32-bit INTEGER column; literals in
+//     arithmetic are made BIGINT. Map INTEGER results to INTEGER (int64) as usual.
+//   - CAST(float AS INT64) rounds half to even in DuckDB (BigQuery: away from zero).
 //   - LENGTH on BYTES fails (use BYTE_LENGTH); ARRAY_AGG keeps NULL elements where
 //     BigQuery would fail; DATE_TRUNC on a TIMESTAMP returns a DATE.
 package bqsql

@@ -22,6 +22,8 @@ type piece struct {
 	sp   string
 	text string
 	kind pieceKind
+	// intLit marks an integer literal, which DuckDB types as 32-bit INTEGER.
+	intLit bool
 }
 
 // keywords are words that never start an operand (BigQuery reserved words plus clause words).
@@ -66,7 +68,7 @@ func (t *translator) seq(ns []node) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	ps = divPass(ps)
+	ps = divPass(int64Pass(ps))
 	return joinPieces(ps), nil
 }
 
@@ -140,7 +142,8 @@ func (t *translator) pieces(ns []node) ([]piece, error) {
 			prim(n.sp, s)
 			i++
 		case tkNumber:
-			prim(n.sp, numberLit(n.tok.text))
+			lit := numberLit(n.tok.text)
+			ps = append(ps, piece{sp: n.sp, text: lit, kind: pPrimary, intLit: !strings.HasPrefix(lit, "CAST(")})
 			i++
 		case tkParam:
 			prim(n.sp, t.param(n.tok.val))
@@ -753,6 +756,29 @@ func lastTopKw(ns []node, kw string) int {
 		}
 	}
 	return -1
+}
+
+// int64Pass makes integer literals next to an arithmetic operator BIGINT, so that
+// arithmetic on literals is 64-bit as in BigQuery (DuckDB types 2147483647 + 1 as INTEGER
+// and overflows). Literals elsewhere (ORDER BY 1, LIMIT 10) are left alone.
+func int64Pass(ps []piece) []piece {
+	arith := func(k int) bool {
+		if k < 0 || k >= len(ps) || ps[k].kind != pOp {
+			return false
+		}
+		switch ps[k].text {
+		case "+", "-", "*", "/", "%":
+			return true
+		}
+		return false
+	}
+	for k := range ps {
+		if ps[k].intLit && (arith(k-1) || arith(k+1)) {
+			ps[k].text = "CAST(" + ps[k].text + " AS BIGINT)"
+			ps[k].intLit = false
+		}
+	}
+	return ps
 }
 
 // divPass rewrites a / b as bq_div(a, b) so that division by zero is an error as in

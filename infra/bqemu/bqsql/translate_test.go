@@ -55,6 +55,8 @@ func TestTranslateResults(t *testing.T) {
 
 		// Arithmetic.
 		{name: "division", query: `SELECT 6 / 4, -6 / 4 * 2, 1 + 9 / 3, (1 + 9) / 2`, want: rows{{1.5, -3.0, 4.0, 5.0}}},
+		{name: "integer literal arithmetic is 64-bit", query: `SELECT 24 * 60 * 60 * 1000000, 2147483647 + 1, -2147483648 - 1, 7 % 3`,
+			want: rows{{int64(86400000000), int64(2147483648), int64(-2147483649), int64(1)}}},
 		{name: "division by zero is an error", query: `SELECT 1 / 0`, wantErr: "division by zero"},
 		{name: "division by zero column", setup: []string{"CREATE TABLE n (a INT64, b INT64)", "INSERT n VALUES (1, 1), (2, 0)"},
 			query: `SELECT a / b FROM n`, wantErr: "division by zero"},
