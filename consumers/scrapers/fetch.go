@@ -150,7 +150,7 @@ func (s *source) getRaw(ctx context.Context, r request) (*response, error) {
 			return nil, err
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%s GET %s: %w (last error: %w)", s.name, r.endpoint, ctx.Err(), err)
+			return nil, fmt.Errorf("%w (last error: %w)", ctx.Err(), err)
 		}
 		delay := s.retry.backoff(attempt)
 		if retryAfter > 0 {
@@ -159,14 +159,13 @@ func (s *source) getRaw(ctx context.Context, r request) (*response, error) {
 		}
 		elapsed := time.Since(start)
 		if attempt >= s.retry.attempts || elapsed+delay > s.retry.budget {
-			return nil, fmt.Errorf("%s GET %s: %w after %d attempts in %s: %w",
-				s.name, r.endpoint, ErrRetryBudget, attempt, elapsed.Round(time.Millisecond), err)
+			return nil, fmt.Errorf("%w after %d attempts in %s: %w", ErrRetryBudget, attempt, elapsed.Round(time.Millisecond), err)
 		}
 		s.log.LogAttrs(ctx, slog.LevelWarn, "retrying source request",
 			slog.String("source", s.name), slog.String("endpoint", r.endpoint),
 			slog.Int("attempt", attempt), slog.Duration("delay", delay), slog.String("err", s.scrub(err).Error()))
 		if serr := sleep(ctx, delay); serr != nil {
-			return nil, fmt.Errorf("%s GET %s: %w (last error: %w)", s.name, r.endpoint, serr, err)
+			return nil, fmt.Errorf("%w (last error: %w)", serr, err)
 		}
 	}
 }
