@@ -37,6 +37,7 @@
 //   - Literals with a point or exponent are FLOAT64 (DOUBLE), not DECIMAL; integer
 //     literals in arithmetic are BIGINT, so 24 * 60 * 60 * 1000000 does not overflow.
 //   - COUNTIF returns BIGINT and 0 over no rows.
+//   - CAST(x AS INT64) rounds halves away from zero (DuckDB alone rounds to even).
 //   - arr[OFFSET(i)] out of range is an error; SAFE_OFFSET gives NULL.
 //   - REGEXP_EXTRACT returns the first group and NULL when nothing matches;
 //     REGEXP_REPLACE replaces every match.
@@ -47,7 +48,6 @@
 //     result columns to INTEGER (int64, "Integer overflow" if out of range).
 //   - A bare integer literal (SELECT 1) is a 32-bit INTEGER column; literals in
 //     arithmetic are made BIGINT. Map INTEGER results to INTEGER (int64) as usual.
-//   - CAST(float AS INT64) rounds half to even in DuckDB (BigQuery: away from zero).
 //   - LENGTH on BYTES fails (use BYTE_LENGTH); ARRAY_AGG keeps NULL elements where
 //     BigQuery would fail; DATE_TRUNC on a TIMESTAMP returns a DATE.
 package bqsql

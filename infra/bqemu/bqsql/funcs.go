@@ -187,6 +187,11 @@ func (t *translator) fn(c *call) (string, error) {
 		if c.u == "SAFE_CAST" {
 			fn = "TRY_CAST"
 		}
+		if typ == "BIGINT" {
+			// DuckDB rounds DOUBLE to integer half to even; through DECIMAL it rounds half
+			// away from zero like BigQuery, and strings and booleans still convert.
+			x = fn + "(" + x + " AS DECIMAL(38,9))"
+		}
 		return fn + "(" + x + " AS " + typ + ")", nil
 
 	case "SAFE_DIVIDE", "DIV", "MOD", "IEEE_DIVIDE", "SAFE_ADD", "SAFE_SUBTRACT", "SAFE_MULTIPLY":

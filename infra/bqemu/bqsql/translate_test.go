@@ -73,6 +73,8 @@ func TestTranslateResults(t *testing.T) {
 		// Conditionals and casts.
 		{name: "if ifnull safe_cast", query: `SELECT IF(1 > 2, 'a', 'b'), IFNULL(NULL, 5), SAFE_CAST('x' AS INT64), CAST('12' AS INT64), CAST(1 AS FLOAT64), CAST(3 AS STRING)`,
 			want: rows{{"b", int64(5), nil, int64(12), 1.0, "3"}}},
+		{name: "cast to int64 rounds half away from zero", query: `SELECT CAST(2.5 AS INT64), CAST(-2.5 AS INT64), CAST('42' AS INT64), CAST(TRUE AS INT64), SAFE_CAST('4x' AS INT64), CAST(9223372036854775807 AS INT64)`,
+			want: rows{{int64(3), int64(-3), int64(42), int64(1), nil, int64(9223372036854775807)}}},
 		{name: "numeric and bignumeric", query: `SELECT CAST('1.25' AS NUMERIC), NUMERIC '2.5', CAST('3' AS BIGNUMERIC)`, want: rows{{1.25, 2.5, 3.0}}},
 		{name: "array and struct types", query: `SELECT CAST([1, 2] AS ARRAY<INT64>), ARRAY<FLOAT64>[1, 2], SAFE_CAST(STRUCT(1 AS a) AS STRUCT<a STRING>)`,
 			want: rows{{[]any{int64(1), int64(2)}, []any{1.0, 2.0}, map[string]any{"a": "1"}}}},
