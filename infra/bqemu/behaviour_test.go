@@ -477,3 +477,48 @@ func TestResumableUpload(t *testing.T) {
 		t.Errorf("rows = %d, want 10", got)
 	}
 }
+
+func TestLoadCreatesTableAndAddsFields(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := ctx5(t)
+	e.dataset(t)
+	e.putObject("n.json", ndjson("2024-10-22", 2, "n"))
+	e.putObject("wide.json", `{"game_date":"2024-10-22","player":"w","pts":1,"team":"BOS"}`+"\n")
+	run := func(obj, table string, schema bigquery.Schema, opts ...string) *bigquery.JobStatus {
+		t.Helper()
+		ref := bigquery.NewGCSReference("gs://bucket/" + obj)
+		ref.SourceFormat = bigquery.JSON
+		ref.Schema = schema
+		l := e.dataset(t).Table(table).LoaderFrom(ref)
+		l.TimePartitioning = &bigquery.TimePartitioning{Field: "game_date"}
+		l.SchemaUpdateOptions = opts
+		job, err := l.Run(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := job.Wait(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	if st := run("n.json", "fresh$20241022", gamesSchema); st.Err() != nil {
+		t.Fatalf("load creating the table: %v", st.Err())
+	}
+	md, err := e.dataset(t).Table("fresh").Metadata(ctx)
+	if err != nil || md.TimePartitioning == nil || md.TimePartitioning.Field != "game_date" || md.NumRows != 2 {
+		t.Fatalf("created table: %v %+v", err, md)
+	}
+	wide := append(append(bigquery.Schema{}, gamesSchema...), &bigquery.FieldSchema{Name: "team", Type: bigquery.StringFieldType})
+	if st := run("wide.json", "fresh", wide); st.Err() == nil {
+		t.Errorf("new field accepted without ALLOW_FIELD_ADDITION")
+	}
+	if st := run("wide.json", "fresh", wide, "ALLOW_FIELD_ADDITION"); st.Err() != nil {
+		t.Fatalf("ALLOW_FIELD_ADDITION: %v", st.Err())
+	}
+	rows := e.query(t, "SELECT team FROM `test-proj.ds.fresh` WHERE team IS NOT NULL")
+	if diff := cmp.Diff([][]bigquery.Value{{"BOS"}}, rows); diff != "" {
+		t.Errorf("added column (-want +got):\n%s", diff)
+	}
+}

@@ -86,6 +86,9 @@ func (s *Server) runJob(reqCtx context.Context, p string, job *bq.Job, raw []byt
 	if c.Copy != nil || c.Extract != nil {
 		return nil, errInvalid("Emulator: copy and extract jobs are not supported")
 	}
+	if c.DryRun {
+		return nil, errInvalid("Emulator: dry-run jobs are not supported")
+	}
 	if media != nil && c.Load == nil {
 		return nil, errInvalid("An upload must carry a load job configuration")
 	}

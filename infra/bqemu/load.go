@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -214,16 +215,12 @@ func (s *Server) runLoadJob(ctx context.Context, p string, job *bq.Job, media io
 	if err := s.prepareDestination(ctx, d, cfg.CreateDisposition, jobSchema, cfg.TimePartitioning, cfg.Clustering); err != nil {
 		return nil, err
 	}
-	fields := d.meta.Schema.Fields
 	if len(jobSchema) > 0 && !d.created {
-		for _, jf := range jobSchema {
-			_, tf := findField(fields, jf.Name)
-			if tf == nil || duckType(tf) != duckType(jf) {
-				s.dropCreated(ctx, d)
-				return nil, errInvalid("Provided Schema does not match Table %s. Field %s is missing or has a different type.", d.ref.label(), jf.Name)
-			}
+		if err := s.checkLoadSchema(ctx, d, jobSchema, cfg.SchemaUpdateOptions); err != nil {
+			return nil, err
 		}
 	}
+	fields := d.meta.Schema.Fields
 	var sources []source
 	if media != nil {
 		sources = []source{{uri: "upload", open: func() (io.ReadCloser, error) { return io.NopCloser(media), nil }}}
@@ -353,4 +350,36 @@ func partitionID(v any, granularity string) string {
 		return t.Format("2006")
 	}
 	return t.Format("20060102")
+}
+
+// checkLoadSchema compares a load job's schema with the existing table's. New fields are
+// added when the job allows ALLOW_FIELD_ADDITION; anything else that differs fails the job.
+func (s *Server) checkLoadSchema(ctx context.Context, d *destination, jobSchema []*bq.TableFieldSchema, updates []string) error {
+	fields := d.meta.Schema.Fields
+	var merged []*bq.TableFieldSchema
+	for _, jf := range jobSchema {
+		_, tf := findField(fields, jf.Name)
+		if tf == nil && slices.Contains(updates, "ALLOW_FIELD_ADDITION") {
+			c := *jf
+			if c.Mode == "REQUIRED" {
+				c.Mode = "NULLABLE"
+			}
+			merged = append(merged, &c)
+			continue
+		}
+		if tf == nil || duckType(tf) != duckType(jf) {
+			return errInvalid("Provided Schema does not match Table %s. Field %s is missing or has a different type.", d.ref.label(), jf.Name)
+		}
+	}
+	if len(merged) == 0 {
+		return nil
+	}
+	all, err := s.evolveSchema(ctx, d.ref, d.meta, append(slices.Clone(fields), merged...), true)
+	if err != nil {
+		return err
+	}
+	t := *d.meta
+	t.Schema = &bq.TableSchema{Fields: all}
+	d.meta = &t
+	return s.putTable(ctx, d.ref, &t)
 }
