@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/nba-props/pipeline/consumers/nba"
 	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/messages"
 )
@@ -89,11 +90,10 @@ func (j oddsAPIPlayerProps) Run(ctx context.Context, req messages.Request) (runn
 		if messages.GameDate(tip) != req.Date {
 			continue
 		}
-		away, okA := oddsTeams[ev.AwayTeam]
-		home, okH := oddsTeams[ev.HomeTeam]
-		if !okA || !okH {
-			return runner.Result{}, runner.Permanent(fmt.Errorf("odds_api_player_props %s: event %s: unknown team name %q or %q; add it to the Odds API team map",
-				req.Date, ev.ID, ev.AwayTeam, ev.HomeTeam))
+		away, errA := nba.Team(ev.AwayTeam)
+		home, errH := nba.Team(ev.HomeTeam)
+		if err := errors.Join(errA, errH); err != nil {
+			return runner.Result{}, runner.Permanent(fmt.Errorf("odds_api_player_props %s: event %s: %w", req.Date, ev.ID, err))
 		}
 		if !scheduled[away+home] {
 			continue // not an NBA.com schedule game of this date (a relocated or exhibition game)
