@@ -1,0 +1,375 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/bigquery"
+
+	"github.com/nba-props/pipeline/infra/sourcesim"
+)
+
+func (c comparer) schedule(ctx context.Context) (TableReport, error) {
+	type row struct {
+		GameID    string             `bigquery:"game_id"`
+		NBAGameID string             `bigquery:"nba_game_id"`
+		GameDate  string             `bigquery:"game_date"`
+		Home      string             `bigquery:"home_team_abbr"`
+		Away      string             `bigquery:"away_team_abbr"`
+		HomeScore bigquery.NullInt64 `bigquery:"home_team_score"`
+		AwayScore bigquery.NullInt64 `bigquery:"away_team_score"`
+		Start     time.Time          `bigquery:"game_start_utc"`
+	}
+	rows, err := query[row](ctx, c, `SELECT game_id, nba_game_id, CAST(game_date AS STRING) AS game_date, home_team_abbr,
+  away_team_abbr, home_team_score, away_team_score, game_start_utc
+FROM nba_raw.nbac_schedule WHERE `+dateFilter)
+	if err != nil {
+		return TableReport{}, err
+	}
+	rep := TableReport{Table: "nba_raw.nbac_schedule", Found: len(rows)}
+	got := map[string]row{}
+	for _, r := range rows {
+		got[r.GameID] = r
+	}
+	for _, day := range c.truth {
+		for _, g := range day.Games {
+			rep.Expected++
+			r, ok := got[g.GameID]
+			if !ok {
+				rep.problem("game %s missing", g.GameID)
+				continue
+			}
+			d := diffs("nba_game_id", r.NBAGameID, g.NBAGameID, "game_date", r.GameDate, g.GameDate,
+				"home", r.Home, g.HomeTeam, "away", r.Away, g.AwayTeam,
+				"home_score", r.HomeScore.Int64, int64(g.HomeScore), "away_score", r.AwayScore.Int64, int64(g.AwayScore))
+			if !r.Start.Equal(g.StartUTC) {
+				d = append(d, fmt.Sprintf("game_start_utc=%v want %v", r.Start, g.StartUTC))
+			}
+			if len(d) > 0 {
+				rep.problem("game %s: %s", g.GameID, strings.Join(d, ", "))
+				continue
+			}
+			rep.Matched++
+		}
+	}
+	return rep, nil
+}
+
+type boxRow struct {
+	GameID    string               `bigquery:"game_id"`
+	Lookup    string               `bigquery:"player_lookup"`
+	Team      string               `bigquery:"team_abbr"`
+	Opponent  string               `bigquery:"opponent_abbr"`
+	IsHome    bool                 `bigquery:"is_home"`
+	Minutes   bigquery.NullFloat64 `bigquery:"minutes"`
+	Points    bigquery.NullInt64   `bigquery:"points"`
+	Assists   bigquery.NullInt64   `bigquery:"assists"`
+	Rebounds  bigquery.NullInt64   `bigquery:"rebounds"`
+	OReb      bigquery.NullInt64   `bigquery:"offensive_rebounds"`
+	DReb      bigquery.NullInt64   `bigquery:"defensive_rebounds"`
+	Steals    bigquery.NullInt64   `bigquery:"steals"`
+	Blocks    bigquery.NullInt64   `bigquery:"blocks"`
+	Turnovers bigquery.NullInt64   `bigquery:"turnovers"`
+	FGM       bigquery.NullInt64   `bigquery:"fgm"`
+	FGA       bigquery.NullInt64   `bigquery:"fga"`
+	FG3M      bigquery.NullInt64   `bigquery:"fg3m"`
+	FG3A      bigquery.NullInt64   `bigquery:"fg3a"`
+	FTM       bigquery.NullInt64   `bigquery:"ftm"`
+	FTA       bigquery.NullInt64   `bigquery:"fta"`
+}
+
+const boxColumns = `game_id, player_lookup, team_abbr, opponent_abbr, is_home, minutes, points, assists, rebounds,
+  offensive_rebounds, defensive_rebounds, steals, blocks, turnovers, fgm, fga, fg3m, fg3a, ftm, fta`
+
+func boxDiffs(r boxRow, p sourcesim.PlayerTruth) []string {
+	return diffs("team", r.Team, p.TeamAbbr, "opponent", r.Opponent, p.OpponentAbbr, "is_home", r.IsHome, p.IsHome,
+		"minutes", r.Minutes.Float64, p.Minutes, "points", r.Points.Int64, int64(p.Points),
+		"assists", r.Assists.Int64, int64(p.Assists), "rebounds", r.Rebounds.Int64, int64(p.Rebounds),
+		"oreb", r.OReb.Int64, int64(p.OffReb), "dreb", r.DReb.Int64, int64(p.DefReb),
+		"steals", r.Steals.Int64, int64(p.Steals), "blocks", r.Blocks.Int64, int64(p.Blocks),
+		"turnovers", r.Turnovers.Int64, int64(p.Turnovers), "fgm", r.FGM.Int64, int64(p.FGM), "fga", r.FGA.Int64, int64(p.FGA),
+		"fg3m", r.FG3M.Int64, int64(p.FG3M), "fg3a", r.FG3A.Int64, int64(p.FG3A),
+		"ftm", r.FTM.Int64, int64(p.FTM), "fta", r.FTA.Int64, int64(p.FTA))
+}
+
+// boxScores compares a box score table with the truth's players. Rows for players who
+// dressed but did not play (0 minutes, no stats) are allowed only when allowDNP is set, and
+// then counted against the source's own row count.
+func (c comparer) boxScores(ctx context.Context, table string, allowDNP bool) (TableReport, error) {
+	rows, err := query[boxRow](ctx, c, "SELECT "+boxColumns+"\nFROM "+table+" WHERE "+dateFilter)
+	if err != nil {
+		return TableReport{}, err
+	}
+	rep := TableReport{Table: table, Found: len(rows)}
+	got := map[string]boxRow{}
+	for _, r := range rows {
+		key := r.GameID + "/" + r.Lookup
+		if _, dup := got[key]; dup {
+			rep.problem("duplicate row %s", key)
+		}
+		got[key] = r
+	}
+	want := map[string]bool{}
+	for _, day := range c.truth {
+		for _, p := range day.Players {
+			key := p.GameID + "/" + p.PlayerLookup
+			want[key] = true
+			rep.Expected++
+			r, ok := got[key]
+			if !ok {
+				rep.problem("row %s missing", key)
+				continue
+			}
+			if d := boxDiffs(r, p); len(d) > 0 {
+				rep.problem("%s: %s", key, strings.Join(d, ", "))
+				continue
+			}
+			rep.Matched++
+		}
+		if allowDNP {
+			for _, g := range day.Games {
+				played := 0
+				for _, p := range day.Players {
+					if p.GameID == g.GameID {
+						played++
+					}
+				}
+				rep.Expected += g.BDLStatRows - played
+			}
+		}
+	}
+	for key, r := range got {
+		if want[key] {
+			continue
+		}
+		if allowDNP && r.Minutes.Float64 == 0 && r.Points.Int64 == 0 {
+			rep.Matched++ // a player who dressed and did not play
+			continue
+		}
+		rep.problem("unexpected row %s", key)
+	}
+	return rep, nil
+}
+
+func (c comparer) nbacBoxScores(ctx context.Context) (TableReport, error) {
+	return c.boxScores(ctx, "nba_raw.nbac_player_boxscores", false)
+}
+
+func (c comparer) bdlBoxScores(ctx context.Context) (TableReport, error) {
+	return c.boxScores(ctx, "nba_raw.bdl_player_boxscores", true)
+}
+
+// props checks every raw odds row against what the simulator says The Odds API served for
+// that event at that snapshot, and that every event of the dates was scraped.
+func (c comparer) props(ctx context.Context) (TableReport, error) {
+	type row struct {
+		GameID   string             `bigquery:"game_id"`
+		EventID  string             `bigquery:"odds_api_event_id"`
+		Snapshot time.Time          `bigquery:"snapshot_timestamp"`
+		MBT      int64              `bigquery:"minutes_before_tipoff"`
+		Book     string             `bigquery:"bookmaker"`
+		Lookup   string             `bigquery:"player_lookup"`
+		Line     float64            `bigquery:"points_line"`
+		Over     bigquery.NullInt64 `bigquery:"over_price_american"`
+		Under    bigquery.NullInt64 `bigquery:"under_price_american"`
+	}
+	rows, err := query[row](ctx, c, `SELECT game_id, odds_api_event_id, snapshot_timestamp, minutes_before_tipoff, bookmaker,
+  player_lookup, points_line, over_price_american, under_price_american
+FROM nba_raw.odds_api_player_points_props WHERE `+dateFilter)
+	if err != nil {
+		return TableReport{}, err
+	}
+	rep := TableReport{Table: "nba_raw.odds_api_player_points_props", Found: len(rows)}
+	type snap struct {
+		event string
+		at    time.Time
+	}
+	got := map[snap]map[string]row{}
+	for _, r := range rows {
+		k := snap{r.EventID, r.Snapshot.UTC()}
+		if got[k] == nil {
+			got[k] = map[string]row{}
+		}
+		got[k][r.Book+"/"+r.Lookup] = r
+	}
+	events := map[string]bool{}
+	for k, byKey := range got {
+		events[k.event] = true
+		lines, err := c.sim.PropLines(k.event, k.at)
+		if err != nil {
+			rep.problem("event %s at %s: %v", k.event, k.at.Format(time.RFC3339), err)
+			continue
+		}
+		for _, l := range lines {
+			rep.Expected++
+			r, ok := byKey[l.Bookmaker+"/"+l.PlayerLookup]
+			if !ok {
+				rep.problem("event %s at %s: %s %s missing", k.event, k.at.Format(time.RFC3339), l.Bookmaker, l.PlayerLookup)
+				continue
+			}
+			if d := diffs("game_id", r.GameID, l.GameID, "minutes_before_tipoff", r.MBT, int64(l.MinutesBeforeTipoff),
+				"points_line", r.Line, l.Point, "over", r.Over.Int64, int64(l.OverPrice), "under", r.Under.Int64, int64(l.UnderPrice)); len(d) > 0 {
+				rep.problem("event %s %s %s: %s", k.event, l.Bookmaker, l.PlayerLookup, strings.Join(d, ", "))
+				continue
+			}
+			if r.MBT < 0 {
+				rep.problem("event %s %s: a snapshot after tip-off (%d min) was kept", k.event, l.Bookmaker, r.MBT)
+				continue
+			}
+			rep.Matched++
+		}
+	}
+	for _, day := range c.truth {
+		for _, g := range day.Games {
+			if day.Date >= sourcesim.PropsStart && !events[g.OddsEventID] {
+				rep.problem("no lines at all for event %s (%s)", g.OddsEventID, g.GameID)
+			}
+		}
+	}
+	return rep, nil
+}
+
+func (c comparer) registry(ctx context.Context) (TableReport, error) {
+	type row struct {
+		Lookup string `bigquery:"player_lookup"`
+		First  string `bigquery:"first_game_date"`
+		Last   string `bigquery:"last_game_date"`
+	}
+	rows, err := query[row](ctx, c, `SELECT player_lookup, CAST(first_game_date AS STRING) AS first_game_date,
+  CAST(last_game_date AS STRING) AS last_game_date
+FROM nba_reference.player_registry WHERE last_game_date >= CAST(@from AS DATE) AND first_game_date <= CAST(@to AS DATE)`)
+	if err != nil {
+		return TableReport{}, err
+	}
+	rep := TableReport{Table: "nba_reference.player_registry", Found: len(rows)}
+	first, last := map[string]string{}, map[string]string{}
+	for _, day := range c.truth {
+		for _, p := range day.Players {
+			if first[p.PlayerLookup] == "" {
+				first[p.PlayerLookup] = p.GameDate
+			}
+			last[p.PlayerLookup] = p.GameDate
+		}
+	}
+	got := map[string]row{}
+	for _, r := range rows {
+		got[r.Lookup] = r
+	}
+	for lookup := range first {
+		rep.Expected++
+		r, ok := got[lookup]
+		if !ok {
+			rep.problem("player %s missing", lookup)
+			continue
+		}
+		// A registry built from a wider backfill may know earlier or later games.
+		if r.First > first[lookup] || r.Last < last[lookup] {
+			rep.problem("player %s: seen %s..%s, want at least %s..%s", lookup, r.First, r.Last, first[lookup], last[lookup])
+			continue
+		}
+		rep.Matched++
+	}
+	for lookup := range got {
+		if first[lookup] == "" {
+			rep.Expected++ // known from dates outside the range, or a dressed-only player: not an error
+			rep.Matched++
+		}
+	}
+	return rep, nil
+}
+
+func (c comparer) teamOffense(ctx context.Context) (TableReport, error) {
+	type row struct {
+		GameID   string             `bigquery:"game_id"`
+		Team     string             `bigquery:"team_abbr"`
+		Opponent string             `bigquery:"opponent_abbr"`
+		IsHome   bool               `bigquery:"is_home"`
+		Points   bigquery.NullInt64 `bigquery:"points"`
+		Opp      bigquery.NullInt64 `bigquery:"opponent_points"`
+		FGA      bigquery.NullInt64 `bigquery:"fga"`
+		FG3M     bigquery.NullInt64 `bigquery:"fg3m"`
+		Assists  bigquery.NullInt64 `bigquery:"assists"`
+		Win      bool               `bigquery:"win"`
+		Margin   bigquery.NullInt64 `bigquery:"margin"`
+	}
+	rows, err := query[row](ctx, c, `SELECT game_id, team_abbr, opponent_abbr, is_home, points, opponent_points, fga, fg3m,
+  assists, win, margin
+FROM nba_analytics.team_offense_game_summary WHERE `+dateFilter)
+	if err != nil {
+		return TableReport{}, err
+	}
+	rep := TableReport{Table: "nba_analytics.team_offense_game_summary", Found: len(rows)}
+	got := map[string]row{}
+	for _, r := range rows {
+		got[r.GameID+"/"+r.Team] = r
+	}
+	for _, day := range c.truth {
+		for _, t := range day.Teams {
+			key := t.GameID + "/" + t.TeamAbbr
+			rep.Expected++
+			r, ok := got[key]
+			if !ok {
+				rep.problem("row %s missing", key)
+				continue
+			}
+			if d := diffs("opponent", r.Opponent, t.OpponentAbbr, "is_home", r.IsHome, t.IsHome,
+				"points", r.Points.Int64, int64(t.Points), "opponent_points", r.Opp.Int64, int64(t.OppPoints),
+				"fga", r.FGA.Int64, int64(t.FGA), "fg3m", r.FG3M.Int64, int64(t.FG3M), "assists", r.Assists.Int64, int64(t.Assists),
+				"win", r.Win, t.Win, "margin", r.Margin.Int64, int64(t.Margin)); len(d) > 0 {
+				rep.problem("%s: %s", key, strings.Join(d, ", "))
+				continue
+			}
+			rep.Matched++
+		}
+	}
+	return rep, nil
+}
+
+func (c comparer) playerSummary(ctx context.Context) (TableReport, error) {
+	type row struct {
+		GameID string               `bigquery:"game_id"`
+		Lookup string               `bigquery:"player_lookup"`
+		Points bigquery.NullInt64   `bigquery:"points"`
+		Line   bigquery.NullFloat64 `bigquery:"points_line"`
+		Result bigquery.NullString  `bigquery:"over_under_result"`
+		Margin bigquery.NullFloat64 `bigquery:"line_margin"`
+	}
+	rows, err := query[row](ctx, c, `SELECT game_id, player_lookup, points, points_line, over_under_result, line_margin
+FROM nba_analytics.player_game_summary WHERE `+dateFilter)
+	if err != nil {
+		return TableReport{}, err
+	}
+	rep := TableReport{Table: "nba_analytics.player_game_summary", Found: len(rows)}
+	got := map[string]row{}
+	for _, r := range rows {
+		got[r.GameID+"/"+r.Lookup] = r
+	}
+	for _, day := range c.truth {
+		for _, p := range day.Players {
+			key := p.GameID + "/" + p.PlayerLookup
+			rep.Expected++
+			r, ok := got[key]
+			if !ok {
+				rep.problem("row %s missing", key)
+				continue
+			}
+			d := diffs("points", r.Points.Int64, int64(p.Points), "over_under_result", r.Result.StringVal, p.OverUnder)
+			switch {
+			case p.PointsLine == nil && r.Line.Valid:
+				d = append(d, fmt.Sprintf("points_line=%v want NULL", r.Line.Float64))
+			case p.PointsLine != nil && (!r.Line.Valid || !near(r.Line.Float64, *p.PointsLine)):
+				d = append(d, fmt.Sprintf("points_line=%v want %v", r.Line, *p.PointsLine))
+			case p.LineMargin != nil && (!r.Margin.Valid || !near(r.Margin.Float64, *p.LineMargin)):
+				d = append(d, fmt.Sprintf("line_margin=%v want %v", r.Margin, *p.LineMargin))
+			}
+			if len(d) > 0 {
+				rep.problem("%s: %s", key, strings.Join(d, ", "))
+				continue
+			}
+			rep.Matched++
+		}
+	}
+	return rep, nil
+}
