@@ -196,6 +196,15 @@ func (t *translator) pieces(ns []node) ([]piece, error) {
 						}
 						prev.text += "." + next.tok.text
 						i += 2
+						if i < len(ns) && ns[i].isGroup("(") {
+							// A qualified function such as a UDF ds.fn(x): keep it whole.
+							inner, err := t.seq(ns[i].kids)
+							if err != nil {
+								return nil, err
+							}
+							prev.text += "(" + inner + ")"
+							i++
+						}
 						continue
 					case next.tok.kind == tkQuotedIdent:
 						prev.text += "." + quoteIdent(next.tok.val)

@@ -609,11 +609,26 @@ func (t *translator) fn(c *call) (string, error) {
 		if len(x) == 1 {
 			x = append(x, "'$'")
 		}
-		fn := "json_extract_string"
 		if c.u == "JSON_EXTRACT" || c.u == "JSON_QUERY" {
-			fn = "json_extract"
+			// JSON-formatted text, as BigQuery returns for STRING input.
+			return "CAST(json_extract(" + x[0] + ", " + x[1] + ") AS VARCHAR)", nil
 		}
-		return fn + "(" + x[0] + ", " + x[1] + ")", nil
+		return "json_extract_string(" + x[0] + ", " + x[1] + ")", nil
+	case "JSON_EXTRACT_ARRAY", "JSON_QUERY_ARRAY", "JSON_EXTRACT_STRING_ARRAY", "JSON_VALUE_ARRAY":
+		if err := c.want(1, 2); err != nil {
+			return "", err
+		}
+		x, err := a()
+		if err != nil {
+			return "", err
+		}
+		if len(x) == 1 {
+			x = append(x, "'$'")
+		}
+		if c.u == "JSON_EXTRACT_ARRAY" || c.u == "JSON_QUERY_ARRAY" {
+			return "CAST(CAST(json_extract(" + x[0] + ", " + x[1] + ") AS JSON[]) AS VARCHAR[])", nil
+		}
+		return "CAST(json_extract_string(CAST(json_extract(" + x[0] + ", " + x[1] + ") AS JSON[]), '$') AS VARCHAR[])", nil
 	case "PARSE_JSON":
 		x, err := a()
 		if err != nil {
