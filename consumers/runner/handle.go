@@ -53,12 +53,12 @@ func (rt *Runtime) handle(mctx context.Context, spec messages.JobSpec, subID str
 	ctx, cancel := rt.workContext(mctx)
 	defer cancel()
 	ctx = context.WithValue(ctx, traceparentKey{}, m.Attributes[traceparentAttr])
-	h := rt.process(ctx, spec, subID, m)
+	h := rt.process(ctx, mctx, spec, subID, m)
 	rt.logHandled(ctx, subID, m, h, time.Since(start))
 }
 
 // process applies the contract to one message and acks or nacks it.
-func (rt *Runtime) process(ctx context.Context, spec messages.JobSpec, subID string, m *pubsub.Message) handling {
+func (rt *Runtime) process(ctx, mctx context.Context, spec messages.JobSpec, subID string, m *pubsub.Message) handling {
 	h := handling{ref: spec.Ref(), date: m.Attributes[messages.AttrDate]}
 	req, err := messages.Decode(m.Data, m.Attributes, rt.opts.Catalog)
 	if err == nil && req.Ref() != spec.Ref() {
@@ -69,7 +69,8 @@ func (rt *Runtime) process(ctx context.Context, spec messages.JobSpec, subID str
 	}
 	h.req, h.date = req, req.Date
 
-	for range casRetries {
+	waitUntil := time.Now().Add(rt.opts.LeaseWait)
+	for conflicts := 0; ; {
 		if rt.abandoned() {
 			m.Nack()
 			h.outcome = OutcomeAbandoned
@@ -77,7 +78,10 @@ func (rt *Runtime) process(ctx context.Context, spec messages.JobSpec, subID str
 		}
 		d, err := rt.decide(ctx, spec, req)
 		if errors.Is(err, ledger.ErrConflict) {
-			continue
+			if conflicts++; conflicts < casRetries {
+				continue
+			}
+			err = fmt.Errorf("ledger %s %s: lost %d compare-and-swap races in a row: %w", spec.Ref(), req.Date, casRetries, err)
 		}
 		if err != nil {
 			m.Nack()
@@ -87,6 +91,12 @@ func (rt *Runtime) process(ctx context.Context, spec messages.JobSpec, subID str
 		h.state, h.attempt = d.rec.State, d.rec.Attempts
 		switch d.action {
 		case actionLeaseHeld:
+			// Another consumer runs the date. Wait a little for it to finish (then this
+			// is a duplicate, or a run with new input) rather than nack at once: every
+			// nack spends one of the subscription's delivery attempts.
+			if rt.waitLease(mctx, d.rec, waitUntil) {
+				continue
+			}
 			m.Nack()
 			h.outcome = OutcomeLeaseHeld
 			return h
@@ -104,14 +114,32 @@ func (rt *Runtime) process(ctx context.Context, spec messages.JobSpec, subID str
 			m.Ack()
 			h.outcome = OutcomeDuplicate
 			return h
-		case actionRun:
+		default:
 			return rt.run(ctx, spec, subID, m, req, d.rec, d.gen)
 		}
 	}
-	m.Nack()
-	h.outcome = OutcomeNotHandled
-	h.err = fmt.Errorf("ledger %s %s: lost %d compare-and-swap races in a row", spec.Ref(), req.Date, casRetries)
-	return h
+}
+
+// waitLease sleeps one poll period if there is time left before until, and reports
+// whether it did; it gives up at once when shutdown starts.
+func (rt *Runtime) waitLease(mctx context.Context, held ledger.Record, until time.Time) bool {
+	left := time.Until(until)
+	if left <= 0 || mctx.Err() != nil {
+		return false
+	}
+	poll := min(max(rt.opts.Lease/10, 100*time.Millisecond), time.Second, left)
+	if held.Lease != nil {
+		// No need to look again before the lease would lapse, if that is sooner.
+		poll = min(poll, max(time.Until(held.Lease.Expires), 10*time.Millisecond))
+	}
+	t := time.NewTimer(poll)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-mctx.Done():
+		return false
+	}
 }
 
 type action int

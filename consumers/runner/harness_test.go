@@ -6,29 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
-	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
 	"cloud.google.com/go/storage"
-	"github.com/fsouza/fake-gcs-server/fakestorage"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/consumers/runner"
-	"github.com/nba-props/pipeline/infra/cloud"
+	"github.com/nba-props/pipeline/infra/emulators"
+	"github.com/nba-props/pipeline/infra/topology"
 	"github.com/nba-props/pipeline/messages"
-)
-
-const (
-	project = "runner-test"
-	bucket  = "runner-test-bucket"
 )
 
 var (
@@ -56,17 +46,20 @@ func testCatalog(t testing.TB) *messages.Catalog {
 	return c
 }
 
-// env is one isolated pipeline: pstest on a TCP port, fake-gcs-server over HTTP with its
-// filesystem backend, real clients, and the topology of a catalogue.
+// env is one isolated pipeline: the emulators of infra/emulators (pstest on a TCP port,
+// fake-gcs-server over HTTP with its filesystem backend) with real clients, and the
+// topology infra/topology declares for the catalogue.
 type env struct {
-	t     testing.TB
-	ps    *pstest.Server
-	psc   *pubsub.Client
-	gcs   *storage.Client
-	names messages.Names
-	cat   *messages.Catalog
-	led   *ledger.Ledger
-	logs  *syncBuffer
+	t       testing.TB
+	ps      *pstest.Server
+	psc     *pubsub.Client
+	gcs     *storage.Client
+	project string
+	bucket  string
+	names   messages.Names
+	cat     *messages.Catalog
+	led     *ledger.Ledger
+	logs    *syncBuffer
 
 	pubMu sync.Mutex
 	pubs  map[string]*pubsub.Publisher
@@ -74,31 +67,14 @@ type env struct {
 
 func newEnv(t testing.TB, cat *messages.Catalog) *env {
 	t.Helper()
-	ctx := context.Background()
-	ps := pstest.NewServerWithAddress("127.0.0.1:0")
-	t.Cleanup(func() { ps.Close() })
-	psc, err := pubsub.NewClient(ctx, project,
-		option.WithEndpoint(ps.Addr), option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
-	if err != nil {
+	em := emulators.StartTest(t)
+	if _, err := topology.Apply(context.Background(), topology.Clients{PubSub: em.PubSub, Storage: em.Storage},
+		topology.Options{Catalog: cat, Names: em.Names, Bucket: em.Bucket}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { psc.Close() })
-
-	gs, err := fakestorage.NewServerWithOptions(fakestorage.Options{Scheme: "http", Host: "127.0.0.1", StorageRoot: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(gs.Stop)
-	gs.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: bucket})
-	gcs, err := cloud.Storage(ctx, strings.TrimPrefix(gs.URL(), "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gcs.Close() })
-
-	e := &env{t: t, ps: ps, psc: psc, gcs: gcs, names: messages.Names{Prefix: "t-"}, cat: cat,
-		led: ledger.New(gcs, bucket, ledger.Options{}), logs: &syncBuffer{}, pubs: map[string]*pubsub.Publisher{}}
+	e := &env{t: t, ps: em.PubSubServer.Server, psc: em.PubSub, gcs: em.Storage, project: em.Project, bucket: em.Bucket,
+		names: em.Names, cat: cat, led: ledger.New(em.Storage, em.Bucket, ledger.Options{}), logs: &syncBuffer{},
+		pubs: map[string]*pubsub.Publisher{}}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("runtime log:\n%s", e.logs.String())
@@ -111,58 +87,15 @@ func newEnv(t testing.TB, cat *messages.Catalog) *env {
 			p.Stop()
 		}
 	})
-	e.topology(ctx)
 	return e
 }
 
-func (e *env) topicName(id string) string { return "projects/" + project + "/topics/" + id }
-func (e *env) subName(id string) string   { return "projects/" + project + "/subscriptions/" + id }
-
-// topology creates what infra/topology declares: a topic per phase, the dead-letter topic
-// and its archive, a filtered subscription per job with a dead-letter policy, and a
-// catch-all per phase.
-func (e *env) topology(ctx context.Context) {
-	e.t.Helper()
-	dlq := e.topicName(e.names.DeadLetterTopic())
-	for _, id := range append([]string{e.names.DeadLetterTopic()}, phaseTopics(e.names)...) {
-		if _, err := e.psc.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: e.topicName(id)}); err != nil {
-			e.t.Fatal(err)
-		}
-	}
-	subs := []*pubsubpb.Subscription{{Name: e.subName(e.names.DeadLetterSubscription()), Topic: dlq}}
-	for _, p := range messages.Phases() {
-		subs = append(subs, &pubsubpb.Subscription{Name: e.subName(e.names.UnroutableSubscription(p)),
-			Topic: e.topicName(e.names.Topic(p)), AckDeadlineSeconds: 10})
-	}
-	for _, s := range e.cat.Jobs() {
-		subs = append(subs, &pubsubpb.Subscription{
-			Name:               e.subName(e.names.Subscription(s.Ref())),
-			Topic:              e.topicName(e.names.Topic(s.Phase)),
-			Filter:             messages.Filter(s.Ref()),
-			AckDeadlineSeconds: int32(s.AckDeadline().Seconds()),
-			// The runtime's own bound (MaxAttempts) acts first; this is the backstop.
-			DeadLetterPolicy: &pubsubpb.DeadLetterPolicy{DeadLetterTopic: dlq, MaxDeliveryAttempts: 20},
-		})
-	}
-	for _, s := range subs {
-		if _, err := e.psc.SubscriptionAdminClient.CreateSubscription(ctx, s); err != nil {
-			e.t.Fatalf("create %s: %v", s.Name, err)
-		}
-	}
-}
-
-func phaseTopics(n messages.Names) []string {
-	var out []string
-	for _, p := range messages.Phases() {
-		out = append(out, n.Topic(p))
-	}
-	return out
-}
+func (e *env) topicName(id string) string { return "projects/" + e.project + "/topics/" + id }
 
 // options fills the runtime options for this env with test-sized leases and streams.
 func (e *env) options(jobs map[messages.JobRef]runner.Job) runner.Options {
 	return runner.Options{
-		PubSub: e.psc, Storage: e.gcs, Bucket: bucket, Catalog: e.cat, Names: e.names, Jobs: jobs,
+		PubSub: e.psc, Storage: e.gcs, Bucket: e.bucket, Catalog: e.cat, Names: e.names, Jobs: jobs,
 		Lease: 3 * time.Second, MaxAttempts: 5, Streams: 4, ShutdownGrace: 2 * time.Second,
 		PublishTimeout: 20 * time.Second,
 		Logger:         slog.New(runner.NewLogHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

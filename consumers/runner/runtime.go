@@ -29,6 +29,7 @@ const (
 	DefaultStreams        = 16
 	DefaultShutdownGrace  = 8 * time.Second
 	DefaultPublishTimeout = time.Minute
+	DefaultLeaseWait      = 10 * time.Second
 )
 
 // Dead-letter attribute keys and the reason codes of the runtime itself (decode failures
@@ -81,6 +82,9 @@ type Options struct {
 	// (SIGTERM); then it is abandoned and its leases lapse. Cloud Run kills 10 s after
 	// SIGTERM, so keep it below that.
 	ShutdownGrace time.Duration
+	// LeaseWait is how long a message for a date whose lease another consumer holds waits
+	// for it to be released before it is nacked (a nack spends a delivery attempt).
+	LeaseWait time.Duration
 	// PublishTimeout bounds the wait for downstream and dead-letter publish results.
 	PublishTimeout time.Duration
 	// Logger receives one line per message handled; nil means slog.Default().
@@ -132,6 +136,9 @@ func New(opts Options) (*Runtime, error) {
 	}
 	if opts.ShutdownGrace <= 0 {
 		opts.ShutdownGrace = DefaultShutdownGrace
+	}
+	if opts.LeaseWait <= 0 {
+		opts.LeaseWait = DefaultLeaseWait
 	}
 	if opts.PublishTimeout <= 0 {
 		opts.PublishTimeout = DefaultPublishTimeout

@@ -402,7 +402,7 @@ func TestPoisonMessagesAreDeadLetteredWithAReason(t *testing.T) {
 		return true, ""
 	})
 	// Nothing escaped the ledger's layout.
-	it := e.gcs.Bucket(bucket).Objects(context.Background(), nil)
+	it := e.gcs.Bucket(e.bucket).Objects(context.Background(), nil)
 	for {
 		a, err := it.Next()
 		if err != nil {
@@ -554,7 +554,7 @@ func TestChangedInputReprocessesAndSameInputDoesNot(t *testing.T) {
 	waitFor(t, 60*time.Second, "a2 reprocessed with the new input", func() (bool, string) {
 		r, _, _ := e.led.Get(context.Background(), a2, dates[0])
 		last = r
-		return r.InputFingerprint != first.InputFingerprint, ""
+		return r.State == ledger.StateSucceeded && r.InputFingerprint != first.InputFingerprint, string(r.State)
 	})
 	waitFor(t, 30*time.Second, "every message acked", func() (bool, string) {
 		for _, m := range e.ps.Messages() {
