@@ -612,9 +612,18 @@ func (t *translator) ident(ns []node, i int, ps []piece) ([]piece, int, error) {
 		push(pKw, n.tok.text)
 		return ps, i + 1, nil
 	}
+	if duckReserved[u] {
+		push(pPrimary, quoteIdent(n.tok.text)) // a plain name in BigQuery, reserved in DuckDB
+		return ps, i + 1, nil
+	}
 	push(pPrimary, n.tok.text)
 	return ps, i + 1, nil
 }
+
+// duckReserved are DuckDB reserved words that BigQuery allows as plain names.
+var duckReserved = wordSet(`ANALYSE ANALYZE ASYMMETRIC BOTH CHECK COLUMN CONSTRAINT DEFERRABLE DESCRIBE DO
+	FOREIGN GRANT INITIALLY LEADING ONLY PLACING PRIMARY REFERENCES RETURNING SHOW SUMMARIZE SYMMETRIC
+	TRAILING UNIQUE VARIADIC PIVOT_LONGER PIVOT_WIDER`)
 
 // dashedPath reports whether ns[i] starts an unquoted project id with dashes followed by
 // a dot, as in my-project.dataset.table.
