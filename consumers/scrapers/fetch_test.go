@@ -1,6 +1,7 @@
 package scrapers
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sethvargo/go-envconfig"
 
 	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/infra/sourcesim"
@@ -305,4 +308,40 @@ func TestKeysNeverLeak(t *testing.T) {
 		assertNoKeys(t, "error chain", e.Error())
 	}
 	assertNoKeys(t, "log", e.logs.String())
+}
+
+func TestMissingRouteIsPermanent(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, sourcesim.Config{}, nil)
+	jobs, _ := e.build(t, map[string]string{"BDL_BASE_URL": e.url + "/bdl/v2"}, nil)
+	_, err := scrape(t, jobs, "bdl_games", gameDay)
+	var se *StatusError
+	if !runner.IsPermanent(err) || !errors.As(err, &se) || se.Status != http.StatusNotFound || !strings.Contains(err.Error(), "/v1/games") {
+		t.Errorf("err = %v; want a permanent 404 naming /v1/games", err)
+	}
+}
+
+func TestConfigErrorsNameTheVariable(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, sourcesim.Config{}, nil)
+	for env, val := range map[string]string{
+		"BDL_BASE_URL":              "api.balldontlie.io",
+		"ODDS_API_RATE_PER_MINUTE":  "0",
+		"BDL_PER_PAGE":              "500",
+		"ODDS_API_SNAPSHOT_OFFSETS": "5m -1h",
+		"SCRAPER_RETRY_ATTEMPTS":    "0",
+	} {
+		t.Run(env, func(t *testing.T) {
+			var cfg Config
+			vars := testVars(e.url)
+			vars[env] = val
+			if err := envconfig.ProcessWith(context.Background(), &envconfig.Config{Target: &cfg, Lookuper: envconfig.MapLookuper(vars)}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Jobs(cfg, Deps{Storage: e.storage, Bucket: testBucket})
+			if err == nil || !strings.Contains(err.Error(), env) {
+				t.Errorf("%s=%s: err = %v; want an error naming %s", env, val, err, env)
+			}
+		})
+	}
 }
