@@ -55,6 +55,7 @@ type StatusError struct {
 	Detail string
 }
 
+// Error names the source, the endpoint and the status, never the query.
 func (e *StatusError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s GET %s: HTTP %d %s", e.Source, e.Endpoint, e.Status, http.StatusText(e.Status))

@@ -345,3 +345,20 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		})
 	}
 }
+
+func TestSlowResponseIsRetried(t *testing.T) {
+	t.Parallel()
+	// The first request outlasts the per-attempt timeout; the retry is answered at once.
+	f := sourcesim.Fault{Source: sourcesim.SourceBDL, Dataset: sourcesim.DatasetBDLGames, Kind: sourcesim.FaultLatency, LatencyMS: 3000, First: 1}
+	e := newTestEnv(t, sourcesim.Config{Faults: []sourcesim.Fault{f}}, map[string]string{"SCRAPER_REQUEST_TIMEOUT": "1s"})
+	// Warm the schedule cache first: under the 1s timeout a cold season build could time out.
+	e.mustRun(t, "nbac_schedule", gameDay)
+	res := e.mustRun(t, "bdl_games", gameDay)
+	if len(res.Objects) != 1 {
+		t.Fatalf("objects %v", names(res.Objects))
+	}
+	reqs := e.requests(sourcesim.SourceBDL, sourcesim.DatasetBDLGames)
+	if len(reqs) != 2 || reqs[0].Fault != sourcesim.FaultLatency || reqs[1].Status != http.StatusOK {
+		t.Errorf("request log %+v; want a timed-out request then a 200", reqs)
+	}
+}
