@@ -21,20 +21,20 @@ import (
 // Errors that say why a scrape did not succeed. They are transient (the runtime nacks and
 // the subscription's retry policy bounds the attempts) unless wrapped in runner.Permanent.
 var (
-	// ErrRetryBudget: a request kept failing transiently until its retry budget ran out.
+	// ErrRetryBudget says a request kept failing transiently until its retry budget ran out.
 	ErrRetryBudget = errors.New("retry budget exhausted")
-	// ErrBadBody: a 200 whose body is truncated or does not parse.
+	// ErrBadBody says a 200 came with a body that is truncated or does not parse.
 	ErrBadBody = errors.New("unusable response body")
-	// ErrEmptyWithGames: the source returned no rows for a date the schedule says had games.
+	// ErrEmptyWithGames says the source returned no rows for a date the schedule says had games.
 	ErrEmptyWithGames = errors.New("empty response for a date with games")
-	// ErrIncomplete: the source returned rows for fewer games than the schedule lists.
+	// ErrIncomplete says the source returned rows for fewer games than the schedule lists.
 	ErrIncomplete = errors.New("response covers fewer games than scheduled")
-	// ErrNotFinal: box scores were asked for a date whose games are not all final yet.
+	// ErrNotFinal says box scores were asked for a date whose games are not all final yet.
 	ErrNotFinal = errors.New("games not final yet")
-	// ErrNotYetAvailable: a historical snapshot asked for is later than the source's latest.
+	// ErrNotYetAvailable says a historical snapshot asked for is later than the source's latest.
 	ErrNotYetAvailable = errors.New("snapshot not available yet")
-	// ErrCreditFloor: the next Odds API call would take the remaining credits below the floor
-	// (always wrapped in runner.Permanent).
+	// ErrCreditFloor says the next Odds API call would take the remaining credits below the
+	// floor (always wrapped in runner.Permanent: retrying cannot add credits).
 	ErrCreditFloor = errors.New("odds api credit floor reached")
 )
 
