@@ -2,6 +2,7 @@ package analytics_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/nba-props/pipeline/consumers/raw"
 	"github.com/nba-props/pipeline/consumers/raw/rawtest"
 	"github.com/nba-props/pipeline/consumers/runner"
+	"github.com/nba-props/pipeline/infra/sourcesim"
 	"github.com/nba-props/pipeline/messages"
 )
 
@@ -165,5 +167,111 @@ func TestTeamOffenseMatchesTruth(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("team_offense_game_summary differs from the ground truth (-truth +table):\n%s", diff)
+	}
+}
+
+// TestSoftUpstreamArrivingLater: run on the hard upstreams alone, player_game_summary has no
+// lines, no usage and no BDL provenance; once the props, BDL box scores and team offense
+// arrive, the rerun fills them in and replaces the partition (same row count).
+func TestSoftUpstreamArrivingLater(t *testing.T) {
+	t.Parallel()
+	env := rawtest.Start(t)
+	sim := rawtest.Sim(time.Time{})
+	rawJobs, err := raw.Jobs(raw.Config{}, raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := analytics.Jobs(analytics.Config{}, analytics.Deps{BigQuery: env.BigQuery})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const date = "2024-11-15"
+	env.Put(t, rawtest.Capture(t, sim, date))
+	run(t, rawJobs, messages.PhaseRaw, date, "nbac_schedule", "nbac_player_boxscores")
+	first := run(t, jobs, messages.PhaseAnalytics, date, "player_game_summary")["player_game_summary"]
+	count := func() (rows, lines, usage, bdl int) {
+		for _, r := range env.Partition(t, "nba_analytics.player_game_summary", "game_date", date) {
+			rows++
+			if r["has_prop_line"] == true {
+				lines++
+			}
+			if r["usage_rate"] != nil {
+				usage++
+			}
+			if r["has_bdl"] == true {
+				bdl++
+			}
+			if r["primary_source"] != "nbac" {
+				t.Errorf("%v: primary_source %v, want nbac", r["player_lookup"], r["primary_source"])
+			}
+		}
+		return
+	}
+	rows, lines, usage, bdl := count()
+	if rows == 0 || lines != 0 || usage != 0 || bdl != 0 || first.Rows[date] != int64(rows) {
+		t.Fatalf("hard upstreams only: %d rows (Result %v), %d with lines, %d with usage, %d with BDL; want rows and no soft data", rows, first.Rows, lines, usage, bdl)
+	}
+	run(t, rawJobs, messages.PhaseRaw, date, "bdl_player_boxscores", "odds_api_player_points_props")
+	run(t, jobs, messages.PhaseAnalytics, date, "team_offense_game_summary", "player_game_summary")
+	rows2, lines2, usage2, bdl2 := count()
+	if rows2 != rows || lines2 == 0 || usage2 != rows || bdl2 != rows {
+		t.Errorf("after the soft upstreams: %d rows (before %d), %d with lines, %d with usage, %d with BDL; want the same rows, lines, usage and BDL on every row", rows2, rows, lines2, usage2, bdl2)
+	}
+}
+
+// TestBDLFallback: a player NBA.com's log lacks is summarised from Ball Don't Lie, with the
+// same points as the ground truth and primary_source bdl.
+func TestBDLFallback(t *testing.T) {
+	t.Parallel()
+	env := rawtest.Start(t)
+	sim := rawtest.Sim(time.Time{})
+	rawJobs, err := raw.Jobs(raw.Config{}, raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := analytics.Jobs(analytics.Config{}, analytics.Deps{BigQuery: env.BigQuery})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const date = "2024-11-15"
+	objs := rawtest.Capture(t, sim, date)
+	name := "nba-com/player-boxscores/" + date + "/leaguegamelog.json"
+	var doc map[string]any
+	if err := json.Unmarshal(objs[name], &doc); err != nil {
+		t.Fatal(err)
+	}
+	rs := doc["resultSets"].([]any)[0].(map[string]any)
+	rowSet := rs["rowSet"].([]any)
+	dropped := rowSet[0].([]any)
+	rs["rowSet"] = rowSet[1:]
+	objs[name], _ = json.Marshal(doc)
+	env.Put(t, objs)
+	run(t, rawJobs, messages.PhaseRaw, date, "nbac_schedule", "nbac_player_boxscores", "bdl_player_boxscores")
+	run(t, jobs, messages.PhaseAnalytics, date, "player_game_summary")
+	truth, err := sim.Truth(date)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want *sourcesim.PlayerTruth
+	for i, p := range truth.Players {
+		if float64(p.NBAPlayerID) == dropped[1].(float64) {
+			want = &truth.Players[i]
+		}
+	}
+	if want == nil {
+		t.Fatalf("player %v is not in the truth", dropped[2])
+	}
+	found := false
+	for _, r := range env.Partition(t, "nba_analytics.player_game_summary", "game_date", date) {
+		if r["player_lookup"] != want.PlayerLookup {
+			continue
+		}
+		found = true
+		if r["primary_source"] != "bdl" || r["points"] != float64(want.Points) || r["team_abbr"] != want.TeamAbbr {
+			t.Errorf("%s: primary_source %v, points %v, team %v; want bdl, %d, %s", want.PlayerLookup, r["primary_source"], r["points"], r["team_abbr"], want.Points, want.TeamAbbr)
+		}
+	}
+	if !found {
+		t.Errorf("%s, missing from NBA.com, has no row", want.PlayerLookup)
 	}
 }

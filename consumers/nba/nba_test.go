@@ -230,3 +230,18 @@ func TestMinutesBad(t *testing.T) {
 		}
 	}
 }
+
+// TestBDLTeam checks Ball Don't Lie's team ids against the simulator's copy of BDL's table.
+func TestBDLTeam(t *testing.T) {
+	t.Parallel()
+	for _, tm := range sourcesim.Teams() {
+		if got, err := nba.BDLTeam(tm.BDLID); err != nil || got != tm.Tricode {
+			t.Errorf("BDLTeam(%d) = %q, %v; want %s", tm.BDLID, got, err, tm.Tricode)
+		}
+	}
+	for _, id := range []int{0, -1, 31} {
+		if _, err := nba.BDLTeam(id); !errors.Is(err, nba.ErrUnknownTeam) {
+			t.Errorf("BDLTeam(%d) error = %v, want ErrUnknownTeam", id, err)
+		}
+	}
+}
