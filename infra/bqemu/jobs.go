@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 
 	bq "google.golang.org/api/bigquery/v2"
@@ -171,10 +172,20 @@ func (s *Server) releaseJob(p, id string) {
 	}
 }
 
+// maxJobs bounds the jobs kept per project (with their results); the oldest go first.
+const maxJobs = 20000
+
 func (s *Server) storeJob(p string, rec *jobRecord) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.projects[p].jobs[rec.job.JobReference.JobId] = rec
+	pr := s.projects[p]
+	pr.jobs[rec.job.JobReference.JobId] = rec
+	if n := len(pr.jobOrder) - maxJobs; n > 0 {
+		for _, id := range pr.jobOrder[:n] {
+			delete(pr.jobs, id)
+		}
+		pr.jobOrder = slices.Clone(pr.jobOrder[n:])
+	}
 }
 
 func (s *Server) lookupJob(ctx context.Context, p, id string) (*jobRecord, error) {

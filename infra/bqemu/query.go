@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"net/http"
 	"strconv"
 	"strings"
@@ -148,6 +149,15 @@ func readResult(ctx context.Context, q interface {
 		}
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, err
+		}
+		for i, v := range vals {
+			// SUM and COUNTIF give HUGEINT; BigQuery's INT64 overflows instead.
+			if b, ok := v.(*big.Int); ok && res.schema[i].Type == "INTEGER" {
+				if !b.IsInt64() {
+					return nil, errInvalidQuery("Integer overflow in column %s", res.schema[i].Name)
+				}
+				vals[i] = b.Int64()
+			}
 		}
 		res.rows = append(res.rows, vals)
 	}
