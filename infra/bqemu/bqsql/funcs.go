@@ -163,6 +163,11 @@ func (t *translator) fn(c *call) (string, error) {
 		return name + "(" + inner + ")" + c.over, nil
 	}
 	a := func() ([]string, error) { return t.strs(c) }
+	for _, arg := range c.args {
+		if len(arg) == 0 {
+			return "", &SyntaxError{Pos: c.pos, Msg: "empty argument in " + c.name + "(...)"}
+		}
+	}
 	switch c.u {
 	case "CAST", "SAFE_CAST":
 		as := lastTopKw(c.kids, "AS")
@@ -392,6 +397,9 @@ func (t *translator) fn(c *call) (string, error) {
 	case "EXTRACT":
 		return t.extract(c)
 	case "LAST_DAY":
+		if err := c.want(1, 2); err != nil {
+			return "", err
+		}
 		if len(c.args) == 2 {
 			if p, _, err := c.part(c.args[1]); err != nil || p != "MONTH" {
 				return "", unsupported("LAST_DAY with a date part other than MONTH")
@@ -742,6 +750,9 @@ func (t *translator) fn(c *call) (string, error) {
 		}
 		return strings.ToLower(c.u) + "(" + strings.Join(x, ", ") + ")", nil
 	case "NORMALIZE":
+		if err := c.want(1, 2); err != nil {
+			return "", err
+		}
 		if len(c.args) == 2 && !c.args[1][0].isKw("NFC") {
 			return "", unsupported("NORMALIZE with mode %s", srcText(c.args[1]))
 		}

@@ -671,8 +671,11 @@ func (t *translator) drop(ns []node, st *Statement) error {
 
 // alter handles the ALTER TABLE forms DuckDB shares: ADD COLUMN, DROP COLUMN, RENAME.
 func (t *translator) alter(ns []node, st *Statement) error {
-	if len(ns) < 3 || !ns[1].isKw("TABLE") {
-		return unsupported("ALTER %s", srcText(ns[1:2]))
+	if len(ns) < 3 {
+		return &SyntaxError{Pos: ns[0].tok.pos, Msg: "incomplete ALTER statement"}
+	}
+	if !ns[1].isKw("TABLE") {
+		return unsupported("ALTER %s", ns[1].tok.text)
 	}
 	i := 2
 	ifExists := ""

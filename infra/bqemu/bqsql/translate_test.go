@@ -399,6 +399,8 @@ func TestTranslateSyntaxErrors(t *testing.T) {
 		"CREATE TABLE t",
 		"SELECT 12abc",
 		"SELECT @a, ?",
+		"SELECT NORMALIZE(a, )",
+		"SELECT CONCAT(a,,b)",
 		"SELECT " + strings.Repeat("CASE WHEN TRUE THEN ", 2000) + "1" + strings.Repeat(" END", 2000),
 		"SELECT " + strings.Repeat("(", 2000) + "1" + strings.Repeat(")", 2000),
 	} {
