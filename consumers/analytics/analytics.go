@@ -10,9 +10,7 @@ package analytics
 
 import (
 	"context"
-	"crypto/rand"
 	"embed"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -84,18 +82,9 @@ func (j *QueryJob) Run(ctx context.Context, req messages.Request) (runner.Result
 	q.Dst = j.BigQuery.Dataset(j.Dataset).Table(j.Table + "$" + part)
 	q.WriteDisposition = bigquery.WriteTruncate
 	q.CreateDisposition = bigquery.CreateNever
-	q.JobID = jobID("analytics", j.Table, part)
 	q.Labels = map[string]string{"phase": "analytics", "table": j.Table, "partition": part}
-	job, err := q.Run(ctx)
-	if err != nil {
-		return runner.Result{}, fmt.Errorf("query job into %s.%s$%s: %w", j.Dataset, j.Table, part, err)
-	}
-	st, err := job.Wait(ctx)
-	if err != nil {
-		return runner.Result{}, fmt.Errorf("query job %s: wait: %w", job.ID(), err)
-	}
-	if err := st.Err(); err != nil {
-		return runner.Result{}, fmt.Errorf("query job %s into %s.%s$%s: %w", job.ID(), j.Dataset, j.Table, part, err)
+	if _, err := runQuery(ctx, j.BigQuery, q, baseJobID(ctx, "analytics", j.Table, part, req)); err != nil {
+		return runner.Result{}, fmt.Errorf("%s for %s into %s.%s$%s: %w", j.Table, req.Date, j.Dataset, j.Table, part, err)
 	}
 	n, err := countRows(ctx, j.BigQuery, j.Dataset, j.Table, d)
 	if err != nil {
@@ -117,14 +106,4 @@ func countRows(ctx context.Context, bq *bigquery.Client, dataset, table string, 
 		return 0, fmt.Errorf("count rows of %s.%s for %s: %w", dataset, table, d.Format(messages.DateLayout), err)
 	}
 	return row.N, nil
-}
-
-// jobID names a query job: phase, table and partition first so that the jobs of one
-// (table, date) list together, then a random suffix. A query with WRITE_TRUNCATE is
-// idempotent, and whether a run is needed at all is the ledger's decision (by input
-// fingerprint), so the id only has to be unique.
-func jobID(phase, table, part string) string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return fmt.Sprintf("%s_%s_%s_%s", phase, table, part, hex.EncodeToString(b))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -273,5 +274,51 @@ func TestBDLFallback(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("%s, missing from NBA.com, has no row", want.PlayerLookup)
+	}
+}
+
+// TestRedeliveryAttachesToTheSameJob: with the runtime's input fingerprint in ctx, a second
+// run on the same input starts no new query job (one per table and date per input), and a new
+// input starts one.
+func TestRedeliveryAttachesToTheSameJob(t *testing.T) {
+	t.Parallel()
+	env := rawtest.Start(t)
+	rawJobs, err := raw.Jobs(raw.Config{}, raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := analytics.Jobs(analytics.Config{}, analytics.Deps{BigQuery: env.BigQuery})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const date = "2024-11-15"
+	env.Put(t, rawtest.Capture(t, rawtest.Sim(time.Time{}), date))
+	run(t, rawJobs, messages.PhaseRaw, date, "nbac_schedule", "nbac_player_boxscores")
+	queryJobs := func() int {
+		it := env.BigQuery.Jobs(context.Background())
+		n := 0
+		for {
+			j, err := it.Next()
+			if err != nil {
+				return n
+			}
+			if strings.HasPrefix(j.ID(), "analytics_team_offense_game_summary_20241115_") {
+				n++
+			}
+		}
+	}
+	req := request(messages.PhaseAnalytics, "team_offense_game_summary", date)
+	for i, fp := range []string{"0123456789abcdef0123", "0123456789abcdef0123", "fedcba9876543210fedc"} {
+		ctx := runner.WithInfo(context.Background(), runner.RunInfo{Attempt: 1, InputFingerprint: fp})
+		res, err := jobs["team_offense_game_summary"].Run(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Rows[date] == 0 {
+			t.Errorf("run %d: no rows", i+1)
+		}
+	}
+	if n := queryJobs(); n != 2 {
+		t.Errorf("%d query jobs for three runs on two inputs, want 2", n)
 	}
 }

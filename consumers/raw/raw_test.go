@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/civil"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/nba-props/pipeline/consumers/raw"
@@ -91,6 +92,20 @@ func TestGolden(t *testing.T) {
 			t.Errorf("%s: Result.Rows[%s] = %d, Empty %v; the partition has %d rows", job, gameDay, got, res.Empty, len(rows))
 		}
 		rawtest.Golden(t, job+"_"+gameDay, rows, *update)
+	}
+	// Every row keys to a game of the schedule through the canonical game_id (lesson 13).
+	for _, table := range []string{"nbac_player_boxscores", "bdl_player_boxscores", "odds_api_player_points_props"} {
+		orphans := env.Query(t, "SELECT DISTINCT t.game_id FROM nba_raw."+table+" AS t "+
+			"LEFT JOIN nba_raw.nbac_schedule AS s ON s.game_id = t.game_id AND s.game_date = @d "+
+			"WHERE t.game_date = @d AND s.game_id IS NULL", map[string]any{"d": civil.Date{Year: 2024, Month: 11, Day: 15}})
+		if len(orphans) != 0 {
+			t.Errorf("%s has games the schedule does not know: %v", table, orphans)
+		}
+		games := env.Query(t, "SELECT COUNT(DISTINCT game_id) AS n FROM nba_raw."+table+" WHERE game_date = @d", map[string]any{"d": civil.Date{Year: 2024, Month: 11, Day: 15}})
+		sched := env.Query(t, "SELECT COUNT(*) AS n FROM nba_raw.nbac_schedule WHERE game_date = @d", map[string]any{"d": civil.Date{Year: 2024, Month: 11, Day: 15}})
+		if games[0]["n"] != sched[0]["n"] {
+			t.Errorf("%s covers %v games, the schedule has %v", table, games[0]["n"], sched[0]["n"])
+		}
 	}
 }
 

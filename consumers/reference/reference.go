@@ -52,16 +52,9 @@ func (j *playerRegistry) Run(ctx context.Context, req messages.Request) (runner.
 	q := j.bq.Query(playerRegistrySQL)
 	q.Parameters = []bigquery.QueryParameter{{Name: "game_date", Value: civil.DateOf(d)}}
 	q.Labels = map[string]string{"phase": "reference", "table": "player_registry", "partition": d.Format("20060102")}
-	job, err := q.Run(ctx)
+	st, err := runQuery(ctx, j.bq, q, baseJobID(ctx, "reference", "player_registry", d.Format("20060102"), req))
 	if err != nil {
 		return runner.Result{}, fmt.Errorf("player_registry MERGE for %s: %w", req.Date, err)
-	}
-	st, err := job.Wait(ctx)
-	if err != nil {
-		return runner.Result{}, fmt.Errorf("player_registry MERGE job %s: wait: %w", job.ID(), err)
-	}
-	if err := st.Err(); err != nil {
-		return runner.Result{}, fmt.Errorf("player_registry MERGE job %s for %s: %w", job.ID(), req.Date, err)
 	}
 	var n int64
 	if qs, ok := st.Statistics.Details.(*bigquery.QueryStatistics); ok {
