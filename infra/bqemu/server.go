@@ -111,6 +111,14 @@ func New(opts Options) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
+	// Reconcile the sidecar with the DuckDB files, in case the last run stopped between a
+	// DDL statement and the metadata write.
+	for _, p := range sortedKeys(s.projects) {
+		if err := s.syncCatalog(ctx, p, &statement{}); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("bqemu: reconcile metadata of project %s: %w", p, err)
+		}
+	}
 	for _, p := range opts.Projects {
 		if _, err := s.project(ctx, p); err != nil {
 			s.Close()
