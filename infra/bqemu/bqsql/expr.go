@@ -75,7 +75,7 @@ func (t *translator) seq(ns []node) (string, error) {
 // arg translates one argument without its leading separator.
 func (t *translator) arg(ns []node) (string, error) {
 	s, err := t.seq(ns)
-	return strings.TrimLeft(s, " \n"), err
+	return strings.TrimLeft(s, spaceChars), err
 }
 
 func joinPieces(ps []piece) string {
@@ -833,8 +833,8 @@ func divPass(ps []piece) []piece {
 		if r >= len(ps) || ps[r].kind != pPrimary {
 			continue
 		}
-		left := strings.TrimLeft(joinPieces(ps[l:i]), " \n")
-		right := strings.TrimLeft(joinPieces(ps[i+1:r+1]), " \n")
+		left := strings.TrimLeft(joinPieces(ps[l:i]), spaceChars)
+		right := strings.TrimLeft(joinPieces(ps[i+1:r+1]), spaceChars)
 		merged := piece{sp: ps[l].sp, text: "bq_div(" + left + ", " + right + ")", kind: pPrimary}
 		ps = append(ps[:l], append([]piece{merged}, ps[r+1:]...)...)
 		i = l

@@ -36,7 +36,7 @@ func (t *translator) call(ns []node, i int) (string, int, error) {
 		default:
 			return "", 0, &SyntaxError{Pos: w.tok.pos, Msg: "OVER needs a window"}
 		}
-		if c.over[0] != ' ' && c.over[0] != '\n' {
+		if ns[j].sp == "" {
 			c.over = " " + c.over
 		}
 		j += 2

@@ -245,6 +245,7 @@ func (t *translator) statement(ns []node) (*Statement, error) {
 	if err != nil {
 		return nil, err
 	}
+	st.SQL = strings.TrimSpace(st.SQL)
 	if st.Target != nil && st.DDL != nil {
 		st.DDL.Name = st.Target
 	}

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -602,5 +604,28 @@ func TestSearchPath(t *testing.T) {
 	want := rows{{nil, day("2023-12-31")}, {1.0, day("2023-12-31")}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("rows (-want +got):\n%s", diff)
+	}
+}
+
+// TestTranslatePipelineSQL translates the pipeline's own query files: any construct they
+// use must be translated, not rejected. (Their results are checked by the consumers'
+// tests against the emulator.)
+func TestTranslatePipelineSQL(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob(filepath.Join("..", "..", "..", "consumers", "*", "*.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Skip("no pipeline SQL files found")
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Translate(string(b)); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
 	}
 }

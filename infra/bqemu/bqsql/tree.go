@@ -5,6 +5,9 @@ import (
 	"strings"
 )
 
+// spaceChars are the characters the lexer treats as whitespace.
+const spaceChars = " \t\n\r\f\v"
+
 // maxDepth bounds bracket nesting, which the translator walks recursively.
 const maxDepth = 500
 
@@ -13,7 +16,7 @@ type node struct {
 	tok   token
 	kids  []node
 	group bool
-	sp    string // what separated it from the previous node: "", " " or "\n"
+	sp    string // the whitespace that separated it from the previous node (comments dropped)
 }
 
 // isGroup reports whether n is a group opened by open ("(" or "[").
@@ -48,11 +51,12 @@ func buildTree(toks []token) ([]node, error) {
 	sp := ""
 	for _, t := range toks {
 		switch t.kind {
-		case tkSpace, tkComment:
-			if strings.Contains(t.text, "\n") || t.kind == tkComment {
-				sp = "\n"
-			} else if sp == "" {
-				sp = " "
+		case tkSpace:
+			sp += t.text
+			continue
+		case tkComment:
+			if strings.HasPrefix(t.text, "/*") {
+				sp += " " // a line comment is followed by its newline
 			}
 			continue
 		}
