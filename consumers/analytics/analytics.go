@@ -27,12 +27,10 @@ import (
 //go:embed *.sql
 var queries embed.FS
 
-// Config is read by the service main with go-envconfig.
-type Config struct {
-	// Dataset is the BigQuery dataset the jobs write to. The queries name the datasets they
-	// read (nba_raw, nba_reference, nba_analytics).
-	Dataset string `env:"NBA_ANALYTICS_DATASET, default=nba_analytics"`
-}
+// Config is read by the service main with go-envconfig. The analytics phase has no settings
+// yet: the queries name the datasets they read and write (nba_raw, nba_reference,
+// nba_analytics).
+type Config struct{}
 
 // Deps are the clients the jobs use, wired by the service main.
 type Deps struct {
@@ -43,12 +41,9 @@ type Deps struct {
 }
 
 // Jobs returns the analytics jobs keyed by their catalogue name.
-func Jobs(cfg Config, deps Deps) (map[string]runner.Job, error) {
+func Jobs(_ Config, deps Deps) (map[string]runner.Job, error) {
 	if deps.BigQuery == nil {
 		return nil, errors.New("analytics jobs: Deps needs BigQuery")
-	}
-	if cfg.Dataset == "" {
-		cfg.Dataset = "nba_analytics"
 	}
 	out := map[string]runner.Job{}
 	for _, table := range []string{"team_offense_game_summary", "player_game_summary"} {
@@ -56,7 +51,7 @@ func Jobs(cfg Config, deps Deps) (map[string]runner.Job, error) {
 		if err != nil {
 			return nil, fmt.Errorf("analytics job %s: %w", table, err)
 		}
-		out[table] = &QueryJob{BigQuery: deps.BigQuery, Dataset: cfg.Dataset, Table: table, SQL: string(sql)}
+		out[table] = &QueryJob{BigQuery: deps.BigQuery, Dataset: "nba_analytics", Table: table, SQL: string(sql)}
 	}
 	return out, nil
 }

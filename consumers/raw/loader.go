@@ -41,7 +41,6 @@ func (o object) URI() string { return "gs://" + o.Bucket + "/" + o.Name }
 
 // loader holds what every raw job shares: reading the date's objects and loading rows.
 type loader struct {
-	cfg    Config
 	gcs    *storage.Client
 	bucket string
 	bq     *bigquery.Client
@@ -138,7 +137,7 @@ func (l *loader) load(ctx context.Context, table, date, fp string, rows []any) (
 			return runner.Result{}, fmt.Errorf("%s %s: encode row: %w", table, date, err)
 		}
 	}
-	name := fmt.Sprintf("%s/%s/%s/%s.ndjson", l.cfg.StagingPrefix, table, date, fp[:16])
+	name := fmt.Sprintf("%s/%s/%s/%s.ndjson", stagingPrefix, table, date, fp[:16])
 	w := l.gcs.Bucket(l.bucket).Object(name).NewWriter(ctx)
 	w.ChunkSize = 0
 	w.ContentType = "application/x-ndjson"
@@ -159,7 +158,7 @@ func (l *loader) load(ctx context.Context, table, date, fp string, rows []any) (
 		if attempt > 1 {
 			id = fmt.Sprintf("%s_a%d", base, attempt)
 		}
-		ld := l.bq.Dataset(l.cfg.Dataset).Table(table + "$" + part).LoaderFrom(ref)
+		ld := l.bq.Dataset(dataset).Table(table + "$" + part).LoaderFrom(ref)
 		ld.JobID = id
 		ld.WriteDisposition = bigquery.WriteTruncate
 		ld.CreateDisposition = bigquery.CreateNever
@@ -169,7 +168,7 @@ func (l *loader) load(ctx context.Context, table, date, fp string, rows []any) (
 			job, err = l.bq.JobFromID(ctx, id)
 		}
 		if err != nil {
-			return runner.Result{}, fmt.Errorf("load job %s into %s.%s$%s: %w", id, l.cfg.Dataset, table, part, err)
+			return runner.Result{}, fmt.Errorf("load job %s into %s.%s$%s: %w", id, dataset, table, part, err)
 		}
 		st, err := job.Wait(ctx)
 		if err != nil {
@@ -180,7 +179,7 @@ func (l *loader) load(ctx context.Context, table, date, fp string, rows []any) (
 		}
 		return runner.Result{Rows: map[string]int64{date: int64(len(rows))}, Fingerprint: fp, Empty: len(rows) == 0}, nil
 	}
-	return runner.Result{}, fmt.Errorf("load into %s.%s$%s failed %d times (job ids %s...): %w", l.cfg.Dataset, table, part, maxLoadAttempts, base, lastErr)
+	return runner.Result{}, fmt.Errorf("load into %s.%s$%s failed %d times (job ids %s...): %w", dataset, table, part, maxLoadAttempts, base, lastErr)
 }
 
 // isConflict reports BigQuery's answer to a job id that already exists.

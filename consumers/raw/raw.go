@@ -31,13 +31,15 @@ var ErrEmptyInput = errors.New("no rows for a date with games")
 // fails validation. The message names the object and the record's position.
 var ErrBadRecord = errors.New("unparseable source record")
 
-// Config is read by the service main with go-envconfig.
-type Config struct {
-	// Dataset is the BigQuery dataset of the raw tables.
-	Dataset string `env:"NBA_RAW_DATASET, default=nba_raw"`
-	// StagingPrefix is where the NDJSON load inputs are written in the bucket.
-	StagingPrefix string `env:"NBA_RAW_STAGING_PREFIX, default=_staging"`
-}
+// Config is read by the service main with go-envconfig. The raw phase has no settings yet:
+// the dataset (nba_raw) is fixed because the analytics queries name it, and the staging
+// prefix (_staging/<table>/<date>/) is part of the architecture contract.
+type Config struct{}
+
+const (
+	dataset       = "nba_raw"
+	stagingPrefix = "_staging"
+)
 
 // Deps are the clients the jobs use, wired by the service main.
 type Deps struct {
@@ -49,17 +51,11 @@ type Deps struct {
 }
 
 // Jobs returns the raw jobs keyed by their catalogue name.
-func Jobs(cfg Config, deps Deps) (map[string]runner.Job, error) {
+func Jobs(_ Config, deps Deps) (map[string]runner.Job, error) {
 	if deps.Storage == nil || deps.BigQuery == nil || deps.Bucket == "" {
 		return nil, errors.New("raw jobs: Deps needs Storage, Bucket and BigQuery")
 	}
-	if cfg.Dataset == "" {
-		cfg.Dataset = "nba_raw"
-	}
-	if cfg.StagingPrefix == "" {
-		cfg.StagingPrefix = "_staging"
-	}
-	l := &loader{cfg: cfg, gcs: deps.Storage, bucket: deps.Bucket, bq: deps.BigQuery}
+	l := &loader{gcs: deps.Storage, bucket: deps.Bucket, bq: deps.BigQuery}
 	return map[string]runner.Job{
 		"nbac_schedule":                &nbacSchedule{l},
 		"nbac_player_boxscores":        &nbacPlayerBoxscores{l},
