@@ -522,3 +522,32 @@ func TestLoadCreatesTableAndAddsFields(t *testing.T) {
 		t.Errorf("added column (-want +got):\n%s", diff)
 	}
 }
+
+func TestScriptsAndTrailingSemicolons(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.gamesTable(t, "games")
+	if got := e.query(t, "SELECT 1 AS x;"); !cmp.Equal(got, [][]bigquery.Value{{int64(1)}}) {
+		t.Errorf("trailing semicolon: %v", got)
+	}
+	ctx := ctx5(t)
+	q := e.bq.Query(`INSERT INTO ds.games (game_date, player, pts) VALUES (DATE '2024-10-22', 'a', 3);
+		INSERT INTO ds.games (game_date, player, pts) VALUES (DATE '2024-10-22', 'b', 4);
+		SELECT SUM(pts) AS total FROM ds.games WHERE game_date = @d`)
+	q.Parameters = []bigquery.QueryParameter{{Name: "d", Value: civil.Date{Year: 2024, Month: 10, Day: 22}}}
+	job, err := q.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := job.Read(ctx)
+	if err != nil {
+		t.Fatalf("script: %v", err)
+	}
+	var r []bigquery.Value
+	if err := it.Next(&r); err != nil || r[0] != int64(7) {
+		t.Errorf("script result = %v, %v; want 7", r, err)
+	}
+	if st := job.LastStatus(); st.Statistics.Details.(*bigquery.QueryStatistics).StatementType != "SCRIPT" {
+		t.Errorf("statement type = %s", st.Statistics.Details.(*bigquery.QueryStatistics).StatementType)
+	}
+}

@@ -84,7 +84,8 @@ func asAPIError(err error) *apiError {
 			if strings.Contains(de.Msg, "already exists") {
 				return &apiError{code: http.StatusConflict, reason: "duplicate", message: de.Msg}
 			}
-			return &apiError{code: http.StatusNotFound, reason: "notFound", message: de.Msg, location: "query"}
+			msg, _, _ := strings.Cut(strings.TrimPrefix(de.Msg, "Catalog Error: "), "\n")
+			return &apiError{code: http.StatusNotFound, reason: "notFound", message: "Not found: " + msg, location: "query"}
 		default:
 			return errInvalidQuery("%s", de.Msg)
 		}
