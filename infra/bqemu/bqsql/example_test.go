@@ -21,10 +21,10 @@ func ExampleTranslate() {
 }
 
 func ExampleTranslate_dates() {
-	st, _ := bqsql.Translate("SELECT DATE_DIFF(end_date, start_date, DAY), DATE_TRUNC(d, MONTH) FROM t")
+	st, _ := bqsql.Translate("SELECT DATE_DIFF(end_date, start_date, DAY) AS days, DATE_TRUNC(d, MONTH) FROM t")
 	fmt.Println(st.SQL)
 	// Output:
-	// SELECT date_diff('day', CAST(start_date AS DATE), CAST(end_date AS DATE)), CAST(date_trunc('month', d) AS DATE) FROM t
+	// SELECT date_diff('day', CAST(start_date AS DATE), CAST(end_date AS DATE)) AS days, CAST(date_trunc('month', d) AS DATE) AS f0_ FROM t
 }
 
 func ExampleTranslate_ddl() {

@@ -188,7 +188,7 @@ func (t *translator) statement(ns []node) (*Statement, error) {
 	switch first {
 	case "SELECT", "WITH":
 		st.Kind = "SELECT"
-		st.SQL, err = t.seq(ns)
+		st.SQL, err = t.seq(nameAnonymousColumns(ns))
 	case "INSERT":
 		st.Kind = "INSERT"
 		t.anonRow++
@@ -735,4 +735,80 @@ func srcTextQuoted(ns []node) string {
 		}
 	}
 	return b.String()
+}
+
+// nameAnonymousColumns gives the unaliased expression columns of the main SELECT the names
+// BigQuery gives them (f0_, f1_, ...) instead of DuckDB's expression text. It only names
+// items that certainly have no alias: those ending in a call, a bracket, a literal, a
+// parameter, END or NULL/TRUE/FALSE.
+func nameAnonymousColumns(ns []node) []node {
+	sel := -1
+	for i, n := range ns {
+		if n.isKw("SELECT") {
+			sel = i
+			break
+		}
+	}
+	if sel < 0 {
+		return ns
+	}
+	start := sel + 1
+	if start < len(ns) && (ns[start].isKw("DISTINCT") || ns[start].isKw("ALL")) {
+		start++
+	}
+	if start < len(ns) && ns[start].isKw("AS") {
+		return ns // SELECT AS STRUCT/VALUE
+	}
+	end := start
+	for end < len(ns) && !isClauseEnd(ns[end]) {
+		end++
+	}
+	items := splitArgs(ns[start:end])
+	out := append([]node{}, ns[:start]...)
+	k := 0
+	for j, item := range items {
+		if j > 0 {
+			out = append(out, node{tok: token{kind: tkOp, text: ","}})
+		}
+		out = append(out, item...)
+		if anonymous(item) {
+			out = append(out, node{tok: token{kind: tkIdent, text: "AS"}, sp: " "},
+				node{tok: token{kind: tkIdent, text: fmt.Sprintf("f%d_", k)}, sp: " "})
+			k++
+		}
+	}
+	return append(out, ns[end:]...)
+}
+
+// isClauseEnd reports whether n ends a select list.
+func isClauseEnd(n node) bool {
+	switch n.upper() {
+	case "FROM", "WHERE", "GROUP", "HAVING", "QUALIFY", "WINDOW", "ORDER", "LIMIT", "UNION", "EXCEPT", "INTERSECT":
+		return true
+	}
+	return false
+}
+
+// anonymous reports whether a select item certainly has no alias and is not a column.
+func anonymous(item []node) bool {
+	if len(item) == 0 {
+		return false
+	}
+	for _, n := range item {
+		if n.isOp("*") && len(item) > 0 {
+			return false // * and t.* (with EXCEPT/REPLACE)
+		}
+	}
+	last := item[len(item)-1]
+	switch {
+	case last.group:
+		return true
+	case last.tok.kind == tkString || last.tok.kind == tkNumber || last.tok.kind == tkParam || last.tok.kind == tkQMark:
+		return true
+	}
+	switch last.upper() {
+	case "END", "NULL", "TRUE", "FALSE":
+		return true
+	}
+	return false
 }

@@ -629,3 +629,31 @@ func TestTranslatePipelineSQL(t *testing.T) {
 		}
 	}
 }
+
+// TestColumnNames checks that result columns are named as BigQuery names them.
+func TestColumnNames(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := newDB(t)
+	for q, want := range map[string][]string{
+		"SELECT 1, 'a' AS b, COUNT(*), x, t.x, x y, CASE WHEN TRUE THEN 1 END, NULL FROM (SELECT 1 AS x) AS t GROUP BY x":                       {"f0_", "b", "f1_", "x", "x", "y", "f2_", "f3_"},
+		"WITH c AS (SELECT 1 AS x, 2 AS z) SELECT DISTINCT SUM(x) OVER (), * EXCEPT (x), * REPLACE (2 AS x) FROM c UNION ALL SELECT 1, 2, 3, 4": {"f0_", "z", "x", "z"},
+	} {
+		st, err := Translate(q)
+		if err != nil {
+			t.Fatalf("Translate(%q): %v", q, err)
+		}
+		rs, err := db.QueryContext(ctx, st.SQL)
+		if err != nil {
+			t.Fatalf("%s: %v", st.SQL, err)
+		}
+		got, err := rs.Columns()
+		rs.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("columns of %q (-want +got):\n%s\nSQL: %s", q, diff, st.SQL)
+		}
+	}
+}
