@@ -1,6 +1,8 @@
 package bqemu_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -549,5 +551,26 @@ func TestScriptsAndTrailingSemicolons(t *testing.T) {
 	}
 	if st := job.LastStatus(); st.Statistics.Details.(*bigquery.QueryStatistics).StatementType != "SCRIPT" {
 		t.Errorf("statement type = %s", st.Statistics.Details.(*bigquery.QueryStatistics).StatementType)
+	}
+}
+
+func TestLoadGzipObject(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.gamesTable(t, "games")
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write([]byte(ndjson("2024-10-22", 6, "z"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e.putObject("z/part-0.json.gz", buf.String())
+	if st := e.load(t, "gs://bucket/z/*.gz", e.dataset(t).Table("games$20241022"), bigquery.WriteTruncate, nil); st.Err() != nil {
+		t.Fatal(st.Err())
+	}
+	if got := e.countRows(t, "games", "2024-10-22"); got != 6 {
+		t.Errorf("rows = %d, want 6", got)
 	}
 }
