@@ -1,0 +1,97 @@
+// Command consumers is the consumer service: it receives the phase messages of the jobs it
+// is configured for, runs each (job, date) through the consumer runtime (package runner)
+// and chains the pipeline by emitting the downstream messages. Configuration comes from
+// the environment (package service); flags override it.
+//
+//	CONSUMER_PHASES=scrapers,raw go run ./consumers
+//	go run ./consumers --jobs raw/bdl_player_boxscores,raw/nbac_schedule
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/nba-props/pipeline/consumers/runner"
+	"github.com/nba-props/pipeline/consumers/service"
+	"github.com/sethvargo/go-envconfig"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, envconfig.OsLookuper())
+	stop()
+	os.Exit(code)
+}
+
+// run is main without the process: logs go to stdout as JSON lines, start-up errors to
+// stderr as text. It returns 2 for a configuration error, 1 when the service fails, and 0
+// after a clean shutdown.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, l envconfig.Lookuper) int {
+	cfg, err := service.Load(ctx, l)
+	if err != nil {
+		fmt.Fprintf(stderr, "consumers: %v\n", err)
+		return 2
+	}
+	fs := flag.NewFlagSet("consumers", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	phases := fs.String("phases", strings.Join(cfg.Phases, ","), "phases to consume, comma-separated, or all (CONSUMER_PHASES)")
+	jobs := fs.String("jobs", strings.Join(cfg.Jobs, ","), "jobs to consume as phase/job, comma-separated, or all (CONSUMER_JOBS)")
+	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", cfg.ShutdownGrace, "how long in-flight work may go on after SIGTERM (CONSUMER_SHUTDOWN_GRACE)")
+	fs.IntVar(&cfg.Streams, "streams", cfg.Streams, "streaming-pull streams per subscription (CONSUMER_STREAMS)")
+	fs.BoolVar(&cfg.Available, "available-only", cfg.Available, "consume only the selected jobs that have an implementation (CONSUMER_AVAILABLE_ONLY)")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "consumers: unexpected arguments %q: configure with flags or the environment\n", fs.Args())
+		return 2
+	}
+	cfg.Phases, cfg.Jobs = splitList(*phases), splitList(*jobs)
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(*level)); err != nil {
+		fmt.Fprintf(stderr, "consumers: --log-level %q: want debug, info, warn or error\n", *level)
+		return 2
+	}
+	logger := slog.New(runner.NewLogHandler(stdout, &slog.HandlerOptions{Level: lv, AddSource: true}))
+
+	svc, err := service.New(ctx, cfg, service.Options{Logger: logger})
+	if err != nil {
+		fmt.Fprintf(stderr, "consumers: %v\n", err)
+		if errors.Is(err, service.ErrConfig) {
+			return 2
+		}
+		return 1
+	}
+	defer svc.Close()
+	var names []string
+	for _, r := range svc.Selected {
+		names = append(names, r.String())
+	}
+	logger.Info("consumer service starting", "jobs", names, "owner", svc.Runtime.Owner(),
+		"project", cfg.Project, "bucket", cfg.Bucket, "prefix", cfg.Prefix)
+	if err := svc.Runtime.Run(ctx); err != nil {
+		logger.Error("consumer service stopped", "err", err)
+		return 1
+	}
+	logger.Info("consumer service stopped")
+	return 0
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,336 @@
+// Package service turns the environment into a running consumer: it selects the jobs a
+// process serves, builds their implementations from the phase packages, connects the
+// clients (emulators or Google Cloud) and runs the consumer runtime. The consumers binary
+// and the local stack both use it, so a job wired here runs in both.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/bigquery"
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/storage"
+	"github.com/nba-props/pipeline/consumers/analytics"
+	"github.com/nba-props/pipeline/consumers/raw"
+	"github.com/nba-props/pipeline/consumers/reference"
+	"github.com/nba-props/pipeline/consumers/runner"
+	"github.com/nba-props/pipeline/consumers/scrapers"
+	"github.com/nba-props/pipeline/infra/cloud"
+	"github.com/nba-props/pipeline/messages"
+	"github.com/sethvargo/go-envconfig"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// LocalProject is the project of the local stack when only emulators are configured.
+const LocalProject = "nba-props-local"
+
+// Config is the consumer service's environment (README: environment table). Each phase
+// package reads its own part.
+type Config struct {
+	Project              string `env:"GOOGLE_CLOUD_PROJECT"`
+	PubSubEmulatorHost   string `env:"PUBSUB_EMULATOR_HOST"`
+	StorageEmulatorHost  string `env:"STORAGE_EMULATOR_HOST"`
+	BigQueryEmulatorHost string `env:"BIGQUERY_EMULATOR_HOST"`
+	Bucket               string `env:"GCS_BUCKET, default=nba-props-local"`
+	Prefix               string `env:"NBA_ENV_PREFIX"`
+
+	// Phases and Jobs select what this process consumes: a job runs if it is in one of the
+	// phases and in the job list. "all" (the default) selects everything.
+	Phases []string `env:"CONSUMER_PHASES, default=all"`
+	Jobs   []string `env:"CONSUMER_JOBS, default=all"`
+	// Available selects, among those, only the jobs that have an implementation instead of
+	// refusing to start (the local stack uses it).
+	Available bool `env:"CONSUMER_AVAILABLE_ONLY, default=false"`
+
+	ShutdownGrace time.Duration `env:"CONSUMER_SHUTDOWN_GRACE, default=8s"`
+	Streams       int           `env:"CONSUMER_STREAMS, default=16"`
+	Lease         time.Duration `env:"CONSUMER_LEASE, default=1m"`
+	MaxAttempts   int           `env:"CONSUMER_MAX_ATTEMPTS, default=5"`
+
+	Scrapers  scrapers.Config
+	Raw       raw.Config
+	Reference reference.Config
+	Analytics analytics.Config
+}
+
+// Load reads the configuration from l (envconfig.OsLookuper() in production).
+func Load(ctx context.Context, l envconfig.Lookuper) (Config, error) {
+	var c Config
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: l}); err != nil {
+		return c, fmt.Errorf("reading the environment: %w", err)
+	}
+	return c, nil
+}
+
+// Deps are the shared clients handed to every phase's Jobs.
+type Deps struct {
+	PubSub   *pubsub.Client
+	Storage  *storage.Client
+	BigQuery *bigquery.Client // nil when no selected phase needs it
+	HTTP     *http.Client
+	Bucket   string
+	Logger   *slog.Logger
+}
+
+// Phase builds the implementations of one phase's jobs, keyed by job name.
+type Phase struct {
+	Phase messages.Phase
+	// BigQuery says the jobs need a BigQuery client.
+	BigQuery bool
+	Jobs     func(Config, Deps) (map[string]runner.Job, error)
+}
+
+// Phases are the job implementations the service knows. Wiring a new phase package is
+// one entry here.
+func Phases() []Phase {
+	return []Phase{
+		{messages.PhaseScrapers, false, func(c Config, d Deps) (map[string]runner.Job, error) {
+			return scrapers.Jobs(c.Scrapers, scrapers.Deps{HTTP: d.HTTP, Storage: d.Storage, Bucket: d.Bucket, Logger: d.Logger})
+		}},
+		{messages.PhaseRaw, true, func(c Config, d Deps) (map[string]runner.Job, error) {
+			return raw.Jobs(c.Raw, raw.Deps{Storage: d.Storage, Bucket: d.Bucket, BigQuery: d.BigQuery, HTTP: d.HTTP})
+		}},
+		{messages.PhaseReference, true, func(c Config, d Deps) (map[string]runner.Job, error) {
+			return reference.Jobs(c.Reference, reference.Deps{Storage: d.Storage, Bucket: d.Bucket, BigQuery: d.BigQuery, HTTP: d.HTTP})
+		}},
+		{messages.PhaseAnalytics, true, func(c Config, d Deps) (map[string]runner.Job, error) {
+			return analytics.Jobs(c.Analytics, analytics.Deps{Storage: d.Storage, Bucket: d.Bucket, BigQuery: d.BigQuery, HTTP: d.HTTP})
+		}},
+	}
+}
+
+// ErrConfig marks a configuration the operator must fix; the message says what to set.
+var ErrConfig = errors.New("configuration")
+
+func configErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
+}
+
+// Select resolves Phases and Jobs against the catalogue. It does not look at
+// implementations.
+func Select(c Config, cat *messages.Catalog) ([]messages.JobRef, error) {
+	allPhases := len(c.Phases) == 0 || slices.Contains(c.Phases, "all")
+	phases := map[messages.Phase]bool{}
+	if !allPhases {
+		for _, p := range c.Phases {
+			ph, err := messages.ParsePhase(strings.TrimSpace(p))
+			if err != nil {
+				return nil, configErr("CONSUMER_PHASES=%s: %v", strings.Join(c.Phases, ","), err)
+			}
+			phases[ph] = true
+		}
+	}
+	allJobs := len(c.Jobs) == 0 || slices.Contains(c.Jobs, "all")
+	jobs := map[messages.JobRef]bool{}
+	if !allJobs {
+		for _, j := range c.Jobs {
+			ref, err := messages.ParseJobRef(strings.TrimSpace(j))
+			if err != nil {
+				return nil, configErr("CONSUMER_JOBS: %q: %v (want phase/job, e.g. raw/bdl_player_boxscores, or all)", j, err)
+			}
+			if _, ok := cat.Lookup(ref); !ok {
+				return nil, configErr("CONSUMER_JOBS: %s is not in the catalogue (see producer jobs)", ref)
+			}
+			if !allPhases && !phases[ref.Phase] {
+				return nil, configErr("CONSUMER_JOBS names %s but CONSUMER_PHASES excludes phase %s", ref, ref.Phase)
+			}
+			jobs[ref] = true
+		}
+	}
+	var out []messages.JobRef
+	for _, s := range cat.Jobs() {
+		if (allPhases || phases[s.Phase]) && (allJobs || jobs[s.Ref()]) {
+			out = append(out, s.Ref())
+		}
+	}
+	if len(out) == 0 {
+		return nil, configErr("CONSUMER_PHASES and CONSUMER_JOBS select no job")
+	}
+	return out, nil
+}
+
+// Options are what a caller adds to the Config.
+type Options struct {
+	Catalog *messages.Catalog // nil: messages.DefaultCatalog()
+	Phases  []Phase           // nil: Phases()
+	Logger  *slog.Logger      // nil: slog.Default()
+	// Clients, when set, are used instead of connecting from the Config (tests).
+	PubSub   *pubsub.Client
+	Storage  *storage.Client
+	BigQuery *bigquery.Client
+	HTTP     *http.Client
+}
+
+// Service is a configured runtime with the clients it owns.
+type Service struct {
+	Runtime  *runner.Runtime
+	Selected []messages.JobRef
+	closers  []func() error
+}
+
+// Close releases the clients the service opened.
+func (s *Service) Close() error {
+	var errs []error
+	for _, c := range slices.Backward(s.closers) {
+		errs = append(errs, c())
+	}
+	return errors.Join(errs...)
+}
+
+// New selects the jobs, connects what they need and builds the runtime. A selected job
+// without an implementation is an error naming it, unless c.Available.
+func New(ctx context.Context, c Config, o Options) (*Service, error) {
+	if o.Catalog == nil {
+		o.Catalog = messages.DefaultCatalog()
+	}
+	if o.Phases == nil {
+		o.Phases = Phases()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	selected, err := Select(c, o.Catalog)
+	if err != nil {
+		return nil, err
+	}
+	impl := map[messages.Phase]Phase{}
+	for _, p := range o.Phases {
+		impl[p.Phase] = p
+	}
+	needPhase := map[messages.Phase]bool{}
+	for _, r := range selected {
+		if _, ok := impl[r.Phase]; ok {
+			needPhase[r.Phase] = true
+		} else if !c.Available {
+			// Fail before connecting anything: no client can fix this.
+			return nil, configErr("no implementation for %s: deselect it with CONSUMER_JOBS or CONSUMER_PHASES", r)
+		}
+	}
+
+	s := &Service{}
+	deps := Deps{PubSub: o.PubSub, Storage: o.Storage, BigQuery: o.BigQuery, HTTP: o.HTTP, Bucket: c.Bucket, Logger: o.Logger}
+	if err := s.connect(ctx, &c, &deps, needPhase, impl); err != nil {
+		s.Close()
+		return nil, err
+	}
+	jobs := map[messages.JobRef]runner.Job{}
+	for _, p := range o.Phases {
+		if !needPhase[p.Phase] {
+			continue
+		}
+		built, err := p.Jobs(c, deps)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("building the %s jobs: %w", p.Phase, err)
+		}
+		for name, j := range built {
+			jobs[messages.Ref(p.Phase, name)] = j
+		}
+	}
+	var kept []messages.JobRef
+	var missing []string
+	for _, r := range selected {
+		if _, ok := jobs[r]; ok {
+			kept = append(kept, r)
+		} else {
+			missing = append(missing, r.String())
+		}
+	}
+	switch {
+	case len(missing) > 0 && !c.Available:
+		s.Close()
+		return nil, configErr("no implementation for %s: deselect it with CONSUMER_JOBS or CONSUMER_PHASES", strings.Join(missing, ", "))
+	case len(kept) == 0:
+		s.Close()
+		return nil, configErr("none of the selected jobs has an implementation")
+	}
+	rt, err := runner.New(runner.Options{
+		PubSub:        deps.PubSub,
+		Storage:       deps.Storage,
+		Bucket:        c.Bucket,
+		Catalog:       o.Catalog,
+		Names:         messages.Names{Prefix: c.Prefix},
+		Jobs:          jobs,
+		Select:        kept,
+		Lease:         c.Lease,
+		MaxAttempts:   c.MaxAttempts,
+		Streams:       c.Streams,
+		ShutdownGrace: c.ShutdownGrace,
+		Logger:        o.Logger,
+	})
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("consumer runtime: %w", err)
+	}
+	s.Runtime, s.Selected = rt, kept
+	return s, nil
+}
+
+// connect opens the clients the options did not provide.
+func (s *Service) connect(ctx context.Context, c *Config, d *Deps, need map[messages.Phase]bool, impl map[messages.Phase]Phase) error {
+	local := c.PubSubEmulatorHost != ""
+	switch {
+	case !local && c.StorageEmulatorHost == "" && c.Project == "" && d.PubSub == nil:
+		return configErr("no Google Cloud project or emulator configured: set GOOGLE_CLOUD_PROJECT for a real project, " +
+			"or PUBSUB_EMULATOR_HOST and STORAGE_EMULATOR_HOST for the local stack (`make up` prints them)")
+	case local != (c.StorageEmulatorHost != "") && d.PubSub == nil && d.Storage == nil:
+		return configErr("set both PUBSUB_EMULATOR_HOST and STORAGE_EMULATOR_HOST for the local stack, or neither for a real project")
+	}
+	if c.Project == "" {
+		c.Project = LocalProject
+	}
+	if d.PubSub == nil {
+		var opts []option.ClientOption
+		if local {
+			opts = append(opts, option.WithEndpoint(c.PubSubEmulatorHost), option.WithoutAuthentication(),
+				option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+		}
+		ps, err := pubsub.NewClient(ctx, c.Project, opts...)
+		if err != nil {
+			return fmt.Errorf("pubsub client for project %s: %w", c.Project, err)
+		}
+		s.closers = append(s.closers, ps.Close)
+		d.PubSub = ps
+	}
+	if d.Storage == nil {
+		gcs, err := cloud.Storage(ctx, c.StorageEmulatorHost)
+		if err != nil {
+			return err
+		}
+		s.closers = append(s.closers, gcs.Close)
+		d.Storage = gcs
+	}
+	needBQ := false
+	var bqPhases []string
+	for p := range need {
+		if impl[p].BigQuery {
+			needBQ = true
+			bqPhases = append(bqPhases, string(p))
+		}
+	}
+	if needBQ && d.BigQuery == nil {
+		if local && c.BigQueryEmulatorHost == "" {
+			slices.Sort(bqPhases)
+			return configErr("the %s jobs need BigQuery: set BIGQUERY_EMULATOR_HOST (the local stack serves it on 127.0.0.1:9050), or select other phases with CONSUMER_PHASES", strings.Join(bqPhases, ", "))
+		}
+		bq, err := cloud.BigQuery(ctx, c.Project, c.BigQueryEmulatorHost)
+		if err != nil {
+			return err
+		}
+		s.closers = append(s.closers, bq.Close)
+		d.BigQuery = bq
+	}
+	if d.HTTP == nil {
+		d.HTTP = &http.Client{}
+	}
+	return nil
+}
