@@ -66,10 +66,13 @@ func TestDatasetAndTableLifecycle(t *testing.T) {
 	}
 
 	// Update adds a column.
-	_, err = tbl.Update(ctx, bigquery.TableMetadataToUpdate{
-		Description: "box scores",
-		Schema:      append(append(bigquery.Schema{}, schema...), &bigquery.FieldSchema{Name: "extra", Type: bigquery.StringFieldType}),
-	}, md.ETag)
+	upd := bigquery.TableMetadataToUpdate{
+		Description:            "box scores",
+		Schema:                 append(append(bigquery.Schema{}, schema...), &bigquery.FieldSchema{Name: "extra", Type: bigquery.StringFieldType}),
+		RequirePartitionFilter: false,
+	}
+	upd.SetLabel("team", "lal")
+	_, err = tbl.Update(ctx, upd, md.ETag)
 	if err != nil {
 		t.Fatalf("update: %v", err)
 	}
@@ -77,8 +80,9 @@ func TestDatasetAndTableLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatalf("metadata: %v", err)
 	}
-	if md.Description != "box scores" || len(md.Schema) != 6 {
-		t.Errorf("after update: description %q, %d fields", md.Description, len(md.Schema))
+	if md.Description != "box scores" || len(md.Schema) != 6 || md.RequirePartitionFilter || md.Labels["team"] != "lal" {
+		t.Errorf("after update: description %q, %d fields, require filter %v, labels %v",
+			md.Description, len(md.Schema), md.RequirePartitionFilter, md.Labels)
 	}
 
 	var names []string

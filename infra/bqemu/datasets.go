@@ -1,6 +1,7 @@
 package bqemu
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -116,9 +117,17 @@ func (s *Server) listDatasets(r *http.Request) (any, error) {
 
 func (s *Server) patchDataset(r *http.Request) (any, error) {
 	var in bq.Dataset
-	if _, err := decodeBody(r, &in); err != nil {
+	raw, err := decodeBody(r, &in)
+	if err != nil {
 		return nil, err
 	}
+	var present map[string]json.RawMessage
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &present); err != nil {
+			return nil, errInvalid("Invalid JSON payload received: %v", err)
+		}
+	}
+	has := func(k string) bool { _, ok := present[k]; return ok }
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ds, err := s.datasetLocked(r.Context(), r.PathValue("p"), r.PathValue("d"))
@@ -126,16 +135,20 @@ func (s *Server) patchDataset(r *http.Request) (any, error) {
 		return nil, err
 	}
 	m := *ds.meta
-	if in.Description != "" {
+	if has("description") {
 		m.Description = in.Description
 	}
-	if in.FriendlyName != "" {
+	if has("friendlyName") {
 		m.FriendlyName = in.FriendlyName
 	}
-	if in.Labels != nil {
-		m.Labels = in.Labels
+	if has("labels") {
+		labels, err := mergeLabels(m.Labels, present["labels"])
+		if err != nil {
+			return nil, err
+		}
+		m.Labels = labels
 	}
-	if in.DefaultTableExpirationMs != 0 {
+	if has("defaultTableExpirationMs") {
 		m.DefaultTableExpirationMs = in.DefaultTableExpirationMs
 	}
 	now := msString(s.now())

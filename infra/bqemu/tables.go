@@ -2,6 +2,7 @@ package bqemu
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -181,9 +182,18 @@ func (s *Server) patchTable(r *http.Request) (any, error) {
 	ctx := r.Context()
 	ref := parseTableRef(r.PathValue("p"), r.PathValue("d"), r.PathValue("t"))
 	var in bq.Table
-	if _, err := decodeBody(r, &in); err != nil {
+	raw, err := decodeBody(r, &in)
+	if err != nil {
 		return nil, err
 	}
+	// PATCH sends only the changed fields, and false or "" can be a change: look at the keys.
+	var present map[string]json.RawMessage
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &present); err != nil {
+			return nil, errInvalid("Invalid JSON payload received: %v", err)
+		}
+	}
+	has := func(k string) bool { _, ok := present[k]; return ok }
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	t, err := s.lookupTable(ctx, ref)
@@ -193,28 +203,29 @@ func (s *Server) patchTable(r *http.Request) (any, error) {
 	if m := r.Header.Get("If-Match"); m != "" && m != t.Etag {
 		return nil, &apiError{code: http.StatusPreconditionFailed, reason: "conditionNotMet", message: "Precondition check failed."}
 	}
-	if in.Description != "" {
+	if has("description") {
 		t.Description = in.Description
 	}
-	if in.FriendlyName != "" {
+	if has("friendlyName") {
 		t.FriendlyName = in.FriendlyName
 	}
-	if in.Labels != nil {
-		t.Labels = in.Labels
+	if has("labels") {
+		labels, err := mergeLabels(t.Labels, present["labels"])
+		if err != nil {
+			return nil, err
+		}
+		t.Labels = labels
 	}
-	if in.ExpirationTime != 0 {
+	if has("expirationTime") {
 		t.ExpirationTime = in.ExpirationTime
 	}
-	if in.RequirePartitionFilter {
-		t.RequirePartitionFilter = true
+	if has("requirePartitionFilter") {
+		t.RequirePartitionFilter = in.RequirePartitionFilter
 	}
 	if in.TimePartitioning != nil && t.TimePartitioning != nil {
 		tp := *t.TimePartitioning
 		if in.TimePartitioning.ExpirationMs != 0 {
 			tp.ExpirationMs = in.TimePartitioning.ExpirationMs
-		}
-		if in.TimePartitioning.RequirePartitionFilter {
-			tp.RequirePartitionFilter = true
 		}
 		t.TimePartitioning = &tp
 	}
@@ -352,4 +363,24 @@ func (s *Server) describe(ctx context.Context, ref tableRef) ([]*bq.TableFieldSc
 		fields = append(fields, f)
 	}
 	return fields, rows.Err()
+}
+
+// mergeLabels applies a labels patch: a null value deletes the label.
+func mergeLabels(old map[string]string, raw json.RawMessage) (map[string]string, error) {
+	var patch map[string]*string
+	if err := json.Unmarshal(raw, &patch); err != nil {
+		return nil, errInvalid("Invalid labels: %v", err)
+	}
+	out := map[string]string{}
+	for k, v := range old {
+		out[k] = v
+	}
+	for k, v := range patch {
+		if v == nil {
+			delete(out, k)
+		} else {
+			out[k] = *v
+		}
+	}
+	return out, nil
 }
