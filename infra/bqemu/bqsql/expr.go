@@ -129,7 +129,7 @@ func (t *translator) pieces(ns []node) ([]piece, error) {
 			if err != nil {
 				return nil, err
 			}
-			prim(n.sp, "("+inner+")")
+			prim(n.sp, "("+inner+n.tail+")")
 			i++
 			continue
 		}
@@ -470,7 +470,7 @@ func (t *translator) ident(ns []node, i int, ps []piece) ([]piece, int, error) {
 			if err != nil {
 				return nil, 0, err
 			}
-			push(pPrimary, "ARRAY("+inner+")")
+			push(pPrimary, "ARRAY("+inner+nx.tail+")")
 			return ps, i + 2, nil
 		}
 	case "STRUCT":

@@ -14,13 +14,14 @@ type call struct {
 	args [][]node
 	over string // " OVER (...)" or ""
 	pos  int
+	tail string // whitespace before the closing parenthesis
 }
 
 // call translates the function call at ns[i] (name) and ns[i+1] (arguments), with a
 // following OVER clause, and returns the index after it.
 func (t *translator) call(ns []node, i int) (string, int, error) {
 	n, g := ns[i], ns[i+1]
-	c := &call{name: n.tok.text, u: strings.ToUpper(n.tok.text), kids: g.kids, args: splitArgs(g.kids), pos: n.tok.pos}
+	c := &call{name: n.tok.text, u: strings.ToUpper(n.tok.text), kids: g.kids, args: splitArgs(g.kids), pos: n.tok.pos, tail: g.tail}
 	j := i + 2
 	if j < len(ns) && ns[j].isKw("OVER") && j+1 < len(ns) {
 		w := ns[j+1]
@@ -30,7 +31,7 @@ func (t *translator) call(ns []node, i int) (string, int, error) {
 			if err != nil {
 				return "", 0, err
 			}
-			c.over = ns[j].sp + "OVER (" + inner + ")"
+			c.over = ns[j].sp + "OVER (" + inner + w.tail + ")"
 		case w.tok.kind == tkIdent || w.tok.kind == tkQuotedIdent:
 			c.over = ns[j].sp + "OVER " + quoteIdent(identName(w))
 		default:
@@ -160,7 +161,7 @@ func (t *translator) fn(c *call) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		return name + "(" + inner + ")" + c.over, nil
+		return name + "(" + inner + c.tail + ")" + c.over, nil
 	}
 	a := func() ([]string, error) { return t.strs(c) }
 	for _, arg := range c.args {

@@ -122,3 +122,25 @@ func TestTranslatePrefixes(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkTranslate measures translating a typical analytics query.
+func BenchmarkTranslate(b *testing.B) {
+	q := `WITH games AS (
+	  SELECT player_lookup, game_date, points, minutes,
+	    ROW_NUMBER() OVER (PARTITION BY player_lookup ORDER BY game_date DESC) AS rn
+	  FROM ` + "`nba_raw.box`" + `
+	  WHERE game_date < @game_date AND game_date >= DATE_SUB(@game_date, INTERVAL 60 DAY)
+	)
+	SELECT player_lookup, @game_date AS game_date, COUNT(*) AS games, ROUND(AVG(points), 2) AS pts_avg,
+	  ROUND(SAFE_DIVIDE(SUM(points), SUM(minutes)), 3) AS pts_per_min,
+	  ARRAY_AGG(points IGNORE NULLS ORDER BY game_date DESC LIMIT 2) AS last2,
+	  DATE_DIFF(@game_date, MAX(game_date), DAY) AS rest_days, COUNTIF(points >= 20) AS games_20plus,
+	  SUM(points) / COUNT(*) AS ppg
+	FROM games WHERE rn <= 10 GROUP BY player_lookup ORDER BY player_lookup`
+	b.SetBytes(int64(len(q)))
+	for b.Loop() {
+		if _, err := Translate(q); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -571,6 +571,18 @@ func TestDuckDBType(t *testing.T) {
 	}
 }
 
+func TestSetupIsIdempotent(t *testing.T) {
+	t.Parallel()
+	db := newDB(t) // runs Setup once
+	if err := Setup(context.Background(), db); err != nil {
+		t.Fatalf("second Setup: %v", err)
+	}
+	got, err := run(context.Background(), db, "SELECT SAFE_DIVIDE(4, 2)", ParamTypes{})
+	if err != nil || !cmp.Equal(got, rows{{2.0}}) {
+		t.Errorf("after a second Setup: %v, %v", got, err)
+	}
+}
+
 // TestSearchPath checks the layout of spec §3.3: after USE of a project catalog, the
 // macros in memory.main are found through search_path.
 func TestSearchPath(t *testing.T) {

@@ -17,6 +17,7 @@ type node struct {
 	kids  []node
 	group bool
 	sp    string // the whitespace that separated it from the previous node (comments dropped)
+	tail  string // a group's whitespace before its closing bracket
 }
 
 // isGroup reports whether n is a group opened by open ("(" or "[").
@@ -74,7 +75,7 @@ func buildTree(toks []token) ([]node, error) {
 				if len(stack) == 1 || closing[top.open.text] != t.text {
 					return nil, &SyntaxError{Pos: t.pos, Msg: "unbalanced " + t.text}
 				}
-				g := node{tok: top.open, kids: top.nodes, group: true, sp: top.sp}
+				g := node{tok: top.open, kids: top.nodes, group: true, sp: top.sp, tail: sp}
 				stack = stack[:len(stack)-1]
 				parent := &stack[len(stack)-1]
 				parent.nodes = append(parent.nodes, g)
