@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
@@ -110,6 +111,7 @@ type Runtime struct {
 	// given up without further writes.
 	abandon context.Context
 	stop    context.CancelFunc
+	started atomic.Bool
 }
 
 // New checks the options and builds a runtime. It refuses a selected job that has no
@@ -221,7 +223,11 @@ func (rt *Runtime) Ledger() *ledger.Ledger { return rt.ledger }
 // Run consumes until ctx is cancelled or a subscription fails. On cancellation it stops
 // taking messages, lets in-flight work finish for up to ShutdownGrace, then abandons what
 // is left (its leases lapse and the messages are redelivered) and returns nil.
+// Run may be called once.
 func (rt *Runtime) Run(ctx context.Context) error {
+	if !rt.started.CompareAndSwap(false, true) {
+		return errors.New("runner: Run called twice on one Runtime")
+	}
 	abandon, stop := context.WithCancel(context.WithoutCancel(ctx))
 	rt.abandon, rt.stop = abandon, stop
 	defer stop()

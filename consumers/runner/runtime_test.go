@@ -621,3 +621,73 @@ func TestNewRefusesMissingImplementation(t *testing.T) {
 		t.Errorf("New with a selected job lacking an implementation: err = %v, want one naming scrapers/b1", err)
 	}
 }
+
+func TestSoftUpstreamUsedWhenPresentAndRetriggersOnArrival(t *testing.T) {
+	t.Parallel()
+	s1, t1 := messages.Ref(messages.PhaseScrapers, "s1"), messages.Ref(messages.PhaseScrapers, "t1")
+	u2 := messages.Ref(messages.PhaseRaw, "u2")
+	cat, err := messages.NewCatalog(
+		messages.JobSpec{Phase: messages.PhaseScrapers, Name: "s1", Timeout: 20 * time.Second},
+		messages.JobSpec{Phase: messages.PhaseScrapers, Name: "t1", Timeout: 20 * time.Second},
+		messages.JobSpec{Phase: messages.PhaseRaw, Name: "u2", Hard: []messages.JobRef{s1}, Soft: []messages.JobRef{t1}, Timeout: 20 * time.Second},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, cat)
+	tr := newTracker()
+	e.start(e.options(map[messages.JobRef]runner.Job{s1: tr.job(s1, nil), t1: tr.job(t1, nil), u2: tr.job(u2, nil)}))
+
+	e.publish(1, request(s1, dates[0]))
+	first := e.waitState(u2, dates[0], ledger.StateSucceeded)
+	if _, ok := first.Inputs[t1.String()]; ok || first.Inputs[s1.String()] == "" {
+		t.Errorf("u2 inputs before t1 = %v, want s1 only", first.Inputs)
+	}
+	e.publish(1, request(t1, dates[0]))
+	var second ledger.Record
+	waitFor(t, 60*time.Second, "u2 re-run with t1", func() (bool, string) {
+		r, _, _ := e.led.Get(context.Background(), u2, dates[0])
+		second = r
+		return r.State == ledger.StateSucceeded && r.Inputs[t1.String()] != "", fmt.Sprint(r.State, r.Inputs)
+	})
+	if second.Inputs[s1.String()] != first.Inputs[s1.String()] || second.InputFingerprint == first.InputFingerprint {
+		t.Errorf("u2 inputs after t1 = %v (fingerprint %s), want s1 unchanged plus t1 and a new fingerprint", second.Inputs, second.InputFingerprint)
+	}
+	if n := tr.count(u2, dates[0]); n != 2 {
+		t.Errorf("u2 ran %d times, want 2 (without t1, then with it)", n)
+	}
+}
+
+func TestTraceContextIsLoggedAndPassedDownstream(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	tr := newTracker()
+	e.start(e.options(tr.allJobs()))
+	const traceID, spanID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	body, attrs, err := messages.Encode(request(a1, dates[0]), e.cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrs["googclient_traceparent"] = "00-" + traceID + "-" + spanID + "-01"
+	e.publishRaw(messages.PhaseScrapers, body, attrs)
+	e.waitState(c3, dates[0], ledger.StateSucceeded)
+
+	for _, m := range e.published(e.names.Topic(messages.PhaseAnalytics)) {
+		if got := m.Attributes["googclient_traceparent"]; got != attrs["googclient_traceparent"] {
+			t.Errorf("c3's message carries traceparent %q, want the scraper's %q", got, attrs["googclient_traceparent"])
+		}
+	}
+	want := `"logging.googleapis.com/trace":"projects/` + e.project + `/traces/` + traceID + `"`
+	n := 0
+	for l := range strings.SplitSeq(e.logs.String(), "\n") {
+		if strings.Contains(l, `"outcome":"succeeded"`) {
+			n++
+			if !strings.Contains(l, want) {
+				t.Errorf("log line without the trace: %s", l)
+			}
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d succeeded lines for a1 → a2 → c3, want 3", n)
+	}
+}
