@@ -40,7 +40,10 @@
 //   - CAST(x AS INT64) rounds halves away from zero (DuckDB alone rounds to even).
 //   - arr[OFFSET(i)] out of range is an error; SAFE_OFFSET gives NULL.
 //   - REGEXP_EXTRACT returns the first group and NULL when nothing matches;
-//     REGEXP_REPLACE replaces every match.
+//     REGEXP_REPLACE replaces every match; LIKE honours backslash escapes; LOG(x) is ln.
+//   - UNNEST(arr) AS x binds x to the element; UNNEST of structs without an alias makes
+//     the fields columns; x IN UNNEST(arr) has SQL IN semantics; WITH OFFSET is 0-based.
+//   - Unaliased expression columns of the main SELECT are named f0_, f1_, ... .
 //
 // # Known gaps the server must cover
 //
@@ -48,6 +51,8 @@
 //     result columns to INTEGER (int64, "Integer overflow" if out of range).
 //   - A bare integer literal (SELECT 1) is a 32-bit INTEGER column; literals in
 //     arithmetic are made BIGINT. Map INTEGER results to INTEGER (int64) as usual.
-//   - LENGTH on BYTES fails (use BYTE_LENGTH); ARRAY_AGG keeps NULL elements where
-//     BigQuery would fail; DATE_TRUNC on a TIMESTAMP returns a DATE.
+//   - BigQuery fails a query whose result (or written row) holds an array with a NULL
+//     element ("Array cannot have a null element"); DuckDB keeps it. Check on output.
+//   - LENGTH on BYTES fails (use BYTE_LENGTH); DATE_TRUNC on a TIMESTAMP returns a DATE;
+//     PARSE_DATE/PARSE_TIMESTAMP need a literal format.
 package bqsql

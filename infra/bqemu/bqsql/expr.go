@@ -379,7 +379,7 @@ func (t *translator) ident(ns []node, i int, ps []piece) ([]piece, int, error) {
 	}
 
 	// Typed literals: DATE '...', TIMESTAMP '...', ...
-	if nx := next(1); !nx.group && nx.tok.kind == tkString {
+	if nx := next(1); !nx.group && nx.tok.kind == tkString && typedLiteral[u] {
 		lit, err := stringLit(nx.tok)
 		if err != nil {
 			return nil, 0, err
@@ -635,6 +635,9 @@ func dashedPath(ns []node, i int) bool {
 	}
 	return j > i+1 && j < len(ns) && ns[j].isOp(".")
 }
+
+// typedLiteral are the type names that may prefix a string literal.
+var typedLiteral = wordSet("DATE TIME TIMESTAMP DATETIME NUMERIC BIGNUMERIC DECIMAL BIGDECIMAL JSON RANGE")
 
 // callableKeywords are keywords that may also be followed by an argument list.
 var callableKeywords = map[string]bool{"LEFT": true, "RIGHT": true, "REPLACE": true, "GROUPING": true}
