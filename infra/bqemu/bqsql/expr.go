@@ -163,11 +163,8 @@ func (t *translator) pieces(ns []node) ([]piece, error) {
 			if strings.Contains(n.tok.val, "*") {
 				return nil, unsupported("wildcard table %s", n.tok.text)
 			}
+			// Names cannot contain dots, so `a.b.c` is always a path.
 			parts := strings.Split(n.tok.val, ".")
-			if lastIs(pKw) && !lastKw("FROM", "JOIN", "INTO", "UPDATE", "MERGE", "TABLE", "USING") {
-				// Outside a FROM clause a backtick name is one identifier (a column or alias).
-				parts = []string{n.tok.val}
-			}
 			if err := checkPseudoColumn(n.tok.val); err != nil {
 				return nil, err
 			}

@@ -43,7 +43,7 @@ func TestTranslateResults(t *testing.T) {
 		{name: "bytes literal", query: `SELECT b'\x00a\'', BYTE_LENGTH(b'abc')`, want: rows{{[]byte{0, 'a', '\''}, int64(3)}}},
 		{name: "comments", query: "SELECT 1 # hash comment\n, /* block */ 2 -- dash\n", want: rows{{int64(1), int64(2)}}},
 		{name: "backtick names", setup: []string{"CREATE SCHEMA `ds`", "CREATE TABLE `ds.t` (`x` INT64)", "INSERT `ds`.`t` VALUES (1)"},
-			query: "SELECT `x`, t.x FROM `ds.t` AS t", want: rows{{int64(1), int64(1)}}},
+			query: "SELECT `x`, t.x, `t.x`, `t`.`x` FROM `ds.t` AS t", want: rows{{int64(1), int64(1), int64(1), int64(1)}}},
 		{name: "duckdb reserved words as names", query: "SELECT show, t.unique, `column` FROM (SELECT 1 AS show, 2 AS unique, 3 AS column) AS t",
 			want: rows{{int64(1), int64(2), int64(3)}}},
 		{name: "float literal is FLOAT64", query: "SELECT 1.5 * 2, 1e2, .5", want: rows{{3.0, 100.0, 0.5}}},
