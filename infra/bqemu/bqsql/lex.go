@@ -32,14 +32,29 @@ type token struct {
 	pos   int    // byte offset in the input
 }
 
-// SyntaxError reports BigQuery SQL that cannot be tokenized or has unbalanced brackets.
+// SyntaxError reports BigQuery SQL that the translator cannot read: bad tokens,
+// unbalanced brackets, wrong argument counts.
 type SyntaxError struct {
-	Pos int    // byte offset in the statement
-	Msg string // what is wrong
+	Pos          int    // byte offset in the query
+	Line, Column int    // 1-based position of Pos, as BigQuery reports it ([line:column])
+	Msg          string // what is wrong
 }
 
 func (e *SyntaxError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("syntax error at [%d:%d]: %s", e.Line, e.Column, e.Msg)
+	}
 	return fmt.Sprintf("syntax error at offset %d: %s", e.Pos, e.Msg)
+}
+
+// locate fills Line and Column from Pos within src.
+func (e *SyntaxError) locate(src string) {
+	if e.Pos < 0 || e.Pos > len(src) {
+		return
+	}
+	before := src[:e.Pos]
+	e.Line = strings.Count(before, "\n") + 1
+	e.Column = utf8.RuneCountInString(before[strings.LastIndexByte(before, '\n')+1:]) + 1
 }
 
 func isIdentStart(c byte) bool {
@@ -155,7 +170,8 @@ func lex(src string) ([]token, error) {
 		default:
 			op := scanOp(src[i:])
 			if op == "" {
-				return nil, &SyntaxError{Pos: i, Msg: fmt.Sprintf("unexpected character %q", src[i])}
+				r, _ := utf8.DecodeRuneInString(src[i:])
+				return nil, &SyntaxError{Pos: i, Msg: fmt.Sprintf("unexpected character %q (quote unusual names with backticks)", r)}
 			}
 			i += len(op)
 			t = token{kind: tkOp}

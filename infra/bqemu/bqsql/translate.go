@@ -92,6 +92,10 @@ func TranslateWithParams(sql string, pt ParamTypes) (st *Statement, err error) {
 		if r := recover(); r != nil {
 			st, err = nil, fmt.Errorf("bigquery sql translation failed: %v: %w", r, errInternal)
 		}
+		var se *SyntaxError
+		if errors.As(err, &se) {
+			se.locate(sql)
+		}
 	}()
 	toks, err := lex(sql)
 	if err != nil {

@@ -417,6 +417,18 @@ func TestTranslateSyntaxErrors(t *testing.T) {
 	}
 }
 
+func TestSyntaxErrorPosition(t *testing.T) {
+	t.Parallel()
+	_, err := Translate("SELECT 1,\n  `é`, (2")
+	var se *SyntaxError
+	if !errors.As(err, &se) {
+		t.Fatalf("got %v, want a *SyntaxError", err)
+	}
+	if se.Line != 2 || se.Column != 8 || !strings.Contains(err.Error(), "[2:8]") {
+		t.Errorf("error %q at line %d column %d, want [2:8]", err, se.Line, se.Column)
+	}
+}
+
 func TestTranslateStatementInfo(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
