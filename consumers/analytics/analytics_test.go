@@ -50,7 +50,7 @@ type summary struct {
 // TestPlayerGameSummaryMatchesTruth loads three simulated dates through the raw jobs and the
 // analytics queries: every player_game_summary row equals the simulator's ground truth (its
 // own model: box score, consensus closing line, OVER/UNDER/PUSH), and no row is missing or
-// extra.
+// extra. The props include in-game snapshots, whose lines must be ignored.
 func TestPlayerGameSummaryMatchesTruth(t *testing.T) {
 	t.Parallel()
 	env := rawtest.Start(t)
@@ -66,6 +66,8 @@ func TestPlayerGameSummaryMatchesTruth(t *testing.T) {
 	lines, pushes := 0, 0
 	for _, date := range []string{"2024-10-22", "2024-12-25", "2025-03-14"} {
 		env.Put(t, rawtest.Capture(t, sim, date))
+		// In-game snapshots carry lines that moved after tip-off: they must not count.
+		env.Put(t, rawtest.CaptureOdds(t, sim, date, 20*time.Minute, 75*time.Minute))
 		run(t, rawJobs, messages.PhaseRaw, date, "nbac_schedule", "nbac_player_boxscores", "bdl_player_boxscores", "odds_api_player_points_props")
 		run(t, jobs, messages.PhaseAnalytics, date, "team_offense_game_summary")
 		res := run(t, jobs, messages.PhaseAnalytics, date, "player_game_summary")["player_game_summary"]

@@ -330,7 +330,23 @@ func Capture(tb testing.TB, sim *sourcesim.Sim, date string) map[string][]byte {
 	c.pages("ball-dont-lie/games/"+date, "/bdl/v1/games?dates[]="+date+"&per_page=100")
 	c.pages("ball-dont-lie/player-boxscores/"+date, "/bdl/v1/stats?dates[]="+date+"&per_page=100")
 	c.injuries("ball-dont-lie/injuries/" + date + "/injuries.json")
-	c.odds(date, d)
+	c.odds(date, d, -2*time.Hour, -10*time.Minute)
+	return c.out
+}
+
+// CaptureOdds fetches the events list of date and, per event of the date, one snapshot at
+// each offset from tip-off (negative: before; positive: an in-game snapshot, which the
+// scrapers never take but the pipeline must ignore if it finds one).
+func CaptureOdds(tb testing.TB, sim *sourcesim.Sim, date string, offsets ...time.Duration) map[string][]byte {
+	tb.Helper()
+	srv := httptest.NewServer(sim.Handler())
+	defer srv.Close()
+	c := &capturer{tb: tb, base: srv.URL, out: map[string][]byte{}}
+	d, err := time.Parse("2006-01-02", date)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c.odds(date, d, offsets...)
 	return c.out
 }
 
@@ -407,9 +423,9 @@ func (c *capturer) injuries(name string) {
 	c.out[name] = mustJSON(c.tb, map[string]any{"data": all, "meta": map[string]int{"per_page": 100}})
 }
 
-// odds stores the events list at noon Eastern and, per event of the date, two pre-tip
-// snapshots: two hours and ten minutes before tip-off.
-func (c *capturer) odds(date string, d time.Time) {
+// odds stores the events list at noon Eastern and, per event of the date, one snapshot at
+// each offset from tip-off.
+func (c *capturer) odds(date string, d time.Time, offsets ...time.Duration) {
 	et, _ := time.LoadLocation("America/New_York")
 	noon := time.Date(d.Year(), d.Month(), d.Day(), 12, 0, 0, 0, et).UTC()
 	var list struct {
@@ -435,8 +451,8 @@ func (c *capturer) odds(date string, d time.Time) {
 		if tip.In(et).Format("2006-01-02") != date {
 			continue
 		}
-		for _, before := range []time.Duration{2 * time.Hour, 10 * time.Minute} {
-			snap := tip.Add(-before).Truncate(5 * time.Minute)
+		for _, off := range offsets {
+			snap := tip.Add(off).Truncate(5 * time.Minute)
 			q := url.Values{"markets": {"player_points"}, "regions": {"us"}, "oddsFormat": {"american"}, "date": {snap.Format(time.RFC3339)}}
 			name := fmt.Sprintf("odds-api/player-props/%s/%s-%s%s/%s.json", date, e.ID, codes[e.AwayTeam], codes[e.HomeTeam], snap.Format("20060102T1504Z"))
 			c.put(name, "/odds/v4/historical/sports/basketball_nba/events/"+e.ID+"/odds?"+q.Encode())
