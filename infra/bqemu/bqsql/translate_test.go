@@ -291,6 +291,17 @@ func TestTranslateResults(t *testing.T) {
 			`CREATE OR REPLACE TABLE t1 PARTITION BY d CLUSTER BY x OPTIONS(description="d") AS SELECT DATE '2024-01-01' AS d, 1 AS x`,
 			`CREATE VIEW v1 OPTIONS(description='v') AS SELECT d, x + 1 AS y FROM t1`},
 			query: `SELECT * FROM v1`, want: rows{{day("2024-01-01"), int64(2)}}},
+		{name: "alter truncate drop", setup: []string{
+			`CREATE SCHEMA IF NOT EXISTS ds OPTIONS(location="US")`,
+			`CREATE TABLE ds.a (x INT64)`,
+			`ALTER TABLE ds.a ADD COLUMN IF NOT EXISTS tags ARRAY<STRING>`,
+			`INSERT ds.a (x, tags) VALUES (1, ['t'])`,
+			`CREATE TABLE ds.b (y INT64)`,
+			`INSERT ds.b VALUES (2)`,
+			`TRUNCATE TABLE ds.b`,
+			`DROP TABLE IF EXISTS ds.missing`,
+			`ALTER TABLE ds.a RENAME COLUMN x TO z`},
+			query: `SELECT z, tags, (SELECT COUNT(*) FROM ds.b) FROM ds.a`, want: rows{{int64(1), []any{"t"}, int64(0)}}},
 		{name: "ddl column types", setup: []string{
 			`CREATE TABLE typed (a INT64 NOT NULL, b FLOAT64, c NUMERIC, d BIGNUMERIC, e BOOL, f STRING(10), g BYTES, h TIMESTAMP, i DATETIME,
 			  j DATE, k TIME, l JSON, m ARRAY<STRUCT<x INT64, y ARRAY<STRING>>> OPTIONS(description="m"), n STRUCT<p NUMERIC(10, 2)>,
