@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"github.com/nba-props/pipeline/consumers/ledger"
+	"github.com/nba-props/pipeline/messages"
+	"github.com/sethvargo/go-envconfig"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestStackRunsThePipeline starts the whole stack on random ports, publishes one scrape,
+// and sees the raw job that follows it load rows into the BigQuery emulator; then the stack
+// stops cleanly.
+func TestStackRunsThePipeline(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr syncBuffer
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	ready := make(chan *Stack, 1)
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"--pubsub-port", "0", "--gcs-port", "0", "--bigquery-port", "0", "--sim-port", "0",
+			"--data", t.TempDir(), "--prefix", "ls-", "--sim-now", "2025-06-30T12:00:00Z"},
+			&stdout, &stderr, envconfig.MapLookuper(map[string]string{"CONSUMER_STREAMS": "2"}), ready)
+	}()
+	var s *Stack
+	select {
+	case s = <-ready:
+	case c := <-code:
+		t.Fatalf("stack exited with %d before it was up: %s", c, stderr.String())
+	case <-time.After(2 * time.Minute):
+		t.Fatal("stack not up")
+	}
+	for _, want := range []string{"export PUBSUB_EMULATOR_HOST=127.0.0.1:", "export STORAGE_EMULATOR_HOST=127.0.0.1:",
+		"export BIGQUERY_EMULATOR_HOST=127.0.0.1:", "export NBA_CDN_BASE_URL=http://127.0.0.1:", "export NBA_ENV_PREFIX=ls-"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("printed environment lacks %q:\n%s", want, stdout.String())
+		}
+	}
+
+	cat := messages.DefaultCatalog()
+	body, attrs, err := messages.Encode(messages.Request{Version: messages.Version, Phase: messages.PhaseScrapers, Job: "nbac_schedule",
+		Date: "2024-10-23", RunID: "stack-test", Trigger: messages.Trigger{Kind: messages.TriggerProducer}, Lane: messages.LaneBackfill}, cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := s.PubSub.Publisher(messages.Names{Prefix: "ls-"}.Topic(messages.PhaseScrapers))
+	if _, err := pub.Publish(ctx, &pubsub.Message{Data: body, Attributes: attrs}).Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pub.Stop()
+
+	l := ledger.New(s.Storage, "nba-props-local", ledger.Options{})
+	ref := messages.Ref(messages.PhaseRaw, "nbac_schedule")
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		rec, _, err := l.Get(ctx, ref, "2024-10-23")
+		if err == nil && rec.State.Done() {
+			if rec.State != ledger.StateSucceeded || rec.Output.TotalRows() == 0 {
+				t.Errorf("raw/nbac_schedule ended %s with %d rows, want succeeded with rows", rec.State, rec.Output.TotalRows())
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("raw/nbac_schedule never finished 2024-10-23 (last %+v, %v)\nlogs:\n%s", rec, err, stderr.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	stop()
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Errorf("exit %d after Ctrl-C, want 0: %s", c, stderr.String())
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("stack did not stop")
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	t.Parallel()
+	var out, errb bytes.Buffer
+	if c := run(context.Background(), []string{"--sim-now", "yesterday"}, &out, &errb, envconfig.MapLookuper(nil), nil); c != 2 ||
+		!strings.Contains(errb.String(), "want RFC 3339") {
+		t.Errorf("exit %d, stderr %q", c, errb.String())
+	}
+}

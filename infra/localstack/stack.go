@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"cloud.google.com/go/bigquery"
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/storage"
+	"github.com/nba-props/pipeline/consumers/service"
+	"github.com/nba-props/pipeline/infra/bqemu"
+	"github.com/nba-props/pipeline/infra/cloud"
+	"github.com/nba-props/pipeline/infra/emulators"
+	"github.com/nba-props/pipeline/infra/sourcesim"
+	"github.com/nba-props/pipeline/infra/topology"
+	"github.com/nba-props/pipeline/messages"
+	"github.com/sethvargo/go-envconfig"
+)
+
+// Options configure the stack. Addresses with port 0 pick free ports (tests).
+type Options struct {
+	PubSubAddr, GCSAddr, BigQueryAddr, SimAddr string
+	// DataDir keeps GCS objects (DataDir/gcs) and BigQuery tables (DataDir/bq) between runs.
+	DataDir string
+	Project string
+	Bucket  string
+	Prefix  string
+	// NoBigQuery, NoSim and NoConsumers leave those parts out.
+	NoBigQuery, NoSim, NoConsumers bool
+	// SimSeed and SimNow configure the source simulator (SimNow zero: the wall clock).
+	SimSeed int64
+	SimNow  time.Time
+	// Env is the process environment, for settings the stack does not fix (API keys, rates).
+	Env envconfig.Lookuper
+	// Logs receives the consumers' JSON log lines.
+	Logs io.Writer
+}
+
+// Stack is the running local environment. Each part is an extension point: a new
+// emulator is one more start step in Start and one more line in Vars.
+type Stack struct {
+	o       Options
+	vars    map[string]string
+	order   []string
+	closers []func() error
+
+	PubSub   *pubsub.Client
+	Storage  *storage.Client
+	BigQuery *bigquery.Client
+	Sim      *sourcesim.Sim
+	Report   topology.Report
+	Consumer *service.Service
+
+	consumerDone chan struct{}
+	consumerErr  error
+}
+
+func (s *Stack) setVar(k, v string) {
+	if _, ok := s.vars[k]; !ok {
+		s.order = append(s.order, k)
+	}
+	s.vars[k] = v
+}
+
+// Vars are the environment variables that point a process at the stack, in a stable order.
+func (s *Stack) Vars() [][2]string {
+	var out [][2]string
+	for _, k := range s.order {
+		out = append(out, [2]string{k, s.vars[k]})
+	}
+	return out
+}
+
+// Start brings the stack up: emulators, simulator, topology, then the consumers.
+func Start(ctx context.Context, o Options) (_ *Stack, err error) {
+	s := &Stack{o: o, vars: map[string]string{}}
+	defer func() {
+		if err != nil {
+			_ = s.Close()
+		}
+	}()
+	s.setVar("GOOGLE_CLOUD_PROJECT", o.Project)
+
+	ps, err := emulators.StartPubSub(o.PubSubAddr)
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, ps.Close)
+	s.setVar(cloud.PubSubEmulatorEnv, ps.Host())
+
+	gcs, err := emulators.StartGCS(emulators.GCSOptions{Addr: o.GCSAddr, Root: filepath.Join(o.DataDir, "gcs")})
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, gcs.Close)
+	s.setVar(cloud.StorageEmulatorEnv, gcs.Host())
+	s.setVar("GCS_BUCKET", o.Bucket)
+	s.setVar("NBA_ENV_PREFIX", o.Prefix)
+
+	if s.PubSub, err = emulators.PubSubClient(ctx, o.Project, ps.Host()); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.PubSub.Close)
+	if s.Storage, err = cloud.Storage(ctx, gcs.Host()); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.Storage.Close)
+
+	// Extension point: the BigQuery emulator (DuckDB), reading load files from the GCS emulator.
+	if !o.NoBigQuery {
+		if err := os.MkdirAll(filepath.Join(o.DataDir, "bq"), 0o755); err != nil {
+			return nil, fmt.Errorf("bigquery emulator data dir: %w", err)
+		}
+		bq, err := bqemu.New(bqemu.Options{Projects: []string{o.Project}, DuckDBPath: filepath.Join(o.DataDir, "bq"),
+			GCS: bqemu.StorageSource(s.Storage), Logger: slog.New(slog.NewJSONHandler(o.Logs, nil))})
+		if err != nil {
+			return nil, fmt.Errorf("bigquery emulator: %w", err)
+		}
+		s.closers = append(s.closers, bq.Close)
+		host, err := s.serve(o.BigQueryAddr, bq.Handler(), "bigquery emulator")
+		if err != nil {
+			return nil, err
+		}
+		s.setVar(cloud.BigQueryEmulatorEnv, host)
+		if s.BigQuery, err = cloud.BigQuery(ctx, o.Project, host); err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, s.BigQuery.Close)
+	}
+
+	// Extension point: the source simulator, with the scrapers' base URLs pointed at it.
+	if !o.NoSim {
+		cfg := sourcesim.Config{Seed: o.SimSeed}
+		if !o.SimNow.IsZero() {
+			now := o.SimNow
+			cfg.Now = func() time.Time { return now }
+		}
+		s.Sim = sourcesim.New(cfg)
+		host, err := s.serve(o.SimAddr, s.Sim.Handler(), "source simulator")
+		if err != nil {
+			return nil, err
+		}
+		base := "http://" + host
+		s.setVar("BDL_BASE_URL", base+"/bdl")
+		s.setVar("ODDS_API_BASE_URL", base+"/odds")
+		s.setVar("NBA_CDN_BASE_URL", base+"/nbacdn")
+		s.setVar("NBA_STATS_BASE_URL", base+"/nbastats")
+	}
+
+	s.Report, err = topology.Apply(ctx, topology.Clients{PubSub: s.PubSub, Storage: s.Storage, BigQuery: s.BigQuery},
+		topology.Options{Names: messages.Names{Prefix: o.Prefix}, Bucket: o.Bucket})
+	if err != nil {
+		return nil, fmt.Errorf("applying the topology: %w", err)
+	}
+
+	if !o.NoConsumers {
+		if err := s.startConsumers(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// startConsumers runs the consumer runtime in-process for every job with an
+// implementation, configured exactly as a separate `go run ./consumers` would be with the
+// printed environment (plus whatever the process environment adds, such as API keys).
+func (s *Stack) startConsumers(ctx context.Context) error {
+	vars := map[string]string{"CONSUMER_AVAILABLE_ONLY": "true"}
+	for k, v := range s.vars {
+		vars[k] = v
+	}
+	l := envconfig.MapLookuper(vars)
+	if s.o.Env != nil {
+		l = envconfig.MultiLookuper(l, s.o.Env)
+	}
+	cfg, err := service.Load(ctx, l)
+	if err != nil {
+		return err
+	}
+	if s.o.NoBigQuery && slices.Contains(cfg.Phases, "all") {
+		// Without BigQuery only the scrapers can run.
+		cfg.Phases = []string{string(messages.PhaseScrapers)}
+	}
+	logger := slog.New(runnerLogHandler(s.o.Logs))
+	svc, err := service.New(ctx, cfg, service.Options{Logger: logger, PubSub: s.PubSub, Storage: s.Storage, BigQuery: s.BigQuery})
+	if err != nil {
+		return fmt.Errorf("consumers: %w", err)
+	}
+	s.closers = append(s.closers, svc.Close)
+	s.Consumer = svc
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.consumerDone = make(chan struct{})
+	go func() {
+		defer close(s.consumerDone)
+		s.consumerErr = svc.Runtime.Run(runCtx)
+	}()
+	s.closers = append(s.closers, func() error {
+		cancel()
+		<-s.consumerDone
+		return s.consumerErr
+	})
+	return nil
+}
+
+// ConsumersDone is closed when the consumer runtime stops (nil without consumers); after
+// that, ConsumersErr says why.
+func (s *Stack) ConsumersDone() <-chan struct{} { return s.consumerDone }
+
+// ConsumersErr is the consumer runtime's error once ConsumersDone is closed.
+func (s *Stack) ConsumersErr() error { return s.consumerErr }
+
+// serve runs h on addr until Close.
+func (s *Stack) serve(addr string, h http.Handler, what string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("%s on %s: %w", what, addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	s.closers = append(s.closers, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := srv.Shutdown(ctx)
+		if serr := <-done; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+			err = serr
+		}
+		return err
+	})
+	return ln.Addr().String(), nil
+}
+
+// Close stops everything in the reverse order of starting: consumers first, so they
+// finish or abandon their work while the emulators are still up.
+func (s *Stack) Close() error {
+	var errs []error
+	for _, c := range slices.Backward(s.closers) {
+		if err := c(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.closers = nil
+	return errors.Join(errs...)
+}
