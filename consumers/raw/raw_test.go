@@ -109,33 +109,34 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-// TestRerunChangesNothing: a second run on the same input attaches to the same load job, so
-// the partition keeps its rows and even their processed_at.
+// TestRerunChangesNothing: for every raw job, a second run on the same input attaches to the
+// same load job, so the partition keeps its rows and even their processed_at.
 func TestRerunChangesNothing(t *testing.T) {
 	t.Parallel()
 	env, jobs := setup(t, gameDay)
 	ctx := context.Background()
-	const job = "nbac_player_boxscores"
-	all := func() []map[string]any {
-		return env.Query(t, "SELECT * FROM nba_raw.nbac_player_boxscores WHERE game_date = '2024-11-15' ORDER BY game_id, player_lookup", nil)
-	}
-	first, err := jobs[job].Run(ctx, request(job, gameDay))
-	if err != nil {
-		t.Fatal(err)
-	}
-	before := all()
-	second, err := jobs[job].Run(ctx, request(job, gameDay))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(before, all()); diff != "" {
-		t.Errorf("rerun changed the partition (-before +after):\n%s", diff)
-	}
-	if diff := cmp.Diff(first, second); diff != "" {
-		t.Errorf("rerun returned a different result (-first +second):\n%s", diff)
-	}
-	if n := loadJobs(t, env, "nbac_player_boxscores"); n != 1 {
-		t.Errorf("%d load jobs into nbac_player_boxscores after two runs on one input, want 1", n)
+	for job, tb := range tables {
+		all := func() []map[string]any {
+			return env.Query(t, "SELECT * FROM "+tb.table+" WHERE "+tb.field+" = @d", map[string]any{"d": civil.Date{Year: 2024, Month: 11, Day: 15}})
+		}
+		first, err := jobs[job].Run(ctx, request(job, gameDay))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := all()
+		second, err := jobs[job].Run(ctx, request(job, gameDay))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(before, all()); diff != "" {
+			t.Errorf("%s: rerun changed the partition (-before +after):\n%s", job, diff)
+		}
+		if diff := cmp.Diff(first, second); diff != "" {
+			t.Errorf("%s: rerun returned a different result (-first +second):\n%s", job, diff)
+		}
+		if n := loadJobs(t, env, job); n != 1 {
+			t.Errorf("%d load jobs into %s after two runs on one input, want 1", n, tb.table)
+		}
 	}
 }
 
@@ -157,10 +158,71 @@ func loadJobs(t *testing.T, env *rawtest.Env, table string) int {
 	return n
 }
 
-// TestChangedInputReprocesses: a re-scrape with different bytes (a new generation) loads
-// again and the partition reflects the new input; a second per-event file of the odds is
-// never hidden by the first.
+// TestChangedInputReprocesses: for every raw job, a re-scrape with different bytes (a new
+// generation, an object gone) loads again, and the partition reflects the new input.
 func TestChangedInputReprocesses(t *testing.T) {
+	t.Parallel()
+	captured := rawtest.ReadDir(t, "testdata/capture/"+gameDay)
+	replace := func(name, from, to string) func(*rawtest.Env) {
+		return func(env *rawtest.Env) {
+			body := string(captured[name])
+			if !strings.Contains(body, from) {
+				t.Fatalf("%s holds no %q", name, from)
+			}
+			env.Put(t, map[string][]byte{name: []byte(strings.Replace(body, from, to, 1))})
+		}
+	}
+	var oddsObject string
+	for n := range captured {
+		if strings.HasPrefix(n, "odds-api/") && !strings.Contains(n, "/events-") {
+			oddsObject = n
+			break
+		}
+	}
+	for job, change := range map[string]func(*rawtest.Env){
+		"nbac_schedule":         replace("nba-com/schedule/"+gameDay+"/schedule.json", `"arenaName":"`, `"arenaName":"New `),
+		"nbac_player_boxscores": replace("nba-com/player-boxscores/"+gameDay+"/leaguegamelog.json", `"Regular Season"`, `"Regular Season" `),
+		"bdl_player_boxscores":  func(env *rawtest.Env) { env.Delete(t, "ball-dont-lie/player-boxscores/"+gameDay+"/page-0003.json") },
+		"bdl_injuries":          replace("ball-dont-lie/injuries/"+gameDay+"/injuries.json", `"status":"Out"`, `"status":"Day-To-Day"`),
+		"odds_api_player_points_props": func(env *rawtest.Env) {
+			env.Delete(t, oddsObject)
+		},
+	} {
+		t.Run(job, func(t *testing.T) {
+			t.Parallel()
+			env, jobs := setup(t, gameDay)
+			ctx := context.Background()
+			tb := tables[job]
+			if _, err := jobs[job].Run(ctx, request(job, gameDay)); err != nil {
+				t.Fatal(err)
+			}
+			before := env.Partition(t, tb.table, tb.field, gameDay)
+			change(env)
+			res, err := jobs[job].Run(ctx, request(job, gameDay))
+			if err != nil {
+				t.Fatal(err)
+			}
+			after := env.Partition(t, tb.table, tb.field, gameDay)
+			if job == "nbac_player_boxscores" {
+				// Same rows from new bytes: the load runs again and gives the same content.
+				if diff := cmp.Diff(before, after); diff != "" {
+					t.Errorf("reformatted input changed the rows:\n%s", diff)
+				}
+			} else if cmp.Equal(before, after) {
+				t.Errorf("the partition did not change after the input changed")
+			}
+			if res.Rows[gameDay] != int64(len(after)) {
+				t.Errorf("Result.Rows %v, partition has %d rows", res.Rows, len(after))
+			}
+			if n := loadJobs(t, env, job); n != 2 {
+				t.Errorf("%d load jobs after two different inputs, want 2", n)
+			}
+		})
+	}
+}
+
+// TestRescrapeDropsARow: a re-scrape that lost a player row removes it from the partition.
+func TestRescrapeDropsARow(t *testing.T) {
 	t.Parallel()
 	env, jobs := setup(t, gameDay)
 	ctx := context.Background()
@@ -192,9 +254,6 @@ func TestChangedInputReprocesses(t *testing.T) {
 		if r["source_player_id"] == first[1] {
 			t.Errorf("player %v is still in the partition after the re-scrape dropped him", first[2])
 		}
-	}
-	if n := loadJobs(t, env, "nbac_player_boxscores"); n != 2 {
-		t.Errorf("%d load jobs after two different inputs, want 2", n)
 	}
 }
 
