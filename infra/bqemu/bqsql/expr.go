@@ -776,22 +776,36 @@ func lastTopKw(ns []node, kw string) int {
 	return -1
 }
 
-// int64Pass makes integer literals next to an arithmetic operator BIGINT, so that
-// arithmetic on literals is 64-bit as in BigQuery (DuckDB types 2147483647 + 1 as INTEGER
-// and overflows). Literals elsewhere (ORDER BY 1, LIMIT 10) are left alone.
+// int64Pass makes integer literals BIGINT where an arithmetic operator joins two of
+// them, so that literal arithmetic is 64-bit as in BigQuery (DuckDB types
+// 2147483647 + 1 as INTEGER and overflows). A literal next to anything else keeps its
+// type, so that d - 1 on a DATE and ORDER BY 1 still work.
 func int64Pass(ps []piece) []piece {
-	arith := func(k int) bool {
-		if k < 0 || k >= len(ps) || ps[k].kind != pOp {
+	isArith := func(p piece) bool {
+		if p.kind != pOp {
 			return false
 		}
-		switch ps[k].text {
+		switch p.text {
 		case "+", "-", "*", "/", "%":
 			return true
 		}
 		return false
 	}
+	cast := make([]bool, len(ps))
 	for k := range ps {
-		if ps[k].intLit && (arith(k-1) || arith(k+1)) {
+		if !isArith(ps[k]) || k == 0 || !ps[k-1].intLit {
+			continue
+		}
+		r := k + 1
+		for r < len(ps) && ps[r].kind == pOp && (ps[r].text == "-" || ps[r].text == "+") {
+			r++ // unary signs
+		}
+		if r < len(ps) && ps[r].intLit {
+			cast[k-1], cast[r] = true, true
+		}
+	}
+	for k := range ps {
+		if cast[k] {
 			ps[k].text = "CAST(" + ps[k].text + " AS BIGINT)"
 			ps[k].intLit = false
 		}

@@ -59,8 +59,9 @@ func TestTranslateResults(t *testing.T) {
 
 		// Arithmetic.
 		{name: "division", query: `SELECT 6 / 4, -6 / 4 * 2, 1 + 9 / 3, (1 + 9) / 2`, want: rows{{1.5, -3.0, 4.0, 5.0}}},
-		{name: "integer literal arithmetic is 64-bit", query: `SELECT 24 * 60 * 60 * 1000000, 2147483647 + 1, -2147483648 - 1, 7 % 3`,
-			want: rows{{int64(86400000000), int64(2147483648), int64(-2147483649), int64(1)}}},
+		{name: "integer literal arithmetic is 64-bit", query: `SELECT 24 * 60 * 60 * 1000000, 2147483647 + 1, -2147483648 - 1, 7 % 3, 2147483647 * -2`,
+			want: rows{{int64(86400000000), int64(2147483648), int64(-2147483649), int64(1), int64(-4294967294)}}},
+		{name: "date minus integer", query: `SELECT DATE '2024-01-01' - 1 FROM (SELECT 1) ORDER BY 1`, want: rows{{day("2023-12-31")}}},
 		{name: "division by zero is an error", query: `SELECT 1 / 0`, wantErr: "division by zero"},
 		{name: "division by zero column", setup: []string{"CREATE TABLE n (a INT64, b INT64)", "INSERT n VALUES (1, 1), (2, 0)"},
 			query: `SELECT a / b FROM n`, wantErr: "division by zero"},
