@@ -34,8 +34,8 @@
 //   - DATE_DIFF(end, start, part) argument order; WEEK means Sunday weeks (WEEK(<day>)
 //     and ISOWEEK too); DATE_ADD/SUB/TRUNC return DATE; TIMESTAMP_DIFF counts whole
 //     units while DATE_DIFF and DATETIME_DIFF count boundaries, as in BigQuery.
-//   - Literals with a point or exponent are FLOAT64 (DOUBLE), not DECIMAL; integer
-//     literals in arithmetic are BIGINT, so 24 * 60 * 60 * 1000000 does not overflow.
+//   - Literals with a point or exponent are FLOAT64 (DOUBLE), not DECIMAL; arithmetic
+//     between integer literals is BIGINT, so 24 * 60 * 60 * 1000000 does not overflow.
 //   - COUNTIF returns BIGINT and 0 over no rows.
 //   - CAST(x AS INT64) rounds halves away from zero (DuckDB alone rounds to even).
 //   - arr[OFFSET(i)] out of range is an error; SAFE_OFFSET gives NULL.
@@ -49,8 +49,8 @@
 //
 //   - SUM (and other aggregates) over integers return HUGEINT in DuckDB: map HUGEINT
 //     result columns to INTEGER (int64, "Integer overflow" if out of range).
-//   - A bare integer literal (SELECT 1) is a 32-bit INTEGER column; literals in
-//     arithmetic are made BIGINT. Map INTEGER results to INTEGER (int64) as usual.
+//   - A bare integer literal (SELECT 1) is a 32-bit INTEGER column: map INTEGER results
+//     to INTEGER (int64) as usual.
 //   - BigQuery fails a query whose result (or written row) holds an array with a NULL
 //     element ("Array cannot have a null element"); DuckDB keeps it. Check on output.
 //   - LENGTH on BYTES fails (use BYTE_LENGTH); DATE_TRUNC on a TIMESTAMP returns a DATE;
