@@ -75,16 +75,20 @@ func TestChainRunsEachJobOncePerDateInDependencyOrder(t *testing.T) {
 		t.Errorf("status grid of a2 (-want +got):\n%s", diff)
 	}
 
-	// One Cloud Logging line per message handled.
+	// One Cloud Logging line per message handled (written after the ack, so after the
+	// ledger shows the outcome).
 	var line map[string]any
-	for l := range strings.SplitSeq(e.logs.String(), "\n") {
-		if strings.Contains(l, `"job":"c3"`) && strings.Contains(l, `"outcome":"succeeded"`) {
-			if err := json.Unmarshal([]byte(l), &line); err != nil {
-				t.Fatalf("log line is not JSON: %v: %s", err, l)
+	waitFor(t, 30*time.Second, "c3's log line", func() (bool, string) {
+		for l := range strings.SplitSeq(e.logs.String(), "\n") {
+			if strings.Contains(l, `"job":"c3"`) && strings.Contains(l, `"outcome":"succeeded"`) {
+				if err := json.Unmarshal([]byte(l), &line); err != nil {
+					t.Fatalf("log line is not JSON: %v: %s", err, l)
+				}
+				return true, ""
 			}
-			break
 		}
-	}
+		return false, ""
+	})
 	for _, k := range []string{"severity", "message", "time", "job", "date", "run_id", "phase", "attempt", "state", "rows", "elapsed"} {
 		if _, ok := line[k]; !ok {
 			t.Errorf("log line of a c3 success lacks %q: %v", k, line)
@@ -678,16 +682,19 @@ func TestTraceContextIsLoggedAndPassedDownstream(t *testing.T) {
 		}
 	}
 	want := `"logging.googleapis.com/trace":"projects/` + e.project + `/traces/` + traceID + `"`
-	n := 0
-	for l := range strings.SplitSeq(e.logs.String(), "\n") {
-		if strings.Contains(l, `"outcome":"succeeded"`) {
-			n++
-			if !strings.Contains(l, want) {
-				t.Errorf("log line without the trace: %s", l)
+	var lines []string
+	waitFor(t, 30*time.Second, "3 succeeded lines for a1 → a2 → c3", func() (bool, string) {
+		lines = nil
+		for l := range strings.SplitSeq(e.logs.String(), "\n") {
+			if strings.Contains(l, `"outcome":"succeeded"`) {
+				lines = append(lines, l)
 			}
 		}
-	}
-	if n != 3 {
-		t.Errorf("%d succeeded lines for a1 → a2 → c3, want 3", n)
+		return len(lines) == 3, fmt.Sprintf("%d lines", len(lines))
+	})
+	for _, l := range lines {
+		if !strings.Contains(l, want) {
+			t.Errorf("log line without the trace: %s", l)
+		}
 	}
 }
