@@ -329,7 +329,8 @@ func TestUnparseableRecordIsPermanent(t *testing.T) {
 }
 
 // TestOffDayTruncates: a date that lost its games (the schedule re-scraped without them, the
-// box score prefixes cleared) ends Empty with an empty partition.
+// box score prefixes cleared) ends Empty with an empty partition, and loads again when they
+// come back.
 func TestOffDayTruncates(t *testing.T) {
 	t.Parallel()
 	env, jobs := setup(t, gameDay)
@@ -353,6 +354,19 @@ func TestOffDayTruncates(t *testing.T) {
 		}
 		if rows := env.Partition(t, tb.table, tb.field, gameDay); len(rows) != 0 {
 			t.Errorf("%s: %d rows left in the partition of a day without games", job, len(rows))
+		}
+	}
+	// The games come back (lesson 1: an empty date is never locked): the rows return.
+	env.Delete(t, "")
+	env.Put(t, rawtest.ReadDir(t, "testdata/capture/"+gameDay))
+	for job, tb := range tables {
+		res, err := jobs[job].Run(ctx, request(job, gameDay))
+		if err != nil {
+			t.Fatalf("%s: %v", job, err)
+		}
+		rows := env.Partition(t, tb.table, tb.field, gameDay)
+		if res.Empty || len(rows) == 0 || res.Rows[gameDay] != int64(len(rows)) {
+			t.Errorf("%s after the games came back: Empty %v, Rows %v, %d rows in the partition", job, res.Empty, res.Rows, len(rows))
 		}
 	}
 }
