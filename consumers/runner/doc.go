@@ -25,9 +25,15 @@
 //	transient error                     records failed with the attempt and error, nacks;
 //	                                      at MaxAttempts records dead (max_attempts) instead
 //	hard upstream not done              records waiting, acks: the upstream's emit re-triggers
-//	live lease held by another          nacks (redelivered later)
+//	live lease held by another          waits up to LeaseWait for it to end and decides
+//	                                      again; then nacks (redelivered later)
 //	shutdown (Run's ctx cancelled)      stops taking messages; in-flight work may finish
 //	                                      within ShutdownGrace, then is abandoned unrecorded
+//
+// The attempt bound counts runs in the ledger (each claim is one), not Pub/Sub delivery
+// attempts: a nack for a held lease is no attempt, and the emulator (pstest) shares one
+// delivery counter among all subscriptions of a topic, so DeliveryAttempt is inflated
+// there. The subscription's dead-letter policy stays the backstop.
 //
 // A job with no upstreams has the empty input fingerprint: once succeeded, it runs again
 // only with Force; an empty result is never final for it (a new message re-fetches).
