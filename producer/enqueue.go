@@ -17,6 +17,8 @@ import (
 	"github.com/nba-props/pipeline/messages"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+	"google.golang.org/grpc/codes"
+	grpcstatus "google.golang.org/grpc/status"
 )
 
 // defaultMaxDates bounds one enqueue: about five seasons of calendar days.
@@ -181,6 +183,10 @@ func enqueue(ctx context.Context, e *env, f enqueueFlags) error {
 	})
 	printSkips(e.stdout, items)
 	fmt.Fprintf(e.stdout, "run %s: published %d of %d; %s\n", runID, published, n, totals(items))
+	if grpcstatus.Code(err) == codes.NotFound {
+		return fmt.Errorf("run %s: topic %s does not exist in project %s: apply the topology first "+
+			"(go run ./infra/cmd/infra apply, or make up locally): %w", runID, topic, cfg.Project, err)
+	}
 	if err != nil {
 		return fmt.Errorf("run %s: %d of %d messages not published: %w", runID, n-published, n, err)
 	}
@@ -419,8 +425,13 @@ type progress struct {
 }
 
 func newProgress(w io.Writer, total int) *progress {
+	return &progress{w: w, total: total, active: isTerminal(w) && total > 0}
+}
+
+// isTerminal reports whether w is a terminal (not a pipe, file or test buffer).
+func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	return &progress{w: w, total: total, active: ok && term.IsTerminal(int(f.Fd())) && total > 0}
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func (p *progress) add(n int) {

@@ -118,6 +118,7 @@ func TestEnqueueBadInput(t *testing.T) {
 		{"storage emulator missing", map[string]string{"PUBSUB_EMULATOR_HOST": "127.0.0.1:1"}, append([]string{"enqueue", "--phase", "raw", "--job", "all"}, rng...), "STORAGE_EMULATOR_HOST is not"},
 		{"status nothing configured", map[string]string{}, append([]string{"status", "--job", "all"}, rng...), "set GOOGLE_CLOUD_PROJECT"},
 		{"status unknown job", local, append([]string{"status", "--job", "nope"}, rng...), `--job "nope": no such job`},
+		{"status watch json", local, append([]string{"status", "--job", "all", "--watch", "1s", "--json"}, rng...), "--watch draws the text grid; drop --json"},
 		{"status bad date", local, []string{"status", "--job", "all", "--start-date", "TODAY", "--end-date", "2024-10-22"}, "--start-date: invalid date"},
 	}
 	for _, tt := range tests {
@@ -393,5 +394,14 @@ func TestJobsListsCatalogue(t *testing.T) {
 	var jobs []jobJSON
 	if code != exitOK || json.Unmarshal([]byte(stdout), &jobs) != nil || len(jobs) != len(messages.DefaultCatalog().Jobs()) {
 		t.Errorf("jobs --json (exit %d) gave %d jobs:\n%s", code, len(jobs), stdout)
+	}
+}
+
+func TestEnqueueWithoutTopologySaysApply(t *testing.T) {
+	t.Parallel()
+	env := emulators.StartTest(t)
+	code, _, stderr := runProducer(t, env.Vars(nil), "enqueue", "--phase", "raw", "--job", "nbac_schedule", "--dates", "2024-10-22")
+	if code != exitError || !strings.Contains(stderr, "apply the topology first (go run ./infra/cmd/infra apply, or make up locally)") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 }

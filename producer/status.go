@@ -18,6 +18,7 @@ type statusFlags struct {
 	job, phase, start, end, runID string
 	json                          bool
 	maxDates                      int
+	watch                         time.Duration
 }
 
 func statusCmd(e *env) *cobra.Command {
@@ -38,6 +39,7 @@ func statusCmd(e *env) *cobra.Command {
 	fl.StringVar(&f.runID, "run", "", "only records last touched by this run id")
 	fl.BoolVar(&f.json, "json", false, "print JSON, one object per (job, date)")
 	fl.IntVar(&f.maxDates, "max-dates", defaultMaxDates, "refuse a range of more dates than this")
+	fl.DurationVar(&f.watch, "watch", 0, "redraw the grid at this interval until interrupted (e.g. 2s)")
 	return cmd
 }
 
@@ -57,6 +59,9 @@ type cell struct {
 }
 
 func status(ctx context.Context, e *env, f statusFlags) error {
+	if f.watch > 0 && f.json {
+		return usagef("--watch draws the text grid; drop --json")
+	}
 	specs, err := statusJobs(e.catalog, f.phase, f.job)
 	if err != nil {
 		return err
@@ -78,7 +83,28 @@ func status(ctx context.Context, e *env, f statusFlags) error {
 	}
 	defer cl.Close()
 	l := ledger.New(cl.storage, cfg.Bucket, ledger.Options{})
+	if f.watch <= 0 {
+		return statusOnce(ctx, e, f, l, specs, dates)
+	}
+	t := time.NewTicker(f.watch)
+	defer t.Stop()
+	for {
+		if isTerminal(e.stdout) {
+			fmt.Fprint(e.stdout, "\033[H\033[2J") // home and clear
+		}
+		fmt.Fprintf(e.stdout, "%s  (every %s, Ctrl-C to stop)\n", time.Now().Format(time.TimeOnly), f.watch)
+		if err := statusOnce(ctx, e, f, l, specs, dates); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
 
+func statusOnce(ctx context.Context, e *env, f statusFlags, l *ledger.Ledger, specs []messages.JobSpec, dates []string) error {
 	grid := map[messages.JobRef]map[string]ledger.Summary{}
 	for _, s := range specs {
 		sums, err := l.List(ctx, s.Ref(), dates[0], dates[len(dates)-1])
