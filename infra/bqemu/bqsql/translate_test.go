@@ -109,6 +109,9 @@ func TestTranslateResults(t *testing.T) {
 			want: rows{{"20240105", "2024-01-05", day("2024-01-05"), day("2024-01-05"), nil}}},
 		{name: "date constructors", query: `SELECT DATE(2024, 2, 29), DATE(TIMESTAMP '2024-01-01 23:30:00'), DATE(TIMESTAMP '2024-01-02 01:00:00', 'America/New_York'), CURRENT_DATE() IS NOT NULL, LAST_DAY(DATE '2024-02-10')`,
 			want: rows{{day("2024-02-29"), day("2024-01-01"), day("2024-01-01"), true, day("2024-02-29")}}},
+		{name: "unnest generated dates", query: `SELECT d, FORMAT_DATE('%a', d) FROM UNNEST(GENERATE_DATE_ARRAY(@start, DATE_ADD(@start, INTERVAL 2 DAY))) AS d ORDER BY d DESC LIMIT 2`,
+			types: map[string]string{"start": "DATE"}, args: []any{sql.Named("start", "2024-01-06")},
+			want: rows{{day("2024-01-08"), "Mon"}, {day("2024-01-07"), "Sun"}}},
 		{name: "generate_date_array", query: `SELECT GENERATE_DATE_ARRAY('2024-01-30', '2024-02-01'), GENERATE_ARRAY(1, 5, 2)`,
 			want: rows{{[]any{day("2024-01-30"), day("2024-01-31"), day("2024-02-01")}, []any{int64(1), int64(3), int64(5)}}}},
 
