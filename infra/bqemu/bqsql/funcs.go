@@ -705,6 +705,19 @@ func (t *translator) fn(c *call) (string, error) {
 			return "(ln(" + x[0] + ") / ln(" + x[1] + "))", nil
 		}
 		return "", c.want(1, 2)
+	case "SUBSTR", "SUBSTRING":
+		// BigQuery counts position 0 as 1 and clamps negative positions to the start.
+		x, err := a()
+		if err != nil {
+			return "", err
+		}
+		switch len(x) {
+		case 2:
+			return "bq_substr(" + strings.Join(x, ", ") + ")", nil
+		case 3:
+			return "bq_substr_len(" + strings.Join(x, ", ") + ")", nil
+		}
+		return "", c.want(2, 3)
 	case "IS_INF":
 		return passthrough("isinf")
 	case "IS_NAN":

@@ -219,6 +219,8 @@ func TestTranslateResults(t *testing.T) {
 			want: rows{{[]any{int64(1), int64(2), int64(3)}, "a-b", []any{int64(2), int64(1)}, int64(4), int64(5), true}}},
 		{name: "padding and normalize", query: `SELECT LPAD('7', 3), RPAD('7', 3, '0'), NORMALIZE('e\u0301') = '\u00e9', CONTAINS_SUBSTR('Hello', 'ELL'), EDIT_DISTANCE('kitten', 'sitting')`,
 			want: rows{{"  7", "700", true, true, int64(3)}}},
+		{name: "substr positions", query: `SELECT SUBSTR('abcdef', 2, 3), SUBSTR('abcdef', 0, 2), SUBSTR('abcdef', -2), SUBSTR('abc', -5, 2), SUBSTR('abc', 5), SUBSTRING('héllo', 2, 2), SUBSTR(NULL, 1)`,
+			want: rows{{"bcd", "ab", "ef", "ab", "", "él", nil}}},
 		{name: "like with escapes", query: `SELECT 'a_b' LIKE 'a\\_b', 'axb' LIKE 'a\\_b', 'axb' LIKE 'a_b', 'a%' LIKE r'a\%', 'ab' NOT LIKE 'a%'`,
 			want: rows{{true, false, true, true, false}}},
 		{name: "json", query: `SELECT JSON_EXTRACT_SCALAR('{"a": {"b": "x"}}', '$.a.b'), JSON_VALUE('{"n": 1}', '$.n'), TO_JSON_STRING(STRUCT(1 AS a)),
@@ -636,11 +638,11 @@ func TestSearchPath(t *testing.T) {
 			t.Fatalf("%s: %v", st.SQL, err)
 		}
 	}
-	got, err := run(ctx, conn, "SELECT SAFE_DIVIDE(1, x), DATE_TRUNC(DATE '2024-01-06', WEEK) FROM t ORDER BY x", ParamTypes{})
+	got, err := run(ctx, conn, "SELECT SAFE_DIVIDE(1, x), DATE_TRUNC(DATE '2024-01-06', WEEK), SUBSTR('abc', -2, 1) FROM t ORDER BY x", ParamTypes{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := rows{{nil, day("2023-12-31")}, {1.0, day("2023-12-31")}}
+	want := rows{{nil, day("2023-12-31"), "b"}, {1.0, day("2023-12-31"), "b"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("rows (-want +got):\n%s", diff)
 	}
