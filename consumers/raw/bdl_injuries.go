@@ -70,7 +70,7 @@ func (j *bdlInjuries) Run(ctx context.Context, req messages.Request) (runner.Res
 			rows = append(rows, r)
 		}
 	}
-	return j.l.load(ctx, "bdl_injuries", req.Date, fingerprint("bdl_injuries", req.Date, groups...), rows)
+	return j.l.load(ctx, req, "bdl_injuries", fingerprint("bdl_injuries", req.Date, groups...), rows)
 }
 
 func injuryRowOf(in bdlInjury, reportDate string, o object) (injuryRow, error) {

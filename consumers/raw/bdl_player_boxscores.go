@@ -127,7 +127,7 @@ func (j *bdlPlayerBoxscores) Run(ctx context.Context, req messages.Request) (run
 				ErrEmptyInput, len(stats), req.Date, final))
 		}
 	}
-	return j.l.load(ctx, "bdl_player_boxscores", req.Date, fingerprint("bdl_player_boxscores", req.Date, groups...), rows)
+	return j.l.load(ctx, req, "bdl_player_boxscores", fingerprint("bdl_player_boxscores", req.Date, groups...), rows)
 }
 
 // parseBDLGames indexes the games objects: games by BDL id and tricodes by BDL team id.

@@ -3,6 +3,7 @@ package raw
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -123,8 +124,9 @@ const maxLoadAttempts = 5
 // date's partition with one load job whose id is derived from fp. If a job with that id
 // exists (a rerun on the same input, or a redelivery after the load committed), it waits for
 // that job instead of loading again; only a job known to have failed is followed by a new
-// one, with an attempt suffix.
-func (l *loader) load(ctx context.Context, table, date, fp string, rows []any) (runner.Result, error) {
+// one, with an attempt suffix. A forced run (req.Force) loads again under a fresh id.
+func (l *loader) load(ctx context.Context, req messages.Request, table, fp string, rows []any) (runner.Result, error) {
+	date := req.Date
 	d, err := time.Parse(messages.DateLayout, date)
 	if err != nil {
 		return runner.Result{}, runner.Permanent(fmt.Errorf("%s: date %q: %w", table, date, err))
@@ -152,6 +154,11 @@ func (l *loader) load(ctx context.Context, table, date, fp string, rows []any) (
 	ref := bigquery.NewGCSReference("gs://" + l.bucket + "/" + name)
 	ref.SourceFormat = bigquery.JSON
 	base := fmt.Sprintf("raw_%s_%s_%s", table, part, fp[:16])
+	if req.Force {
+		b := make([]byte, 4)
+		_, _ = rand.Read(b)
+		base += "_f" + hex.EncodeToString(b)
+	}
 	var lastErr error
 	for attempt := 1; attempt <= maxLoadAttempts; attempt++ {
 		id := base

@@ -58,7 +58,7 @@ func (j *nbacPlayerBoxscores) Run(ctx context.Context, req messages.Request) (ru
 			return runner.Result{}, err
 		}
 	}
-	return j.l.load(ctx, "nbac_player_boxscores", req.Date, fingerprint("nbac_player_boxscores", req.Date, groups...), rows)
+	return j.l.load(ctx, req, "nbac_player_boxscores", fingerprint("nbac_player_boxscores", req.Date, groups...), rows)
 }
 
 // checkNoFinalGames fails with ErrEmptyInput when objects exist for the date but held no

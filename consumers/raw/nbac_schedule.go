@@ -90,7 +90,7 @@ func (j *nbacSchedule) Run(ctx context.Context, req messages.Request) (runner.Re
 			rows = append(rows, g)
 		}
 	}
-	return j.l.load(ctx, "nbac_schedule", req.Date, fingerprint("nbac_schedule", req.Date, groups...), rows)
+	return j.l.load(ctx, req, "nbac_schedule", fingerprint("nbac_schedule", req.Date, groups...), rows)
 }
 
 // parseSchedule reads the games of date from one schedule object.

@@ -102,7 +102,7 @@ func (j *oddsPlayerPointsProps) Run(ctx context.Context, req messages.Request) (
 		return runner.Result{}, runner.Permanent(fmt.Errorf("%w: the events lists of %s have %d games but no object holds a player_points line; re-scrape the date",
 			ErrEmptyInput, req.Date, listed))
 	}
-	return j.l.load(ctx, "odds_api_player_points_props", req.Date, fingerprint("odds_api_player_points_props", req.Date, groups...), rows)
+	return j.l.load(ctx, req, "odds_api_player_points_props", fingerprint("odds_api_player_points_props", req.Date, groups...), rows)
 }
 
 // countListedEvents counts the events of an events list that tip off on date.

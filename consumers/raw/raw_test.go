@@ -138,6 +138,15 @@ func TestRerunChangesNothing(t *testing.T) {
 			t.Errorf("%d load jobs into %s after two runs on one input, want 1", n, tb.table)
 		}
 	}
+	// A forced run loads again although the input is the same.
+	forced := request("nbac_schedule", gameDay)
+	forced.Force = true
+	if _, err := jobs["nbac_schedule"].Run(ctx, forced); err != nil {
+		t.Fatal(err)
+	}
+	if n := loadJobs(t, env, "nbac_schedule"); n != 2 {
+		t.Errorf("%d load jobs into nbac_schedule after a forced rerun, want 2", n)
+	}
 }
 
 // loadJobs counts the BigQuery load jobs into a raw table.
