@@ -49,6 +49,8 @@ type handling struct {
 }
 
 func (rt *Runtime) handle(mctx context.Context, spec messages.JobSpec, subID string, m *pubsub.Message) {
+	rt.inflight.Add(1)
+	defer rt.inflight.Done()
 	start := time.Now()
 	ctx, cancel := rt.workContext(mctx)
 	defer cancel()
@@ -414,6 +416,8 @@ func (rt *Runtime) rejectMessage(ctx context.Context, spec messages.JobSpec, sub
 // handleUnroutable acks what a job subscription of the phase takes and dead-letters what
 // none would: Pub/Sub drops a message that matches no subscription filter.
 func (rt *Runtime) handleUnroutable(mctx context.Context, phase messages.Phase, subID string, m *pubsub.Message) {
+	rt.inflight.Add(1)
+	defer rt.inflight.Done()
 	start := time.Now()
 	ctx, cancel := rt.workContext(mctx)
 	defer cancel()

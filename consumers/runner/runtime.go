@@ -109,10 +109,14 @@ type Runtime struct {
 
 	// abandon is cancelled when the shutdown grace period is over: work still running is
 	// given up without further writes.
-	abandon context.Context
-	stop    context.CancelFunc
-	started atomic.Bool
+	abandon  context.Context
+	stop     context.CancelFunc
+	started  atomic.Bool
+	inflight sync.WaitGroup
 }
+
+// abandonWait is how long Run waits for abandoned handlers to return.
+const abandonWait = time.Second
 
 // New checks the options and builds a runtime. It refuses a selected job that has no
 // implementation or is not in the catalogue, naming it.
@@ -260,8 +264,15 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	}
 	err := g.Wait()
 	// Receive returned: either every handler finished or the grace period is over and the
-	// library let go of the rest. Whatever still runs is abandoned.
+	// library let go of the rest. Whatever still runs is abandoned: its context ends, and
+	// it records nothing. Give it a moment to return so that its log line is written.
 	stop()
+	done := make(chan struct{})
+	go func() { rt.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(abandonWait):
+	}
 	return err
 }
 
