@@ -48,9 +48,9 @@ func TestApplyBigQueryTables(t *testing.T) {
 		}
 		type shape struct {
 			Partition, Type string
-			RequireFilter  bool
-			Clustering     []string
-			Columns        int
+			RequireFilter   bool
+			Clustering      []string
+			Columns         int
 		}
 		got := shape{RequireFilter: md.RequirePartitionFilter, Columns: len(md.Schema)}
 		if md.TimePartitioning != nil {
