@@ -280,7 +280,10 @@ func (rt *Runtime) run(ctx context.Context, spec messages.JobSpec, subID string,
 	// The bound counts runs in the ledger (each claim counts one), not deliveries: a nack
 	// for a held lease is no attempt, and the emulator counts one delivery counter across
 	// every subscription of a topic. Pub/Sub's dead-letter policy remains the backstop.
+	// Pub/Sub itself dead-letters after the subscription's last delivery attempt, without
+	// saying why: on that delivery the runtime dead-letters first, with the reason.
 	attempt := rec.Attempts
+	lastDelivery := rt.maxDelivery[subID] > 0 && deliveryAttempt(m) >= rt.maxDelivery[subID]
 	h.err = jerr
 	reason := ""
 	switch {
@@ -289,6 +292,10 @@ func (rt *Runtime) run(ctx context.Context, spec messages.JobSpec, subID string,
 	case attempt >= rt.opts.MaxAttempts:
 		reason = ReasonMaxAttempts
 		jerr = fmt.Errorf("attempt %d of %d: %w", attempt, rt.opts.MaxAttempts, jerr)
+		h.err = jerr
+	case lastDelivery:
+		reason = ReasonMaxAttempts
+		jerr = fmt.Errorf("attempt %d, delivery %d of the subscription's %d: %w", attempt, deliveryAttempt(m), rt.maxDelivery[subID], jerr)
 		h.err = jerr
 	}
 	if reason == "" {

@@ -16,8 +16,11 @@ import (
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/storage"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/messages"
@@ -113,6 +116,9 @@ type Runtime struct {
 	stop     context.CancelFunc
 	started  atomic.Bool
 	inflight sync.WaitGroup
+	// maxDelivery is each job subscription's MaxDeliveryAttempts (0: unknown or none),
+	// written by Run before any handler runs.
+	maxDelivery map[string]int
 }
 
 // abandonWait is how long Run waits for abandoned handlers to return.
@@ -237,6 +243,9 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	defer stop()
 	defer rt.stopPublishers()
 
+	if err := rt.inspectSubscriptions(ctx); err != nil {
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, spec := range rt.jobs {
 		sub := rt.subscriber(rt.opts.Names.Subscription(spec.Ref()), spec.MaxConcurrency)
@@ -274,6 +283,30 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	case <-time.After(abandonWait):
 	}
 	return err
+}
+
+// inspectSubscriptions checks that every job subscription exists and reads its
+// dead-letter policy (maxDelivery). A consumer allowed only to consume (no
+// pubsub.subscriptions.get) goes on without it: the policy then acts unannounced.
+func (rt *Runtime) inspectSubscriptions(ctx context.Context) error {
+	rt.maxDelivery = map[string]int{}
+	admin := rt.opts.PubSub.SubscriptionAdminClient
+	for _, spec := range rt.jobs {
+		id := rt.opts.Names.Subscription(spec.Ref())
+		sub, err := admin.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{
+			Subscription: "projects/" + rt.project + "/subscriptions/" + id,
+		})
+		switch status.Code(err) {
+		case codes.OK:
+			rt.maxDelivery[id] = int(sub.GetDeadLetterPolicy().GetMaxDeliveryAttempts())
+		case codes.NotFound:
+			return fmt.Errorf("subscription %s of job %s does not exist: apply the topology (infra apply) for prefix %q", id, spec.Ref(), rt.opts.Names.Prefix)
+		default:
+			rt.log.LogAttrs(ctx, slog.LevelWarn, "cannot read subscription settings; relying on its dead-letter policy unannounced",
+				slog.String("subscription", id), slog.String("err", err.Error()))
+		}
+	}
+	return nil
 }
 
 func (rt *Runtime) subscriber(id string, maxOutstanding int) *pubsub.Subscriber {

@@ -698,3 +698,49 @@ func TestTraceContextIsLoggedAndPassedDownstream(t *testing.T) {
 		}
 	}
 }
+
+func TestLastDeliveryOfTheSubscriptionIsDeadLetteredWithAReason(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t)) // the declared topology: 5 delivery attempts
+	tr := newTracker()
+	jobs := map[messages.JobRef]runner.Job{
+		a1: tr.job(a1, func(ctx context.Context, req messages.Request) (runner.Result, error) {
+			return runner.Result{}, errFlaky
+		}),
+	}
+	opts := e.options(jobs)
+	opts.MaxAttempts = 100 // the subscription's policy is the tighter bound here
+	e.start(opts)
+	e.publish(1, request(a1, dates[0]))
+
+	rec := e.waitState(a1, dates[0], ledger.StateDead)
+	if rec.Reason != runner.ReasonMaxAttempts || rec.Attempts > 5 {
+		t.Errorf("a1 record: reason=%q attempts=%d; want max_attempts within 5 runs", rec.Reason, rec.Attempts)
+	}
+	waitFor(t, 30*time.Second, "a1 dead-lettered", func() (bool, string) {
+		return len(e.published(e.names.DeadLetterTopic())) >= 1, ""
+	})
+	for _, m := range e.published(e.names.DeadLetterTopic()) {
+		if m.Attributes[runner.AttrReason] != runner.ReasonMaxAttempts {
+			t.Errorf("dead letter without the runtime's reason (Pub/Sub's own policy acted first): %v", m.Attributes)
+		}
+	}
+}
+
+func TestRunFailsOnAMissingSubscription(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	tr := newTracker()
+	opts := e.options(map[messages.JobRef]runner.Job{a1: tr.job(a1, nil)})
+	opts.Names = messages.Names{Prefix: "never-applied-"}
+	rt, err := runner.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = rt.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "never-applied-nba-phase1-scrapers.a1") {
+		t.Errorf("Run without the topology: err = %v, want one naming the subscription", err)
+	}
+}
