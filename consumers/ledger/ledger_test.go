@@ -355,3 +355,28 @@ func TestHistoryKeepsDistinctInputs(t *testing.T) {
 		t.Errorf("attempts = %d after a new effort, want 1", got.Attempts)
 	}
 }
+
+func TestEmittedFor(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	base := ledger.Record{Phase: ref.Phase, Job: ref.Job, Date: "2024-10-22"}.Start("a", "r", time.Minute, now).
+		Succeed(ledger.Output{}, "fp", false, now)
+	for _, tc := range []struct {
+		name    string
+		rec     ledger.Record
+		request messages.Phase
+		want    bool
+	}{
+		{"not emitted", base, "", false},
+		{"whole chain emitted, whole chain asked", base.MarkEmitted(now), "", true},
+		{"whole chain emitted, stop asked", base.MarkEmitted(now), messages.PhaseRaw, true},
+		{"stopped at scrapers, whole chain asked", base.MarkEmittedThrough(messages.PhaseScrapers, now), "", false},
+		{"stopped at scrapers, raw asked", base.MarkEmittedThrough(messages.PhaseScrapers, now), messages.PhaseRaw, false},
+		{"stopped at analytics, raw asked", base.MarkEmittedThrough(messages.PhaseAnalytics, now), messages.PhaseRaw, true},
+		{"a new output clears it", base.MarkEmitted(now).Succeed(ledger.Output{}, "fp2", false, now), "", false},
+	} {
+		if got := tc.rec.EmittedFor(tc.request); got != tc.want {
+			t.Errorf("%s: EmittedFor(%q) = %v, want %v", tc.name, tc.request, got, tc.want)
+		}
+	}
+}

@@ -110,8 +110,11 @@ type Record struct {
 	// OutputFingerprint identifies the output; downstream jobs hash it into their input.
 	OutputFingerprint string `json:"output_fingerprint,omitempty"`
 	Output            Output `json:"output,omitzero"`
-	// Emitted says the downstream messages of the current output were published.
-	Emitted bool `json:"emitted"`
+	// Emitted says the downstream messages of the current output were published, as far
+	// as EmittedThrough: the stop_after phase of the request that emitted them ("" for
+	// the whole chain). A later request that reaches further emits again.
+	Emitted        bool           `json:"emitted"`
+	EmittedThrough messages.Phase `json:"emitted_through,omitempty"`
 
 	LastError string `json:"last_error,omitempty"`
 	// Reason is the dead-letter reason code of a dead record ("job_error", "max_attempts", ...).
@@ -175,6 +178,7 @@ func (r Record) Succeed(out Output, outputFingerprint string, empty bool, now ti
 	r.Output = out
 	r.OutputFingerprint = outputFingerprint
 	r.Emitted = false
+	r.EmittedThrough = ""
 	r.LastError = ""
 	r.Reason = ""
 	return r.finish(now)
@@ -207,11 +211,31 @@ func (r Record) Wait(missing []string, now time.Time) Record {
 	return r
 }
 
-// MarkEmitted returns the record with its downstream messages recorded as published.
-func (r Record) MarkEmitted(now time.Time) Record {
+// MarkEmitted returns the record with its downstream messages recorded as published for
+// the whole chain.
+func (r Record) MarkEmitted(now time.Time) Record { return r.MarkEmittedThrough("", now) }
+
+// MarkEmittedThrough returns the record with its downstream messages recorded as published
+// for a request that stops after stopAfter ("" for the whole chain).
+func (r Record) MarkEmittedThrough(stopAfter messages.Phase, now time.Time) Record {
 	r.Emitted = true
+	r.EmittedThrough = stopAfter
 	r.Updated = now
 	return r
+}
+
+// EmittedFor reports whether the downstream messages of a request that stops after
+// stopAfter ("" for the whole chain) are already out.
+func (r Record) EmittedFor(stopAfter messages.Phase) bool {
+	switch {
+	case !r.Emitted:
+		return false
+	case r.EmittedThrough == "":
+		return true
+	case stopAfter == "":
+		return false
+	}
+	return stopAfter.Order() <= r.EmittedThrough.Order()
 }
 
 func (r Record) finish(now time.Time) Record {

@@ -258,7 +258,12 @@ func (rt *Runtime) run(ctx context.Context, spec messages.JobSpec, subID string,
 		h.rows = res.TotalRows()
 		done := rec.Succeed(toOutput(res), OutputFingerprint(res, rec.InputFingerprint), res.Empty, now)
 		if next, err := rt.downstream(ctx, req); err == nil && len(next) == 0 {
-			done.Emitted = true // nothing to emit: save the write that marks it
+			// Nothing to emit: save the write that marks it.
+			through := req.StopAfter
+			if len(rt.opts.Catalog.Downstream(req.Ref())) == 0 {
+				through = "" // nothing downstream at all, whatever the stop phase
+			}
+			done = done.MarkEmittedThrough(through, now)
 		}
 		gen, err := rt.ledger.Write(ctx, done, gen)
 		if err != nil {
@@ -340,7 +345,7 @@ func runJob(ctx context.Context, job Job, req messages.Request) (res Result, err
 // emitIfNeeded publishes one message per downstream job the chain may reach, waits for
 // every result, then marks the record emitted. A record already emitted is left alone.
 func (rt *Runtime) emitIfNeeded(ctx context.Context, req messages.Request, rec ledger.Record, gen int64) error {
-	if rec.Emitted {
+	if rec.EmittedFor(req.StopAfter) {
 		return nil
 	}
 	byTopic, err := rt.downstream(ctx, req)
@@ -358,7 +363,7 @@ func (rt *Runtime) emitIfNeeded(ctx context.Context, req messages.Request, rec l
 	}
 	// The messages are out. If marking fails (a concurrent duplicate marked it first, or a
 	// transient error), a redelivery emits again, which downstream ledgers absorb.
-	_, err = rt.ledger.Write(ctx, rec.MarkEmitted(rt.ledger.Now()), gen)
+	_, err = rt.ledger.Write(ctx, rec.MarkEmittedThrough(req.StopAfter, rt.ledger.Now()), gen)
 	if err != nil && !errors.Is(err, ledger.ErrConflict) {
 		return fmt.Errorf("mark emitted: %w", err)
 	}

@@ -134,6 +134,17 @@ func TestStopAfterEndsTheChain(t *testing.T) {
 	if n := tr.count(c3, dates[1]); n != 0 {
 		t.Errorf("c3 ran %d times past stop_after=raw", n)
 	}
+	if n := tr.count(a2, dates[0]); n != 0 {
+		t.Errorf("a2 ran %d times past stop_after=scrapers", n)
+	}
+
+	// Asking again without the stop continues the chain from the finished scrape: a1 is a
+	// duplicate, yet it emits what the earlier stop held back.
+	e.publish(1, request(a1, dates[0]))
+	e.waitState(c3, dates[0], ledger.StateSucceeded)
+	if n := tr.count(a1, dates[0]); n != 1 {
+		t.Errorf("a1 ran %d times, want 1", n)
+	}
 }
 
 func TestFanInRunsOnceAfterBothUpstreams(t *testing.T) {
