@@ -72,13 +72,14 @@ func (rt *Runtime) process(ctx, mctx context.Context, spec messages.JobSpec, sub
 	h.req, h.date = req, req.Date
 
 	waitUntil := time.Now().Add(rt.opts.LeaseWait)
+	settleUntil := time.Now().Add(rt.opts.SoftWait)
 	for conflicts := 0; ; {
 		if rt.abandoned() {
 			m.Nack()
 			h.outcome = OutcomeAbandoned
 			return h
 		}
-		d, err := rt.decide(ctx, spec, req)
+		d, err := rt.decide(ctx, spec, req, time.Now().Before(settleUntil))
 		if errors.Is(err, ledger.ErrConflict) {
 			if conflicts++; conflicts < casRetries {
 				continue
@@ -102,6 +103,14 @@ func (rt *Runtime) process(ctx, mctx context.Context, spec messages.JobSpec, sub
 			m.Nack()
 			h.outcome = OutcomeLeaseHeld
 			return h
+		case actionSettle:
+			// A soft upstream is on its way: wait for it rather than run now and again
+			// when it lands. decide stops asking once settleUntil has passed.
+			if rt.waitLease(mctx, ledger.Record{}, settleUntil) {
+				continue
+			}
+			settleUntil = time.Time{}
+			continue
 		case actionWaiting:
 			m.Ack()
 			h.outcome = OutcomeWaiting
@@ -151,6 +160,7 @@ const (
 	actionDuplicate
 	actionWaiting
 	actionLeaseHeld
+	actionSettle
 )
 
 type decision struct {
@@ -162,7 +172,10 @@ type decision struct {
 // decide reads the record and the upstream records and moves the record by one
 // compare-and-swap: claim it (run), record waiting, or nothing (duplicate, lease held).
 // ErrConflict means another consumer moved the record first: decide again.
-func (rt *Runtime) decide(ctx context.Context, spec messages.JobSpec, req messages.Request) (decision, error) {
+//
+// With settle set, a job whose hard upstreams are done but some soft upstream of which is
+// still pending for the date (see pendingSoft) gets actionSettle and nothing is written.
+func (rt *Runtime) decide(ctx context.Context, spec messages.JobSpec, req messages.Request, settle bool) (decision, error) {
 	ref := spec.Ref()
 	rec, gen, err := rt.ledger.Get(ctx, ref, req.Date)
 	switch {
@@ -189,6 +202,15 @@ func (rt *Runtime) decide(ctx context.Context, spec messages.JobSpec, req messag
 			}
 		}
 		return decision{action: actionWaiting, rec: rec, gen: gen}, nil
+	}
+	if settle && len(spec.Soft) > 0 {
+		pending, err := rt.pendingSoft(ctx, spec, req.Date)
+		if err != nil {
+			return decision{}, err
+		}
+		if pending {
+			return decision{action: actionSettle, rec: rec, gen: gen}, nil
+		}
 	}
 	fp := InputFingerprint(inputs)
 	root := len(spec.Upstreams()) == 0
@@ -224,6 +246,56 @@ func (rt *Runtime) upstreams(ctx context.Context, spec messages.JobSpec, date st
 		}
 	}
 	return inputs, missing, nil
+}
+
+// pendingSoft reports whether a soft upstream of spec is on its way for date: it runs or
+// waits to be retried, or it has not run yet although its own hard upstreams are done or
+// on their way. A soft upstream that is done, dead, or has nothing to start from is not
+// waited for.
+func (rt *Runtime) pendingSoft(ctx context.Context, spec messages.JobSpec, date string) (bool, error) {
+	for _, u := range spec.Soft {
+		p, err := rt.pending(ctx, u, date, 0)
+		if err != nil || p {
+			return p, err
+		}
+	}
+	return false, nil
+}
+
+func (rt *Runtime) pending(ctx context.Context, ref messages.JobRef, date string, depth int) (bool, error) {
+	rec, _, err := rt.ledger.Get(ctx, ref, date)
+	if err != nil && !errors.Is(err, ledger.ErrNotFound) {
+		return false, err
+	}
+	found := err == nil
+	if found {
+		switch rec.State {
+		case ledger.StateRunning, ledger.StateFailed:
+			return true, nil
+		case ledger.StateSucceeded, ledger.StateEmpty, ledger.StateDead:
+			return false, nil
+		}
+	}
+	// Not started, or waiting: it is on its way if each of its hard upstreams is done or
+	// itself on its way.
+	spec, ok := rt.opts.Catalog.Lookup(ref)
+	if !ok || len(spec.Hard) == 0 || depth > len(rt.opts.Catalog.Jobs()) {
+		return false, nil
+	}
+	for _, h := range spec.Hard {
+		hrec, _, err := rt.ledger.Get(ctx, h, date)
+		if err != nil && !errors.Is(err, ledger.ErrNotFound) {
+			return false, err
+		}
+		if err == nil && hrec.State.Done() {
+			continue
+		}
+		p, err := rt.pending(ctx, h, date, depth+1)
+		if err != nil || !p {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // run executes the job on a claimed record and records, emits and acks.

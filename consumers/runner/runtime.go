@@ -34,6 +34,7 @@ const (
 	DefaultShutdownGrace  = 8 * time.Second
 	DefaultPublishTimeout = time.Minute
 	DefaultLeaseWait      = 10 * time.Second
+	DefaultSoftWait       = 30 * time.Second
 )
 
 // Dead-letter attribute keys and the reason codes of the runtime itself (decode failures
@@ -89,6 +90,13 @@ type Options struct {
 	// LeaseWait is how long a message for a date whose lease another consumer holds waits
 	// for it to be released before it is nacked (a nack spends a delivery attempt).
 	LeaseWait time.Duration
+	// SoftWait is how long a job whose hard upstreams are done waits for soft upstreams
+	// that are still on their way for the date (running, retrying, or not yet started
+	// although their own hard upstreams are done). Running once with every input, instead
+	// of once per arriving soft upstream, keeps a backfill at one BigQuery job per table
+	// and date. Past SoftWait the job runs with what is there; a soft upstream that
+	// arrives later runs it again. Negative disables the wait.
+	SoftWait time.Duration
 	// PublishTimeout bounds the wait for downstream and dead-letter publish results.
 	PublishTimeout time.Duration
 	// Logger receives one line per message handled; nil means slog.Default().
@@ -151,6 +159,9 @@ func New(opts Options) (*Runtime, error) {
 	}
 	if opts.LeaseWait <= 0 {
 		opts.LeaseWait = DefaultLeaseWait
+	}
+	if opts.SoftWait == 0 {
+		opts.SoftWait = DefaultSoftWait
 	}
 	if opts.PublishTimeout <= 0 {
 		opts.PublishTimeout = DefaultPublishTimeout

@@ -95,7 +95,10 @@ func Run(ctx context.Context, st Stack, o Options) (Result, error) {
 		return Result{}, err
 	}
 	pairs := expectedPairs(st.Catalog, dates, messages.GameDate(time.Now()))
-	res := Result{Pairs: len(pairs)}
+	res := Result{}
+	for _, ds := range pairs {
+		res.Pairs += len(ds)
+	}
 	res.States, res.Phases, err = st.wait(ctx, pairs, o, start)
 	res.Elapsed = time.Since(start)
 	if err != nil {
@@ -177,7 +180,13 @@ func (st Stack) wait(ctx context.Context, pairs map[messages.JobRef][]string, o 
 		states := map[ledger.State]int{}
 		byRef := map[messages.JobRef]map[string]ledger.Summary{}
 		var sig strings.Builder
-		for ref, dates := range pairs {
+		refs := make([]messages.JobRef, 0, len(pairs))
+		for ref := range pairs {
+			refs = append(refs, ref)
+		}
+		sort.Slice(refs, func(i, j int) bool { return refs[i].String() < refs[j].String() })
+		for _, ref := range refs {
+			dates := pairs[ref]
 			sums, err := led.List(ctx, ref, dates[0], dates[len(dates)-1])
 			if err != nil {
 				return nil, nil, fmt.Errorf("backfill: ledger of %s: %w", ref, err)
