@@ -87,7 +87,8 @@ func Run(ctx context.Context, st Stack, o Options) (Result, error) {
 		return Result{}, err
 	}
 	start := time.Now()
-	args := []string{"enqueue", "--phase", "scrapers", "--job", "all", "--start-date", o.Start, "--end-date", o.End}
+	runID := "backfill-" + start.UTC().Format("20060102T150405.000")
+	args := []string{"enqueue", "--phase", "scrapers", "--job", "all", "--start-date", o.Start, "--end-date", o.End, "--run-id", runID}
 	if o.Force {
 		args = append(args, "--force")
 	}
@@ -99,7 +100,7 @@ func Run(ctx context.Context, st Stack, o Options) (Result, error) {
 	for _, ds := range pairs {
 		res.Pairs += len(ds)
 	}
-	res.States, res.Phases, err = st.wait(ctx, pairs, o, start)
+	res.States, res.Phases, err = st.wait(ctx, pairs, runID, o, start)
 	res.Elapsed = time.Since(start)
 	if err != nil {
 		return res, err
@@ -169,8 +170,9 @@ func expectedPairs(c *messages.Catalog, dates []string, today string) map[messag
 }
 
 // wait polls the ledger until every expected pair is finished (done or dead, or waiting
-// on an upstream that died) and nothing has changed for o.Quiet.
-func (st Stack) wait(ctx context.Context, pairs map[messages.JobRef][]string, o Options, start time.Time) (map[ledger.State]int, map[messages.Phase]time.Duration, error) {
+// on an upstream that died), every scraper pair was run by this run (so a forced rerun is
+// not mistaken for the previous one), and nothing has changed for o.Quiet.
+func (st Stack) wait(ctx context.Context, pairs map[messages.JobRef][]string, runID string, o Options, start time.Time) (map[ledger.State]int, map[messages.Phase]time.Duration, error) {
 	led := ledger.New(st.Storage, st.Bucket, ledger.Options{})
 	deadline := time.Now().Add(o.Timeout)
 	phases := map[messages.Phase]time.Duration{}
@@ -202,7 +204,8 @@ func (st Stack) wait(ctx context.Context, pairs map[messages.JobRef][]string, o 
 			for _, d := range dates {
 				s, ok := byRef[ref][d]
 				finished := ok && (s.State.Done() || s.State == ledger.StateDead ||
-					(s.State == ledger.StateWaiting && upstreamDead(st.Catalog, ref, d, byRef)))
+					(s.State == ledger.StateWaiting && upstreamDead(st.Catalog, ref, d, byRef))) &&
+					(ref.Phase != messages.PhaseScrapers || s.RunID == runID)
 				if !finished {
 					phaseOpen[ref.Phase] = true
 				}

@@ -58,8 +58,8 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer, e
 	}
 	producer := filepath.Join(dir, "producer")
 	fmt.Fprintf(stdout, "building the producer CLI…\n")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", producer, "./producer").CombinedOutput(); err != nil {
-		fmt.Fprintf(stderr, "localstack run: go build ./producer (run this from the repository root): %v\n%s", err, out)
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", producer, "github.com/nba-props/pipeline/producer").CombinedOutput(); err != nil {
+		fmt.Fprintf(stderr, "localstack run: go build ./producer (run this inside the repository): %v\n%s", err, out)
 		return 1
 	}
 	logPath := filepath.Join(dir, "consumers.log")

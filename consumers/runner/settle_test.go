@@ -1,0 +1,82 @@
+package runner_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nba-props/pipeline/consumers/ledger"
+	"github.com/nba-props/pipeline/consumers/runner"
+	"github.com/nba-props/pipeline/messages"
+)
+
+// settleCatalog: s1 → u2 (hard) and s1 → v2 (hard); v2 is a soft upstream of u2. When s1
+// finishes, u2 and v2 are triggered together, so v2 is on its way when u2 starts.
+func settleCatalog(t *testing.T) (cat *messages.Catalog, s1, u2, v2 messages.JobRef) {
+	t.Helper()
+	s1, u2, v2 = messages.Ref(messages.PhaseScrapers, "s1"), messages.Ref(messages.PhaseRaw, "u2"), messages.Ref(messages.PhaseRaw, "v2")
+	cat, err := messages.NewCatalog(
+		messages.JobSpec{Phase: messages.PhaseScrapers, Name: "s1", Timeout: 20 * time.Second},
+		messages.JobSpec{Phase: messages.PhaseRaw, Name: "v2", Hard: []messages.JobRef{s1}, Timeout: 20 * time.Second},
+		messages.JobSpec{Phase: messages.PhaseRaw, Name: "u2", Hard: []messages.JobRef{s1}, Soft: []messages.JobRef{v2}, Timeout: 20 * time.Second},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat, s1, u2, v2
+}
+
+func TestSoftUpstreamOnItsWayIsAwaitedSoTheJobRunsOnce(t *testing.T) {
+	t.Parallel()
+	cat, s1, u2, v2 := settleCatalog(t)
+	e := newEnv(t, cat)
+	tr := newTracker()
+	slow := func(ctx context.Context, req messages.Request) (runner.Result, error) {
+		time.Sleep(1500 * time.Millisecond) // v2 is still running when u2 is first triggered
+		return runner.Result{Rows: map[string]int64{req.Date: 3}}, nil
+	}
+	opts := e.options(map[messages.JobRef]runner.Job{s1: tr.job(s1, nil), u2: tr.job(u2, nil), v2: tr.job(v2, slow)})
+	opts.SoftWait = 20 * time.Second
+	e.start(opts)
+
+	e.publish(1, request(s1, dates[0]))
+	rec := e.waitState(u2, dates[0], ledger.StateSucceeded)
+	e.waitState(v2, dates[0], ledger.StateSucceeded)
+	if rec.Inputs[v2.String()] == "" {
+		t.Errorf("u2 ran without its soft upstream v2: inputs %v", rec.Inputs)
+	}
+	// v2's completion triggers u2 again; that message must find u2 done with this input.
+	waitFor(t, 30*time.Second, "v2's emitted message to u2 handled", func() (bool, string) {
+		r, _, _ := e.led.Get(context.Background(), v2, dates[0])
+		return r.Emitted, "v2 not yet emitted"
+	})
+	time.Sleep(500 * time.Millisecond)
+	if n := tr.count(u2, dates[0]); n != 1 {
+		t.Errorf("u2 ran %d times, want once (after v2, with its output)", n)
+	}
+	if end, start := tr.index("end "+key(v2, dates[0])), tr.index("start "+key(u2, dates[0])); end < 0 || start < end {
+		t.Errorf("u2 started at event %d, before v2 ended at event %d", start, end)
+	}
+}
+
+func TestSoftUpstreamThatNeverComesIsAwaitedOnlySoftWait(t *testing.T) {
+	t.Parallel()
+	cat, s1, u2, v2 := settleCatalog(t)
+	e := newEnv(t, cat)
+	tr := newTracker()
+	// v2 is not served by this runtime, so it never runs. Its hard upstream s1 is done, so
+	// v2 looks on its way: u2 waits SoftWait for it, no longer, and runs without it.
+	opts := e.options(map[messages.JobRef]runner.Job{s1: tr.job(s1, nil), u2: tr.job(u2, nil)})
+	opts.Select = []messages.JobRef{s1, u2}
+	opts.SoftWait = 2 * time.Second
+	e.start(opts)
+
+	e.publish(1, request(s1, dates[0]))
+	rec := e.waitState(u2, dates[0], ledger.StateSucceeded)
+	if _, ok := rec.Inputs[v2.String()]; ok {
+		t.Errorf("u2 inputs = %v, want s1 only", rec.Inputs)
+	}
+	if n := tr.count(u2, dates[0]); n != 1 {
+		t.Errorf("u2 ran %d times, want 1", n)
+	}
+}
