@@ -1,0 +1,476 @@
+package raw_test
+
+// Lessons #1, #3, #4 and #11 of /work/shared/reference/lessons.md, run through the consumer
+// runtime (Pub/Sub emulator, GCS ledger) with the real raw job loading into the BigQuery
+// emulator. The scraper upstream is a stand-in that writes the leaguegamelog object the
+// test chooses, so that the input can be emptied and refilled.
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/bigquery"
+	"cloud.google.com/go/civil"
+	"cloud.google.com/go/pubsub/v2"
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/api/option"
+
+	"github.com/nba-props/pipeline/consumers/ledger"
+	"github.com/nba-props/pipeline/consumers/raw"
+	"github.com/nba-props/pipeline/consumers/raw/rawtest"
+	"github.com/nba-props/pipeline/consumers/runner"
+	"github.com/nba-props/pipeline/infra/bqemu"
+	"github.com/nba-props/pipeline/infra/cloud"
+	"github.com/nba-props/pipeline/infra/emulators"
+	"github.com/nba-props/pipeline/infra/topology"
+	"github.com/nba-props/pipeline/messages"
+)
+
+var (
+	scrapeBox = messages.Ref(messages.PhaseScrapers, "nbac_player_boxscores")
+	rawBox    = messages.Ref(messages.PhaseRaw, "nbac_player_boxscores")
+)
+
+const boxObject = "nba-com/player-boxscores/" + gameDay + "/leaguegamelog.json"
+
+// lessonEnv is one pipeline slice: Pub/Sub with the declared topology, GCS holding the ledger
+// and the scraper objects, the BigQuery emulator with every table, the stand-in scraper and
+// the real raw job, whose BigQuery client goes through lost (answers it can be told to lose).
+type lessonEnv struct {
+	*rawtest.Env
+	t     *testing.T
+	em    *emulators.Env
+	cat   *messages.Catalog
+	led   *ledger.Ledger
+	lost  *lostAnswers
+	jobs  map[string]runner.Job // raw jobs on the client behind lost
+	logs  *lockedBuffer
+	full  []byte // the captured leaguegamelog
+	rows  int    // its player rows
+	scrMu sync.Mutex
+	body  []byte // what the stand-in scraper stores next
+	empty bool   // and whether it calls that an empty result
+}
+
+func newLessonEnv(t *testing.T) *lessonEnv {
+	t.Helper()
+	em := emulators.StartTest(t)
+	host := bqemu.StartTest(t, em.Storage)
+	ctx := context.Background()
+	bq, err := cloud.BigQuery(ctx, em.Project, host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bq.Close() })
+	lost := &lostAnswers{base: http.DefaultTransport}
+	faulty, err := bigquery.NewClient(ctx, em.Project, append(cloud.BigQueryOptions(host), option.WithHTTPClient(&http.Client{Transport: lost}))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { faulty.Close() })
+	cat := messages.DefaultCatalog()
+	if _, err := topology.Apply(ctx, topology.Clients{PubSub: em.PubSub, BigQuery: bq},
+		topology.Options{Catalog: cat, Names: em.Names, Bucket: em.Bucket}); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := raw.Jobs(raw.Config{}, raw.Deps{Storage: em.Storage, Bucket: em.Bucket, BigQuery: faulty})
+	if err != nil {
+		t.Fatal(err)
+	}
+	captured := rawtest.ReadDir(t, "testdata/capture/"+gameDay)
+	e := &lessonEnv{
+		Env: &rawtest.Env{Project: em.Project, Bucket: em.Bucket, Storage: em.Storage, BigQuery: bq},
+		t:   t, em: em, cat: cat, led: ledger.New(em.Storage, em.Bucket, ledger.Options{}),
+		lost: lost, jobs: jobs, logs: &lockedBuffer{}, full: captured[boxObject],
+	}
+	var doc struct {
+		ResultSets []struct {
+			RowSet []json.RawMessage `json:"rowSet"`
+		} `json:"resultSets"`
+	}
+	if err := json.Unmarshal(e.full, &doc); err != nil || len(doc.ResultSets) == 0 {
+		t.Fatalf("captured leaguegamelog: %v", err)
+	}
+	e.rows = len(doc.ResultSets[0].RowSet)
+	if e.rows == 0 {
+		t.Fatal("the captured leaguegamelog has no rows")
+	}
+	// The schedule of the date says games were played (lesson #11 decides by it).
+	sched := "nba-com/schedule/" + gameDay + "/schedule.json"
+	e.Put(t, map[string][]byte{sched: captured[sched]})
+	e.body = e.full
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("runtime log:\n%s", e.logs.String())
+		}
+	})
+	return e
+}
+
+// emptied is the captured leaguegamelog with no player rows: an empty 200.
+func (e *lessonEnv) emptied() []byte {
+	var doc map[string]any
+	if err := json.Unmarshal(e.full, &doc); err != nil {
+		e.t.Fatal(err)
+	}
+	doc["resultSets"].([]any)[0].(map[string]any)["rowSet"] = []any{}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return b
+}
+
+// scrapes sets what the stand-in scraper stores from now on.
+func (e *lessonEnv) scrapes(body []byte, empty bool) {
+	e.scrMu.Lock()
+	defer e.scrMu.Unlock()
+	e.body, e.empty = body, empty
+}
+
+// scraper stores the chosen leaguegamelog under its deterministic name, as the real
+// scraper does (an identical body keeps its generation).
+func (e *lessonEnv) scraper() runner.Job {
+	return runner.JobFunc(func(ctx context.Context, req messages.Request) (runner.Result, error) {
+		e.scrMu.Lock()
+		body, empty := e.body, e.empty
+		e.scrMu.Unlock()
+		obj := e.Storage.Bucket(e.Bucket).Object(boxObject)
+		a, err := obj.Attrs(ctx)
+		if err != nil || !bytes.Equal(a.MD5, md5Of(body)) {
+			w := obj.NewWriter(ctx)
+			w.ChunkSize = 0
+			if _, err := w.Write(body); err != nil {
+				return runner.Result{}, err
+			}
+			if err := w.Close(); err != nil {
+				return runner.Result{}, err
+			}
+			a = w.Attrs()
+		}
+		return runner.Result{Objects: []runner.Object{{Bucket: e.Bucket, Name: a.Name, Generation: a.Generation, Size: a.Size}}, Empty: empty}, nil
+	})
+}
+
+// start runs one consumer of the scraper stand-in and the raw job until the test ends.
+func (e *lessonEnv) start(owner string) {
+	e.t.Helper()
+	rt, err := runner.New(runner.Options{
+		PubSub: e.em.PubSub, Storage: e.Storage, Bucket: e.Bucket, Catalog: e.cat, Names: e.em.Names,
+		Jobs:  map[messages.JobRef]runner.Job{scrapeBox: e.scraper(), rawBox: e.jobs[rawBox.Job]},
+		Owner: owner, Lease: 3 * time.Second, MaxAttempts: 5, Streams: 2, ShutdownGrace: 2 * time.Second,
+		SoftWait: -1, PublishTimeout: 20 * time.Second, Unroutable: []messages.Phase{},
+		Logger: slog.New(runner.NewLogHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rt.Run(ctx) }()
+	e.t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			e.t.Errorf("Run: %v", err)
+		}
+	})
+}
+
+// publish sends copies of a request as the producer does.
+func (e *lessonEnv) publish(copies int, ref messages.JobRef) {
+	e.t.Helper()
+	body, attrs, err := messages.Encode(messages.Request{Version: messages.Version, Phase: ref.Phase, Job: ref.Job, Date: gameDay,
+		RunID: "lessons", Trigger: messages.Trigger{Kind: messages.TriggerProducer}, Lane: messages.LaneBackfill}, e.cat)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	p := e.em.PubSub.Publisher(e.em.Names.Topic(ref.Phase))
+	defer p.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for range copies {
+		if _, err := p.Publish(ctx, &pubsub.Message{Data: body, Attributes: attrs}).Get(ctx); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+// wait polls the ledger record of ref until ok holds.
+func (e *lessonEnv) wait(ref messages.JobRef, what string, ok func(ledger.Record) bool) ledger.Record {
+	e.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		rec, _, err := e.led.Get(context.Background(), ref, gameDay)
+		if err == nil && ok(rec) {
+			return rec
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%s %s: still waiting for %s; last record %s attempts=%d err=%q (%v)", ref, gameDay, what, rec.State, rec.Attempts, rec.LastError, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// settled waits until every message on the scrapers and raw topics has been acked.
+func (e *lessonEnv) settled() {
+	e.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		open := 0
+		for _, m := range e.em.PubSubServer.Server.Messages() {
+			if (strings.HasSuffix(m.Topic, "/"+e.em.Names.Topic(messages.PhaseScrapers)) ||
+				strings.HasSuffix(m.Topic, "/"+e.em.Names.Topic(messages.PhaseRaw))) && m.Acks == 0 {
+				open++
+			}
+		}
+		if open == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%d messages never acked", open)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// partition is the raw table's partition of the game day, processed_at included: a reload
+// would change it.
+func (e *lessonEnv) partition() []map[string]any {
+	e.t.Helper()
+	return e.Query(e.t, "SELECT * FROM nba_raw.nbac_player_boxscores WHERE game_date = @d ORDER BY source_player_id, game_id",
+		map[string]any{"d": mustCivil(e.t, gameDay)})
+}
+
+// TestLessonEmptyScrapeThenFull (lessons #1 and #11): a scrape that stored an empty 200 on a
+// date the schedule says had games, and called it done, is not a success downstream: the raw
+// job ends dead with the reason, the partition is empty and the date is not locked. The next
+// scrape with rows loads the full partition, and the raw record shows two runs on two
+// distinct inputs.
+func TestLessonEmptyScrapeThenFull(t *testing.T) {
+	t.Parallel()
+	e := newLessonEnv(t)
+	e.scrapes(e.emptied(), true)
+	e.start("consumer-a")
+
+	e.publish(1, scrapeBox)
+	dead := e.wait(rawBox, "dead on the empty input", func(r ledger.Record) bool { return r.State == ledger.StateDead })
+	if !strings.Contains(dead.LastError, raw.ErrEmptyInput.Error()) || dead.Reason != runner.ReasonJobError {
+		t.Errorf("raw record after the empty scrape: reason %q, error %q; want job_error naming %q", dead.Reason, dead.LastError, raw.ErrEmptyInput)
+	}
+	if rows := e.partition(); len(rows) != 0 {
+		t.Errorf("%d rows in the partition after an empty scrape", len(rows))
+	}
+
+	// The games' rows arrive; a new request (no force) re-scrapes, since an empty scrape is
+	// never final, and the raw job runs on the new input.
+	e.scrapes(e.full, false)
+	e.publish(1, scrapeBox)
+	ok := e.wait(rawBox, "succeeded on the full input", func(r ledger.Record) bool { return r.State == ledger.StateSucceeded })
+	if n := len(e.partition()); n != e.rows || ok.Output.TotalRows() != int64(e.rows) {
+		t.Errorf("after the full scrape: %d rows in the partition, %d recorded; want %d", n, ok.Output.TotalRows(), e.rows)
+	}
+	var got []string
+	for _, h := range ok.History {
+		got = append(got, fmt.Sprintf("%s rows=%d", h.State, h.Rows))
+	}
+	if diff := cmp.Diff([]string{"dead rows=0", fmt.Sprintf("succeeded rows=%d", e.rows)}, got); diff != "" {
+		t.Errorf("raw history (-want +got):\n%s", diff)
+	}
+	if len(ok.History) == 2 && (ok.History[0].InputFingerprint == ok.History[1].InputFingerprint || ok.History[0].InputFingerprint == "") {
+		t.Errorf("raw history inputs %q and %q, want two distinct inputs", ok.History[0].InputFingerprint, ok.History[1].InputFingerprint)
+	}
+}
+
+// TestLessonTripleDeliveryTwoTriggers (lesson #3): every request delivered three times, both
+// from the producer and from the upstream's completion, and then all of it again: the
+// partition keeps exactly the source's rows, loaded by one load job.
+func TestLessonTripleDeliveryTwoTriggers(t *testing.T) {
+	t.Parallel()
+	e := newLessonEnv(t)
+	e.start("consumer-a")
+	e.publish(3, scrapeBox)
+	e.publish(3, rawBox) // the producer asks the raw job directly as well
+	e.wait(rawBox, "succeeded", func(r ledger.Record) bool { return r.State == ledger.StateSucceeded && r.Emitted })
+	e.settled()
+	first := e.partition()
+	if len(first) != e.rows {
+		t.Fatalf("%d rows after triple delivery through two triggers, want %d", len(first), e.rows)
+	}
+
+	e.publish(3, scrapeBox)
+	e.publish(3, rawBox)
+	e.settled()
+	if diff := cmp.Diff(first, e.partition()); diff != "" {
+		t.Errorf("redelivery changed the partition (-before +after):\n%s", diff)
+	}
+	if n := loadJobs(t, e.Env, rawBox.Job); n != 1 {
+		t.Errorf("%d load jobs for one input delivered 12 times, want 1", n)
+	}
+	rec, _, err := e.led.Get(context.Background(), rawBox, gameDay)
+	if err != nil || len(rec.History) != 1 || rec.Attempts != 1 {
+		t.Errorf("raw record: %d runs in history, %d attempts (%v); want one run", len(rec.History), rec.Attempts, err)
+	}
+}
+
+// TestLessonLoadCommittedThenAnswerLost (lesson #4): the load job commits but the consumer
+// never hears so (the insert's answer, or the status read, is lost on the wire). The run
+// fails, the redelivery runs the job again under the same deterministic job id, attaches to
+// the committed load, and the partition holds each row once.
+func TestLessonLoadCommittedThenAnswerLost(t *testing.T) {
+	t.Parallel()
+	for _, lose := range []string{"insert", "status"} {
+		t.Run(lose, func(t *testing.T) {
+			t.Parallel()
+			e := newLessonEnv(t)
+			e.lost.arm(lose)
+			e.start("consumer-a")
+			e.publish(1, scrapeBox)
+			rec := e.wait(rawBox, "succeeded", func(r ledger.Record) bool { return r.State == ledger.StateSucceeded })
+			if n := e.lost.cut.Load(); n != 1 {
+				t.Fatalf("%d answers lost, want 1: the fault never hit", n)
+			}
+			if rec.Attempts != 2 {
+				t.Errorf("raw record: %d attempts, want 2 (the lost answer, then the attach)", rec.Attempts)
+			}
+			if n := len(e.partition()); n != e.rows || rec.Output.TotalRows() != int64(e.rows) {
+				t.Errorf("%d rows in the partition, %d recorded; want %d (no duplicates)", n, rec.Output.TotalRows(), e.rows)
+			}
+			if n := loadJobs(t, e.Env, rawBox.Job); n != 1 {
+				t.Errorf("%d load jobs, want 1: the retry must attach to the committed one", n)
+			}
+		})
+	}
+}
+
+// TestLessonTwoConsumersOneDate (lesson #4): two consumers receive copies of the same
+// requests, and two callers bypassing the ledger submit the same deterministic load at once:
+// the partition holds each row once and one load job ran.
+func TestLessonTwoConsumersOneDate(t *testing.T) {
+	t.Parallel()
+	e := newLessonEnv(t)
+	e.start("consumer-a")
+	e.start("consumer-b")
+	e.publish(3, scrapeBox)
+	e.publish(3, rawBox)
+	e.wait(rawBox, "succeeded", func(r ledger.Record) bool { return r.State == ledger.StateSucceeded && r.Emitted })
+	e.settled()
+	if n := len(e.partition()); n != e.rows {
+		t.Errorf("%d rows after two consumers, want %d", n, e.rows)
+	}
+
+	// Without the ledger: the same (job, date, input) submitted twice at once.
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Go(func() {
+			_, errs[i] = e.jobs[rawBox.Job].Run(context.Background(), messages.Request{Version: messages.Version,
+				Phase: rawBox.Phase, Job: rawBox.Job, Date: gameDay, RunID: "concurrent"})
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("concurrent runs: %v", err)
+	}
+	if n := len(e.partition()); n != e.rows {
+		t.Errorf("%d rows after two concurrent submissions of one load, want %d", n, e.rows)
+	}
+	if n := loadJobs(t, e.Env, rawBox.Job); n != 1 {
+		t.Errorf("%d load jobs, want 1", n)
+	}
+}
+
+// lostAnswers is the BigQuery client's transport. Armed, it loses one answer about a raw
+// load job after the emulator has acted on the request: the insert's response, or the first
+// status read.
+type lostAnswers struct {
+	base  http.RoundTripper
+	mu    sync.Mutex
+	armed string // "insert", "status" or ""
+	cut   atomic.Int32
+}
+
+func (l *lostAnswers) arm(what string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.armed = what
+}
+
+func (l *lostAnswers) take(what string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.armed != what {
+		return false
+	}
+	l.armed = ""
+	l.cut.Add(1)
+	return true
+}
+
+// errConnectionLost is not one the client retries by itself (it retries "connection reset"),
+// so the failure reaches the job and the runtime, as a lost answer past the client's retries
+// would.
+var errConnectionLost = errors.New("answer lost on the wire after the request was served (injected)")
+
+func (l *lostAnswers) RoundTrip(r *http.Request) (*http.Response, error) {
+	switch {
+	case r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/jobs/raw_") && l.take("status"):
+		return nil, errConnectionLost
+	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/jobs") && r.Body != nil:
+		body, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		resp, err := l.base.RoundTrip(r)
+		if err == nil && resp.StatusCode == http.StatusOK && bytes.Contains(body, []byte(`"jobId":"raw_`)) && l.take("insert") {
+			resp.Body.Close()
+			return nil, errConnectionLost
+		}
+		return resp, err
+	}
+	return l.base.RoundTrip(r)
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *lockedBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *lockedBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func md5Of(b []byte) []byte {
+	s := md5.Sum(b)
+	return s[:]
+}
+
+func mustCivil(t testing.TB, date string) civil.Date {
+	t.Helper()
+	d, err := civil.ParseDate(date)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
