@@ -13,9 +13,6 @@ import (
 	"github.com/nba-props/pipeline/infra/cloud"
 	"github.com/nba-props/pipeline/messages"
 	"github.com/sethvargo/go-envconfig"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 )
 
 // localProject is the project of the local stack when only emulators are configured.
@@ -102,14 +99,9 @@ func connect(ctx context.Context, cfg config, withPubSub bool) (*clients, error)
 	if !withPubSub {
 		return &cl, nil
 	}
-	var opts []option.ClientOption
-	if cfg.PubSubEmulatorHost != "" {
-		opts = append(opts, option.WithEndpoint(cfg.PubSubEmulatorHost), option.WithoutAuthentication(),
-			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
-	}
-	if cl.pubsub, err = pubsub.NewClient(ctx, cfg.Project, opts...); err != nil {
+	if cl.pubsub, err = cloud.PubSubAt(ctx, cfg.Project, cfg.PubSubEmulatorHost); err != nil {
 		cl.Close()
-		return nil, fmt.Errorf("pubsub client for project %s: %w", cfg.Project, err)
+		return nil, err
 	}
 	return &cl, nil
 }

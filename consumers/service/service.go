@@ -25,9 +25,6 @@ import (
 	"github.com/nba-props/pipeline/infra/cloud"
 	"github.com/nba-props/pipeline/messages"
 	"github.com/sethvargo/go-envconfig"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 )
 
 // LocalProject is the project of the local stack when only emulators are configured.
@@ -289,14 +286,9 @@ func (s *Service) connect(ctx context.Context, c *Config, d *Deps, need map[mess
 		c.Project = LocalProject
 	}
 	if d.PubSub == nil {
-		var opts []option.ClientOption
-		if local {
-			opts = append(opts, option.WithEndpoint(c.PubSubEmulatorHost), option.WithoutAuthentication(),
-				option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
-		}
-		ps, err := pubsub.NewClient(ctx, c.Project, opts...)
+		ps, err := cloud.PubSubAt(ctx, c.Project, c.PubSubEmulatorHost)
 		if err != nil {
-			return fmt.Errorf("pubsub client for project %s: %w", c.Project, err)
+			return err
 		}
 		s.closers = append(s.closers, ps.Close)
 		d.PubSub = ps

@@ -1,5 +1,6 @@
-// Package cloud builds the Google Cloud clients of every binary from the environment, so
-// that the same code talks to real services in production and to the emulators locally.
+// Package cloud builds the Google Cloud clients of every binary from the emulator hosts of its
+// config, so that the same code talks to real services in production and to the emulators
+// locally.
 // It links no emulator code: production binaries import it.
 package cloud
 
@@ -12,6 +13,8 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 )
 
 // Environment variables that point the clients at emulators. PUBSUB_EMULATOR_HOST and
@@ -68,10 +71,21 @@ func Storage(ctx context.Context, emulatorHost string) (*storage.Client, error) 
 	return c, nil
 }
 
-// PubSub opens a Pub/Sub client for project; PUBSUB_EMULATOR_HOST selects the emulator.
-func PubSub(ctx context.Context, project string) (*pubsub.Client, error) {
-	c, err := pubsub.NewClient(ctx, project)
+// PubSubAt opens a Pub/Sub client for project: on the emulator at emulatorHost ("host:port")
+// when it is set, or with the default credentials when it is empty (the client library then
+// still honours PUBSUB_EMULATOR_HOST on its own). Callers pass the host from their own config,
+// so parallel tests can each reach their own emulator without touching the process environment.
+func PubSubAt(ctx context.Context, project, emulatorHost string) (*pubsub.Client, error) {
+	var opts []option.ClientOption
+	if emulatorHost != "" {
+		opts = append(opts, option.WithEndpoint(emulatorHost), option.WithoutAuthentication(),
+			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	}
+	c, err := pubsub.NewClient(ctx, project, opts...)
 	if err != nil {
+		if emulatorHost != "" {
+			return nil, fmt.Errorf("pubsub client for project %s on emulator %s: %w", project, emulatorHost, err)
+		}
 		return nil, fmt.Errorf("pubsub client for project %s: %w", project, err)
 	}
 	return c, nil

@@ -16,12 +16,8 @@ import (
 	"os"
 	"time"
 
-	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/pstest"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 )
 
 // Default ports of the local stack (DESIGN §9).
@@ -56,20 +52,6 @@ func (p *PubSub) Close() error {
 		return fmt.Errorf("stop pubsub emulator: %w", err)
 	}
 	return nil
-}
-
-// PubSubClient connects to the Pub/Sub emulator at host without reading the process
-// environment, so parallel tests can each talk to their own emulator.
-func PubSubClient(ctx context.Context, project, host string) (*pubsub.Client, error) {
-	c, err := pubsub.NewClient(ctx, project,
-		option.WithEndpoint(host),
-		option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("pubsub client for emulator %s: %w", host, err)
-	}
-	return c, nil
 }
 
 // GCSOptions configure the GCS emulator.

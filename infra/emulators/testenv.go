@@ -54,7 +54,7 @@ func StartTest(tb testing.TB) *Env {
 	tb.Cleanup(func() { _ = gcs.Close() })
 
 	ctx := context.Background()
-	psc, err := PubSubClient(ctx, TestProject, ps.Host())
+	psc, err := cloud.PubSubAt(ctx, TestProject, ps.Host())
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -106,7 +106,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	s.setVar("GCS_BUCKET", o.Bucket)
 	s.setVar("NBA_ENV_PREFIX", o.Prefix)
 
-	if s.PubSub, err = emulators.PubSubClient(ctx, o.Project, ps.Host()); err != nil {
+	if s.PubSub, err = cloud.PubSubAt(ctx, o.Project, ps.Host()); err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, s.PubSub.Close)

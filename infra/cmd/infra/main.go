@@ -17,15 +17,11 @@ import (
 	"syscall"
 
 	"cloud.google.com/go/bigquery"
-	"cloud.google.com/go/pubsub/v2"
 	"github.com/nba-props/pipeline/infra/cloud"
 	"github.com/nba-props/pipeline/infra/topology"
 	"github.com/nba-props/pipeline/messages"
 	"github.com/sethvargo/go-envconfig"
 	"github.com/spf13/cobra"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 )
 
 type config struct {
@@ -83,14 +79,9 @@ func applyCmd(ctx context.Context, w io.Writer, cfg config, location string, noB
 	case cfg.Project == "":
 		cfg.Project = "nba-props-local"
 	}
-	var opts []option.ClientOption
-	if local {
-		opts = append(opts, option.WithEndpoint(cfg.PubSubEmulatorHost), option.WithoutAuthentication(),
-			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
-	}
-	ps, err := pubsub.NewClient(ctx, cfg.Project, opts...)
+	ps, err := cloud.PubSubAt(ctx, cfg.Project, cfg.PubSubEmulatorHost)
 	if err != nil {
-		return fmt.Errorf("pubsub client: %w", err)
+		return err
 	}
 	defer ps.Close()
 	gcs, err := cloud.Storage(ctx, cfg.StorageEmulatorHost)
