@@ -171,6 +171,17 @@ func enqueue(ctx context.Context, e *env, f enqueueFlags) error {
 		runID = newRunID(time.Now())
 	}
 	topic := messages.Names{Prefix: cfg.Prefix}.Topic(phase)
+	// The plan tells consumers which jobs this run queued, so a job can wait for a soft
+	// upstream that is queued but not started instead of running twice.
+	plan := ledger.Plan{RunID: runID, Pairs: map[string][]string{}}
+	for _, it := range items {
+		if it.run {
+			plan.Pairs[it.ref.String()] = append(plan.Pairs[it.ref.String()], it.date)
+		}
+	}
+	if err := ledger.New(cl.storage, cfg.Bucket, ledger.Options{}).WritePlan(ctx, plan); err != nil {
+		return err
+	}
 	fmt.Fprintf(e.stdout, "run %s: publishing %d messages to %s\n", runID, n, topic)
 	published, err := publish(ctx, e, cl.pubsub.Publisher(topic), items, messages.Request{
 		Version:   messages.Version,

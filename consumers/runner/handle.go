@@ -204,7 +204,7 @@ func (rt *Runtime) decide(ctx context.Context, spec messages.JobSpec, req messag
 		return decision{action: actionWaiting, rec: rec, gen: gen}, nil
 	}
 	if settle && len(spec.Soft) > 0 {
-		pending, err := rt.pendingSoft(ctx, spec, req.Date)
+		pending, err := rt.pendingSoft(ctx, spec, req)
 		if err != nil {
 			return decision{}, err
 		}
@@ -248,13 +248,14 @@ func (rt *Runtime) upstreams(ctx context.Context, spec messages.JobSpec, date st
 	return inputs, missing, nil
 }
 
-// pendingSoft reports whether a soft upstream of spec is on its way for date: it runs or
-// waits to be retried, or it has not run yet although its own hard upstreams are done or
-// on their way. A soft upstream that is done, dead, or has nothing to start from is not
-// waited for.
-func (rt *Runtime) pendingSoft(ctx context.Context, spec messages.JobSpec, date string) (bool, error) {
+// pendingSoft reports whether a soft upstream of spec is on its way for the request's
+// date: it runs or waits to be retried, or it has not run yet although its own hard
+// upstreams are done or on their way, or it is a first-phase job that the producer run of
+// the request queued (its run plan says so). A soft upstream that is done, dead, or has
+// nothing to start from is not waited for.
+func (rt *Runtime) pendingSoft(ctx context.Context, spec messages.JobSpec, req messages.Request) (bool, error) {
 	for _, u := range spec.Soft {
-		p, err := rt.pending(ctx, u, date, 0)
+		p, err := rt.pending(ctx, u, req, 0)
 		if err != nil || p {
 			return p, err
 		}
@@ -262,7 +263,8 @@ func (rt *Runtime) pendingSoft(ctx context.Context, spec messages.JobSpec, date 
 	return false, nil
 }
 
-func (rt *Runtime) pending(ctx context.Context, ref messages.JobRef, date string, depth int) (bool, error) {
+func (rt *Runtime) pending(ctx context.Context, ref messages.JobRef, req messages.Request, depth int) (bool, error) {
+	date := req.Date
 	rec, _, err := rt.ledger.Get(ctx, ref, date)
 	if err != nil && !errors.Is(err, ledger.ErrNotFound) {
 		return false, err
@@ -279,8 +281,15 @@ func (rt *Runtime) pending(ctx context.Context, ref messages.JobRef, date string
 	// Not started, or waiting: it is on its way if each of its hard upstreams is done or
 	// itself on its way.
 	spec, ok := rt.opts.Catalog.Lookup(ref)
-	if !ok || len(spec.Hard) == 0 || depth > len(rt.opts.Catalog.Jobs()) {
+	if !ok || depth > len(rt.opts.Catalog.Jobs()) {
 		return false, nil
+	}
+	if len(spec.Hard) == 0 {
+		if found {
+			return false, nil
+		}
+		plan, err := rt.plan(ctx, req.RunID)
+		return err == nil && plan != nil && plan.Has(ref, date), err
 	}
 	for _, h := range spec.Hard {
 		hrec, _, err := rt.ledger.Get(ctx, h, date)
@@ -290,13 +299,43 @@ func (rt *Runtime) pending(ctx context.Context, ref messages.JobRef, date string
 		if err == nil && hrec.State.Done() {
 			continue
 		}
-		p, err := rt.pending(ctx, h, date, depth+1)
+		p, err := rt.pending(ctx, h, req, depth+1)
 		if err != nil || !p {
 			return false, err
 		}
 	}
 	return true, nil
 }
+
+// plan returns the producer plan of a run, or nil if the run wrote none. Plans never
+// change once their messages are out, so each is read once per process.
+func (rt *Runtime) plan(ctx context.Context, runID string) (*ledger.Plan, error) {
+	rt.plansMu.Lock()
+	p, ok := rt.plans[runID]
+	rt.plansMu.Unlock()
+	if ok {
+		return p, nil
+	}
+	got, err := rt.ledger.ReadPlan(ctx, runID)
+	switch {
+	case errors.Is(err, ledger.ErrNotFound):
+		p = nil
+	case err != nil:
+		return nil, err
+	default:
+		p = &got
+	}
+	rt.plansMu.Lock()
+	defer rt.plansMu.Unlock()
+	if rt.plans == nil || len(rt.plans) >= maxCachedPlans {
+		rt.plans = map[string]*ledger.Plan{}
+	}
+	rt.plans[runID] = p
+	return p, nil
+}
+
+// maxCachedPlans bounds the plan cache; a long-lived consumer sees one run after another.
+const maxCachedPlans = 64
 
 // run executes the job on a claimed record and records, emits and acks.
 func (rt *Runtime) run(ctx context.Context, spec messages.JobSpec, subID string, m *pubsub.Message,

@@ -127,6 +127,10 @@ type Runtime struct {
 	// maxDelivery is each job subscription's MaxDeliveryAttempts (0: unknown or none),
 	// written by Run before any handler runs.
 	maxDelivery map[string]int
+
+	// plans caches producer run plans by run id (nil: the run wrote none); see pending.
+	plansMu sync.Mutex
+	plans   map[string]*ledger.Plan
 }
 
 // abandonWait is how long Run waits for abandoned handlers to return.

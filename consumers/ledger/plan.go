@@ -1,0 +1,89 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"time"
+
+	"cloud.google.com/go/storage"
+
+	"github.com/nba-props/pipeline/messages"
+)
+
+// PlanPrefix is where run plans are kept: _runs/<run_id>.json.
+const PlanPrefix = "_runs/"
+
+var runIDRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// A Plan is what one producer run published: its (job, date) pairs. It lets a consumer
+// tell a job that has not started yet but is queued by the same run (worth waiting for,
+// when it is a soft upstream) from one that nobody asked for.
+type Plan struct {
+	RunID   string              `json:"run_id"`
+	Created time.Time           `json:"created"`
+	Pairs   map[string][]string `json:"pairs"` // "phase/job" → dates
+}
+
+// Has reports whether the plan published (ref, date).
+func (p Plan) Has(ref messages.JobRef, date string) bool {
+	return slices.Contains(p.Pairs[ref.String()], date)
+}
+
+// PlanPath is the object name of a run's plan.
+func PlanPath(runID string) string { return PlanPrefix + runID + ".json" }
+
+// WritePlan stores the plan of a run before its messages are published. A run id names
+// one plan; writing it again replaces it.
+func (l *Ledger) WritePlan(ctx context.Context, p Plan) error {
+	if !runIDRE.MatchString(p.RunID) {
+		return fmt.Errorf("run plan: run id %q: want 1 to 128 letters, digits, '.', '_', ':' or '-'", p.RunID)
+	}
+	if p.Created.IsZero() {
+		p.Created = l.now()
+	}
+	body, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("run plan %s: %w", p.RunID, err)
+	}
+	w := l.bucket.Object(PlanPath(p.RunID)).NewWriter(ctx)
+	w.ChunkSize = 0
+	w.ContentType = "application/json"
+	if _, err := w.Write(body); err != nil {
+		_ = w.Close()
+		return fmt.Errorf("run plan %s: %w", p.RunID, err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("run plan %s: %w", p.RunID, err)
+	}
+	return nil
+}
+
+// ReadPlan reads the plan of a run; ErrNotFound when the run wrote none (a message
+// published by hand, or by an upstream job).
+func (l *Ledger) ReadPlan(ctx context.Context, runID string) (Plan, error) {
+	if !runIDRE.MatchString(runID) {
+		return Plan{}, fmt.Errorf("run plan %q: %w", runID, ErrNotFound)
+	}
+	r, err := l.bucket.Object(PlanPath(runID)).NewReader(ctx)
+	if errors.Is(err, storage.ErrObjectNotExist) {
+		return Plan{}, fmt.Errorf("run plan %s: %w", runID, ErrNotFound)
+	}
+	if err != nil {
+		return Plan{}, fmt.Errorf("run plan %s: %w", runID, err)
+	}
+	defer r.Close()
+	body, err := io.ReadAll(r)
+	if err != nil {
+		return Plan{}, fmt.Errorf("run plan %s: %w", runID, err)
+	}
+	var p Plan
+	if err := json.Unmarshal(body, &p); err != nil {
+		return Plan{}, fmt.Errorf("run plan %s: not valid JSON: %w", runID, err)
+	}
+	return p, nil
+}
