@@ -52,6 +52,9 @@ type Config struct {
 	Streams       int           `env:"CONSUMER_STREAMS, default=16"`
 	Lease         time.Duration `env:"CONSUMER_LEASE, default=1m"`
 	MaxAttempts   int           `env:"CONSUMER_MAX_ATTEMPTS, default=5"`
+	// SoftWait is how long a job waits for soft upstreams already on their way for the date
+	// (negative: not at all); see runner.Options.SoftWait.
+	SoftWait time.Duration `env:"CONSUMER_SOFT_WAIT, default=30s"`
 
 	Scrapers  scrapers.Config
 	Raw       raw.Config
@@ -260,6 +263,7 @@ func New(ctx context.Context, c Config, o Options) (*Service, error) {
 		Select:        kept,
 		Lease:         c.Lease,
 		MaxAttempts:   c.MaxAttempts,
+		SoftWait:      c.SoftWait,
 		Streams:       c.Streams,
 		ShutdownGrace: c.ShutdownGrace,
 		Logger:        o.Logger,
