@@ -474,3 +474,51 @@ func mustCivil(t testing.TB, date string) civil.Date {
 	}
 	return d
 }
+
+// TestLessonFailedWriteIsNeverASuccess (lesson #6): the load into BigQuery fails on every
+// attempt (the table is gone). The date is never recorded succeeded, its message is not
+// acked as done: the ledger ends dead after the attempt bound with the load's error, one
+// dead letter says why, and nothing downstream is triggered.
+func TestLessonFailedWriteIsNeverASuccess(t *testing.T) {
+	t.Parallel()
+	e := newLessonEnv(t)
+	if err := e.BigQuery.Dataset("nba_raw").Table("nbac_player_boxscores").Delete(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.start("consumer-a")
+	e.publish(1, scrapeBox)
+	rec := e.wait(rawBox, "dead after the attempt bound", func(r ledger.Record) bool { return r.State == ledger.StateDead })
+	if rec.Reason != runner.ReasonMaxAttempts || rec.Attempts != 5 || !strings.Contains(rec.LastError, "nbac_player_boxscores") {
+		t.Errorf("raw record: reason %q, attempts %d, error %q; want max_attempts after 5 attempts with the load's error", rec.Reason, rec.Attempts, rec.LastError)
+	}
+	for _, h := range rec.History {
+		if h.State != ledger.StateDead || h.Rows != 0 {
+			t.Errorf("raw history has a %s run with %d rows; a failed write must never count", h.State, h.Rows)
+		}
+	}
+	// The dead letter is published before the message is acked, after the record is written.
+	var dead, downstream int
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		dead, downstream = 0, 0
+		for _, m := range e.em.PubSubServer.Server.Messages() {
+			switch {
+			case strings.HasSuffix(m.Topic, "/"+e.em.Names.DeadLetterTopic()):
+				dead++
+				if m.Attributes[runner.AttrReason] != runner.ReasonMaxAttempts || m.Attributes[messages.AttrJob] != rawBox.Job {
+					t.Errorf("dead letter attributes %v", m.Attributes)
+				}
+			case strings.HasSuffix(m.Topic, "/"+e.em.Names.Topic(messages.PhaseAnalytics)):
+				downstream++
+			}
+		}
+		if dead > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	e.settled()
+	if dead != 1 || downstream != 0 {
+		t.Errorf("%d dead letters and %d analytics messages, want 1 and 0", dead, downstream)
+	}
+}
