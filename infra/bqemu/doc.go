@@ -36,6 +36,16 @@
 //     are recovered to 400, so the client never retries them until its deadline (§0.4).
 //   - Writes (loads, DML/DDL, destination queries, insertAll) are serialised; SELECTs run
 //     concurrently on DuckDB snapshots.
+//   - requirePartitionFilter is enforced on reads: a statement that reads such a table
+//     (FROM, JOIN, a MERGE's USING, subqueries and CTEs included) fails with 400
+//     invalidQuery "Cannot query over table 'p.d.t' without a filter over column(s)
+//     'game_date' that can be used for partition elimination" unless the partitioning
+//     column's name appears somewhere in a WHERE, ON or QUALIFY condition of the same
+//     statement. This is a token-level approximation and more lenient than BigQuery: any
+//     mention counts (game_date IS NOT NULL, a join ON a.game_date = b.game_date, a filter
+//     on another table's column of that name), and a table read through a view is not
+//     checked. Writes are exempt: DML and DDL targets, MERGE targets, query destinations
+//     and partition decorators; CREATE VIEW reads nothing.
 //
 // Not supported: legacy SQL, CSV/Avro/Parquet loads, schema autodetection, copy and
 // extract jobs, ingestion-time partitioning, the Storage Read API, dry runs.

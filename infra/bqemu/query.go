@@ -80,6 +80,13 @@ func (s *Server) runQueryJob(ctx context.Context, p string, job *bq.Job, params 
 		return nil, err
 	}
 	stats.StatementType = st.Kind
+	defDS := ""
+	if dd := cfg.DefaultDataset; dd != nil {
+		defDS = dd.DatasetId
+	}
+	if err := s.checkPartitionFilters(p, defDS, st); err != nil {
+		return nil, err
+	}
 	if len(st.Parts) > 0 {
 		if cfg.DestinationTable != nil && cfg.DestinationTable.TableId != "" {
 			return nil, &requestError{errInvalid("Cannot set destination table in jobs with scripts")}
@@ -90,9 +97,7 @@ func (s *Server) runQueryJob(ctx context.Context, p string, job *bq.Job, params 
 	if err != nil {
 		return nil, err
 	}
-	defDS := ""
 	if dd := cfg.DefaultDataset; dd != nil && dd.DatasetId != "" {
-		defDS = dd.DatasetId
 		if dd.ProjectId != "" && dd.ProjectId != p {
 			return nil, errInvalidQuery("Emulator: a default dataset in another project (%s) is not supported", dd.ProjectId)
 		}

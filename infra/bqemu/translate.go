@@ -18,6 +18,9 @@ type statement struct {
 	PartitionType  string
 	Clustering     []string
 	Description    string
+	// Reads and FilterNames are what the requirePartitionFilter check needs (bqsql.Statement).
+	Reads       [][]string
+	FilterNames map[string]bool
 	// Parts are the statements of a SCRIPT, run one by one.
 	Parts []*statement
 }
@@ -46,7 +49,7 @@ func translate(q string) (*statement, error) {
 }
 
 func convertStatement(st *bqsql.Statement) *statement {
-	out := &statement{SQL: st.SQL, Kind: st.Kind}
+	out := &statement{SQL: st.SQL, Kind: st.Kind, Reads: st.Reads, FilterNames: st.FilterNames}
 	if d := st.DDL; d != nil {
 		out.PartitionField = d.PartitionField
 		out.PartitionType = d.PartitionType

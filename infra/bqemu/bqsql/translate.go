@@ -30,6 +30,14 @@ type Statement struct {
 	Target []string
 	// DDL describes CREATE TABLE/VIEW/SCHEMA and DROP statements; nil otherwise.
 	DDL *DDL
+	// Reads are the tables the statement reads, as path parts written (FROM, JOIN, a
+	// MERGE's USING; names of its WITH clauses left out). Targets of DML and DDL are not
+	// reads. A SCRIPT leaves it to its parts.
+	Reads [][]string
+	// FilterNames holds the lower-cased names that appear anywhere in the statement's
+	// WHERE, ON and QUALIFY conditions, so the server can tell whether a table's
+	// partitioning column is filtered on (a token-level approximation, see scanReads).
+	FilterNames map[string]bool
 	// Statements holds the parts of a SCRIPT (several statements separated by ';').
 	// SQL then holds all of them joined, but the parts are meant to run one by one on
 	// the same connection.
@@ -139,6 +147,7 @@ func TranslateWithParams(sql string, pt ParamTypes) (st *Statement, err error) {
 			return nil, err
 		}
 		s.Params, s.Positional = t.stmtParams, t.stmtPos
+		scanReads(ns, s)
 		stmts = append(stmts, s)
 	}
 	if len(stmts) == 0 {
