@@ -522,3 +522,79 @@ func TestLessonFailedWriteIsNeverASuccess(t *testing.T) {
 		t.Errorf("%d dead letters and %d analytics messages, want 1 and 0", dead, downstream)
 	}
 }
+
+// TestLessonEveryRowJoinsTheSchedule (lesson #13): over game days sampled across a
+// simulated regular season (both DST changes included), every box-score and props row keys
+// to one scheduled game by the canonical game_id with the same two teams on the same sides,
+// and every scheduled game has rows in each box-score table.
+func TestLessonEveryRowJoinsTheSchedule(t *testing.T) {
+	t.Parallel()
+	env, jobs := setup(t)
+	sim := rawtest.Sim(time.Time{})
+	var days []string
+	seen := map[string]bool{}
+	pick := func(from time.Time) {
+		for d := from; d.Before(time.Date(2025, 4, 14, 0, 0, 0, 0, time.UTC)); d = d.AddDate(0, 0, 1) {
+			date := d.Format(messages.DateLayout)
+			if g, err := sim.GamesOn(date); err == nil && len(g) > 0 {
+				if !seen[date] {
+					seen[date] = true
+					days = append(days, date)
+				}
+				return
+			}
+		}
+	}
+	for d := time.Date(2024, 10, 22, 0, 0, 0, 0, time.UTC); d.Before(time.Date(2025, 4, 14, 0, 0, 0, 0, time.UTC)); d = d.AddDate(0, 0, 23) {
+		pick(d)
+	}
+	pick(time.Date(2024, 11, 3, 0, 0, 0, 0, time.UTC)) // DST ends
+	pick(time.Date(2025, 3, 9, 0, 0, 0, 0, time.UTC))  // DST starts
+	if len(days) < 8 {
+		t.Fatalf("only %d game days sampled: %v", len(days), days)
+	}
+	ctx := context.Background()
+	games := 0
+	for _, d := range days {
+		g, _ := sim.GamesOn(d)
+		games += len(g)
+		env.Put(t, rawtest.Capture(t, sim, d))
+		for _, job := range []string{"nbac_schedule", "nbac_player_boxscores", "bdl_player_boxscores", "odds_api_player_points_props"} {
+			if _, err := jobs[job].Run(ctx, request(job, d)); err != nil {
+				t.Fatalf("%s %s: %v", job, d, err)
+			}
+		}
+	}
+	first, last := mustCivil(t, days[0]), mustCivil(t, days[0])
+	for _, d := range days {
+		if c := mustCivil(t, d); c.Before(first) {
+			first = c
+		} else if c.After(last) {
+			last = c
+		}
+	}
+	span := map[string]any{"a": first, "b": last}
+	if n := env.Query(t, "SELECT COUNT(*) AS n FROM nba_raw.nbac_schedule WHERE game_date BETWEEN @a AND @b", span)[0]["n"]; n != float64(games) {
+		t.Fatalf("the schedule holds %v games on the %d sampled days, the simulator %d", n, len(days), games)
+	}
+	for _, table := range []string{"nbac_player_boxscores", "bdl_player_boxscores"} {
+		bad := env.Query(t, "SELECT t.game_date, t.game_id, t.team_abbr, t.opponent_abbr, t.is_home FROM nba_raw."+table+" AS t "+
+			"LEFT JOIN nba_raw.nbac_schedule AS s ON s.game_id = t.game_id AND s.game_date = t.game_date "+
+			"WHERE t.game_date BETWEEN @a AND @b AND (s.game_id IS NULL OR NOT ("+
+			"(t.is_home AND t.team_abbr = s.home_team_abbr AND t.opponent_abbr = s.away_team_abbr) OR "+
+			"(NOT t.is_home AND t.team_abbr = s.away_team_abbr AND t.opponent_abbr = s.home_team_abbr))) LIMIT 5", span)
+		if len(bad) != 0 {
+			t.Errorf("%s rows that do not join their scheduled game team for team: %v", table, bad)
+		}
+		covered := env.Query(t, "SELECT COUNT(DISTINCT CONCAT(game_id, team_abbr)) AS n FROM nba_raw."+table+" WHERE game_date BETWEEN @a AND @b", span)[0]["n"]
+		if covered != float64(2*games) {
+			t.Errorf("%s has rows for %v (game, team) pairs, want both teams of all %d games", table, covered, games)
+		}
+	}
+	bad := env.Query(t, "SELECT t.game_date, t.game_id, t.home_team_abbr, t.away_team_abbr FROM nba_raw.odds_api_player_points_props AS t "+
+		"LEFT JOIN nba_raw.nbac_schedule AS s ON s.game_id = t.game_id AND s.game_date = t.game_date "+
+		"WHERE t.game_date BETWEEN @a AND @b AND (s.game_id IS NULL OR t.home_team_abbr != s.home_team_abbr OR t.away_team_abbr != s.away_team_abbr) LIMIT 5", span)
+	if len(bad) != 0 {
+		t.Errorf("props rows that do not join their scheduled game: %v", bad)
+	}
+}
