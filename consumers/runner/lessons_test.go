@@ -274,3 +274,52 @@ func TestLessonLeaseExtendedWhileTheJobOutlivesIt(t *testing.T) {
 		t.Errorf("a1 ran %d times (%d attempts), want once", n, done.Attempts)
 	}
 }
+
+// TestLessonInFlightWorkIsBounded (lesson #15, the unbounded buffer): a backlog of many
+// dates never has more runs of a job in flight in one consumer than its MaxConcurrency, so
+// the memory one consumer holds is bounded by the catalogue, not by the backlog; and the
+// whole backlog is worked off.
+func TestLessonInFlightWorkIsBounded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	spec, _ := e.cat.Lookup(a1)
+	var active, peak atomic.Int32
+	job := runner.JobFunc(func(ctx context.Context, req messages.Request) (runner.Result, error) {
+		n := active.Add(1)
+		defer active.Add(-1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+			return runner.Result{}, ctx.Err()
+		}
+		return runner.Result{Rows: map[string]int64{req.Date: 1}}, nil
+	})
+	o := e.options(map[messages.JobRef]runner.Job{a1: job})
+	o.Unroutable = []messages.Phase{}
+	e.start(o)
+	from, _ := messages.ParseDate("2024-10-22")
+	var reqs []messages.Request
+	for i := range 120 {
+		reqs = append(reqs, request(a1, from.AddDate(0, 0, i).Format(messages.DateLayout)))
+	}
+	e.publish(1, reqs...)
+	last := reqs[len(reqs)-1].Date
+	waitFor(t, 90*time.Second, "the backlog worked off", func() (bool, string) {
+		grid, err := e.led.List(context.Background(), a1, reqs[0].Date, last)
+		if err != nil {
+			return false, err.Error()
+		}
+		n := 0
+		for _, s := range grid {
+			if s.State == ledger.StateSucceeded {
+				n++
+			}
+		}
+		return n == len(reqs), fmt.Sprintf("%d of %d succeeded", n, len(reqs))
+	})
+	if p := peak.Load(); p > int32(spec.MaxConcurrency) || p < 2 {
+		t.Errorf("at most %d runs were in flight at once; want between 2 and MaxConcurrency %d", p, spec.MaxConcurrency)
+	}
+}
