@@ -109,6 +109,12 @@ func (rt *Runtime) process(ctx, mctx context.Context, spec messages.JobSpec, sub
 			if rt.waitLease(mctx, ledger.Record{}, settleUntil) {
 				continue
 			}
+			if mctx.Err() != nil {
+				// Shutting down: leave the date to the redelivery.
+				m.Nack()
+				h.outcome = OutcomeAbandoned
+				return h
+			}
 			settleUntil = time.Time{}
 			continue
 		case actionWaiting:
