@@ -170,6 +170,13 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	return s, nil
 }
 
+// simRates are the scrapers' request rates against the local simulator.
+var simRates = map[string]string{
+	"ODDS_API_RATE_PER_MINUTE":  "1200",
+	"NBA_STATS_RATE_PER_MINUTE": "600",
+	"NBA_CDN_RATE_PER_MINUTE":   "600",
+}
+
 // startConsumers runs the consumer runtime in-process for every job with an
 // implementation, configured exactly as a separate `go run ./consumers` would be with the
 // printed environment (plus whatever the process environment adds, such as API keys).
@@ -178,10 +185,16 @@ func (s *Stack) startConsumers(ctx context.Context) error {
 	for k, v := range s.vars {
 		vars[k] = v
 	}
-	l := envconfig.MapLookuper(vars)
+	ls := []envconfig.Lookuper{envconfig.MapLookuper(vars)}
 	if s.o.Env != nil {
-		l = envconfig.MultiLookuper(l, s.o.Env)
+		ls = append(ls, s.o.Env)
 	}
+	if s.Sim != nil {
+		// The simulator has no rate limits of its own unless asked: let the scrapers' token
+		// buckets run faster than the real plans' defaults, unless the environment says.
+		ls = append(ls, envconfig.MapLookuper(simRates))
+	}
+	l := envconfig.MultiLookuper(ls...)
 	cfg, err := service.Load(ctx, l)
 	if err != nil {
 		return err
