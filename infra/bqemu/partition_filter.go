@@ -56,32 +56,29 @@ func (s *Server) knownTable(r tableRef) *bq.Table {
 	if pr == nil {
 		return nil
 	}
-	ds := pr.datasets[r.dataset]
-	if ds == nil {
-		for id, d := range pr.datasets {
-			if strings.EqualFold(id, r.dataset) {
-				ds = d
-				break
-			}
-		}
-	}
+	ds := foldLookup(pr.datasets, r.dataset)
 	if ds == nil {
 		return nil
 	}
-	t := ds.tables[r.table]
-	if t == nil {
-		for id, tt := range ds.tables {
-			if strings.EqualFold(id, r.table) {
-				t = tt
-				break
-			}
-		}
-	}
+	t := foldLookup(ds.tables, r.table)
 	if t == nil || t.TableReference == nil {
 		return nil
 	}
 	c := *t
 	return &c
+}
+
+// foldLookup returns m[key], or else the value of a key equal to it under case folding.
+func foldLookup[V any](m map[string]*V, key string) *V {
+	if v, ok := m[key]; ok {
+		return v
+	}
+	for k, v := range m {
+		if strings.EqualFold(k, key) {
+			return v
+		}
+	}
+	return nil
 }
 
 // partitionColumns names the columns a filter can eliminate partitions with: the
