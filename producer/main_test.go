@@ -405,3 +405,26 @@ func TestEnqueueWithoutTopologySaysApply(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 }
+
+func TestStatusFlagsDatesWithTooFewRows(t *testing.T) {
+	t.Parallel()
+	env, vars := stack(t)
+	l := ledger.New(env.Storage, env.Bucket, ledger.Options{})
+	ref := messages.Ref(messages.PhaseRaw, "nbac_player_boxscores")
+	for date, rows := range map[string]int64{"2024-10-22": 210, "2024-10-23": 190, "2024-10-24": 12, "2024-10-25": 205} {
+		finish(t, l, ref, date, ledger.StateSucceeded, rows)
+	}
+	code, stdout, stderr := runProducer(t, vars, "status", "--job", "raw/nbac_player_boxscores",
+		"--start-date", "2024-10-22", "--end-date", "2024-10-25")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, s := range []string{"LOW 12", "ok 210", "2024-10-24 raw/nbac_player_boxscores succeeded with only 12 rows"} {
+		if !strings.Contains(stdout, s) {
+			t.Errorf("status text lacks %q:\n%s", s, stdout)
+		}
+	}
+	if strings.Contains(stdout, "LOW 190") {
+		t.Errorf("a normal day is flagged:\n%s", stdout)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -56,6 +57,39 @@ type cell struct {
 	Reason    string    `json:"reason,omitempty"`
 	LastError string    `json:"last_error,omitempty"`
 	Updated   time.Time `json:"updated,omitzero"`
+	// RowsLow flags a finished date with fewer than half the median rows of the job over
+	// the range: a source that answered, but with too little (lessons #1 and #11).
+	RowsLow bool `json:"rows_low,omitempty"`
+}
+
+// flagLowRows marks the cells of each job whose rows are below half the job's median over
+// the dates that wrote rows. Jobs that write no rows (scrapers) and ranges of fewer than
+// three such dates are left alone: there is no expectation to compare with.
+func flagLowRows(cells []cell) {
+	byJob := map[string][]int{}
+	for i, c := range cells {
+		if c.State == string(ledger.StateSucceeded) || c.State == string(ledger.StateEmpty) {
+			byJob[c.Phase+"/"+c.Job] = append(byJob[c.Phase+"/"+c.Job], i)
+		}
+	}
+	for _, idx := range byJob {
+		var rows []int64
+		for _, i := range idx {
+			if cells[i].Rows > 0 {
+				rows = append(rows, cells[i].Rows)
+			}
+		}
+		if len(rows) < 3 {
+			continue
+		}
+		slices.Sort(rows)
+		median := rows[len(rows)/2]
+		for _, i := range idx {
+			if cells[i].Rows*2 < median {
+				cells[i].RowsLow = true
+			}
+		}
+	}
 }
 
 func status(ctx context.Context, e *env, f statusFlags) error {
@@ -130,6 +164,7 @@ func statusOnce(ctx context.Context, e *env, f statusFlags, l *ledger.Ledger, sp
 			cells = append(cells, c)
 		}
 	}
+	flagLowRows(cells)
 	if f.json {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
@@ -208,6 +243,10 @@ func printGrid(w io.Writer, specs []messages.JobSpec, dates []string, cells []ce
 			switch ledger.State(c.State) {
 			case ledger.StateFailed, ledger.StateDead, ledger.StateWaiting:
 				problems = append(problems, c)
+			default:
+				if c.RowsLow {
+					problems = append(problems, c)
+				}
 			}
 		}
 		fmt.Fprintln(tw)
@@ -221,6 +260,11 @@ func printGrid(w io.Writer, specs []messages.JobSpec, dates []string, cells []ce
 	}
 	fmt.Fprintf(w, "total: %s\n", strings.Join(parts, ", "))
 	for _, c := range problems {
+		if c.RowsLow {
+			fmt.Fprintf(w, "%s %s/%s %s with only %d rows: under half the usual for this job in the range; check the source for that date\n",
+				c.Date, c.Phase, c.Job, c.State, c.Rows)
+			continue
+		}
 		fmt.Fprintf(w, "%s %s/%s %s after %d attempts", c.Date, c.Phase, c.Job, c.State, c.Attempts)
 		if c.Reason != "" {
 			fmt.Fprintf(w, " (%s)", c.Reason)
@@ -238,8 +282,14 @@ func short(c cell) string {
 	case "":
 		return "-"
 	case ledger.StateSucceeded:
+		if c.RowsLow {
+			return fmt.Sprintf("LOW %d", c.Rows)
+		}
 		return fmt.Sprintf("ok %d", c.Rows)
 	case ledger.StateEmpty:
+		if c.RowsLow {
+			return "LOW empty"
+		}
 		return "empty"
 	case ledger.StateFailed, ledger.StateRunning:
 		return fmt.Sprintf("%s x%d", c.State, c.Attempts)
