@@ -20,6 +20,7 @@ import (
 	"cloud.google.com/go/civil"
 	"cloud.google.com/go/storage"
 
+	"github.com/nba-props/pipeline/consumers/bqjob"
 	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/messages"
 )
@@ -78,7 +79,10 @@ func (j *QueryJob) Run(ctx context.Context, req messages.Request) (runner.Result
 	q.WriteDisposition = bigquery.WriteTruncate
 	q.CreateDisposition = bigquery.CreateNever
 	q.Labels = map[string]string{"phase": "analytics", "table": j.Table, "partition": part}
-	if _, err := runQuery(ctx, j.BigQuery, q, baseJobID(ctx, "analytics", j.Table, part, req)); err != nil {
+	if _, err := bqjob.Run(ctx, j.BigQuery, bqjob.BaseID(ctx, "analytics", j.Table, part, req), func(id string) (*bigquery.Job, error) {
+		q.JobID = id
+		return q.Run(ctx)
+	}); err != nil {
 		return runner.Result{}, fmt.Errorf("%s for %s into %s.%s$%s: %w", j.Table, req.Date, j.Dataset, j.Table, part, err)
 	}
 	n, err := countRows(ctx, j.BigQuery, j.Dataset, j.Table, d)

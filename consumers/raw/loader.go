@@ -3,23 +3,21 @@ package raw
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"sort"
 	"strings"
 	"time"
 
 	"cloud.google.com/go/bigquery"
 	"cloud.google.com/go/storage"
-	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iterator"
 
+	"github.com/nba-props/pipeline/consumers/bqjob"
 	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/messages"
 )
@@ -116,10 +114,6 @@ func fingerprint(table, date string, groups ...[]object) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// maxLoadAttempts bounds the load jobs one run starts for a (table, date, input) after
-// earlier ones with the same id failed.
-const maxLoadAttempts = 5
-
 // load writes rows as NDJSON to the staging object of (table, date, fp) and replaces the
 // date's partition with one load job whose id is derived from fp. If a job with that id
 // exists (a rerun on the same input, or a redelivery after the load committed), it waits for
@@ -155,44 +149,19 @@ func (l *loader) load(ctx context.Context, req messages.Request, table, fp strin
 	ref.SourceFormat = bigquery.JSON
 	base := fmt.Sprintf("raw_%s_%s_%s", table, part, fp[:16])
 	if req.Force {
-		b := make([]byte, 4)
-		_, _ = rand.Read(b)
-		base += "_f" + hex.EncodeToString(b)
+		base = bqjob.ForcedID(base)
 	}
-	var lastErr error
-	for attempt := 1; attempt <= maxLoadAttempts; attempt++ {
-		id := base
-		if attempt > 1 {
-			id = fmt.Sprintf("%s_a%d", base, attempt)
-		}
-		ld := l.bq.Dataset(dataset).Table(table + "$" + part).LoaderFrom(ref)
+	ld := l.bq.Dataset(dataset).Table(table + "$" + part).LoaderFrom(ref)
+	ld.WriteDisposition = bigquery.WriteTruncate
+	ld.CreateDisposition = bigquery.CreateNever
+	ld.Labels = map[string]string{"phase": "raw", "table": table, "partition": part}
+	if _, err := bqjob.Run(ctx, l.bq, base, func(id string) (*bigquery.Job, error) {
 		ld.JobID = id
-		ld.WriteDisposition = bigquery.WriteTruncate
-		ld.CreateDisposition = bigquery.CreateNever
-		ld.Labels = map[string]string{"phase": "raw", "table": table, "partition": part}
-		job, err := ld.Run(ctx)
-		if isConflict(err) {
-			job, err = l.bq.JobFromID(ctx, id)
-		}
-		if err != nil {
-			return runner.Result{}, fmt.Errorf("load job %s into %s.%s$%s: %w", id, dataset, table, part, err)
-		}
-		st, err := job.Wait(ctx)
-		if err != nil {
-			return runner.Result{}, fmt.Errorf("load job %s: wait: %w", id, err)
-		}
-		if lastErr = st.Err(); lastErr != nil {
-			continue
-		}
-		return runner.Result{Rows: map[string]int64{date: int64(len(rows))}, Fingerprint: fp, Empty: len(rows) == 0}, nil
+		return ld.Run(ctx)
+	}); err != nil {
+		return runner.Result{}, fmt.Errorf("load into %s.%s$%s: %w", dataset, table, part, err)
 	}
-	return runner.Result{}, fmt.Errorf("load into %s.%s$%s failed %d times (job ids %s...): %w", dataset, table, part, maxLoadAttempts, base, lastErr)
-}
-
-// isConflict reports BigQuery's answer to a job id that already exists.
-func isConflict(err error) bool {
-	var g *googleapi.Error
-	return errors.As(err, &g) && g.Code == http.StatusConflict
+	return runner.Result{Rows: map[string]int64{date: int64(len(rows))}, Fingerprint: fp, Empty: len(rows) == 0}, nil
 }
 
 // processedAt is one run's processed_at value.

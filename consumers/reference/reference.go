@@ -14,6 +14,7 @@ import (
 	"cloud.google.com/go/civil"
 	"cloud.google.com/go/storage"
 
+	"github.com/nba-props/pipeline/consumers/bqjob"
 	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/messages"
 )
@@ -52,7 +53,10 @@ func (j *playerRegistry) Run(ctx context.Context, req messages.Request) (runner.
 	q := j.bq.Query(playerRegistrySQL)
 	q.Parameters = []bigquery.QueryParameter{{Name: "game_date", Value: civil.DateOf(d)}}
 	q.Labels = map[string]string{"phase": "reference", "table": "player_registry", "partition": d.Format("20060102")}
-	st, err := runQuery(ctx, j.bq, q, baseJobID(ctx, "reference", "player_registry", d.Format("20060102"), req))
+	st, err := bqjob.Run(ctx, j.bq, bqjob.BaseID(ctx, "reference", "player_registry", d.Format("20060102"), req), func(id string) (*bigquery.Job, error) {
+		q.JobID = id
+		return q.Run(ctx)
+	})
 	if err != nil {
 		return runner.Result{}, fmt.Errorf("player_registry MERGE for %s: %w", req.Date, err)
 	}
