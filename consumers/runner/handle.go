@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -72,14 +73,13 @@ func (rt *Runtime) process(ctx, mctx context.Context, spec messages.JobSpec, sub
 	h.req, h.date = req, req.Date
 
 	waitUntil := time.Now().Add(rt.opts.LeaseWait)
-	settleUntil := time.Now().Add(rt.opts.SoftWait)
 	for conflicts := 0; ; {
 		if rt.abandoned() {
 			m.Nack()
 			h.outcome = OutcomeAbandoned
 			return h
 		}
-		d, err := rt.decide(ctx, spec, req, time.Now().Before(settleUntil))
+		d, err := rt.decide(ctx, spec, req)
 		if errors.Is(err, ledger.ErrConflict) {
 			if conflicts++; conflicts < casRetries {
 				continue
@@ -104,19 +104,12 @@ func (rt *Runtime) process(ctx, mctx context.Context, spec messages.JobSpec, sub
 			h.outcome = OutcomeLeaseHeld
 			return h
 		case actionSettle:
-			// A soft upstream is on its way: wait for it rather than run now and again
-			// when it lands. decide stops asking once settleUntil has passed.
-			if rt.waitLease(mctx, ledger.Record{}, settleUntil) {
-				continue
-			}
-			if mctx.Err() != nil {
-				// Shutting down: leave the date to the redelivery.
-				m.Nack()
-				h.outcome = OutcomeAbandoned
-				return h
-			}
-			settleUntil = time.Time{}
-			continue
+			// A soft upstream is on its way: its completion triggers this job again, and
+			// so does the runtime's own message after SoftWait.
+			rt.retriggerLater(spec, req)
+			m.Ack()
+			h.outcome = OutcomeWaiting
+			return h
 		case actionWaiting:
 			m.Ack()
 			h.outcome = OutcomeWaiting
@@ -179,9 +172,10 @@ type decision struct {
 // compare-and-swap: claim it (run), record waiting, or nothing (duplicate, lease held).
 // ErrConflict means another consumer moved the record first: decide again.
 //
-// With settle set, a job whose hard upstreams are done but some soft upstream of which is
-// still pending for the date (see pendingSoft) gets actionSettle and nothing is written.
-func (rt *Runtime) decide(ctx context.Context, spec messages.JobSpec, req messages.Request, settle bool) (decision, error) {
+// A job whose hard upstreams are done but a soft upstream of which is on its way for the
+// date (see pendingSoft) gets actionSettle: a record not done is written waiting (with the
+// pending soft upstreams as "soft:phase/job"), for at most SoftWait from then.
+func (rt *Runtime) decide(ctx context.Context, spec messages.JobSpec, req messages.Request) (decision, error) {
 	ref := spec.Ref()
 	rec, gen, err := rt.ledger.Get(ctx, ref, req.Date)
 	switch {
@@ -209,12 +203,19 @@ func (rt *Runtime) decide(ctx context.Context, spec messages.JobSpec, req messag
 		}
 		return decision{action: actionWaiting, rec: rec, gen: gen}, nil
 	}
-	if settle && len(spec.Soft) > 0 {
+	if since, waiting := softWaitingSince(rec); len(spec.Soft) > 0 && rt.opts.SoftWait > 0 &&
+		(!waiting || now.Sub(since) < rt.opts.SoftWait) {
 		pending, err := rt.pendingSoft(ctx, spec, req)
 		if err != nil {
 			return decision{}, err
 		}
-		if pending {
+		if len(pending) > 0 {
+			if !rec.State.Done() && !waiting {
+				rec = rec.Wait(pending, now)
+				if gen, err = rt.ledger.Write(ctx, rec, gen); err != nil {
+					return decision{}, err
+				}
+			}
 			return decision{action: actionSettle, rec: rec, gen: gen}, nil
 		}
 	}
@@ -259,14 +260,82 @@ func (rt *Runtime) upstreams(ctx context.Context, spec messages.JobSpec, date st
 // upstreams are done or on their way, or it is a first-phase job that the producer run of
 // the request queued (its run plan says so). A soft upstream that is done, dead, or has
 // nothing to start from is not waited for.
-func (rt *Runtime) pendingSoft(ctx context.Context, spec messages.JobSpec, req messages.Request) (bool, error) {
+//
+// It returns the pending ones as "soft:phase/job", the form a waiting record lists them in.
+func (rt *Runtime) pendingSoft(ctx context.Context, spec messages.JobSpec, req messages.Request) ([]string, error) {
+	var out []string
 	for _, u := range spec.Soft {
 		p, err := rt.pending(ctx, u, req, 0)
-		if err != nil || p {
-			return p, err
+		if err != nil {
+			return nil, err
+		}
+		if p {
+			out = append(out, softPrefix+u.String())
 		}
 	}
-	return false, nil
+	return out, nil
+}
+
+// softPrefix marks a soft upstream in a waiting record's Missing list.
+const softPrefix = "soft:"
+
+// softWaitingSince reports whether rec waits for soft upstreams only, and since when.
+func softWaitingSince(rec ledger.Record) (time.Time, bool) {
+	if rec.State != ledger.StateWaiting || len(rec.Missing) == 0 {
+		return time.Time{}, false
+	}
+	for _, m := range rec.Missing {
+		if !strings.HasPrefix(m, softPrefix) {
+			return time.Time{}, false
+		}
+	}
+	return rec.Updated, true
+}
+
+// retriggerLater publishes the request again for its own job after SoftWait (once per
+// job and date in this process), so that a date waiting for a soft upstream that never
+// comes still runs. If the process stops first, the date stays waiting, visible in
+// producer status, until any message for it arrives.
+func (rt *Runtime) retriggerLater(spec messages.JobSpec, req messages.Request) {
+	key := spec.Ref().String() + " " + req.Date
+	rt.retriggersMu.Lock()
+	defer rt.retriggersMu.Unlock()
+	if rt.stopping || rt.retriggers[key] != nil {
+		return
+	}
+	if rt.retriggers == nil {
+		rt.retriggers = map[string]*time.Timer{}
+	}
+	next := req
+	next.Force = false
+	next.Trigger = messages.Trigger{Kind: messages.TriggerReconcile, From: "soft-wait"}
+	rt.retriggers[key] = time.AfterFunc(rt.opts.SoftWait+time.Second, func() {
+		rt.retriggersMu.Lock()
+		delete(rt.retriggers, key)
+		stopping := rt.stopping
+		rt.retriggersMu.Unlock()
+		if stopping {
+			return
+		}
+		body, attrs, err := messages.Encode(next, rt.opts.Catalog)
+		if err == nil {
+			err = rt.publish(context.Background(), rt.opts.Names.Topic(spec.Phase), &pubsub.Message{Data: body, Attributes: attrs})
+		}
+		if err != nil {
+			rt.log.Warn("soft-wait re-trigger not published", "phase", spec.Phase, "job", spec.Name, "date", req.Date, "err", err)
+		}
+	})
+}
+
+// stopRetriggers cancels the pending soft-wait timers when the runtime stops.
+func (rt *Runtime) stopRetriggers() {
+	rt.retriggersMu.Lock()
+	defer rt.retriggersMu.Unlock()
+	rt.stopping = true
+	for _, t := range rt.retriggers {
+		t.Stop()
+	}
+	rt.retriggers = nil
 }
 
 func (rt *Runtime) pending(ctx context.Context, ref messages.JobRef, req messages.Request, depth int) (bool, error) {

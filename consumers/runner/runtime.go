@@ -90,12 +90,14 @@ type Options struct {
 	// LeaseWait is how long a message for a date whose lease another consumer holds waits
 	// for it to be released before it is nacked (a nack spends a delivery attempt).
 	LeaseWait time.Duration
-	// SoftWait is how long a job whose hard upstreams are done waits for soft upstreams
-	// that are still on their way for the date (running, retrying, or not yet started
-	// although their own hard upstreams are done). Running once with every input, instead
-	// of once per arriving soft upstream, keeps a backfill at one BigQuery job per table
-	// and date. Past SoftWait the job runs with what is there; a soft upstream that
-	// arrives later runs it again. Negative disables the wait.
+	// SoftWait bounds how long a job whose hard upstreams are done waits for soft upstreams
+	// that are on their way for the date (running, retrying, queued by the same producer
+	// run, or not started although their own hard upstreams are done). Running once with
+	// every input, instead of once per arriving soft upstream, keeps a backfill at one
+	// BigQuery job per table and date. The wait holds no handler: the date is recorded
+	// waiting and the message acked; the soft upstream's completion triggers the job again,
+	// and so does a message the runtime publishes itself after SoftWait, when the job runs
+	// with what is there. Negative disables the wait.
 	SoftWait time.Duration
 	// PublishTimeout bounds the wait for downstream and dead-letter publish results.
 	PublishTimeout time.Duration
@@ -131,6 +133,12 @@ type Runtime struct {
 	// plans caches producer run plans by run id (nil: the run wrote none); see pending.
 	plansMu sync.Mutex
 	plans   map[string]*ledger.Plan
+
+	// retriggers are the soft-wait timers of this process by "phase/job date"; see
+	// retriggerLater.
+	retriggersMu sync.Mutex
+	retriggers   map[string]*time.Timer
+	stopping     bool
 }
 
 // abandonWait is how long Run waits for abandoned handlers to return.
@@ -287,6 +295,7 @@ func (rt *Runtime) Run(ctx context.Context) error {
 		})
 	}
 	err := g.Wait()
+	rt.stopRetriggers()
 	// Receive returned: either every handler finished or the grace period is over and the
 	// library let go of the rest. Whatever still runs is abandoned: its context ends, and
 	// it records nothing. Give it a moment to return so that its log line is written.
