@@ -508,9 +508,33 @@ func (rt *Runtime) run(ctx context.Context, spec messages.JobSpec, subID string,
 		h.outcome, h.err = OutcomeNotHandled, errors.Join(h.err, err)
 		return h
 	}
+	if err := rt.notifySoftDependents(ctx, req); err != nil {
+		h.err = errors.Join(h.err, err) // they still run when their soft wait ends
+	}
 	m.Ack()
 	h.outcome = OutcomeDead
 	return h
+}
+
+// notifySoftDependents tells the jobs that use req's job as a soft upstream that it died
+// for the date: one of them waiting for it stops waiting and runs without it, instead of
+// at the end of its SoftWait.
+func (rt *Runtime) notifySoftDependents(ctx context.Context, req messages.Request) error {
+	var errs []error
+	for _, to := range rt.opts.Catalog.Downstream(req.Ref()) {
+		spec, _ := rt.opts.Catalog.Lookup(to)
+		if !req.Reaches(to.Phase) || !slices.Contains(spec.Soft, req.Ref()) {
+			continue
+		}
+		body, attrs, err := messages.Encode(req.Next(to), rt.opts.Catalog)
+		if err == nil {
+			err = rt.publish(ctx, rt.opts.Names.Topic(to.Phase), &pubsub.Message{Data: body, Attributes: attrs})
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("notify %s that %s died: %w", to, req.Ref(), err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // runJob calls the job, turning a panic into a permanent error so that one bad input

@@ -34,7 +34,7 @@ const (
 	DefaultShutdownGrace  = 8 * time.Second
 	DefaultPublishTimeout = time.Minute
 	DefaultLeaseWait      = 10 * time.Second
-	DefaultSoftWait       = 2 * time.Minute
+	DefaultSoftWait       = 15 * time.Minute
 )
 
 // Dead-letter attribute keys and the reason codes of the runtime itself (decode failures

@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -75,6 +76,30 @@ func TestSoftUpstreamThatNeverComesIsAwaitedOnlySoftWait(t *testing.T) {
 	rec := e.waitState(u2, dates[0], ledger.StateSucceeded)
 	if _, ok := rec.Inputs[v2.String()]; ok {
 		t.Errorf("u2 inputs = %v, want s1 only", rec.Inputs)
+	}
+	if n := tr.count(u2, dates[0]); n != 1 {
+		t.Errorf("u2 ran %d times, want 1", n)
+	}
+}
+
+func TestSoftUpstreamThatDiesReleasesTheWaitAtOnce(t *testing.T) {
+	t.Parallel()
+	cat, s1, u2, v2 := settleCatalog(t)
+	e := newEnv(t, cat)
+	tr := newTracker()
+	broken := func(ctx context.Context, req messages.Request) (runner.Result, error) {
+		time.Sleep(500 * time.Millisecond) // u2 is triggered while v2 runs
+		return runner.Result{}, runner.Permanent(errors.New("source record will never parse"))
+	}
+	opts := e.options(map[messages.JobRef]runner.Job{s1: tr.job(s1, nil), u2: tr.job(u2, nil), v2: tr.job(v2, broken)})
+	opts.SoftWait = 10 * time.Minute // far beyond the test: only v2's death can release u2
+	e.start(opts)
+
+	e.publish(1, request(s1, dates[0]))
+	e.waitState(v2, dates[0], ledger.StateDead)
+	rec := e.waitState(u2, dates[0], ledger.StateSucceeded)
+	if _, ok := rec.Inputs[v2.String()]; ok {
+		t.Errorf("u2 inputs = %v, want s1 only (v2 died)", rec.Inputs)
 	}
 	if n := tr.count(u2, dates[0]); n != 1 {
 		t.Errorf("u2 ran %d times, want 1", n)

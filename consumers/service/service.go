@@ -54,7 +54,7 @@ type Config struct {
 	MaxAttempts   int           `env:"CONSUMER_MAX_ATTEMPTS, default=5"`
 	// SoftWait is how long a job waits for soft upstreams already on their way for the date
 	// (negative: not at all); see runner.Options.SoftWait.
-	SoftWait time.Duration `env:"CONSUMER_SOFT_WAIT, default=2m"`
+	SoftWait time.Duration `env:"CONSUMER_SOFT_WAIT, default=15m"`
 
 	Scrapers  scrapers.Config
 	Raw       raw.Config
