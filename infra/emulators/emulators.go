@@ -16,7 +16,6 @@ import (
 	"os"
 	"time"
 
-	"cloud.google.com/go/pubsub/v2/pstest"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
 )
 
@@ -25,34 +24,6 @@ const (
 	DefaultPubSubAddr = "127.0.0.1:8085"
 	DefaultGCSAddr    = "127.0.0.1:4443"
 )
-
-// PubSub is a running Pub/Sub emulator.
-type PubSub struct {
-	// Server gives tests direct access to the fake (published messages, injected errors).
-	Server *pstest.Server
-}
-
-// StartPubSub serves the Pub/Sub emulator on addr ("host:port"; port 0 picks a free one).
-func StartPubSub(addr string) (ps *PubSub, err error) {
-	// pstest panics when it cannot listen; turn that into an error the caller can report.
-	defer func() {
-		if r := recover(); r != nil {
-			ps, err = nil, fmt.Errorf("pubsub emulator on %s: %v", addr, r)
-		}
-	}()
-	return &PubSub{Server: pstest.NewServerWithAddress(addr)}, nil
-}
-
-// Host is the "host:port" to put in PUBSUB_EMULATOR_HOST.
-func (p *PubSub) Host() string { return p.Server.Addr }
-
-// Close stops the server; open streams are cut.
-func (p *PubSub) Close() error {
-	if err := p.Server.Close(); err != nil {
-		return fmt.Errorf("stop pubsub emulator: %w", err)
-	}
-	return nil
-}
 
 // GCSOptions configure the GCS emulator.
 type GCSOptions struct {
