@@ -253,7 +253,14 @@ func New(ctx context.Context, c Config, o Options) (*Service, error) {
 		s.Close()
 		return nil, configErr("none of the selected jobs has an implementation")
 	}
+	// A process serving every phase also watches the catch-alls of phases without jobs
+	// (precompute), so a stray message there is dead-lettered with a reason too.
+	var unroutable []messages.Phase
+	if slices.Contains(c.Phases, "all") {
+		unroutable = messages.Phases()
+	}
 	rt, err := runner.New(runner.Options{
+		Unroutable:    unroutable,
 		PubSub:        deps.PubSub,
 		Storage:       deps.Storage,
 		Bucket:        c.Bucket,
