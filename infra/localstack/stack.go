@@ -139,7 +139,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 
 	// Extension point: the source simulator, with the scrapers' base URLs pointed at it.
 	if !o.NoSim {
-		cfg := sourcesim.Config{Seed: o.SimSeed}
+		// Two pre-tip snapshots cost about 150 credits a date: 200,000 covers five seasons
+		// (the simulator's default of 20,000 runs out after about 130 dates, and the
+		// scrapers then stop at their credit floor, as they would in production).
+		cfg := sourcesim.Config{Seed: o.SimSeed, OddsCredits: 200_000}
 		if !o.SimNow.IsZero() {
 			now := o.SimNow
 			cfg.Now = func() time.Time { return now }
