@@ -428,3 +428,21 @@ func TestStatusFlagsDatesWithTooFewRows(t *testing.T) {
 		t.Errorf("a normal day is flagged:\n%s", stdout)
 	}
 }
+
+func TestStatusShowsScraperObjects(t *testing.T) {
+	t.Parallel()
+	env, vars := stack(t)
+	l := ledger.New(env.Storage, env.Bucket, ledger.Options{})
+	ref := messages.Ref(messages.PhaseScrapers, "bdl_player_boxscores")
+	now := time.Now()
+	out := ledger.Output{Objects: []ledger.Object{{Name: "a", Generation: 1}, {Name: "b", Generation: 2}, {Name: "c", Generation: 3}}}
+	rec := ledger.Record{Phase: ref.Phase, Job: ref.Job, Date: "2024-10-22"}.Start("test", "r1", time.Minute, now).Succeed(out, "fp", false, now)
+	if _, err := l.Write(context.Background(), rec, 0); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runProducer(t, vars, "status", "--job", "scrapers/bdl_player_boxscores",
+		"--start-date", "2024-10-22", "--end-date", "2024-10-22")
+	if code != exitOK || !strings.Contains(stdout, "ok 3 obj") {
+		t.Errorf("exit %d, status grid lacks the object count %q:\n%s%s", code, "ok 3 obj", stdout, stderr)
+	}
+}

@@ -52,6 +52,7 @@ type cell struct {
 	State     string    `json:"state"`
 	Attempts  int       `json:"attempts"`
 	Rows      int64     `json:"rows"`
+	Objects   int       `json:"objects,omitempty"`
 	Emitted   bool      `json:"emitted"`
 	RunID     string    `json:"run_id,omitempty"`
 	Reason    string    `json:"reason,omitempty"`
@@ -158,7 +159,7 @@ func statusOnce(ctx context.Context, e *env, f statusFlags, l *ledger.Ledger, sp
 		for _, s := range specs {
 			c := cell{Date: d, Phase: string(s.Phase), Job: s.Name}
 			if sum, ok := grid[s.Ref()][d]; ok {
-				c.State, c.Attempts, c.Rows, c.Emitted = string(sum.State), sum.Attempts, sum.Rows, sum.Emitted
+				c.State, c.Attempts, c.Rows, c.Objects, c.Emitted = string(sum.State), sum.Attempts, sum.Rows, sum.Objects, sum.Emitted
 				c.RunID, c.Reason, c.LastError, c.Updated = sum.RunID, sum.Reason, sum.LastError, sum.Updated
 			}
 			cells = append(cells, c)
@@ -284,6 +285,9 @@ func short(c cell) string {
 	case ledger.StateSucceeded:
 		if c.RowsLow {
 			return fmt.Sprintf("LOW %d", c.Rows)
+		}
+		if c.Rows == 0 && c.Objects > 0 {
+			return fmt.Sprintf("ok %d obj", c.Objects) // a scraper: files, not rows
 		}
 		return fmt.Sprintf("ok %d", c.Rows)
 	case ledger.StateEmpty:

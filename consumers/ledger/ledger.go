@@ -37,6 +37,7 @@ const (
 	MetaState        = "state"
 	MetaAttempts     = "attempts"
 	MetaRows         = "rows"
+	MetaObjects      = "objects"
 	MetaEmitted      = "emitted"
 	MetaLastError    = "last_error"
 	MetaUpdated      = "updated"
@@ -171,6 +172,9 @@ func metadata(rec Record) map[string]string {
 		MetaEmitted:  strconv.FormatBool(rec.Emitted),
 		MetaUpdated:  rec.Updated.UTC().Format(time.RFC3339Nano),
 	}
+	if n := len(rec.Output.Objects); n > 0 {
+		m[MetaObjects] = strconv.Itoa(n)
+	}
 	if rec.RunID != "" {
 		m[MetaRunID] = rec.RunID
 	}
@@ -233,6 +237,7 @@ type Summary struct {
 	State        State
 	Attempts     int
 	Rows         int64
+	Objects      int // GCS objects of the output (a scraper's raw files)
 	Emitted      bool
 	RunID        string
 	LastError    string // truncated; Get has the full text
@@ -302,6 +307,7 @@ func summary(ref messages.JobRef, date string, gen int64, m map[string]string) S
 	}
 	s.Attempts, _ = strconv.Atoi(m[MetaAttempts])
 	s.Rows, _ = strconv.ParseInt(m[MetaRows], 10, 64)
+	s.Objects, _ = strconv.Atoi(m[MetaObjects])
 	s.Emitted, _ = strconv.ParseBool(m[MetaEmitted])
 	s.Updated, _ = time.Parse(time.RFC3339Nano, m[MetaUpdated])
 	s.LeaseExpires, _ = time.Parse(time.RFC3339Nano, m[MetaLeaseExpires])
