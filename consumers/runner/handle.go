@@ -188,7 +188,8 @@ func (rt *Runtime) decide(ctx context.Context, spec messages.JobSpec, req messag
 	if rec.LeaseLive(now) {
 		return decision{action: actionLeaseHeld, rec: rec, gen: gen}, nil
 	}
-	inputs, missing, err := rt.upstreams(ctx, spec, req.Date)
+	recs := &dateRecords{rt: rt, date: req.Date}
+	inputs, missing, err := rt.upstreams(ctx, spec, recs)
 	if err != nil {
 		return decision{}, err
 	}
@@ -205,7 +206,7 @@ func (rt *Runtime) decide(ctx context.Context, spec messages.JobSpec, req messag
 	}
 	if since, waiting := softWaitingSince(rec); len(spec.Soft) > 0 && rt.opts.SoftWait > 0 &&
 		(!waiting || now.Sub(since) < rt.opts.SoftWait) {
-		pending, err := rt.pendingSoft(ctx, spec, req)
+		pending, err := rt.pendingSoft(ctx, spec, req, recs)
 		if err != nil {
 			return decision{}, err
 		}
@@ -234,14 +235,14 @@ func (rt *Runtime) decide(ctx context.Context, spec messages.JobSpec, req messag
 
 // upstreams reads the records of the job's upstreams for date: the output fingerprints of
 // the hard and the present soft ones, and the hard ones not done.
-func (rt *Runtime) upstreams(ctx context.Context, spec messages.JobSpec, date string) (inputs map[string]string, missing []string, err error) {
+func (rt *Runtime) upstreams(ctx context.Context, spec messages.JobSpec, recs *dateRecords) (inputs map[string]string, missing []string, err error) {
 	for i, u := range spec.Upstreams() {
 		hard := i < len(spec.Hard)
-		rec, _, err := rt.ledger.Get(ctx, u, date)
-		if err != nil && !errors.Is(err, ledger.ErrNotFound) {
+		rec, found, err := recs.get(ctx, u)
+		if err != nil {
 			return nil, nil, err
 		}
-		if err == nil && rec.State.Done() {
+		if found && rec.State.Done() {
 			if inputs == nil {
 				inputs = map[string]string{}
 			}
@@ -262,10 +263,10 @@ func (rt *Runtime) upstreams(ctx context.Context, spec messages.JobSpec, date st
 // nothing to start from is not waited for.
 //
 // It returns the pending ones as "soft:phase/job", the form a waiting record lists them in.
-func (rt *Runtime) pendingSoft(ctx context.Context, spec messages.JobSpec, req messages.Request) ([]string, error) {
+func (rt *Runtime) pendingSoft(ctx context.Context, spec messages.JobSpec, req messages.Request, recs *dateRecords) ([]string, error) {
 	var out []string
 	for _, u := range spec.Soft {
-		p, err := rt.pending(ctx, u, req, 0)
+		p, err := rt.pending(ctx, u, req, recs, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -338,13 +339,11 @@ func (rt *Runtime) stopRetriggers() {
 	rt.retriggers = nil
 }
 
-func (rt *Runtime) pending(ctx context.Context, ref messages.JobRef, req messages.Request, depth int) (bool, error) {
-	date := req.Date
-	rec, _, err := rt.ledger.Get(ctx, ref, date)
-	if err != nil && !errors.Is(err, ledger.ErrNotFound) {
+func (rt *Runtime) pending(ctx context.Context, ref messages.JobRef, req messages.Request, recs *dateRecords, depth int) (bool, error) {
+	rec, found, err := recs.get(ctx, ref)
+	if err != nil {
 		return false, err
 	}
-	found := err == nil
 	if found {
 		switch rec.State {
 		case ledger.StateRunning, ledger.StateFailed:
@@ -364,17 +363,17 @@ func (rt *Runtime) pending(ctx context.Context, ref messages.JobRef, req message
 			return false, nil
 		}
 		plan, err := rt.plan(ctx, req.RunID)
-		return err == nil && plan != nil && plan.Has(ref, date), err
+		return err == nil && plan != nil && plan.Has(ref, req.Date), err
 	}
 	for _, h := range spec.Hard {
-		hrec, _, err := rt.ledger.Get(ctx, h, date)
-		if err != nil && !errors.Is(err, ledger.ErrNotFound) {
+		hrec, hfound, err := recs.get(ctx, h)
+		if err != nil {
 			return false, err
 		}
-		if err == nil && hrec.State.Done() {
+		if hfound && hrec.State.Done() {
 			continue
 		}
-		p, err := rt.pending(ctx, h, req, depth+1)
+		p, err := rt.pending(ctx, h, req, recs, depth+1)
 		if err != nil || !p {
 			return false, err
 		}
@@ -411,6 +410,35 @@ func (rt *Runtime) plan(ctx context.Context, runID string) (*ledger.Plan, error)
 
 // maxCachedPlans bounds the plan cache; a long-lived consumer sees one run after another.
 const maxCachedPlans = 64
+
+// dateRecords reads the ledger records of one date at most once per decision: the
+// upstream check and the soft-upstream check look at the same records.
+type dateRecords struct {
+	rt   *Runtime
+	date string
+	seen map[messages.JobRef]cachedRecord
+}
+
+type cachedRecord struct {
+	rec   ledger.Record
+	found bool
+}
+
+// get returns the record of ref for the date and whether it exists.
+func (d *dateRecords) get(ctx context.Context, ref messages.JobRef) (ledger.Record, bool, error) {
+	if c, ok := d.seen[ref]; ok {
+		return c.rec, c.found, nil
+	}
+	rec, _, err := d.rt.ledger.Get(ctx, ref, d.date)
+	if err != nil && !errors.Is(err, ledger.ErrNotFound) {
+		return ledger.Record{}, false, err
+	}
+	if d.seen == nil {
+		d.seen = map[messages.JobRef]cachedRecord{}
+	}
+	d.seen[ref] = cachedRecord{rec, err == nil}
+	return rec, err == nil, nil
+}
 
 // run executes the job on a claimed record and records, emits and acks.
 func (rt *Runtime) run(ctx context.Context, spec messages.JobSpec, subID string, m *pubsub.Message,
