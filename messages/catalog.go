@@ -81,6 +81,13 @@ func (s JobSpec) CheckDate(date, today string) error {
 		return fmt.Errorf("%w: %s only serves the current day (%s), not %s; its source keeps no history",
 			ErrNotBackfillable, s.Ref(), today, date)
 	}
+	return s.CheckBounds(date)
+}
+
+// CheckBounds reports whether date lies within the dates the job's source keeps
+// (BackfillFrom, BackfillTo). Unlike CheckDate it needs no clock, so the consumer runtime
+// checks it for every message before the job runs. The error wraps ErrNotBackfillable.
+func (s JobSpec) CheckBounds(date string) error {
 	if s.BackfillFrom != "" && date < s.BackfillFrom {
 		return fmt.Errorf("%w: %s has data only from %s, not %s", ErrNotBackfillable, s.Ref(), s.BackfillFrom, date)
 	}

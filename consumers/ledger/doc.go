@@ -19,7 +19,7 @@
 //
 // A running record names its owner and an expiry. The owner extends it while the job runs;
 // a consumer that crashes stops extending it, and once it lapses any consumer may claim the
-// date again. A live lease held by someone else makes a claim fail with ErrLeaseHeld.
+// date again.
 //
 // # Status without reading bodies
 //

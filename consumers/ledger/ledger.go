@@ -27,8 +27,6 @@ var (
 	// ErrConflict means the record changed since it was read (a generation precondition
 	// failed): another consumer moved it first. Re-read and decide again.
 	ErrConflict = errors.New("ledger record changed concurrently")
-	// ErrLeaseHeld means another consumer holds a live lease on the date.
-	ErrLeaseHeld = errors.New("ledger lease held by another consumer")
 )
 
 // Metadata keys copied from the record body onto the object, so that a listing shows a
@@ -189,32 +187,6 @@ func metadata(rec Record) map[string]string {
 		m[MetaLeaseExpires] = rec.Lease.Expires.UTC().Format(time.RFC3339Nano)
 	}
 	return m
-}
-
-// Claim takes the lease on (ref, date) for owner: it reads the record and, unless another
-// consumer holds a live lease (ErrLeaseHeld), writes it running with a lease of ttl. Of
-// several consumers claiming at once exactly one wins; the others get ErrConflict or
-// ErrLeaseHeld. A lapsed lease is taken over. The runtime itself composes Get, Record.Start
-// and Write because it decides on upstream records in between; Claim is the plain form.
-func (l *Ledger) Claim(ctx context.Context, ref messages.JobRef, date, owner, runID string, ttl time.Duration) (Record, int64, error) {
-	rec, gen, err := l.Get(ctx, ref, date)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		rec = Record{Phase: ref.Phase, Job: ref.Job, Date: date}
-	case err != nil:
-		return Record{}, 0, err
-	}
-	now := l.now()
-	if rec.LeaseLive(now) {
-		return rec, gen, fmt.Errorf("ledger claim %s %s: %w (%s until %s)", ref, date, ErrLeaseHeld,
-			rec.Lease.Owner, rec.Lease.Expires.UTC().Format(time.RFC3339))
-	}
-	rec = rec.Start(owner, runID, ttl, now)
-	gen, err = l.Write(ctx, rec, gen)
-	if err != nil {
-		return Record{}, 0, err
-	}
-	return rec, gen, nil
 }
 
 // Extend pushes the lease of a record this consumer holds (read or written at generation)

@@ -61,6 +61,27 @@ func (c *clock) Advance(d time.Duration) {
 
 var ref = messages.Ref(messages.PhaseRaw, "bdl_player_boxscores")
 
+// errLeaseHeld: another consumer holds a live lease on the date.
+var errLeaseHeld = errors.New("lease held")
+
+// claim takes the lease on (ref, date) for owner the way the runtime does: read, refuse a
+// live lease held by another, start the record, and write it at the generation read.
+func claim(ctx context.Context, l *ledger.Ledger, ref messages.JobRef, date, owner, runID string, ttl time.Duration) (ledger.Record, int64, error) {
+	rec, gen, err := l.Get(ctx, ref, date)
+	switch {
+	case errors.Is(err, ledger.ErrNotFound):
+		rec = ledger.Record{Phase: ref.Phase, Job: ref.Job, Date: date}
+	case err != nil:
+		return ledger.Record{}, 0, err
+	}
+	if rec.LeaseLive(l.Now()) {
+		return rec, gen, errLeaseHeld
+	}
+	rec = rec.Start(owner, runID, ttl, l.Now())
+	gen, err = l.Write(ctx, rec, gen)
+	return rec, gen, err
+}
+
 func TestClaimRaceHasOneWinner(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -75,14 +96,14 @@ func TestClaimRaceHasOneWinner(t *testing.T) {
 		wg.Go(func() {
 			<-start
 			owner := fmt.Sprintf("consumer-%02d", i)
-			_, _, err := l.Claim(ctx, ref, "2024-10-22", owner, "run-1", time.Minute)
+			_, _, err := claim(ctx, l, ref, "2024-10-22", owner, "run-1", time.Minute)
 			switch {
 			case err == nil:
 				wins.Add(1)
 				winner.Store(owner)
 			case errors.Is(err, ledger.ErrConflict):
 				conflicts.Add(1)
-			case errors.Is(err, ledger.ErrLeaseHeld):
+			case errors.Is(err, errLeaseHeld):
 				held.Add(1)
 			default:
 				other.Add(1)
@@ -110,15 +131,15 @@ func TestLeaseExpiryTakeover(t *testing.T) {
 	clk := &clock{now: time.Date(2024, 10, 23, 12, 0, 0, 0, time.UTC)}
 	l := ledger.New(newStorage(t), bucket, ledger.Options{Now: clk.Now})
 
-	if _, _, err := l.Claim(ctx, ref, "2024-10-22", "a", "run-1", time.Minute); err != nil {
+	if _, _, err := claim(ctx, l, ref, "2024-10-22", "a", "run-1", time.Minute); err != nil {
 		t.Fatalf("first claim: %v", err)
 	}
 	clk.Advance(59 * time.Second)
-	if _, _, err := l.Claim(ctx, ref, "2024-10-22", "b", "run-1", time.Minute); !errors.Is(err, ledger.ErrLeaseHeld) {
+	if _, _, err := claim(ctx, l, ref, "2024-10-22", "b", "run-1", time.Minute); !errors.Is(err, errLeaseHeld) {
 		t.Fatalf("claim of a live lease: err = %v, want ErrLeaseHeld", err)
 	}
 	clk.Advance(2 * time.Second)
-	rec, _, err := l.Claim(ctx, ref, "2024-10-22", "b", "run-2", time.Minute)
+	rec, _, err := claim(ctx, l, ref, "2024-10-22", "b", "run-2", time.Minute)
 	if err != nil {
 		t.Fatalf("claim after expiry: %v", err)
 	}
@@ -137,7 +158,7 @@ func TestExtendKeepsLease(t *testing.T) {
 	clk := &clock{now: time.Date(2024, 10, 23, 12, 0, 0, 0, time.UTC)}
 	l := ledger.New(newStorage(t), bucket, ledger.Options{Now: clk.Now})
 
-	rec, gen, err := l.Claim(ctx, ref, "2024-10-22", "a", "run-1", time.Minute)
+	rec, gen, err := claim(ctx, l, ref, "2024-10-22", "a", "run-1", time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +168,7 @@ func TestExtendKeepsLease(t *testing.T) {
 			t.Fatalf("extend: %v", err)
 		}
 	}
-	if _, _, err := l.Claim(ctx, ref, "2024-10-22", "b", "run-1", time.Minute); !errors.Is(err, ledger.ErrLeaseHeld) {
+	if _, _, err := claim(ctx, l, ref, "2024-10-22", "b", "run-1", time.Minute); !errors.Is(err, errLeaseHeld) {
 		t.Fatalf("claim of an extended lease after 120 s: err = %v, want ErrLeaseHeld", err)
 	}
 }
@@ -157,7 +178,7 @@ func TestStaleGenerationRejected(t *testing.T) {
 	ctx := context.Background()
 	l := ledger.New(newStorage(t), bucket, ledger.Options{})
 
-	rec, gen, err := l.Claim(ctx, ref, "2024-10-22", "a", "run-1", time.Minute)
+	rec, gen, err := claim(ctx, l, ref, "2024-10-22", "a", "run-1", time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,9 +264,9 @@ func TestListRange(t *testing.T) {
 			rec := ledger.Record{Phase: ref.Phase, Job: ref.Job, Date: d}.Start("a", "run-1", time.Minute, now)
 			switch st := states[i%len(states)]; st {
 			case ledger.StateSucceeded, ledger.StateEmpty:
-				rec = rec.Succeed(ledger.Output{Rows: map[string]int64{d: int64(i)}}, "fp", st == ledger.StateEmpty, now).MarkEmitted(now)
+				rec = rec.Succeed(ledger.Output{Rows: map[string]int64{d: int64(i)}}, "fp", st == ledger.StateEmpty, now).MarkEmittedThrough("", now)
 			case ledger.StateWaiting:
-				rec = rec.Wait([]string{"scrapers/bdl_games"}, now)
+				rec = rec.Wait([]string{"scrapers/bdl_games"}, nil, now)
 			case ledger.StateFailed:
 				rec = rec.Fail(errors.New(strings.Repeat("x", 1000)), now)
 			case ledger.StateDead:
@@ -368,12 +389,12 @@ func TestEmittedFor(t *testing.T) {
 		want    bool
 	}{
 		{"not emitted", base, "", false},
-		{"whole chain emitted, whole chain asked", base.MarkEmitted(now), "", true},
-		{"whole chain emitted, stop asked", base.MarkEmitted(now), messages.PhaseRaw, true},
+		{"whole chain emitted, whole chain asked", base.MarkEmittedThrough("", now), "", true},
+		{"whole chain emitted, stop asked", base.MarkEmittedThrough("", now), messages.PhaseRaw, true},
 		{"stopped at scrapers, whole chain asked", base.MarkEmittedThrough(messages.PhaseScrapers, now), "", false},
 		{"stopped at scrapers, raw asked", base.MarkEmittedThrough(messages.PhaseScrapers, now), messages.PhaseRaw, false},
 		{"stopped at analytics, raw asked", base.MarkEmittedThrough(messages.PhaseAnalytics, now), messages.PhaseRaw, true},
-		{"a new output clears it", base.MarkEmitted(now).Succeed(ledger.Output{}, "fp2", false, now), "", false},
+		{"a new output clears it", base.MarkEmittedThrough("", now).Succeed(ledger.Output{}, "fp2", false, now), "", false},
 	} {
 		if got := tc.rec.EmittedFor(tc.request); got != tc.want {
 			t.Errorf("%s: EmittedFor(%q) = %v, want %v", tc.name, tc.request, got, tc.want)

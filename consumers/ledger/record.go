@@ -39,7 +39,8 @@ type Lease struct {
 	Expires time.Time `json:"expires"`
 }
 
-// Object is a GCS object an output consists of (the runtime copies runner.Object here).
+// Object is a GCS object an output consists of: a scraper's raw file, with the generation
+// that fingerprints its bytes (rewriting identical bytes keeps the generation).
 type Object struct {
 	Bucket     string `json:"bucket,omitempty"`
 	Name       string `json:"name"`
@@ -121,6 +122,9 @@ type Record struct {
 	Reason string `json:"reason,omitempty"`
 	// Missing lists the hard upstreams ("phase/job") not yet done, for a waiting record.
 	Missing []string `json:"missing,omitempty"`
+	// Awaiting lists the soft upstreams ("phase/job") on their way, for a record waiting
+	// only for them (Missing empty): the job runs once they land, or when the wait ends.
+	Awaiting []string `json:"awaiting,omitempty"`
 
 	History []Run `json:"history,omitempty"`
 }
@@ -152,7 +156,7 @@ func (r Record) Start(owner, runID string, ttl time.Duration, now time.Time) Rec
 	r.LastStarted = now
 	r.Updated = now
 	r.Lease = &Lease{Owner: owner, Expires: now.Add(ttl)}
-	r.Missing = nil
+	r.Missing, r.Awaiting = nil, nil
 	r.Reason = ""
 	return r
 }
@@ -187,7 +191,7 @@ func (r Record) Succeed(out Output, outputFingerprint string, empty bool, now ti
 // Fail returns the record after a transient error: failed, lease released, error kept.
 func (r Record) Fail(err error, now time.Time) Record {
 	r.State = StateFailed
-	r.LastError = truncate(errText(err), MaxErrorLen)
+	r.LastError = ErrorText(err, MaxErrorLen)
 	r.Lease = nil
 	r.Finished = now
 	r.Updated = now
@@ -198,22 +202,30 @@ func (r Record) Fail(err error, now time.Time) Record {
 func (r Record) Die(reason string, err error, now time.Time) Record {
 	r.State = StateDead
 	r.Reason = reason
-	r.LastError = truncate(errText(err), MaxErrorLen)
+	r.LastError = ErrorText(err, MaxErrorLen)
 	return r.finish(now)
 }
 
-// Wait returns the record waiting for the hard upstreams in missing.
-func (r Record) Wait(missing []string, now time.Time) Record {
+// Wait returns the record waiting for the hard upstreams in missing, or, when missing is
+// empty, for the soft upstreams in awaiting.
+func (r Record) Wait(missing, awaiting []string, now time.Time) Record {
 	r.State = StateWaiting
-	r.Missing = missing
+	r.Missing, r.Awaiting = missing, awaiting
+	if len(missing) > 0 {
+		r.Awaiting = nil
+	}
 	r.Lease = nil
 	r.Updated = now
 	return r
 }
 
-// MarkEmitted returns the record with its downstream messages recorded as published for
-// the whole chain.
-func (r Record) MarkEmitted(now time.Time) Record { return r.MarkEmittedThrough("", now) }
+// AwaitingSince reports whether the record waits for soft upstreams only, and since when.
+func (r Record) AwaitingSince() (time.Time, bool) {
+	if r.State != StateWaiting || len(r.Missing) > 0 || len(r.Awaiting) == 0 {
+		return time.Time{}, false
+	}
+	return r.Updated, true
+}
 
 // MarkEmittedThrough returns the record with its downstream messages recorded as published
 // for a request that stops after stopAfter ("" for the whole chain).
@@ -240,7 +252,7 @@ func (r Record) EmittedFor(stopAfter messages.Phase) bool {
 
 func (r Record) finish(now time.Time) Record {
 	r.Lease = nil
-	r.Missing = nil
+	r.Missing, r.Awaiting = nil, nil
 	r.Finished = now
 	r.Updated = now
 	h := Run{
@@ -255,18 +267,19 @@ func (r Record) finish(now time.Time) Record {
 	return r
 }
 
-func errText(err error) string {
+// ErrorText is err's text as a record, its metadata or a dead-letter attribute keeps it:
+// "" for nil, and at most n bytes cut on a rune boundary, with an ellipsis when cut.
+func ErrorText(err error, n int) string {
 	if err == nil {
 		return ""
 	}
-	return err.Error()
+	return truncate(err.Error(), n)
 }
 
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	// Cut on a rune boundary.
 	for n > 0 && s[n]&0xC0 == 0x80 {
 		n--
 	}

@@ -52,11 +52,7 @@ func OutputFingerprint(res Result, inputFingerprint string) string {
 }
 
 func toOutput(res Result) ledger.Output {
-	out := ledger.Output{Rows: maps.Clone(res.Rows), Metrics: maps.Clone(res.Metrics)}
-	for _, o := range res.Objects {
-		out.Objects = append(out.Objects, ledger.Object(o))
-	}
-	return out
+	return ledger.Output{Objects: slices.Clone(res.Objects), Rows: maps.Clone(res.Rows), Metrics: maps.Clone(res.Metrics)}
 }
 
 // RunInfo is what the runtime knows about the run a Job is in, for jobs that name their

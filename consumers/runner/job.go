@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/messages"
 )
 
@@ -21,13 +22,9 @@ type JobFunc func(ctx context.Context, req messages.Request) (Result, error)
 // Run calls f.
 func (f JobFunc) Run(ctx context.Context, req messages.Request) (Result, error) { return f(ctx, req) }
 
-// Object is a GCS object a job wrote or found already written with the same bytes.
-type Object struct {
-	Bucket     string `json:"bucket,omitempty"`
-	Name       string `json:"name"`
-	Generation int64  `json:"generation"`
-	Size       int64  `json:"size,omitempty"`
-}
+// Object is a GCS object a job wrote or found already written with the same bytes: the
+// ledger's own record of an output object, so that a result is recorded without a copy.
+type Object = ledger.Object
 
 // Result says what one run produced. The runtime records it in the ledger and derives the
 // output fingerprint that downstream jobs use as their input fingerprint.
@@ -46,15 +43,6 @@ type Result struct {
 	Fingerprint string
 	// Metrics are counters worth keeping in the ledger (API credits used, pages fetched).
 	Metrics map[string]int64
-}
-
-// TotalRows sums Rows.
-func (r Result) TotalRows() int64 {
-	var n int64
-	for _, v := range r.Rows {
-		n += v
-	}
-	return n
 }
 
 type permanentError struct{ err error }

@@ -1,11 +1,14 @@
 package runner
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/nba-props/pipeline/messages"
 )
 
 // Cloud Logging's special JSON keys.
@@ -106,4 +109,54 @@ func isHex(s string) bool {
 		}
 	}
 	return true
+}
+
+// logHandled writes the one log line of a delivery.
+func (rt *Runtime) logHandled(ctx context.Context, d Delivery, h handling, elapsed time.Duration) {
+	level := slog.LevelInfo
+	switch h.outcome {
+	case OutcomeRouted:
+		level = slog.LevelDebug
+	case OutcomeRetry, OutcomeLeaseHeld, OutcomeAbandoned, OutcomeNotHandled:
+		level = slog.LevelWarn
+	case OutcomeDead, OutcomeUnroutable:
+		level = slog.LevelError
+	}
+	if !rt.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("outcome", string(h.outcome)),
+		slog.String("phase", string(h.ref.Phase)),
+		slog.String("job", h.ref.Job),
+		slog.String("date", h.date),
+		slog.String("run_id", firstNonEmpty(h.req.RunID, d.Attributes[messages.AttrRunID])),
+		slog.Int("attempt", h.attempt),
+		slog.Int("delivery_attempt", d.DeliveryAttempt),
+		slog.String("state", string(h.state)),
+		slog.Int64("rows", h.rows),
+		slog.Duration("elapsed", elapsed),
+		slog.String("subscription", d.Subscription),
+		slog.String("message_id", d.ID),
+	}
+	if h.req.Trigger.From != "" {
+		attrs = append(attrs, slog.String("from", h.req.Trigger.From))
+	}
+	if h.reason != "" {
+		attrs = append(attrs, slog.String("reason", h.reason))
+	}
+	if h.err != nil {
+		attrs = append(attrs, slog.String("err", h.err.Error()))
+	}
+	attrs = append(attrs, traceAttrs(rt.project, d.Attributes[traceparentAttr])...)
+	rt.log.LogAttrs(ctx, level, "message "+string(h.outcome), attrs...)
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
 }

@@ -10,17 +10,12 @@ import (
 	"maps"
 	"os"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
-	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/storage"
-	"golang.org/x/sync/errgroup"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/messages"
@@ -36,22 +31,6 @@ const (
 	DefaultLeaseWait      = 10 * time.Second
 	DefaultSoftWait       = 15 * time.Minute
 )
-
-// Dead-letter attribute keys and the reason codes of the runtime itself (decode failures
-// use messages.Reason codes).
-const (
-	AttrReason          = "reason"
-	AttrError           = "error"
-	AttrSubscription    = "subscription"
-	AttrDeliveryAttempt = "delivery_attempt"
-	AttrMessageID       = "message_id"
-
-	ReasonJobError    = "job_error"    // the job returned a Permanent error
-	ReasonMaxAttempts = "max_attempts" // transient errors until the attempt bound
-)
-
-// maxErrorAttr bounds the error text in a dead-letter attribute.
-const maxErrorAttr = 1000
 
 // Options configure a Runtime. PubSub, Storage, Bucket, Catalog and Jobs are required.
 type Options struct {
@@ -116,6 +95,8 @@ type Runtime struct {
 	project string
 	jobs    []messages.JobSpec // selected, in catalogue order
 	phases  []messages.Phase   // unroutable catch-alls consumed
+	// targets maps each subscription this runtime serves to what it serves.
+	targets map[string]target
 
 	pubMu      sync.Mutex
 	publishers map[string]*pubsub.Publisher
@@ -127,22 +108,19 @@ type Runtime struct {
 	started  atomic.Bool
 	inflight sync.WaitGroup
 	// maxDelivery is each job subscription's MaxDeliveryAttempts (0: unknown or none),
-	// written by Run before any handler runs.
+	// written by Run before any delivery is handled.
 	maxDelivery map[string]int
 
-	// plans caches producer run plans by run id (nil: the run wrote none); see pending.
-	plansMu sync.Mutex
-	plans   map[string]*ledger.Plan
-
-	// retriggers are the soft-wait timers of this process by "phase/job date"; see
-	// retriggerLater.
-	retriggersMu sync.Mutex
-	retriggers   map[string]*time.Timer
-	stopping     bool
+	plans planCache
+	soft  softWaits
 }
 
-// abandonWait is how long Run waits for abandoned handlers to return.
-const abandonWait = time.Second
+// target is what one subscription carries: the messages of one job, or, for a phase
+// catch-all (job nil), every message of the phase topic.
+type target struct {
+	job   *messages.JobSpec
+	phase messages.Phase
+}
 
 // New checks the options and builds a runtime. It refuses a selected job that has no
 // implementation or is not in the catalogue, naming it.
@@ -212,7 +190,9 @@ func New(opts Options) (*Runtime, error) {
 		log:        opts.Logger,
 		project:    opts.PubSub.Project(),
 		publishers: map[string]*pubsub.Publisher{},
+		targets:    map[string]target{},
 	}
+	rt.abandon, rt.stop = context.WithCancel(context.Background())
 	phases := map[messages.Phase]bool{}
 	for _, s := range opts.Catalog.Jobs() {
 		if selected[s.Ref()] {
@@ -237,6 +217,12 @@ func New(opts Options) (*Runtime, error) {
 	if len(rt.jobs) == 0 && len(rt.phases) == 0 {
 		return nil, errors.New("runner: nothing to consume: no job selected and no unroutable phase")
 	}
+	for i := range rt.jobs {
+		rt.targets[opts.Names.Subscription(rt.jobs[i].Ref())] = target{job: &rt.jobs[i], phase: rt.jobs[i].Phase}
+	}
+	for _, p := range rt.phases {
+		rt.targets[opts.Names.UnroutableSubscription(p)] = target{phase: p}
+	}
 	return rt, nil
 }
 
@@ -250,189 +236,26 @@ func defaultOwner() string {
 // Owner is the name this runtime writes into the leases it holds.
 func (rt *Runtime) Owner() string { return rt.opts.Owner }
 
-// Ledger is the ledger the runtime records in.
-func (rt *Runtime) Ledger() *ledger.Ledger { return rt.ledger }
-
-// Run consumes until ctx is cancelled or a subscription fails. On cancellation it stops
-// taking messages, lets in-flight work finish for up to ShutdownGrace, then abandons what
-// is left (its leases lapse and the messages are redelivered) and returns nil.
-// Run may be called once.
-func (rt *Runtime) Run(ctx context.Context) error {
-	if !rt.started.CompareAndSwap(false, true) {
-		return errors.New("runner: Run called twice on one Runtime")
-	}
-	abandon, stop := context.WithCancel(context.WithoutCancel(ctx))
-	rt.abandon, rt.stop = abandon, stop
-	defer stop()
-	defer rt.stopPublishers()
-
-	if err := rt.inspectSubscriptions(ctx); err != nil {
-		return err
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	for _, spec := range rt.jobs {
-		sub := rt.subscriber(rt.opts.Names.Subscription(spec.Ref()), spec.MaxConcurrency)
-		g.Go(func() error {
-			err := sub.Receive(gctx, func(mctx context.Context, m *pubsub.Message) {
-				rt.handle(mctx, spec, sub.ID(), m)
-			})
-			if err != nil {
-				return fmt.Errorf("receive %s: %w", sub.ID(), err)
-			}
-			return nil
-		})
+// Subscriptions lists the subscriptions this runtime serves: one per selected job, then the
+// catch-alls.
+func (rt *Runtime) Subscriptions() []string {
+	var out []string
+	for _, s := range rt.jobs {
+		out = append(out, rt.opts.Names.Subscription(s.Ref()))
 	}
 	for _, p := range rt.phases {
-		sub := rt.subscriber(rt.opts.Names.UnroutableSubscription(p), 0)
-		g.Go(func() error {
-			err := sub.Receive(gctx, func(mctx context.Context, m *pubsub.Message) {
-				rt.handleUnroutable(mctx, p, sub.ID(), m)
-			})
-			if err != nil {
-				return fmt.Errorf("receive %s: %w", sub.ID(), err)
-			}
-			return nil
-		})
+		out = append(out, rt.opts.Names.UnroutableSubscription(p))
 	}
-	err := g.Wait()
-	rt.stopRetriggers()
-	// Receive returned: either every handler finished or the grace period is over and the
-	// library let go of the rest. Whatever still runs is abandoned: its context ends, and
-	// it records nothing. Give it a moment to return so that its log line is written.
-	stop()
-	done := make(chan struct{})
-	go func() { rt.inflight.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(abandonWait):
-	}
-	return err
+	return out
 }
 
-// inspectSubscriptions checks that every job subscription exists and reads its
-// dead-letter policy (maxDelivery). A consumer allowed only to consume (no
-// pubsub.subscriptions.get) goes on without it: the policy then acts unannounced.
-func (rt *Runtime) inspectSubscriptions(ctx context.Context) error {
-	rt.maxDelivery = map[string]int{}
-	admin := rt.opts.PubSub.SubscriptionAdminClient
-	for _, spec := range rt.jobs {
-		id := rt.opts.Names.Subscription(spec.Ref())
-		sub, err := admin.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{
-			Subscription: "projects/" + rt.project + "/subscriptions/" + id,
-		})
-		switch status.Code(err) {
-		case codes.OK:
-			rt.maxDelivery[id] = int(sub.GetDeadLetterPolicy().GetMaxDeliveryAttempts())
-		case codes.NotFound:
-			return fmt.Errorf("subscription %s of job %s does not exist: apply the topology (infra apply) for prefix %q", id, spec.Ref(), rt.opts.Names.Prefix)
-		default:
-			rt.log.LogAttrs(ctx, slog.LevelWarn, "cannot read subscription settings; relying on its dead-letter policy unannounced",
-				slog.String("subscription", id), slog.String("err", err.Error()))
-		}
-	}
-	return nil
-}
-
-func (rt *Runtime) subscriber(id string, maxOutstanding int) *pubsub.Subscriber {
-	sub := rt.opts.PubSub.Subscriber(id)
-	sub.ReceiveSettings.NumGoroutines = rt.opts.Streams
-	if maxOutstanding > 0 {
-		sub.ReceiveSettings.MaxOutstandingMessages = maxOutstanding
-	}
-	sub.ReceiveSettings.ShutdownOptions = &pubsub.ShutdownOptions{
-		Behavior: pubsub.ShutdownBehaviorWaitForProcessing,
-		Timeout:  rt.opts.ShutdownGrace,
-	}
-	return sub
-}
-
-func (rt *Runtime) publisher(topic string) *pubsub.Publisher {
-	rt.pubMu.Lock()
-	defer rt.pubMu.Unlock()
-	p, ok := rt.publishers[topic]
-	if !ok {
-		p = rt.opts.PubSub.Publisher(topic)
-		rt.publishers[topic] = p
-	}
-	return p
-}
-
-func (rt *Runtime) stopPublishers() {
-	rt.pubMu.Lock()
-	ps := slices.Collect(maps.Values(rt.publishers))
-	rt.publishers = map[string]*pubsub.Publisher{}
-	rt.pubMu.Unlock()
-	for _, p := range ps {
-		p.Stop()
-	}
-}
-
-// publish sends every message and waits for all results.
-func (rt *Runtime) publish(ctx context.Context, topic string, msgs ...*pubsub.Message) error {
-	ctx, cancel := context.WithTimeout(ctx, rt.opts.PublishTimeout)
-	defer cancel()
-	p := rt.publisher(topic)
-	results := make([]*pubsub.PublishResult, len(msgs))
-	for i, m := range msgs {
-		results[i] = p.Publish(ctx, m)
-	}
-	var errs []error
-	for _, r := range results {
-		if _, err := r.Get(ctx); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("publish to %s: %w", topic, err)
-	}
-	return nil
-}
-
-// deadLetter publishes the original message to the dead-letter topic with why.
-func (rt *Runtime) deadLetter(ctx context.Context, subID string, m *pubsub.Message, reason string, cause error) error {
-	attrs := maps.Clone(m.Attributes)
-	if attrs == nil {
-		attrs = map[string]string{}
-	}
-	attrs[AttrReason] = reason
-	attrs[AttrError] = truncate(errText(cause), maxErrorAttr)
-	attrs[AttrSubscription] = subID
-	attrs[AttrDeliveryAttempt] = strconv.Itoa(deliveryAttempt(m))
-	attrs[AttrMessageID] = m.ID
-	return rt.publish(ctx, rt.opts.Names.DeadLetterTopic(), &pubsub.Message{Data: m.Data, Attributes: attrs})
-}
-
-// workContext is the context of the work on one message: it keeps the callback's values
-// (trace span) but not its cancellation, which comes the moment shutdown starts; it ends
-// when the grace period is over.
-func (rt *Runtime) workContext(mctx context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(mctx))
+// workContext is the context of the work on one delivery: it keeps the delivery context's
+// values (trace span) but not its cancellation, which comes the moment shutdown starts;
+// it ends when the grace period is over.
+func (rt *Runtime) workContext(dctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(dctx))
 	stop := context.AfterFunc(rt.abandon, cancel)
 	return ctx, func() { stop(); cancel() }
 }
 
 func (rt *Runtime) abandoned() bool { return rt.abandon.Err() != nil }
-
-func deliveryAttempt(m *pubsub.Message) int {
-	if m.DeliveryAttempt == nil {
-		return 0
-	}
-	return *m.DeliveryAttempt
-}
-
-func errText(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
-}
