@@ -83,7 +83,9 @@ func (rt *Runtime) succeed(ctx context.Context, h handling, req messages.Request
 // after the subscription's last delivery attempt without saying why, so on that delivery
 // the runtime dead-letters first, with the reason.
 func (rt *Runtime) fail(ctx context.Context, h handling, d Delivery, req messages.Request, rec ledger.Record, gen int64, jerr error) handling {
+	rt.mu.Lock()
 	maxDelivery := rt.maxDelivery[d.Subscription]
+	rt.mu.Unlock()
 	reason := ""
 	switch {
 	case IsPermanent(jerr):

@@ -54,6 +54,7 @@ type env struct {
 	ps      *pstest.Server
 	psc     *pubsub.Client
 	gcs     *storage.Client
+	gcsHost string
 	project string
 	bucket  string
 	names   messages.Names
@@ -72,7 +73,7 @@ func newEnv(t testing.TB, cat *messages.Catalog) *env {
 		topology.Options{Catalog: cat, Names: em.Names, Bucket: em.Bucket}); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, ps: em.PubSubServer.Server, psc: em.PubSub, gcs: em.Storage, project: em.Project, bucket: em.Bucket,
+	e := &env{t: t, ps: em.PubSubServer.Server, psc: em.PubSub, gcs: em.Storage, gcsHost: em.GCSHost, project: em.Project, bucket: em.Bucket,
 		names: em.Names, cat: cat, led: ledger.New(em.Storage, em.Bucket, ledger.Options{}), logs: &syncBuffer{},
 		pubs: map[string]*pubsub.Publisher{}}
 	t.Cleanup(func() {

@@ -80,7 +80,7 @@ func newEnvWithReactors(t *testing.T, cat *messages.Catalog, reactors ...pstest.
 		topology.Options{Catalog: cat, Names: em.Names, Bucket: em.Bucket}); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, ps: ps, psc: psc, gcs: em.Storage, project: em.Project, bucket: em.Bucket,
+	e := &env{t: t, ps: ps, psc: psc, gcs: em.Storage, gcsHost: em.GCSHost, project: em.Project, bucket: em.Bucket,
 		names: em.Names, cat: cat, led: ledger.New(em.Storage, em.Bucket, ledger.Options{}), logs: &syncBuffer{},
 		pubs: map[string]*pubsub.Publisher{}}
 	t.Cleanup(func() {

@@ -25,10 +25,8 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	if !rt.started.CompareAndSwap(false, true) {
 		return errors.New("runner: Run called twice on one Runtime")
 	}
-	defer rt.stop()
-	defer rt.stopPublishers()
-
-	if err := rt.inspectSubscriptions(ctx); err != nil {
+	defer rt.Close()
+	if err := rt.Prepare(ctx); err != nil {
 		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
@@ -48,19 +46,28 @@ func (rt *Runtime) Run(ctx context.Context) error {
 			return nil
 		})
 	}
-	err := g.Wait()
-	rt.soft.stop()
-	// Receive returned: either every handler finished or the grace period is over and the
-	// library let go of the rest. Whatever still runs is abandoned: its context ends, and
-	// it records nothing. Give it a moment to return so that its log line is written.
-	rt.stop()
-	done := make(chan struct{})
-	go func() { rt.inflight.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(abandonWait):
-	}
-	return err
+	// Receive returns when every handler finished or the grace period is over and the
+	// library let go of the rest; Close abandons whatever still runs.
+	return g.Wait()
+}
+
+// Close ends the runtime's work once its transport has stopped delivering: work still in
+// flight is abandoned (its context ends and it records nothing; its lease lapses), the
+// soft-wait timers stop, and the publishers flush. Run calls it on return; a push server
+// calls it when its grace period is over. Close waits a moment for abandoned work to
+// return, so that its log lines are written.
+func (rt *Runtime) Close() {
+	rt.closeOnce.Do(func() {
+		rt.soft.stop()
+		rt.stop()
+		done := make(chan struct{})
+		go func() { rt.inflight.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(abandonWait):
+		}
+		rt.stopPublishers()
+	})
 }
 
 // settle carries out the runtime's decision on a pulled message. It is the only place
@@ -82,11 +89,18 @@ func fromPubSub(subscription string, m *pubsub.Message) Delivery {
 	return d
 }
 
-// inspectSubscriptions checks that every job subscription exists and reads its
-// dead-letter policy (maxDelivery). A consumer allowed only to consume (no
-// pubsub.subscriptions.get) goes on without it: the policy then acts unannounced.
-func (rt *Runtime) inspectSubscriptions(ctx context.Context) error {
-	rt.maxDelivery = map[string]int{}
+// Prepare checks that every job subscription exists and reads its dead-letter policy, so
+// that the runtime dead-letters a message with its reason on the last delivery attempt
+// instead of leaving it to the policy, which gives none. Run calls it; a push server calls
+// it before it serves. A consumer allowed only to consume (no pubsub.subscriptions.get)
+// goes on without it: the policy then acts unannounced.
+func (rt *Runtime) Prepare(ctx context.Context) error {
+	maxDelivery := map[string]int{}
+	defer func() {
+		rt.mu.Lock()
+		rt.maxDelivery = maxDelivery
+		rt.mu.Unlock()
+	}()
 	admin := rt.opts.PubSub.SubscriptionAdminClient
 	for _, spec := range rt.jobs {
 		id := rt.opts.Names.Subscription(spec.Ref())
@@ -95,7 +109,7 @@ func (rt *Runtime) inspectSubscriptions(ctx context.Context) error {
 		})
 		switch status.Code(err) {
 		case codes.OK:
-			rt.maxDelivery[id] = int(sub.GetDeadLetterPolicy().GetMaxDeliveryAttempts())
+			maxDelivery[id] = int(sub.GetDeadLetterPolicy().GetMaxDeliveryAttempts())
 		case codes.NotFound:
 			return fmt.Errorf("subscription %s of job %s does not exist: apply the topology (infra apply) for prefix %q", id, spec.Ref(), rt.opts.Names.Prefix)
 		default:

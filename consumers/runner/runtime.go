@@ -103,12 +103,15 @@ type Runtime struct {
 
 	// abandon is cancelled when the shutdown grace period is over: work still running is
 	// given up without further writes.
-	abandon  context.Context
-	stop     context.CancelFunc
-	started  atomic.Bool
-	inflight sync.WaitGroup
-	// maxDelivery is each job subscription's MaxDeliveryAttempts (0: unknown or none),
-	// written by Run before any delivery is handled.
+	abandon   context.Context
+	stop      context.CancelFunc
+	started   atomic.Bool
+	closeOnce sync.Once
+	inflight  sync.WaitGroup
+
+	mu sync.Mutex
+	// maxDelivery is each job subscription's MaxDeliveryAttempts (0: unknown or none), as
+	// Prepare read it.
 	maxDelivery map[string]int
 
 	plans planCache
