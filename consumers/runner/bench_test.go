@@ -26,6 +26,9 @@ import (
 // reports the time per message of each, the runtime's overhead and the ratio.
 //
 //	go test -run '^$' -bench Runtime -benchtime 1x ./consumers/runner/
+//
+// It is one long function on purpose: the two loops must run on one emulator set-up, one
+// after the other, and print side by side; split, each half would build its own.
 func BenchmarkRuntime(b *testing.B) {
 	n := 10000
 	if testing.Short() {

@@ -138,26 +138,48 @@ func New(opts Options) (*Runtime, error) {
 	case opts.Catalog == nil:
 		return nil, errors.New("runner: Options.Catalog is nil")
 	}
-	if opts.Lease <= 0 {
-		opts.Lease = DefaultLease
+	opts = opts.withDefaults()
+	jobs, err := opts.selectedJobs()
+	if err != nil {
+		return nil, err
 	}
-	if opts.MaxAttempts <= 0 {
-		opts.MaxAttempts = DefaultMaxAttempts
+	phases, err := opts.catchAllPhases(jobs)
+	if err != nil {
+		return nil, err
 	}
-	if opts.Streams <= 0 {
-		opts.Streams = DefaultStreams
+	if len(jobs) == 0 && len(phases) == 0 {
+		return nil, errors.New("runner: nothing to consume: no job selected and no unroutable phase")
 	}
-	if opts.ShutdownGrace <= 0 {
-		opts.ShutdownGrace = DefaultShutdownGrace
+	rt := &Runtime{
+		opts:       opts,
+		ledger:     ledger.New(opts.Storage, opts.Bucket, ledger.Options{Now: opts.Now}),
+		log:        opts.Logger,
+		project:    opts.PubSub.Project(),
+		jobs:       jobs,
+		phases:     phases,
+		publishers: map[string]*pubsub.Publisher{},
+		targets:    map[string]target{},
 	}
-	if opts.LeaseWait <= 0 {
-		opts.LeaseWait = DefaultLeaseWait
+	rt.abandon, rt.stop = context.WithCancel(context.Background())
+	for i := range rt.jobs {
+		rt.targets[opts.Names.Subscription(rt.jobs[i].Ref())] = target{job: &rt.jobs[i], phase: rt.jobs[i].Phase}
 	}
-	if opts.SoftWait == 0 {
+	for _, p := range rt.phases {
+		rt.targets[opts.Names.UnroutableSubscription(p)] = target{phase: p}
+	}
+	return rt, nil
+}
+
+// withDefaults fills every unset option with its default.
+func (opts Options) withDefaults() Options {
+	setDefault(&opts.Lease, DefaultLease)
+	setDefault(&opts.MaxAttempts, DefaultMaxAttempts)
+	setDefault(&opts.Streams, DefaultStreams)
+	setDefault(&opts.ShutdownGrace, DefaultShutdownGrace)
+	setDefault(&opts.LeaseWait, DefaultLeaseWait)
+	setDefault(&opts.PublishTimeout, DefaultPublishTimeout)
+	if opts.SoftWait == 0 { // negative disables the wait
 		opts.SoftWait = DefaultSoftWait
-	}
-	if opts.PublishTimeout <= 0 {
-		opts.PublishTimeout = DefaultPublishTimeout
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -165,6 +187,18 @@ func New(opts Options) (*Runtime, error) {
 	if opts.Owner == "" {
 		opts.Owner = defaultOwner()
 	}
+	return opts
+}
+
+func setDefault[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
+// selectedJobs checks the implementations and the selection against the catalogue and
+// returns the selected jobs in catalogue order.
+func (opts Options) selectedJobs() ([]messages.JobSpec, error) {
 	for ref, j := range opts.Jobs {
 		if _, ok := opts.Catalog.Lookup(ref); !ok {
 			return nil, fmt.Errorf("runner: job %s has an implementation but is not in the catalogue", ref)
@@ -187,21 +221,21 @@ func New(opts Options) (*Runtime, error) {
 		}
 		selected[ref] = true
 	}
-	rt := &Runtime{
-		opts:       opts,
-		ledger:     ledger.New(opts.Storage, opts.Bucket, ledger.Options{Now: opts.Now}),
-		log:        opts.Logger,
-		project:    opts.PubSub.Project(),
-		publishers: map[string]*pubsub.Publisher{},
-		targets:    map[string]target{},
-	}
-	rt.abandon, rt.stop = context.WithCancel(context.Background())
-	phases := map[messages.Phase]bool{}
+	var jobs []messages.JobSpec
 	for _, s := range opts.Catalog.Jobs() {
 		if selected[s.Ref()] {
-			rt.jobs = append(rt.jobs, s)
-			phases[s.Phase] = true
+			jobs = append(jobs, s)
 		}
+	}
+	return jobs, nil
+}
+
+// catchAllPhases returns the phases whose catch-all subscription the runtime consumes, in
+// phase order: Unroutable, or else the phases of the selected jobs.
+func (opts Options) catchAllPhases(jobs []messages.JobSpec) ([]messages.Phase, error) {
+	phases := map[messages.Phase]bool{}
+	for _, s := range jobs {
+		phases[s.Phase] = true
 	}
 	if opts.Unroutable != nil {
 		phases = map[messages.Phase]bool{}
@@ -212,21 +246,13 @@ func New(opts Options) (*Runtime, error) {
 			phases[p] = true
 		}
 	}
+	var out []messages.Phase
 	for _, p := range messages.Phases() {
 		if phases[p] {
-			rt.phases = append(rt.phases, p)
+			out = append(out, p)
 		}
 	}
-	if len(rt.jobs) == 0 && len(rt.phases) == 0 {
-		return nil, errors.New("runner: nothing to consume: no job selected and no unroutable phase")
-	}
-	for i := range rt.jobs {
-		rt.targets[opts.Names.Subscription(rt.jobs[i].Ref())] = target{job: &rt.jobs[i], phase: rt.jobs[i].Phase}
-	}
-	for _, p := range rt.phases {
-		rt.targets[opts.Names.UnroutableSubscription(p)] = target{phase: p}
-	}
-	return rt, nil
+	return out, nil
 }
 
 func defaultOwner() string {

@@ -1,0 +1,148 @@
+package runner_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nba-props/pipeline/consumers/ledger"
+	"github.com/nba-props/pipeline/consumers/runner"
+	"github.com/nba-props/pipeline/messages"
+)
+
+func TestTwoRuntimesNeverRunADateTwiceAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	tr := newTracker()
+	slow := func(ctx context.Context, req messages.Request) (runner.Result, error) {
+		select {
+		case <-time.After(200 * time.Millisecond): // long enough for duplicates to overlap
+		case <-ctx.Done():
+			return runner.Result{}, ctx.Err()
+		}
+		return runner.Result{Rows: map[string]int64{req.Date: 10}}, nil
+	}
+	jobs := map[messages.JobRef]runner.Job{
+		a1: tr.job(a1, slow), b1: tr.job(b1, slow), a2: tr.job(a2, slow), ab2: tr.job(ab2, slow), c3: tr.job(c3, slow),
+	}
+	for _, owner := range []string{"consumer-a", "consumer-b"} {
+		o := e.options(jobs)
+		o.Owner = owner
+		e.start(o)
+	}
+	for _, d := range dates {
+		e.publish(3, request(a1, d), request(b1, d))
+	}
+	for _, d := range dates {
+		e.waitState(c3, d, ledger.StateSucceeded)
+		e.waitState(ab2, d, ledger.StateSucceeded)
+	}
+	runs, maxActive, _ := tr.snapshot()
+	for k, n := range maxActive {
+		if n > 1 {
+			t.Errorf("%s ran %d times at once", k, n)
+		}
+	}
+	for k, n := range runs {
+		if n != 1 {
+			t.Errorf("%s ran %d times, want 1", k, n)
+		}
+	}
+}
+
+func TestCrashedConsumerIsTakenOverAfterLeaseExpiry(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	entered := make(chan struct{}, 1)
+	hang := runner.JobFunc(func(ctx context.Context, req messages.Request) (runner.Result, error) {
+		entered <- struct{}{}
+		<-ctx.Done() // hangs until the runtime gives up on it
+		return runner.Result{}, ctx.Err()
+	})
+	optsA := e.options(map[messages.JobRef]runner.Job{a1: hang})
+	optsA.Owner, optsA.ShutdownGrace, optsA.Unroutable = "consumer-a", 100*time.Millisecond, []messages.Phase{}
+	_, killA := e.start(optsA)
+	e.publish(1, request(a1, dates[0]))
+	select {
+	case <-entered:
+	case <-time.After(60 * time.Second):
+		t.Fatal("consumer A never started the job")
+	}
+	killA() // grace of 100 ms, then the work is abandoned: the lease stays, unextended
+	held, _, err := e.led.Get(context.Background(), a1, dates[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held.State != ledger.StateRunning || held.Lease == nil || held.Lease.Owner != "consumer-a" {
+		t.Fatalf("after the crash the record is %s with lease %+v, want running leased by consumer-a", held.State, held.Lease)
+	}
+
+	tr := newTracker()
+	optsB := e.options(map[messages.JobRef]runner.Job{a1: tr.job(a1, nil)})
+	optsB.Owner, optsB.Unroutable = "consumer-b", []messages.Phase{}
+	e.start(optsB)
+	// The crashed consumer's message comes back after its ack deadline; a producer re-send
+	// arrives sooner. Either way B must wait for the lease to lapse.
+	e.publish(1, request(a1, dates[0]))
+	rec := e.waitState(a1, dates[0], ledger.StateSucceeded)
+	tr.mu.Lock()
+	startedB := tr.started[key(a1, dates[0])]
+	tr.mu.Unlock()
+	if startedB.Before(held.Lease.Expires) {
+		t.Errorf("B started at %s, before A's lease expired at %s", startedB.Format(time.RFC3339Nano), held.Lease.Expires.Format(time.RFC3339Nano))
+	}
+	if rec.Attempts != 2 || rec.History[len(rec.History)-1].RunID != "run-test" {
+		t.Errorf("record after takeover: attempts=%d, want 2 (the abandoned run counts)", rec.Attempts)
+	}
+}
+
+func TestShutdownLetsInFlightWorkFinish(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	job := runner.JobFunc(func(ctx context.Context, req messages.Request) (runner.Result, error) {
+		entered <- struct{}{}
+		<-release
+		// The job's context survives the start of shutdown.
+		if err := ctx.Err(); err != nil {
+			return runner.Result{}, err
+		}
+		return runner.Result{Rows: map[string]int64{req.Date: 1}}, nil
+	})
+	opts := e.options(map[messages.JobRef]runner.Job{a1: job})
+	opts.ShutdownGrace = 30 * time.Second
+	_, stop := e.start(opts)
+	e.publish(1, request(a1, dates[0]))
+	<-entered
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	select {
+	case <-stopped:
+		t.Fatal("Run returned while a job was in flight within the grace period")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	<-stopped
+	rec, _, err := e.led.Get(context.Background(), a1, dates[0])
+	if err != nil || rec.State != ledger.StateSucceeded {
+		t.Fatalf("record after graceful shutdown = %s, %v; want succeeded", rec.State, err)
+	}
+}
+
+func TestNewRefusesMissingImplementation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	tr := newTracker()
+	opts := e.options(tr.allJobs())
+	opts.Select = []messages.JobRef{a1, messages.Ref(messages.PhaseRaw, "a2"), messages.Ref(messages.PhaseRaw, "zz")}
+	if _, err := runner.New(opts); err == nil || !strings.Contains(err.Error(), "raw/zz") {
+		t.Errorf("New with an unknown selected job: err = %v, want one naming raw/zz", err)
+	}
+	opts = e.options(map[messages.JobRef]runner.Job{a1: tr.job(a1, nil)})
+	opts.Select = []messages.JobRef{a1, b1}
+	if _, err := runner.New(opts); err == nil || !strings.Contains(err.Error(), "scrapers/b1") {
+		t.Errorf("New with a selected job lacking an implementation: err = %v, want one naming scrapers/b1", err)
+	}
+}

@@ -1,0 +1,185 @@
+package runner_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"cloud.google.com/go/pubsub/v2/pstest"
+	"cloud.google.com/go/storage"
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/api/option"
+
+	"github.com/nba-props/pipeline/consumers/ledger"
+	"github.com/nba-props/pipeline/consumers/runner"
+	"github.com/nba-props/pipeline/messages"
+)
+
+// gcsFaults is the HTTP transport of a GCS client pointed at the emulator that can delay
+// or refuse uploads (every ledger write is one), to reach the paths where recording is
+// slow or fails.
+type gcsFaults struct {
+	delay  atomic.Int64 // nanoseconds before an upload is forwarded
+	refuse atomic.Bool
+}
+
+func (f *gcsFaults) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasPrefix(r.URL.Path, "/upload/") {
+		if d := f.delay.Load(); d > 0 {
+			time.Sleep(time.Duration(d))
+		}
+		if f.refuse.Load() {
+			body := `{"error":{"code":403,"message":"injected: upload refused","errors":[{"reason":"forbidden"}]}}`
+			return &http.Response{StatusCode: http.StatusForbidden, Status: "403 Forbidden", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+				Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(body)),
+				ContentLength: int64(len(body)), Request: r}, nil
+		}
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// faultyStorage is a real storage client for the env's emulator whose uploads pass f.
+func (e *env) faultyStorage(f *gcsFaults) *storage.Client {
+	e.t.Helper()
+	c, err := storage.NewClient(context.Background(), option.WithEndpoint("http://"+e.gcsHost+"/storage/v1/"),
+		option.WithHTTPClient(&http.Client{Transport: f}), storage.WithJSONReads())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// When recording the success fails, the delivery is handed back and nothing is emitted;
+// the redelivery records and emits.
+func TestFailedSuccessWriteIsHandedBackAndNothingEmitted(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	faults := &gcsFaults{}
+	var ran atomic.Bool
+	job := func(ctx context.Context, req messages.Request) (runner.Result, error) {
+		if !ran.Swap(true) {
+			faults.refuse.Store(true) // the job is done; the ledger write of its success fails
+		}
+		return runner.Result{Rows: map[string]int64{req.Date: 7}}, nil
+	}
+	tr := newTracker()
+	opts := e.options(map[messages.JobRef]runner.Job{a1: tr.job(a1, job)})
+	opts.Storage = e.faultyStorage(faults)
+	opts.Lease = 200 * time.Millisecond
+	rt := e.runtime(opts)
+	d := e.delivery(e.names.Subscription(a1), request(a1, dates[0]))
+
+	if s := rt.Deliver(context.Background(), d); s != runner.Nack {
+		t.Fatalf("settlement after a failed success write: %v, want nack", s)
+	}
+	if rec, _ := e.record(a1, dates[0]); rec.State != ledger.StateRunning {
+		t.Errorf("record after the failed write: %s, want still running (its lease lapses)", rec.State)
+	}
+	for _, topic := range []string{e.names.Topic(messages.PhaseRaw), e.names.DeadLetterTopic()} {
+		if n := len(e.published(topic)); n != 0 {
+			t.Errorf("%d messages on %s after a success that was not recorded, want 0", n, topic)
+		}
+	}
+	faults.refuse.Store(false)
+	// The redelivery waits for the lapsed lease and runs the date again.
+	if s := rt.Deliver(context.Background(), d); s != runner.Ack {
+		t.Fatalf("settlement of the redelivery: %v, want ack", s)
+	}
+	if rec, _ := e.record(a1, dates[0]); rec.State != ledger.StateSucceeded || !rec.Emitted {
+		t.Errorf("record after the redelivery: %s emitted=%v, want succeeded and emitted", rec.State, rec.Emitted)
+	}
+	if n := len(e.published(e.names.Topic(messages.PhaseRaw))); n != 2 {
+		t.Errorf("%d downstream messages after the redelivery, want 2 (a2 and ab2)", n)
+	}
+}
+
+// settleOrder is a pstest reactor that writes down, in the emulator's own order, every
+// publish of a job's message and every ack on one subscription, with the ledger record of
+// the acked job as it stands at that moment.
+type settleOrder struct {
+	sub   string
+	state func() string
+	mu    sync.Mutex
+	order []string
+}
+
+func (o *settleOrder) React(req any) (bool, any, error) {
+	var ev []string
+	switch r := req.(type) {
+	case *pubsubpb.PublishRequest:
+		for _, m := range r.GetMessages() {
+			ev = append(ev, "publish "+m.GetAttributes()[messages.AttrJob])
+		}
+	case *pubsubpb.AcknowledgeRequest:
+		if strings.HasSuffix(r.GetSubscription(), "/"+o.sub) {
+			ev = append(ev, "ack with the record "+o.state())
+		}
+	}
+	o.mu.Lock()
+	o.order = append(o.order, ev...)
+	o.mu.Unlock()
+	return false, nil, nil
+}
+
+func (o *settleOrder) events() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.order...)
+}
+
+// One delivery, delivered once, through streaming pull: the ledger records the success
+// and every downstream message is published before the message is acked. Recording is
+// slowed down, so an ack sent as soon as the job returns would reach the emulator first.
+func TestSettleComesAfterTheRecordAndEveryDownstreamPublish(t *testing.T) {
+	t.Parallel()
+	order := &settleOrder{}
+	cat := testCatalog(t)
+	e := newEnvWithReactors(t, cat,
+		pstest.ServerReactorOption{FuncName: "Publish", Reactor: order},
+		pstest.ServerReactorOption{FuncName: "Acknowledge", Reactor: order})
+	order.sub = e.names.Subscription(a1)
+	order.state = func() string {
+		rec, _, err := e.led.Get(context.Background(), a1, dates[0])
+		if err != nil {
+			return err.Error()
+		}
+		return fmt.Sprintf("%s emitted=%v", rec.State, rec.Emitted)
+	}
+	faults := &gcsFaults{}
+	job := func(ctx context.Context, req messages.Request) (runner.Result, error) {
+		faults.delay.Store(int64(time.Second))
+		return runner.Result{Rows: map[string]int64{req.Date: 3}}, nil
+	}
+	tr := newTracker()
+	opts := e.options(map[messages.JobRef]runner.Job{a1: tr.job(a1, job)})
+	opts.Storage = e.faultyStorage(faults)
+	opts.Lease = 30 * time.Second
+	opts.Unroutable = []messages.Phase{}
+	e.start(opts)
+	e.publish(1, request(a1, dates[0]))
+	e.settled(messages.PhaseScrapers)
+
+	want := []string{"publish a1", "publish a2", "publish ab2", "ack with the record succeeded emitted=true"}
+	got := order.events()
+	// The producer's publish comes first; the two downstream messages may go out in one
+	// request or two, in either order.
+	if len(got) == len(want) && got[1] > got[2] {
+		got[1], got[2] = got[2], got[1]
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events on the emulator (-want +got):\n%s", diff)
+	}
+	for _, m := range e.published(e.names.Topic(messages.PhaseScrapers)) {
+		if m.Deliveries != 1 {
+			t.Errorf("a1's message was delivered %d times, want once", m.Deliveries)
+		}
+	}
+}
