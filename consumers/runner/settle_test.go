@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/messages"
@@ -103,5 +104,41 @@ func TestSoftUpstreamThatDiesReleasesTheWaitAtOnce(t *testing.T) {
 	}
 	if n := tr.count(u2, dates[0]); n != 1 {
 		t.Errorf("u2 ran %d times, want 1", n)
+	}
+}
+
+// A soft upstream that dies notifies its soft dependents with the trace context of the
+// delivery that died, like every other message the runtime publishes.
+func TestSoftDependentsAreNotifiedWithTheTraceContext(t *testing.T) {
+	t.Parallel()
+	cat, s1, u2, v2 := settleCatalog(t)
+	e := newEnv(t, cat)
+	tr := newTracker()
+	dies := func(ctx context.Context, req messages.Request) (runner.Result, error) {
+		return runner.Result{}, runner.Permanent(errors.New("never parses"))
+	}
+	rt := e.runtime(e.options(map[messages.JobRef]runner.Job{s1: tr.job(s1, nil), v2: tr.job(v2, dies)}))
+	ctx := context.Background()
+	if s := rt.Deliver(ctx, e.delivery(e.names.Subscription(s1), request(s1, dates[0]))); s != runner.Ack {
+		t.Fatalf("s1: %v", s)
+	}
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	d := e.delivery(e.names.Subscription(v2), request(s1, dates[0]).Next(v2))
+	d.Attributes["googclient_traceparent"] = tp
+	if s := rt.Deliver(ctx, d); s != runner.Ack {
+		t.Fatalf("v2: %v, want ack after dead-lettering", s)
+	}
+	var notes []string
+	for _, m := range e.published(e.names.Topic(messages.PhaseRaw)) {
+		req, err := messages.Decode(m.Data, m.Attributes, cat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if req.Job == u2.Job && req.Trigger.From == v2.String() {
+			notes = append(notes, m.Attributes["googclient_traceparent"])
+		}
+	}
+	if !cmp.Equal(notes, []string{tp}) {
+		t.Errorf("notifications to u2 that v2 died carry traceparents %q, want one with %q", notes, tp)
 	}
 }
