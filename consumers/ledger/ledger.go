@@ -43,6 +43,10 @@ const (
 	MetaLeaseOwner   = "lease_owner"
 	MetaLeaseExpires = "lease_expires"
 	MetaReason       = "reason"
+	MetaMissing      = "missing"        // hard upstreams a waiting record waits for, comma-separated
+	MetaAwaiting     = "awaiting"       // soft upstreams a waiting record waits for
+	MetaAwaitingFrom = "awaiting_since" // when the soft wait began
+	MetaRedriven     = "redriven"       // when the reconciler last re-sent the request
 )
 
 // maxMetaError bounds the last error copied to metadata (object metadata is small).
@@ -155,11 +159,17 @@ func (l *Ledger) Write(ctx context.Context, rec Record, generation int64) (int64
 }
 
 func writeErr(ref messages.JobRef, date string, err error) error {
-	var g *googleapi.Error
-	if errors.As(err, &g) && g.Code == http.StatusPreconditionFailed {
+	if preconditionFailed(err) {
 		return fmt.Errorf("ledger write %s %s: %w", ref, date, ErrConflict)
 	}
 	return fmt.Errorf("ledger write %s %s: %w", ref, date, err)
+}
+
+// preconditionFailed reports whether a conditional upload lost: the object changed (or
+// exists) since it was read.
+func preconditionFailed(err error) bool {
+	var g *googleapi.Error
+	return errors.As(err, &g) && g.Code == http.StatusPreconditionFailed
 }
 
 func metadata(rec Record) map[string]string {
@@ -185,6 +195,16 @@ func metadata(rec Record) map[string]string {
 	if rec.Lease != nil {
 		m[MetaLeaseOwner] = rec.Lease.Owner
 		m[MetaLeaseExpires] = rec.Lease.Expires.UTC().Format(time.RFC3339Nano)
+	}
+	if len(rec.Missing) > 0 {
+		m[MetaMissing] = strings.Join(rec.Missing, ",")
+	}
+	if len(rec.Awaiting) > 0 {
+		m[MetaAwaiting] = strings.Join(rec.Awaiting, ",")
+		m[MetaAwaitingFrom] = rec.AwaitingSince.UTC().Format(time.RFC3339Nano)
+	}
+	if !rec.Redriven.IsZero() {
+		m[MetaRedriven] = rec.Redriven.UTC().Format(time.RFC3339Nano)
 	}
 	return m
 }
@@ -217,7 +237,18 @@ type Summary struct {
 	Updated      time.Time
 	LeaseOwner   string
 	LeaseExpires time.Time
-	Generation   int64
+	// Missing and Awaiting are the hard and soft upstreams ("phase/job") a waiting record
+	// waits for, as it was written; AwaitingSince is when its soft wait began.
+	Missing, Awaiting []string
+	AwaitingSince     time.Time
+	Redriven          time.Time
+	Generation        int64
+}
+
+// Stalled reports whether the record is running under a lease that lapsed at now: the
+// consumer that ran it is gone, and the reconciler re-sends it.
+func (s Summary) Stalled(now time.Time) bool {
+	return s.State == StateRunning && !s.LeaseExpires.IsZero() && !now.Before(s.LeaseExpires)
 }
 
 // Ref is the job of the summary.
@@ -283,5 +314,15 @@ func summary(ref messages.JobRef, date string, gen int64, m map[string]string) S
 	s.Emitted, _ = strconv.ParseBool(m[MetaEmitted])
 	s.Updated, _ = time.Parse(time.RFC3339Nano, m[MetaUpdated])
 	s.LeaseExpires, _ = time.Parse(time.RFC3339Nano, m[MetaLeaseExpires])
+	s.Missing, s.Awaiting = splitList(m[MetaMissing]), splitList(m[MetaAwaiting])
+	s.AwaitingSince, _ = time.Parse(time.RFC3339Nano, m[MetaAwaitingFrom])
+	s.Redriven, _ = time.Parse(time.RFC3339Nano, m[MetaRedriven])
 	return s
+}
+
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }

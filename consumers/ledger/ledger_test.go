@@ -283,7 +283,7 @@ func TestListRange(t *testing.T) {
 			}
 			s := ledger.Summary{Phase: ref.Phase, Job: ref.Job, Date: d, State: rec.State, Attempts: 1,
 				Rows: rec.Output.TotalRows(), Emitted: rec.Emitted, RunID: "run-1", Reason: rec.Reason,
-				Updated: rec.Updated.UTC(), Generation: gen}
+				Updated: rec.Updated.UTC(), Missing: rec.Missing, Generation: gen}
 			if rec.LastError != "" {
 				s.LastError = rec.LastError[:min(len(rec.LastError), 256)]
 				if len(rec.LastError) > 256 {

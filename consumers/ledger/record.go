@@ -94,6 +94,10 @@ type Record struct {
 	// dead) or waiting: the runtime bounds it. A new effort starts again at 1.
 	Attempts int    `json:"attempts"`
 	RunID    string `json:"run_id,omitempty"`
+	// StopAfter and Lane are those of the request that last moved the record, so that a
+	// re-drive (see Redriven) sends the same request again.
+	StopAfter messages.Phase `json:"stop_after,omitempty"`
+	Lane      string         `json:"lane,omitempty"`
 
 	FirstStarted time.Time `json:"first_started,omitzero"` // first run of the current effort
 	LastStarted  time.Time `json:"last_started,omitzero"`
@@ -123,8 +127,13 @@ type Record struct {
 	// Missing lists the hard upstreams ("phase/job") not yet done, for a waiting record.
 	Missing []string `json:"missing,omitempty"`
 	// Awaiting lists the soft upstreams ("phase/job") on their way, for a record waiting
-	// only for them (Missing empty): the job runs once they land, or when the wait ends.
-	Awaiting []string `json:"awaiting,omitempty"`
+	// only for them (Missing empty): the job runs once they land, or when the wait that
+	// began at AwaitingSince ends.
+	Awaiting      []string  `json:"awaiting,omitempty"`
+	AwaitingSince time.Time `json:"awaiting_since,omitzero"`
+	// Redriven is when the reconciler last re-sent the record's request (its lease had
+	// lapsed, its upstreams had landed, its wait was over, or its retry never came).
+	Redriven time.Time `json:"redriven,omitzero"`
 
 	History []Run `json:"history,omitempty"`
 }
@@ -156,8 +165,35 @@ func (r Record) Start(owner, runID string, ttl time.Duration, now time.Time) Rec
 	r.LastStarted = now
 	r.Updated = now
 	r.Lease = &Lease{Owner: owner, Expires: now.Add(ttl)}
-	r.Missing, r.Awaiting = nil, nil
+	r.Missing, r.Awaiting, r.AwaitingSince = nil, nil, time.Time{}
 	r.Reason = ""
+	return r
+}
+
+// For returns the record as moved by req: its run id, stop phase and lane, so that a
+// re-drive can send the same request again.
+func (r Record) For(req messages.Request) Record {
+	r.RunID, r.StopAfter, r.Lane = req.RunID, req.StopAfter, req.Lane
+	return r
+}
+
+// Request is the request a re-drive of the record sends: the record's job, date, run,
+// stop phase and lane, triggered by the reconciler.
+func (r Record) Request() messages.Request {
+	return messages.Request{Version: messages.Version, Phase: r.Phase, Job: r.Job, Date: r.Date, RunID: r.RunID,
+		Trigger:   messages.Trigger{Kind: messages.TriggerReconcile, From: "reconciler"},
+		StopAfter: r.StopAfter, Lane: r.Lane}
+}
+
+// Release returns a running record handed back unfinished (its consumer is shutting down):
+// the lease is given up at once, so that a redelivery need not wait for it to lapse, and
+// the run does not count as an attempt.
+func (r Record) Release(now time.Time) Record {
+	r.State = StateFailed
+	r.Lease = nil
+	r.LastError = "handed back unfinished: the consumer shut down"
+	r.Attempts = max(r.Attempts-1, 0)
+	r.Updated = now
 	return r
 }
 
@@ -207,24 +243,28 @@ func (r Record) Die(reason string, err error, now time.Time) Record {
 }
 
 // Wait returns the record waiting for the hard upstreams in missing, or, when missing is
-// empty, for the soft upstreams in awaiting.
+// empty, for the soft upstreams in awaiting (since now, unless it already waited for them).
 func (r Record) Wait(missing, awaiting []string, now time.Time) Record {
+	_, already := r.SoftWait()
 	r.State = StateWaiting
 	r.Missing, r.Awaiting = missing, awaiting
-	if len(missing) > 0 {
-		r.Awaiting = nil
+	switch {
+	case len(missing) > 0 || len(awaiting) == 0:
+		r.Awaiting, r.AwaitingSince = nil, time.Time{}
+	case !already:
+		r.AwaitingSince = now
 	}
 	r.Lease = nil
 	r.Updated = now
 	return r
 }
 
-// AwaitingSince reports whether the record waits for soft upstreams only, and since when.
-func (r Record) AwaitingSince() (time.Time, bool) {
+// SoftWait reports whether the record waits for soft upstreams only, and since when.
+func (r Record) SoftWait() (since time.Time, waiting bool) {
 	if r.State != StateWaiting || len(r.Missing) > 0 || len(r.Awaiting) == 0 {
 		return time.Time{}, false
 	}
-	return r.Updated, true
+	return r.AwaitingSince, true
 }
 
 // MarkEmittedThrough returns the record with its downstream messages recorded as published
@@ -252,7 +292,7 @@ func (r Record) EmittedFor(stopAfter messages.Phase) bool {
 
 func (r Record) finish(now time.Time) Record {
 	r.Lease = nil
-	r.Missing, r.Awaiting = nil, nil
+	r.Missing, r.Awaiting, r.AwaitingSince = nil, nil, time.Time{}
 	r.Finished = now
 	r.Updated = now
 	h := Run{

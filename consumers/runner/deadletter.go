@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"strconv"
@@ -27,19 +28,92 @@ const (
 // maxErrorAttr bounds the error text in a dead-letter attribute.
 const maxErrorAttr = 1000
 
-// deadLetter publishes the delivered message to the dead-letter topic, body and attributes
-// unchanged, with why in added attributes.
+// deadLetter keeps the delivered message in the bucket's dead-letter store with why, then
+// publishes it to the dead-letter topic, body and attributes unchanged, with why in added
+// attributes. The store comes first: whatever the topic's subscriptions retain, the
+// message and its reason are kept.
 func (rt *Runtime) deadLetter(ctx context.Context, d Delivery, reason string, cause error) error {
+	errText := ledger.ErrorText(cause, maxErrorAttr)
+	if _, err := rt.ledger.PutDeadLetter(ctx, deadLetterOf(d, reason, errText)); err != nil {
+		return err
+	}
 	attrs := maps.Clone(d.Attributes)
 	if attrs == nil {
 		attrs = map[string]string{}
 	}
 	attrs[AttrReason] = reason
-	attrs[AttrError] = ledger.ErrorText(cause, maxErrorAttr)
+	attrs[AttrError] = errText
 	attrs[AttrSubscription] = d.Subscription
 	attrs[AttrDeliveryAttempt] = strconv.Itoa(d.DeliveryAttempt)
 	attrs[AttrMessageID] = d.ID
 	return rt.publish(ctx, outgoing{topic: rt.opts.Names.DeadLetterTopic(), msg: &pubsub.Message{Data: d.Data, Attributes: attrs}})
+}
+
+// deadLetterOf is the stored form of a delivery dead-lettered for reason.
+func deadLetterOf(d Delivery, reason, errText string) ledger.DeadLetter {
+	a := d.Attributes
+	return ledger.DeadLetter{MessageID: d.ID, Reason: reason, Error: errText, Subscription: d.Subscription,
+		DeliveryAttempt: d.DeliveryAttempt, Phase: a[messages.AttrPhase], Job: a[messages.AttrJob],
+		Date: a[messages.AttrDate], RunID: a[messages.AttrRunID], Attributes: a, Data: d.Data}
+}
+
+// ReasonDeliveryLimit is the reason of a message that a subscription's dead-letter policy
+// forwarded by itself (its delivery attempts ran out without the runtime giving up on it).
+const ReasonDeliveryLimit = "delivery_limit"
+
+// keepDeadLetter handles a delivery of the dead-letter subscription. A message the runtime
+// dead-lettered is in the store already (the put is a no-op). One that a subscription's
+// policy forwarded on its own carries no reason: it is stored with ReasonDeliveryLimit,
+// and, if it is a valid request, its date is recorded dead with that reason (unless it
+// finished or runs), so that status shows it and the next enqueue runs it again.
+func (rt *Runtime) keepDeadLetter(ctx context.Context, d Delivery) handling {
+	h := handling{ref: messages.Ref(messages.Phase(d.Attributes[messages.AttrPhase]), d.Attributes[messages.AttrJob]),
+		date: d.Attributes[messages.AttrDate], outcome: OutcomeDead, reason: d.Attributes[AttrReason]}
+	if h.reason != "" {
+		stored := deadLetterOf(d, h.reason, d.Attributes[AttrError])
+		stored.MessageID, stored.Subscription = firstNonEmpty(d.Attributes[AttrMessageID], d.ID), d.Attributes[AttrSubscription]
+		if _, err := rt.ledger.PutDeadLetter(ctx, stored); err != nil {
+			h.outcome, h.err = OutcomeNotHandled, err
+		}
+		return h
+	}
+	h.reason = ReasonDeliveryLimit
+	h.err = errors.New("the subscription's dead-letter policy forwarded it after its last delivery attempt")
+	if _, err := rt.ledger.PutDeadLetter(ctx, deadLetterOf(d, h.reason, h.err.Error())); err != nil {
+		h.outcome, h.err = OutcomeNotHandled, err
+		return h
+	}
+	req, err := messages.Decode(d.Data, d.Attributes, rt.opts.Catalog)
+	if err != nil {
+		return h // junk: kept, and no ledger record is touched
+	}
+	h.req, h.ref, h.date = req, req.Ref(), req.Date
+	if err := rt.recordDead(ctx, req, h.reason, h.err); err != nil {
+		h.outcome, h.err = OutcomeNotHandled, err
+	}
+	return h
+}
+
+// recordDead marks the date of req dead with reason, unless its record is done or running
+// under a live lease.
+func (rt *Runtime) recordDead(ctx context.Context, req messages.Request, reason string, cause error) error {
+	for range casRetries {
+		rec, gen, err := rt.ledger.Get(ctx, req.Ref(), req.Date)
+		switch {
+		case errors.Is(err, ledger.ErrNotFound):
+			rec = ledger.Record{Phase: req.Phase, Job: req.Job, Date: req.Date}
+		case err != nil:
+			return err
+		}
+		if rec.State.Done() || rec.State == ledger.StateDead || rec.LeaseLive(rt.ledger.Now()) {
+			return nil
+		}
+		_, err = rt.ledger.Write(ctx, rec.For(req).Die(reason, cause, rt.ledger.Now()), gen)
+		if !errors.Is(err, ledger.ErrConflict) {
+			return err
+		}
+	}
+	return fmt.Errorf("record %s %s dead: lost %d compare-and-swap races", req.Ref(), req.Date, casRetries)
 }
 
 // reject dead-letters a delivery that cannot be processed (it does not decode, or asks

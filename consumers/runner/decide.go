@@ -33,7 +33,8 @@ type decision struct {
 //
 // A job whose hard upstreams are done but a soft upstream of which is on its way for the
 // date (see pendingSoft) gets actionSoftWait: a record not done is written waiting with
-// the pending soft upstreams in Awaiting, for at most SoftWait from then.
+// the pending soft upstreams in Awaiting, for at most SoftWait from the start of the wait;
+// the reconciler re-sends the request when they land or the wait is over.
 func (rt *Runtime) decide(ctx context.Context, spec messages.JobSpec, req messages.Request) (decision, error) {
 	ref := spec.Ref()
 	rec, gen, err := rt.ledger.Get(ctx, ref, req.Date)
@@ -56,22 +57,22 @@ func (rt *Runtime) decide(ctx context.Context, spec messages.JobSpec, req messag
 		// A done record stays as it is while an upstream runs again: that upstream's
 		// completion triggers this job anyway.
 		if !rec.State.Done() && !(rec.State == ledger.StateWaiting && slices.Equal(rec.Missing, missing)) {
-			rec = rec.Wait(missing, nil, now)
+			rec = rec.For(req).Wait(missing, nil, now)
 			if gen, err = rt.ledger.Write(ctx, rec, gen); err != nil {
 				return decision{}, err
 			}
 		}
 		return decision{action: actionWaiting, rec: rec, gen: gen}, nil
 	}
-	if since, waiting := rec.AwaitingSince(); len(spec.Soft) > 0 && rt.opts.SoftWait > 0 &&
+	if since, waiting := rec.SoftWait(); len(spec.Soft) > 0 && rt.opts.SoftWait > 0 &&
 		(!waiting || now.Sub(since) < rt.opts.SoftWait) {
 		pending, err := rt.pendingSoft(ctx, spec, req, recs)
 		if err != nil {
 			return decision{}, err
 		}
 		if len(pending) > 0 {
-			if !rec.State.Done() && !waiting {
-				rec = rec.Wait(nil, pending, now)
+			if !rec.State.Done() && !(waiting && slices.Equal(rec.Awaiting, pending)) {
+				rec = rec.For(req).Wait(nil, pending, now)
 				if gen, err = rt.ledger.Write(ctx, rec, gen); err != nil {
 					return decision{}, err
 				}
@@ -84,7 +85,7 @@ func (rt *Runtime) decide(ctx context.Context, spec messages.JobSpec, req messag
 	if rec.State.Done() && rec.InputFingerprint == fp && !req.Force && !(root && rec.State == ledger.StateEmpty) {
 		return decision{action: actionDuplicate, rec: rec, gen: gen}, nil
 	}
-	rec = rec.Start(rt.opts.Owner, req.RunID, rt.opts.Lease, now)
+	rec = rec.For(req).Start(rt.opts.Owner, req.RunID, rt.opts.Lease, now)
 	rec.InputFingerprint, rec.Inputs = fp, inputs
 	if gen, err = rt.ledger.Write(ctx, rec, gen); err != nil {
 		return decision{}, err

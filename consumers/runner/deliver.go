@@ -21,7 +21,7 @@ const (
 	OutcomeWaiting    Outcome = "waiting"     // an upstream is not done: recorded waiting
 	OutcomeDead       Outcome = "dead"        // permanent error: dead-lettered (and recorded, for a run)
 	OutcomeRetry      Outcome = "retry"       // transient error: recorded failed
-	OutcomeLeaseHeld  Outcome = "lease_held"  // another consumer runs the date
+	OutcomeLeaseHeld  Outcome = "lease_held"  // another consumer runs the date: acked, the ledger has it
 	OutcomeAbandoned  Outcome = "abandoned"   // shutdown: nothing recorded
 	OutcomeRouted     Outcome = "routed"      // another subscription takes the message
 	OutcomeUnroutable Outcome = "unroutable"  // catch-all: no job subscription takes it, dead-lettered
@@ -38,9 +38,9 @@ var settlements = map[Outcome]Settlement{
 	OutcomeDead:       Ack,
 	OutcomeRouted:     Ack,
 	OutcomeUnroutable: Ack,
+	OutcomeLeaseHeld:  Ack,
 	OutcomeRetry:      Nack,
 	OutcomeNotHandled: Nack,
-	OutcomeLeaseHeld:  Nack,
 	OutcomeAbandoned:  Busy,
 }
 
@@ -83,6 +83,8 @@ func (rt *Runtime) Deliver(ctx context.Context, d Delivery) Settlement {
 	switch {
 	case !ok:
 		h = handling{outcome: OutcomeNotHandled, err: fmt.Errorf("subscription %q is not served by this consumer", d.Subscription)}
+	case t.deadLetters:
+		h = rt.keepDeadLetter(wctx, d)
 	case t.job == nil:
 		h = rt.handleUnroutable(wctx, t.phase, d)
 	default:
@@ -108,12 +110,7 @@ func (rt *Runtime) handleJob(ctx, dctx context.Context, spec messages.JobSpec, d
 		h.outcome = OutcomeAbandoned
 	case dec.action == actionLeaseHeld:
 		h.outcome = OutcomeLeaseHeld
-	case dec.action == actionSoftWait:
-		// A soft upstream is on its way: its completion triggers this job again, and so
-		// does the runtime's own message after SoftWait.
-		rt.soft.later(ctx, rt, spec, req)
-		h.outcome = OutcomeWaiting
-	case dec.action == actionWaiting:
+	case dec.action == actionSoftWait, dec.action == actionWaiting:
 		h.outcome = OutcomeWaiting
 	case dec.action == actionDuplicate:
 		h.rows = dec.rec.Output.TotalRows()
@@ -177,8 +174,8 @@ func (rt *Runtime) claim(ctx, dctx context.Context, spec messages.JobSpec, req m
 			return d, err
 		}
 		// Another consumer runs the date. Wait a little for it to finish (then this is a
-		// duplicate, or a run with new input) rather than hand it back at once: every
-		// redelivery spends one of the subscription's delivery attempts.
+		// duplicate, or a run with new input); after that the delivery is acknowledged,
+		// never handed back, since every redelivery spends a delivery attempt.
 		if d.action == actionLeaseHeld && rt.waitLease(dctx, d.rec, waitUntil) {
 			continue
 		}

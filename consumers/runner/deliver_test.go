@@ -27,7 +27,7 @@ func TestOutcomeSettlementTable(t *testing.T) {
 		runner.OutcomeUnroutable: runner.Ack,
 		runner.OutcomeRetry:      runner.Nack,
 		runner.OutcomeNotHandled: runner.Nack,
-		runner.OutcomeLeaseHeld:  runner.Nack,
+		runner.OutcomeLeaseHeld:  runner.Ack,
 		runner.OutcomeAbandoned:  runner.Busy,
 		runner.Outcome("new"):    runner.Nack, // a row forgotten in the table loses nothing
 	}
@@ -134,14 +134,15 @@ func TestDeliverSettlesEveryOutcome(t *testing.T) {
 		t.Errorf("dead: a2 %s is %s (%s), want dead (job_error)", d[2], rec.State, rec.Reason)
 	}
 
-	// Another consumer holds a live lease on a2's first date: handed back, untouched.
+	// Another consumer holds a live lease on a2's first date: acked (the ledger has the
+	// date: its holder finishes it, or the reconciler re-sends it), untouched.
 	held := ledger.Record{Phase: a2.Phase, Job: a2.Job, Date: d[0]}.Start("someone-else", "run-other", time.Minute, time.Now())
 	hgen, err := e.led.Write(ctx, held, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := deliver(subA2, request(a2, d[0])); s != runner.Nack {
-		t.Errorf("lease held: %v, want nack", s)
+	if s := deliver(subA2, request(a2, d[0])); s != runner.Ack {
+		t.Errorf("lease held: %v, want ack", s)
 	}
 	if _, after := e.record(a2, d[0]); after != hgen || tr.count(a2, d[0]) != 0 {
 		t.Errorf("lease held: generation %d -> %d, runs %d; want untouched, not run", hgen, after, tr.count(a2, d[0]))

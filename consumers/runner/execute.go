@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/messages"
@@ -26,15 +27,19 @@ func (rt *Runtime) execute(ctx context.Context, spec messages.JobSpec, d Deliver
 
 	switch {
 	case rt.abandoned():
-		// The grace period is over and the transport has let go of the delivery. Record
-		// nothing: the lease lapses and the redelivery takes the date over.
+		// The grace period is over and the transport has let go of the delivery. Hand the
+		// date back at once (the run does not count as an attempt), so that the
+		// redelivery need not wait for the lease to lapse.
 		h.outcome, h.err = OutcomeAbandoned, jerr
+		if lost == nil {
+			rt.release(rec, gen)
+		}
 		return h
 	case lost != nil:
 		h.outcome, h.err = OutcomeNotHandled, lost
 		return h
 	case jerr == nil:
-		return rt.succeed(ctx, h, req, rec, gen, res)
+		return rt.succeed(ctx, h, spec, req, rec, gen, res)
 	}
 	return rt.fail(ctx, h, d, req, rec, gen, jerr)
 }
@@ -42,7 +47,7 @@ func (rt *Runtime) execute(ctx context.Context, spec messages.JobSpec, d Deliver
 // succeed records the run's output, then publishes the downstream messages and marks them
 // emitted. The delivery is acknowledged only after all of it: a crash in between is a
 // redelivery that finds the date done and emits whatever was not marked.
-func (rt *Runtime) succeed(ctx context.Context, h handling, req messages.Request, rec ledger.Record, gen int64, res Result) handling {
+func (rt *Runtime) succeed(ctx context.Context, h handling, spec messages.JobSpec, req messages.Request, rec ledger.Record, gen int64, res Result) handling {
 	out := toOutput(res)
 	h.rows = out.TotalRows()
 	next, err := rt.downstream(ctx, req)
@@ -71,7 +76,44 @@ func (rt *Runtime) succeed(ctx context.Context, h handling, req messages.Request
 		return h
 	}
 	h.outcome = OutcomeSucceeded
+	if err := rt.rerunIfInputChanged(ctx, spec, req, done); err != nil {
+		h.outcome, h.err = OutcomeNotHandled, err
+	}
 	return h
+}
+
+// rerunIfInputChanged sends the request again when an upstream's output changed while the
+// job ran: the message that announced the change found the date leased and was
+// acknowledged, so this is the one place that knows the date must run again.
+func (rt *Runtime) rerunIfInputChanged(ctx context.Context, spec messages.JobSpec, req messages.Request, done ledger.Record) error {
+	if len(spec.Upstreams()) == 0 {
+		return nil
+	}
+	inputs, missing, err := rt.upstreams(ctx, spec, &dateRecords{rt: rt, date: req.Date})
+	if err != nil || len(missing) > 0 || InputFingerprint(inputs) == done.InputFingerprint {
+		return err
+	}
+	again := req
+	again.Force = false
+	again.Trigger = messages.Trigger{Kind: messages.TriggerReconcile, From: "input changed during the run"}
+	m, err := rt.message(ctx, again)
+	if err != nil {
+		return err
+	}
+	return rt.publish(ctx, m)
+}
+
+// releaseTimeout bounds the write that hands a lease back at shutdown: the platform stops
+// the process soon after the grace period.
+const releaseTimeout = 2 * time.Second
+
+// release hands back the lease of a run abandoned at shutdown.
+func (rt *Runtime) release(rec ledger.Record, gen int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+	defer cancel()
+	if _, err := rt.ledger.Write(ctx, rec.Release(rt.ledger.Now()), gen); err != nil {
+		rt.log.Warn("lease not handed back; it lapses by itself", "phase", rec.Phase, "job", rec.Job, "date", rec.Date, "err", err)
+	}
 }
 
 // fail records a run that returned an error: failed (handed back for a retry) while the

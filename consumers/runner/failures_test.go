@@ -92,9 +92,25 @@ func TestPoisonMessagesAreDeadLetteredWithAReason(t *testing.T) {
 		if err != nil {
 			break
 		}
-		if strings.Contains(a.Name, "..") || !strings.HasPrefix(a.Name, ledger.Prefix) {
+		if strings.Contains(a.Name, "..") || !strings.HasPrefix(a.Name, ledger.Prefix) && !strings.HasPrefix(a.Name, ledger.DeadLetterPrefix) {
 			t.Errorf("unexpected object %q", a.Name)
 		}
+	}
+	// Each poison message is kept in the bucket's dead-letter store with its reason.
+	stored, err := e.led.ListDeadLetters(context.Background(), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byReason := map[string]int{}
+	for _, d := range stored {
+		byReason[d.Reason]++
+	}
+	wantByReason := map[string]int{}
+	for _, c := range cases {
+		wantByReason[c.reason]++
+	}
+	if diff := cmp.Diff(wantByReason, byReason); diff != "" {
+		t.Errorf("dead letters kept in the bucket by reason (-want +got):\n%s", diff)
 	}
 	// A malformed message naming a (job, date) in its attributes never touches its record.
 	if rec, _, err := e.led.Get(context.Background(), a1, dates[0]); err != nil || rec.State != ledger.StateSucceeded {

@@ -55,13 +55,16 @@ func TestCrashedConsumerIsTakenOverAfterLeaseExpiry(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, testCatalog(t))
 	entered := make(chan struct{}, 1)
+	faults := &gcsFaults{}
 	hang := runner.JobFunc(func(ctx context.Context, req messages.Request) (runner.Result, error) {
+		faults.refuse.Store(true) // from now on consumer A writes nothing: it has crashed
 		entered <- struct{}{}
-		<-ctx.Done() // hangs until the runtime gives up on it
+		<-ctx.Done()
 		return runner.Result{}, ctx.Err()
 	})
 	optsA := e.options(map[messages.JobRef]runner.Job{a1: hang})
 	optsA.Owner, optsA.ShutdownGrace, optsA.Unroutable = "consumer-a", 100*time.Millisecond, []messages.Phase{}
+	optsA.Storage = e.faultyStorage(faults)
 	_, killA := e.start(optsA)
 	e.publish(1, request(a1, dates[0]))
 	select {
@@ -69,7 +72,7 @@ func TestCrashedConsumerIsTakenOverAfterLeaseExpiry(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("consumer A never started the job")
 	}
-	killA() // grace of 100 ms, then the work is abandoned: the lease stays, unextended
+	killA() // its lease stays, unextended and not handed back
 	held, _, err := e.led.Get(context.Background(), a1, dates[0])
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +96,47 @@ func TestCrashedConsumerIsTakenOverAfterLeaseExpiry(t *testing.T) {
 		t.Errorf("B started at %s, before A's lease expired at %s", startedB.Format(time.RFC3339Nano), held.Lease.Expires.Format(time.RFC3339Nano))
 	}
 	if rec.Attempts != 2 || rec.History[len(rec.History)-1].RunID != "run-test" {
-		t.Errorf("record after takeover: attempts=%d, want 2 (the abandoned run counts)", rec.Attempts)
+		t.Errorf("record after takeover: attempts=%d, want 2 (the crashed run counts)", rec.Attempts)
+	}
+}
+
+// A consumer stopped gracefully whose work outlives the grace period hands the date back
+// at once: the lease is released and the run does not count, so the next consumer takes
+// it without waiting for the lease to lapse.
+func TestShutdownHandsBackTheLeaseAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	entered := make(chan struct{}, 1)
+	hang := runner.JobFunc(func(ctx context.Context, req messages.Request) (runner.Result, error) {
+		entered <- struct{}{}
+		<-ctx.Done()
+		return runner.Result{}, ctx.Err()
+	})
+	opts := e.options(map[messages.JobRef]runner.Job{a1: hang})
+	opts.ShutdownGrace, opts.Unroutable, opts.Lease = 100*time.Millisecond, []messages.Phase{}, time.Minute
+	_, stop := e.start(opts)
+	e.publish(1, request(a1, dates[0]))
+	select {
+	case <-entered:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the job never started")
+	}
+	stop()
+	rec, _, err := e.led.Get(context.Background(), a1, dates[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.State != ledger.StateFailed || rec.Lease != nil || rec.Attempts != 0 {
+		t.Fatalf("after shutdown the record is %s, lease %+v, attempts %d; want handed back: failed, no lease, 0 attempts", rec.State, rec.Lease, rec.Attempts)
+	}
+	tr := newTracker()
+	opts2 := e.options(map[messages.JobRef]runner.Job{a1: tr.job(a1, nil)})
+	opts2.Unroutable, opts2.Lease = []messages.Phase{}, time.Minute
+	e.start(opts2)
+	e.publish(1, request(a1, dates[0]))
+	done := e.waitState(a1, dates[0], ledger.StateSucceeded)
+	if done.Attempts != 1 {
+		t.Errorf("attempts after the handed-back run: %d, want 1", done.Attempts)
 	}
 }
 

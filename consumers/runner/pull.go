@@ -46,19 +46,21 @@ func (rt *Runtime) Run(ctx context.Context) error {
 			return nil
 		})
 	}
+	if rt.opts.ReconcileEvery > 0 {
+		g.Go(func() error { rt.reconcileEvery(gctx); return nil })
+	}
 	// Receive returns when every handler finished or the grace period is over and the
 	// library let go of the rest; Close abandons whatever still runs.
 	return g.Wait()
 }
 
 // Close ends the runtime's work once its transport has stopped delivering: work still in
-// flight is abandoned (its context ends and it records nothing; its lease lapses), the
-// soft-wait timers stop, and the publishers flush. Run calls it on return; a push server
+// flight is abandoned (its context ends and its lease is handed back), and the publishers
+// flush. Run calls it on return; a push server
 // calls it when its grace period is over. Close waits a moment for abandoned work to
 // return, so that its log lines are written.
 func (rt *Runtime) Close() {
 	rt.closeOnce.Do(func() {
-		rt.soft.stop()
 		rt.stop()
 		done := make(chan struct{})
 		go func() { rt.inflight.Wait(); close(done) }()

@@ -30,6 +30,8 @@ const (
 	DefaultPublishTimeout = time.Minute
 	DefaultLeaseWait      = 10 * time.Second
 	DefaultSoftWait       = 15 * time.Minute
+	DefaultReconcileEvery = time.Minute
+	DefaultRetryWithin    = 15 * time.Minute
 )
 
 // Options configure a Runtime. PubSub, Storage, Bucket, Catalog and Jobs are required.
@@ -48,6 +50,10 @@ type Options struct {
 	// Unroutable lists the phases whose catch-all subscription this process consumes; nil
 	// means the phases of the selected jobs.
 	Unroutable []messages.Phase
+	// DeadLetters makes this process keep the dead-letter topic's messages in the bucket
+	// (the dead-letter subscription feeds the store): what a subscription's dead-letter
+	// policy forwarded on its own is kept with a reason and recorded in the ledger.
+	DeadLetters bool
 	// Owner names this consumer in ledger leases; "" means host name, pid and a random
 	// suffix.
 	Owner string
@@ -67,7 +73,9 @@ type Options struct {
 	// SIGTERM, so keep it below that.
 	ShutdownGrace time.Duration
 	// LeaseWait is how long a message for a date whose lease another consumer holds waits
-	// for it to be released before it is nacked (a nack spends a delivery attempt).
+	// for it to be released (the date is then decided again) before it is acknowledged: the
+	// holder finishes the date, and re-runs it if its input changed meanwhile, or its lease
+	// lapses and the reconciler re-sends it. Waiting never spends a delivery attempt.
 	LeaseWait time.Duration
 	// SoftWait bounds how long a job whose hard upstreams are done waits for soft upstreams
 	// that are on their way for the date (running, retrying, queued by the same producer
@@ -75,9 +83,17 @@ type Options struct {
 	// every input, instead of once per arriving soft upstream, keeps a backfill at one
 	// BigQuery job per table and date. The wait holds no handler: the date is recorded
 	// waiting and the message acked; the soft upstream's completion triggers the job again,
-	// and so does a message the runtime publishes itself after SoftWait, when the job runs
-	// with what is there. Negative disables the wait.
+	// and the reconciler re-sends the request once they have all landed or died, or once
+	// SoftWait is over, when the job runs with what is there. Negative disables the wait.
 	SoftWait time.Duration
+	// ReconcileEvery is how often this process offers to run the reconciler (one instance
+	// at a time runs it, by a lock in the bucket): it re-sends the requests of records whose
+	// lease lapsed, whose upstreams landed, whose soft wait is over, or whose retry never
+	// came. Negative: never from this process (a push service runs it on request).
+	ReconcileEvery time.Duration
+	// RetryWithin is how long a failed record may wait for Pub/Sub's redelivery before the
+	// reconciler re-sends it (the subscriptions' retry back-off is at most 10 minutes).
+	RetryWithin time.Duration
 	// PublishTimeout bounds the wait for downstream and dead-letter publish results.
 	PublishTimeout time.Duration
 	// Logger receives one line per message handled; nil means slog.Default().
@@ -115,14 +131,14 @@ type Runtime struct {
 	maxDelivery map[string]int
 
 	plans planCache
-	soft  softWaits
 }
 
-// target is what one subscription carries: the messages of one job, or, for a phase
-// catch-all (job nil), every message of the phase topic.
+// target is what one subscription carries: the messages of one job, every message of a
+// phase topic (a catch-all: job nil), or the dead-letter topic's (deadLetters).
 type target struct {
-	job   *messages.JobSpec
-	phase messages.Phase
+	job         *messages.JobSpec
+	phase       messages.Phase
+	deadLetters bool
 }
 
 // New checks the options and builds a runtime. It refuses a selected job that has no
@@ -147,7 +163,7 @@ func New(opts Options) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(jobs) == 0 && len(phases) == 0 {
+	if len(jobs) == 0 && len(phases) == 0 && !opts.DeadLetters {
 		return nil, errors.New("runner: nothing to consume: no job selected and no unroutable phase")
 	}
 	rt := &Runtime{
@@ -167,6 +183,9 @@ func New(opts Options) (*Runtime, error) {
 	for _, p := range rt.phases {
 		rt.targets[opts.Names.UnroutableSubscription(p)] = target{phase: p}
 	}
+	if opts.DeadLetters {
+		rt.targets[opts.Names.DeadLetterSubscription()] = target{deadLetters: true}
+	}
 	return rt, nil
 }
 
@@ -178,6 +197,10 @@ func (opts Options) withDefaults() Options {
 	setDefault(&opts.ShutdownGrace, DefaultShutdownGrace)
 	setDefault(&opts.LeaseWait, DefaultLeaseWait)
 	setDefault(&opts.PublishTimeout, DefaultPublishTimeout)
+	setDefault(&opts.RetryWithin, DefaultRetryWithin)
+	if opts.ReconcileEvery == 0 {
+		opts.ReconcileEvery = DefaultReconcileEvery
+	}
 	if opts.SoftWait == 0 { // negative disables the wait
 		opts.SoftWait = DefaultSoftWait
 	}
@@ -274,6 +297,9 @@ func (rt *Runtime) Subscriptions() []string {
 	}
 	for _, p := range rt.phases {
 		out = append(out, rt.opts.Names.UnroutableSubscription(p))
+	}
+	if rt.opts.DeadLetters {
+		out = append(out, rt.opts.Names.DeadLetterSubscription())
 	}
 	return out
 }

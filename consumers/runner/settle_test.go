@@ -71,6 +71,7 @@ func TestSoftUpstreamThatNeverComesIsAwaitedOnlySoftWait(t *testing.T) {
 	opts := e.options(map[messages.JobRef]runner.Job{s1: tr.job(s1, nil), u2: tr.job(u2, nil)})
 	opts.Select = []messages.JobRef{s1, u2}
 	opts.SoftWait = 2 * time.Second
+	opts.ReconcileEvery = 300 * time.Millisecond // the reconciler ends the wait
 	e.start(opts)
 
 	e.publish(1, request(s1, dates[0]))

@@ -1,0 +1,138 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/storage"
+	"google.golang.org/api/iterator"
+)
+
+// DeadLetterPrefix is where dead-lettered messages are kept, one object each:
+// _deadletters/<message id>.json. The dead-letter topic announces them; the bucket keeps
+// them whatever the topic's subscriptions retain.
+const DeadLetterPrefix = "_deadletters/"
+
+// A DeadLetter is a message the pipeline could not process, kept with why.
+type DeadLetter struct {
+	// MessageID is the id of the message as it was delivered; it names the object, so
+	// storing the same message twice keeps one.
+	MessageID string `json:"message_id"`
+	// Reason is the reason code ("malformed", "job_error", "max_attempts", ...); Error the
+	// error text.
+	Reason string `json:"reason"`
+	Error  string `json:"error,omitempty"`
+	// Subscription is the subscription that gave up on it; DeliveryAttempt how often it
+	// was delivered there (0 if not counted).
+	Subscription    string `json:"subscription,omitempty"`
+	DeliveryAttempt int    `json:"delivery_attempt,omitempty"`
+	// Phase, Job, Date and RunID are the message's routing attributes, if it had them.
+	Phase string `json:"phase,omitempty"`
+	Job   string `json:"job,omitempty"`
+	Date  string `json:"date,omitempty"`
+	RunID string `json:"run_id,omitempty"`
+	// Attributes and Data are the message as it was published, unchanged.
+	Attributes map[string]string `json:"attributes,omitempty"`
+	Data       []byte            `json:"data"`
+	Stored     time.Time         `json:"stored"`
+}
+
+// DeadLetterPath is the object name of a dead letter.
+func DeadLetterPath(messageID string) string { return DeadLetterPrefix + messageID + ".json" }
+
+// PutDeadLetter stores d unless a dead letter of the same message is already stored, and
+// reports whether it wrote it.
+func (l *Ledger) PutDeadLetter(ctx context.Context, d DeadLetter) (bool, error) {
+	if d.MessageID == "" || strings.ContainsAny(d.MessageID, "/\\") || strings.Contains(d.MessageID, "..") {
+		return false, fmt.Errorf("dead letter: message id %q cannot name an object", d.MessageID)
+	}
+	if d.Stored.IsZero() {
+		d.Stored = l.now()
+	}
+	body, err := json.Marshal(d)
+	if err != nil {
+		return false, fmt.Errorf("dead letter %s: %w", d.MessageID, err)
+	}
+	w := l.bucket.Object(DeadLetterPath(d.MessageID)).If(storage.Conditions{DoesNotExist: true}).NewWriter(ctx)
+	w.ChunkSize = 0
+	w.ContentType = "application/json"
+	w.Metadata = map[string]string{
+		MetaReason: d.Reason, "phase": d.Phase, "job": d.Job, "date": d.Date, MetaRunID: d.RunID,
+		"stored": d.Stored.UTC().Format(time.RFC3339Nano), MetaLastError: truncate(d.Error, maxMetaError),
+	}
+	if _, err := w.Write(body); err != nil {
+		_ = w.Close()
+		return false, fmt.Errorf("dead letter %s: %w", d.MessageID, err)
+	}
+	if err := w.Close(); err != nil {
+		if preconditionFailed(err) {
+			return false, nil // already kept
+		}
+		return false, fmt.Errorf("dead letter %s: %w", d.MessageID, err)
+	}
+	return true, nil
+}
+
+// GetDeadLetter reads one dead letter by message id.
+func (l *Ledger) GetDeadLetter(ctx context.Context, messageID string) (DeadLetter, error) {
+	r, err := l.bucket.Object(DeadLetterPath(messageID)).NewReader(ctx)
+	if errors.Is(err, storage.ErrObjectNotExist) {
+		return DeadLetter{}, fmt.Errorf("dead letter %s: %w", messageID, ErrNotFound)
+	}
+	if err != nil {
+		return DeadLetter{}, fmt.Errorf("dead letter %s: %w", messageID, err)
+	}
+	defer r.Close()
+	var d DeadLetter
+	body, err := io.ReadAll(r)
+	if err == nil {
+		err = json.Unmarshal(body, &d)
+	}
+	if err != nil {
+		return DeadLetter{}, fmt.Errorf("dead letter %s: %w", messageID, err)
+	}
+	return d, nil
+}
+
+// DeadLetterSummary is a dead letter as a listing shows it, from object metadata.
+type DeadLetterSummary struct {
+	MessageID, Reason, Phase, Job, Date, RunID, Error string
+	Stored                                            time.Time
+}
+
+// ListDeadLetters lists every stored dead letter stored at or after since (zero: all), in
+// message id order, reading metadata only.
+func (l *Ledger) ListDeadLetters(ctx context.Context, since time.Time) ([]DeadLetterSummary, error) {
+	q := &storage.Query{Prefix: DeadLetterPrefix}
+	if err := q.SetAttrSelection([]string{"Name", "Metadata"}); err != nil {
+		return nil, err
+	}
+	var out []DeadLetterSummary
+	it := l.bucket.Objects(ctx, q)
+	for {
+		a, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list dead letters in bucket %s: %w", l.name, err)
+		}
+		id, ok := strings.CutSuffix(strings.TrimPrefix(a.Name, DeadLetterPrefix), ".json")
+		if !ok {
+			continue
+		}
+		m := a.Metadata
+		s := DeadLetterSummary{MessageID: id, Reason: m[MetaReason], Phase: m["phase"], Job: m["job"], Date: m["date"],
+			RunID: m[MetaRunID], Error: m[MetaLastError]}
+		s.Stored, _ = time.Parse(time.RFC3339Nano, m["stored"])
+		if !since.IsZero() && s.Stored.Before(since) {
+			continue
+		}
+		out = append(out, s)
+	}
+}
