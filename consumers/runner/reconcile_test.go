@@ -1,0 +1,169 @@
+package runner_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/nba-props/pipeline/consumers/ledger"
+	"github.com/nba-props/pipeline/consumers/runner"
+	"github.com/nba-props/pipeline/messages"
+)
+
+// write puts rec into the ledger as it stands (creating or replacing it).
+func (e *env) write(rec ledger.Record) {
+	e.t.Helper()
+	_, gen := e.record(rec.Ref(), rec.Date)
+	if _, err := e.led.Write(context.Background(), rec, gen); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// Each kind of stranded record is found by one pass and its request sent again, so the
+// date finishes with no operator: a lapsed lease, a failed run whose retry never came, a
+// date waiting for hard upstreams that have finished since, and one waiting for a soft
+// upstream that died. Records that are fine are left alone.
+func TestReconcilerRedrivesEveryStrandedRecord(t *testing.T) {
+	t.Parallel()
+	cat, s1, u2, v2 := settleCatalog(t)
+	e := newEnv(t, cat)
+	tr := newTracker()
+	opts := e.options(map[messages.JobRef]runner.Job{s1: tr.job(s1, nil), u2: tr.job(u2, nil), v2: tr.job(v2, nil)})
+	opts.ReconcileEvery, opts.RetryWithin = -1, time.Minute // passes by hand
+	rt, _ := e.start(opts)
+
+	now := time.Now()
+	long := now.Add(-time.Hour)
+	run := func(ref messages.JobRef, date string) ledger.Record {
+		return ledger.Record{Phase: ref.Phase, Job: ref.Job, Date: date}.For(request(ref, date))
+	}
+	done := func(ref messages.JobRef, date string) ledger.Record {
+		return run(ref, date).Start("x", "run-test", time.Minute, long).Succeed(ledger.Output{}, "fp-"+date, false, long).MarkEmittedThrough("", long)
+	}
+	d := []string{"2024-11-01", "2024-11-02", "2024-11-03", "2024-11-04", "2024-11-05"}
+	e.write(run(s1, d[0]).Start("crashed-consumer", "run-test", time.Minute, long))       // lease lapsed
+	e.write(run(s1, d[1]).Start("c", "run-test", time.Minute, long).Fail(errFlaky, long)) // never retried
+	e.write(done(s1, d[2]))
+	e.write(run(v2, d[2]).Wait([]string{s1.String()}, nil, long)) // its upstream finished since
+	e.write(done(s1, d[3]))
+	e.write(run(v2, d[3]).Start("c", "run-test", time.Minute, long).Die("job_error", errors.New("bad"), long))
+	e.write(run(u2, d[3]).Wait(nil, []string{v2.String()}, now))      // awaits v2, which died
+	e.write(run(s1, d[4]).Start("alive", "run-test", time.Hour, now)) // a live lease: left alone
+
+	rep, err := rt.Reconcile(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rep.Redriven {
+		got = append(got, r[:strings.Index(r, ":")])
+	}
+	want := []string{"scrapers/s1 2024-11-01", "scrapers/s1 2024-11-02", "raw/v2 2024-11-03", "raw/u2 2024-11-04"}
+	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); !rep.Ran || diff != "" {
+		t.Fatalf("pass ran=%v, re-driven (-want +got):\n%s\nreport: %v", rep.Ran, diff, rep.Redriven)
+	}
+	e.waitState(s1, d[0], ledger.StateSucceeded)
+	e.waitState(s1, d[1], ledger.StateSucceeded)
+	e.waitState(v2, d[2], ledger.StateSucceeded)
+	e.waitState(u2, d[3], ledger.StateSucceeded)
+	if rec, _ := e.record(s1, d[4]); rec.State != ledger.StateRunning || rec.Lease.Owner != "alive" {
+		t.Errorf("the live lease was touched: %s %+v", rec.State, rec.Lease)
+	}
+
+	// A second pass right away sends nothing again: each re-drive is spaced.
+	e.write(run(s1, "2024-11-06").Start("crashed-consumer", "run-test", time.Minute, long))
+	rep, err = rt.Reconcile(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Redriven) != 1 || !strings.HasPrefix(rep.Redriven[0], "scrapers/s1 2024-11-06") {
+		t.Errorf("second pass re-drove %v, want only the new lapsed lease", rep.Redriven)
+	}
+}
+
+// However many instances offer to reconcile at once, one runs the pass.
+func TestOneReconcilerAtATime(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	var ran []bool
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range 6 {
+		opts := e.options(newTracker().allJobs())
+		opts.ReconcileEvery = time.Minute
+		rt := e.runtime(opts)
+		wg.Go(func() {
+			rep, err := rt.Reconcile(context.Background())
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			ran = append(ran, rep.Ran)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	n := 0
+	for _, r := range ran {
+		if r {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d of 6 instances ran the pass, want exactly 1", n)
+	}
+}
+
+// The reconciler runs by itself in a pulling consumer: a date whose consumer died with
+// the only message finishes without anyone re-sending it.
+func TestStrandedDateFinishesWithNoOperator(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	tr := newTracker()
+	opts := e.options(tr.allJobs())
+	opts.ReconcileEvery = 200 * time.Millisecond
+	e.start(opts)
+	lapsed := ledger.Record{Phase: a1.Phase, Job: a1.Job, Date: dates[0]}.For(request(a1, dates[0])).
+		Start("died", "run-test", time.Second, time.Now().Add(-time.Minute))
+	e.write(lapsed)
+	e.waitState(c3, dates[0], ledger.StateSucceeded) // a1 re-driven, and the chain followed
+}
+
+// A message that a subscription's dead-letter policy forwarded on its own (no reason
+// attribute) is kept in the store with reason delivery_limit, and its date is recorded
+// dead, so that status shows it and the next enqueue runs it again.
+func TestPolicyDeadLetteredMessageIsKeptAndRecorded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	opts := e.options(map[messages.JobRef]runner.Job{})
+	opts.DeadLetters, opts.Unroutable = true, []messages.Phase{}
+	rt := e.runtime(opts)
+	d := e.delivery(e.names.DeadLetterSubscription(), request(a2, dates[0]))
+	if s := rt.Deliver(context.Background(), d); s != runner.Ack {
+		t.Fatalf("settlement %v, want ack", s)
+	}
+	kept, err := e.led.GetDeadLetter(context.Background(), d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept.Reason != runner.ReasonDeliveryLimit || kept.Job != "a2" || string(kept.Data) != string(d.Data) {
+		t.Errorf("kept %+v", kept)
+	}
+	if rec, _ := e.record(a2, dates[0]); rec.State != ledger.StateDead || rec.Reason != runner.ReasonDeliveryLimit {
+		t.Errorf("record %s (%s), want dead (delivery_limit)", rec.State, rec.Reason)
+	}
+	// The same message again (the emulator forwards it more than once): still one kept.
+	if s := rt.Deliver(context.Background(), d); s != runner.Ack {
+		t.Fatalf("second settlement %v", s)
+	}
+	all, err := e.led.ListDeadLetters(context.Background(), time.Time{})
+	if err != nil || len(all) != 1 {
+		t.Errorf("dead letters kept: %v, %v; want 1", all, err)
+	}
+}
