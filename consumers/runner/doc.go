@@ -47,14 +47,31 @@
 //	               not decode or asks for a date the
 //	               source cannot serve
 //	retry        transient error                        failed            Nack
-//	lease_held   another consumer's live lease, still   nothing           Nack
-//	               held after LeaseWait
+//	lease_held   another consumer's live lease, still   nothing           Ack: the holder
+//	               held after LeaseWait                                     finishes (and re-runs
+//	                                                                        if its input changed)
+//	                                                                        or the reconciler
+//	                                                                        re-sends the date
 //	routed       a message for another job              nothing           Ack
 //	unroutable   catch-all: no job subscription takes   nothing           Ack, after the
 //	               it                                                       dead-letter publish
 //	not_handled  the ledger, a publish or the           nothing new       Nack
 //	               dead-letter publish failed
-//	abandoned    shutdown grace over                    nothing           Busy
+//	abandoned    shutdown grace over                    lease handed      Busy
+//	                                                      back
+//
+// # Nothing strands
+//
+// No promise lives only in memory. Whatever must happen later is in the ledger, and the
+// reconciler (Reconcile: one instance at a time, by a lock in the bucket, every
+// ReconcileEvery in a pulling process, on request in a push service) re-sends the request
+// of every record whose next step nobody is taking: running under a lapsed lease, failed
+// without a retry for RetryWithin, waiting for upstreams that have finished, or waiting
+// for soft upstreams that finished, died or took longer than SoftWait. A date is thus
+// re-driven within its lease (or SoftWait, or RetryWithin) plus one reconcile period of
+// the moment it stranded. Every dead letter is kept in the bucket (ledger.PutDeadLetter)
+// before it is published; a process with DeadLetters set also keeps what a subscription's
+// own dead-letter policy forwarded, and records its date dead.
 //
 // The attempt bound counts runs in the ledger (each claim is one), not Pub/Sub delivery
 // attempts: waiting for a held lease is no attempt, and the emulator (pstest) shares one
