@@ -47,6 +47,7 @@ const (
 	MetaAwaiting     = "awaiting"       // soft upstreams a waiting record waits for
 	MetaAwaitingFrom = "awaiting_since" // when the soft wait began
 	MetaRedriven     = "redriven"       // when the reconciler last re-sent the request
+	MetaIncomplete   = "incomplete"     // what a partial output lacks (game ids), comma-separated
 )
 
 // maxMetaError bounds the last error copied to metadata (object metadata is small).
@@ -199,6 +200,9 @@ func metadata(rec Record) map[string]string {
 	if len(rec.Missing) > 0 {
 		m[MetaMissing] = strings.Join(rec.Missing, ",")
 	}
+	if len(rec.Output.Missing) > 0 {
+		m[MetaIncomplete] = truncate(strings.Join(rec.Output.Missing, ","), maxMetaError)
+	}
 	if len(rec.Awaiting) > 0 {
 		m[MetaAwaiting] = strings.Join(rec.Awaiting, ",")
 		m[MetaAwaitingFrom] = rec.AwaitingSince.UTC().Format(time.RFC3339Nano)
@@ -241,8 +245,10 @@ type Summary struct {
 	// waits for, as it was written; AwaitingSince is when its soft wait began.
 	Missing, Awaiting []string
 	AwaitingSince     time.Time
-	Redriven          time.Time
-	Generation        int64
+	// Incomplete names what a partial output lacks (possibly cut short).
+	Incomplete []string
+	Redriven   time.Time
+	Generation int64
 }
 
 // Stalled reports whether the record is running under a lease that lapsed at now: the
@@ -315,6 +321,7 @@ func summary(ref messages.JobRef, date string, gen int64, m map[string]string) S
 	s.Updated, _ = time.Parse(time.RFC3339Nano, m[MetaUpdated])
 	s.LeaseExpires, _ = time.Parse(time.RFC3339Nano, m[MetaLeaseExpires])
 	s.Missing, s.Awaiting = splitList(m[MetaMissing]), splitList(m[MetaAwaiting])
+	s.Incomplete = splitList(m[MetaIncomplete])
 	s.AwaitingSince, _ = time.Parse(time.RFC3339Nano, m[MetaAwaitingFrom])
 	s.Redriven, _ = time.Parse(time.RFC3339Nano, m[MetaRedriven])
 	return s

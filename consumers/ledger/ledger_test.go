@@ -401,3 +401,25 @@ func TestEmittedFor(t *testing.T) {
 		}
 	}
 }
+
+func TestPartialOutputIsDoneButNotFinished(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l := ledger.New(newStorage(t), bucket, ledger.Options{})
+	now := time.Now()
+	rec := ledger.Record{Phase: ref.Phase, Job: ref.Job, Date: "2024-10-22"}.Start("a", "run-1", time.Minute, now).
+		Succeed(ledger.Output{Rows: map[string]int64{"2024-10-22": 20}, Missing: []string{"0022400061"}}, "fp", false, now)
+	if rec.State != ledger.StatePartial || !rec.State.Done() || rec.State.Finished() {
+		t.Fatalf("state %s done=%v finished=%v, want partial, done, not finished", rec.State, rec.State.Done(), rec.State.Finished())
+	}
+	if _, err := l.Write(ctx, rec, 0); err != nil {
+		t.Fatal(err)
+	}
+	sums, err := l.List(ctx, ref, "2024-10-22", "2024-10-22")
+	if err != nil || len(sums) != 1 {
+		t.Fatal(sums, err)
+	}
+	if got := sums[0]; got.State != ledger.StatePartial || !cmp.Equal(got.Incomplete, []string{"0022400061"}) {
+		t.Errorf("summary %s incomplete %v, want partial naming 0022400061", got.State, got.Incomplete)
+	}
+}

@@ -14,18 +14,24 @@ const (
 	StateRunning   State = "running"   // a consumer holds the lease and runs the job
 	StateSucceeded State = "succeeded" // output written and recorded
 	StateEmpty     State = "empty"     // the source had nothing; new input reprocesses the date
+	StatePartial   State = "partial"   // output written, but the source left out part of the date
 	StateWaiting   State = "waiting"   // a hard upstream has not finished the date yet
 	StateFailed    State = "failed"    // the last attempt hit a transient error; redelivery retries it
 	StateDead      State = "dead"      // a permanent error or too many attempts; dead-lettered
 )
 
-// Done reports whether the state is a finished output that downstream jobs can read.
-func (s State) Done() bool { return s == StateSucceeded || s == StateEmpty }
+// Done reports whether the state is an output that downstream jobs can read: succeeded,
+// empty, or partial (they run with what there is, and again when the rest arrives).
+func (s State) Done() bool { return s == StateSucceeded || s == StateEmpty || s == StatePartial }
+
+// Finished reports whether the date needs no more work unless its input changes: a
+// partial date is done for its dependents but not finished, so an enqueue runs it again.
+func (s State) Finished() bool { return s == StateSucceeded || s == StateEmpty }
 
 // Valid reports whether s is one of the known states.
 func (s State) Valid() bool {
 	switch s {
-	case StateRunning, StateSucceeded, StateEmpty, StateWaiting, StateFailed, StateDead:
+	case StateRunning, StateSucceeded, StateEmpty, StatePartial, StateWaiting, StateFailed, StateDead:
 		return true
 	}
 	return false
@@ -50,7 +56,10 @@ type Object struct {
 
 // Output is what a run produced.
 type Output struct {
-	Objects []Object         `json:"objects,omitempty"`
+	Objects []Object `json:"objects,omitempty"`
+	// Missing names what the source should have had for the date but did not deliver
+	// (game ids): the record is partial.
+	Missing []string         `json:"missing,omitempty"`
 	Rows    map[string]int64 `json:"rows,omitempty"`
 	Metrics map[string]int64 `json:"metrics,omitempty"`
 }
@@ -208,12 +217,17 @@ func (r Record) Extend(ttl time.Duration, now time.Time) Record {
 	return r
 }
 
-// Succeed returns the record finished with out: succeeded, or empty when empty is set.
+// Succeed returns the record finished with out: succeeded, empty when empty is set, or
+// partial when out names something missing.
 // Emitted is cleared: the downstream messages of this output are still to be sent.
 func (r Record) Succeed(out Output, outputFingerprint string, empty bool, now time.Time) Record {
-	r.State = StateSucceeded
-	if empty {
+	switch {
+	case empty:
 		r.State = StateEmpty
+	case len(out.Missing) > 0:
+		r.State = StatePartial
+	default:
+		r.State = StateSucceeded
 	}
 	r.Output = out
 	r.OutputFingerprint = outputFingerprint

@@ -82,7 +82,9 @@ func (rt *Runtime) decide(ctx context.Context, spec messages.JobSpec, req messag
 	}
 	fp := InputFingerprint(inputs)
 	root := len(spec.Upstreams()) == 0
-	if rec.State.Done() && rec.InputFingerprint == fp && !req.Force && !(root && rec.State == ledger.StateEmpty) {
+	// A job with no upstreams that found nothing, or not everything, fetches again.
+	refetch := root && (rec.State == ledger.StateEmpty || rec.State == ledger.StatePartial)
+	if rec.State.Done() && rec.InputFingerprint == fp && !req.Force && !refetch {
 		return decision{action: actionDuplicate, rec: rec, gen: gen}, nil
 	}
 	rec = rec.For(req).Start(rt.opts.Owner, req.RunID, rt.opts.Lease, now)

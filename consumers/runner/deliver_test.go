@@ -285,3 +285,34 @@ func TestCrashBetweenRecordAndSettleIsAbsorbed(t *testing.T) {
 		t.Errorf("%d downstream messages, want 2 (one for a2, one for ab2), none again on the redelivery", n)
 	}
 }
+
+// A scraper that could not get every scheduled game records the date partial: its
+// dependents run with what there is, and the next message for it fetches again.
+func TestPartialOutputFeedsDependentsAndIsFetchedAgain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	tr := newTracker()
+	var calls atomic.Int32
+	partial := func(ctx context.Context, req messages.Request) (runner.Result, error) {
+		if calls.Add(1) == 1 {
+			return runner.Result{Rows: map[string]int64{req.Date: 9}, Missing: []string{"game-7"}}, nil
+		}
+		return runner.Result{Rows: map[string]int64{req.Date: 10}}, nil
+	}
+	rt := e.runtime(e.options(map[messages.JobRef]runner.Job{a1: tr.job(a1, partial), a2: tr.job(a2, nil)}))
+	ctx := context.Background()
+	rt.Deliver(ctx, e.delivery(e.names.Subscription(a1), request(a1, dates[0])))
+	if rec, _ := e.record(a1, dates[0]); rec.State != ledger.StatePartial || !cmp.Equal(rec.Output.Missing, []string{"game-7"}) {
+		t.Fatalf("a1 is %s missing %v, want partial missing game-7", rec.State, rec.Output.Missing)
+	}
+	if s := rt.Deliver(ctx, e.delivery(e.names.Subscription(a2), request(a1, dates[0]).Next(a2))); s != runner.Ack {
+		t.Fatalf("a2: %v", s)
+	}
+	if rec, _ := e.record(a2, dates[0]); rec.State != ledger.StateSucceeded {
+		t.Errorf("a2 after a partial upstream: %s, want succeeded", rec.State)
+	}
+	rt.Deliver(ctx, e.delivery(e.names.Subscription(a1), request(a1, dates[0])))
+	if rec, _ := e.record(a1, dates[0]); rec.State != ledger.StateSucceeded || tr.count(a1, dates[0]) != 2 {
+		t.Errorf("a1 after a second message: %s after %d runs, want succeeded after 2", rec.State, tr.count(a1, dates[0]))
+	}
+}

@@ -36,6 +36,9 @@ func OutputFingerprint(res Result, inputFingerprint string) string {
 	}
 	h := sha256.New()
 	io.WriteString(h, "empty="+strconv.FormatBool(res.Empty)+"\n")
+	for _, m := range slices.Sorted(slices.Values(res.Missing)) {
+		io.WriteString(h, "missing "+m+"\n")
+	}
 	objs := make([]string, 0, len(res.Objects))
 	for _, o := range res.Objects {
 		objs = append(objs, fmt.Sprintf("object %s/%s#%d\n", o.Bucket, o.Name, o.Generation))
@@ -52,7 +55,7 @@ func OutputFingerprint(res Result, inputFingerprint string) string {
 }
 
 func toOutput(res Result) ledger.Output {
-	return ledger.Output{Objects: slices.Clone(res.Objects), Rows: maps.Clone(res.Rows), Metrics: maps.Clone(res.Metrics)}
+	return ledger.Output{Objects: slices.Clone(res.Objects), Missing: slices.Clone(res.Missing), Rows: maps.Clone(res.Rows), Metrics: maps.Clone(res.Metrics)}
 }
 
 // RunInfo is what the runtime knows about the run a Job is in, for jobs that name their

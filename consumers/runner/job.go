@@ -35,6 +35,10 @@ type Result struct {
 	Objects []Object
 	// Rows counts rows written per partition, keyed by partition date ("2024-10-22").
 	Rows map[string]int64
+	// Missing names what the source should have had for the date (by the schedule) but did
+	// not deliver, once it is no longer expected to (game ids). The ledger records the date
+	// partial: dependents run with what there is, and the next enqueue runs it again.
+	Missing []string
 	// Empty says the source legitimately had nothing for the date (a day without games).
 	// The ledger records it as `empty`, which never locks the date: new input reprocesses it.
 	Empty bool
