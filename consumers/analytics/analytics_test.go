@@ -238,7 +238,7 @@ func TestBDLFallback(t *testing.T) {
 	}
 	const date = "2024-11-15"
 	objs := rawtest.Capture(t, sim, date)
-	name := "nba-com/player-boxscores/" + date + "/leaguegamelog.json"
+	name := messages.ScrapedNBACPlayerBoxscores.Object(date, messages.LeagueGameLogPart("Regular Season"))
 	var doc map[string]any
 	if err := json.Unmarshal(objs[name], &doc); err != nil {
 		t.Fatal(err)

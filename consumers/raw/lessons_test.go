@@ -43,8 +43,6 @@ var (
 	rawBox    = messages.Ref(messages.PhaseRaw, "nbac_player_boxscores")
 )
 
-const boxObject = "nba-com/player-boxscores/" + gameDay + "/leaguegamelog.json"
-
 // lessonEnv is one pipeline slice: Pub/Sub with the declared topology, GCS holding the ledger
 // and the scraper objects, the BigQuery emulator with every table, the stand-in scraper and
 // the real raw job, whose BigQuery client goes through lost (answers it can be told to lose).
@@ -93,7 +91,7 @@ func newLessonEnv(t *testing.T) *lessonEnv {
 	e := &lessonEnv{
 		Env: &rawtest.Env{Project: em.Project, Bucket: em.Bucket, Storage: em.Storage, BigQuery: bq},
 		t:   t, em: em, cat: cat, led: ledger.New(em.Storage, em.Bucket, ledger.Options{}),
-		lost: lost, jobs: jobs, logs: &lockedBuffer{}, full: captured[boxObject],
+		lost: lost, jobs: jobs, logs: &lockedBuffer{}, full: captured[gameLogObject],
 	}
 	var doc struct {
 		ResultSets []struct {
@@ -108,7 +106,7 @@ func newLessonEnv(t *testing.T) *lessonEnv {
 		t.Fatal("the captured leaguegamelog has no rows")
 	}
 	// The schedule of the date says games were played (lesson #11 decides by it).
-	sched := "nba-com/schedule/" + gameDay + "/schedule.json"
+	sched := scheduleObject(gameDay)
 	e.Put(t, map[string][]byte{sched: captured[sched]})
 	e.body = e.full
 	t.Cleanup(func() {
@@ -147,7 +145,7 @@ func (e *lessonEnv) scraper() runner.Job {
 		e.scrMu.Lock()
 		body, empty := e.body, e.empty
 		e.scrMu.Unlock()
-		obj := e.Storage.Bucket(e.Bucket).Object(boxObject)
+		obj := e.Storage.Bucket(e.Bucket).Object(gameLogObject)
 		a, err := obj.Attrs(ctx)
 		if err != nil || !bytes.Equal(a.MD5, md5Of(body)) {
 			w := obj.NewWriter(ctx)

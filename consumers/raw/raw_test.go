@@ -28,6 +28,19 @@ const (
 	offDay  = "2024-11-28" // Thanksgiving: no games
 )
 
+// gameLogObject is the game day's stats.nba.com game log (a regular-season day).
+var gameLogObject = messages.ScrapedNBACPlayerBoxscores.Object(gameDay, messages.LeagueGameLogPart("Regular Season"))
+
+// scheduleObject is the narrowed schedule of a date.
+func scheduleObject(date string) string {
+	return messages.ScrapedNBACSchedule.Object(date, messages.SchedulePart)
+}
+
+// isEventOdds reports whether a captured object of the game day is one (event, snapshot).
+func isEventOdds(name string) bool {
+	return strings.HasPrefix(name, messages.ScrapedOddsAPIPlayerProps.Prefix(gameDay)) && !messages.IsOddsEventsList(name)
+}
+
 // TestCapture refreshes testdata/capture from the source simulator (go test -run
 // TestCapture -capture). The injury report only exists for the simulator's current date, so
 // it is captured from a simulator whose clock is at noon of the game day.
@@ -39,7 +52,7 @@ func TestCapture(t *testing.T) {
 		objs := rawtest.Capture(t, rawtest.Sim(time.Time{}), date)
 		if date == gameDay {
 			noon := time.Date(2024, 11, 15, 17, 0, 0, 0, time.UTC)
-			name := "ball-dont-lie/injuries/" + date + "/injuries.json"
+			name := messages.ScrapedBDLInjuries.Object(date, messages.InjuriesPart)
 			objs[name] = rawtest.Capture(t, rawtest.Sim(noon), date)[name]
 		}
 		rawtest.WriteDir(t, "testdata/capture/"+date, objs)
@@ -183,16 +196,18 @@ func TestChangedInputReprocesses(t *testing.T) {
 	}
 	var oddsObject string
 	for n := range captured {
-		if strings.HasPrefix(n, "odds-api/") && !strings.Contains(n, "/events-") {
+		if isEventOdds(n) {
 			oddsObject = n
 			break
 		}
 	}
 	for job, change := range map[string]func(*rawtest.Env){
-		"nbac_schedule":         replace("nba-com/schedule/"+gameDay+"/schedule.json", `"arenaName":"`, `"arenaName":"New `),
-		"nbac_player_boxscores": replace("nba-com/player-boxscores/"+gameDay+"/leaguegamelog.json", `"Regular Season"`, `"Regular Season" `),
-		"bdl_player_boxscores":  func(env *rawtest.Env) { env.Delete(t, "ball-dont-lie/player-boxscores/"+gameDay+"/page-0003.json") },
-		"bdl_injuries":          replace("ball-dont-lie/injuries/"+gameDay+"/injuries.json", `"status":"Out"`, `"status":"Day-To-Day"`),
+		"nbac_schedule":         replace(scheduleObject(gameDay), `"arenaName":"`, `"arenaName":"New `),
+		"nbac_player_boxscores": replace(gameLogObject, `"Regular Season"`, `"Regular Season" `),
+		"bdl_player_boxscores": func(env *rawtest.Env) {
+			env.Delete(t, messages.ScrapedBDLPlayerBoxscores.Object(gameDay, messages.PagePart(3)))
+		},
+		"bdl_injuries": replace(messages.ScrapedBDLInjuries.Object(gameDay, messages.InjuriesPart), `"status":"Out"`, `"status":"Day-To-Day"`),
 		"odds_api_player_points_props": func(env *rawtest.Env) {
 			env.Delete(t, oddsObject)
 		},
@@ -239,7 +254,7 @@ func TestRescrapeDropsARow(t *testing.T) {
 	if _, err := jobs[job].Run(ctx, request(job, gameDay)); err != nil {
 		t.Fatal(err)
 	}
-	name := "nba-com/player-boxscores/" + gameDay + "/leaguegamelog.json"
+	name := gameLogObject
 	body := rawtest.ReadDir(t, "testdata/capture/"+gameDay)[name]
 	var doc map[string]any
 	if err := json.Unmarshal(body, &doc); err != nil {
@@ -276,7 +291,7 @@ func TestOddsEveryEventFile(t *testing.T) {
 	}
 	files := map[string]bool{}
 	for name := range rawtest.ReadDir(t, "testdata/capture/"+gameDay) {
-		if strings.HasPrefix(name, "odds-api/") && !strings.Contains(name, "/events-") {
+		if isEventOdds(name) {
 			files["gs://BUCKET/"+name] = true
 		}
 	}
@@ -299,9 +314,9 @@ func TestUnparseableRecordIsPermanent(t *testing.T) {
 	for _, tc := range []struct {
 		job, object, from, to, pos string
 	}{
-		{"nbac_player_boxscores", "nba-com/player-boxscores/" + gameDay + "/leaguegamelog.json", ` @ `, ` at `, "rowSet["},
-		{"bdl_player_boxscores", "ball-dont-lie/player-boxscores/" + gameDay + "/page-0002.json", `"min":"`, `"min":"x`, "data["},
-		{"nbac_schedule", "nba-com/schedule/" + gameDay + "/schedule.json", `"teamTricode":"`, `"teamTricode":"Z`, "games["},
+		{"nbac_player_boxscores", gameLogObject, ` @ `, ` at `, "rowSet["},
+		{"bdl_player_boxscores", messages.ScrapedBDLPlayerBoxscores.Object(gameDay, messages.PagePart(2)), `"min":"`, `"min":"x`, "data["},
+		{"nbac_schedule", scheduleObject(gameDay), `"teamTricode":"`, `"teamTricode":"Z`, "games["},
 		{"odds_api_player_points_props", "", `"point":`, `"point":"x",`, "byte "},
 	} {
 		t.Run(tc.job, func(t *testing.T) {
@@ -311,7 +326,7 @@ func TestUnparseableRecordIsPermanent(t *testing.T) {
 			name := tc.object
 			if name == "" {
 				for n := range objs {
-					if strings.HasPrefix(n, "odds-api/") && !strings.Contains(n, "/events-") && strings.Contains(string(objs[n]), tc.from) {
+					if isEventOdds(n) && strings.Contains(string(objs[n]), tc.from) {
 						name = n
 						break
 					}
@@ -351,8 +366,8 @@ func TestOffDayTruncates(t *testing.T) {
 	}
 	env.Delete(t, "")
 	off := rawtest.ReadDir(t, "testdata/capture/"+offDay)
-	sched := strings.ReplaceAll(string(off["nba-com/schedule/"+offDay+"/schedule.json"]), offDay, gameDay)
-	env.Put(t, map[string][]byte{"nba-com/schedule/" + gameDay + "/schedule.json": []byte(sched)})
+	sched := strings.ReplaceAll(string(off[scheduleObject(offDay)]), offDay, gameDay)
+	env.Put(t, map[string][]byte{scheduleObject(gameDay): []byte(sched)})
 	for job, tb := range tables {
 		res, err := jobs[job].Run(ctx, request(job, gameDay))
 		if err != nil {
@@ -389,16 +404,16 @@ func TestEmptyResponseOnGameDayFails(t *testing.T) {
 	emptied := map[string][]byte{}
 	for name, body := range objs {
 		switch {
-		case strings.HasPrefix(name, "nba-com/player-boxscores/"):
+		case strings.HasPrefix(name, messages.ScrapedNBACPlayerBoxscores.Prefix(gameDay)):
 			var doc map[string]any
 			if err := json.Unmarshal(body, &doc); err != nil {
 				t.Fatal(err)
 			}
 			doc["resultSets"].([]any)[0].(map[string]any)["rowSet"] = []any{}
 			emptied[name], _ = json.Marshal(doc)
-		case strings.HasPrefix(name, "ball-dont-lie/player-boxscores/"):
+		case strings.HasPrefix(name, messages.ScrapedBDLPlayerBoxscores.Prefix(gameDay)):
 			emptied[name] = []byte(`{"data":[],"meta":{"per_page":100}}`)
-		case strings.HasPrefix(name, "odds-api/") && !strings.Contains(name, "/events-"):
+		case isEventOdds(name):
 			var doc map[string]any
 			if err := json.Unmarshal(body, &doc); err != nil {
 				t.Fatal(err)

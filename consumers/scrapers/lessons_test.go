@@ -120,7 +120,7 @@ func TestLessonSourceNeverDeliversOneGame(t *testing.T) {
 	if fmt.Sprint(perTopic) != fmt.Sprint(want) || dead[0] != runner.ReasonMaxAttempts {
 		t.Errorf("messages per topic %v (dead-letter reasons %v); want only the request and one max_attempts dead letter %v", perTopic, dead, want)
 	}
-	if objs := e.list(t, "ball-dont-lie/"); len(objs) != 0 {
+	if objs := e.list(t, messages.ScrapedBDLPlayerBoxscores.Prefix(gameDay)); len(objs) != 0 {
 		t.Errorf("objects written by runs that never succeeded: %v", objs[:min(len(objs), 5)])
 	}
 
