@@ -170,6 +170,67 @@ func TestCheckDate(t *testing.T) {
 	}
 }
 
+// TestCheckDateRefusesOutsideTheSourceHistory: a request for a date before a job's
+// BackfillFrom (or after its BackfillTo) is refused, for that job and for every job that
+// needs it as a hard upstream, with an error that names the first date the source has; the
+// first date itself is served. Jobs never repeat these bounds: the catalogue is the one
+// place that says them, and the consumer runtime and the producer both ask CheckDate.
+func TestCheckDateRefusesOutsideTheSourceHistory(t *testing.T) {
+	c := messages.DefaultCatalog()
+	const today = "2025-03-01"
+	// needs reports whether r depends on u through hard edges.
+	var needs func(r, u messages.JobRef) bool
+	needs = func(r, u messages.JobRef) bool {
+		s, _ := c.Lookup(r)
+		for _, h := range s.Hard {
+			if h == u || needs(h, u) {
+				return true
+			}
+		}
+		return false
+	}
+	bounded := 0
+	for _, s := range c.Jobs() {
+		if s.BackfillFrom == "" && s.BackfillTo == "" {
+			continue
+		}
+		bounded++
+		var cases []struct{ refused, served, bound string }
+		if s.BackfillFrom != "" {
+			cases = append(cases, struct{ refused, served, bound string }{shift(t, s.BackfillFrom, -1), s.BackfillFrom, s.BackfillFrom})
+		}
+		if s.BackfillTo != "" {
+			cases = append(cases, struct{ refused, served, bound string }{shift(t, s.BackfillTo, 1), s.BackfillTo, s.BackfillTo})
+		}
+		for _, tc := range cases {
+			for _, r := range c.Jobs() {
+				if r.Ref() != s.Ref() && !needs(r.Ref(), s.Ref()) {
+					continue
+				}
+				err := c.CheckDate(r.Ref(), tc.refused, today)
+				if !errors.Is(err, messages.ErrNotBackfillable) || messages.Reason(err) != "not_backfillable" || !strings.Contains(err.Error(), tc.bound) {
+					t.Errorf("CheckDate(%s, %s) = %v; want not_backfillable naming %s (the bound of %s)", r.Ref(), tc.refused, err, tc.bound, s.Ref())
+				}
+				if err := c.CheckDate(r.Ref(), tc.served, today); err != nil {
+					t.Errorf("CheckDate(%s, %s) = %v; want the bound itself served", r.Ref(), tc.served, err)
+				}
+			}
+		}
+	}
+	if bounded == 0 {
+		t.Fatal("no job of the catalogue has a BackfillFrom or BackfillTo: the test checks nothing")
+	}
+}
+
+func shift(t *testing.T, date string, days int) string {
+	t.Helper()
+	d, err := messages.ParseDate(date)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.AddDate(0, 0, days).Format(messages.DateLayout)
+}
+
 func TestReaches(t *testing.T) {
 	r := valid()
 	r.StopAfter = messages.PhaseRaw

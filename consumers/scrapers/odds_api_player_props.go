@@ -12,13 +12,12 @@ import (
 	"github.com/nba-props/pipeline/messages"
 )
 
-// oddsPropsFrom is the first date The Odds API has historical player props for.
-const oddsPropsFrom = "2023-05-03"
-
 // oddsAPIPlayerProps stores The Odds API's historical player_points odds for the games of one
 // date, taken at pre-tip snapshots only (messages.ScrapedOddsAPIPlayerProps): the events
 // list at one snapshot and one object per (event, snapshot). A snapshot at which the event
-// is not listed (404) is skipped and counted; it does not fail the date.
+// is not listed (404) is skipped and counted; it does not fail the date. The first date the
+// API has props for is the catalogue's BackfillFrom: the caller refuses earlier dates before
+// Run (messages.Catalog.CheckDate), so the job does not check it again.
 type oddsAPIPlayerProps struct {
 	cdn     *nbaCDN
 	odds    *oddsAPI
@@ -42,10 +41,6 @@ type oddsGame struct {
 func (j oddsAPIPlayerProps) Run(ctx context.Context, req messages.Request) (runner.Result, error) {
 	if _, err := requestDate(req); err != nil {
 		return runner.Result{}, err
-	}
-	if req.Date < oddsPropsFrom {
-		return runner.Result{}, runner.Permanent(fmt.Errorf("odds_api_player_props %s: %w: The Odds API has player props from %s only",
-			req.Date, messages.ErrNotBackfillable, oddsPropsFrom))
 	}
 	prefix := messages.ScrapedOddsAPIPlayerProps.Prefix(req.Date)
 	games, err := j.cdn.gamesOn(ctx, req.Date)

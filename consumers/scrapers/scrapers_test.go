@@ -297,15 +297,6 @@ func TestPastSeasonScheduleFile(t *testing.T) {
 	}
 }
 
-func TestOddsBeforePropsStart(t *testing.T) {
-	t.Parallel()
-	e := newTestEnv(t, sourcesim.Config{}, nil)
-	_, err := e.run(t, "odds_api_player_props", "2023-05-02")
-	if !runner.IsPermanent(err) || !errors.Is(err, messages.ErrNotBackfillable) {
-		t.Errorf("err = %v; want a permanent ErrNotBackfillable", err)
-	}
-}
-
 func TestBadDateIsPermanent(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, sourcesim.Config{}, nil)
