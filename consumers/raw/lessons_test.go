@@ -29,12 +29,11 @@ import (
 
 	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/consumers/raw"
-	"github.com/nba-props/pipeline/consumers/raw/rawtest"
 	"github.com/nba-props/pipeline/consumers/runner"
-	"github.com/nba-props/pipeline/infra/bqemu"
 	"github.com/nba-props/pipeline/infra/cloud"
 	"github.com/nba-props/pipeline/infra/emulators"
 	"github.com/nba-props/pipeline/infra/topology"
+	"github.com/nba-props/pipeline/infra/warehousetest"
 	"github.com/nba-props/pipeline/messages"
 )
 
@@ -47,7 +46,7 @@ var (
 // and the scraper objects, the BigQuery emulator with every table, the stand-in scraper and
 // the real raw job, whose BigQuery client goes through lost (answers it can be told to lose).
 type lessonEnv struct {
-	*rawtest.Env
+	*warehousetest.Env
 	t     *testing.T
 	em    *emulators.Env
 	cat   *messages.Catalog
@@ -65,7 +64,7 @@ type lessonEnv struct {
 func newLessonEnv(t *testing.T) *lessonEnv {
 	t.Helper()
 	em := emulators.StartTest(t)
-	host := bqemu.StartTest(t, em.Storage)
+	host := warehousetest.StartBigQuery(t, em.Storage)
 	ctx := context.Background()
 	bq, err := cloud.BigQuery(ctx, em.Project, host)
 	if err != nil {
@@ -83,13 +82,13 @@ func newLessonEnv(t *testing.T) *lessonEnv {
 		topology.Options{Catalog: cat, Names: em.Names, Bucket: em.Bucket}); err != nil {
 		t.Fatal(err)
 	}
-	jobs, err := raw.Jobs(raw.Config{}, raw.Deps{Storage: em.Storage, Bucket: em.Bucket, BigQuery: faulty})
+	jobs, err := raw.Jobs(raw.Deps{Storage: em.Storage, Bucket: em.Bucket, BigQuery: faulty})
 	if err != nil {
 		t.Fatal(err)
 	}
-	captured := rawtest.ReadDir(t, "testdata/capture/"+gameDay)
+	captured := warehousetest.ReadDir(t, "testdata/capture/"+gameDay)
 	e := &lessonEnv{
-		Env: &rawtest.Env{Project: em.Project, Bucket: em.Bucket, Storage: em.Storage, BigQuery: bq},
+		Env: &warehousetest.Env{Project: em.Project, Bucket: em.Bucket, Storage: em.Storage, BigQuery: bq},
 		t:   t, em: em, cat: cat, led: ledger.New(em.Storage, em.Bucket, ledger.Options{}),
 		lost: lost, jobs: jobs, logs: &lockedBuffer{}, full: captured[gameLogObject],
 	}
@@ -528,7 +527,7 @@ func TestLessonFailedWriteIsNeverASuccess(t *testing.T) {
 func TestLessonEveryRowJoinsTheSchedule(t *testing.T) {
 	t.Parallel()
 	env, jobs := setup(t)
-	sim := rawtest.Sim(time.Time{})
+	sim := warehousetest.Sim(time.Time{})
 	var days []string
 	seen := map[string]bool{}
 	pick := func(from time.Time) {
@@ -556,7 +555,7 @@ func TestLessonEveryRowJoinsTheSchedule(t *testing.T) {
 	for _, d := range days {
 		g, _ := sim.GamesOn(d)
 		games += len(g)
-		env.Put(t, rawtest.Capture(t, sim, d))
+		env.Put(t, warehousetest.Capture(t, sim, d))
 		for _, job := range []string{"nbac_schedule", "nbac_player_boxscores", "bdl_player_boxscores", "odds_api_player_points_props"} {
 			if _, err := jobs[job].Run(ctx, request(job, d)); err != nil {
 				t.Fatalf("%s %s: %v", job, d, err)

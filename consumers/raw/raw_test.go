@@ -13,8 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/nba-props/pipeline/consumers/raw"
-	"github.com/nba-props/pipeline/consumers/raw/rawtest"
 	"github.com/nba-props/pipeline/consumers/runner"
+	"github.com/nba-props/pipeline/infra/warehousetest"
 	"github.com/nba-props/pipeline/messages"
 )
 
@@ -49,24 +49,24 @@ func TestCapture(t *testing.T) {
 		t.Skip("run with -capture to refresh testdata/capture from the simulator")
 	}
 	for _, date := range []string{gameDay, offDay} {
-		objs := rawtest.Capture(t, rawtest.Sim(time.Time{}), date)
+		objs := warehousetest.Capture(t, warehousetest.Sim(time.Time{}), date)
 		if date == gameDay {
 			noon := time.Date(2024, 11, 15, 17, 0, 0, 0, time.UTC)
 			name := messages.ScrapedBDLInjuries.Object(date, messages.InjuriesPart)
-			objs[name] = rawtest.Capture(t, rawtest.Sim(noon), date)[name]
+			objs[name] = warehousetest.Capture(t, warehousetest.Sim(noon), date)[name]
 		}
-		rawtest.WriteDir(t, "testdata/capture/"+date, objs)
+		warehousetest.WriteDir(t, "testdata/capture/"+date, objs)
 	}
 }
 
 // setup starts the emulators, stores the captured objects of the dates and returns the jobs.
-func setup(t *testing.T, dates ...string) (*rawtest.Env, map[string]runner.Job) {
+func setup(t *testing.T, dates ...string) (*warehousetest.Env, map[string]runner.Job) {
 	t.Helper()
-	env := rawtest.Start(t)
+	env := warehousetest.Start(t)
 	for _, d := range dates {
-		env.Put(t, rawtest.ReadDir(t, "testdata/capture/"+d))
+		env.Put(t, warehousetest.ReadDir(t, "testdata/capture/"+d))
 	}
-	jobs, err := raw.Jobs(raw.Config{}, raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
+	jobs, err := raw.Jobs(raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestGolden(t *testing.T) {
 		if got := res.Rows[gameDay]; got != int64(len(rows)) || res.Empty {
 			t.Errorf("%s: Result.Rows[%s] = %d, Empty %v; the partition has %d rows", job, gameDay, got, res.Empty, len(rows))
 		}
-		rawtest.Golden(t, job+"_"+gameDay, rows, *update)
+		warehousetest.Golden(t, job+"_"+gameDay, rows, *update)
 	}
 	// Every row keys to a game of the schedule through the canonical game_id (lesson 13).
 	for _, table := range []string{"nbac_player_boxscores", "bdl_player_boxscores", "odds_api_player_points_props"} {
@@ -163,7 +163,7 @@ func TestRerunChangesNothing(t *testing.T) {
 }
 
 // loadJobs counts the BigQuery load jobs into a raw table.
-func loadJobs(t *testing.T, env *rawtest.Env, table string) int {
+func loadJobs(t *testing.T, env *warehousetest.Env, table string) int {
 	t.Helper()
 	it := env.BigQuery.Jobs(context.Background())
 	it.AllUsers = true
@@ -184,9 +184,9 @@ func loadJobs(t *testing.T, env *rawtest.Env, table string) int {
 // generation, an object gone) loads again, and the partition reflects the new input.
 func TestChangedInputReprocesses(t *testing.T) {
 	t.Parallel()
-	captured := rawtest.ReadDir(t, "testdata/capture/"+gameDay)
-	replace := func(name, from, to string) func(*rawtest.Env) {
-		return func(env *rawtest.Env) {
+	captured := warehousetest.ReadDir(t, "testdata/capture/"+gameDay)
+	replace := func(name, from, to string) func(*warehousetest.Env) {
+		return func(env *warehousetest.Env) {
 			body := string(captured[name])
 			if !strings.Contains(body, from) {
 				t.Fatalf("%s holds no %q", name, from)
@@ -201,14 +201,14 @@ func TestChangedInputReprocesses(t *testing.T) {
 			break
 		}
 	}
-	for job, change := range map[string]func(*rawtest.Env){
+	for job, change := range map[string]func(*warehousetest.Env){
 		"nbac_schedule":         replace(scheduleObject(gameDay), `"arenaName":"`, `"arenaName":"New `),
 		"nbac_player_boxscores": replace(gameLogObject, `"Regular Season"`, `"Regular Season" `),
-		"bdl_player_boxscores": func(env *rawtest.Env) {
+		"bdl_player_boxscores": func(env *warehousetest.Env) {
 			env.Delete(t, messages.ScrapedBDLPlayerBoxscores.Object(gameDay, messages.PagePart(3)))
 		},
 		"bdl_injuries": replace(messages.ScrapedBDLInjuries.Object(gameDay, messages.InjuriesPart), `"status":"Out"`, `"status":"Day-To-Day"`),
-		"odds_api_player_points_props": func(env *rawtest.Env) {
+		"odds_api_player_points_props": func(env *warehousetest.Env) {
 			env.Delete(t, oddsObject)
 		},
 	} {
@@ -255,7 +255,7 @@ func TestRescrapeDropsARow(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := gameLogObject
-	body := rawtest.ReadDir(t, "testdata/capture/"+gameDay)[name]
+	body := warehousetest.ReadDir(t, "testdata/capture/"+gameDay)[name]
 	var doc map[string]any
 	if err := json.Unmarshal(body, &doc); err != nil {
 		t.Fatal(err)
@@ -290,7 +290,7 @@ func TestOddsEveryEventFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := map[string]bool{}
-	for name := range rawtest.ReadDir(t, "testdata/capture/"+gameDay) {
+	for name := range warehousetest.ReadDir(t, "testdata/capture/"+gameDay) {
 		if isEventOdds(name) {
 			files["gs://BUCKET/"+name] = true
 		}
@@ -322,7 +322,7 @@ func TestUnparseableRecordIsPermanent(t *testing.T) {
 		t.Run(tc.job, func(t *testing.T) {
 			t.Parallel()
 			env, jobs := setup(t, gameDay)
-			objs := rawtest.ReadDir(t, "testdata/capture/"+gameDay)
+			objs := warehousetest.ReadDir(t, "testdata/capture/"+gameDay)
 			name := tc.object
 			if name == "" {
 				for n := range objs {
@@ -365,7 +365,7 @@ func TestOffDayTruncates(t *testing.T) {
 		}
 	}
 	env.Delete(t, "")
-	off := rawtest.ReadDir(t, "testdata/capture/"+offDay)
+	off := warehousetest.ReadDir(t, "testdata/capture/"+offDay)
 	sched := strings.ReplaceAll(string(off[scheduleObject(offDay)]), offDay, gameDay)
 	env.Put(t, map[string][]byte{scheduleObject(gameDay): []byte(sched)})
 	for job, tb := range tables {
@@ -382,7 +382,7 @@ func TestOffDayTruncates(t *testing.T) {
 	}
 	// The games come back (lesson 1: an empty date is never locked): the rows return.
 	env.Delete(t, "")
-	env.Put(t, rawtest.ReadDir(t, "testdata/capture/"+gameDay))
+	env.Put(t, warehousetest.ReadDir(t, "testdata/capture/"+gameDay))
 	for job, tb := range tables {
 		res, err := jobs[job].Run(ctx, request(job, gameDay))
 		if err != nil {
@@ -400,7 +400,7 @@ func TestOffDayTruncates(t *testing.T) {
 func TestEmptyResponseOnGameDayFails(t *testing.T) {
 	t.Parallel()
 	env, jobs := setup(t, gameDay)
-	objs := rawtest.ReadDir(t, "testdata/capture/"+gameDay)
+	objs := warehousetest.ReadDir(t, "testdata/capture/"+gameDay)
 	emptied := map[string][]byte{}
 	for name, body := range objs {
 		switch {

@@ -1,7 +1,12 @@
-// Package rawtest gives the tests of the raw, reference and analytics phases one local
-// environment (fake GCS, the BigQuery emulator with the pipeline's tables) and scraper-shaped
-// inputs captured from the source simulator. It is imported by tests only.
-package rawtest
+// Package warehousetest gives the tests of the raw, reference and analytics phases a local
+// warehouse: fake GCS and the BigQuery emulator with every pipeline table (Start), the
+// scraper objects of a date captured from the source simulator (Capture), and partition
+// queries and golden files to compare what the jobs loaded. It is imported by tests only.
+//
+// The BigQuery emulator links DuckDB through cgo. Built without cgo, this package still
+// compiles (so the production packages whose tests import it vet with CGO_ENABLED=0), and
+// Start and StartBigQuery fail the test with a message saying what to install.
+package warehousetest
 
 import (
 	"context"
@@ -20,10 +25,10 @@ import (
 	"time"
 
 	"cloud.google.com/go/bigquery"
+	"cloud.google.com/go/civil"
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/iterator"
 
-	"github.com/nba-props/pipeline/infra/bqemu"
 	"github.com/nba-props/pipeline/infra/cloud"
 	"github.com/nba-props/pipeline/infra/emulators"
 	"github.com/nba-props/pipeline/infra/sourcesim"
@@ -44,7 +49,7 @@ type Env struct {
 func Start(tb testing.TB) *Env {
 	tb.Helper()
 	em := emulators.StartTest(tb)
-	host := bqemu.StartTest(tb, em.Storage)
+	host := StartBigQuery(tb, em.Storage)
 	ctx := context.Background()
 	bq, err := cloud.BigQuery(ctx, em.Project, host)
 	if err != nil {
@@ -268,7 +273,7 @@ func civilDate(tb testing.TB, date string) any {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return civilFromTime(d)
+	return civil.DateOf(d)
 }
 
 // Sim is a simulator whose clock is well after the 2024-25 season unless now is given, so
