@@ -267,6 +267,35 @@ func ExampleDateRange() {
 	// invalid date: end date 2024-02-27 is before start date 2024-03-01
 }
 
+// TestGameDateAroundMidnight: the game date of an instant is its US Eastern calendar date,
+// from 23:00 to 05:00 Eastern and on both nights the clocks change, whatever zone the
+// instant is written in. A late West Coast tip-off is already the next day in UTC.
+func TestGameDateAroundMidnight(t *testing.T) {
+	for _, tc := range []struct{ at, want string }{
+		{"2024-10-23T03:00:00Z", "2024-10-22"},      // 23:00 EDT
+		{"2024-10-23T03:59:59Z", "2024-10-22"},      // 23:59:59 EDT
+		{"2024-10-23T04:00:00Z", "2024-10-23"},      // 00:00 EDT
+		{"2024-10-23T09:00:00Z", "2024-10-23"},      // 05:00 EDT
+		{"2024-10-22T22:30:00-07:00", "2024-10-23"}, // 22:30 in Los Angeles is 01:30 EDT
+		{"2024-11-03T05:30:00Z", "2024-11-03"},      // 01:30 EDT, the first of two 01:30s
+		{"2024-11-03T06:30:00Z", "2024-11-03"},      // 01:30 EST, the second
+		{"2024-11-04T04:59:00Z", "2024-11-03"},      // 23:59 EST, the night after DST ends
+		{"2024-11-04T05:00:00Z", "2024-11-04"},      // 00:00 EST
+		{"2025-03-09T04:59:00Z", "2025-03-08"},      // 23:59 EST, the night DST starts
+		{"2025-03-09T07:30:00Z", "2025-03-09"},      // 03:30 EDT, just after the skipped hour
+		{"2025-03-10T03:59:00Z", "2025-03-09"},      // 23:59 EDT
+		{"2025-03-10T04:00:00Z", "2025-03-10"},      // 00:00 EDT
+	} {
+		at, err := time.Parse(time.RFC3339, tc.at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := messages.GameDate(at); got != tc.want {
+			t.Errorf("GameDate(%s) = %s, want %s", tc.at, got, tc.want)
+		}
+	}
+}
+
 func ExampleGameDate() {
 	tip, _ := time.Parse(time.RFC3339, "2024-10-23T00:30:00Z")
 	fmt.Println(messages.GameDate(tip))

@@ -1,9 +1,9 @@
 package raw_test
 
-// Lessons #1, #3, #4 and #11 of /work/shared/reference/lessons.md, run through the consumer
-// runtime (Pub/Sub emulator, GCS ledger) with the real raw job loading into the BigQuery
-// emulator. The scraper upstream is a stand-in that writes the leaguegamelog object the
-// test chooses, so that the input can be emptied and refilled.
+// Failure classes of docs/lessons.md with the real raw jobs loading into the BigQuery
+// emulator, most of them run through the consumer runtime (Pub/Sub emulator, GCS ledger).
+// There the scraper upstream is a stand-in that writes the leaguegamelog object the test
+// chooses, so that the input can be emptied and refilled.
 
 import (
 	"bytes"
@@ -104,7 +104,8 @@ func newLessonEnv(t *testing.T) *lessonEnv {
 	if e.rows == 0 {
 		t.Fatal("the captured leaguegamelog has no rows")
 	}
-	// The schedule of the date says games were played (lesson #11 decides by it).
+	// The schedule of the date says games were played: it, not the source, decides whether no
+	// rows is a failure.
 	sched := scheduleObject(gameDay)
 	e.Put(t, map[string][]byte{sched: captured[sched]})
 	e.body = e.full
@@ -250,7 +251,8 @@ func (e *lessonEnv) partition() []map[string]any {
 		map[string]any{"d": mustCivil(e.t, gameDay)})
 }
 
-// TestLessonEmptyScrapeThenFull (lessons #1 and #11): a scrape that stored an empty 200 on a
+// TestLessonEmptyScrapeThenFull (empty is not done; an empty 200 on a game day is a
+// failure): a scrape that stored an empty 200 on a
 // date the schedule says had games, and called it done, is not a success downstream: the raw
 // job ends dead with the reason, the partition is empty and the date is not locked. The next
 // scrape with rows loads the full partition, and the raw record shows two runs on two
@@ -290,7 +292,7 @@ func TestLessonEmptyScrapeThenFull(t *testing.T) {
 	}
 }
 
-// TestLessonTripleDeliveryTwoTriggers (lesson #3): every request delivered three times, both
+// TestLessonTripleDeliveryTwoTriggers (redelivery adds nothing): every request delivered three times, both
 // from the producer and from the upstream's completion, and then all of it again: the
 // partition keeps exactly the source's rows, loaded by one load job.
 func TestLessonTripleDeliveryTwoTriggers(t *testing.T) {
@@ -321,7 +323,7 @@ func TestLessonTripleDeliveryTwoTriggers(t *testing.T) {
 	}
 }
 
-// TestLessonLoadCommittedThenAnswerLost (lesson #4): the load job commits but the consumer
+// TestLessonLoadCommittedThenAnswerLost (a committed write is never redone): the load job commits but the consumer
 // never hears so (the insert's answer, or the status read, is lost on the wire). The run
 // fails, the redelivery runs the job again under the same deterministic job id, attaches to
 // the committed load, and the partition holds each row once.
@@ -351,7 +353,7 @@ func TestLessonLoadCommittedThenAnswerLost(t *testing.T) {
 	}
 }
 
-// TestLessonTwoConsumersOneDate (lesson #4): two consumers receive copies of the same
+// TestLessonTwoConsumersOneDate (a committed write is never redone): two consumers receive copies of the same
 // requests, and two callers bypassing the ledger submit the same deterministic load at once:
 // the partition holds each row once and one load job ran.
 func TestLessonTwoConsumersOneDate(t *testing.T) {
@@ -472,7 +474,7 @@ func mustCivil(t testing.TB, date string) civil.Date {
 	return d
 }
 
-// TestLessonFailedWriteIsNeverASuccess (lesson #6): the load into BigQuery fails on every
+// TestLessonFailedWriteIsNeverASuccess (a failed write is never a success): the load into BigQuery fails on every
 // attempt (the table is gone). The date is never recorded succeeded, its message is not
 // acked as done: the ledger ends dead after the attempt bound with the load's error, one
 // dead letter says why, and nothing downstream is triggered.
@@ -520,7 +522,7 @@ func TestLessonFailedWriteIsNeverASuccess(t *testing.T) {
 	}
 }
 
-// TestLessonEveryRowJoinsTheSchedule (lesson #13): over game days sampled across a
+// TestLessonEveryRowJoinsTheSchedule (canonical keys): over game days sampled across a
 // simulated regular season (both DST changes included), every box-score and props row keys
 // to one scheduled game by the canonical game_id with the same two teams on the same sides,
 // and every scheduled game has rows in each box-score table.
@@ -593,5 +595,78 @@ func TestLessonEveryRowJoinsTheSchedule(t *testing.T) {
 		"WHERE t.game_date BETWEEN @a AND @b AND (s.game_id IS NULL OR t.home_team_abbr != s.home_team_abbr OR t.away_team_abbr != s.away_team_abbr) LIMIT 5", span)
 	if len(bad) != 0 {
 		t.Errorf("props rows that do not join their scheduled game: %v", bad)
+	}
+}
+
+// TestLessonEveryObjectOfTheDateIsRead (every object of a date): a date's input is
+// several objects, one per page or per (event, snapshot). Every one of them reaches the
+// partition, and the input fingerprint covers every one: rewriting any single object, even
+// with the same bytes (a new generation), is a new input that loads again, while the rows
+// stay the source's rows.
+func TestLessonEveryObjectOfTheDateIsRead(t *testing.T) {
+	t.Parallel()
+	captured := warehousetest.ReadDir(t, "testdata/capture/"+gameDay)
+	for _, tc := range []struct {
+		job string
+		// read lists the prefixes the job reads; rows, the prefix of the objects that hold rows.
+		read []messages.Scraped
+		rows messages.Scraped
+	}{
+		{"bdl_player_boxscores", []messages.Scraped{messages.ScrapedBDLPlayerBoxscores, messages.ScrapedBDLGames}, messages.ScrapedBDLPlayerBoxscores},
+		{"odds_api_player_points_props", []messages.Scraped{messages.ScrapedOddsAPIPlayerProps}, messages.ScrapedOddsAPIPlayerProps},
+	} {
+		t.Run(tc.job, func(t *testing.T) {
+			t.Parallel()
+			env, jobs := setup(t, gameDay)
+			tb := tables[tc.job]
+			var inputs []string
+			want := map[string]bool{} // source_file_path of every object that holds rows
+			for name := range captured {
+				for _, p := range tc.read {
+					if strings.HasPrefix(name, p.Prefix(gameDay)) {
+						inputs = append(inputs, name)
+					}
+				}
+				if strings.HasPrefix(name, tc.rows.Prefix(gameDay)) && !messages.IsOddsEventsList(name) {
+					want["gs://BUCKET/"+name] = true
+				}
+			}
+			if len(want) < 3 {
+				t.Fatalf("the capture has %d objects with rows for %s: too few to show anything", len(want), tc.job)
+			}
+			run := func() runner.Result {
+				t.Helper()
+				res, err := jobs[tc.job].Run(context.Background(), request(tc.job, gameDay))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return res
+			}
+			first := run()
+			rows := env.Partition(t, tb.table, tb.field, gameDay)
+			got := map[string]bool{}
+			for _, r := range rows {
+				got[r["source_file_path"].(string)] = true
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Fatalf("objects with rows in the partition (-stored +loaded):\n%s", diff)
+			}
+
+			seen := map[string]string{first.Fingerprint: "the first run"}
+			for i, name := range inputs {
+				env.Put(t, map[string][]byte{name: captured[name]}) // same bytes, new generation
+				res := run()
+				if prev, dup := seen[res.Fingerprint]; dup {
+					t.Errorf("rewriting %s gave the input fingerprint of %s: the object is not part of it", name, prev)
+				}
+				seen[res.Fingerprint] = "the rewrite of " + name
+				if n := loadJobs(t, env, tc.job); n != i+2 {
+					t.Errorf("after rewriting %s: %d load jobs, want %d (one per distinct input)", name, n, i+2)
+				}
+				if n := res.Rows[gameDay]; n != int64(len(rows)) {
+					t.Errorf("after rewriting %s: %d rows, want the same %d", name, n, len(rows))
+				}
+			}
+		})
 	}
 }

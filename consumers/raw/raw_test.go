@@ -106,7 +106,8 @@ func TestGolden(t *testing.T) {
 		}
 		warehousetest.Golden(t, job+"_"+gameDay, rows, *update)
 	}
-	// Every row keys to a game of the schedule through the canonical game_id (lesson 13).
+	// Every row keys to a game of the schedule through the canonical game_id (docs/lessons.md:
+	// canonical keys).
 	for _, table := range []string{"nbac_player_boxscores", "bdl_player_boxscores", "odds_api_player_points_props"} {
 		orphans := env.Query(t, "SELECT DISTINCT t.game_id FROM nba_raw."+table+" AS t "+
 			"LEFT JOIN nba_raw.nbac_schedule AS s ON s.game_id = t.game_id AND s.game_date = @d "+
@@ -380,7 +381,8 @@ func TestOffDayTruncates(t *testing.T) {
 			t.Errorf("%s: %d rows left in the partition of a day without games", job, len(rows))
 		}
 	}
-	// The games come back (lesson 1: an empty date is never locked): the rows return.
+	// The games come back: an empty date is never locked (docs/lessons.md: empty is not
+	// done), so the rows return.
 	env.Delete(t, "")
 	env.Put(t, warehousetest.ReadDir(t, "testdata/capture/"+gameDay))
 	for job, tb := range tables {

@@ -18,7 +18,8 @@
 // generation.
 //
 // Whether "no rows" is a success is decided by the NBA.com schedule of that date, never by
-// the source that came back empty (lessons #1 and #11):
+// the source that came back empty, which may be a source not yet updated or broken
+// (docs/lessons.md: empty is not done; an empty 200 on a game day is a failure):
 //   - no games scheduled: success with Result.Empty, and no objects (the date prefix is
 //     cleared; the source is not called, except for the injury report, which is kept when it
 //     has rows), except nbac_schedule, which always writes its narrowed schedule (with no
