@@ -353,9 +353,11 @@ func TestLessonLoadCommittedThenAnswerLost(t *testing.T) {
 	}
 }
 
-// TestLessonTwoConsumersOneDate (a committed write is never redone): two consumers receive copies of the same
-// requests, and two callers bypassing the ledger submit the same deterministic load at once:
-// the partition holds each row once and one load job ran.
+// TestLessonTwoConsumersOneDate (a committed write is never redone): two consumers receive
+// copies of the same requests and one load job runs. Then, without the ledger, two runs
+// submit the load of an input nobody loaded yet at the same instant (both inserts are held
+// until both have been sent): BigQuery accepts one, the other run attaches to it, and the
+// partition holds each row once.
 func TestLessonTwoConsumersOneDate(t *testing.T) {
 	t.Parallel()
 	e := newLessonEnv(t)
@@ -368,13 +370,20 @@ func TestLessonTwoConsumersOneDate(t *testing.T) {
 	if n := len(e.partition()); n != e.rows {
 		t.Errorf("%d rows after two consumers, want %d", n, e.rows)
 	}
+	if n := loadJobs(t, e.Env, rawBox.Job); n != 1 {
+		t.Errorf("%d load jobs after two consumers, want 1", n)
+	}
 
-	// Without the ledger: the same (job, date, input) submitted twice at once.
+	// A new input: the same bytes stored again are a new generation, so its load job id is
+	// one that does not exist yet.
+	e.Put(t, map[string][]byte{gameLogObject: e.full})
+	e.lost.pairInserts()
 	var wg sync.WaitGroup
+	results := make([]runner.Result, 2)
 	errs := make([]error, 2)
 	for i := range errs {
 		wg.Go(func() {
-			_, errs[i] = e.jobs[rawBox.Job].Run(context.Background(), messages.Request{Version: messages.Version,
+			results[i], errs[i] = e.jobs[rawBox.Job].Run(context.Background(), messages.Request{Version: messages.Version,
 				Phase: rawBox.Phase, Job: rawBox.Job, Date: gameDay, RunID: "concurrent"})
 		})
 	}
@@ -382,22 +391,71 @@ func TestLessonTwoConsumersOneDate(t *testing.T) {
 	if err := errors.Join(errs...); err != nil {
 		t.Fatalf("concurrent runs: %v", err)
 	}
+	if n := e.lost.paired.Load(); n != 2 {
+		t.Fatalf("%d load inserts were held together, want 2: the runs did not race", n)
+	}
+	if n := e.lost.conflicts.Load(); n != 1 {
+		t.Errorf("BigQuery refused %d of the two inserts as existing, want 1: the other run must attach to the job", n)
+	}
+	if results[0].Fingerprint == "" || results[0].Fingerprint != results[1].Fingerprint {
+		t.Errorf("the two runs saw inputs %q and %q, want one input", results[0].Fingerprint, results[1].Fingerprint)
+	}
 	if n := len(e.partition()); n != e.rows {
 		t.Errorf("%d rows after two concurrent submissions of one load, want %d", n, e.rows)
 	}
-	if n := loadJobs(t, e.Env, rawBox.Job); n != 1 {
-		t.Errorf("%d load jobs, want 1", n)
+	if n := loadJobs(t, e.Env, rawBox.Job); n != 2 {
+		t.Errorf("%d load jobs, want 2: the first input's and exactly one for the new input", n)
 	}
 }
 
 // lostAnswers is the BigQuery client's transport. Armed, it loses one answer about a raw
 // load job after the emulator has acted on the request: the insert's response, or the first
-// status read.
+// status read. Paired (pairInserts), it holds the next raw load insert until a second one
+// arrives and then sends both at once.
 type lostAnswers struct {
 	base  http.RoundTripper
 	mu    sync.Mutex
 	armed string // "insert", "status" or ""
 	cut   atomic.Int32
+	// pair is open while a held insert waits for its partner; paired counts the inserts that
+	// went through the pairing, and conflicts the raw load inserts BigQuery refused because
+	// the job id existed (HTTP 409).
+	pair      chan struct{}
+	held      int
+	paired    atomic.Int32
+	conflicts atomic.Int32
+}
+
+// pairInserts makes the next two raw load inserts leave together, and counts conflicts
+// from now on.
+func (l *lostAnswers) pairInserts() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pair, l.held = make(chan struct{}), 0
+	l.paired.Store(0)
+	l.conflicts.Store(0)
+}
+
+// meet holds a raw load insert until its partner arrives (or 30 s pass, so that a run that
+// never sends its insert fails the test's race check instead of hanging it).
+func (l *lostAnswers) meet() {
+	l.mu.Lock()
+	pair := l.pair
+	if pair == nil {
+		l.mu.Unlock()
+		return
+	}
+	l.held++
+	l.paired.Add(1)
+	if l.held == 2 {
+		close(pair)
+		l.pair = nil
+	}
+	l.mu.Unlock()
+	select {
+	case <-pair:
+	case <-time.After(30 * time.Second):
+	}
 }
 
 func (l *lostAnswers) arm(what string) {
@@ -433,7 +491,13 @@ func (l *lostAnswers) RoundTrip(r *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
+		if bytes.Contains(body, []byte(`"jobId":"raw_`)) {
+			l.meet()
+		}
 		resp, err := l.base.RoundTrip(r)
+		if err == nil && resp.StatusCode == http.StatusConflict {
+			l.conflicts.Add(1)
+		}
 		if err == nil && resp.StatusCode == http.StatusOK && bytes.Contains(body, []byte(`"jobId":"raw_`)) && l.take("insert") {
 			resp.Body.Close()
 			return nil, errConnectionLost
