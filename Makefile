@@ -6,6 +6,9 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Packages whose concurrency matters most run under the race detector.
 RACE_PKGS   := ./messages/... ./consumers/runner/... ./consumers/ledger/...
 TEST_FLAGS  ?= -timeout 20m
+# Packages that must build and vet with CGO_ENABLED=0 (make lint): what ships in the production
+# images. Only the BigQuery emulator and the test helpers under infra/ may link DuckDB through cgo.
+PURE_PKGS   := ./messages/... ./producer/... ./consumers/...
 
 .PHONY: all run up test test-race test-all lint build bench clean
 
@@ -28,10 +31,13 @@ test-all:
 test-race:
 	$(GO) test -race $(TEST_FLAGS) $(RACE_PKGS)
 
-## lint: gofmt, go vet and staticcheck must all be clean
+## lint: gofmt, go mod tidy, go vet (with and without cgo) and staticcheck must all be clean
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy and commit the result"; exit 1; }
 	$(GO) vet ./...
+	CGO_ENABLED=0 $(GO) build $(PURE_PKGS)
+	CGO_ENABLED=0 $(GO) vet $(PURE_PKGS)
 	$(STATICCHECK) ./...
 
 ## build: the production binaries, pure Go (no cgo)

@@ -2,8 +2,9 @@ package messages
 
 import "time"
 
-// DefaultCatalog is the production job catalogue (reference/sources.md §1). Adding a job
-// is one line here plus one implementation file under consumers/.
+// DefaultCatalog is the production job catalogue: every job, its upstreams, its limits and
+// the dates its source can serve. Adding a job is one line here plus one implementation file
+// under consumers/.
 func DefaultCatalog() *Catalog {
 	scr := func(j string) JobRef { return Ref(PhaseScrapers, j) }
 	raw := func(j string) JobRef { return Ref(PhaseRaw, j) }

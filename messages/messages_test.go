@@ -170,6 +170,67 @@ func TestCheckDate(t *testing.T) {
 	}
 }
 
+// TestCheckDateRefusesOutsideTheSourceHistory: a request for a date before a job's
+// BackfillFrom (or after its BackfillTo) is refused, for that job and for every job that
+// needs it as a hard upstream, with an error that names the first date the source has; the
+// first date itself is served. Jobs never repeat these bounds: the catalogue is the one
+// place that says them, and the consumer runtime and the producer both ask CheckDate.
+func TestCheckDateRefusesOutsideTheSourceHistory(t *testing.T) {
+	c := messages.DefaultCatalog()
+	const today = "2025-03-01"
+	// needs reports whether r depends on u through hard edges.
+	var needs func(r, u messages.JobRef) bool
+	needs = func(r, u messages.JobRef) bool {
+		s, _ := c.Lookup(r)
+		for _, h := range s.Hard {
+			if h == u || needs(h, u) {
+				return true
+			}
+		}
+		return false
+	}
+	bounded := 0
+	for _, s := range c.Jobs() {
+		if s.BackfillFrom == "" && s.BackfillTo == "" {
+			continue
+		}
+		bounded++
+		var cases []struct{ refused, served, bound string }
+		if s.BackfillFrom != "" {
+			cases = append(cases, struct{ refused, served, bound string }{shift(t, s.BackfillFrom, -1), s.BackfillFrom, s.BackfillFrom})
+		}
+		if s.BackfillTo != "" {
+			cases = append(cases, struct{ refused, served, bound string }{shift(t, s.BackfillTo, 1), s.BackfillTo, s.BackfillTo})
+		}
+		for _, tc := range cases {
+			for _, r := range c.Jobs() {
+				if r.Ref() != s.Ref() && !needs(r.Ref(), s.Ref()) {
+					continue
+				}
+				err := c.CheckDate(r.Ref(), tc.refused, today)
+				if !errors.Is(err, messages.ErrNotBackfillable) || messages.Reason(err) != "not_backfillable" || !strings.Contains(err.Error(), tc.bound) {
+					t.Errorf("CheckDate(%s, %s) = %v; want not_backfillable naming %s (the bound of %s)", r.Ref(), tc.refused, err, tc.bound, s.Ref())
+				}
+				if err := c.CheckDate(r.Ref(), tc.served, today); err != nil {
+					t.Errorf("CheckDate(%s, %s) = %v; want the bound itself served", r.Ref(), tc.served, err)
+				}
+			}
+		}
+	}
+	if bounded == 0 {
+		t.Fatal("no job of the catalogue has a BackfillFrom or BackfillTo: the test checks nothing")
+	}
+}
+
+func shift(t *testing.T, date string, days int) string {
+	t.Helper()
+	d, err := messages.ParseDate(date)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.AddDate(0, 0, days).Format(messages.DateLayout)
+}
+
 func TestReaches(t *testing.T) {
 	r := valid()
 	r.StopAfter = messages.PhaseRaw
@@ -204,6 +265,35 @@ func ExampleDateRange() {
 	// Output:
 	// [2024-02-27 2024-02-28 2024-02-29 2024-03-01] <nil>
 	// invalid date: end date 2024-02-27 is before start date 2024-03-01
+}
+
+// TestGameDateAroundMidnight: the game date of an instant is its US Eastern calendar date,
+// from 23:00 to 05:00 Eastern and on both nights the clocks change, whatever zone the
+// instant is written in. A late West Coast tip-off is already the next day in UTC.
+func TestGameDateAroundMidnight(t *testing.T) {
+	for _, tc := range []struct{ at, want string }{
+		{"2024-10-23T03:00:00Z", "2024-10-22"},      // 23:00 EDT
+		{"2024-10-23T03:59:59Z", "2024-10-22"},      // 23:59:59 EDT
+		{"2024-10-23T04:00:00Z", "2024-10-23"},      // 00:00 EDT
+		{"2024-10-23T09:00:00Z", "2024-10-23"},      // 05:00 EDT
+		{"2024-10-22T22:30:00-07:00", "2024-10-23"}, // 22:30 in Los Angeles is 01:30 EDT
+		{"2024-11-03T05:30:00Z", "2024-11-03"},      // 01:30 EDT, the first of two 01:30s
+		{"2024-11-03T06:30:00Z", "2024-11-03"},      // 01:30 EST, the second
+		{"2024-11-04T04:59:00Z", "2024-11-03"},      // 23:59 EST, the night after DST ends
+		{"2024-11-04T05:00:00Z", "2024-11-04"},      // 00:00 EST
+		{"2025-03-09T04:59:00Z", "2025-03-08"},      // 23:59 EST, the night DST starts
+		{"2025-03-09T07:30:00Z", "2025-03-09"},      // 03:30 EDT, just after the skipped hour
+		{"2025-03-10T03:59:00Z", "2025-03-09"},      // 23:59 EDT
+		{"2025-03-10T04:00:00Z", "2025-03-10"},      // 00:00 EDT
+	} {
+		at, err := time.Parse(time.RFC3339, tc.at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := messages.GameDate(at); got != tc.want {
+			t.Errorf("GameDate(%s) = %s, want %s", tc.at, got, tc.want)
+		}
+	}
 }
 
 func ExampleGameDate() {

@@ -13,12 +13,10 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"cloud.google.com/go/bigquery"
 	"cloud.google.com/go/civil"
-	"cloud.google.com/go/storage"
 
 	"github.com/nba-props/pipeline/consumers/bqjob"
 	"github.com/nba-props/pipeline/consumers/runner"
@@ -28,21 +26,15 @@ import (
 //go:embed *.sql
 var queries embed.FS
 
-// Config is read by the service main with go-envconfig. The analytics phase has no settings
-// yet: the queries name the datasets they read and write (nba_raw, nba_reference,
-// nba_analytics).
-type Config struct{}
-
-// Deps are the clients the jobs use, wired by the service main.
+// Deps are the clients the jobs use, wired by the service main. The jobs only run queries,
+// so BigQuery is all they need.
 type Deps struct {
-	Storage  *storage.Client
-	Bucket   string
 	BigQuery *bigquery.Client
-	HTTP     *http.Client
 }
 
-// Jobs returns the analytics jobs keyed by their catalogue name.
-func Jobs(_ Config, deps Deps) (map[string]runner.Job, error) {
+// Jobs returns the analytics jobs keyed by their catalogue name. The phase has no settings:
+// the queries name the datasets they read and write (nba_raw, nba_reference, nba_analytics).
+func Jobs(deps Deps) (map[string]runner.Job, error) {
 	if deps.BigQuery == nil {
 		return nil, errors.New("analytics jobs: Deps needs BigQuery")
 	}

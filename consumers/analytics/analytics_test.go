@@ -12,9 +12,9 @@ import (
 
 	"github.com/nba-props/pipeline/consumers/analytics"
 	"github.com/nba-props/pipeline/consumers/raw"
-	"github.com/nba-props/pipeline/consumers/raw/rawtest"
 	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/infra/sourcesim"
+	"github.com/nba-props/pipeline/infra/warehousetest"
 	"github.com/nba-props/pipeline/messages"
 )
 
@@ -53,21 +53,21 @@ type summary struct {
 // extra. The props include in-game snapshots, whose lines must be ignored.
 func TestPlayerGameSummaryMatchesTruth(t *testing.T) {
 	t.Parallel()
-	env := rawtest.Start(t)
-	sim := rawtest.Sim(time.Time{})
-	rawJobs, err := raw.Jobs(raw.Config{}, raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
+	env := warehousetest.Start(t)
+	sim := warehousetest.Sim(time.Time{})
+	rawJobs, err := raw.Jobs(raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
 	if err != nil {
 		t.Fatal(err)
 	}
-	jobs, err := analytics.Jobs(analytics.Config{}, analytics.Deps{BigQuery: env.BigQuery})
+	jobs, err := analytics.Jobs(analytics.Deps{BigQuery: env.BigQuery})
 	if err != nil {
 		t.Fatal(err)
 	}
 	lines, pushes := 0, 0
 	for _, date := range []string{"2024-10-22", "2024-12-25", "2025-03-14"} {
-		env.Put(t, rawtest.Capture(t, sim, date))
+		env.Put(t, warehousetest.Capture(t, sim, date))
 		// In-game snapshots carry lines that moved after tip-off: they must not count.
-		env.Put(t, rawtest.CaptureOdds(t, sim, date, 20*time.Minute, 75*time.Minute))
+		env.Put(t, warehousetest.CaptureOdds(t, sim, date, 20*time.Minute, 75*time.Minute))
 		run(t, rawJobs, messages.PhaseRaw, date, "nbac_schedule", "nbac_player_boxscores", "bdl_player_boxscores", "odds_api_player_points_props")
 		run(t, jobs, messages.PhaseAnalytics, date, "team_offense_game_summary")
 		res := run(t, jobs, messages.PhaseAnalytics, date, "player_game_summary")["player_game_summary"]
@@ -134,18 +134,18 @@ func floatPtr(v any) *float64 {
 // every game of the date has two rows.
 func TestTeamOffenseMatchesTruth(t *testing.T) {
 	t.Parallel()
-	env := rawtest.Start(t)
-	sim := rawtest.Sim(time.Time{})
-	rawJobs, err := raw.Jobs(raw.Config{}, raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
+	env := warehousetest.Start(t)
+	sim := warehousetest.Sim(time.Time{})
+	rawJobs, err := raw.Jobs(raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
 	if err != nil {
 		t.Fatal(err)
 	}
-	jobs, err := analytics.Jobs(analytics.Config{}, analytics.Deps{BigQuery: env.BigQuery})
+	jobs, err := analytics.Jobs(analytics.Deps{BigQuery: env.BigQuery})
 	if err != nil {
 		t.Fatal(err)
 	}
 	const date = "2024-11-15"
-	env.Put(t, rawtest.Capture(t, sim, date))
+	env.Put(t, warehousetest.Capture(t, sim, date))
 	run(t, rawJobs, messages.PhaseRaw, date, "nbac_schedule", "nbac_player_boxscores")
 	run(t, jobs, messages.PhaseAnalytics, date, "team_offense_game_summary")
 	truth, err := sim.Truth(date)
@@ -178,18 +178,18 @@ func TestTeamOffenseMatchesTruth(t *testing.T) {
 // arrive, the rerun fills them in and replaces the partition (same row count).
 func TestSoftUpstreamArrivingLater(t *testing.T) {
 	t.Parallel()
-	env := rawtest.Start(t)
-	sim := rawtest.Sim(time.Time{})
-	rawJobs, err := raw.Jobs(raw.Config{}, raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
+	env := warehousetest.Start(t)
+	sim := warehousetest.Sim(time.Time{})
+	rawJobs, err := raw.Jobs(raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
 	if err != nil {
 		t.Fatal(err)
 	}
-	jobs, err := analytics.Jobs(analytics.Config{}, analytics.Deps{BigQuery: env.BigQuery})
+	jobs, err := analytics.Jobs(analytics.Deps{BigQuery: env.BigQuery})
 	if err != nil {
 		t.Fatal(err)
 	}
 	const date = "2024-11-15"
-	env.Put(t, rawtest.Capture(t, sim, date))
+	env.Put(t, warehousetest.Capture(t, sim, date))
 	run(t, rawJobs, messages.PhaseRaw, date, "nbac_schedule", "nbac_player_boxscores")
 	first := run(t, jobs, messages.PhaseAnalytics, date, "player_game_summary")["player_game_summary"]
 	count := func() (rows, lines, usage, bdl int) {
@@ -226,19 +226,19 @@ func TestSoftUpstreamArrivingLater(t *testing.T) {
 // same points as the ground truth and primary_source bdl.
 func TestBDLFallback(t *testing.T) {
 	t.Parallel()
-	env := rawtest.Start(t)
-	sim := rawtest.Sim(time.Time{})
-	rawJobs, err := raw.Jobs(raw.Config{}, raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
+	env := warehousetest.Start(t)
+	sim := warehousetest.Sim(time.Time{})
+	rawJobs, err := raw.Jobs(raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
 	if err != nil {
 		t.Fatal(err)
 	}
-	jobs, err := analytics.Jobs(analytics.Config{}, analytics.Deps{BigQuery: env.BigQuery})
+	jobs, err := analytics.Jobs(analytics.Deps{BigQuery: env.BigQuery})
 	if err != nil {
 		t.Fatal(err)
 	}
 	const date = "2024-11-15"
-	objs := rawtest.Capture(t, sim, date)
-	name := "nba-com/player-boxscores/" + date + "/leaguegamelog.json"
+	objs := warehousetest.Capture(t, sim, date)
+	name := messages.ScrapedNBACPlayerBoxscores.Object(date, messages.LeagueGameLogPart("Regular Season"))
 	var doc map[string]any
 	if err := json.Unmarshal(objs[name], &doc); err != nil {
 		t.Fatal(err)
@@ -284,17 +284,17 @@ func TestBDLFallback(t *testing.T) {
 // input starts one.
 func TestRedeliveryAttachesToTheSameJob(t *testing.T) {
 	t.Parallel()
-	env := rawtest.Start(t)
-	rawJobs, err := raw.Jobs(raw.Config{}, raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
+	env := warehousetest.Start(t)
+	rawJobs, err := raw.Jobs(raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
 	if err != nil {
 		t.Fatal(err)
 	}
-	jobs, err := analytics.Jobs(analytics.Config{}, analytics.Deps{BigQuery: env.BigQuery})
+	jobs, err := analytics.Jobs(analytics.Deps{BigQuery: env.BigQuery})
 	if err != nil {
 		t.Fatal(err)
 	}
 	const date = "2024-11-15"
-	env.Put(t, rawtest.Capture(t, rawtest.Sim(time.Time{}), date))
+	env.Put(t, warehousetest.Capture(t, warehousetest.Sim(time.Time{}), date))
 	run(t, rawJobs, messages.PhaseRaw, date, "nbac_schedule", "nbac_player_boxscores")
 	queryJobs := func() int {
 		it := env.BigQuery.Jobs(context.Background())

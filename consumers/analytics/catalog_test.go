@@ -17,7 +17,7 @@ func TestEveryCatalogueJobImplemented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	all, err := analytics.Jobs(analytics.Config{}, analytics.Deps{BigQuery: bq})
+	all, err := analytics.Jobs(analytics.Deps{BigQuery: bq})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,8 @@
 // Package bqjob runs BigQuery jobs idempotently: each (table, date) run gets a deterministic
 // job id, a redelivered message attaches to the job that already ran instead of running it
 // twice, and only a job known to have failed is followed by a new one. No operation that
-// may have committed is ever retried blindly (lesson #4).
+// may have committed is ever retried blindly: a retry after a commit would write the rows a
+// second time (docs/lessons.md: a committed write is never redone).
 package bqjob
 
 import (

@@ -40,7 +40,7 @@ type bdlInjury struct {
 }
 
 func (j *bdlInjuries) Run(ctx context.Context, req messages.Request) (runner.Result, error) {
-	groups, err := j.l.listAndRead(ctx, "ball-dont-lie/injuries/"+req.Date+"/")
+	groups, err := j.l.listAndRead(ctx, messages.ScrapedBDLInjuries.Prefix(req.Date))
 	if err != nil {
 		return runner.Result{}, err
 	}

@@ -77,7 +77,7 @@ type bdlGameInfo struct {
 }
 
 func (j *bdlPlayerBoxscores) Run(ctx context.Context, req messages.Request) (runner.Result, error) {
-	groups, err := j.l.listAndRead(ctx, "ball-dont-lie/player-boxscores/"+req.Date+"/", "ball-dont-lie/games/"+req.Date+"/")
+	groups, err := j.l.listAndRead(ctx, messages.ScrapedBDLPlayerBoxscores.Prefix(req.Date), messages.ScrapedBDLGames.Prefix(req.Date))
 	if err != nil {
 		return runner.Result{}, err
 	}

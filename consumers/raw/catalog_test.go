@@ -14,7 +14,7 @@ import (
 func TestEveryCatalogueJobImplemented(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	if _, err := raw.Jobs(raw.Config{}, raw.Deps{}); err == nil {
+	if _, err := raw.Jobs(raw.Deps{}); err == nil {
 		t.Error("raw.Jobs without clients succeeded; want an error that names the missing Deps")
 	}
 	// Clients pointed at a closed port: Jobs only wires them.
@@ -26,7 +26,7 @@ func TestEveryCatalogueJobImplemented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	all, err := raw.Jobs(raw.Config{}, raw.Deps{Storage: gcs, Bucket: "b", BigQuery: bq})
+	all, err := raw.Jobs(raw.Deps{Storage: gcs, Bucket: "b", BigQuery: bq})
 	if err != nil {
 		t.Fatal(err)
 	}

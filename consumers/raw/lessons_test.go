@@ -1,9 +1,9 @@
 package raw_test
 
-// Lessons #1, #3, #4 and #11 of /work/shared/reference/lessons.md, run through the consumer
-// runtime (Pub/Sub emulator, GCS ledger) with the real raw job loading into the BigQuery
-// emulator. The scraper upstream is a stand-in that writes the leaguegamelog object the
-// test chooses, so that the input can be emptied and refilled.
+// Failure classes of docs/lessons.md with the real raw jobs loading into the BigQuery
+// emulator, most of them run through the consumer runtime (Pub/Sub emulator, GCS ledger).
+// There the scraper upstream is a stand-in that writes the leaguegamelog object the test
+// chooses, so that the input can be emptied and refilled.
 
 import (
 	"bytes"
@@ -29,12 +29,11 @@ import (
 
 	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/consumers/raw"
-	"github.com/nba-props/pipeline/consumers/raw/rawtest"
 	"github.com/nba-props/pipeline/consumers/runner"
-	"github.com/nba-props/pipeline/infra/bqemu"
 	"github.com/nba-props/pipeline/infra/cloud"
 	"github.com/nba-props/pipeline/infra/emulators"
 	"github.com/nba-props/pipeline/infra/topology"
+	"github.com/nba-props/pipeline/infra/warehousetest"
 	"github.com/nba-props/pipeline/messages"
 )
 
@@ -43,13 +42,11 @@ var (
 	rawBox    = messages.Ref(messages.PhaseRaw, "nbac_player_boxscores")
 )
 
-const boxObject = "nba-com/player-boxscores/" + gameDay + "/leaguegamelog.json"
-
 // lessonEnv is one pipeline slice: Pub/Sub with the declared topology, GCS holding the ledger
 // and the scraper objects, the BigQuery emulator with every table, the stand-in scraper and
 // the real raw job, whose BigQuery client goes through lost (answers it can be told to lose).
 type lessonEnv struct {
-	*rawtest.Env
+	*warehousetest.Env
 	t     *testing.T
 	em    *emulators.Env
 	cat   *messages.Catalog
@@ -67,7 +64,7 @@ type lessonEnv struct {
 func newLessonEnv(t *testing.T) *lessonEnv {
 	t.Helper()
 	em := emulators.StartTest(t)
-	host := bqemu.StartTest(t, em.Storage)
+	host := warehousetest.StartBigQuery(t, em.Storage)
 	ctx := context.Background()
 	bq, err := cloud.BigQuery(ctx, em.Project, host)
 	if err != nil {
@@ -85,15 +82,15 @@ func newLessonEnv(t *testing.T) *lessonEnv {
 		topology.Options{Catalog: cat, Names: em.Names, Bucket: em.Bucket}); err != nil {
 		t.Fatal(err)
 	}
-	jobs, err := raw.Jobs(raw.Config{}, raw.Deps{Storage: em.Storage, Bucket: em.Bucket, BigQuery: faulty})
+	jobs, err := raw.Jobs(raw.Deps{Storage: em.Storage, Bucket: em.Bucket, BigQuery: faulty})
 	if err != nil {
 		t.Fatal(err)
 	}
-	captured := rawtest.ReadDir(t, "testdata/capture/"+gameDay)
+	captured := warehousetest.ReadDir(t, "testdata/capture/"+gameDay)
 	e := &lessonEnv{
-		Env: &rawtest.Env{Project: em.Project, Bucket: em.Bucket, Storage: em.Storage, BigQuery: bq},
+		Env: &warehousetest.Env{Project: em.Project, Bucket: em.Bucket, Storage: em.Storage, BigQuery: bq},
 		t:   t, em: em, cat: cat, led: ledger.New(em.Storage, em.Bucket, ledger.Options{}),
-		lost: lost, jobs: jobs, logs: &lockedBuffer{}, full: captured[boxObject],
+		lost: lost, jobs: jobs, logs: &lockedBuffer{}, full: captured[gameLogObject],
 	}
 	var doc struct {
 		ResultSets []struct {
@@ -107,8 +104,9 @@ func newLessonEnv(t *testing.T) *lessonEnv {
 	if e.rows == 0 {
 		t.Fatal("the captured leaguegamelog has no rows")
 	}
-	// The schedule of the date says games were played (lesson #11 decides by it).
-	sched := "nba-com/schedule/" + gameDay + "/schedule.json"
+	// The schedule of the date says games were played: it, not the source, decides whether no
+	// rows is a failure.
+	sched := scheduleObject(gameDay)
 	e.Put(t, map[string][]byte{sched: captured[sched]})
 	e.body = e.full
 	t.Cleanup(func() {
@@ -147,7 +145,7 @@ func (e *lessonEnv) scraper() runner.Job {
 		e.scrMu.Lock()
 		body, empty := e.body, e.empty
 		e.scrMu.Unlock()
-		obj := e.Storage.Bucket(e.Bucket).Object(boxObject)
+		obj := e.Storage.Bucket(e.Bucket).Object(gameLogObject)
 		a, err := obj.Attrs(ctx)
 		if err != nil || !bytes.Equal(a.MD5, md5Of(body)) {
 			w := obj.NewWriter(ctx)
@@ -253,7 +251,8 @@ func (e *lessonEnv) partition() []map[string]any {
 		map[string]any{"d": mustCivil(e.t, gameDay)})
 }
 
-// TestLessonEmptyScrapeThenFull (lessons #1 and #11): a scrape that stored an empty 200 on a
+// TestLessonEmptyScrapeThenFull (empty is not done; an empty 200 on a game day is a
+// failure): a scrape that stored an empty 200 on a
 // date the schedule says had games, and called it done, is not a success downstream: the raw
 // job ends dead with the reason, the partition is empty and the date is not locked. The next
 // scrape with rows loads the full partition, and the raw record shows two runs on two
@@ -293,7 +292,7 @@ func TestLessonEmptyScrapeThenFull(t *testing.T) {
 	}
 }
 
-// TestLessonTripleDeliveryTwoTriggers (lesson #3): every request delivered three times, both
+// TestLessonTripleDeliveryTwoTriggers (redelivery adds nothing): every request delivered three times, both
 // from the producer and from the upstream's completion, and then all of it again: the
 // partition keeps exactly the source's rows, loaded by one load job.
 func TestLessonTripleDeliveryTwoTriggers(t *testing.T) {
@@ -324,7 +323,7 @@ func TestLessonTripleDeliveryTwoTriggers(t *testing.T) {
 	}
 }
 
-// TestLessonLoadCommittedThenAnswerLost (lesson #4): the load job commits but the consumer
+// TestLessonLoadCommittedThenAnswerLost (a committed write is never redone): the load job commits but the consumer
 // never hears so (the insert's answer, or the status read, is lost on the wire). The run
 // fails, the redelivery runs the job again under the same deterministic job id, attaches to
 // the committed load, and the partition holds each row once.
@@ -354,9 +353,11 @@ func TestLessonLoadCommittedThenAnswerLost(t *testing.T) {
 	}
 }
 
-// TestLessonTwoConsumersOneDate (lesson #4): two consumers receive copies of the same
-// requests, and two callers bypassing the ledger submit the same deterministic load at once:
-// the partition holds each row once and one load job ran.
+// TestLessonTwoConsumersOneDate (a committed write is never redone): two consumers receive
+// copies of the same requests and one load job runs. Then, without the ledger, two runs
+// submit the load of an input nobody loaded yet at the same instant (both inserts are held
+// until both have been sent): BigQuery accepts one, the other run attaches to it, and the
+// partition holds each row once.
 func TestLessonTwoConsumersOneDate(t *testing.T) {
 	t.Parallel()
 	e := newLessonEnv(t)
@@ -369,13 +370,20 @@ func TestLessonTwoConsumersOneDate(t *testing.T) {
 	if n := len(e.partition()); n != e.rows {
 		t.Errorf("%d rows after two consumers, want %d", n, e.rows)
 	}
+	if n := loadJobs(t, e.Env, rawBox.Job); n != 1 {
+		t.Errorf("%d load jobs after two consumers, want 1", n)
+	}
 
-	// Without the ledger: the same (job, date, input) submitted twice at once.
+	// A new input: the same bytes stored again are a new generation, so its load job id is
+	// one that does not exist yet.
+	e.Put(t, map[string][]byte{gameLogObject: e.full})
+	e.lost.pairInserts()
 	var wg sync.WaitGroup
+	results := make([]runner.Result, 2)
 	errs := make([]error, 2)
 	for i := range errs {
 		wg.Go(func() {
-			_, errs[i] = e.jobs[rawBox.Job].Run(context.Background(), messages.Request{Version: messages.Version,
+			results[i], errs[i] = e.jobs[rawBox.Job].Run(context.Background(), messages.Request{Version: messages.Version,
 				Phase: rawBox.Phase, Job: rawBox.Job, Date: gameDay, RunID: "concurrent"})
 		})
 	}
@@ -383,22 +391,71 @@ func TestLessonTwoConsumersOneDate(t *testing.T) {
 	if err := errors.Join(errs...); err != nil {
 		t.Fatalf("concurrent runs: %v", err)
 	}
+	if n := e.lost.paired.Load(); n != 2 {
+		t.Fatalf("%d load inserts were held together, want 2: the runs did not race", n)
+	}
+	if n := e.lost.conflicts.Load(); n != 1 {
+		t.Errorf("BigQuery refused %d of the two inserts as existing, want 1: the other run must attach to the job", n)
+	}
+	if results[0].Fingerprint == "" || results[0].Fingerprint != results[1].Fingerprint {
+		t.Errorf("the two runs saw inputs %q and %q, want one input", results[0].Fingerprint, results[1].Fingerprint)
+	}
 	if n := len(e.partition()); n != e.rows {
 		t.Errorf("%d rows after two concurrent submissions of one load, want %d", n, e.rows)
 	}
-	if n := loadJobs(t, e.Env, rawBox.Job); n != 1 {
-		t.Errorf("%d load jobs, want 1", n)
+	if n := loadJobs(t, e.Env, rawBox.Job); n != 2 {
+		t.Errorf("%d load jobs, want 2: the first input's and exactly one for the new input", n)
 	}
 }
 
 // lostAnswers is the BigQuery client's transport. Armed, it loses one answer about a raw
 // load job after the emulator has acted on the request: the insert's response, or the first
-// status read.
+// status read. Paired (pairInserts), it holds the next raw load insert until a second one
+// arrives and then sends both at once.
 type lostAnswers struct {
 	base  http.RoundTripper
 	mu    sync.Mutex
 	armed string // "insert", "status" or ""
 	cut   atomic.Int32
+	// pair is open while a held insert waits for its partner; paired counts the inserts that
+	// went through the pairing, and conflicts the raw load inserts BigQuery refused because
+	// the job id existed (HTTP 409).
+	pair      chan struct{}
+	held      int
+	paired    atomic.Int32
+	conflicts atomic.Int32
+}
+
+// pairInserts makes the next two raw load inserts leave together, and counts conflicts
+// from now on.
+func (l *lostAnswers) pairInserts() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pair, l.held = make(chan struct{}), 0
+	l.paired.Store(0)
+	l.conflicts.Store(0)
+}
+
+// meet holds a raw load insert until its partner arrives (or 30 s pass, so that a run that
+// never sends its insert fails the test's race check instead of hanging it).
+func (l *lostAnswers) meet() {
+	l.mu.Lock()
+	pair := l.pair
+	if pair == nil {
+		l.mu.Unlock()
+		return
+	}
+	l.held++
+	l.paired.Add(1)
+	if l.held == 2 {
+		close(pair)
+		l.pair = nil
+	}
+	l.mu.Unlock()
+	select {
+	case <-pair:
+	case <-time.After(30 * time.Second):
+	}
 }
 
 func (l *lostAnswers) arm(what string) {
@@ -434,7 +491,13 @@ func (l *lostAnswers) RoundTrip(r *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
+		if bytes.Contains(body, []byte(`"jobId":"raw_`)) {
+			l.meet()
+		}
 		resp, err := l.base.RoundTrip(r)
+		if err == nil && resp.StatusCode == http.StatusConflict {
+			l.conflicts.Add(1)
+		}
 		if err == nil && resp.StatusCode == http.StatusOK && bytes.Contains(body, []byte(`"jobId":"raw_`)) && l.take("insert") {
 			resp.Body.Close()
 			return nil, errConnectionLost
@@ -475,7 +538,7 @@ func mustCivil(t testing.TB, date string) civil.Date {
 	return d
 }
 
-// TestLessonFailedWriteIsNeverASuccess (lesson #6): the load into BigQuery fails on every
+// TestLessonFailedWriteIsNeverASuccess (a failed write is never a success): the load into BigQuery fails on every
 // attempt (the table is gone). The date is never recorded succeeded, its message is not
 // acked as done: the ledger ends dead after the attempt bound with the load's error, one
 // dead letter says why, and nothing downstream is triggered.
@@ -523,14 +586,14 @@ func TestLessonFailedWriteIsNeverASuccess(t *testing.T) {
 	}
 }
 
-// TestLessonEveryRowJoinsTheSchedule (lesson #13): over game days sampled across a
+// TestLessonEveryRowJoinsTheSchedule (canonical keys): over game days sampled across a
 // simulated regular season (both DST changes included), every box-score and props row keys
 // to one scheduled game by the canonical game_id with the same two teams on the same sides,
 // and every scheduled game has rows in each box-score table.
 func TestLessonEveryRowJoinsTheSchedule(t *testing.T) {
 	t.Parallel()
 	env, jobs := setup(t)
-	sim := rawtest.Sim(time.Time{})
+	sim := warehousetest.Sim(time.Time{})
 	var days []string
 	seen := map[string]bool{}
 	pick := func(from time.Time) {
@@ -558,7 +621,7 @@ func TestLessonEveryRowJoinsTheSchedule(t *testing.T) {
 	for _, d := range days {
 		g, _ := sim.GamesOn(d)
 		games += len(g)
-		env.Put(t, rawtest.Capture(t, sim, d))
+		env.Put(t, warehousetest.Capture(t, sim, d))
 		for _, job := range []string{"nbac_schedule", "nbac_player_boxscores", "bdl_player_boxscores", "odds_api_player_points_props"} {
 			if _, err := jobs[job].Run(ctx, request(job, d)); err != nil {
 				t.Fatalf("%s %s: %v", job, d, err)
@@ -596,5 +659,78 @@ func TestLessonEveryRowJoinsTheSchedule(t *testing.T) {
 		"WHERE t.game_date BETWEEN @a AND @b AND (s.game_id IS NULL OR t.home_team_abbr != s.home_team_abbr OR t.away_team_abbr != s.away_team_abbr) LIMIT 5", span)
 	if len(bad) != 0 {
 		t.Errorf("props rows that do not join their scheduled game: %v", bad)
+	}
+}
+
+// TestLessonEveryObjectOfTheDateIsRead (every object of a date): a date's input is
+// several objects, one per page or per (event, snapshot). Every one of them reaches the
+// partition, and the input fingerprint covers every one: rewriting any single object, even
+// with the same bytes (a new generation), is a new input that loads again, while the rows
+// stay the source's rows.
+func TestLessonEveryObjectOfTheDateIsRead(t *testing.T) {
+	t.Parallel()
+	captured := warehousetest.ReadDir(t, "testdata/capture/"+gameDay)
+	for _, tc := range []struct {
+		job string
+		// read lists the prefixes the job reads; rows, the prefix of the objects that hold rows.
+		read []messages.Scraped
+		rows messages.Scraped
+	}{
+		{"bdl_player_boxscores", []messages.Scraped{messages.ScrapedBDLPlayerBoxscores, messages.ScrapedBDLGames}, messages.ScrapedBDLPlayerBoxscores},
+		{"odds_api_player_points_props", []messages.Scraped{messages.ScrapedOddsAPIPlayerProps}, messages.ScrapedOddsAPIPlayerProps},
+	} {
+		t.Run(tc.job, func(t *testing.T) {
+			t.Parallel()
+			env, jobs := setup(t, gameDay)
+			tb := tables[tc.job]
+			var inputs []string
+			want := map[string]bool{} // source_file_path of every object that holds rows
+			for name := range captured {
+				for _, p := range tc.read {
+					if strings.HasPrefix(name, p.Prefix(gameDay)) {
+						inputs = append(inputs, name)
+					}
+				}
+				if strings.HasPrefix(name, tc.rows.Prefix(gameDay)) && !messages.IsOddsEventsList(name) {
+					want["gs://BUCKET/"+name] = true
+				}
+			}
+			if len(want) < 3 {
+				t.Fatalf("the capture has %d objects with rows for %s: too few to show anything", len(want), tc.job)
+			}
+			run := func() runner.Result {
+				t.Helper()
+				res, err := jobs[tc.job].Run(context.Background(), request(tc.job, gameDay))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return res
+			}
+			first := run()
+			rows := env.Partition(t, tb.table, tb.field, gameDay)
+			got := map[string]bool{}
+			for _, r := range rows {
+				got[r["source_file_path"].(string)] = true
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Fatalf("objects with rows in the partition (-stored +loaded):\n%s", diff)
+			}
+
+			seen := map[string]string{first.Fingerprint: "the first run"}
+			for i, name := range inputs {
+				env.Put(t, map[string][]byte{name: captured[name]}) // same bytes, new generation
+				res := run()
+				if prev, dup := seen[res.Fingerprint]; dup {
+					t.Errorf("rewriting %s gave the input fingerprint of %s: the object is not part of it", name, prev)
+				}
+				seen[res.Fingerprint] = "the rewrite of " + name
+				if n := loadJobs(t, env, tc.job); n != i+2 {
+					t.Errorf("after rewriting %s: %d load jobs, want %d (one per distinct input)", name, n, i+2)
+				}
+				if n := res.Rows[gameDay]; n != int64(len(rows)) {
+					t.Errorf("after rewriting %s: %d rows, want the same %d", name, n, len(rows))
+				}
+			}
+		})
 	}
 }

@@ -32,7 +32,7 @@ var leagueLogColumns = []string{
 }
 
 func (j *nbacPlayerBoxscores) Run(ctx context.Context, req messages.Request) (runner.Result, error) {
-	groups, err := j.l.listAndRead(ctx, "nba-com/player-boxscores/"+req.Date+"/")
+	groups, err := j.l.listAndRead(ctx, messages.ScrapedNBACPlayerBoxscores.Prefix(req.Date))
 	if err != nil {
 		return runner.Result{}, err
 	}
@@ -67,7 +67,7 @@ func (l *loader) checkNoFinalGames(ctx context.Context, date string, objs []obje
 	if len(objs) == 0 {
 		return nil
 	}
-	sched, err := l.listAndRead(ctx, schedulePrefix(date))
+	sched, err := l.listAndRead(ctx, messages.ScrapedNBACSchedule.Prefix(date))
 	if err != nil {
 		return err
 	}

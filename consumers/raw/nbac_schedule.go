@@ -65,11 +65,8 @@ type cdnGame struct {
 	AwayTeam        cdnTeam `json:"awayTeam"`
 }
 
-// schedulePrefix is where scrapers/nbac_schedule writes a date.
-func schedulePrefix(date string) string { return "nba-com/schedule/" + date + "/" }
-
 func (j *nbacSchedule) Run(ctx context.Context, req messages.Request) (runner.Result, error) {
-	groups, err := j.l.listAndRead(ctx, schedulePrefix(req.Date))
+	groups, err := j.l.listAndRead(ctx, messages.ScrapedNBACSchedule.Prefix(req.Date))
 	if err != nil {
 		return runner.Result{}, err
 	}

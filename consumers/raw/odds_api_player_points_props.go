@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path"
 	"strings"
 
 	"github.com/nba-props/pipeline/consumers/nba"
@@ -73,7 +72,7 @@ type oddsEventList struct {
 }
 
 func (j *oddsPlayerPointsProps) Run(ctx context.Context, req messages.Request) (runner.Result, error) {
-	groups, err := j.l.listAndRead(ctx, "odds-api/player-props/"+req.Date+"/")
+	groups, err := j.l.listAndRead(ctx, messages.ScrapedOddsAPIPlayerProps.Prefix(req.Date))
 	if err != nil {
 		return runner.Result{}, err
 	}
@@ -81,7 +80,7 @@ func (j *oddsPlayerPointsProps) Run(ctx context.Context, req messages.Request) (
 	var rows []any
 	listed := 0
 	for _, o := range groups[0] {
-		if strings.HasPrefix(path.Base(o.Name), "events-") {
+		if messages.IsOddsEventsList(o.Name) {
 			n, err := countListedEvents(o, req.Date)
 			if err != nil {
 				return runner.Result{}, err

@@ -15,7 +15,6 @@ package raw
 import (
 	"errors"
 	"fmt"
-	"net/http"
 
 	"cloud.google.com/go/bigquery"
 	"cloud.google.com/go/storage"
@@ -31,27 +30,24 @@ var ErrEmptyInput = errors.New("no rows for a date with games")
 // fails validation. The message names the object and the record's position.
 var ErrBadRecord = errors.New("unparseable source record")
 
-// Config is read by the service main with go-envconfig. The raw phase has no settings yet:
-// the dataset (nba_raw) is fixed because the analytics queries name it, and the staging
-// prefix (_staging/<table>/<date>/) is part of the architecture contract.
-type Config struct{}
-
 const (
-	dataset       = "nba_raw"
+	// dataset is fixed: the analytics and reference queries name it.
+	dataset = "nba_raw"
+	// stagingPrefix holds the NDJSON a load job reads, _staging/<table>/<date>/<input>.ndjson,
+	// beside the scraped objects in the same bucket.
 	stagingPrefix = "_staging"
 )
 
-// Deps are the clients the jobs use, wired by the service main.
+// Deps are the clients the jobs use, wired by the service main: the bucket the scrapers
+// write to (the raw jobs read it and stage their loads there) and BigQuery.
 type Deps struct {
 	Storage  *storage.Client
 	Bucket   string
 	BigQuery *bigquery.Client
-	// HTTP is unused by the raw phase; it is here so that every phase takes the same Deps.
-	HTTP *http.Client
 }
 
-// Jobs returns the raw jobs keyed by their catalogue name.
-func Jobs(_ Config, deps Deps) (map[string]runner.Job, error) {
+// Jobs returns the raw jobs keyed by their catalogue name. The phase has no settings.
+func Jobs(deps Deps) (map[string]runner.Job, error) {
 	if deps.Storage == nil || deps.BigQuery == nil || deps.Bucket == "" {
 		return nil, errors.New("raw jobs: Deps needs Storage, Bucket and BigQuery")
 	}

@@ -13,8 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/nba-props/pipeline/consumers/raw"
-	"github.com/nba-props/pipeline/consumers/raw/rawtest"
 	"github.com/nba-props/pipeline/consumers/runner"
+	"github.com/nba-props/pipeline/infra/warehousetest"
 	"github.com/nba-props/pipeline/messages"
 )
 
@@ -28,6 +28,19 @@ const (
 	offDay  = "2024-11-28" // Thanksgiving: no games
 )
 
+// gameLogObject is the game day's stats.nba.com game log (a regular-season day).
+var gameLogObject = messages.ScrapedNBACPlayerBoxscores.Object(gameDay, messages.LeagueGameLogPart("Regular Season"))
+
+// scheduleObject is the narrowed schedule of a date.
+func scheduleObject(date string) string {
+	return messages.ScrapedNBACSchedule.Object(date, messages.SchedulePart)
+}
+
+// isEventOdds reports whether a captured object of the game day is one (event, snapshot).
+func isEventOdds(name string) bool {
+	return strings.HasPrefix(name, messages.ScrapedOddsAPIPlayerProps.Prefix(gameDay)) && !messages.IsOddsEventsList(name)
+}
+
 // TestCapture refreshes testdata/capture from the source simulator (go test -run
 // TestCapture -capture). The injury report only exists for the simulator's current date, so
 // it is captured from a simulator whose clock is at noon of the game day.
@@ -36,24 +49,24 @@ func TestCapture(t *testing.T) {
 		t.Skip("run with -capture to refresh testdata/capture from the simulator")
 	}
 	for _, date := range []string{gameDay, offDay} {
-		objs := rawtest.Capture(t, rawtest.Sim(time.Time{}), date)
+		objs := warehousetest.Capture(t, warehousetest.Sim(time.Time{}), date)
 		if date == gameDay {
 			noon := time.Date(2024, 11, 15, 17, 0, 0, 0, time.UTC)
-			name := "ball-dont-lie/injuries/" + date + "/injuries.json"
-			objs[name] = rawtest.Capture(t, rawtest.Sim(noon), date)[name]
+			name := messages.ScrapedBDLInjuries.Object(date, messages.InjuriesPart)
+			objs[name] = warehousetest.Capture(t, warehousetest.Sim(noon), date)[name]
 		}
-		rawtest.WriteDir(t, "testdata/capture/"+date, objs)
+		warehousetest.WriteDir(t, "testdata/capture/"+date, objs)
 	}
 }
 
 // setup starts the emulators, stores the captured objects of the dates and returns the jobs.
-func setup(t *testing.T, dates ...string) (*rawtest.Env, map[string]runner.Job) {
+func setup(t *testing.T, dates ...string) (*warehousetest.Env, map[string]runner.Job) {
 	t.Helper()
-	env := rawtest.Start(t)
+	env := warehousetest.Start(t)
 	for _, d := range dates {
-		env.Put(t, rawtest.ReadDir(t, "testdata/capture/"+d))
+		env.Put(t, warehousetest.ReadDir(t, "testdata/capture/"+d))
 	}
-	jobs, err := raw.Jobs(raw.Config{}, raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
+	jobs, err := raw.Jobs(raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,9 +104,10 @@ func TestGolden(t *testing.T) {
 		if got := res.Rows[gameDay]; got != int64(len(rows)) || res.Empty {
 			t.Errorf("%s: Result.Rows[%s] = %d, Empty %v; the partition has %d rows", job, gameDay, got, res.Empty, len(rows))
 		}
-		rawtest.Golden(t, job+"_"+gameDay, rows, *update)
+		warehousetest.Golden(t, job+"_"+gameDay, rows, *update)
 	}
-	// Every row keys to a game of the schedule through the canonical game_id (lesson 13).
+	// Every row keys to a game of the schedule through the canonical game_id (docs/lessons.md:
+	// canonical keys).
 	for _, table := range []string{"nbac_player_boxscores", "bdl_player_boxscores", "odds_api_player_points_props"} {
 		orphans := env.Query(t, "SELECT DISTINCT t.game_id FROM nba_raw."+table+" AS t "+
 			"LEFT JOIN nba_raw.nbac_schedule AS s ON s.game_id = t.game_id AND s.game_date = @d "+
@@ -150,7 +164,7 @@ func TestRerunChangesNothing(t *testing.T) {
 }
 
 // loadJobs counts the BigQuery load jobs into a raw table.
-func loadJobs(t *testing.T, env *rawtest.Env, table string) int {
+func loadJobs(t *testing.T, env *warehousetest.Env, table string) int {
 	t.Helper()
 	it := env.BigQuery.Jobs(context.Background())
 	it.AllUsers = true
@@ -171,9 +185,9 @@ func loadJobs(t *testing.T, env *rawtest.Env, table string) int {
 // generation, an object gone) loads again, and the partition reflects the new input.
 func TestChangedInputReprocesses(t *testing.T) {
 	t.Parallel()
-	captured := rawtest.ReadDir(t, "testdata/capture/"+gameDay)
-	replace := func(name, from, to string) func(*rawtest.Env) {
-		return func(env *rawtest.Env) {
+	captured := warehousetest.ReadDir(t, "testdata/capture/"+gameDay)
+	replace := func(name, from, to string) func(*warehousetest.Env) {
+		return func(env *warehousetest.Env) {
 			body := string(captured[name])
 			if !strings.Contains(body, from) {
 				t.Fatalf("%s holds no %q", name, from)
@@ -183,17 +197,19 @@ func TestChangedInputReprocesses(t *testing.T) {
 	}
 	var oddsObject string
 	for n := range captured {
-		if strings.HasPrefix(n, "odds-api/") && !strings.Contains(n, "/events-") {
+		if isEventOdds(n) {
 			oddsObject = n
 			break
 		}
 	}
-	for job, change := range map[string]func(*rawtest.Env){
-		"nbac_schedule":         replace("nba-com/schedule/"+gameDay+"/schedule.json", `"arenaName":"`, `"arenaName":"New `),
-		"nbac_player_boxscores": replace("nba-com/player-boxscores/"+gameDay+"/leaguegamelog.json", `"Regular Season"`, `"Regular Season" `),
-		"bdl_player_boxscores":  func(env *rawtest.Env) { env.Delete(t, "ball-dont-lie/player-boxscores/"+gameDay+"/page-0003.json") },
-		"bdl_injuries":          replace("ball-dont-lie/injuries/"+gameDay+"/injuries.json", `"status":"Out"`, `"status":"Day-To-Day"`),
-		"odds_api_player_points_props": func(env *rawtest.Env) {
+	for job, change := range map[string]func(*warehousetest.Env){
+		"nbac_schedule":         replace(scheduleObject(gameDay), `"arenaName":"`, `"arenaName":"New `),
+		"nbac_player_boxscores": replace(gameLogObject, `"Regular Season"`, `"Regular Season" `),
+		"bdl_player_boxscores": func(env *warehousetest.Env) {
+			env.Delete(t, messages.ScrapedBDLPlayerBoxscores.Object(gameDay, messages.PagePart(3)))
+		},
+		"bdl_injuries": replace(messages.ScrapedBDLInjuries.Object(gameDay, messages.InjuriesPart), `"status":"Out"`, `"status":"Day-To-Day"`),
+		"odds_api_player_points_props": func(env *warehousetest.Env) {
 			env.Delete(t, oddsObject)
 		},
 	} {
@@ -239,8 +255,8 @@ func TestRescrapeDropsARow(t *testing.T) {
 	if _, err := jobs[job].Run(ctx, request(job, gameDay)); err != nil {
 		t.Fatal(err)
 	}
-	name := "nba-com/player-boxscores/" + gameDay + "/leaguegamelog.json"
-	body := rawtest.ReadDir(t, "testdata/capture/"+gameDay)[name]
+	name := gameLogObject
+	body := warehousetest.ReadDir(t, "testdata/capture/"+gameDay)[name]
 	var doc map[string]any
 	if err := json.Unmarshal(body, &doc); err != nil {
 		t.Fatal(err)
@@ -275,8 +291,8 @@ func TestOddsEveryEventFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := map[string]bool{}
-	for name := range rawtest.ReadDir(t, "testdata/capture/"+gameDay) {
-		if strings.HasPrefix(name, "odds-api/") && !strings.Contains(name, "/events-") {
+	for name := range warehousetest.ReadDir(t, "testdata/capture/"+gameDay) {
+		if isEventOdds(name) {
 			files["gs://BUCKET/"+name] = true
 		}
 	}
@@ -299,19 +315,19 @@ func TestUnparseableRecordIsPermanent(t *testing.T) {
 	for _, tc := range []struct {
 		job, object, from, to, pos string
 	}{
-		{"nbac_player_boxscores", "nba-com/player-boxscores/" + gameDay + "/leaguegamelog.json", ` @ `, ` at `, "rowSet["},
-		{"bdl_player_boxscores", "ball-dont-lie/player-boxscores/" + gameDay + "/page-0002.json", `"min":"`, `"min":"x`, "data["},
-		{"nbac_schedule", "nba-com/schedule/" + gameDay + "/schedule.json", `"teamTricode":"`, `"teamTricode":"Z`, "games["},
+		{"nbac_player_boxscores", gameLogObject, ` @ `, ` at `, "rowSet["},
+		{"bdl_player_boxscores", messages.ScrapedBDLPlayerBoxscores.Object(gameDay, messages.PagePart(2)), `"min":"`, `"min":"x`, "data["},
+		{"nbac_schedule", scheduleObject(gameDay), `"teamTricode":"`, `"teamTricode":"Z`, "games["},
 		{"odds_api_player_points_props", "", `"point":`, `"point":"x",`, "byte "},
 	} {
 		t.Run(tc.job, func(t *testing.T) {
 			t.Parallel()
 			env, jobs := setup(t, gameDay)
-			objs := rawtest.ReadDir(t, "testdata/capture/"+gameDay)
+			objs := warehousetest.ReadDir(t, "testdata/capture/"+gameDay)
 			name := tc.object
 			if name == "" {
 				for n := range objs {
-					if strings.HasPrefix(n, "odds-api/") && !strings.Contains(n, "/events-") && strings.Contains(string(objs[n]), tc.from) {
+					if isEventOdds(n) && strings.Contains(string(objs[n]), tc.from) {
 						name = n
 						break
 					}
@@ -350,9 +366,9 @@ func TestOffDayTruncates(t *testing.T) {
 		}
 	}
 	env.Delete(t, "")
-	off := rawtest.ReadDir(t, "testdata/capture/"+offDay)
-	sched := strings.ReplaceAll(string(off["nba-com/schedule/"+offDay+"/schedule.json"]), offDay, gameDay)
-	env.Put(t, map[string][]byte{"nba-com/schedule/" + gameDay + "/schedule.json": []byte(sched)})
+	off := warehousetest.ReadDir(t, "testdata/capture/"+offDay)
+	sched := strings.ReplaceAll(string(off[scheduleObject(offDay)]), offDay, gameDay)
+	env.Put(t, map[string][]byte{scheduleObject(gameDay): []byte(sched)})
 	for job, tb := range tables {
 		res, err := jobs[job].Run(ctx, request(job, gameDay))
 		if err != nil {
@@ -365,9 +381,10 @@ func TestOffDayTruncates(t *testing.T) {
 			t.Errorf("%s: %d rows left in the partition of a day without games", job, len(rows))
 		}
 	}
-	// The games come back (lesson 1: an empty date is never locked): the rows return.
+	// The games come back: an empty date is never locked (docs/lessons.md: empty is not
+	// done), so the rows return.
 	env.Delete(t, "")
-	env.Put(t, rawtest.ReadDir(t, "testdata/capture/"+gameDay))
+	env.Put(t, warehousetest.ReadDir(t, "testdata/capture/"+gameDay))
 	for job, tb := range tables {
 		res, err := jobs[job].Run(ctx, request(job, gameDay))
 		if err != nil {
@@ -385,20 +402,20 @@ func TestOffDayTruncates(t *testing.T) {
 func TestEmptyResponseOnGameDayFails(t *testing.T) {
 	t.Parallel()
 	env, jobs := setup(t, gameDay)
-	objs := rawtest.ReadDir(t, "testdata/capture/"+gameDay)
+	objs := warehousetest.ReadDir(t, "testdata/capture/"+gameDay)
 	emptied := map[string][]byte{}
 	for name, body := range objs {
 		switch {
-		case strings.HasPrefix(name, "nba-com/player-boxscores/"):
+		case strings.HasPrefix(name, messages.ScrapedNBACPlayerBoxscores.Prefix(gameDay)):
 			var doc map[string]any
 			if err := json.Unmarshal(body, &doc); err != nil {
 				t.Fatal(err)
 			}
 			doc["resultSets"].([]any)[0].(map[string]any)["rowSet"] = []any{}
 			emptied[name], _ = json.Marshal(doc)
-		case strings.HasPrefix(name, "ball-dont-lie/player-boxscores/"):
+		case strings.HasPrefix(name, messages.ScrapedBDLPlayerBoxscores.Prefix(gameDay)):
 			emptied[name] = []byte(`{"data":[],"meta":{"per_page":100}}`)
-		case strings.HasPrefix(name, "odds-api/") && !strings.Contains(name, "/events-"):
+		case isEventOdds(name):
 			var doc map[string]any
 			if err := json.Unmarshal(body, &doc); err != nil {
 				t.Fatal(err)

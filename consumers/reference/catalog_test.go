@@ -17,7 +17,7 @@ func TestEveryCatalogueJobImplemented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	all, err := reference.Jobs(reference.Config{}, reference.Deps{BigQuery: bq})
+	all, err := reference.Jobs(reference.Deps{BigQuery: bq})
 	if err != nil {
 		t.Fatal(err)
 	}

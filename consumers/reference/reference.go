@@ -8,11 +8,9 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"net/http"
 
 	"cloud.google.com/go/bigquery"
 	"cloud.google.com/go/civil"
-	"cloud.google.com/go/storage"
 
 	"github.com/nba-props/pipeline/consumers/bqjob"
 	"github.com/nba-props/pipeline/consumers/runner"
@@ -22,20 +20,14 @@ import (
 //go:embed player_registry.sql
 var playerRegistrySQL string
 
-// Config is read by the service main with go-envconfig. The reference phase has no settings
-// yet; the type exists so that every phase is wired the same way.
-type Config struct{}
-
-// Deps are the clients the jobs use, wired by the service main.
+// Deps are the clients the jobs use, wired by the service main. The registry is one MERGE
+// query per date, so BigQuery is all it needs.
 type Deps struct {
-	Storage  *storage.Client
-	Bucket   string
 	BigQuery *bigquery.Client
-	HTTP     *http.Client
 }
 
-// Jobs returns the reference jobs keyed by their catalogue name.
-func Jobs(_ Config, deps Deps) (map[string]runner.Job, error) {
+// Jobs returns the reference jobs keyed by their catalogue name. The phase has no settings.
+func Jobs(deps Deps) (map[string]runner.Job, error) {
 	if deps.BigQuery == nil {
 		return nil, errors.New("reference jobs: Deps needs BigQuery")
 	}

@@ -8,8 +8,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/nba-props/pipeline/consumers/raw"
-	"github.com/nba-props/pipeline/consumers/raw/rawtest"
 	"github.com/nba-props/pipeline/consumers/reference"
+	"github.com/nba-props/pipeline/infra/warehousetest"
 	"github.com/nba-props/pipeline/messages"
 )
 
@@ -24,18 +24,18 @@ func request(p messages.Phase, job, date string) messages.Request {
 func TestPlayerRegistry(t *testing.T) {
 	t.Parallel()
 	dates := []string{"2024-11-13", "2024-11-15", "2024-11-16"}
-	sim := rawtest.Sim(time.Time{})
+	sim := warehousetest.Sim(time.Time{})
 	captures := map[string]map[string][]byte{}
 	for _, d := range dates {
-		captures[d] = rawtest.Capture(t, sim, d)
+		captures[d] = warehousetest.Capture(t, sim, d)
 	}
 	registry := func(order []string) []map[string]any {
-		env := rawtest.Start(t)
-		rawJobs, err := raw.Jobs(raw.Config{}, raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
+		env := warehousetest.Start(t)
+		rawJobs, err := raw.Jobs(raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
 		if err != nil {
 			t.Fatal(err)
 		}
-		jobs, err := reference.Jobs(reference.Config{}, reference.Deps{BigQuery: env.BigQuery})
+		jobs, err := reference.Jobs(reference.Deps{BigQuery: env.BigQuery})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,8 +9,8 @@ import (
 	"github.com/nba-props/pipeline/messages"
 )
 
-// bdlGames stores Ball Don't Lie's games of one date, one object per page:
-// ball-dont-lie/games/<date>/page-0001.json ...
+// bdlGames stores Ball Don't Lie's games of one date, one object per page
+// (messages.ScrapedBDLGames).
 type bdlGames struct {
 	cdn *nbaCDN
 	bdl *bdl
@@ -21,7 +21,7 @@ func (j bdlGames) Run(ctx context.Context, req messages.Request) (runner.Result,
 	if _, err := requestDate(req); err != nil {
 		return runner.Result{}, err
 	}
-	prefix := "ball-dont-lie/games/" + req.Date + "/"
+	prefix := messages.ScrapedBDLGames.Prefix(req.Date)
 	games, err := j.cdn.gamesOn(ctx, req.Date)
 	if err != nil {
 		return runner.Result{}, fmt.Errorf("bdl_games %s: %w", req.Date, err)
@@ -58,7 +58,7 @@ func (j bdlGames) Run(ctx context.Context, req messages.Request) (runner.Result,
 // splitPages lists the pages' object names and bodies, their rows and the attempts made.
 func splitPages(pages []bdlFetched) (names []string, bodies [][]byte, rows, attempts int) {
 	for i, p := range pages {
-		names = append(names, pageName(i+1))
+		names = append(names, messages.PagePart(i+1))
 		bodies = append(bodies, p.body)
 		rows += len(p.rows)
 		attempts += p.attempts

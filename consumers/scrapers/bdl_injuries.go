@@ -11,8 +11,8 @@ import (
 )
 
 // bdlInjuries stores Ball Don't Lie's current injury report, every page merged into one
-// document of the same shape: ball-dont-lie/injuries/<date>/injuries.json. The source has
-// no history, so only today's US Eastern date can be scraped.
+// document of the same shape (messages.ScrapedBDLInjuries). The source has no history, so
+// only today's US Eastern date can be scraped.
 type bdlInjuries struct {
 	cdn *nbaCDN
 	bdl *bdl
@@ -28,7 +28,7 @@ func (j bdlInjuries) Run(ctx context.Context, req messages.Request) (runner.Resu
 		return runner.Result{}, runner.Permanent(fmt.Errorf("bdl_injuries %s: %w: Ball Don't Lie serves only the current injury report, and today (US Eastern) is %s; enqueue it for today only",
 			req.Date, messages.ErrNotBackfillable, today))
 	}
-	prefix := "ball-dont-lie/injuries/" + req.Date + "/"
+	prefix := messages.ScrapedBDLInjuries.Prefix(req.Date)
 	games, err := j.cdn.gamesOn(ctx, req.Date)
 	if err != nil {
 		return runner.Result{}, fmt.Errorf("bdl_injuries %s: %w", req.Date, err)
@@ -67,7 +67,7 @@ func (j bdlInjuries) Run(ctx context.Context, req messages.Request) (runner.Resu
 	if err != nil {
 		return runner.Result{}, fmt.Errorf("bdl_injuries %s: render: %w", req.Date, err)
 	}
-	objs, err := publish(ctx, j.out, prefix, []string{"injuries.json"}, [][]byte{body})
+	objs, err := publish(ctx, j.out, prefix, []string{messages.InjuriesPart}, [][]byte{body})
 	if err != nil {
 		return runner.Result{}, fmt.Errorf("bdl_injuries %s: %w", req.Date, err)
 	}

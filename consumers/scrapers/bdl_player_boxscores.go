@@ -10,7 +10,7 @@ import (
 )
 
 // bdlPlayerBoxscores stores Ball Don't Lie's player stats of one date, following the cursor,
-// one object per page: ball-dont-lie/player-boxscores/<date>/page-0001.json ...
+// one object per page (messages.ScrapedBDLPlayerBoxscores).
 type bdlPlayerBoxscores struct {
 	cdn *nbaCDN
 	bdl *bdl
@@ -21,7 +21,7 @@ func (j bdlPlayerBoxscores) Run(ctx context.Context, req messages.Request) (runn
 	if _, err := requestDate(req); err != nil {
 		return runner.Result{}, err
 	}
-	prefix := "ball-dont-lie/player-boxscores/" + req.Date + "/"
+	prefix := messages.ScrapedBDLPlayerBoxscores.Prefix(req.Date)
 	games, err := j.cdn.gamesOn(ctx, req.Date)
 	if err != nil {
 		return runner.Result{}, fmt.Errorf("bdl_player_boxscores %s: %w", req.Date, err)

@@ -1,13 +1,13 @@
 // Package scrapers holds the phase-1 jobs: each fetches one source for one US Eastern game
-// date and stores the raw response bodies in GCS for the raw phase to parse.
+// date and stores the raw response bodies in GCS for the raw phase to parse, under the
+// object names that messages.Scraped declares for both phases:
 //
-//	nbac_schedule          NBA.com CDN schedule      nba-com/schedule/<date>/schedule.json
-//	nbac_player_boxscores  stats.nba.com gamelog     nba-com/player-boxscores/<date>/leaguegamelog.json
-//	bdl_games              Ball Don't Lie games      ball-dont-lie/games/<date>/page-0001.json ...
-//	bdl_player_boxscores   Ball Don't Lie stats      ball-dont-lie/player-boxscores/<date>/page-0001.json ...
-//	bdl_injuries           Ball Don't Lie injuries   ball-dont-lie/injuries/<date>/injuries.json (today only)
-//	odds_api_player_props  The Odds API historical   odds-api/player-props/<date>/events-<snap>.json and
-//	                                                 odds-api/player-props/<date>/<event>-<AWAY><HOME>/<snap>.json
+//	nbac_schedule          NBA.com CDN schedule      messages.ScrapedNBACSchedule
+//	nbac_player_boxscores  stats.nba.com gamelog     messages.ScrapedNBACPlayerBoxscores
+//	bdl_games              Ball Don't Lie games      messages.ScrapedBDLGames
+//	bdl_player_boxscores   Ball Don't Lie stats      messages.ScrapedBDLPlayerBoxscores
+//	bdl_injuries           Ball Don't Lie injuries   messages.ScrapedBDLInjuries (today only)
+//	odds_api_player_props  The Odds API historical   messages.ScrapedOddsAPIPlayerProps
 //
 // # What a run guarantees
 //
@@ -18,7 +18,8 @@
 // generation.
 //
 // Whether "no rows" is a success is decided by the NBA.com schedule of that date, never by
-// the source that came back empty (lessons #1 and #11):
+// the source that came back empty, which may be a source not yet updated or broken
+// (docs/lessons.md: empty is not done; an empty 200 on a game day is a failure):
 //   - no games scheduled: success with Result.Empty, and no objects (the date prefix is
 //     cleared; the source is not called, except for the injury report, which is kept when it
 //     has rows), except nbac_schedule, which always writes its narrowed schedule (with no

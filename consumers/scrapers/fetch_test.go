@@ -17,6 +17,7 @@ import (
 
 	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/infra/sourcesim"
+	"github.com/nba-props/pipeline/messages"
 )
 
 func TestTransientFaultsAreRetried(t *testing.T) {
@@ -171,7 +172,7 @@ func TestBDLCursorPaging(t *testing.T) {
 	rows := 0
 	ids := map[int]bool{}
 	for i, o := range res.Objects {
-		if want := fmt.Sprintf("ball-dont-lie/player-boxscores/%s/page-%04d.json", gameDay, i+1); o.Name != want {
+		if want := messages.ScrapedBDLPlayerBoxscores.Object(gameDay, messages.PagePart(i+1)); o.Name != want {
 			t.Errorf("object %d is %s, want %s", i, o.Name, want)
 		}
 		var p struct {
@@ -220,7 +221,7 @@ func TestIdenticalRewriteKeepsGeneration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := e.list(t, "ball-dont-lie/player-boxscores/"+gameDay+"/"); fmt.Sprint(got) != fmt.Sprint(names(res.Objects)) {
+	if got := e.list(t, messages.ScrapedBDLPlayerBoxscores.Prefix(gameDay)); fmt.Sprint(got) != fmt.Sprint(names(res.Objects)) {
 		t.Errorf("bucket holds %v after a run that wrote %v", got, names(res.Objects))
 	}
 }

@@ -1,8 +1,8 @@
 package scrapers
 
-// Lesson #7 of /work/shared/reference/lessons.md: a source that never delivers one game,
-// run through the consumer runtime (Pub/Sub emulator with the declared topology, the GCS
-// ledger) with the real scraper against the source simulator.
+// Bounded retries of a state (docs/lessons.md): a source that never delivers one game, run
+// through the consumer runtime (Pub/Sub emulator with the declared topology, the GCS ledger)
+// with the real scraper against the source simulator.
 
 import (
 	"context"
@@ -23,7 +23,7 @@ import (
 	"github.com/nba-props/pipeline/messages"
 )
 
-// TestLessonSourceNeverDeliversOneGame (lesson #7): Ball Don't Lie leaves one game of the
+// TestLessonSourceNeverDeliversOneGame (bounded retries of a state): Ball Don't Lie leaves one game of the
 // date out of its stats, every time. Each run is a transient ErrIncomplete; the runs are
 // bounded by the attempt bound, the retries publish nothing downstream, write no object, and
 // the ledger ends dead (max_attempts) with the last error, with one dead letter saying so.
@@ -69,7 +69,7 @@ func TestLessonSourceNeverDeliversOneGame(t *testing.T) {
 	})
 
 	body, attrs, err := messages.Encode(messages.Request{Version: messages.Version, Phase: ref.Phase, Job: ref.Job, Date: gameDay,
-		RunID: "lesson-7", Trigger: messages.Trigger{Kind: messages.TriggerProducer}, Lane: messages.LaneBackfill}, cat)
+		RunID: "never-delivers", Trigger: messages.Trigger{Kind: messages.TriggerProducer}, Lane: messages.LaneBackfill}, cat)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestLessonSourceNeverDeliversOneGame(t *testing.T) {
 	if fmt.Sprint(perTopic) != fmt.Sprint(want) || dead[0] != runner.ReasonMaxAttempts {
 		t.Errorf("messages per topic %v (dead-letter reasons %v); want only the request and one max_attempts dead letter %v", perTopic, dead, want)
 	}
-	if objs := e.list(t, "ball-dont-lie/"); len(objs) != 0 {
+	if objs := e.list(t, messages.ScrapedBDLPlayerBoxscores.Prefix(gameDay)); len(objs) != 0 {
 		t.Errorf("objects written by runs that never succeeded: %v", objs[:min(len(objs), 5)])
 	}
 

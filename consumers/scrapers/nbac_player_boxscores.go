@@ -4,15 +4,13 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/messages"
 )
 
-// nbacPlayerBoxscores stores stats.nba.com's player game log for one date:
-// nba-com/player-boxscores/<date>/leaguegamelog.json (regular season; other season types of
-// the same date, such as a play-in, get leaguegamelog-<type>.json).
+// nbacPlayerBoxscores stores stats.nba.com's player game log for one date, one object per
+// season type played that day (messages.ScrapedNBACPlayerBoxscores).
 type nbacPlayerBoxscores struct {
 	cdn   *nbaCDN
 	stats *nbaStats
@@ -24,7 +22,7 @@ func (j nbacPlayerBoxscores) Run(ctx context.Context, req messages.Request) (run
 	if err != nil {
 		return runner.Result{}, err
 	}
-	prefix := "nba-com/player-boxscores/" + req.Date + "/"
+	prefix := messages.ScrapedNBACPlayerBoxscores.Prefix(req.Date)
 	games, err := j.cdn.gamesOn(ctx, req.Date)
 	if err != nil {
 		return runner.Result{}, fmt.Errorf("nbac_player_boxscores %s: %w", req.Date, err)
@@ -51,11 +49,7 @@ func (j nbacPlayerBoxscores) Run(ctx context.Context, req messages.Request) (run
 			return runner.Result{}, fmt.Errorf("nbac_player_boxscores %s (%s): %w", req.Date, t, err)
 		}
 		rows, covered, attempts = rows+n, covered+g, attempts+resp.attempts
-		name := "leaguegamelog.json"
-		if t != "Regular Season" {
-			name = "leaguegamelog-" + strings.ToLower(strings.ReplaceAll(t, " ", "")) + ".json"
-		}
-		names, bodies = append(names, name), append(bodies, resp.body)
+		names, bodies = append(names, messages.LeagueGameLogPart(t)), append(bodies, resp.body)
 	}
 	if rows == 0 {
 		return runner.Result{}, fmt.Errorf("nbac_player_boxscores %s: %w: no rows, the schedule lists %d games", req.Date, ErrEmptyWithGames, len(games))

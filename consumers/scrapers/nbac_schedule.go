@@ -8,9 +8,9 @@ import (
 	"github.com/nba-props/pipeline/messages"
 )
 
-// nbacSchedule stores the NBA.com CDN season schedule narrowed to one date:
-// nba-com/schedule/<date>/schedule.json. It writes the object on an off day too (with no
-// gameDates entry), and reports the run empty then.
+// nbacSchedule stores the NBA.com CDN season schedule narrowed to one date
+// (messages.ScrapedNBACSchedule). It writes the object on an off day too (with no gameDates
+// entry), and reports the run empty then.
 type nbacSchedule struct {
 	cdn *nbaCDN
 	out objects
@@ -28,7 +28,7 @@ func (j nbacSchedule) Run(ctx context.Context, req messages.Request) (runner.Res
 	if err != nil {
 		return runner.Result{}, fmt.Errorf("nbac_schedule %s: render: %w", req.Date, err)
 	}
-	objs, err := publish(ctx, j.out, "nba-com/schedule/"+req.Date+"/", []string{"schedule.json"}, [][]byte{body})
+	objs, err := publish(ctx, j.out, messages.ScrapedNBACSchedule.Prefix(req.Date), []string{messages.SchedulePart}, [][]byte{body})
 	if err != nil {
 		return runner.Result{}, fmt.Errorf("nbac_schedule %s: %w", req.Date, err)
 	}

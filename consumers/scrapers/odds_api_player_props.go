@@ -12,23 +12,18 @@ import (
 	"github.com/nba-props/pipeline/messages"
 )
 
-// oddsPropsFrom is the first date The Odds API has historical player props for.
-const oddsPropsFrom = "2023-05-03"
-
 // oddsAPIPlayerProps stores The Odds API's historical player_points odds for the games of one
-// date, taken at pre-tip snapshots only: the events list at one snapshot,
-// odds-api/player-props/<date>/events-<snap>.json, and one object per (event, snapshot),
-// odds-api/player-props/<date>/<eventId>-<AWAY><HOME>/<snap>.json. A snapshot at which the
-// event is not listed (404) is skipped and counted; it does not fail the date.
+// date, taken at pre-tip snapshots only (messages.ScrapedOddsAPIPlayerProps): the events
+// list at one snapshot and one object per (event, snapshot). A snapshot at which the event
+// is not listed (404) is skipped and counted; it does not fail the date. The first date the
+// API has props for is the catalogue's BackfillFrom: the caller refuses earlier dates before
+// Run (messages.Catalog.CheckDate), so the job does not check it again.
 type oddsAPIPlayerProps struct {
 	cdn     *nbaCDN
 	odds    *oddsAPI
 	out     objects
 	offsets []time.Duration // before tip-off, largest first
 }
-
-// snapshotName is the snapshot's form in object names: 20241022T2255Z.
-func snapshotName(t time.Time) string { return t.UTC().Format("20060102T1504Z") }
 
 // preTip is the 5-minute snapshot at or before tip−offset: always strictly before tip-off.
 func preTip(tip time.Time, offset time.Duration) time.Time {
@@ -47,11 +42,7 @@ func (j oddsAPIPlayerProps) Run(ctx context.Context, req messages.Request) (runn
 	if _, err := requestDate(req); err != nil {
 		return runner.Result{}, err
 	}
-	if req.Date < oddsPropsFrom {
-		return runner.Result{}, runner.Permanent(fmt.Errorf("odds_api_player_props %s: %w: The Odds API has player props from %s only",
-			req.Date, messages.ErrNotBackfillable, oddsPropsFrom))
-	}
-	prefix := "odds-api/player-props/" + req.Date + "/"
+	prefix := messages.ScrapedOddsAPIPlayerProps.Prefix(req.Date)
 	games, err := j.cdn.gamesOn(ctx, req.Date)
 	if err != nil {
 		return runner.Result{}, fmt.Errorf("odds_api_player_props %s: %w", req.Date, err)
@@ -112,7 +103,7 @@ func (j oddsAPIPlayerProps) Run(ctx context.Context, req messages.Request) (runn
 			req.Date, ErrEmptyWithGames, evAt.Format(oddsTimeLayout), len(games))
 	}
 	sort.Slice(matched, func(a, b int) bool { return matched[a].event.ID < matched[b].event.ID })
-	names := []string{"events-" + snapshotName(evAt) + ".json"}
+	names := []string{messages.OddsEventsPart(evAt)}
 	bodies := [][]byte{evs.body}
 	var snapshots, missing, withLines int64
 	for _, g := range matched {
@@ -131,7 +122,7 @@ func (j oddsAPIPlayerProps) Run(ctx context.Context, req messages.Request) (runn
 			if books > 0 {
 				withLines++
 			}
-			names = append(names, fmt.Sprintf("%s-%s%s/%s.json", g.event.ID, g.away, g.home, snapshotName(s)))
+			names = append(names, messages.OddsEventPart(g.event.ID, g.away, g.home, s))
 			bodies = append(bodies, got.body)
 		}
 	}

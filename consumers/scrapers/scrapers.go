@@ -242,6 +242,3 @@ func notFinal(games []scheduledGame) int {
 	}
 	return n
 }
-
-// pageName is the object name of the n-th page (1-based).
-func pageName(n int) string { return fmt.Sprintf("page-%04d.json", n) }

@@ -48,13 +48,15 @@ func TestGameDay(t *testing.T) {
 	if len(todayGames) == 0 {
 		t.Fatalf("simulator has no games today (%s); pick another clock", today)
 	}
-	event := regexp.MustCompile(`^odds-api/player-props/2024-10-24/[0-9a-f]{32}-[A-Z]{6}/2024102[45]T\d{4}Z\.json$`)
+	props := messages.ScrapedOddsAPIPlayerProps.Prefix(gameDay)
+	event := regexp.MustCompile(`^` + regexp.QuoteMeta(props) + `[0-9a-f]{32}-[A-Z]{6}/2024102[45]T\d{4}Z\.json$`)
 	for _, tc := range []struct {
 		job, date string
+		data      messages.Scraped
 		check     func(t *testing.T, names []string)
 	}{
-		{"nbac_schedule", gameDay, func(t *testing.T, names []string) {
-			want := []string{"nba-com/schedule/2024-10-24/schedule.json"}
+		{"nbac_schedule", gameDay, messages.ScrapedNBACSchedule, func(t *testing.T, names []string) {
+			want := []string{messages.ScrapedNBACSchedule.Object(gameDay, messages.SchedulePart)}
 			if diff := cmp.Diff(want, names); diff != "" {
 				t.Errorf("objects (-want +got):\n%s", diff)
 			}
@@ -76,36 +78,36 @@ func TestGameDay(t *testing.T) {
 					doc.LeagueSchedule.SeasonYear, n, len(games), doc.LeagueSchedule.GameDates)
 			}
 		}},
-		{"nbac_player_boxscores", gameDay, func(t *testing.T, names []string) {
-			want := []string{"nba-com/player-boxscores/2024-10-24/leaguegamelog.json"}
+		{"nbac_player_boxscores", gameDay, messages.ScrapedNBACPlayerBoxscores, func(t *testing.T, names []string) {
+			want := []string{messages.ScrapedNBACPlayerBoxscores.Object(gameDay, messages.LeagueGameLogPart("Regular Season"))}
 			if diff := cmp.Diff(want, names); diff != "" {
 				t.Errorf("objects (-want +got):\n%s", diff)
 			}
 		}},
-		{"bdl_games", gameDay, func(t *testing.T, names []string) {
-			want := []string{"ball-dont-lie/games/2024-10-24/page-0001.json"}
+		{"bdl_games", gameDay, messages.ScrapedBDLGames, func(t *testing.T, names []string) {
+			want := []string{messages.ScrapedBDLGames.Object(gameDay, messages.PagePart(1))}
 			if diff := cmp.Diff(want, names); diff != "" {
 				t.Errorf("objects (-want +got):\n%s", diff)
 			}
 		}},
-		{"bdl_player_boxscores", gameDay, func(t *testing.T, names []string) {
-			if len(names) == 0 || names[0] != "ball-dont-lie/player-boxscores/2024-10-24/page-0001.json" {
+		{"bdl_player_boxscores", gameDay, messages.ScrapedBDLPlayerBoxscores, func(t *testing.T, names []string) {
+			if len(names) == 0 || names[0] != messages.ScrapedBDLPlayerBoxscores.Object(gameDay, messages.PagePart(1)) {
 				t.Errorf("objects: %v, want page-0001.json first", names)
 			}
 		}},
-		{"bdl_injuries", today, func(t *testing.T, names []string) {
-			want := []string{"ball-dont-lie/injuries/" + today + "/injuries.json"}
+		{"bdl_injuries", today, messages.ScrapedBDLInjuries, func(t *testing.T, names []string) {
+			want := []string{messages.ScrapedBDLInjuries.Object(today, messages.InjuriesPart)}
 			if diff := cmp.Diff(want, names); diff != "" {
 				t.Errorf("objects (-want +got):\n%s", diff)
 			}
 		}},
-		{"odds_api_player_props", gameDay, func(t *testing.T, names []string) {
+		{"odds_api_player_props", gameDay, messages.ScrapedOddsAPIPlayerProps, func(t *testing.T, names []string) {
 			// The events list plus two snapshots (60 and 5 minutes before tip) per game.
 			if len(names) != 1+2*len(games) {
 				t.Errorf("%d objects, want %d: %v", len(names), 1+2*len(games), names)
 			}
 			for _, n := range names {
-				if !event.MatchString(n) && !strings.HasPrefix(n, "odds-api/player-props/2024-10-24/events-") {
+				if !event.MatchString(n) && !(strings.HasPrefix(n, props) && messages.IsOddsEventsList(n)) {
 					t.Errorf("object %s does not follow the layout", n)
 				}
 			}
@@ -125,7 +127,7 @@ func TestGameDay(t *testing.T) {
 				}
 			}
 			got := names(res.Objects)
-			if diff := cmp.Diff(got, e.list(t, strings.Join(strings.Split(got[0], "/")[:3], "/")+"/")); diff != "" {
+			if diff := cmp.Diff(got, e.list(t, tc.data.Prefix(tc.date))); diff != "" {
 				t.Errorf("Result.Objects differ from the bucket (-result +bucket):\n%s", diff)
 			}
 			tc.check(t, got)
@@ -143,7 +145,7 @@ func TestOddsSnapshotsArePreTip(t *testing.T) {
 		tips[g.OddsEventID] = g.Start.UTC().Format("20060102T1504Z")
 	}
 	for _, o := range res.Objects {
-		rest := strings.TrimPrefix(o.Name, "odds-api/player-props/2024-10-24/")
+		rest := strings.TrimPrefix(o.Name, messages.ScrapedOddsAPIPlayerProps.Prefix(gameDay))
 		id, snap, ok := strings.Cut(rest, "/")
 		if !ok {
 			continue
@@ -295,15 +297,6 @@ func TestPastSeasonScheduleFile(t *testing.T) {
 	}
 }
 
-func TestOddsBeforePropsStart(t *testing.T) {
-	t.Parallel()
-	e := newTestEnv(t, sourcesim.Config{}, nil)
-	_, err := e.run(t, "odds_api_player_props", "2023-05-02")
-	if !runner.IsPermanent(err) || !errors.Is(err, messages.ErrNotBackfillable) {
-		t.Errorf("err = %v; want a permanent ErrNotBackfillable", err)
-	}
-}
-
 func TestBadDateIsPermanent(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, sourcesim.Config{}, nil)
@@ -314,15 +307,15 @@ func TestBadDateIsPermanent(t *testing.T) {
 	}
 }
 
-func Example_snapshotName() {
+func Example_preTip() {
 	tip := time.Date(2024, 10, 22, 23, 30, 0, 0, time.UTC)
 	for _, off := range []time.Duration{60 * time.Minute, 5 * time.Minute, 7 * time.Minute} {
-		fmt.Println(off, snapshotName(preTip(tip, off)))
+		fmt.Println(off, preTip(tip, off).Format(time.RFC3339))
 	}
 	// Output:
-	// 1h0m0s 20241022T2230Z
-	// 5m0s 20241022T2325Z
-	// 7m0s 20241022T2320Z
+	// 1h0m0s 2024-10-22T22:30:00Z
+	// 5m0s 2024-10-22T23:25:00Z
+	// 7m0s 2024-10-22T23:20:00Z
 }
 
 func TestScheduleIsCachedAndRevalidated(t *testing.T) {

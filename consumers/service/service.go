@@ -56,10 +56,8 @@ type Config struct {
 	// (negative: not at all); see runner.Options.SoftWait.
 	SoftWait time.Duration `env:"CONSUMER_SOFT_WAIT, default=15m"`
 
-	Scrapers  scrapers.Config
-	Raw       raw.Config
-	Reference reference.Config
-	Analytics analytics.Config
+	// Scrapers is the only phase with settings of its own.
+	Scrapers scrapers.Config
 }
 
 // Load reads the configuration from l (envconfig.OsLookuper() in production).
@@ -96,14 +94,14 @@ func Phases() []Phase {
 		{messages.PhaseScrapers, false, func(c Config, d Deps) (map[string]runner.Job, error) {
 			return scrapers.Jobs(c.Scrapers, scrapers.Deps{HTTP: d.HTTP, Storage: d.Storage, Bucket: d.Bucket, Logger: d.Logger})
 		}},
-		{messages.PhaseRaw, true, func(c Config, d Deps) (map[string]runner.Job, error) {
-			return raw.Jobs(c.Raw, raw.Deps{Storage: d.Storage, Bucket: d.Bucket, BigQuery: d.BigQuery, HTTP: d.HTTP})
+		{messages.PhaseRaw, true, func(_ Config, d Deps) (map[string]runner.Job, error) {
+			return raw.Jobs(raw.Deps{Storage: d.Storage, Bucket: d.Bucket, BigQuery: d.BigQuery})
 		}},
-		{messages.PhaseReference, true, func(c Config, d Deps) (map[string]runner.Job, error) {
-			return reference.Jobs(c.Reference, reference.Deps{Storage: d.Storage, Bucket: d.Bucket, BigQuery: d.BigQuery, HTTP: d.HTTP})
+		{messages.PhaseReference, true, func(_ Config, d Deps) (map[string]runner.Job, error) {
+			return reference.Jobs(reference.Deps{BigQuery: d.BigQuery})
 		}},
-		{messages.PhaseAnalytics, true, func(c Config, d Deps) (map[string]runner.Job, error) {
-			return analytics.Jobs(c.Analytics, analytics.Deps{Storage: d.Storage, Bucket: d.Bucket, BigQuery: d.BigQuery, HTTP: d.HTTP})
+		{messages.PhaseAnalytics, true, func(_ Config, d Deps) (map[string]runner.Job, error) {
+			return analytics.Jobs(analytics.Deps{BigQuery: d.BigQuery})
 		}},
 	}
 }

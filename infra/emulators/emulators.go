@@ -19,7 +19,8 @@ import (
 	"github.com/fsouza/fake-gcs-server/fakestorage"
 )
 
-// Default ports of the local stack (DESIGN §9).
+// Default ports of the local stack: the defaults of gcloud's Pub/Sub emulator and of
+// fake-gcs-server, so that settings written for either work unchanged.
 const (
 	DefaultPubSubAddr = "127.0.0.1:8085"
 	DefaultGCSAddr    = "127.0.0.1:4443"

@@ -6,7 +6,10 @@ import (
 	"github.com/nba-props/pipeline/messages"
 )
 
-// Retry and dead-letter settings of every job subscription (DESIGN §4).
+// Retry and dead-letter settings of every job subscription: redelivery backs off from 10 s
+// to Pub/Sub's 600 s maximum, and a message that failed MaxDeliveryAttempts times goes to the
+// dead-letter topic instead of being retried forever (docs/lessons.md: bounded retries of a
+// state; infrastructure is declared).
 const (
 	MinBackoff          = 10 * time.Second
 	MaxBackoff          = 600 * time.Second

@@ -5,7 +5,7 @@ import "cloud.google.com/go/bigquery"
 // Datasets are the BigQuery datasets of the pipeline.
 func Datasets() []string { return []string{"nba_raw", "nba_reference", "nba_analytics"} }
 
-// Tables are the BigQuery tables of the pipeline (reference/sources.md §4). Every table but
+// Tables are the BigQuery tables of the pipeline, declared once here. Every table but
 // the player registry is DATE-partitioned, so that a job replaces exactly one day with a
 // WRITE_TRUNCATE into table$YYYYMMDD.
 func Tables() []Table {

@@ -1,7 +1,12 @@
-// Package rawtest gives the tests of the raw, reference and analytics phases one local
-// environment (fake GCS, the BigQuery emulator with the pipeline's tables) and scraper-shaped
-// inputs captured from the source simulator. It is imported by tests only.
-package rawtest
+// Package warehousetest gives the tests of the raw, reference and analytics phases a local
+// warehouse: fake GCS and the BigQuery emulator with every pipeline table (Start), the
+// scraper objects of a date captured from the source simulator (Capture), and partition
+// queries and golden files to compare what the jobs loaded. It is imported by tests only.
+//
+// The BigQuery emulator links DuckDB through cgo. Built without cgo, this package still
+// compiles (so the production packages whose tests import it vet with CGO_ENABLED=0), and
+// Start and StartBigQuery fail the test with a message saying what to install.
+package warehousetest
 
 import (
 	"context"
@@ -20,14 +25,15 @@ import (
 	"time"
 
 	"cloud.google.com/go/bigquery"
+	"cloud.google.com/go/civil"
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/iterator"
 
-	"github.com/nba-props/pipeline/infra/bqemu"
 	"github.com/nba-props/pipeline/infra/cloud"
 	"github.com/nba-props/pipeline/infra/emulators"
 	"github.com/nba-props/pipeline/infra/sourcesim"
 	"github.com/nba-props/pipeline/infra/topology"
+	"github.com/nba-props/pipeline/messages"
 )
 
 // Env is one test's GCS bucket and BigQuery emulator with every pipeline table created.
@@ -43,7 +49,7 @@ type Env struct {
 func Start(tb testing.TB) *Env {
 	tb.Helper()
 	em := emulators.StartTest(tb)
-	host := bqemu.StartTest(tb, em.Storage)
+	host := StartBigQuery(tb, em.Storage)
 	ctx := context.Background()
 	bq, err := cloud.BigQuery(ctx, em.Project, host)
 	if err != nil {
@@ -267,7 +273,7 @@ func civilDate(tb testing.TB, date string) any {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return civilFromTime(d)
+	return civil.DateOf(d)
 }
 
 // Sim is a simulator whose clock is well after the 2024-25 season unless now is given, so
@@ -280,7 +286,7 @@ func Sim(now time.Time) *sourcesim.Sim {
 }
 
 // Capture fetches what the scrapers would store for date from the simulator's HTTP API, in
-// the layout of the architecture contract (object name → body). Off days produce only the
+// the layout of messages.Scraped (object name → body). Off days produce only the
 // narrowed schedule, as the scrapers do.
 func Capture(tb testing.TB, sim *sourcesim.Sim, date string) map[string][]byte {
 	tb.Helper()
@@ -319,17 +325,17 @@ func Capture(tb testing.TB, sim *sourcesim.Sim, date string) map[string][]byte {
 	}
 	league["gameDates"] = mustJSON(tb, keep)
 	sched["leagueSchedule"] = mustJSON(tb, league)
-	c.out["nba-com/schedule/"+date+"/schedule.json"] = mustJSON(tb, sched)
+	c.out[messages.ScrapedNBACSchedule.Object(date, messages.SchedulePart)] = mustJSON(tb, sched)
 	if games == 0 {
 		return c.out
 	}
 
 	mdY := d.Format("01/02/2006")
-	c.put("nba-com/player-boxscores/"+date+"/leaguegamelog.json",
+	c.put(messages.ScrapedNBACPlayerBoxscores.Object(date, messages.LeagueGameLogPart("Regular Season")),
 		"/nbastats/stats/leaguegamelog?"+url.Values{"PlayerOrTeam": {"P"}, "DateFrom": {mdY}, "DateTo": {mdY}, "Season": {label}, "SeasonType": {"Regular Season"}}.Encode())
-	c.pages("ball-dont-lie/games/"+date, "/bdl/v1/games?dates[]="+date+"&per_page=100")
-	c.pages("ball-dont-lie/player-boxscores/"+date, "/bdl/v1/stats?dates[]="+date+"&per_page=100")
-	c.injuries("ball-dont-lie/injuries/" + date + "/injuries.json")
+	c.pages(messages.ScrapedBDLGames, date, "/bdl/v1/games?dates[]="+date+"&per_page=100")
+	c.pages(messages.ScrapedBDLPlayerBoxscores, date, "/bdl/v1/stats?dates[]="+date+"&per_page=100")
+	c.injuries(messages.ScrapedBDLInjuries.Object(date, messages.InjuriesPart))
 	c.odds(date, d, -2*time.Hour, -10*time.Minute)
 	return c.out
 }
@@ -382,7 +388,7 @@ func (c *capturer) getJSON(path string, v any) []byte {
 func (c *capturer) put(name, path string) { c.out[name] = c.get(path) }
 
 // pages follows BDL's cursor, one object per page.
-func (c *capturer) pages(prefix, path string) {
+func (c *capturer) pages(data messages.Scraped, date, path string) {
 	cursor := ""
 	for n := 1; ; n++ {
 		var p struct {
@@ -391,7 +397,7 @@ func (c *capturer) pages(prefix, path string) {
 			} `json:"meta"`
 		}
 		b := c.getJSON(path+cursor, &p)
-		c.out[fmt.Sprintf("%s/page-%04d.json", prefix, n)] = b
+		c.out[data.Object(date, messages.PagePart(n))] = b
 		if p.Meta.NextCursor == nil {
 			return
 		}
@@ -438,7 +444,7 @@ func (c *capturer) odds(date string, d time.Time, offsets ...time.Duration) {
 		} `json:"data"`
 	}
 	b := c.getJSON("/odds/v4/historical/sports/basketball_nba/events?date="+noon.Format(time.RFC3339), &list)
-	c.out["odds-api/player-props/"+date+"/events-"+noon.Format("20060102T1504Z")+".json"] = b
+	c.out[messages.ScrapedOddsAPIPlayerProps.Object(date, messages.OddsEventsPart(noon))] = b
 	codes := map[string]string{}
 	for _, t := range sourcesim.Teams() {
 		codes[t.OddsName], codes[t.FullName] = t.Tricode, t.Tricode
@@ -454,7 +460,7 @@ func (c *capturer) odds(date string, d time.Time, offsets ...time.Duration) {
 		for _, off := range offsets {
 			snap := tip.Add(off).Truncate(5 * time.Minute)
 			q := url.Values{"markets": {"player_points"}, "regions": {"us"}, "oddsFormat": {"american"}, "date": {snap.Format(time.RFC3339)}}
-			name := fmt.Sprintf("odds-api/player-props/%s/%s-%s%s/%s.json", date, e.ID, codes[e.AwayTeam], codes[e.HomeTeam], snap.Format("20060102T1504Z"))
+			name := messages.ScrapedOddsAPIPlayerProps.Object(date, messages.OddsEventPart(e.ID, codes[e.AwayTeam], codes[e.HomeTeam], snap))
 			c.put(name, "/odds/v4/historical/sports/basketball_nba/events/"+e.ID+"/odds?"+q.Encode())
 		}
 	}
