@@ -250,15 +250,26 @@ func (c *Catalog) Job(p Phase, name string) (JobSpec, error) {
 // scraper cannot fetch a date cannot process it either). The error wraps
 // ErrNotBackfillable and says which source limits it.
 func (c *Catalog) CheckDate(r JobRef, date, today string) error {
-	s, ok := c.Lookup(r)
-	if !ok {
+	return c.check(r, func(s JobSpec) error { return s.CheckDate(date, today) })
+}
+
+// CheckBounds is CheckDate without the clock: the source bounds of the job and of its hard
+// upstreams, not CurrentOnly. The consumer runtime checks it for every message.
+func (c *Catalog) CheckBounds(r JobRef, date string) error {
+	return c.check(r, func(s JobSpec) error { return s.CheckBounds(date) })
+}
+
+// check applies ok to job r and, transitively, to its hard upstreams.
+func (c *Catalog) check(r JobRef, ok func(JobSpec) error) error {
+	s, found := c.Lookup(r)
+	if !found {
 		return fmt.Errorf("%w %s", ErrUnknownJob, r)
 	}
-	if err := s.CheckDate(date, today); err != nil {
+	if err := ok(s); err != nil {
 		return err
 	}
 	for _, u := range s.Hard {
-		if err := c.CheckDate(u, date, today); err != nil {
+		if err := c.check(u, ok); err != nil {
 			return fmt.Errorf("%s needs %s: %w", r, u, err)
 		}
 	}

@@ -144,7 +144,7 @@ func (rt *Runtime) accept(ctx context.Context, spec messages.JobSpec, d Delivery
 	}
 	if err == nil {
 		h.req = req
-		err = spec.CheckBounds(req.Date)
+		err = rt.opts.Catalog.CheckBounds(spec.Ref(), req.Date)
 	}
 	if err != nil {
 		return messages.Request{}, rt.reject(ctx, d, h, err), false

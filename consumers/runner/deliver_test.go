@@ -232,26 +232,29 @@ func TestJunkDeliveryLeavesTheLedgerUntouched(t *testing.T) {
 // dead-lettered as not_backfillable, never run, no ledger record.
 func TestDateOutsideTheCatalogueBoundsIsRefusedForEveryJob(t *testing.T) {
 	t.Parallel()
-	bounded := messages.Ref(messages.PhaseScrapers, "bounded")
-	cat, err := messages.NewCatalog(messages.JobSpec{Phase: messages.PhaseScrapers, Name: "bounded", BackfillFrom: "2023-05-03"})
+	bounded, after := messages.Ref(messages.PhaseScrapers, "bounded"), messages.Ref(messages.PhaseRaw, "after")
+	cat, err := messages.NewCatalog(messages.JobSpec{Phase: messages.PhaseScrapers, Name: "bounded", BackfillFrom: "2023-05-03"},
+		messages.JobSpec{Phase: messages.PhaseRaw, Name: "after", Hard: []messages.JobRef{bounded}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := newEnv(t, cat)
 	tr := newTracker()
-	rt := e.runtime(e.options(map[messages.JobRef]runner.Job{bounded: tr.job(bounded, nil)}))
-	if s := rt.Deliver(context.Background(), e.delivery(e.names.Subscription(bounded), request(bounded, "2023-05-02"))); s != runner.Ack {
-		t.Errorf("settlement %v, want ack after dead-lettering", s)
-	}
-	if tr.count(bounded, "2023-05-02") != 0 {
-		t.Error("the job ran for a date before its source's first")
-	}
-	if rec, _ := e.record(bounded, "2023-05-02"); rec.State != "" {
-		t.Errorf("record %s, want none", rec.State)
+	rt := e.runtime(e.options(map[messages.JobRef]runner.Job{bounded: tr.job(bounded, nil), after: tr.job(after, nil)}))
+	for _, ref := range []messages.JobRef{bounded, after} { // a hard upstream's bound binds its dependents
+		if s := rt.Deliver(context.Background(), e.delivery(e.names.Subscription(ref), request(ref, "2023-05-02"))); s != runner.Ack {
+			t.Errorf("%s: settlement %v, want ack after dead-lettering", ref, s)
+		}
+		if tr.count(ref, "2023-05-02") != 0 {
+			t.Errorf("%s ran for a date before its source's first", ref)
+		}
+		if rec, _ := e.record(ref, "2023-05-02"); rec.State != "" {
+			t.Errorf("%s record %s, want none", ref, rec.State)
+		}
 	}
 	dl := e.published(e.names.DeadLetterTopic())
-	if len(dl) != 1 || dl[0].Attributes[runner.AttrReason] != "not_backfillable" {
-		t.Errorf("dead letters = %v, want one not_backfillable", dl)
+	if len(dl) != 2 || dl[0].Attributes[runner.AttrReason] != "not_backfillable" || dl[1].Attributes[runner.AttrReason] != "not_backfillable" {
+		t.Errorf("dead letters = %v, want two not_backfillable", dl)
 	}
 	if s := rt.Deliver(context.Background(), e.delivery(e.names.Subscription(bounded), request(bounded, "2023-05-03"))); s != runner.Ack || tr.count(bounded, "2023-05-03") != 1 {
 		t.Errorf("first servable date: %v, runs %d; want ack and one run", s, tr.count(bounded, "2023-05-03"))

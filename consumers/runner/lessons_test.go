@@ -1,8 +1,8 @@
 package runner_test
 
-// Lessons #8 and #15 of /work/shared/reference/lessons.md at the runtime's level. Lessons #3,
-// #4, #1 and #11 with a real job and BigQuery are in consumers/raw/lessons_test.go, #7 with a
-// real scraper in consumers/scrapers/lessons_test.go.
+// Failure classes of docs/lessons.md at the runtime's level: "fan-in fires once per input"
+// and "limits tied together". The classes that need a real job and BigQuery are tested in
+// consumers/raw/lessons_test.go, those of a real scraper in consumers/scrapers.
 
 import (
 	"context"
@@ -123,7 +123,7 @@ func (e *env) settled(phases ...messages.Phase) {
 	})
 }
 
-// TestLessonFanInShuffledDuplicatedWithFailedPublish (lesson #8): the completions of a
+// TestLessonFanInShuffledDuplicatedWithFailedPublish (docs/lessons.md: fan-in fires once per input): the completions of a
 // fan-in's upstreams arrive shuffled and three times each, and the first publish towards the
 // fan-in job is refused. The fan-in job still runs, exactly once per input fingerprint: once
 // for the first inputs, once more when one upstream's output changes, never for duplicates.
@@ -209,7 +209,7 @@ func TestLessonFanInShuffledDuplicatedWithFailedPublish(t *testing.T) {
 	}
 }
 
-// TestLessonLeaseExtendedWhileTheJobOutlivesIt (lesson #15): a run that lasts several
+// TestLessonLeaseExtendedWhileTheJobOutlivesIt (docs/lessons.md: limits tied together): a run that lasts several
 // leases keeps its lease extended, so a second consumer holding a copy of the message does
 // not run the date again; and every catalogue job's handler deadline is below its
 // subscription's ack deadline.
@@ -275,7 +275,7 @@ func TestLessonLeaseExtendedWhileTheJobOutlivesIt(t *testing.T) {
 	}
 }
 
-// TestLessonInFlightWorkIsBounded (lesson #15, the unbounded buffer): a backlog of many
+// TestLessonInFlightWorkIsBounded (docs/lessons.md: limits tied together, the unbounded buffer): a backlog of many
 // dates never has more runs of a job in flight in one consumer than its MaxConcurrency, so
 // the memory one consumer holds is bounded by the catalogue, not by the backlog; and the
 // whole backlog is worked off.
