@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/image/font/gofont/goregular"
+	"golang.org/x/image/font/sfnt"
 )
 
 // seasonBooks returns every game book of the 2024-25 season.
@@ -297,5 +300,40 @@ func TestGamebookFaults(t *testing.T) {
 	recs := s.Requests()
 	if last := recs[len(recs)-1]; last.Source != SourceNBAStatsDMZ || last.Dataset != DatasetGamebook || !slices.Equal(last.Dates, []string{"2024-11-05"}) {
 		t.Errorf("request log: %+v", last)
+	}
+}
+
+// TestGamebookFontHasEveryLetter checks that the embedded font draws every letter a name can
+// have: a missing glyph would still extract as the right text but print as a blank box.
+func TestGamebookFontHasEveryLetter(t *testing.T) {
+	t.Parallel()
+	f, err := sfnt.Parse(goregular.TTF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf sfnt.Buffer
+	names := slices.Concat(plainFirst, plainLast, apostropheFirst, apostropheLast, initialsFirst, hyphenLast, accentFirst, accentLast, suffixes)
+	for _, n := range names {
+		for _, r := range n {
+			if gi, err := f.GlyphIndex(&buf, r); err != nil || gi == 0 {
+				t.Errorf("%q in %q: no glyph (%v)", r, n, err)
+			}
+		}
+	}
+}
+
+func TestGamebookTruthEndpoint(t *testing.T) {
+	t.Parallel()
+	s, srv := newTestSim(t, Config{Seed: 21})
+	want, err := s.Gamebooks("2025-01-09")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := decode[[]GamebookTruth](t, fetch(t, srv, "/_sim/truth/gamebooks?date=2025-01-09"))
+	if len(got) != len(want) || len(got) == 0 || got[0].GameID != want[0].GameID || len(got[0].Players) != len(want[0].Players) {
+		t.Errorf("served %d books, Gamebooks %d", len(got), len(want))
+	}
+	if r := fetch(t, srv, "/_sim/truth/gamebooks?date=2025-13-01"); r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "YYYY-MM-DD") {
+		t.Errorf("bad date: %d %s", r.status, r.body)
 	}
 }
