@@ -80,6 +80,42 @@ func TestGamebookServedAfterPublication(t *testing.T) {
 	}
 }
 
+// TestGamebookLateBook checks a book that appears only hours after the game: still 404 five
+// hours after the final buzzer, there once published.
+func TestGamebookLateBook(t *testing.T) {
+	t.Parallel()
+	s := New(Config{Seed: 21, Now: func() time.Time { return fixedNow }})
+	var late GamebookTruth
+	for _, b := range seasonBooks(t, s) {
+		if slices.Contains(b.Traps, "late") {
+			late = b
+			break
+		}
+	}
+	if late.GameID == "" {
+		t.Fatal("no late book in the season")
+	}
+	games, err := s.GamesOn(late.GameDate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(games, func(g Game) bool { return g.GameID == late.GameID })
+	final := games[i].Start.Add(2*time.Hour + 15*time.Minute + time.Duration(late.Periods-4)*20*time.Minute)
+	for _, c := range []struct {
+		now    time.Time
+		status int
+	}{
+		{final.Add(5 * time.Hour), http.StatusNotFound},
+		{late.PublishedAt.Add(-time.Minute), http.StatusNotFound},
+		{late.PublishedAt, http.StatusOK},
+	} {
+		_, srv := newTestSim(t, Config{Seed: 21, Now: func() time.Time { return c.now }})
+		if r := fetch(t, srv, late.Path); r.status != c.status {
+			t.Errorf("%s at %s (final %s, published %s): %d, want %d", late.GameID, c.now, final, late.PublishedAt, r.status, c.status)
+		}
+	}
+}
+
 // TestGamebookAgreesWithBoxScores checks a season's books against the other tables of the
 // truth: the players who played are the NBA.com box score's rows with the same numbers,
 // every roster player is listed once, and the players who did not play have no minutes.
