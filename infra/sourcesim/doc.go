@@ -24,12 +24,16 @@
 //	GET /nbacdn/static/json/staticData/scheduleLeagueV2_2024.json
 //	    Without a season: the season of Config.Now. ETag, and 304 on a matching If-None-Match.
 //	GET /nbastats/stats/leaguegamelog?PlayerOrTeam=P&DateFrom=MM/DD/YYYY&DateTo=MM/DD/YYYY&Season=2024-25&SeasonType=Regular+Season
+//	GET /nbastatsdmz/pdfs/YYYYMMDD/YYYYMMDD_AWAYHOME_book.pdf
+//	    The official game book (statsdmz.nba.com): 404 until it is published, 40 minutes to a
+//	    day and a half after the game; Gamebooks gives what each book says and its traps.
 //
 // Control endpoints (no key):
 //
 //	GET|POST|DELETE /_sim/faults      the installed faults (POST a JSON array to replace them)
 //	GET|DELETE      /_sim/requests    the request log (DELETE clears it)
 //	GET             /_sim/truth?date=YYYY-MM-DD
+//	GET             /_sim/truth/gamebooks?date=YYYY-MM-DD
 //	GET             /_sim/schedule?season=2024
 //	GET|POST        /_sim/credits[?remaining=N]
 //

@@ -56,10 +56,11 @@ const (
 )
 
 var knownDatasets = map[string][]string{
-	SourceBDL:      {DatasetBDLGames, DatasetBDLStats, DatasetBDLInjuries},
-	SourceOdds:     {DatasetOddsEvents, DatasetOddsEventOdds},
-	SourceNBACDN:   {DatasetCDNSchedule},
-	SourceNBAStats: {DatasetLeagueLog},
+	SourceBDL:         {DatasetBDLGames, DatasetBDLStats, DatasetBDLInjuries},
+	SourceOdds:        {DatasetOddsEvents, DatasetOddsEventOdds},
+	SourceNBACDN:      {DatasetCDNSchedule},
+	SourceNBAStats:    {DatasetLeagueLog},
+	SourceNBAStatsDMZ: {DatasetGamebook},
 }
 
 // Fault describes one injected failure. Source, Dataset and Date narrow which requests match
@@ -101,7 +102,7 @@ func (f Fault) Validate() error {
 	if f.Source != "" {
 		ds, ok := knownDatasets[f.Source]
 		if !ok {
-			return fmt.Errorf("%w: source %q: use bdl, odds, nbacdn or nbastats", ErrBadFault, f.Source)
+			return fmt.Errorf("%w: source %q: use bdl, odds, nbacdn, nbastats or nbastatsdmz", ErrBadFault, f.Source)
 		}
 		if f.Dataset != "" && !contains(ds, f.Dataset) {
 			return fmt.Errorf("%w: dataset %q is not one of source %s's %v", ErrBadFault, f.Dataset, f.Source, ds)

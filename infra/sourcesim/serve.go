@@ -106,6 +106,7 @@ func (s *Sim) Handler() http.Handler {
 		"GET /nbacdn/static/json/staticData/scheduleLeagueV2.json": {SourceNBACDN, DatasetCDNSchedule, noDates, s.cdnSchedule},
 		"GET /nbacdn/static/json/staticData/{file}":                {SourceNBACDN, DatasetCDNSchedule, noDates, s.cdnScheduleFile},
 		"GET /nbastats/stats/leaguegamelog":                        {SourceNBAStats, DatasetLeagueLog, leagueLogDates, s.leagueGameLog},
+		"GET /nbastatsdmz/pdfs/{day}/{file}":                       {SourceNBAStatsDMZ, DatasetGamebook, gamebookDates, s.gamebookPDF},
 	} {
 		mux.Handle(pattern, s.wrap(ep))
 	}
@@ -123,6 +124,7 @@ func (s *Sim) Handler() http.Handler {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("GET /_sim/truth", s.getTruth)
+	mux.HandleFunc("GET /_sim/truth/gamebooks", s.getGamebookTruth)
 	mux.HandleFunc("GET /_sim/schedule", s.getSchedule)
 	mux.HandleFunc("GET /_sim/credits", func(w http.ResponseWriter, _ *http.Request) {
 		rem, used := s.OddsCredits()

@@ -304,3 +304,149 @@ func (s *Sim) PropLines(eventID string, at time.Time) ([]PropLine, error) {
 	})
 	return out, nil
 }
+
+// GamebookTruth is what one game's official game book says, when it can be fetched and how it
+// is broken, computed from the model (never from the rendered PDF). A parser of the book
+// must return exactly Players for a book that is available and not corrupt, and an error for
+// a corrupt one.
+type GamebookTruth struct {
+	GameID      string    `json:"game_id"` // YYYYMMDD_AWAY_HOME
+	NBAGameID   string    `json:"nba_game_id"`
+	GameDate    string    `json:"game_date"`
+	HomeTeam    string    `json:"home_team"`
+	AwayTeam    string    `json:"away_team"`
+	HomeScore   int       `json:"home_score"`
+	AwayScore   int       `json:"away_score"`
+	Periods     int       `json:"periods"`
+	HomePeriods []int     `json:"home_periods"` // points per period, as the book's score table says
+	AwayPeriods []int     `json:"away_periods"`
+	Path        string    `json:"path"`         // under the simulator: /nbastatsdmz/pdfs/YYYYMMDD/YYYYMMDD_AWAYHOME_book.pdf
+	PublishedAt time.Time `json:"published_at"` // the path answers 404 before this instant
+	Available   bool      `json:"available"`    // published at Now
+	Corrupt     string    `json:"corrupt,omitempty"`
+	Pages       int       `json:"pages"`
+	// Traps lists what makes this book hard to read: two_pages, box_split (a team's box runs
+	// onto the next page), wrapped_reason, overtime, accents, suffix, inactive_injured (an
+	// inactive player the game day's injury report lists), late (published 6 hours or more
+	// after the game), truncated, garbage.
+	Traps []string `json:"traps"`
+	// Players are the book's rows in print order: the visitor's box score, the visitor's
+	// inactive list, then the home team's.
+	Players []GamebookPlayerTruth `json:"players"`
+}
+
+// GamebookPlayerTruth is one roster player of one team in one game book.
+type GamebookPlayerTruth struct {
+	GameID       string `json:"game_id"`
+	GameDate     string `json:"game_date"`
+	TeamAbbr     string `json:"team_abbr"`
+	IsHome       bool   `json:"is_home"`
+	NBAPlayerID  int    `json:"nba_player_id"`
+	FullName     string `json:"player_full_name"` // NBA.com spelling
+	PlayerLookup string `json:"player_lookup"`
+	// PrintedName is the name as the book prints it: the full name in the box score, the
+	// last name (with its suffix) in the inactive list unless a teammate shares it.
+	PrintedName string `json:"printed_name"`
+	Jersey      string `json:"jersey"` // "" on the inactive list, which prints none
+	Starter     bool   `json:"starter"`
+	Position    string `json:"position"` // a starter's position letter, "" otherwise
+	Status      string `json:"status"`   // active, dnp, dnd, nwt, inactive
+	// Reason is the printed reason without the status: "Coach's Decision",
+	// "Injury/Illness - Left Ankle; Sprain"; "" for an active player.
+	Reason   string `json:"reason"`
+	Category string `json:"reason_category"` // coach_decision, injury_illness, personal, ...
+	// InjuryReportStatus is the player's status on the game day's injury report ("Out",
+	// "Day-To-Day") when the injury model keeps him out; "" otherwise.
+	InjuryReportStatus string `json:"injury_report_status,omitempty"`
+	// The stat line, zero unless Status is active; the same numbers as the NBA.com box score.
+	Minutes   int `json:"minutes"`
+	FGM       int `json:"fgm"`
+	FGA       int `json:"fga"`
+	FG3M      int `json:"fg3m"`
+	FG3A      int `json:"fg3a"`
+	FTM       int `json:"ftm"`
+	FTA       int `json:"fta"`
+	OffReb    int `json:"offensive_rebounds"`
+	DefReb    int `json:"defensive_rebounds"`
+	Rebounds  int `json:"rebounds"`
+	Assists   int `json:"assists"`
+	Fouls     int `json:"personal_fouls"`
+	Steals    int `json:"steals"`
+	Turnovers int `json:"turnovers"`
+	Blocks    int `json:"blocks"`
+	PlusMinus int `json:"plus_minus"`
+	Points    int `json:"points"`
+}
+
+// Gamebooks returns the expected game books of an Eastern date (YYYY-MM-DD), in schedule
+// order.
+func (s *Sim) Gamebooks(date string) ([]GamebookTruth, error) {
+	m, d, err := s.seasonForDate(date)
+	if err != nil {
+		return nil, err
+	}
+	out := []GamebookTruth{}
+	for _, gi := range m.byDate[d.Format(dateLayout)] {
+		out = append(out, s.gamebookTruth(m, gi))
+	}
+	return out, nil
+}
+
+func (s *Sim) gamebookTruth(m *seasonModel, gi int) GamebookTruth {
+	gb := s.gamebookOf(m, gi)
+	g := gb.g
+	lay := s.layoutGamebook(m, gb)
+	t := GamebookTruth{
+		GameID: g.GameID, NBAGameID: g.NBAGameID, GameDate: g.Date, HomeTeam: g.Home, AwayTeam: g.Away,
+		HomeScore: gb.b.pts[0], AwayScore: gb.b.pts[1], Periods: gb.b.periods,
+		HomePeriods: gb.sides[0].periods, AwayPeriods: gb.sides[1].periods,
+		Path: gamebookPath(g), PublishedAt: gb.published, Available: !s.now().Before(gb.published),
+		Corrupt: gb.corrupt, Pages: len(lay.pages), Traps: []string{}, Players: []GamebookPlayerTruth{},
+	}
+	traps := map[string]bool{
+		"two_pages": len(lay.pages) > 1, "box_split": lay.split, "wrapped_reason": lay.wrapped,
+		"overtime": gb.b.periods > 4, "late": gb.published.Sub(gb.end) >= 6*time.Hour,
+		GamebookTruncated: gb.corrupt == GamebookTruncated, GamebookGarbage: gb.corrupt == GamebookGarbage,
+	}
+	for _, side := range []int{1, 0} {
+		gs := gb.sides[side]
+		rows := append(append([]gbRow(nil), gs.box...), gs.inactive...)
+		for k, row := range rows {
+			p := s.pool[row.player]
+			pt := GamebookPlayerTruth{
+				GameID: g.GameID, GameDate: g.Date, TeamAbbr: teams[gs.team].Tricode, IsHome: side == 0,
+				NBAPlayerID: p.NBAID, FullName: p.FullName(), PlayerLookup: p.Lookup(),
+				PrintedName: p.FullName(), Jersey: p.Jersey, Starter: row.starter,
+				Status: row.status, Reason: row.reason, Category: row.category, InjuryReportStatus: row.injury,
+			}
+			if k >= len(gs.box) {
+				pt.PrintedName, pt.Jersey = s.printedName(m, gs.team, row.player), ""
+			}
+			if row.starter {
+				pt.Position = p.Position[:1]
+			}
+			if row.status == GamebookActive {
+				l := gb.b.lines[side][row.line]
+				pt.Minutes, pt.FGM, pt.FGA, pt.FG3M, pt.FG3A, pt.FTM, pt.FTA = l.min, l.fgm, l.fga, l.fg3m, l.fg3a, l.ftm, l.fta
+				pt.OffReb, pt.DefReb, pt.Rebounds, pt.Assists, pt.Fouls = l.oreb, l.dreb, l.reb(), l.ast, l.pf
+				pt.Steals, pt.Turnovers, pt.Blocks, pt.PlusMinus, pt.Points = l.stl, l.tov, l.blk, l.plusMinus, l.pts
+			}
+			if foldASCII(pt.PrintedName) != pt.PrintedName {
+				traps["accents"] = true
+			}
+			if p.Suffix != "" {
+				traps["suffix"] = true
+			}
+			if row.status == GamebookInactive && row.injury != "" {
+				traps["inactive_injured"] = true
+			}
+			t.Players = append(t.Players, pt)
+		}
+	}
+	for _, name := range []string{"two_pages", "box_split", "wrapped_reason", "overtime", "accents", "suffix", "inactive_injured", "late", GamebookTruncated, GamebookGarbage} {
+		if traps[name] {
+			t.Traps = append(t.Traps, name)
+		}
+	}
+	return t
+}
