@@ -134,9 +134,6 @@ func enqueue(ctx context.Context, e *env, f enqueueFlags) error {
 	if err != nil {
 		return err
 	}
-	if err := cfg.check(); err != nil {
-		return err
-	}
 	cl, err := connect(ctx, cfg, !f.dryRun)
 	if err != nil {
 		return err

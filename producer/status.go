@@ -109,9 +109,6 @@ func status(ctx context.Context, e *env, f statusFlags) error {
 	if err != nil {
 		return err
 	}
-	if err := cfg.check(); err != nil {
-		return err
-	}
 	cl, err := connect(ctx, cfg, false)
 	if err != nil {
 		return err

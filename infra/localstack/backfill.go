@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/nba-props/pipeline/infra/backfill"
-	"github.com/nba-props/pipeline/infra/topology"
+	"github.com/nba-props/pipeline/infra/cloud"
 	"github.com/nba-props/pipeline/messages"
 	"github.com/sethvargo/go-envconfig"
 )
@@ -73,7 +73,7 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer, e
 	ports := "127.0.0.1:0"
 	o := Options{
 		PubSubAddr: ports, GCSAddr: ports, BigQueryAddr: ports, SimAddr: ports,
-		DataDir: dir, Project: "nba-props-local", Bucket: topology.DefaultBucket,
+		DataDir: dir, Project: cloud.LocalProject, Bucket: cloud.LocalProject,
 		SimSeed: *seed, SimNow: now, Env: env, Logs: logs,
 	}
 	began := time.Now()

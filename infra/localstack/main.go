@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/nba-props/pipeline/consumers/runner"
+	"github.com/nba-props/pipeline/infra/cloud"
 	"github.com/nba-props/pipeline/infra/topology"
 	"github.com/sethvargo/go-envconfig"
 )
@@ -55,8 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env envco
 	simPort := fs.Int("sim-port", 8090, "source simulator port")
 	fs.StringVar(&o.DataDir, "data", ".local", "directory for GCS objects and BigQuery tables")
 	fresh := fs.Bool("fresh", false, "delete the data directory first")
-	fs.StringVar(&o.Project, "project", "nba-props-local", "project id on the emulators")
-	fs.StringVar(&o.Bucket, "bucket", topology.DefaultBucket, "bucket")
+	fs.StringVar(&o.Project, "project", cloud.LocalProject, "project id on the emulators")
+	fs.StringVar(&o.Bucket, "bucket", cloud.LocalProject, "bucket")
 	fs.StringVar(&o.Prefix, "prefix", "", "topic prefix")
 	fs.BoolVar(&o.NoBigQuery, "no-bigquery", false, "leave out the BigQuery emulator (only the scrapers run)")
 	fs.BoolVar(&o.NoSim, "no-sim", false, "leave out the source simulator (scrapers use the real APIs from the environment)")

@@ -10,6 +10,7 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 	"github.com/nba-props/pipeline/consumers/ledger"
+	"github.com/nba-props/pipeline/infra/cloud"
 	"github.com/nba-props/pipeline/messages"
 	"github.com/sethvargo/go-envconfig"
 )
@@ -73,7 +74,7 @@ func TestStackRunsThePipeline(t *testing.T) {
 	}
 	pub.Stop()
 
-	l := ledger.New(s.Storage, "nba-props-local", ledger.Options{})
+	l := ledger.New(s.Storage, cloud.LocalProject, ledger.Options{})
 	ref := messages.Ref(messages.PhaseRaw, "nbac_schedule")
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
