@@ -102,12 +102,66 @@ func TestStackRunsThePipeline(t *testing.T) {
 	}
 }
 
-func TestBadFlags(t *testing.T) {
+// TestHelpListsBothCommands asks for help every way a newcomer would: each shows both
+// subcommands with their flags on stdout and exits 0.
+func TestHelpListsBothCommands(t *testing.T) {
 	t.Parallel()
-	var out, errb bytes.Buffer
-	if c := run(context.Background(), []string{"--sim-now", "yesterday"}, &out, &errb, envconfig.MapLookuper(nil), nil); c != 2 ||
-		!strings.Contains(errb.String(), "want RFC 3339") {
-		t.Errorf("exit %d, stderr %q", c, errb.String())
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"up", "--help"}, {"run", "--help"}, {"run", "-h"}, {"up", "--fresh", "--help"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			t.Parallel()
+			var out, errb bytes.Buffer
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel() // if help ever started the stack, it would stop at once and the exit code would say so
+			code := run(ctx, args, &out, &errb, envconfig.MapLookuper(nil), nil)
+			if code != 0 {
+				t.Errorf("exit %d, want 0; stderr %q", code, errb.String())
+			}
+			for _, want := range []string{"localstack [up] [flags]", "localstack run [flags]", "flags of up", "flags of run",
+				"--fresh", "--sim-now time", "--no-consumers", "--start-date date", "--keep", "--again"} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("help lacks %q:\n%s", want, out.String())
+				}
+			}
+			if errb.Len() > 0 {
+				t.Errorf("help wrote to stderr: %q", errb.String())
+			}
+		})
+	}
+}
+
+// TestBadCommandLines fail before anything starts, with exit 2, the reason and the usage.
+func TestBadCommandLines(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"upp", "--sim-now", "garbage"}, `unknown command "upp" (did you mean up?)`},
+		{[]string{"fresh"}, `unknown command "fresh"`},
+		{[]string{"up", "--fresh", "extra"}, `localstack up: unexpected argument "extra": up takes flags only`},
+		{[]string{"--fresh", "extra"}, `localstack up: unexpected argument "extra"`},
+		{[]string{"run", "--keep", "now"}, `localstack run: unexpected argument "now": run takes flags only`},
+		{[]string{"up", "--bogus"}, "localstack up: flag provided but not defined: -bogus"},
+		{[]string{"run", "--timeout", "soon"}, `localstack run: invalid value "soon" for flag -timeout`},
+		{[]string{"--sim-now", "yesterday"}, "want RFC 3339"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			t.Parallel()
+			var out, errb bytes.Buffer
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			code := run(ctx, tt.args, &out, &errb, envconfig.MapLookuper(nil), nil)
+			if code != 2 || !strings.Contains(errb.String(), tt.want) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", code, errb.String(), tt.want)
+			}
+			if tt.want != "want RFC 3339" && !strings.Contains(errb.String(), "localstack run [flags]") {
+				t.Errorf("stderr lacks the usage:\n%s", errb.String())
+			}
+			if out.Len() > 0 {
+				t.Errorf("something started: stdout %q", out.String())
+			}
+		})
 	}
 }
 
