@@ -124,9 +124,7 @@ func runBackfill(ctx context.Context, f runFlags, stdout, stderr io.Writer, env 
 	}
 	if f.keep {
 		fmt.Fprintln(stdout, "\nthe stack keeps running; in another shell:")
-		for _, kv := range s.Vars() {
-			fmt.Fprintf(stdout, "  export %s=%s\n", kv[0], kv[1])
-		}
+		printExports(stdout, s)
 		fmt.Fprintln(stdout, "Ctrl-C stops it.")
 		<-ctx.Done()
 	}

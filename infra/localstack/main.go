@@ -193,20 +193,29 @@ func upFlagSet(f *upFlags) *flag.FlagSet {
 	return fs
 }
 
-// up starts the stack, prints the environment to stdout, sends consumer logs to stderr (or
-// --log-file), and stops when ctx ends.
-func up(ctx context.Context, f upFlags, stdout, stderr io.Writer, env envconfig.Lookuper, ready chan<- *Stack) int {
+// options are the stack's Options from the flags: addresses and the simulator's clock.
+func (f upFlags) options() (Options, error) {
 	o := f.o
 	if f.simNow != "" {
 		t, err := time.Parse(time.RFC3339, f.simNow)
 		if err != nil {
-			fmt.Fprintf(stderr, "localstack: --sim-now %q: want RFC 3339 such as 2025-04-01T12:00:00Z\n", f.simNow)
-			return 2
+			return o, fmt.Errorf("--sim-now %q: want RFC 3339 such as 2025-04-01T12:00:00Z", f.simNow)
 		}
 		o.SimNow = t
 	}
 	addr := func(p int) string { return net.JoinHostPort(f.host, strconv.Itoa(p)) }
 	o.PubSubAddr, o.GCSAddr, o.BigQueryAddr, o.SimAddr = addr(f.pubsubPort), addr(f.gcsPort), addr(f.bqPort), addr(f.simPort)
+	return o, nil
+}
+
+// up starts the stack, prints the environment to stdout, sends consumer logs to stderr (or
+// --log-file), and stops when ctx ends.
+func up(ctx context.Context, f upFlags, stdout, stderr io.Writer, env envconfig.Lookuper, ready chan<- *Stack) int {
+	o, err := f.options()
+	if err != nil {
+		fmt.Fprintf(stderr, "localstack: %v\n", err)
+		return 2
+	}
 	o.Env = env
 	o.Logs = stderr
 	if f.logFile != "" {
@@ -236,9 +245,7 @@ func up(ctx context.Context, f upFlags, stdout, stderr io.Writer, env envconfig.
 		fmt.Fprintf(stdout, "consumers: %d jobs\n", len(s.Consumer.Selected))
 	}
 	fmt.Fprintln(stdout, "local stack is up; in another shell:")
-	for _, kv := range s.Vars() {
-		fmt.Fprintf(stdout, "  export %s=%s\n", kv[0], kv[1])
-	}
+	printExports(stdout, s)
 	fmt.Fprintln(stdout, "then e.g.: go run ./producer enqueue --phase scrapers --job all --start-date 2024-10-22 --end-date 2024-10-24")
 	fmt.Fprintln(stdout, "Ctrl-C stops the stack.")
 	if ready != nil {

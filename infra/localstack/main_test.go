@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
+	"github.com/google/go-cmp/cmp"
 	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/infra/cloud"
 	"github.com/nba-props/pipeline/messages"
@@ -55,12 +57,42 @@ func TestStackRunsThePipeline(t *testing.T) {
 	case <-time.After(2 * time.Minute):
 		t.Fatal("stack not up")
 	}
-	for _, want := range []string{"export PUBSUB_EMULATOR_HOST=127.0.0.1:", "export STORAGE_EMULATOR_HOST=127.0.0.1:",
-		"export BIGQUERY_EMULATOR_HOST=127.0.0.1:", "export NBA_CDN_BASE_URL=http://127.0.0.1:", "export NBA_ENV_PREFIX=ls-"} {
+	for _, want := range []string{"export PUBSUB_EMULATOR_HOST=127.0.0.1:", "export STORAGE_EMULATOR_HOST=http://127.0.0.1:",
+		"export BIGQUERY_EMULATOR_HOST=http://127.0.0.1:", "export NBA_ENV_PREFIX=ls-"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("printed environment lacks %q:\n%s", want, stdout.String())
 		}
 	}
+	// The consumers run inside the stack: the simulator's URLs are not the user's business.
+	if strings.Contains(stdout.String(), "BASE_URL") {
+		t.Errorf("printed environment has the scrapers' URLs although the consumers run in the stack:\n%s", stdout.String())
+	}
+	// What was printed works: a producer given exactly those lines reads the ledger.
+	vars := map[string]string{}
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		if kv, ok := strings.CutPrefix(strings.TrimSpace(line), "export "); ok {
+			k, v, _ := strings.Cut(kv, "=")
+			vars[k] = v
+		}
+	}
+	var env struct{ cloud.Env }
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &env, Lookuper: envconfig.MapLookuper(vars)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Resolve(); err != nil {
+		t.Errorf("the printed environment does not resolve: %v", err)
+	}
+	if err := env.Reach(ctx); err != nil {
+		t.Errorf("the printed environment does not reach the stack: %v", err)
+	}
+	bq, err := cloud.BigQuery(ctx, env.Project, env.BigQueryEmulatorHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bq.Dataset("nba_raw").Metadata(ctx); err != nil {
+		t.Errorf("BIGQUERY_EMULATOR_HOST=%s as printed: %v", env.BigQueryEmulatorHost, err)
+	}
+	_ = bq.Close()
 
 	cat := messages.DefaultCatalog()
 	body, attrs, err := messages.Encode(messages.Request{Version: messages.Version, Phase: messages.PhaseScrapers, Job: "nbac_schedule",
@@ -99,6 +131,49 @@ func TestStackRunsThePipeline(t *testing.T) {
 		}
 	case <-time.After(time.Minute):
 		t.Fatal("stack did not stop")
+	}
+}
+
+// TestReadmeShowsTheExportsAsPrinted compares the export lines of the README's local stack
+// section with what `make up` prints with its default flags.
+func TestReadmeShowsTheExportsAsPrinted(t *testing.T) {
+	t.Parallel()
+	var f upFlags
+	if err := upFlagSet(&f).Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	o, err := f.options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var printed bytes.Buffer
+	printExports(&printed, &Stack{o: o, env: localEnv(o, o.PubSubAddr, o.GCSAddr, o.BigQueryAddr)})
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "\n## The local stack\n")
+	section, _, _ = strings.Cut(section, "\n## ")
+	var inReadme, got []string
+	for _, line := range strings.Split(section, "\n") {
+		if strings.HasPrefix(line, "export ") {
+			inReadme = append(inReadme, line)
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(printed.String()), "\n") {
+		got = append(got, strings.TrimSpace(line))
+	}
+	if diff := cmp.Diff(inReadme, got); diff != "" {
+		t.Errorf("README (-) and make up (+) disagree:\n%s", diff)
+	}
+
+	// With --no-consumers the user runs the consumers, which need the simulator's URLs.
+	o.NoConsumers = true
+	s := &Stack{o: o, env: localEnv(o, o.PubSubAddr, o.GCSAddr, o.BigQueryAddr), sources: [][2]string{{"BDL_BASE_URL", "http://127.0.0.1:8090/bdl"}}}
+	printed.Reset()
+	printExports(&printed, s)
+	if !strings.Contains(printed.String(), "export BDL_BASE_URL=http://127.0.0.1:8090/bdl") {
+		t.Errorf("--no-consumers does not print the simulator's URLs:\n%s", printed.String())
 	}
 }
 

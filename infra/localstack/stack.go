@@ -71,9 +71,39 @@ func (s *Stack) Vars() [][2]string {
 	return append(s.env.Vars(), s.sources...)
 }
 
+// Exports are the variables to export in another shell: where the emulators are and, when
+// the stack runs no consumers (so the user runs them), the simulator's base URLs for the
+// scrapers. Nothing empty: an unset variable already means its default.
+func (s *Stack) Exports() [][2]string {
+	if s.o.NoConsumers {
+		return s.Vars()
+	}
+	return s.env.Vars()
+}
+
+// localEnv is the environment of a stack whose emulators listen on these host:port
+// addresses (bigquery "" when it has none). The HTTP emulators are written as URLs, which
+// the Go clients accept and the clients of other languages (Python's storage and BigQuery
+// clients, for two) require; Pub/Sub speaks gRPC and stays host:port.
+func localEnv(o Options, pubsub, gcs, bigquery string) cloud.Env {
+	e := cloud.Env{Project: o.Project, Bucket: o.Bucket, Prefix: o.Prefix,
+		PubSubEmulatorHost: pubsub, StorageEmulatorHost: "http://" + gcs}
+	if bigquery != "" {
+		e.BigQueryEmulatorHost = "http://" + bigquery
+	}
+	return e
+}
+
+// printExports writes the export lines of Exports, ready to paste into a shell.
+func printExports(w io.Writer, s *Stack) {
+	for _, kv := range s.Exports() {
+		fmt.Fprintf(w, "  export %s=%s\n", kv[0], kv[1])
+	}
+}
+
 // Start brings the stack up: emulators, simulator, topology, then the consumers.
 func Start(ctx context.Context, o Options) (_ *Stack, err error) {
-	s := &Stack{o: o, env: cloud.Env{Project: o.Project, Bucket: o.Bucket, Prefix: o.Prefix}}
+	s := &Stack{o: o}
 	defer func() {
 		if err != nil {
 			_ = s.Close()
@@ -85,14 +115,12 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.closers = append(s.closers, ps.Close)
-	s.env.PubSubEmulatorHost = ps.Host()
 
 	gcs, err := emulators.StartGCS(emulators.GCSOptions{Addr: o.GCSAddr, Root: filepath.Join(o.DataDir, "gcs")})
 	if err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, gcs.Close)
-	s.env.StorageEmulatorHost = gcs.Host()
 
 	if s.PubSub, err = cloud.PubSubAt(ctx, o.Project, ps.Host()); err != nil {
 		return nil, err
@@ -104,6 +132,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	s.closers = append(s.closers, s.Storage.Close)
 
 	// Extension point: the BigQuery emulator (DuckDB), reading load files from the GCS emulator.
+	bqHost := ""
 	if !o.NoBigQuery {
 		if err := os.MkdirAll(filepath.Join(o.DataDir, "bq"), 0o755); err != nil {
 			return nil, fmt.Errorf("bigquery emulator data dir: %w", err)
@@ -118,12 +147,14 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		if err != nil {
 			return nil, err
 		}
-		s.env.BigQueryEmulatorHost = host
+		bqHost = host
 		if s.BigQuery, err = cloud.BigQuery(ctx, o.Project, host); err != nil {
 			return nil, err
 		}
 		s.closers = append(s.closers, s.BigQuery.Close)
 	}
+
+	s.env = localEnv(o, ps.Host(), gcs.Host(), bqHost)
 
 	// Extension point: the source simulator, with the scrapers' base URLs pointed at it.
 	if !o.NoSim {
