@@ -94,8 +94,8 @@ func TestEnqueueBadInput(t *testing.T) {
 		args []string
 		want string // in stderr
 	}{
-		{"unknown phase", local, append([]string{"enqueue", "--phase", "phase9", "--job", "all"}, rng...), `--phase "phase9": unknown phase`},
-		{"missing phase", local, append([]string{"enqueue", "--job", "all"}, rng...), `--phase "": unknown phase`},
+		{"unknown phase", local, append([]string{"enqueue", "--phase", "phase9", "--job", "all"}, rng...), `--phase: unknown phase "phase9" (known phases: scrapers, raw, reference, analytics, precompute)`},
+		{"missing phase", local, append([]string{"enqueue", "--job", "all"}, rng...), "--phase is required: one of scrapers, raw, reference, analytics, precompute\n"},
 		{"unknown job", local, append([]string{"enqueue", "--phase", "raw", "--job", "nope"}, rng...), `unknown job "nope" in phase raw`},
 		{"missing job", local, append([]string{"enqueue", "--phase", "raw"}, rng...), "--job is required"},
 		{"job not in phase", local, append([]string{"enqueue", "--phase", "raw", "--job", "bdl_games"}, rng...), "bdl_games is a job of phase scrapers, not raw"},
@@ -119,6 +119,10 @@ func TestEnqueueBadInput(t *testing.T) {
 		{"status nothing configured", map[string]string{}, append([]string{"status", "--job", "all"}, rng...), "set GOOGLE_CLOUD_PROJECT"},
 		{"status unknown job", local, append([]string{"status", "--job", "nope"}, rng...), `--job "nope": no such job`},
 		{"status watch json", local, append([]string{"status", "--job", "all", "--watch", "1s", "--json"}, rng...), "--watch draws the text grid; drop --json"},
+		{"status no dates", local, []string{"status", "--job", "all"}, "give --start-date and --end-date (YYYY-MM-DD, inclusive; the same date twice for one day)\n"},
+		{"status unknown phase", local, append([]string{"status", "--job", "all", "--phase", "phase9"}, rng...), `--phase: unknown phase "phase9" (known phases: scrapers, raw`},
+		{"bad stop-after", local, append([]string{"enqueue", "--phase", "raw", "--job", "all", "--stop-after", "later"}, rng...), `--stop-after: unknown phase "later" (known phases: scrapers, raw`},
+		{"one-date range over max", local, []string{"enqueue", "--phase", "raw", "--job", "all", "--start-date", "2024-10-01", "--end-date", "2024-10-01", "--max-dates", "0"}, "is 1 date, more than --max-dates 0"},
 		{"status bad date", local, []string{"status", "--job", "all", "--start-date", "TODAY", "--end-date", "2024-10-22"}, "--start-date: invalid date"},
 	}
 	for _, tt := range tests {
@@ -133,6 +137,14 @@ func TestEnqueueBadInput(t *testing.T) {
 			}
 			if stdout != "" {
 				t.Errorf("stdout not empty on error: %q", stdout)
+			}
+			// A list of phases is given once, not once per layer of the error.
+			if n := strings.Count(stderr, "precompute"); n > 1 {
+				t.Errorf("stderr lists the phases %d times: %s", n, stderr)
+			}
+			// Status has no --dates: its hints must not suggest it.
+			if tt.args[0] == "status" && strings.Contains(stderr, "--dates") {
+				t.Errorf("status suggests --dates, which it does not have: %s", stderr)
 			}
 		})
 	}
@@ -312,7 +324,7 @@ func TestResumeSkipsOnlyFinishedPairs(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("published (-want +got):\n%s", diff)
 	}
-	if !strings.Contains(stdout, "skipped scrapers/bdl_games for 1 dates (done), e.g. 2024-10-23: already succeeded") {
+	if !strings.Contains(stdout, "skipped scrapers/bdl_games for 1 date (done), e.g. 2024-10-23: already succeeded (run earlier-run, 0 objects)") {
 		t.Errorf("summary does not explain the skip:\n%s", stdout)
 	}
 }
@@ -362,7 +374,7 @@ func TestStatusGrid(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, s := range []string{"ok 250", "failed x1", "total: succeeded 1, failed 1, none 1", "2024-10-23 raw/bdl_player_boxscores failed after 1 attempts: bigquery 503"} {
+	for _, s := range []string{"ok 250", "failed x1", "total: succeeded 1, failed 1, none 1", "2024-10-23 raw/bdl_player_boxscores failed after 1 attempt: bigquery 503"} {
 		if !strings.Contains(stdout, s) {
 			t.Errorf("status text lacks %q:\n%s", s, stdout)
 		}
@@ -444,5 +456,47 @@ func TestStatusShowsScraperObjects(t *testing.T) {
 		"--start-date", "2024-10-22", "--end-date", "2024-10-22")
 	if code != exitOK || !strings.Contains(stdout, "ok 3 obj") {
 		t.Errorf("exit %d, status grid lacks the object count %q:\n%s%s", code, "ok 3 obj", stdout, stderr)
+	}
+}
+
+// TestOneVocabularyForOutput: a scraper's output is objects and a later phase's rows, in the
+// singular for one, in enqueue's skip reasons as in the status grid.
+func TestOneVocabularyForOutput(t *testing.T) {
+	t.Parallel()
+	env, vars := stack(t)
+	l := ledger.New(env.Storage, env.Bucket, ledger.Options{})
+	now := time.Now()
+	scraper := messages.Ref(messages.PhaseScrapers, "bdl_games")
+	rec := ledger.Record{Phase: scraper.Phase, Job: scraper.Job, Date: "2024-10-22"}.Start("test", "r1", time.Minute, now).
+		Succeed(ledger.Output{Objects: []ledger.Object{{Name: "ball-dont-lie/games/2024-10-22/x.json", Generation: 1}}}, "fp", false, now)
+	if _, err := l.Write(context.Background(), rec, 0); err != nil {
+		t.Fatal(err)
+	}
+	raw := messages.Ref(messages.PhaseRaw, "nbac_schedule")
+	finish(t, l, raw, "2024-10-22", ledger.StateSucceeded, 1)
+
+	code, stdout, stderr := runProducer(t, vars, "enqueue", "--phase", "scrapers", "--job", "bdl_games", "--dates", "2024-10-22,2024-10-23")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"publishing 1 message to", "skipped scrapers/bdl_games for 1 date (done), e.g. 2024-10-22: already succeeded (run r1, 1 object)"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("enqueue output lacks %q:\n%s", want, stdout)
+		}
+	}
+	code, stdout, _ = runProducer(t, vars, "enqueue", "--phase", "raw", "--job", "nbac_schedule", "--dates", "2024-10-22", "--dry-run")
+	if want := "SKIP  2024-10-22  raw/nbac_schedule  done: already succeeded (run earlier-run, 1 row)"; code != exitOK || !strings.Contains(stdout, want) {
+		t.Errorf("exit %d, dry run lacks %q:\n%s", code, want, stdout)
+	}
+	code, stdout, _ = runProducer(t, vars, "status", "--job", "all", "--start-date", "2024-10-22", "--end-date", "2024-10-22")
+	for _, want := range []string{"scrapers/bdl_games (objects)", "raw/nbac_schedule (rows)", "ok 1 obj", "ok 1  "} {
+		if code != exitOK || !strings.Contains(stdout, want) {
+			t.Errorf("exit %d, status lacks %q:\n%s", code, want, stdout)
+		}
+	}
+	for _, bad := range []string{"1 messages", "1 dates", "1 rows", "1 objects", "1 attempts"} {
+		if strings.Contains(stdout, bad) {
+			t.Errorf("output says %q", bad)
+		}
 	}
 }

@@ -26,6 +26,24 @@ func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
+// plural is n with word, in the singular for 1: "1 message", "3 messages".
+func plural[N int | int64](n N, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// output says what a finished (job, date) wrote, in its phase's unit: a scraper writes
+// objects (raw files in GCS), every later phase writes rows (BigQuery). Enqueue and status
+// both say it this way.
+func output(phase messages.Phase, rows int64, objects int) string {
+	if phase == messages.PhaseScrapers {
+		return plural(objects, "object")
+	}
+	return plural(rows, "row")
+}
+
 // env is what every command needs besides its flags.
 type env struct {
 	stdout, stderr io.Writer

@@ -101,7 +101,7 @@ func status(ctx context.Context, e *env, f statusFlags) error {
 	if err != nil {
 		return err
 	}
-	dates, err := expandDates(f.start, f.end, nil, f.maxDates)
+	dates, err := expandDates(f.start, f.end, nil, false, f.maxDates)
 	if err != nil {
 		return err
 	}
@@ -182,7 +182,7 @@ func statusJobs(c *messages.Catalog, phase, job string) ([]messages.JobSpec, err
 	if phase != "" {
 		var err error
 		if p, err = messages.ParsePhase(phase); err != nil {
-			return nil, usagef("--phase %q: %w (one of %s)", phase, err, phaseList())
+			return nil, usagef("--phase: %w", err)
 		}
 	}
 	if job == "" {
@@ -216,9 +216,13 @@ func statusJobs(c *messages.Catalog, phase, job string) ([]messages.JobSpec, err
 
 // printGrid draws dates down and jobs across, then the problems with their errors.
 func printGrid(w io.Writer, specs []messages.JobSpec, dates []string, cells []cell) {
-	fmt.Fprintln(w, "jobs:")
+	fmt.Fprintln(w, "jobs (a cell is the state and what the date wrote: objects for a scraper, rows otherwise):")
 	for i, s := range specs {
-		fmt.Fprintf(w, "  [%d] %s\n", i+1, s.Ref())
+		unit := "rows"
+		if s.Phase == messages.PhaseScrapers {
+			unit = "objects"
+		}
+		fmt.Fprintf(w, "  [%d] %s (%s)\n", i+1, s.Ref(), unit)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprint(tw, "date")
@@ -263,7 +267,7 @@ func printGrid(w io.Writer, specs []messages.JobSpec, dates []string, cells []ce
 				c.Date, c.Phase, c.Job, c.State, c.Rows)
 			continue
 		}
-		fmt.Fprintf(w, "%s %s/%s %s after %d attempts", c.Date, c.Phase, c.Job, c.State, c.Attempts)
+		fmt.Fprintf(w, "%s %s/%s %s after %s", c.Date, c.Phase, c.Job, c.State, plural(c.Attempts, "attempt"))
 		if c.Reason != "" {
 			fmt.Fprintf(w, " (%s)", c.Reason)
 		}
@@ -283,8 +287,8 @@ func short(c cell) string {
 		if c.RowsLow {
 			return fmt.Sprintf("LOW %d", c.Rows)
 		}
-		if c.Rows == 0 && c.Objects > 0 {
-			return fmt.Sprintf("ok %d obj", c.Objects) // a scraper: files, not rows
+		if messages.Phase(c.Phase) == messages.PhaseScrapers {
+			return fmt.Sprintf("ok %d obj", c.Objects) // a scraper writes objects, not rows
 		}
 		return fmt.Sprintf("ok %d", c.Rows)
 	case ledger.StateEmpty:
