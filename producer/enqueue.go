@@ -39,6 +39,9 @@ func enqueueCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "enqueue --phase P --job J|all (--start-date D --end-date D | --dates D,D,...)",
 		Short: "Publish one message per (job, date), skipping pairs the ledger shows finished",
+		Long: withEnv("Publish one message per (job, date) to the phase's topic, skipping pairs the ledger shows\n" +
+			"finished (succeeded or empty) unless --force. Dates a source cannot serve are refused when\n" +
+			"the job is named and skipped with the reason under --job all."),
 		Example: `  producer enqueue --phase scrapers --job all --start-date 2024-10-22 --end-date 2024-10-28 --dry-run
   producer enqueue --phase raw --job bdl_player_boxscores --dates 2024-10-22,2024-10-24 --force`,
 		Args: cobra.NoArgs,

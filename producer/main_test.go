@@ -500,3 +500,23 @@ func TestOneVocabularyForOutput(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpNamesTheEnvironment: the commands that reach Google Cloud say which variables
+// they read.
+func TestHelpNamesTheEnvironment(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"--help"}, {"enqueue", "--help"}, {"status", "--help"}} {
+		code, stdout, stderr := runProducer(t, nil, args...)
+		if code != exitOK {
+			t.Errorf("%v: exit %d: %s", args, code, stderr)
+		}
+		for _, v := range []string{"Environment:", "GOOGLE_CLOUD_PROJECT", "PUBSUB_EMULATOR_HOST", "STORAGE_EMULATOR_HOST", "GCS_BUCKET", "NBA_ENV_PREFIX"} {
+			if !strings.Contains(stdout, "\n  "+v) && !strings.Contains(stdout, v+"\n") {
+				t.Errorf("%v help lacks %s:\n%s", args, v, stdout)
+			}
+		}
+		if strings.Contains(stdout, "BIGQUERY_EMULATOR_HOST") {
+			t.Errorf("%v help lists BIGQUERY_EMULATOR_HOST, which the producer does not read", args)
+		}
+	}
+}

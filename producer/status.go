@@ -27,6 +27,9 @@ func statusCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status --job J|all --start-date D --end-date D [--phase P] [--run ID] [--json]",
 		Short: "Show the date × job grid from the ledger: state, attempts, rows, last error",
+		Long: withEnv("Show the date × job grid from the ledger: each cell is the state with what the date wrote\n" +
+			"(objects for a scraper, rows for later phases) or its attempts; failed, dead and waiting\n" +
+			"dates are listed below with their last error."),
 		Example: `  producer status --job all --start-date 2024-10-22 --end-date 2024-10-28
   producer status --phase raw --job bdl_player_boxscores --start-date 2024-10-22 --end-date 2024-10-22 --json`,
 		Args: cobra.NoArgs,

@@ -40,11 +40,11 @@ const (
 // accepts both, and the clients of other languages want the URL, which is what the local
 // stack prints.
 type Env struct {
-	Project              string `env:"GOOGLE_CLOUD_PROJECT" help:"project of the topics, the bucket and the datasets (with emulators: {local})"`
+	Project              string `env:"GOOGLE_CLOUD_PROJECT" help:"project of topics, bucket and datasets (default with emulators: {local})"`
 	PubSubEmulatorHost   string `env:"PUBSUB_EMULATOR_HOST" help:"Pub/Sub emulator host:port; unset means real Pub/Sub"`
-	StorageEmulatorHost  string `env:"STORAGE_EMULATOR_HOST" help:"GCS emulator URL or host:port; set together with PUBSUB_EMULATOR_HOST"`
+	StorageEmulatorHost  string `env:"STORAGE_EMULATOR_HOST" help:"GCS emulator URL or host:port, set with PUBSUB_EMULATOR_HOST"`
 	BigQueryEmulatorHost string `env:"BIGQUERY_EMULATOR_HOST" help:"BigQuery emulator URL or host:port"`
-	Bucket               string `env:"GCS_BUCKET" help:"bucket of the raw files, staging files and the ledger (with emulators: {local}; required with a real project)"`
+	Bucket               string `env:"GCS_BUCKET" help:"bucket of raw files and the ledger (default with emulators: {local}; else required)"`
 	Prefix               string `env:"NBA_ENV_PREFIX" help:"prefix of topic and subscription names (dev-, ...)"`
 }
 
