@@ -418,26 +418,95 @@ func TestEnqueueWithoutTopologySaysApply(t *testing.T) {
 	}
 }
 
-func TestStatusFlagsDatesWithTooFewRows(t *testing.T) {
+// TestStatusFlagsDatesShortOfTheirGames compares each date's rows with its games (from the
+// schedule's ledger records), not with the other dates: an opening night of two games is
+// not low, a date with half the rows its games call for is, an off day is not judged.
+func TestStatusFlagsDatesShortOfTheirGames(t *testing.T) {
 	t.Parallel()
 	env, vars := stack(t)
 	l := ledger.New(env.Storage, env.Bucket, ledger.Options{})
-	ref := messages.Ref(messages.PhaseRaw, "nbac_player_boxscores")
-	for date, rows := range map[string]int64{"2024-10-22": 210, "2024-10-23": 190, "2024-10-24": 12, "2024-10-25": 205} {
-		finish(t, l, ref, date, ledger.StateSucceeded, rows)
+	box := messages.Ref(messages.PhaseRaw, "nbac_player_boxscores")
+	const perGame = 25
+	games := map[string]int64{"2024-10-22": 2, "2024-10-23": 11, "2024-10-24": 7, "2024-10-25": 12, "2024-10-26": 9, "2024-10-27": 0, "2024-10-28": 10}
+	for date, g := range games {
+		state := ledger.StateSucceeded
+		if g == 0 {
+			state = ledger.StateEmpty
+		}
+		finish(t, l, scheduleRef, date, state, g)
+		rows := g * perGame
+		switch date {
+		case "2024-10-25":
+			rows /= 2 // a source that delivered half the games
+		case "2024-10-23":
+			rows -= 20 // a few players fewer than usual: not low
+		}
+		finish(t, l, box, date, state, rows)
 	}
+
 	code, stdout, stderr := runProducer(t, vars, "status", "--job", "raw/nbac_player_boxscores",
-		"--start-date", "2024-10-22", "--end-date", "2024-10-25")
+		"--start-date", "2024-10-22", "--end-date", "2024-10-28")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, s := range []string{"LOW 12", "ok 210", "2024-10-24 raw/nbac_player_boxscores succeeded with only 12 rows"} {
+	for _, s := range []string{"LOW 150", "2024-10-22  ok 50\n", "2024-10-23  ok 255\n", "2024-10-25 raw/nbac_player_boxscores succeeded with 150 rows, 300 rows expected from the date's games"} {
 		if !strings.Contains(stdout, s) {
 			t.Errorf("status text lacks %q:\n%s", s, stdout)
 		}
 	}
-	if strings.Contains(stdout, "LOW 190") {
-		t.Errorf("a normal day is flagged:\n%s", stdout)
+	if n := strings.Count(stdout, "LOW"); n != 1 {
+		t.Errorf("%d dates flagged, want only 2024-10-25:\n%s", n, stdout)
+	}
+
+	// Two days, opening night first: nothing to flag.
+	code, stdout, _ = runProducer(t, vars, "status", "--job", "raw/nbac_player_boxscores",
+		"--start-date", "2024-10-22", "--end-date", "2024-10-23")
+	if code != exitOK || strings.Contains(stdout, "LOW") {
+		t.Errorf("exit %d, a two-day range from opening night is flagged:\n%s", code, stdout)
+	}
+
+	// JSON carries the expectation; the off day has none.
+	code, stdout, _ = runProducer(t, vars, "status", "--job", "raw/nbac_player_boxscores",
+		"--start-date", "2024-10-22", "--end-date", "2024-10-28", "--json")
+	var cells []cell
+	if err := json.Unmarshal([]byte(stdout), &cells); code != exitOK || err != nil {
+		t.Fatalf("exit %d, %v:\n%s", code, err, stdout)
+	}
+	got := map[string]int64{}
+	for _, c := range cells {
+		got[c.Date] = c.ExpectedRows
+		if c.RowsLow != (c.Date == "2024-10-25") {
+			t.Errorf("%s rows_low %v", c.Date, c.RowsLow)
+		}
+	}
+	want := map[string]int64{"2024-10-22": 50, "2024-10-23": 275, "2024-10-24": 175, "2024-10-25": 300, "2024-10-26": 225, "2024-10-27": 0, "2024-10-28": 250}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("expected rows (-want +got):\n%s", diff)
+	}
+}
+
+// A date whose games are unknown is not judged, and status says so.
+func TestStatusWithoutScheduleJudgesNothing(t *testing.T) {
+	t.Parallel()
+	env, vars := stack(t)
+	l := ledger.New(env.Storage, env.Bucket, ledger.Options{})
+	box := messages.Ref(messages.PhaseRaw, "nbac_player_boxscores")
+	for date, rows := range map[string]int64{"2024-10-22": 210, "2024-10-23": 190, "2024-10-24": 12, "2024-10-25": 205} {
+		finish(t, l, box, date, ledger.StateSucceeded, rows)
+	}
+	finish(t, l, scheduleRef, "2024-10-22", ledger.StateSucceeded, 8)
+	code, stdout, _ := runProducer(t, vars, "status", "--job", "raw/nbac_player_boxscores", "--start-date", "2024-10-22", "--end-date", "2024-10-25")
+	if code != exitOK || strings.Contains(stdout, "LOW") ||
+		!strings.Contains(stdout, "rows not judged on 3 dates: raw/nbac_schedule has no finished record there to give the games") {
+		t.Errorf("exit %d:\n%s", code, stdout)
+	}
+}
+
+func TestStatusHelpExplainsLow(t *testing.T) {
+	t.Parallel()
+	code, stdout, _ := runProducer(t, nil, "status", "--help")
+	if code != exitOK || !strings.Contains(stdout, "LOW marks a finished date whose rows are at most half of what its games lead to expect") {
+		t.Errorf("exit %d, status --help does not explain LOW:\n%s", code, stdout)
 	}
 }
 
