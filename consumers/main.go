@@ -21,6 +21,7 @@ import (
 
 	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/consumers/service"
+	"github.com/nba-props/pipeline/infra/cloud"
 	"github.com/sethvargo/go-envconfig"
 )
 
@@ -48,7 +49,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, l envconf
 	fs.IntVar(&cfg.Streams, "streams", cfg.Streams, "streaming-pull streams per subscription (CONSUMER_STREAMS)")
 	fs.BoolVar(&cfg.Available, "available-only", cfg.Available, "consume only the selected jobs that have an implementation (CONSUMER_AVAILABLE_ONLY)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "usage: consumers [flags]\n\nFlags:\n")
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, "\n"+cloud.EnvUsage()+
+			"  CONSUMER_*, scraper rates and source URLs: see the README's environment table\n")
+	}
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return 0
+	} else if err != nil {
 		return 2
 	}
 	if fs.NArg() > 0 {

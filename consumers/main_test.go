@@ -173,3 +173,17 @@ func TestServiceRunsScraperAndChains(t *testing.T) {
 		t.Errorf("no log line for the handled message:\n%s", logs.String())
 	}
 }
+
+func TestHelpNamesTheEnvironment(t *testing.T) {
+	t.Parallel()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"-h"}, &out, &errb, envconfig.MapLookuper(nil))
+	if code != 0 {
+		t.Errorf("-h: exit %d, want 0", code)
+	}
+	for _, want := range []string{"-phases", "Environment:", "GOOGLE_CLOUD_PROJECT", "PUBSUB_EMULATOR_HOST", "BIGQUERY_EMULATOR_HOST", "GCS_BUCKET"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("help lacks %q:\n%s", want, errb.String())
+		}
+	}
+}

@@ -39,6 +39,9 @@ func enqueueCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "enqueue --phase P --job J|all (--start-date D --end-date D | --dates D,D,...)",
 		Short: "Publish one message per (job, date), skipping pairs the ledger shows finished",
+		Long: withEnv("Publish one message per (job, date) to the phase's topic, skipping pairs the ledger shows\n" +
+			"finished (succeeded or empty) unless --force. Dates a source cannot serve are refused when\n" +
+			"the job is named and skipped with the reason under --job all."),
 		Example: `  producer enqueue --phase scrapers --job all --start-date 2024-10-22 --end-date 2024-10-28 --dry-run
   producer enqueue --phase raw --job bdl_player_boxscores --dates 2024-10-22,2024-10-24 --force`,
 		Args: cobra.NoArgs,
@@ -85,22 +88,25 @@ type item struct {
 }
 
 func enqueue(ctx context.Context, e *env, f enqueueFlags) error {
+	if f.phase == "" {
+		return usagef("--phase is required: one of %s", phaseList())
+	}
 	phase, err := messages.ParsePhase(f.phase)
 	if err != nil {
-		return usagef("--phase %q: %w (one of %s)", f.phase, err, phaseList())
+		return usagef("--phase: %w", err)
 	}
 	specs, err := selectJobs(e.catalog, phase, f.job)
 	if err != nil {
 		return err
 	}
-	dates, err := expandDates(f.start, f.end, f.dates, f.maxDates)
+	dates, err := expandDates(f.start, f.end, f.dates, true, f.maxDates)
 	if err != nil {
 		return err
 	}
 	var stop messages.Phase
 	if f.stopAfter != "" {
 		if stop, err = messages.ParsePhase(f.stopAfter); err != nil {
-			return usagef("--stop-after %q: %w (one of %s)", f.stopAfter, err, phaseList())
+			return usagef("--stop-after: %w", err)
 		}
 		if stop.Order() < phase.Order() {
 			return usagef("--stop-after %s is before --phase %s: nothing would run", stop, phase)
@@ -132,9 +138,6 @@ func enqueue(ctx context.Context, e *env, f enqueueFlags) error {
 
 	cfg, err := loadConfig(ctx, e.lookuper)
 	if err != nil {
-		return err
-	}
-	if err := cfg.check(); err != nil {
 		return err
 	}
 	cl, err := connect(ctx, cfg, !f.dryRun)
@@ -182,7 +185,7 @@ func enqueue(ctx context.Context, e *env, f enqueueFlags) error {
 	if err := ledger.New(cl.storage, cfg.Bucket, ledger.Options{}).WritePlan(ctx, plan); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "run %s: publishing %d messages to %s\n", runID, n, topic)
+	fmt.Fprintf(e.stdout, "run %s: publishing %s to %s\n", runID, plural(n, "message"), topic)
 	published, err := publish(ctx, e, cl.pubsub.Publisher(topic), items, messages.Request{
 		Version:   messages.Version,
 		Phase:     phase,
@@ -199,7 +202,7 @@ func enqueue(ctx context.Context, e *env, f enqueueFlags) error {
 			"(go run ./infra/cmd/infra apply, or make up locally): %w", runID, topic, cfg.Project, err)
 	}
 	if err != nil {
-		return fmt.Errorf("run %s: %d of %d messages not published: %w", runID, n-published, n, err)
+		return fmt.Errorf("run %s: %d of %s not published: %w", runID, n-published, plural(n, "message"), err)
 	}
 	return nil
 }
@@ -223,8 +226,9 @@ func selectJobs(c *messages.Catalog, phase messages.Phase, job string) ([]messag
 	return []messages.JobSpec{s}, nil
 }
 
-// expandDates turns the date flags into a sorted list without duplicates.
-func expandDates(start, end string, list []string, maxDates int) ([]string, error) {
+// expandDates turns the date flags into a sorted list without duplicates. withList says the
+// command has --dates, so that the hints name only flags it has.
+func expandDates(start, end string, list []string, withList bool, maxDates int) ([]string, error) {
 	switch {
 	case len(list) > 0 && (start != "" || end != ""):
 		return nil, usagef("give either --dates or --start-date and --end-date, not both")
@@ -240,11 +244,13 @@ func expandDates(start, end string, list []string, maxDates int) ([]string, erro
 		slices.Sort(out)
 		out = slices.Compact(out)
 		if len(out) > maxDates {
-			return nil, usagef("--dates lists %d dates, more than --max-dates %d: split the run or raise --max-dates", len(out), maxDates)
+			return nil, usagef("--dates lists %s, more than --max-dates %d: split the run or raise --max-dates", plural(len(out), "date"), maxDates)
 		}
 		return out, nil
-	case start == "" || end == "":
+	case (start == "" || end == "") && withList:
 		return nil, usagef("give --start-date and --end-date (YYYY-MM-DD, inclusive), or --dates")
+	case start == "" || end == "":
+		return nil, usagef("give --start-date and --end-date (YYYY-MM-DD, inclusive; the same date twice for one day)")
 	}
 	s, err := messages.ParseDate(start)
 	if err != nil {
@@ -259,7 +265,7 @@ func expandDates(start, end string, list []string, maxDates int) ([]string, erro
 	}
 	// Count before expanding, so an absurd range fails fast.
 	if n := int(t.Sub(s).Hours()/24+0.5) + 1; n > maxDates {
-		return nil, usagef("%s..%s is %d dates, more than --max-dates %d: split the run or raise --max-dates", start, end, n, maxDates)
+		return nil, usagef("%s..%s is %s, more than --max-dates %d: split the run or raise --max-dates", start, end, plural(n, "date"), maxDates)
 	}
 	dates, err := messages.DateRange(start, end)
 	if err != nil {
@@ -291,7 +297,7 @@ func skipFinished(ctx context.Context, l *ledger.Ledger, specs []messages.JobSpe
 		}
 		if sum, ok := done[it.ref][it.date]; ok {
 			it.run, it.kind = false, skipDone
-			it.reason = fmt.Sprintf("already %s (run %s, %d rows); --force to run again", sum.State, sum.RunID, sum.Rows)
+			it.reason = fmt.Sprintf("already %s (run %s, %s); --force to run again", sum.State, sum.RunID, output(sum.Phase, sum.Rows, sum.Objects))
 		}
 	}
 	return nil
@@ -328,7 +334,7 @@ func printSkips(w io.Writer, items []item) {
 		count[k]++
 	}
 	for _, k := range order {
-		fmt.Fprintf(w, "skipped %s for %d dates (%s), e.g. %s: %s\n", k.ref, count[k], k.kind, first[k].date, first[k].reason)
+		fmt.Fprintf(w, "skipped %s for %s (%s), e.g. %s: %s\n", k.ref, plural(count[k], "date"), k.kind, first[k].date, first[k].reason)
 	}
 }
 

@@ -56,7 +56,7 @@ func printJobs(e *env) {
 	w := e.stdout
 	for _, p := range messages.Phases() {
 		specs := e.catalog.InPhase(p)
-		fmt.Fprintf(w, "%s (topic %s, %d jobs)\n", p, messages.Names{}.Topic(p), len(specs))
+		fmt.Fprintf(w, "%s (topic %s, %s)\n", p, messages.Names{}.Topic(p), plural(len(specs), "job"))
 		for _, s := range specs {
 			fmt.Fprintf(w, "  %s\n", s.Name)
 			if s.Description != "" {

@@ -94,8 +94,8 @@ func TestEnqueueBadInput(t *testing.T) {
 		args []string
 		want string // in stderr
 	}{
-		{"unknown phase", local, append([]string{"enqueue", "--phase", "phase9", "--job", "all"}, rng...), `--phase "phase9": unknown phase`},
-		{"missing phase", local, append([]string{"enqueue", "--job", "all"}, rng...), `--phase "": unknown phase`},
+		{"unknown phase", local, append([]string{"enqueue", "--phase", "phase9", "--job", "all"}, rng...), `--phase: unknown phase "phase9" (known phases: scrapers, raw, reference, analytics, precompute)`},
+		{"missing phase", local, append([]string{"enqueue", "--job", "all"}, rng...), "--phase is required: one of scrapers, raw, reference, analytics, precompute\n"},
 		{"unknown job", local, append([]string{"enqueue", "--phase", "raw", "--job", "nope"}, rng...), `unknown job "nope" in phase raw`},
 		{"missing job", local, append([]string{"enqueue", "--phase", "raw"}, rng...), "--job is required"},
 		{"job not in phase", local, append([]string{"enqueue", "--phase", "raw", "--job", "bdl_games"}, rng...), "bdl_games is a job of phase scrapers, not raw"},
@@ -119,6 +119,10 @@ func TestEnqueueBadInput(t *testing.T) {
 		{"status nothing configured", map[string]string{}, append([]string{"status", "--job", "all"}, rng...), "set GOOGLE_CLOUD_PROJECT"},
 		{"status unknown job", local, append([]string{"status", "--job", "nope"}, rng...), `--job "nope": no such job`},
 		{"status watch json", local, append([]string{"status", "--job", "all", "--watch", "1s", "--json"}, rng...), "--watch draws the text grid; drop --json"},
+		{"status no dates", local, []string{"status", "--job", "all"}, "give --start-date and --end-date (YYYY-MM-DD, inclusive; the same date twice for one day)\n"},
+		{"status unknown phase", local, append([]string{"status", "--job", "all", "--phase", "phase9"}, rng...), `--phase: unknown phase "phase9" (known phases: scrapers, raw`},
+		{"bad stop-after", local, append([]string{"enqueue", "--phase", "raw", "--job", "all", "--stop-after", "later"}, rng...), `--stop-after: unknown phase "later" (known phases: scrapers, raw`},
+		{"one-date range over max", local, []string{"enqueue", "--phase", "raw", "--job", "all", "--start-date", "2024-10-01", "--end-date", "2024-10-01", "--max-dates", "0"}, "is 1 date, more than --max-dates 0"},
 		{"status bad date", local, []string{"status", "--job", "all", "--start-date", "TODAY", "--end-date", "2024-10-22"}, "--start-date: invalid date"},
 	}
 	for _, tt := range tests {
@@ -133,6 +137,14 @@ func TestEnqueueBadInput(t *testing.T) {
 			}
 			if stdout != "" {
 				t.Errorf("stdout not empty on error: %q", stdout)
+			}
+			// A list of phases is given once, not once per layer of the error.
+			if n := strings.Count(stderr, "precompute"); n > 1 {
+				t.Errorf("stderr lists the phases %d times: %s", n, stderr)
+			}
+			// Status has no --dates: its hints must not suggest it.
+			if tt.args[0] == "status" && strings.Contains(stderr, "--dates") {
+				t.Errorf("status suggests --dates, which it does not have: %s", stderr)
 			}
 		})
 	}
@@ -312,7 +324,7 @@ func TestResumeSkipsOnlyFinishedPairs(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("published (-want +got):\n%s", diff)
 	}
-	if !strings.Contains(stdout, "skipped scrapers/bdl_games for 1 dates (done), e.g. 2024-10-23: already succeeded") {
+	if !strings.Contains(stdout, "skipped scrapers/bdl_games for 1 date (done), e.g. 2024-10-23: already succeeded (run earlier-run, 0 objects)") {
 		t.Errorf("summary does not explain the skip:\n%s", stdout)
 	}
 }
@@ -362,7 +374,7 @@ func TestStatusGrid(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, s := range []string{"ok 250", "failed x1", "total: succeeded 1, failed 1, none 1", "2024-10-23 raw/bdl_player_boxscores failed after 1 attempts: bigquery 503"} {
+	for _, s := range []string{"ok 250", "failed x1", "total: succeeded 1, failed 1, none 1", "2024-10-23 raw/bdl_player_boxscores failed after 1 attempt: bigquery 503"} {
 		if !strings.Contains(stdout, s) {
 			t.Errorf("status text lacks %q:\n%s", s, stdout)
 		}
@@ -406,26 +418,95 @@ func TestEnqueueWithoutTopologySaysApply(t *testing.T) {
 	}
 }
 
-func TestStatusFlagsDatesWithTooFewRows(t *testing.T) {
+// TestStatusFlagsDatesShortOfTheirGames compares each date's rows with its games (from the
+// schedule's ledger records), not with the other dates: an opening night of two games is
+// not low, a date with half the rows its games call for is, an off day is not judged.
+func TestStatusFlagsDatesShortOfTheirGames(t *testing.T) {
 	t.Parallel()
 	env, vars := stack(t)
 	l := ledger.New(env.Storage, env.Bucket, ledger.Options{})
-	ref := messages.Ref(messages.PhaseRaw, "nbac_player_boxscores")
-	for date, rows := range map[string]int64{"2024-10-22": 210, "2024-10-23": 190, "2024-10-24": 12, "2024-10-25": 205} {
-		finish(t, l, ref, date, ledger.StateSucceeded, rows)
+	box := messages.Ref(messages.PhaseRaw, "nbac_player_boxscores")
+	const perGame = 25
+	games := map[string]int64{"2024-10-22": 2, "2024-10-23": 11, "2024-10-24": 7, "2024-10-25": 12, "2024-10-26": 9, "2024-10-27": 0, "2024-10-28": 10}
+	for date, g := range games {
+		state := ledger.StateSucceeded
+		if g == 0 {
+			state = ledger.StateEmpty
+		}
+		finish(t, l, scheduleRef, date, state, g)
+		rows := g * perGame
+		switch date {
+		case "2024-10-25":
+			rows /= 2 // a source that delivered half the games
+		case "2024-10-23":
+			rows -= 20 // a few players fewer than usual: not low
+		}
+		finish(t, l, box, date, state, rows)
 	}
+
 	code, stdout, stderr := runProducer(t, vars, "status", "--job", "raw/nbac_player_boxscores",
-		"--start-date", "2024-10-22", "--end-date", "2024-10-25")
+		"--start-date", "2024-10-22", "--end-date", "2024-10-28")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, s := range []string{"LOW 12", "ok 210", "2024-10-24 raw/nbac_player_boxscores succeeded with only 12 rows"} {
+	for _, s := range []string{"LOW 150", "2024-10-22  ok 50\n", "2024-10-23  ok 255\n", "2024-10-25 raw/nbac_player_boxscores succeeded with 150 rows, 300 rows expected from the date's games"} {
 		if !strings.Contains(stdout, s) {
 			t.Errorf("status text lacks %q:\n%s", s, stdout)
 		}
 	}
-	if strings.Contains(stdout, "LOW 190") {
-		t.Errorf("a normal day is flagged:\n%s", stdout)
+	if n := strings.Count(stdout, "LOW"); n != 1 {
+		t.Errorf("%d dates flagged, want only 2024-10-25:\n%s", n, stdout)
+	}
+
+	// Two days, opening night first: nothing to flag.
+	code, stdout, _ = runProducer(t, vars, "status", "--job", "raw/nbac_player_boxscores",
+		"--start-date", "2024-10-22", "--end-date", "2024-10-23")
+	if code != exitOK || strings.Contains(stdout, "LOW") {
+		t.Errorf("exit %d, a two-day range from opening night is flagged:\n%s", code, stdout)
+	}
+
+	// JSON carries the expectation; the off day has none.
+	code, stdout, _ = runProducer(t, vars, "status", "--job", "raw/nbac_player_boxscores",
+		"--start-date", "2024-10-22", "--end-date", "2024-10-28", "--json")
+	var cells []cell
+	if err := json.Unmarshal([]byte(stdout), &cells); code != exitOK || err != nil {
+		t.Fatalf("exit %d, %v:\n%s", code, err, stdout)
+	}
+	got := map[string]int64{}
+	for _, c := range cells {
+		got[c.Date] = c.ExpectedRows
+		if c.RowsLow != (c.Date == "2024-10-25") {
+			t.Errorf("%s rows_low %v", c.Date, c.RowsLow)
+		}
+	}
+	want := map[string]int64{"2024-10-22": 50, "2024-10-23": 275, "2024-10-24": 175, "2024-10-25": 300, "2024-10-26": 225, "2024-10-27": 0, "2024-10-28": 250}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("expected rows (-want +got):\n%s", diff)
+	}
+}
+
+// A date whose games are unknown is not judged, and status says so.
+func TestStatusWithoutScheduleJudgesNothing(t *testing.T) {
+	t.Parallel()
+	env, vars := stack(t)
+	l := ledger.New(env.Storage, env.Bucket, ledger.Options{})
+	box := messages.Ref(messages.PhaseRaw, "nbac_player_boxscores")
+	for date, rows := range map[string]int64{"2024-10-22": 210, "2024-10-23": 190, "2024-10-24": 12, "2024-10-25": 205} {
+		finish(t, l, box, date, ledger.StateSucceeded, rows)
+	}
+	finish(t, l, scheduleRef, "2024-10-22", ledger.StateSucceeded, 8)
+	code, stdout, _ := runProducer(t, vars, "status", "--job", "raw/nbac_player_boxscores", "--start-date", "2024-10-22", "--end-date", "2024-10-25")
+	if code != exitOK || strings.Contains(stdout, "LOW") ||
+		!strings.Contains(stdout, "rows not judged on 3 dates: raw/nbac_schedule has no finished record there to give the games") {
+		t.Errorf("exit %d:\n%s", code, stdout)
+	}
+}
+
+func TestStatusHelpExplainsLow(t *testing.T) {
+	t.Parallel()
+	code, stdout, _ := runProducer(t, nil, "status", "--help")
+	if code != exitOK || !strings.Contains(stdout, "LOW marks a finished date whose rows are at most half of what its games lead to expect") {
+		t.Errorf("exit %d, status --help does not explain LOW:\n%s", code, stdout)
 	}
 }
 
@@ -444,5 +525,67 @@ func TestStatusShowsScraperObjects(t *testing.T) {
 		"--start-date", "2024-10-22", "--end-date", "2024-10-22")
 	if code != exitOK || !strings.Contains(stdout, "ok 3 obj") {
 		t.Errorf("exit %d, status grid lacks the object count %q:\n%s%s", code, "ok 3 obj", stdout, stderr)
+	}
+}
+
+// TestOneVocabularyForOutput: a scraper's output is objects and a later phase's rows, in the
+// singular for one, in enqueue's skip reasons as in the status grid.
+func TestOneVocabularyForOutput(t *testing.T) {
+	t.Parallel()
+	env, vars := stack(t)
+	l := ledger.New(env.Storage, env.Bucket, ledger.Options{})
+	now := time.Now()
+	scraper := messages.Ref(messages.PhaseScrapers, "bdl_games")
+	rec := ledger.Record{Phase: scraper.Phase, Job: scraper.Job, Date: "2024-10-22"}.Start("test", "r1", time.Minute, now).
+		Succeed(ledger.Output{Objects: []ledger.Object{{Name: "ball-dont-lie/games/2024-10-22/x.json", Generation: 1}}}, "fp", false, now)
+	if _, err := l.Write(context.Background(), rec, 0); err != nil {
+		t.Fatal(err)
+	}
+	raw := messages.Ref(messages.PhaseRaw, "nbac_schedule")
+	finish(t, l, raw, "2024-10-22", ledger.StateSucceeded, 1)
+
+	code, stdout, stderr := runProducer(t, vars, "enqueue", "--phase", "scrapers", "--job", "bdl_games", "--dates", "2024-10-22,2024-10-23")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"publishing 1 message to", "skipped scrapers/bdl_games for 1 date (done), e.g. 2024-10-22: already succeeded (run r1, 1 object)"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("enqueue output lacks %q:\n%s", want, stdout)
+		}
+	}
+	code, stdout, _ = runProducer(t, vars, "enqueue", "--phase", "raw", "--job", "nbac_schedule", "--dates", "2024-10-22", "--dry-run")
+	if want := "SKIP  2024-10-22  raw/nbac_schedule  done: already succeeded (run earlier-run, 1 row)"; code != exitOK || !strings.Contains(stdout, want) {
+		t.Errorf("exit %d, dry run lacks %q:\n%s", code, want, stdout)
+	}
+	code, stdout, _ = runProducer(t, vars, "status", "--job", "all", "--start-date", "2024-10-22", "--end-date", "2024-10-22")
+	for _, want := range []string{"scrapers/bdl_games (objects)", "raw/nbac_schedule (rows)", "ok 1 obj", "ok 1  "} {
+		if code != exitOK || !strings.Contains(stdout, want) {
+			t.Errorf("exit %d, status lacks %q:\n%s", code, want, stdout)
+		}
+	}
+	for _, bad := range []string{"1 messages", "1 dates", "1 rows", "1 objects", "1 attempts"} {
+		if strings.Contains(stdout, bad) {
+			t.Errorf("output says %q", bad)
+		}
+	}
+}
+
+// TestHelpNamesTheEnvironment: the commands that reach Google Cloud say which variables
+// they read.
+func TestHelpNamesTheEnvironment(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"--help"}, {"enqueue", "--help"}, {"status", "--help"}} {
+		code, stdout, stderr := runProducer(t, nil, args...)
+		if code != exitOK {
+			t.Errorf("%v: exit %d: %s", args, code, stderr)
+		}
+		for _, v := range []string{"Environment:", "GOOGLE_CLOUD_PROJECT", "PUBSUB_EMULATOR_HOST", "STORAGE_EMULATOR_HOST", "GCS_BUCKET", "NBA_ENV_PREFIX"} {
+			if !strings.Contains(stdout, "\n  "+v) && !strings.Contains(stdout, v+"\n") {
+				t.Errorf("%v help lacks %s:\n%s", args, v, stdout)
+			}
+		}
+		if strings.Contains(stdout, "BIGQUERY_EMULATOR_HOST") {
+			t.Errorf("%v help lists BIGQUERY_EMULATOR_HOST, which the producer does not read", args)
+		}
 	}
 }

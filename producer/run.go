@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+
+	"github.com/nba-props/pipeline/infra/cloud"
 
 	"github.com/nba-props/pipeline/messages"
 	"github.com/sethvargo/go-envconfig"
@@ -26,6 +29,31 @@ func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
+// withEnv is a command's help text followed by the environment it reads: cloud.Env,
+// which the producer embeds, without BIGQUERY_EMULATOR_HOST (the producer uses no
+// BigQuery). Generated from the struct, so the help cannot drift from what is read.
+func withEnv(text string) string {
+	return text + "\n\n" + strings.TrimRight(cloud.EnvUsage(cloud.BigQueryEmulatorEnv), "\n")
+}
+
+// plural is n with word, in the singular for 1: "1 message", "3 messages".
+func plural[N int | int64](n N, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// output says what a finished (job, date) wrote, in its phase's unit: a scraper writes
+// objects (raw files in GCS), every later phase writes rows (BigQuery). Enqueue and status
+// both say it this way.
+func output(phase messages.Phase, rows int64, objects int) string {
+	if phase == messages.PhaseScrapers {
+		return plural(objects, "object")
+	}
+	return plural(rows, "row")
+}
+
 // env is what every command needs besides its flags.
 type env struct {
 	stdout, stderr io.Writer
@@ -41,9 +69,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, l envconf
 }
 
 func runWith(ctx context.Context, args []string, e *env) int {
+	const short = "Enqueue (job, date) work for the NBA props pipeline and show its status"
 	root := &cobra.Command{
 		Use:           "producer",
-		Short:         "Enqueue (job, date) work for the NBA props pipeline and show its status",
+		Short:         short,
+		Long:          withEnv(short + "."),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -27,6 +28,9 @@ func statusCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status --job J|all --start-date D --end-date D [--phase P] [--run ID] [--json]",
 		Short: "Show the date × job grid from the ledger: state, attempts, rows, last error",
+		Long: withEnv("Show the date × job grid from the ledger: each cell is the state with what the date wrote\n" +
+			"(objects for a scraper, rows for later phases) or its attempts; failed, dead, waiting and\n" +
+			"LOW dates are listed below the grid.\n\n" + lowRowsRule),
 		Example: `  producer status --job all --start-date 2024-10-22 --end-date 2024-10-28
   producer status --phase raw --job bdl_player_boxscores --start-date 2024-10-22 --end-date 2024-10-22 --json`,
 		Args: cobra.NoArgs,
@@ -58,39 +62,81 @@ type cell struct {
 	Reason    string    `json:"reason,omitempty"`
 	LastError string    `json:"last_error,omitempty"`
 	Updated   time.Time `json:"updated,omitzero"`
-	// RowsLow flags a finished date with fewer than half the median rows of the job over
-	// the range: a source that answered, but with too little (lessons #1 and #11).
+	// ExpectedRows is what the date's games lead to expect for a job that writes rows (see
+	// flagLowRows); 0 when there is nothing to compare with.
+	ExpectedRows int64 `json:"expected_rows,omitempty"`
+	// RowsLow flags a finished date with at most half its ExpectedRows: a source that
+	// answered, but with too little (a missing game, an empty page).
 	RowsLow bool `json:"rows_low,omitempty"`
 }
 
-// flagLowRows marks the cells of each job whose rows are below half the job's median over
-// the dates that wrote rows. Jobs that write no rows (scrapers) and ranges of fewer than
-// three such dates are left alone: there is no expectation to compare with.
-func flagLowRows(cells []cell) {
+// scheduleRef is the job whose rows on a date are that date's games: the raw NBA.com
+// schedule loads one row per game, and an off day is empty.
+var scheduleRef = messages.Ref(messages.PhaseRaw, "nbac_schedule")
+
+// lowRowsRule explains flagLowRows to the user (status --help).
+const lowRowsRule = `LOW marks a finished date whose rows are at most half of what its games lead to expect:
+the games of the date (raw/nbac_schedule's rows that date, one per game) times the job's
+rows per game (the median of rows / games over the dates of the range that have both, at
+least three). So a night of two games is not low for having few rows, an off day is not
+judged, and a date without a finished schedule record is not judged either. Scrapers write
+objects and are not judged.`
+
+// flagLowRows sets ExpectedRows and RowsLow on the finished cells of jobs that write rows,
+// by lowRowsRule. games holds the number of games of each date whose schedule is known.
+func flagLowRows(cells []cell, games map[string]int64) {
 	byJob := map[string][]int{}
 	for i, c := range cells {
-		if c.State == string(ledger.StateSucceeded) || c.State == string(ledger.StateEmpty) {
-			byJob[c.Phase+"/"+c.Job] = append(byJob[c.Phase+"/"+c.Job], i)
+		done := c.State == string(ledger.StateSucceeded) || c.State == string(ledger.StateEmpty)
+		ref := messages.Ref(messages.Phase(c.Phase), c.Job)
+		if done && ref.Phase != messages.PhaseScrapers && ref != scheduleRef {
+			byJob[ref.String()] = append(byJob[ref.String()], i)
 		}
 	}
 	for _, idx := range byJob {
-		var rows []int64
+		var perGame []float64
 		for _, i := range idx {
-			if cells[i].Rows > 0 {
-				rows = append(rows, cells[i].Rows)
+			if g := games[cells[i].Date]; g > 0 && cells[i].Rows > 0 {
+				perGame = append(perGame, float64(cells[i].Rows)/float64(g))
 			}
 		}
-		if len(rows) < 3 {
+		if len(perGame) < 3 {
 			continue
 		}
-		slices.Sort(rows)
-		median := rows[len(rows)/2]
+		slices.Sort(perGame)
+		median := perGame[len(perGame)/2]
+		if len(perGame)%2 == 0 {
+			median = (median + perGame[len(perGame)/2-1]) / 2
+		}
 		for _, i := range idx {
-			if cells[i].Rows*2 < median {
-				cells[i].RowsLow = true
+			g, known := games[cells[i].Date]
+			if !known || g == 0 {
+				continue
 			}
+			expected := float64(g) * median
+			cells[i].ExpectedRows = int64(math.Round(expected))
+			cells[i].RowsLow = float64(cells[i].Rows) <= expected/2
 		}
 	}
+}
+
+// gamesPerDate reads the number of games of each date from the schedule job's ledger
+// records: one list call, whatever the selected jobs are.
+func gamesPerDate(ctx context.Context, l *ledger.Ledger, dates []string) (map[string]int64, error) {
+	sums, err := l.List(ctx, scheduleRef, dates[0], dates[len(dates)-1])
+	if err != nil {
+		return nil, fmt.Errorf("reading the ledger: %w", err)
+	}
+	games := map[string]int64{}
+	for _, sum := range sums {
+		switch sum.State {
+		case ledger.StateSucceeded:
+			games[sum.Date] = sum.Rows
+		case ledger.StateEmpty:
+			games[sum.Date] = 0
+		}
+	}
+	return games, nil
 }
 
 func status(ctx context.Context, e *env, f statusFlags) error {
@@ -101,15 +147,12 @@ func status(ctx context.Context, e *env, f statusFlags) error {
 	if err != nil {
 		return err
 	}
-	dates, err := expandDates(f.start, f.end, nil, f.maxDates)
+	dates, err := expandDates(f.start, f.end, nil, false, f.maxDates)
 	if err != nil {
 		return err
 	}
 	cfg, err := loadConfig(ctx, e.lookuper)
 	if err != nil {
-		return err
-	}
-	if err := cfg.check(); err != nil {
 		return err
 	}
 	cl, err := connect(ctx, cfg, false)
@@ -165,7 +208,14 @@ func statusOnce(ctx context.Context, e *env, f statusFlags, l *ledger.Ledger, sp
 			cells = append(cells, c)
 		}
 	}
-	flagLowRows(cells)
+	var games map[string]int64
+	if slices.ContainsFunc(specs, func(s messages.JobSpec) bool { return s.Phase != messages.PhaseScrapers }) {
+		var err error
+		if games, err = gamesPerDate(ctx, l, dates); err != nil {
+			return err
+		}
+	}
+	flagLowRows(cells, games)
 	if f.json {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
@@ -175,6 +225,19 @@ func statusOnce(ctx context.Context, e *env, f statusFlags, l *ledger.Ledger, sp
 		return nil
 	}
 	printGrid(e.stdout, specs, dates, cells)
+	if games != nil {
+		unjudged := map[string]bool{}
+		for _, c := range cells {
+			_, known := games[c.Date]
+			if !known && c.Rows > 0 && messages.Phase(c.Phase) != messages.PhaseScrapers {
+				unjudged[c.Date] = true
+			}
+		}
+		if len(unjudged) > 0 {
+			fmt.Fprintf(e.stdout, "rows not judged on %s: %s has no finished record there to give the games\n",
+				plural(len(unjudged), "date"), scheduleRef)
+		}
+	}
 	return nil
 }
 
@@ -185,7 +248,7 @@ func statusJobs(c *messages.Catalog, phase, job string) ([]messages.JobSpec, err
 	if phase != "" {
 		var err error
 		if p, err = messages.ParsePhase(phase); err != nil {
-			return nil, usagef("--phase %q: %w (one of %s)", phase, err, phaseList())
+			return nil, usagef("--phase: %w", err)
 		}
 	}
 	if job == "" {
@@ -219,9 +282,13 @@ func statusJobs(c *messages.Catalog, phase, job string) ([]messages.JobSpec, err
 
 // printGrid draws dates down and jobs across, then the problems with their errors.
 func printGrid(w io.Writer, specs []messages.JobSpec, dates []string, cells []cell) {
-	fmt.Fprintln(w, "jobs:")
+	fmt.Fprintln(w, "jobs (a cell is the state and what the date wrote: objects for a scraper, rows otherwise):")
 	for i, s := range specs {
-		fmt.Fprintf(w, "  [%d] %s\n", i+1, s.Ref())
+		unit := "rows"
+		if s.Phase == messages.PhaseScrapers {
+			unit = "objects"
+		}
+		fmt.Fprintf(w, "  [%d] %s (%s)\n", i+1, s.Ref(), unit)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprint(tw, "date")
@@ -262,11 +329,11 @@ func printGrid(w io.Writer, specs []messages.JobSpec, dates []string, cells []ce
 	fmt.Fprintf(w, "total: %s\n", strings.Join(parts, ", "))
 	for _, c := range problems {
 		if c.RowsLow {
-			fmt.Fprintf(w, "%s %s/%s %s with only %d rows: under half the usual for this job in the range; check the source for that date\n",
-				c.Date, c.Phase, c.Job, c.State, c.Rows)
+			fmt.Fprintf(w, "%s %s/%s %s with %s, %s expected from the date's games: check the source for that date\n",
+				c.Date, c.Phase, c.Job, c.State, plural(c.Rows, "row"), plural(c.ExpectedRows, "row"))
 			continue
 		}
-		fmt.Fprintf(w, "%s %s/%s %s after %d attempts", c.Date, c.Phase, c.Job, c.State, c.Attempts)
+		fmt.Fprintf(w, "%s %s/%s %s after %s", c.Date, c.Phase, c.Job, c.State, plural(c.Attempts, "attempt"))
 		if c.Reason != "" {
 			fmt.Fprintf(w, " (%s)", c.Reason)
 		}
@@ -286,8 +353,8 @@ func short(c cell) string {
 		if c.RowsLow {
 			return fmt.Sprintf("LOW %d", c.Rows)
 		}
-		if c.Rows == 0 && c.Objects > 0 {
-			return fmt.Sprintf("ok %d obj", c.Objects) // a scraper: files, not rows
+		if messages.Phase(c.Phase) == messages.PhaseScrapers {
+			return fmt.Sprintf("ok %d obj", c.Objects) // a scraper writes objects, not rows
 		}
 		return fmt.Sprintf("ok %d", c.Rows)
 	case ledger.StateEmpty:

@@ -27,18 +27,11 @@ import (
 	"github.com/sethvargo/go-envconfig"
 )
 
-// LocalProject is the project of the local stack when only emulators are configured.
-const LocalProject = "nba-props-local"
-
-// Config is the consumer service's environment (README: environment table). Each phase
+// Config is the consumer service's environment (README: environment table): where the
+// clients point (cloud.Env, shared with every binary), what to serve and how. Each phase
 // package reads its own part.
 type Config struct {
-	Project              string `env:"GOOGLE_CLOUD_PROJECT"`
-	PubSubEmulatorHost   string `env:"PUBSUB_EMULATOR_HOST"`
-	StorageEmulatorHost  string `env:"STORAGE_EMULATOR_HOST"`
-	BigQueryEmulatorHost string `env:"BIGQUERY_EMULATOR_HOST"`
-	Bucket               string `env:"GCS_BUCKET, default=nba-props-local"`
-	Prefix               string `env:"NBA_ENV_PREFIX"`
+	cloud.Env
 
 	// Phases and Jobs select what this process consumes: a job runs if it is in one of the
 	// phases and in the job list. "all" (the default) selects everything.
@@ -281,18 +274,17 @@ func New(ctx context.Context, c Config, o Options) (*Service, error) {
 	return s, nil
 }
 
-// connect opens the clients the options did not provide.
+// connect checks the environment and opens the clients the options did not provide.
 func (s *Service) connect(ctx context.Context, c *Config, d *Deps, need map[messages.Phase]bool, impl map[messages.Phase]Phase) error {
-	local := c.PubSubEmulatorHost != ""
-	switch {
-	case !local && c.StorageEmulatorHost == "" && c.Project == "" && d.PubSub == nil:
-		return configErr("no Google Cloud project or emulator configured: set GOOGLE_CLOUD_PROJECT for a real project, " +
-			"or PUBSUB_EMULATOR_HOST and STORAGE_EMULATOR_HOST for the local stack (`make up` prints them)")
-	case local != (c.StorageEmulatorHost != "") && d.PubSub == nil && d.Storage == nil:
-		return configErr("set both PUBSUB_EMULATOR_HOST and STORAGE_EMULATOR_HOST for the local stack, or neither for a real project")
+	if err := c.Resolve(); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	if c.Project == "" {
-		c.Project = LocalProject
+	d.Bucket = c.Bucket
+	if d.PubSub == nil || d.Storage == nil {
+		// The clients retry a refused connection forever: say which emulator is down instead.
+		if err := c.Reach(ctx); err != nil {
+			return err
+		}
 	}
 	if d.PubSub == nil {
 		ps, err := cloud.PubSubAt(ctx, c.Project, c.PubSubEmulatorHost)
@@ -319,7 +311,7 @@ func (s *Service) connect(ctx context.Context, c *Config, d *Deps, need map[mess
 		}
 	}
 	if needBQ && d.BigQuery == nil {
-		if local && c.BigQueryEmulatorHost == "" {
+		if c.Local() && c.BigQueryEmulatorHost == "" {
 			slices.Sort(bqPhases)
 			return configErr("the %s jobs need BigQuery: set BIGQUERY_EMULATOR_HOST (the local stack serves it on 127.0.0.1:9050), or select other phases with CONSUMER_PHASES", strings.Join(bqPhases, ", "))
 		}

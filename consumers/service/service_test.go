@@ -3,6 +3,8 @@ package service_test
 import (
 	"context"
 	"errors"
+	"os"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -137,10 +139,88 @@ func TestNewNeedsBigQueryLocally(t *testing.T) {
 	}
 }
 
-func TestNewNeedsProject(t *testing.T) {
+func TestNewRefusesABadEnvironment(t *testing.T) {
 	t.Parallel()
-	_, err := service.New(context.Background(), load(t, map[string]string{"CONSUMER_PHASES": "scrapers"}), service.Options{})
-	if !errors.Is(err, service.ErrConfig) || !strings.Contains(err.Error(), "set GOOGLE_CLOUD_PROJECT") {
+	tests := []struct {
+		name string
+		vars map[string]string
+		want string
+	}{
+		{"nothing", map[string]string{"CONSUMER_PHASES": "scrapers"}, "set GOOGLE_CLOUD_PROJECT and GCS_BUCKET"},
+		{"half local", map[string]string{"CONSUMER_PHASES": "scrapers", "STORAGE_EMULATOR_HOST": "127.0.0.1:4443"},
+			"STORAGE_EMULATOR_HOST is set but PUBSUB_EMULATOR_HOST is not"},
+		{"real project without bucket", map[string]string{"CONSUMER_PHASES": "scrapers", "GOOGLE_CLOUD_PROJECT": "prod"},
+			"GOOGLE_CLOUD_PROJECT=prod with no emulator needs GCS_BUCKET"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := service.New(context.Background(), load(t, tt.vars), service.Options{})
+			if !errors.Is(err, service.ErrConfig) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want ErrConfig saying %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// An emulator that is not running is named, instead of the clients retrying forever.
+func TestNewSaysWhichEmulatorIsDown(t *testing.T) {
+	t.Parallel()
+	env := emulators.StartTest(t)
+	vars := env.Vars(map[string]string{"CONSUMER_PHASES": "scrapers", "PUBSUB_EMULATOR_HOST": "127.0.0.1:1"})
+	_, err := service.New(context.Background(), load(t, vars), service.Options{})
+	if err == nil || !strings.Contains(err.Error(), "cannot reach the Pub/Sub emulator at PUBSUB_EMULATOR_HOST=127.0.0.1:1") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestReadmeEnvironmentTableMatchesConfig keeps the README's environment table and the
+// struct tags of Config (with cloud.Env and each phase's part) the same set of variables.
+func TestReadmeEnvironmentTableMatchesConfig(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n### Environment\n")
+	if !ok {
+		t.Fatal("README has no ### Environment section")
+	}
+	section, _, _ = strings.Cut(section, "\n#")
+	documented := map[string]bool{}
+	for _, line := range strings.Split(section, "\n") {
+		if !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		first := strings.Split(line, "|")[1]
+		for _, name := range strings.Split(first, ",") {
+			documented[strings.Trim(strings.TrimSpace(name), "`")] = true
+		}
+	}
+	read := map[string]bool{}
+	var walk func(reflect.Type)
+	walk = func(t reflect.Type) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if name, _, _ := strings.Cut(f.Tag.Get("env"), ","); name != "" {
+				read[strings.TrimSpace(name)] = true
+			} else if f.Type.Kind() == reflect.Struct {
+				walk(f.Type)
+			}
+		}
+	}
+	walk(reflect.TypeOf(service.Config{}))
+	if len(read) < 10 {
+		t.Fatalf("found only %d variables in Config: %v", len(read), read)
+	}
+	for name := range read {
+		if !documented[name] {
+			t.Errorf("Config reads %s, which the README's environment table does not list", name)
+		}
+	}
+	for name := range documented {
+		if !read[name] {
+			t.Errorf("the README's environment table lists %s, which Config does not read", name)
+		}
 	}
 }

@@ -7,7 +7,6 @@ package cloud
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"cloud.google.com/go/bigquery"
 	"cloud.google.com/go/pubsub/v2"
@@ -17,27 +16,17 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 )
 
-// Environment variables that point the clients at emulators. PUBSUB_EMULATOR_HOST and
-// STORAGE_EMULATOR_HOST are read by the client libraries themselves; the BigQuery client
-// has no such variable, so BigQueryOptions maps ours to its endpoint option.
-const (
-	PubSubEmulatorEnv   = "PUBSUB_EMULATOR_HOST"
-	StorageEmulatorEnv  = "STORAGE_EMULATOR_HOST"
-	BigQueryEmulatorEnv = "BIGQUERY_EMULATOR_HOST"
-)
-
 // BigQueryOptions returns the client options for a BigQuery emulator at host ("host:port",
-// or a URL), or none when host is empty (production: default credentials).
+// or a URL such as "http://127.0.0.1:9050", the form the clients of other languages read
+// from BIGQUERY_EMULATOR_HOST), or none when host is empty (production: default
+// credentials). The Go client has no emulator variable of its own, so this maps ours to
+// its endpoint option.
 func BigQueryOptions(host string) []option.ClientOption {
 	if host == "" {
 		return nil
 	}
-	base := host
-	if !strings.Contains(base, "://") {
-		base = "http://" + base
-	}
 	return []option.ClientOption{
-		option.WithEndpoint(strings.TrimRight(base, "/") + "/bigquery/v2/"),
+		option.WithEndpoint(emulatorBase(host) + "/bigquery/v2/"),
 		option.WithoutAuthentication(),
 	}
 }
@@ -51,17 +40,14 @@ func BigQuery(ctx context.Context, project, emulatorHost string) (*bigquery.Clie
 	return c, nil
 }
 
-// Storage opens a GCS client, on the emulator at emulatorHost ("host:port") when it is set.
+// Storage opens a GCS client, on the emulator at emulatorHost ("host:port" or a URL) when it
+// is set.
 // JSON reads are forced there because fake-gcs-server routes XML-API reads only for its
 // public host.
 func Storage(ctx context.Context, emulatorHost string) (*storage.Client, error) {
 	var opts []option.ClientOption
 	if emulatorHost != "" {
-		base := emulatorHost
-		if !strings.Contains(base, "://") {
-			base = "http://" + base
-		}
-		opts = append(opts, option.WithEndpoint(strings.TrimRight(base, "/")+"/storage/v1/"),
+		opts = append(opts, option.WithEndpoint(emulatorBase(emulatorHost)+"/storage/v1/"),
 			option.WithoutAuthentication(), storage.WithJSONReads())
 	}
 	c, err := storage.NewClient(ctx, opts...)

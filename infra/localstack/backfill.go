@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/nba-props/pipeline/infra/backfill"
-	"github.com/nba-props/pipeline/infra/topology"
+	"github.com/nba-props/pipeline/infra/cloud"
 	"github.com/nba-props/pipeline/messages"
 	"github.com/sethvargo/go-envconfig"
 )
@@ -24,35 +24,44 @@ const (
 	runSimNow = "2025-06-30T16:00:00Z"
 )
 
+// runFlags are the flags of run.
+type runFlags struct {
+	start, end  string
+	keep, again bool
+	data        string
+	timeout     time.Duration
+	seed        int64
+}
+
+func runFlagSet(f *runFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet("localstack run", flag.ContinueOnError)
+	fs.StringVar(&f.start, "start-date", defaultRunStart, "first game `date` of the backfill, YYYY-MM-DD")
+	fs.StringVar(&f.end, "end-date", defaultRunEnd, "last game `date` of the backfill, inclusive")
+	fs.BoolVar(&f.keep, "keep", false, "keep the stack running after the backfill, for exploration (Ctrl-C stops it)")
+	fs.StringVar(&f.data, "data", "", "`directory` for GCS objects, BigQuery tables and consumer logs (default: a new temporary directory)")
+	fs.DurationVar(&f.timeout, "timeout", 15*time.Minute, "give up when the chain has not finished after this long")
+	fs.Int64Var(&f.seed, "sim-seed", 2024, "source simulator seed")
+	fs.BoolVar(&f.again, "again", false, "then run the same backfill again with --force and show that nothing downstream changes")
+	return fs
+}
+
 // runBackfill is `localstack run` (make run): it starts a fresh stack on free ports, builds
 // the producer CLI and runs a real scraper backfill through every phase, then prints the
 // status grid, the phase timings, a sample of player_game_summary, the BigQuery jobs per
 // table and the ground-truth comparison. It exits 0 only when everything matches.
-func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer, env envconfig.Lookuper) int {
-	fs := flag.NewFlagSet("localstack run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	start := fs.String("start-date", defaultRunStart, "first game date of the backfill")
-	end := fs.String("end-date", defaultRunEnd, "last game date of the backfill")
-	keep := fs.Bool("keep", false, "keep the stack running after the backfill, for exploration (Ctrl-C stops it)")
-	data := fs.String("data", "", "directory for GCS objects, BigQuery tables and consumer logs (default: a new temporary directory)")
-	timeout := fs.Duration("timeout", 15*time.Minute, "give up when the chain has not finished after this long")
-	seed := fs.Int64("sim-seed", 2024, "source simulator seed")
-	again := fs.Bool("again", false, "then run the same backfill again with --force and show that nothing downstream changes")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if _, err := messages.DateRange(*start, *end); err != nil {
+func runBackfill(ctx context.Context, f runFlags, stdout, stderr io.Writer, env envconfig.Lookuper) int {
+	if _, err := messages.DateRange(f.start, f.end); err != nil {
 		fmt.Fprintf(stderr, "localstack run: %v\n", err)
 		return 2
 	}
-	dir := *data
+	dir := f.data
 	if dir == "" {
 		var err error
 		if dir, err = os.MkdirTemp("", "nba-props-run-"); err != nil {
 			fmt.Fprintf(stderr, "localstack run: %v\n", err)
 			return 1
 		}
-		if !*keep {
+		if !f.keep {
 			defer os.RemoveAll(dir)
 		}
 	}
@@ -73,8 +82,8 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer, e
 	ports := "127.0.0.1:0"
 	o := Options{
 		PubSubAddr: ports, GCSAddr: ports, BigQueryAddr: ports, SimAddr: ports,
-		DataDir: dir, Project: "nba-props-local", Bucket: topology.DefaultBucket,
-		SimSeed: *seed, SimNow: now, Env: env, Logs: logs,
+		DataDir: dir, Project: cloud.LocalProject, Bucket: cloud.LocalProject,
+		SimSeed: f.seed, SimNow: now, Env: env, Logs: logs,
 	}
 	began := time.Now()
 	s, err := Start(ctx, o)
@@ -91,14 +100,14 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer, e
 	for _, kv := range s.Vars() {
 		st.Env[kv[0]] = kv[1]
 	}
-	bo := backfill.Options{Start: *start, End: *end, Timeout: *timeout, Out: stdout}
+	bo := backfill.Options{Start: f.start, End: f.end, Timeout: f.timeout, Out: stdout}
 	res, err := backfill.Run(ctx, st, bo)
 	if err != nil {
 		fmt.Fprintf(stderr, "localstack run: %v\n", err)
 		return 1
 	}
 	ok := res.OK()
-	if *again && ok {
+	if f.again && ok {
 		fmt.Fprintf(stdout, "\n=== the same backfill again, scrapers forced: unchanged bytes must leave every later phase untouched ===\n")
 		bo.Force = true
 		res2, err := backfill.Run(ctx, st, bo)
@@ -113,11 +122,9 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer, e
 	} else {
 		fmt.Fprintf(stdout, "\nFAILED: see the problems above and the consumer logs in %s\n", logPath)
 	}
-	if *keep {
+	if f.keep {
 		fmt.Fprintln(stdout, "\nthe stack keeps running; in another shell:")
-		for _, kv := range s.Vars() {
-			fmt.Fprintf(stdout, "  export %s=%s\n", kv[0], kv[1])
-		}
+		printExports(stdout, s)
 		fmt.Fprintln(stdout, "Ctrl-C stops it.")
 		<-ctx.Done()
 	}

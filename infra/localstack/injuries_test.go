@@ -10,6 +10,7 @@ import (
 	"google.golang.org/api/iterator"
 
 	"github.com/nba-props/pipeline/consumers/ledger"
+	"github.com/nba-props/pipeline/infra/cloud"
 	"github.com/nba-props/pipeline/messages"
 	"github.com/sethvargo/go-envconfig"
 )
@@ -22,7 +23,7 @@ func TestInjuryReportEndToEnd(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	o := Options{PubSubAddr: "127.0.0.1:0", GCSAddr: "127.0.0.1:0", BigQueryAddr: "127.0.0.1:0", SimAddr: "127.0.0.1:0",
-		DataDir: t.TempDir(), Project: "nba-props-local", Bucket: "nba-props-local", Prefix: "inj-", SimSeed: 7,
+		DataDir: t.TempDir(), Project: cloud.LocalProject, Bucket: cloud.LocalProject, Prefix: "inj-", SimSeed: 7,
 		Env: envconfig.MapLookuper(map[string]string{"CONSUMER_STREAMS": "2"}), Logs: &syncBuffer{}}
 	s, err := Start(ctx, o)
 	if err != nil {

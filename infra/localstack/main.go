@@ -6,20 +6,28 @@
 //
 //	go run ./infra/localstack                 # make up
 //	go run ./infra/localstack --fresh         # start from empty storage
+//	go run ./infra/localstack run             # make run: a backfill checked against ground truth
+//	go run ./infra/localstack help            # both commands and their flags
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/nba-props/pipeline/consumers/runner"
+	"github.com/nba-props/pipeline/infra/cloud"
 	"github.com/nba-props/pipeline/infra/topology"
 	"github.com/sethvargo/go-envconfig"
 )
@@ -35,60 +43,191 @@ func runnerLogHandler(w io.Writer) slog.Handler {
 	return runner.NewLogHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})
 }
 
-// run starts the stack, prints the environment to stdout, sends consumer logs to stderr
-// (or --log-file), and stops when ctx ends. ready, if not nil, receives the stack once it
-// is up (tests).
+// run dispatches to a subcommand: up (the default when the first argument is a flag or
+// there is none) or run. ready, if not nil, receives the stack of up once it is up (tests).
+// Help goes to stdout and exits 0; a mistyped command or a stray argument exits 2 with the
+// usage before anything starts.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, env envconfig.Lookuper, ready chan<- *Stack) int {
-	if len(args) > 0 && args[0] == "run" {
-		return runBackfill(ctx, args[1:], stdout, stderr, env)
+	cmd, rest := "up", args
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, rest = args[0], args[1:]
 	}
-	if len(args) > 0 && args[0] == "up" {
-		args = args[1:]
+	switch cmd {
+	case "help":
+		usage(stdout)
+		return 0
+	case "up":
+		var f upFlags
+		if code, ok := parse(upFlagSet(&f), "up", rest, stdout, stderr); !ok {
+			return code
+		}
+		return up(ctx, f, stdout, stderr, env, ready)
+	case "run":
+		var f runFlags
+		if code, ok := parse(runFlagSet(&f), "run", rest, stdout, stderr); !ok {
+			return code
+		}
+		return runBackfill(ctx, f, stdout, stderr, env)
 	}
-	fs := flag.NewFlagSet("localstack", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var o Options
-	host := fs.String("host", "127.0.0.1", "interface to listen on")
-	pubsubPort := fs.Int("pubsub-port", 8085, "Pub/Sub emulator port")
-	gcsPort := fs.Int("gcs-port", 4443, "GCS emulator port")
-	bqPort := fs.Int("bigquery-port", 9050, "BigQuery emulator port")
-	simPort := fs.Int("sim-port", 8090, "source simulator port")
-	fs.StringVar(&o.DataDir, "data", ".local", "directory for GCS objects and BigQuery tables")
-	fresh := fs.Bool("fresh", false, "delete the data directory first")
-	fs.StringVar(&o.Project, "project", "nba-props-local", "project id on the emulators")
-	fs.StringVar(&o.Bucket, "bucket", topology.DefaultBucket, "bucket")
-	fs.StringVar(&o.Prefix, "prefix", "", "topic prefix")
-	fs.BoolVar(&o.NoBigQuery, "no-bigquery", false, "leave out the BigQuery emulator (only the scrapers run)")
-	fs.BoolVar(&o.NoSim, "no-sim", false, "leave out the source simulator (scrapers use the real APIs from the environment)")
-	fs.BoolVar(&o.NoConsumers, "no-consumers", false, "do not run the consumers (run go run ./consumers yourself)")
-	fs.Int64Var(&o.SimSeed, "sim-seed", 1, "source simulator seed")
-	simNow := fs.String("sim-now", "", "source simulator clock, RFC 3339 (default: now)")
-	logFile := fs.String("log-file", "", "write consumer logs here instead of stderr")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fmt.Fprintf(stderr, "localstack: unknown command %q%s\n\n", cmd, suggest(cmd, "up", "run", "help"))
+	usage(stderr)
+	return 2
+}
+
+// parse reads a subcommand's flags. It reports false with the exit code when the command
+// must not go on: 0 after --help, 2 after a bad flag or a stray argument.
+func parse(fs *flag.FlagSet, cmd string, args []string, stdout, stderr io.Writer) (int, bool) {
+	fs.SetOutput(io.Discard) // errors and usage are printed below, once
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		usage(stdout)
+		return 0, false
+	case err != nil:
+		fmt.Fprintf(stderr, "localstack %s: %v\n\n", cmd, err)
+	case fs.NArg() > 0:
+		fmt.Fprintf(stderr, "localstack %s: unexpected argument %q: %s takes flags only\n\n", cmd, fs.Arg(0), cmd)
+	default:
+		return 0, true
 	}
-	if *simNow != "" {
-		t, err := time.Parse(time.RFC3339, *simNow)
+	usage(stderr)
+	return 2, false
+}
+
+// usage lists both subcommands with their flags, whichever was asked about.
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage:
+  localstack [up] [flags]   start the local stack in the foreground until Ctrl-C (make up);
+                            it prints the lines to export in another shell
+  localstack run [flags]    start a fresh stack on free ports, backfill a range through every
+                            phase with the real producer and compare each table with the
+                            simulator's ground truth (make run); exits 0 only if all match
+  localstack help           this text
+
+flags of up (make up ARGS="..."):
+`)
+	printFlags(w, upFlagSet(&upFlags{}))
+	fmt.Fprint(w, "\nflags of run (make run ARGS=\"...\"):\n")
+	printFlags(w, runFlagSet(&runFlags{}))
+}
+
+// printFlags lists a flag set the way the README writes flags: --name value, then the
+// meaning and the default.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, help := flag.UnquoteUsage(f)
+		name := "--" + f.Name
+		if arg != "" {
+			name += " " + arg
+		}
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			help += " (default " + f.DefValue + ")"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", name, help)
+	})
+	_ = tw.Flush()
+}
+
+// suggest is " (did you mean X?)" for the nearest of names within two edits of s.
+func suggest(s string, names ...string) string {
+	best, bestD := "", 3
+	for _, n := range names {
+		if d := editDistance(s, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %s?)", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+// upFlags are the flags of up.
+type upFlags struct {
+	o                                    Options
+	host                                 string
+	pubsubPort, gcsPort, bqPort, simPort int
+	fresh                                bool
+	simNow, logFile                      string
+}
+
+func upFlagSet(f *upFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet("localstack up", flag.ContinueOnError)
+	fs.StringVar(&f.host, "host", "127.0.0.1", "interface to listen on")
+	fs.IntVar(&f.pubsubPort, "pubsub-port", 8085, "Pub/Sub emulator `port`")
+	fs.IntVar(&f.gcsPort, "gcs-port", 4443, "GCS emulator `port`")
+	fs.IntVar(&f.bqPort, "bigquery-port", 9050, "BigQuery emulator `port`")
+	fs.IntVar(&f.simPort, "sim-port", 8090, "source simulator `port`")
+	fs.StringVar(&f.o.DataDir, "data", ".local", "`directory` for GCS objects and BigQuery tables, kept across restarts")
+	fs.BoolVar(&f.fresh, "fresh", false, "delete the data directory first")
+	fs.StringVar(&f.o.Project, "project", cloud.LocalProject, "project id on the emulators")
+	fs.StringVar(&f.o.Bucket, "bucket", cloud.LocalProject, "bucket of raw files and the ledger")
+	fs.StringVar(&f.o.Prefix, "prefix", "", "prefix of topic and subscription names")
+	fs.BoolVar(&f.o.NoBigQuery, "no-bigquery", false, "leave out the BigQuery emulator (only the scrapers run)")
+	fs.BoolVar(&f.o.NoSim, "no-sim", false, "leave out the source simulator (scrapers use the real APIs from the environment)")
+	fs.BoolVar(&f.o.NoConsumers, "no-consumers", false, "do not run the consumers (run go run ./consumers yourself)")
+	fs.Int64Var(&f.o.SimSeed, "sim-seed", 1, "source simulator seed")
+	fs.StringVar(&f.simNow, "sim-now", "", "source simulator clock, an RFC 3339 `time` such as 2025-04-01T12:00:00Z; games after it are not final (default: now)")
+	fs.StringVar(&f.logFile, "log-file", "", "write consumer logs to this `file` instead of stderr")
+	return fs
+}
+
+// options are the stack's Options from the flags: addresses and the simulator's clock.
+func (f upFlags) options() (Options, error) {
+	o := f.o
+	if f.simNow != "" {
+		t, err := time.Parse(time.RFC3339, f.simNow)
 		if err != nil {
-			fmt.Fprintf(stderr, "localstack: --sim-now %q: want RFC 3339 such as 2025-04-01T12:00:00Z\n", *simNow)
-			return 2
+			return o, fmt.Errorf("--sim-now %q: want RFC 3339 such as 2025-04-01T12:00:00Z", f.simNow)
 		}
 		o.SimNow = t
 	}
-	addr := func(p int) string { return fmt.Sprintf("%s:%d", *host, p) }
-	o.PubSubAddr, o.GCSAddr, o.BigQueryAddr, o.SimAddr = addr(*pubsubPort), addr(*gcsPort), addr(*bqPort), addr(*simPort)
+	addr := func(p int) string { return net.JoinHostPort(f.host, strconv.Itoa(p)) }
+	o.PubSubAddr, o.GCSAddr, o.BigQueryAddr, o.SimAddr = addr(f.pubsubPort), addr(f.gcsPort), addr(f.bqPort), addr(f.simPort)
+	return o, nil
+}
+
+// up starts the stack, prints the environment to stdout, sends consumer logs to stderr (or
+// --log-file), and stops when ctx ends.
+func up(ctx context.Context, f upFlags, stdout, stderr io.Writer, env envconfig.Lookuper, ready chan<- *Stack) int {
+	o, err := f.options()
+	if err != nil {
+		fmt.Fprintf(stderr, "localstack: %v\n", err)
+		return 2
+	}
 	o.Env = env
 	o.Logs = stderr
-	if *logFile != "" {
-		f, err := os.OpenFile(*logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if f.logFile != "" {
+		lf, err := os.OpenFile(f.logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 		if err != nil {
 			fmt.Fprintf(stderr, "localstack: %v\n", err)
 			return 1
 		}
-		defer f.Close()
-		o.Logs = f
+		defer lf.Close()
+		o.Logs = lf
 	}
-	if *fresh {
+	if f.fresh {
 		if err := os.RemoveAll(o.DataDir); err != nil {
 			fmt.Fprintf(stderr, "localstack: --fresh: %v\n", err)
 			return 1
@@ -106,9 +245,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env envco
 		fmt.Fprintf(stdout, "consumers: %d jobs\n", len(s.Consumer.Selected))
 	}
 	fmt.Fprintln(stdout, "local stack is up; in another shell:")
-	for _, kv := range s.Vars() {
-		fmt.Fprintf(stdout, "  export %s=%s\n", kv[0], kv[1])
-	}
+	printExports(stdout, s)
 	fmt.Fprintln(stdout, "then e.g.: go run ./producer enqueue --phase scrapers --job all --start-date 2024-10-22 --end-date 2024-10-24")
 	fmt.Fprintln(stdout, "Ctrl-C stops the stack.")
 	if ready != nil {

@@ -3,13 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
+	"github.com/google/go-cmp/cmp"
 	"github.com/nba-props/pipeline/consumers/ledger"
+	"github.com/nba-props/pipeline/infra/cloud"
 	"github.com/nba-props/pipeline/messages"
 	"github.com/sethvargo/go-envconfig"
 )
@@ -54,12 +57,42 @@ func TestStackRunsThePipeline(t *testing.T) {
 	case <-time.After(2 * time.Minute):
 		t.Fatal("stack not up")
 	}
-	for _, want := range []string{"export PUBSUB_EMULATOR_HOST=127.0.0.1:", "export STORAGE_EMULATOR_HOST=127.0.0.1:",
-		"export BIGQUERY_EMULATOR_HOST=127.0.0.1:", "export NBA_CDN_BASE_URL=http://127.0.0.1:", "export NBA_ENV_PREFIX=ls-"} {
+	for _, want := range []string{"export PUBSUB_EMULATOR_HOST=127.0.0.1:", "export STORAGE_EMULATOR_HOST=http://127.0.0.1:",
+		"export BIGQUERY_EMULATOR_HOST=http://127.0.0.1:", "export NBA_ENV_PREFIX=ls-"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("printed environment lacks %q:\n%s", want, stdout.String())
 		}
 	}
+	// The consumers run inside the stack: the simulator's URLs are not the user's business.
+	if strings.Contains(stdout.String(), "BASE_URL") {
+		t.Errorf("printed environment has the scrapers' URLs although the consumers run in the stack:\n%s", stdout.String())
+	}
+	// What was printed works: a producer given exactly those lines reads the ledger.
+	vars := map[string]string{}
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		if kv, ok := strings.CutPrefix(strings.TrimSpace(line), "export "); ok {
+			k, v, _ := strings.Cut(kv, "=")
+			vars[k] = v
+		}
+	}
+	var env struct{ cloud.Env }
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &env, Lookuper: envconfig.MapLookuper(vars)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Resolve(); err != nil {
+		t.Errorf("the printed environment does not resolve: %v", err)
+	}
+	if err := env.Reach(ctx); err != nil {
+		t.Errorf("the printed environment does not reach the stack: %v", err)
+	}
+	bq, err := cloud.BigQuery(ctx, env.Project, env.BigQueryEmulatorHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bq.Dataset("nba_raw").Metadata(ctx); err != nil {
+		t.Errorf("BIGQUERY_EMULATOR_HOST=%s as printed: %v", env.BigQueryEmulatorHost, err)
+	}
+	_ = bq.Close()
 
 	cat := messages.DefaultCatalog()
 	body, attrs, err := messages.Encode(messages.Request{Version: messages.Version, Phase: messages.PhaseScrapers, Job: "nbac_schedule",
@@ -73,7 +106,7 @@ func TestStackRunsThePipeline(t *testing.T) {
 	}
 	pub.Stop()
 
-	l := ledger.New(s.Storage, "nba-props-local", ledger.Options{})
+	l := ledger.New(s.Storage, cloud.LocalProject, ledger.Options{})
 	ref := messages.Ref(messages.PhaseRaw, "nbac_schedule")
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
@@ -101,12 +134,109 @@ func TestStackRunsThePipeline(t *testing.T) {
 	}
 }
 
-func TestBadFlags(t *testing.T) {
+// TestReadmeShowsTheExportsAsPrinted compares the export lines of the README's local stack
+// section with what `make up` prints with its default flags.
+func TestReadmeShowsTheExportsAsPrinted(t *testing.T) {
 	t.Parallel()
-	var out, errb bytes.Buffer
-	if c := run(context.Background(), []string{"--sim-now", "yesterday"}, &out, &errb, envconfig.MapLookuper(nil), nil); c != 2 ||
-		!strings.Contains(errb.String(), "want RFC 3339") {
-		t.Errorf("exit %d, stderr %q", c, errb.String())
+	var f upFlags
+	if err := upFlagSet(&f).Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	o, err := f.options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var printed bytes.Buffer
+	printExports(&printed, &Stack{o: o, env: localEnv(o, o.PubSubAddr, o.GCSAddr, o.BigQueryAddr)})
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "\n## The local stack\n")
+	section, _, _ = strings.Cut(section, "\n## ")
+	var inReadme, got []string
+	for _, line := range strings.Split(section, "\n") {
+		if strings.HasPrefix(line, "export ") {
+			inReadme = append(inReadme, line)
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(printed.String()), "\n") {
+		got = append(got, strings.TrimSpace(line))
+	}
+	if diff := cmp.Diff(inReadme, got); diff != "" {
+		t.Errorf("README (-) and make up (+) disagree:\n%s", diff)
+	}
+
+	// With --no-consumers the user runs the consumers, which need the simulator's URLs.
+	o.NoConsumers = true
+	s := &Stack{o: o, env: localEnv(o, o.PubSubAddr, o.GCSAddr, o.BigQueryAddr), sources: [][2]string{{"BDL_BASE_URL", "http://127.0.0.1:8090/bdl"}}}
+	printed.Reset()
+	printExports(&printed, s)
+	if !strings.Contains(printed.String(), "export BDL_BASE_URL=http://127.0.0.1:8090/bdl") {
+		t.Errorf("--no-consumers does not print the simulator's URLs:\n%s", printed.String())
+	}
+}
+
+// TestHelpListsBothCommands asks for help every way a newcomer would: each shows both
+// subcommands with their flags on stdout and exits 0.
+func TestHelpListsBothCommands(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"up", "--help"}, {"run", "--help"}, {"run", "-h"}, {"up", "--fresh", "--help"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			t.Parallel()
+			var out, errb bytes.Buffer
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel() // if help ever started the stack, it would stop at once and the exit code would say so
+			code := run(ctx, args, &out, &errb, envconfig.MapLookuper(nil), nil)
+			if code != 0 {
+				t.Errorf("exit %d, want 0; stderr %q", code, errb.String())
+			}
+			for _, want := range []string{"localstack [up] [flags]", "localstack run [flags]", "flags of up", "flags of run",
+				"--fresh", "--sim-now time", "--no-consumers", "--start-date date", "--keep", "--again"} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("help lacks %q:\n%s", want, out.String())
+				}
+			}
+			if errb.Len() > 0 {
+				t.Errorf("help wrote to stderr: %q", errb.String())
+			}
+		})
+	}
+}
+
+// TestBadCommandLines fail before anything starts, with exit 2, the reason and the usage.
+func TestBadCommandLines(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"upp", "--sim-now", "garbage"}, `unknown command "upp" (did you mean up?)`},
+		{[]string{"fresh"}, `unknown command "fresh"`},
+		{[]string{"up", "--fresh", "extra"}, `localstack up: unexpected argument "extra": up takes flags only`},
+		{[]string{"--fresh", "extra"}, `localstack up: unexpected argument "extra"`},
+		{[]string{"run", "--keep", "now"}, `localstack run: unexpected argument "now": run takes flags only`},
+		{[]string{"up", "--bogus"}, "localstack up: flag provided but not defined: -bogus"},
+		{[]string{"run", "--timeout", "soon"}, `localstack run: invalid value "soon" for flag -timeout`},
+		{[]string{"--sim-now", "yesterday"}, "want RFC 3339"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			t.Parallel()
+			var out, errb bytes.Buffer
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			code := run(ctx, tt.args, &out, &errb, envconfig.MapLookuper(nil), nil)
+			if code != 2 || !strings.Contains(errb.String(), tt.want) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", code, errb.String(), tt.want)
+			}
+			if tt.want != "want RFC 3339" && !strings.Contains(errb.String(), "localstack run [flags]") {
+				t.Errorf("stderr lacks the usage:\n%s", errb.String())
+			}
+			if out.Len() > 0 {
+				t.Errorf("something started: stdout %q", out.String())
+			}
+		})
 	}
 }
 

@@ -46,12 +46,13 @@ type Options struct {
 }
 
 // Stack is the running local environment. Each part is an extension point: a new
-// emulator is one more start step in Start and one more line in Vars.
+// emulator is one more start step in Start and one more field of its environment.
 type Stack struct {
 	o       Options
-	vars    map[string]string
-	order   []string
 	closers []func() error
+	// env points a process at the emulators; sources points the scrapers at the simulator.
+	env     cloud.Env
+	sources [][2]string
 
 	PubSub   *pubsub.Client
 	Storage  *storage.Client
@@ -64,47 +65,62 @@ type Stack struct {
 	consumerErr  error
 }
 
-func (s *Stack) setVar(k, v string) {
-	if _, ok := s.vars[k]; !ok {
-		s.order = append(s.order, k)
-	}
-	s.vars[k] = v
+// Vars are the environment variables that point a process at the stack, in a stable
+// order: the emulators, then the simulator's base URLs. Unset ones are left out.
+func (s *Stack) Vars() [][2]string {
+	return append(s.env.Vars(), s.sources...)
 }
 
-// Vars are the environment variables that point a process at the stack, in a stable order.
-func (s *Stack) Vars() [][2]string {
-	var out [][2]string
-	for _, k := range s.order {
-		out = append(out, [2]string{k, s.vars[k]})
+// Exports are the variables to export in another shell: where the emulators are and, when
+// the stack runs no consumers (so the user runs them), the simulator's base URLs for the
+// scrapers. Nothing empty: an unset variable already means its default.
+func (s *Stack) Exports() [][2]string {
+	if s.o.NoConsumers {
+		return s.Vars()
 	}
-	return out
+	return s.env.Vars()
+}
+
+// localEnv is the environment of a stack whose emulators listen on these host:port
+// addresses (bigquery "" when it has none). The HTTP emulators are written as URLs, which
+// the Go clients accept and the clients of other languages (Python's storage and BigQuery
+// clients, for two) require; Pub/Sub speaks gRPC and stays host:port.
+func localEnv(o Options, pubsub, gcs, bigquery string) cloud.Env {
+	e := cloud.Env{Project: o.Project, Bucket: o.Bucket, Prefix: o.Prefix,
+		PubSubEmulatorHost: pubsub, StorageEmulatorHost: "http://" + gcs}
+	if bigquery != "" {
+		e.BigQueryEmulatorHost = "http://" + bigquery
+	}
+	return e
+}
+
+// printExports writes the export lines of Exports, ready to paste into a shell.
+func printExports(w io.Writer, s *Stack) {
+	for _, kv := range s.Exports() {
+		fmt.Fprintf(w, "  export %s=%s\n", kv[0], kv[1])
+	}
 }
 
 // Start brings the stack up: emulators, simulator, topology, then the consumers.
 func Start(ctx context.Context, o Options) (_ *Stack, err error) {
-	s := &Stack{o: o, vars: map[string]string{}}
+	s := &Stack{o: o}
 	defer func() {
 		if err != nil {
 			_ = s.Close()
 		}
 	}()
-	s.setVar("GOOGLE_CLOUD_PROJECT", o.Project)
 
 	ps, err := emulators.StartPubSub(o.PubSubAddr)
 	if err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, ps.Close)
-	s.setVar(cloud.PubSubEmulatorEnv, ps.Host())
 
 	gcs, err := emulators.StartGCS(emulators.GCSOptions{Addr: o.GCSAddr, Root: filepath.Join(o.DataDir, "gcs")})
 	if err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, gcs.Close)
-	s.setVar(cloud.StorageEmulatorEnv, gcs.Host())
-	s.setVar("GCS_BUCKET", o.Bucket)
-	s.setVar("NBA_ENV_PREFIX", o.Prefix)
 
 	if s.PubSub, err = cloud.PubSubAt(ctx, o.Project, ps.Host()); err != nil {
 		return nil, err
@@ -116,6 +132,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	s.closers = append(s.closers, s.Storage.Close)
 
 	// Extension point: the BigQuery emulator (DuckDB), reading load files from the GCS emulator.
+	bqHost := ""
 	if !o.NoBigQuery {
 		if err := os.MkdirAll(filepath.Join(o.DataDir, "bq"), 0o755); err != nil {
 			return nil, fmt.Errorf("bigquery emulator data dir: %w", err)
@@ -130,12 +147,14 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		if err != nil {
 			return nil, err
 		}
-		s.setVar(cloud.BigQueryEmulatorEnv, host)
+		bqHost = host
 		if s.BigQuery, err = cloud.BigQuery(ctx, o.Project, host); err != nil {
 			return nil, err
 		}
 		s.closers = append(s.closers, s.BigQuery.Close)
 	}
+
+	s.env = localEnv(o, ps.Host(), gcs.Host(), bqHost)
 
 	// Extension point: the source simulator, with the scrapers' base URLs pointed at it.
 	if !o.NoSim {
@@ -153,10 +172,12 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			return nil, err
 		}
 		base := "http://" + host
-		s.setVar("BDL_BASE_URL", base+"/bdl")
-		s.setVar("ODDS_API_BASE_URL", base+"/odds")
-		s.setVar("NBA_CDN_BASE_URL", base+"/nbacdn")
-		s.setVar("NBA_STATS_BASE_URL", base+"/nbastats")
+		s.sources = [][2]string{
+			{"BDL_BASE_URL", base + "/bdl"},
+			{"ODDS_API_BASE_URL", base + "/odds"},
+			{"NBA_CDN_BASE_URL", base + "/nbacdn"},
+			{"NBA_STATS_BASE_URL", base + "/nbastats"},
+		}
 	}
 
 	s.Report, err = topology.Apply(ctx, topology.Clients{PubSub: s.PubSub, Storage: s.Storage, BigQuery: s.BigQuery},
@@ -185,8 +206,8 @@ var simRates = map[string]string{
 // printed environment (plus whatever the process environment adds, such as API keys).
 func (s *Stack) startConsumers(ctx context.Context) error {
 	vars := map[string]string{"CONSUMER_AVAILABLE_ONLY": "true"}
-	for k, v := range s.vars {
-		vars[k] = v
+	for _, kv := range s.Vars() {
+		vars[kv[0]] = kv[1]
 	}
 	ls := []envconfig.Lookuper{envconfig.MapLookuper(vars)}
 	if s.o.Env != nil {
@@ -202,6 +223,9 @@ func (s *Stack) startConsumers(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The stack decides where its consumers point, even where it leaves a variable unset
+	// (no prefix) and the process environment sets it.
+	cfg.Env = s.env
 	if s.o.NoBigQuery && slices.Contains(cfg.Phases, "all") {
 		// Without BigQuery only the scrapers can run.
 		cfg.Phases = []string{string(messages.PhaseScrapers)}

@@ -30,7 +30,8 @@
 //
 // Control endpoints (no key):
 //
-//	GET|POST|DELETE /_sim/faults      the installed faults (POST a JSON array to replace them)
+//	GET|POST|DELETE /_sim/faults      the installed faults (POST a JSON array to replace them;
+//	                                  a field Fault does not have is a 400 naming it)
 //	GET|DELETE      /_sim/requests    the request log (DELETE clears it)
 //	GET             /_sim/truth?date=YYYY-MM-DD
 //	GET             /_sim/truth/gamebooks?date=YYYY-MM-DD

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -194,6 +196,76 @@ func TestFaultsOverHTTP(t *testing.T) {
 	recs := decode[[]RequestRecord](t, fetch(t, srv, "/_sim/requests"))
 	if len(recs) != 2 || recs[0].Fault != FaultServerError || recs[1].Fault != "" || recs[0].Dataset != DatasetBDLStats {
 		t.Errorf("GET /_sim/requests = %+v", recs)
+	}
+}
+
+// TestFaultsRefuseUnknownFields: a field the simulator does not have is a 400 that names
+// it, not a fault silently installed without its limit.
+func TestFaultsRefuseUnknownFields(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, body, want string
+	}{
+		{"count for first", `[{"source":"bdl","dataset":"stats","date":"2024-10-24","kind":"server_error","count":3}]`,
+			`fault 0: unknown field "count": a fault has source, dataset, date, kind, status, retry_after, latency_ms, first, share, game_id`},
+		{"two unknown, second fault", `[{"kind":"empty"},{"kind":"latency","delay":5,"Latency":1}]`, `fault 1: unknown field "Latency", "delay"`},
+		{"wrong type", `[{"kind":"server_error","first":"3"}]`, `fault 0: json: cannot unmarshal string`},
+		{"not an array", `{"kind":"empty"}`, "body must be a JSON array of faults"},
+		{"not an object", `[3]`, "fault 0: want a JSON object"},
+		{"trailing data", `[{"kind":"empty"}] [{"kind":"empty"}]`, "nothing after it"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, srv := newTestSim(t, Config{Seed: 9})
+			resp, err := srv.Client().Post(srv.URL+"/_sim/faults", "application/json", strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 400 || !strings.Contains(string(msg), tt.want) {
+				t.Errorf("status %d, body %q; want 400 saying %q", resp.StatusCode, msg, tt.want)
+			}
+			if fs := decode[[]FaultStatus](t, fetch(t, srv, "/_sim/faults")); len(fs) != 0 {
+				t.Errorf("a refused body installed faults: %+v", fs)
+			}
+		})
+	}
+}
+
+// TestReadmeFaultExampleWorks posts the README's fault example exactly as written: it is
+// accepted, fails the first three matching requests and then stops.
+func TestReadmeFaultExampleWorks(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "curl -X POST localhost:8090/_sim/faults -d '")
+	if !ok {
+		t.Fatal("README has no curl example for /_sim/faults")
+	}
+	body, _, _ := strings.Cut(rest, "'")
+	_, srv := newTestSim(t, Config{Seed: 9})
+	resp, err := srv.Client().Post(srv.URL+"/_sim/faults", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("README example %s: status %d: %s", body, resp.StatusCode, msg)
+	}
+	var statuses []int
+	for range 5 {
+		statuses = append(statuses, fetch(t, srv, "/bdl/v1/stats?dates[]=2024-10-24&per_page=100").status)
+	}
+	if diff := cmp.Diff([]int{503, 503, 503, 200, 200}, statuses); diff != "" {
+		t.Errorf("statuses after the README's fault (-want +got):\n%s", diff)
+	}
+	if g := fetch(t, srv, statsPath); g.status != 200 {
+		t.Errorf("another date got %d, want 200: the fault is for 2024-10-24 only", g.status)
 	}
 }
 

@@ -3,10 +3,15 @@ package sourcesim
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"reflect"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -380,9 +385,9 @@ func (s *Sim) getFaults(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Sim) postFaults(w http.ResponseWriter, r *http.Request) {
-	var fs []Fault
-	if err := json.NewDecoder(r.Body).Decode(&fs); err != nil {
-		http.Error(w, "body must be a JSON array of faults: "+err.Error(), http.StatusBadRequest)
+	fs, err := decodeFaults(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	for i, f := range fs {
@@ -393,6 +398,57 @@ func (s *Sim) postFaults(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = s.SetFaults(fs)
 	writeJSON(w, http.StatusOK, s.Faults())
+}
+
+// decodeFaults reads the body of POST /_sim/faults: a JSON array of faults and nothing
+// after it. A field Fault does not have is refused, naming it, rather than ignored: an
+// ignored limit ("count" for "first") would leave a fault on for good.
+func decodeFaults(body io.Reader) ([]Fault, error) {
+	dec := json.NewDecoder(body)
+	var raws []json.RawMessage
+	if err := dec.Decode(&raws); err != nil {
+		return nil, fmt.Errorf("body must be a JSON array of faults: %v", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("body must be one JSON array of faults, with nothing after it")
+	}
+	known := faultFields()
+	out := make([]Fault, len(raws))
+	for i, raw := range raws {
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &fields); err != nil {
+			return nil, fmt.Errorf("fault %d: want a JSON object: %v", i, err)
+		}
+		var unknown []string
+		for k := range fields {
+			if !slices.Contains(known, k) {
+				unknown = append(unknown, strconv.Quote(k))
+			}
+		}
+		if len(unknown) > 0 {
+			slices.Sort(unknown)
+			return nil, fmt.Errorf("fault %d: unknown field %s: a fault has %s (first: N hits only the first N matching requests)",
+				i, strings.Join(unknown, ", "), strings.Join(known, ", "))
+		}
+		strict := json.NewDecoder(bytes.NewReader(raw))
+		strict.DisallowUnknownFields()
+		if err := strict.Decode(&out[i]); err != nil {
+			return nil, fmt.Errorf("fault %d: %v", i, err)
+		}
+	}
+	return out, nil
+}
+
+// faultFields are the JSON names of Fault's fields, in declaration order.
+func faultFields() []string {
+	t := reflect.TypeFor[Fault]()
+	var out []string
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 func (s *Sim) getTruth(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,7 @@ package topology
 import (
 	"time"
 
+	"github.com/nba-props/pipeline/infra/cloud"
 	"github.com/nba-props/pipeline/messages"
 )
 
@@ -19,7 +20,7 @@ const (
 )
 
 // DefaultBucket is the bucket of the local stack.
-const DefaultBucket = "nba-props-local"
+const DefaultBucket = cloud.LocalProject
 
 // Topic declares one Pub/Sub topic.
 type Topic struct {

@@ -4,7 +4,7 @@
 // nothing the second time.
 //
 //	go run ./infra/cmd/infra apply                      # against the emulators in the environment
-//	GOOGLE_CLOUD_PROJECT=my-proj go run ./infra/cmd/infra apply --location US
+//	GOOGLE_CLOUD_PROJECT=my-proj GCS_BUCKET=my-bucket go run ./infra/cmd/infra apply --location US
 package main
 
 import (
@@ -24,13 +24,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// config is the environment of infra apply: the project (or emulators) to apply to.
 type config struct {
-	Project              string `env:"GOOGLE_CLOUD_PROJECT"`
-	PubSubEmulatorHost   string `env:"PUBSUB_EMULATOR_HOST"`
-	StorageEmulatorHost  string `env:"STORAGE_EMULATOR_HOST"`
-	BigQueryEmulatorHost string `env:"BIGQUERY_EMULATOR_HOST"`
-	Bucket               string `env:"GCS_BUCKET, default=nba-props-local"`
-	Prefix               string `env:"NBA_ENV_PREFIX"`
+	cloud.Env
 }
 
 func main() {
@@ -47,11 +43,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, l envconf
 	apply := &cobra.Command{
 		Use:   "apply",
 		Short: "Create or update the topics, subscriptions, bucket, datasets and tables",
-		Args:  cobra.NoArgs,
+		Long: "Create or update the topics, subscriptions, bucket, datasets and tables.\n\n" +
+			cloud.EnvUsage() + "  (with PUBSUB_EMULATOR_HOST set and no BIGQUERY_EMULATOR_HOST, the BigQuery part is skipped)",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var cfg config
 			if err := envconfig.ProcessWith(cmd.Context(), &envconfig.Config{Target: &cfg, Lookuper: l}); err != nil {
-				return fmt.Errorf("reading the environment: %w", err)
+				return fmt.Errorf("%w: reading the environment: %w", cloud.ErrEnv, err)
+			}
+			if err := cfg.Resolve(); err != nil {
+				return err
+			}
+			if err := cfg.Reach(cmd.Context()); err != nil {
+				return err
 			}
 			return applyCmd(cmd.Context(), stdout, cfg, location, noBigQuery)
 		},
@@ -62,23 +66,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, l envconf
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	// An error before the command ran (unknown command, bad flag) or a bad environment is
+	// the user's to fix: exit 2, as the other binaries do.
+	started := false
+	root.PersistentPreRun = func(*cobra.Command, []string) { started = true }
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(stderr, "infra: %v\n", err)
+		if !started || errors.Is(err, cloud.ErrEnv) {
+			return 2
+		}
 		return 1
 	}
 	return 0
 }
 
 func applyCmd(ctx context.Context, w io.Writer, cfg config, location string, noBigQuery bool) error {
-	local := cfg.PubSubEmulatorHost != ""
-	switch {
-	case !local && cfg.Project == "":
-		return errors.New("no project or emulator configured: set GOOGLE_CLOUD_PROJECT for a real project, or PUBSUB_EMULATOR_HOST and STORAGE_EMULATOR_HOST for the local stack")
-	case local && cfg.StorageEmulatorHost == "":
-		return errors.New("PUBSUB_EMULATOR_HOST is set but STORAGE_EMULATOR_HOST is not: set both for the local stack, or neither for a real project")
-	case cfg.Project == "":
-		cfg.Project = "nba-props-local"
-	}
 	ps, err := cloud.PubSubAt(ctx, cfg.Project, cfg.PubSubEmulatorHost)
 	if err != nil {
 		return err
@@ -92,7 +94,7 @@ func applyCmd(ctx context.Context, w io.Writer, cfg config, location string, noB
 	var bq *bigquery.Client
 	switch {
 	case noBigQuery:
-	case local && cfg.BigQueryEmulatorHost == "":
+	case cfg.Local() && cfg.BigQueryEmulatorHost == "":
 		fmt.Fprintln(w, "BIGQUERY_EMULATOR_HOST is not set: skipping the BigQuery datasets and tables")
 	default:
 		if bq, err = cloud.BigQuery(ctx, cfg.Project, cfg.BigQueryEmulatorHost); err != nil {

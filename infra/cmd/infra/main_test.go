@@ -25,11 +25,39 @@ func TestApplyTwice(t *testing.T) {
 	}
 }
 
-func TestApplyNeedsProject(t *testing.T) {
+func TestApplyRefusesABadEnvironment(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		vars map[string]string
+		want string
+	}{
+		{"nothing", nil, "set GOOGLE_CLOUD_PROJECT and GCS_BUCKET"},
+		{"half local", map[string]string{"PUBSUB_EMULATOR_HOST": "127.0.0.1:8085"}, "PUBSUB_EMULATOR_HOST is set but STORAGE_EMULATOR_HOST is not"},
+		{"real project without bucket", map[string]string{"GOOGLE_CLOUD_PROJECT": "prod"}, "GOOGLE_CLOUD_PROJECT=prod with no emulator needs GCS_BUCKET"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var out, errb bytes.Buffer
+			code := run(context.Background(), []string{"apply"}, &out, &errb, envconfig.MapLookuper(tt.vars))
+			if code != 2 || !strings.Contains(errb.String(), tt.want) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", code, errb.String(), tt.want)
+			}
+		})
+	}
+}
+
+func TestApplyHelpListsTheEnvironment(t *testing.T) {
 	t.Parallel()
 	var out, errb bytes.Buffer
-	code := run(context.Background(), []string{"apply"}, &out, &errb, envconfig.MapLookuper(nil))
-	if code == 0 || !strings.Contains(errb.String(), "set GOOGLE_CLOUD_PROJECT") {
-		t.Errorf("exit %d, stderr %q", code, errb.String())
+	code := run(context.Background(), []string{"apply", "--help"}, &out, &errb, envconfig.MapLookuper(nil))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, v := range []string{"GOOGLE_CLOUD_PROJECT", "PUBSUB_EMULATOR_HOST", "STORAGE_EMULATOR_HOST", "BIGQUERY_EMULATOR_HOST", "GCS_BUCKET", "NBA_ENV_PREFIX", "--location"} {
+		if !strings.Contains(out.String(), v) {
+			t.Errorf("apply --help lacks %s:\n%s", v, out.String())
+		}
 	}
 }
