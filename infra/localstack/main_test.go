@@ -243,7 +243,7 @@ func TestBadCommandLines(t *testing.T) {
 // TestBackfillWeekMatchesGroundTruth is `make run` over a week: every (job, date) finishes,
 // every table equals the simulator's ground truth, BigQuery sees at most one job per table
 // and date, and the same backfill again with the scrapers forced re-fetches identical
-// bytes, so no later phase runs a BigQuery job or changes a row (lessons #3 and #5).
+// bytes, so no later phase runs a BigQuery job or changes a row (docs/lessons.md: "redelivery adds nothing", "bookkeeping off the data plane").
 func TestBackfillWeekMatchesGroundTruth(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end backfill")

@@ -49,7 +49,7 @@
 // Games are final once about 2 h 15 min (plus 20 min per overtime) have passed since tip-off
 // at Config.Now; before that sources show them scheduled or in progress and serve no stats.
 //
-// # Traps reproduced (reference/sources.md §3)
+// # Traps reproduced
 //
 //   - NBA.com gameDateTimeEst / gameTimeEst / gameDateEst / *TeamTime end in "Z" but are
 //     local wall-clock times (Eastern, or the team's own zone for *TeamTime).
