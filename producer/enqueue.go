@@ -284,7 +284,7 @@ func skipFinished(ctx context.Context, l *ledger.Ledger, specs []messages.JobSpe
 		}
 		m := map[string]ledger.Summary{}
 		for _, sum := range sums {
-			if sum.State.Done() {
+			if sum.State.Finished() {
 				m[sum.Date] = sum
 			}
 		}

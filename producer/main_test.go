@@ -589,3 +589,54 @@ func TestHelpNamesTheEnvironment(t *testing.T) {
 		}
 	}
 }
+
+// Status tells the truth about records nobody moves: a running record whose lease lapsed
+// shows as stalled with its age, a waiting record lists only the upstreams it still waits
+// for, and a partial date names what it lacks and is enqueued again.
+func TestStatusShowsStalledWaitingAndPartialAsTheyAre(t *testing.T) {
+	t.Parallel()
+	env, vars := stack(t)
+	l := ledger.New(env.Storage, env.Bucket, ledger.Options{})
+	ctx := context.Background()
+	pgs := messages.Ref(messages.PhaseAnalytics, "player_game_summary")
+	spec, _ := messages.DefaultCatalog().Lookup(pgs)
+	hard := spec.Hard[0]
+	for _, u := range spec.Hard[1:] {
+		finish(t, l, u, "2024-10-23", ledger.StateSucceeded, 10)
+	}
+	long := time.Now().Add(-10 * time.Minute)
+	stalled := ledger.Record{Phase: pgs.Phase, Job: pgs.Job, Date: "2024-10-22"}.Start("gone", "r1", time.Minute, long)
+	var missing []string
+	for _, u := range spec.Hard {
+		missing = append(missing, u.String())
+	}
+	waiting := ledger.Record{Phase: pgs.Phase, Job: pgs.Job, Date: "2024-10-23"}.Wait(missing, nil, long)
+	scraper := messages.Ref(messages.PhaseScrapers, "bdl_player_boxscores")
+	partial := ledger.Record{Phase: scraper.Phase, Job: scraper.Job, Date: "2024-10-24"}.Start("a", "r1", time.Minute, long).
+		Succeed(ledger.Output{Objects: []ledger.Object{{Name: "x", Generation: 1}}, Missing: []string{"0022400007"}}, "fp", false, long)
+	for _, r := range []ledger.Record{stalled, waiting, partial} {
+		if _, err := l.Write(ctx, r, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, stdout, stderr := runProducer(t, vars, "status", "--job", "all", "--start-date", "2024-10-22", "--end-date", "2024-10-24")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, s := range []string{
+		"STALLED 9m",
+		"2024-10-22 analytics/player_game_summary stalled: its lease lapsed 9m",
+		"2024-10-23 analytics/player_game_summary waiting for " + hard.String() + "\n",
+		"2024-10-24 scrapers/bdl_player_boxscores partial: the source left out 1 game (0022400007)",
+	} {
+		if !strings.Contains(stdout, s) {
+			t.Errorf("status lacks %q:\n%s", s, stdout)
+		}
+	}
+	// The partial date is not finished: enqueue runs it again without --force.
+	code, stdout, stderr = runProducer(t, vars, "enqueue", "--phase", "scrapers", "--job", "bdl_player_boxscores",
+		"--dates", "2024-10-24", "--dry-run")
+	if code != exitOK || !strings.Contains(stdout, "RUN") {
+		t.Errorf("enqueue of a partial date (exit %d) does not run it:\n%s%s", code, stdout, stderr)
+	}
+}

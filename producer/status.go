@@ -68,6 +68,14 @@ type cell struct {
 	// RowsLow flags a finished date with at most half its ExpectedRows: a source that
 	// answered, but with too little (a missing game, an empty page).
 	RowsLow bool `json:"rows_low,omitempty"`
+	// StalledFor is how long ago the lease of a running record lapsed: nobody runs it, and
+	// the reconciler re-sends it.
+	StalledFor time.Duration `json:"stalled_for,omitempty"`
+	// WaitsFor lists the upstreams a waiting record waits for now: those it named that have
+	// not finished the date since.
+	WaitsFor []string `json:"waits_for,omitempty"`
+	// Incomplete names what a partial date lacks (game ids).
+	Incomplete []string `json:"incomplete,omitempty"`
 }
 
 // scheduleRef is the job whose rows on a date are that date's games: the raw NBA.com
@@ -197,6 +205,11 @@ func statusOnce(ctx context.Context, e *env, f statusFlags, l *ledger.Ledger, sp
 		}
 		grid[s.Ref()] = m
 	}
+	upstream, err := upstreamRecords(ctx, l, grid, dates)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
 	var cells []cell
 	for _, d := range dates {
 		for _, s := range specs {
@@ -204,6 +217,15 @@ func statusOnce(ctx context.Context, e *env, f statusFlags, l *ledger.Ledger, sp
 			if sum, ok := grid[s.Ref()][d]; ok {
 				c.State, c.Attempts, c.Rows, c.Objects, c.Emitted = string(sum.State), sum.Attempts, sum.Rows, sum.Objects, sum.Emitted
 				c.RunID, c.Reason, c.LastError, c.Updated = sum.RunID, sum.Reason, sum.LastError, sum.Updated
+				c.Incomplete = sum.Incomplete
+				if sum.Stalled(now) {
+					c.StalledFor = now.Sub(sum.LeaseExpires).Round(time.Second)
+				}
+				for _, u := range append(slices.Clone(sum.Missing), sum.Awaiting...) {
+					if !upstream[u+" "+d].State.Done() {
+						c.WaitsFor = append(c.WaitsFor, u)
+					}
+				}
 			}
 			cells = append(cells, c)
 		}
@@ -239,6 +261,38 @@ func statusOnce(ctx context.Context, e *env, f statusFlags, l *ledger.Ledger, sp
 		}
 	}
 	return nil
+}
+
+// upstreamRecords reads the records that waiting records of the grid wait for, by
+// "phase/job date": those of jobs in the grid from it, others with one listing per job.
+func upstreamRecords(ctx context.Context, l *ledger.Ledger, grid map[messages.JobRef]map[string]ledger.Summary, dates []string) (map[string]ledger.Summary, error) {
+	out := map[string]ledger.Summary{}
+	listed := map[messages.JobRef]bool{}
+	for ref, m := range grid {
+		listed[ref] = true
+		for d, s := range m {
+			out[ref.String()+" "+d] = s
+		}
+	}
+	for _, m := range grid {
+		for _, s := range m {
+			for _, u := range append(slices.Clone(s.Missing), s.Awaiting...) {
+				ref, err := messages.ParseJobRef(u)
+				if err != nil || listed[ref] {
+					continue
+				}
+				listed[ref] = true
+				sums, err := l.List(ctx, ref, dates[0], dates[len(dates)-1])
+				if err != nil {
+					return nil, fmt.Errorf("reading the ledger: %w", err)
+				}
+				for _, us := range sums {
+					out[u+" "+us.Date] = us
+				}
+			}
+		}
+	}
+	return out, nil
 }
 
 // statusJobs resolves --phase and --job; a job name alone may match one job in several
@@ -304,12 +358,17 @@ func printGrid(w io.Writer, specs []messages.JobSpec, dates []string, cells []ce
 			c := cells[i*len(specs)+j]
 			fmt.Fprintf(tw, "\t%s", short(c))
 			st := c.State
-			if st == "" {
+			switch {
+			case st == "":
 				st = "none"
+			case c.StalledFor > 0:
+				st = "stalled"
 			}
 			counts[st]++
-			switch ledger.State(c.State) {
-			case ledger.StateFailed, ledger.StateDead, ledger.StateWaiting:
+			switch {
+			case c.StalledFor > 0, ledger.State(c.State) == ledger.StatePartial:
+				problems = append(problems, c)
+			case ledger.State(c.State) == ledger.StateFailed, ledger.State(c.State) == ledger.StateDead, ledger.State(c.State) == ledger.StateWaiting:
 				problems = append(problems, c)
 			default:
 				if c.RowsLow {
@@ -321,13 +380,26 @@ func printGrid(w io.Writer, specs []messages.JobSpec, dates []string, cells []ce
 	}
 	tw.Flush()
 	var parts []string
-	for _, st := range []string{"succeeded", "empty", "running", "waiting", "failed", "dead", "none"} {
+	for _, st := range []string{"succeeded", "empty", "partial", "running", "stalled", "waiting", "failed", "dead", "none"} {
 		if counts[st] > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", st, counts[st]))
 		}
 	}
 	fmt.Fprintf(w, "total: %s\n", strings.Join(parts, ", "))
 	for _, c := range problems {
+		switch {
+		case c.StalledFor > 0:
+			fmt.Fprintf(w, "%s %s/%s stalled: its lease lapsed %s ago and nobody runs it; the reconciler re-sends it\n",
+				c.Date, c.Phase, c.Job, c.StalledFor)
+			continue
+		case ledger.State(c.State) == ledger.StatePartial:
+			fmt.Fprintf(w, "%s %s/%s partial: the source left out %s (%s); the next enqueue fetches it again\n",
+				c.Date, c.Phase, c.Job, plural(len(c.Incomplete), "game"), strings.Join(c.Incomplete, ", "))
+			continue
+		case ledger.State(c.State) == ledger.StateWaiting:
+			fmt.Fprintf(w, "%s %s/%s waiting for %s\n", c.Date, c.Phase, c.Job, orNothing(c.WaitsFor))
+			continue
+		}
 		if c.RowsLow {
 			fmt.Fprintf(w, "%s %s/%s %s with %s, %s expected from the date's games: check the source for that date\n",
 				c.Date, c.Phase, c.Job, c.State, plural(c.Rows, "row"), plural(c.ExpectedRows, "row"))
@@ -362,9 +434,25 @@ func short(c cell) string {
 			return "LOW empty"
 		}
 		return "empty"
-	case ledger.StateFailed, ledger.StateRunning:
+	case ledger.StateRunning:
+		if c.StalledFor > 0 {
+			return "STALLED " + c.StalledFor.String()
+		}
 		return fmt.Sprintf("%s x%d", c.State, c.Attempts)
+	case ledger.StateFailed:
+		return fmt.Sprintf("%s x%d", c.State, c.Attempts)
+	case ledger.StatePartial:
+		return fmt.Sprintf("partial %d", c.Rows)
 	default:
 		return c.State
 	}
+}
+
+// orNothing lists refs, or says that nothing is missing any more (the reconciler re-sends
+// such a date within a minute).
+func orNothing(refs []string) string {
+	if len(refs) == 0 {
+		return "nothing any more: its upstreams have finished, and the reconciler re-sends it"
+	}
+	return strings.Join(refs, ", ")
 }

@@ -48,6 +48,13 @@ type Config struct {
 	// SoftWait is how long a job waits for soft upstreams already on their way for the date
 	// (negative: not at all); see runner.Options.SoftWait.
 	SoftWait time.Duration `env:"CONSUMER_SOFT_WAIT, default=15m"`
+	// ReconcileEvery is how often this process offers to run the reconciler (negative:
+	// never); RetryWithin how long a failed date may wait for its redelivery before the
+	// reconciler re-sends it. See runner.Options.
+	ReconcileEvery time.Duration `env:"CONSUMER_RECONCILE_EVERY, default=1m"`
+	RetryWithin    time.Duration `env:"CONSUMER_RETRY_WITHIN, default=15m"`
+	// DeadLetters makes this process keep the dead-letter topic's messages in the bucket.
+	DeadLetters bool `env:"CONSUMER_DEADLETTERS, default=true"`
 
 	// Scrapers is the only phase with settings of its own.
 	Scrapers scrapers.Config
@@ -251,20 +258,23 @@ func New(ctx context.Context, c Config, o Options) (*Service, error) {
 		unroutable = messages.Phases()
 	}
 	rt, err := runner.New(runner.Options{
-		Unroutable:    unroutable,
-		PubSub:        deps.PubSub,
-		Storage:       deps.Storage,
-		Bucket:        c.Bucket,
-		Catalog:       o.Catalog,
-		Names:         messages.Names{Prefix: c.Prefix},
-		Jobs:          jobs,
-		Select:        kept,
-		Lease:         c.Lease,
-		MaxAttempts:   c.MaxAttempts,
-		SoftWait:      c.SoftWait,
-		Streams:       c.Streams,
-		ShutdownGrace: c.ShutdownGrace,
-		Logger:        o.Logger,
+		Unroutable:     unroutable,
+		PubSub:         deps.PubSub,
+		Storage:        deps.Storage,
+		Bucket:         c.Bucket,
+		Catalog:        o.Catalog,
+		Names:          messages.Names{Prefix: c.Prefix},
+		Jobs:           jobs,
+		Select:         kept,
+		Lease:          c.Lease,
+		MaxAttempts:    c.MaxAttempts,
+		SoftWait:       c.SoftWait,
+		ReconcileEvery: c.ReconcileEvery,
+		RetryWithin:    c.RetryWithin,
+		DeadLetters:    c.DeadLetters,
+		Streams:        c.Streams,
+		ShutdownGrace:  c.ShutdownGrace,
+		Logger:         o.Logger,
 	})
 	if err != nil {
 		s.Close()
