@@ -64,7 +64,8 @@ func layer(files []file, mtime time.Time) (v1.Layer, error) {
 
 	mtime = mtime.UTC().Truncate(time.Second) // whole seconds keep the headers plain ustar
 	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression) // pulled at every cold start: worth the seconds
+	// The default level: the best one saves 1% of a 40 MB binary for three times the time.
+	zw, err := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
 	if err != nil {
 		return nil, err
 	}
