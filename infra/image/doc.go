@@ -27,8 +27,8 @@
 //     package.
 //
 // The second layer is /app/<name>, the binary built with CGO_ENABLED=0 GOOS=linux
-// GOARCH=amd64 go build -trimpath -ldflags='-s -w -buildid=', owned by root and run as the
-// entrypoint. There is no shell, no package manager and nothing else to patch.
+// GOARCH=amd64 go build -trimpath -buildvcs=false -ldflags='-s -w -buildid=', owned by root
+// and run as the entrypoint. There is no shell, no package manager and nothing else to patch.
 //
 // # Reproducible
 //
@@ -37,7 +37,8 @@
 // the clock or the build machine's file system metadata: every time stamp (file mtimes, the
 // config's created time, the org.opencontainers.image.created label, the layer history) is
 // HEAD's commit time; tar entries are sorted, with fixed owners and modes; gzip headers carry
-// no time or name; the go build strips paths and the build id. The revision label (and the tag
+// no time or name; the go build strips paths, the build id and the VCS stamp (which differs
+// between a clone and a git worktree of the same commit). The revision label (and the tag
 // a push uses) is the commit, suffixed -dirty when the worktree has uncommitted changes, so
 // such an image never passes for the commit.
 package image

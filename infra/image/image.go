@@ -211,7 +211,7 @@ func assemble(src Source, name string, base v1.Layer, bin []byte) (v1.Image, err
 		}},
 		mutate.Addendum{Layer: app, MediaType: types.OCILayer, History: v1.History{
 			Created:   created,
-			CreatedBy: fmt.Sprintf("CGO_ENABLED=0 GOOS=%s GOARCH=%s go build -trimpath -ldflags='-s -w -buildid=' ./%s (%s)", platformOS, platformArch, name, src.GoVersion),
+			CreatedBy: fmt.Sprintf("CGO_ENABLED=0 GOOS=%s GOARCH=%s go build -trimpath -buildvcs=false -ldflags='-s -w -buildid=' ./%s (%s)", platformOS, platformArch, name, src.GoVersion),
 		}},
 	)
 	if err != nil {
@@ -332,9 +332,12 @@ func buildBinaries(ctx context.Context, root string, names []string) ([][]byte, 
 	defer os.RemoveAll(tmp)
 	// -trimpath removes file system paths and an empty -buildid the one value that differs
 	// between builds of the same input; -s -w drop the symbol table and DWARF (panics still
-	// carry file:line). The environment fixes everything else that changes the output;
-	// GOFLAGS is replaced by its default so that development flags such as -tags stay out.
-	args := append([]string{"build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", tmp + string(filepath.Separator)}, pkgs...)
+	// carry file:line). -buildvcs=false because the stamp depends on the checkout, not the
+	// commit: go finds no repository in a git worktree (its .git is a file), so a clone and
+	// a worktree of one commit would give two binaries; the revision is in the image's labels.
+	// The environment fixes everything else that changes the output; GOFLAGS is replaced by
+	// its default so that development flags such as -tags stay out.
+	args := append([]string{"build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=", "-o", tmp + string(filepath.Separator)}, pkgs...)
 	env := []string{"CGO_ENABLED=0", "GOOS=" + platformOS, "GOARCH=" + platformArch, "GOAMD64=v1", "GOFLAGS=-mod=readonly"}
 	if _, err := run(ctx, root, env, "go", args...); err != nil {
 		return nil, err

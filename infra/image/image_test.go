@@ -296,8 +296,9 @@ func TestImageIsStampedWithTheCommit(t *testing.T) {
 	}
 }
 
-// TestSameCommitSameDigest builds again, from a CA bundle copied to another path with
-// another mtime: neither may change a digest.
+// TestSameCommitSameDigest builds again, from a fresh clone of HEAD in another directory
+// (when the worktree is clean) and from a CA bundle copied to another path with another
+// mtime: none of that may change a digest.
 func TestSameCommitSameDigest(t *testing.T) {
 	first := buildOnce(t)
 	ca, err := os.ReadFile(image.DefaultCACerts)
@@ -311,9 +312,19 @@ func TestSameCommitSameDigest(t *testing.T) {
 	if err := os.Chtimes(copyPath, time.Unix(1e9, 0), time.Unix(1e9, 0)); err != nil {
 		t.Fatal(err)
 	}
-	second, err := image.Build(context.Background(), image.Options{CACerts: copyPath})
+	dir := ""
+	if first.Source.Dirty {
+		t.Logf("the worktree has uncommitted changes: building again here, not from a clone of %s", first.Source.Commit)
+	} else {
+		dir = filepath.Join(t.TempDir(), "clone")
+		gitOut(t, "clone", "--quiet", first.Source.Root, dir)
+	}
+	second, err := image.Build(context.Background(), image.Options{Dir: dir, CACerts: copyPath})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if dir != "" && second.Source.Root == first.Source.Root {
+		t.Fatalf("the second build ran in %s, not in the clone", second.Source.Root)
 	}
 	for i, im := range second.Images {
 		if im.Digest != first.Images[i].Digest {
