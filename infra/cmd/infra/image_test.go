@@ -3,25 +3,34 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"log"
+	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/nba-props/pipeline/infra/image"
 	"github.com/sethvargo/go-envconfig"
 )
 
-func TestImageWritesLayoutAndPrintsDigest(t *testing.T) {
+func TestImageWritesLayoutPushesAndPrintsDigest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the producer binary and its image; run without -short")
 	}
 	t.Parallel()
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	repo := strings.TrimPrefix(srv.URL, "http://") + "/nba"
 	out := filepath.Join(t.TempDir(), "oci")
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"image", "--binaries", "producer", "--out", out}, &stdout, &stderr, envconfig.MapLookuper(nil))
+	code := run(context.Background(), []string{"image", "--binaries", "producer", "--out", out, "--push", repo}, &stdout, &stderr, envconfig.MapLookuper(nil))
 	if code != 0 {
 		t.Fatalf("infra image: exit %d: %s", code, stderr.String())
 	}
@@ -50,6 +59,22 @@ func TestImageWritesLayoutAndPrintsDigest(t *testing.T) {
 	}
 	if _, err := p.Image(h); err != nil {
 		t.Errorf("the printed digest %s cannot be read from the layout: %v", h, err)
+	}
+
+	pushed := regexp.MustCompile(`(?m)^pushed (\S+/nba/producer:[0-9a-f]{40}(?:-dirty)?) as (\S+@sha256:[0-9a-f]{64})$`).FindStringSubmatch(stdout.String())
+	if pushed == nil {
+		t.Fatalf("output lacks the pushed tag and digest:\n%s", stdout.String())
+	}
+	tag, err := name.NewTag(pushed[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(tag)
+	if err != nil {
+		t.Fatalf("pull %s: %v", tag, err)
+	}
+	if d, err := img.Digest(); err != nil || d != h || !strings.HasSuffix(pushed[2], "@"+h.String()) {
+		t.Errorf("pulled %s: digest %s (%v); printed %s and %s", tag, d, err, h, pushed[2])
 	}
 }
 
