@@ -62,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, l envconf
 	}
 	apply.Flags().StringVar(&location, "location", "", `location of a new bucket and datasets ("US" in production)`)
 	apply.Flags().BoolVar(&noBigQuery, "no-bigquery", false, "skip the BigQuery datasets and tables")
-	root.AddCommand(apply)
+	root.AddCommand(apply, imageCommand())
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
