@@ -403,6 +403,9 @@ func (s *Server) query(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if b, err = normalizeParamValues(b, "queryParameters"); err != nil {
+		return nil, err
+	}
 	var qr bq.QueryRequest
 	var raw struct {
 		QueryParameters []*queryParam `json:"queryParameters"`
