@@ -112,7 +112,7 @@ func (s *Server) runQueryJob(ctx context.Context, p string, job *bq.Job, params 
 		if st.Kind != "SELECT" {
 			return nil, &requestError{errInvalid("Cannot set destination table in jobs with DML/DDL statements")}
 		}
-		return s.queryToDestination(ctx, p, defDS, job, sqlText)
+		return s.queryToDestination(ctx, p, defDS, job, st, sqlText)
 	}
 	if st.Kind == "SELECT" {
 		conn, release, err := s.scopedConn(ctx, p, defDS)
@@ -120,7 +120,11 @@ func (s *Server) runQueryJob(ctx context.Context, p string, job *bq.Job, params 
 			return nil, err
 		}
 		defer release()
-		return readResult(ctx, conn, sqlText)
+		res, err := readResult(ctx, conn, sqlText)
+		if err != nil {
+			return nil, s.explainMissing(ctx, conn, p, defDS, st, err)
+		}
+		return res, nil
 	}
 	return s.runStatement(ctx, p, defDS, st, sqlText, stats)
 }
@@ -180,7 +184,7 @@ func (s *Server) runStatement(ctx context.Context, p, defDS string, st *statemen
 	defer release()
 	res, err := conn.ExecContext(ctx, sqlText)
 	if err != nil {
-		return nil, err
+		return nil, s.explainMissing(ctx, conn, p, defDS, st, err)
 	}
 	out := &resultSet{}
 	switch st.Kind {
@@ -485,12 +489,12 @@ func (s *Server) runScript(ctx context.Context, p string, cfg *bq.JobConfigurati
 		}
 		if part.Kind == "SELECT" {
 			if out, err = readResult(ctx, conn, q); err != nil {
-				return nil, err
+				return nil, s.explainMissing(ctx, conn, p, defDS, part, err)
 			}
 			continue
 		}
 		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return nil, err
+			return nil, s.explainMissing(ctx, conn, p, defDS, part, err)
 		}
 		if part.PartitionField != "" || len(part.Clustering) > 0 {
 			ddl = part
