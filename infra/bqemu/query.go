@@ -65,8 +65,11 @@ var falseValue = false
 // runQueryJob executes a query job's statement and fills its statistics.
 func (s *Server) runQueryJob(ctx context.Context, p string, job *bq.Job, params []*queryParam) (*resultSet, error) {
 	cfg := job.Configuration.Query
-	if cfg.UseLegacySql != nil && *cfg.UseLegacySql {
-		return nil, &requestError{errInvalidQuery("Emulator: legacy SQL is not supported; set UseStandardSQL/useLegacySql=false")}
+	// The REST API's default is legacy SQL: a request that leaves useLegacySql out (as the
+	// bq CLI does without --nouse_legacy_sql) asks for it, and is refused like an explicit true.
+	if cfg.UseLegacySql == nil || *cfg.UseLegacySql {
+		return nil, &requestError{errInvalidQuery(`Emulator: legacy SQL is not supported, and a query request without "useLegacySql": false is legacy SQL; ` +
+			`send "useLegacySql": false (the Go client does unless UseLegacySQL is set; bq: --nouse_legacy_sql)`)}
 	}
 	cfg.UseLegacySql = &falseValue
 	cfg.ForceSendFields = append(cfg.ForceSendFields, "UseLegacySql")
