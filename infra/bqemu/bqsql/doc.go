@@ -44,6 +44,9 @@
 //   - UNNEST(arr) AS x binds x to the element; UNNEST of structs without an alias makes
 //     the fields columns; x IN UNNEST(arr) has SQL IN semantics; WITH OFFSET is 0-based.
 //   - Unaliased expression columns of the main SELECT are named f0_, f1_, ... .
+//   - An alias given without AS (SELECT EXTRACT(YEAR FROM d) year, FROM t value) is quoted,
+//     and so are names DuckDB reserves but BigQuery does not (pivot, semi, glob, ...), so
+//     DuckDB's keywords work as names as they do in BigQuery.
 //
 // # Known gaps the server must cover
 //
