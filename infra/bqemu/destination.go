@@ -248,6 +248,9 @@ func (s *Server) queryToDestination(ctx context.Context, p, defDS string, job *b
 			return nil, err
 		}
 	}
+	if err := s.touchTables(d.ref); err != nil {
+		return nil, err
+	}
 	dt := d.meta.TableReference
 	cfg.DestinationTable = &bq.TableReference{ProjectId: dt.ProjectId, DatasetId: dt.DatasetId, TableId: cfg.DestinationTable.TableId}
 	return res, nil

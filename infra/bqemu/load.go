@@ -284,7 +284,7 @@ func (s *Server) runLoadJob(ctx context.Context, p string, job *bq.Job, media io
 		return ls.warnings, err
 	}
 	stats.OutputRows = int64(len(rows))
-	return ls.warnings, nil
+	return ls.warnings, s.touchTables(d.ref)
 }
 
 // appendRows bulk-inserts rows with the DuckDB Appender on the connection (and therefore

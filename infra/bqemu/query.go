@@ -226,6 +226,11 @@ func (s *Server) runStatement(ctx context.Context, p, defDS string, st *statemen
 			return nil, err
 		}
 	}
+	if out.dmlAffected == nil || *out.dmlAffected > 0 {
+		if err := s.touchTarget(p, defDS, st); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }
 
@@ -485,6 +490,7 @@ func (s *Server) runScript(ctx context.Context, p string, cfg *bq.JobConfigurati
 	defer release()
 	out := &resultSet{}
 	ddl := &statement{}
+	var wrote []*statement
 	for _, part := range st.Parts {
 		q, err := bindParams(strings.TrimRight(strings.TrimSpace(part.SQL), ";"), params)
 		if err != nil {
@@ -496,15 +502,33 @@ func (s *Server) runScript(ctx context.Context, p string, cfg *bq.JobConfigurati
 			}
 			continue
 		}
-		if _, err := conn.ExecContext(ctx, q); err != nil {
+		res, err := conn.ExecContext(ctx, q)
+		if err != nil {
 			return nil, s.explainMissing(ctx, conn, p, defDS, part, err)
 		}
 		if part.PartitionField != "" || len(part.Clustering) > 0 {
 			ddl = part
 		}
+		if n, err := res.RowsAffected(); err != nil || n > 0 || !isDML(part.Kind) {
+			wrote = append(wrote, part)
+		}
 	}
 	if err := s.syncCatalog(ctx, p, ddl); err != nil {
 		return nil, err
 	}
+	for _, part := range wrote {
+		if err := s.touchTarget(p, defDS, part); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
+}
+
+// isDML reports whether a statement kind changes rows and reports how many.
+func isDML(kind string) bool {
+	switch kind {
+	case "INSERT", "UPDATE", "DELETE", "MERGE":
+		return true
+	}
+	return false
 }

@@ -225,6 +225,11 @@ func (s *Server) insertAll(r *http.Request) (any, error) {
 	if err := inTx(ctx, conn, func() error { return appendRows(conn, base, good) }); err != nil {
 		return nil, err
 	}
+	if len(good) > 0 {
+		if err := s.touchTables(base); err != nil {
+			return nil, err
+		}
+	}
 	s.mu.Lock()
 	if s.seenIDs[key] == nil {
 		s.seenIDs[key] = map[string]struct{}{}

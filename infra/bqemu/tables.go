@@ -145,11 +145,11 @@ func (s *Server) getTable(r *http.Request) (any, error) {
 			}
 			where = " WHERE " + pred
 		}
-		var n int64
-		if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM "+ref.fqn()+where).Scan(&n); err != nil {
-			return nil, fmt.Errorf("count rows of %s: %w", ref.label(), err)
+		rows, bytes, err := s.tableSize(ctx, ref, t.Schema.Fields, strings.TrimPrefix(where, " WHERE "))
+		if err != nil {
+			return nil, err
 		}
-		t.NumRows = uint64(n)
+		t.NumRows, t.NumBytes = uint64(rows), bytes
 	}
 	return t, nil
 }
@@ -318,6 +318,9 @@ func (s *Server) deleteTable(r *http.Request) (any, error) {
 		}
 		if _, err := s.db.ExecContext(ctx, "DELETE FROM "+ref.fqn()+" WHERE "+pred); err != nil {
 			return nil, fmt.Errorf("delete partition %s$%s: %w", ref.label(), ref.decorator, err)
+		}
+		if err := s.touchTables(ref); err != nil {
+			return nil, err
 		}
 		return noContent{}, nil
 	}
