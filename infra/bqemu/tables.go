@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -149,7 +150,8 @@ func (s *Server) getTable(r *http.Request) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		t.NumRows, t.NumBytes = uint64(rows), bytes
+		t.NumRows, t.NumBytes, t.NumTotalLogicalBytes = uint64(rows), bytes, bytes
+		t.ForceSendFields = append(slices.Clone(t.ForceSendFields), "NumRows", "NumBytes", "NumTotalLogicalBytes")
 	}
 	return t, nil
 }

@@ -68,7 +68,8 @@ func TestTableMetadataFollowsEveryWrite(t *testing.T) {
 		// The same through REST, where the numbers are strings.
 		status, body := e.rest(t, http.MethodGet, "/projects/"+testProject+"/datasets/ds/tables/games", "")
 		want := map[string]string{"lastModifiedTime": strconv.FormatInt(when.UnixMilli(), 10),
-			"numRows": strconv.FormatUint(rows, 10), "numBytes": strconv.FormatInt(bytes, 10)}
+			"numRows": strconv.FormatUint(rows, 10), "numBytes": strconv.FormatInt(bytes, 10),
+			"numTotalLogicalBytes": strconv.FormatInt(bytes, 10)}
 		for k, v := range want {
 			if status != http.StatusOK || body[k] != v {
 				t.Errorf("%s: tables.get %s = %v (status %d), want %q", step, k, body[k], status, v)
