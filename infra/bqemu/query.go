@@ -69,7 +69,7 @@ func (s *Server) runQueryJob(ctx context.Context, p string, job *bq.Job, params 
 	// bq CLI does without --nouse_legacy_sql) asks for it, and is refused like an explicit true.
 	if cfg.UseLegacySql == nil || *cfg.UseLegacySql {
 		return nil, &requestError{errInvalidQuery(`Emulator: legacy SQL is not supported, and a query request without "useLegacySql": false is legacy SQL; ` +
-			`send "useLegacySql": false (the Go client does unless UseLegacySQL is set; bq: --nouse_legacy_sql)`)}
+			`send "useLegacySql": false (the Go client does unless UseLegacySQL is set; bq: --use_legacy_sql=false)`)}
 	}
 	cfg.UseLegacySql = &falseValue
 	cfg.ForceSendFields = append(cfg.ForceSendFields, "UseLegacySql")
