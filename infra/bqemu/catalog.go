@@ -16,7 +16,7 @@ import (
 )
 
 // project holds one project's metadata. DuckDB attaches one database per project
-// (spec §3.3): datasets are schemas, tables are tables.
+// (see doc.go): datasets are schemas, tables are tables.
 type project struct {
 	id       string
 	datasets map[string]*dataset

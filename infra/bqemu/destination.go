@@ -138,7 +138,7 @@ func inTx(ctx context.Context, conn *sql.Conn, fn func() error) error {
 }
 
 // queryToDestination runs a SELECT into a destination table with BigQuery's dispositions and
-// decorator rules (spec §3.7), atomically.
+// decorator rules, atomically: a failed job writes nothing.
 func (s *Server) queryToDestination(ctx context.Context, p, defDS string, job *bq.Job, st *statement, sqlText string) (*resultSet, error) {
 	cfg := job.Configuration.Query
 	s.writeMu.Lock()

@@ -13,7 +13,8 @@ import (
 )
 
 // apiError is a BigQuery error: an HTTP status, a reason clients branch on and a message.
-// Every deterministic failure is a 4xx so the client never retries it (spec §0.4).
+// Every deterministic failure is a 4xx so the client never retries it: the Go
+// client retries 5xx until its context ends.
 type apiError struct {
 	code     int
 	reason   string
@@ -72,7 +73,7 @@ func statusName(code int) string {
 	}
 }
 
-// asAPIError converts any error into an apiError, mapping DuckDB errors by type (spec §3.10).
+// asAPIError converts any error into an apiError, mapping DuckDB errors by type.
 func asAPIError(err error) *apiError {
 	var ae *apiError
 	if errors.As(err, &ae) {

@@ -15,7 +15,7 @@ import (
 )
 
 // useDataset points a pinned connection at a project and optional default dataset and makes
-// the memory.main compatibility macros visible (spec §0.10).
+// the memory.main compatibility macros visible through search_path.
 func useDataset(ctx context.Context, conn *sql.Conn, p, d string) error {
 	target := quoteIdent(p)
 	path := quoteIdent(p) + ".main"
@@ -407,7 +407,8 @@ type queryResponse struct {
 	DmlStats            *bq.DmlStatistics `json:"dmlStats,omitempty"`
 }
 
-// query is jobs.query: it runs the statement as a registered job (spec §0.5) and returns the
+// query is jobs.query: it runs the statement as a registered job, so that
+// getQueryResults, jobs.get and paging work on it as BigQuery's do, and returns the
 // first page.
 func (s *Server) query(r *http.Request) (any, error) {
 	p := r.PathValue("p")

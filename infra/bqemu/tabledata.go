@@ -19,7 +19,7 @@ type tableDataList struct {
 }
 
 // listTableData is tabledata.list: it reads the table at request time, in insertion order,
-// restricted to a decorator's partition (spec §3.11).
+// restricted to a decorator's partition.
 func (s *Server) listTableData(r *http.Request) (any, error) {
 	ctx := r.Context()
 	ref := parseTableRef(r.PathValue("p"), r.PathValue("d"), r.PathValue("t"))

@@ -251,7 +251,7 @@ func (s *Server) patchTable(r *http.Request) (any, error) {
 }
 
 // evolveSchema applies a new schema to an existing table: only added NULLABLE/REPEATED
-// columns and REQUIRED → NULLABLE relaxations are allowed (spec §3.5). With allowAdd false,
+// columns and REQUIRED → NULLABLE relaxations are allowed, as in BigQuery. With allowAdd false,
 // added columns are an error.
 func (s *Server) evolveSchema(ctx context.Context, ref tableRef, t *bq.Table, newFields []*bq.TableFieldSchema, allowAdd bool) ([]*bq.TableFieldSchema, error) {
 	fields, err := normalizeSchema(newFields)

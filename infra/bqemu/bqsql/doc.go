@@ -1,5 +1,5 @@
 // Package bqsql translates BigQuery Standard SQL into DuckDB SQL for the DuckDB-backed
-// BigQuery emulator (spec: shared/reference/bigquery-emulator.md §5).
+// BigQuery emulator (package bqemu).
 //
 // It is a lossless tokenizer plus a rewriting pass over bracket-nested tokens, not a full
 // parser: it rewrites literals, names, types, and the function and statement shapes that
@@ -10,7 +10,7 @@
 //
 // # Running translated SQL
 //
-// The translated SQL assumes the session of spec §3.3:
+// The translated SQL assumes this session:
 //
 //	SET TimeZone='UTC';
 //	SET default_null_order='nulls_first_on_asc_last_on_desc';

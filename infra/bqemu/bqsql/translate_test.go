@@ -635,7 +635,7 @@ func TestSetupIsIdempotent(t *testing.T) {
 	}
 }
 
-// TestSearchPath checks the layout of spec §3.3: after USE of a project catalog, the
+// TestSearchPath checks the layout the emulator uses: after USE of a project catalog, the
 // macros in memory.main are found through search_path.
 func TestSearchPath(t *testing.T) {
 	t.Parallel()
