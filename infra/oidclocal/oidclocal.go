@@ -30,6 +30,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -106,8 +107,8 @@ func New(baseURL string, opts Options) (*Issuer, error) {
 // URL is where the issuer is served.
 func (i *Issuer) URL() string { return i.url }
 
-// Issuer is the iss claim of the tokens it mints (PUSH_ISSUER of a verifier that trusts it).
-func (i *Issuer) Issuer() string { return i.opts.Issuer }
+// Iss is the iss claim of the tokens it mints (PUSH_ISSUER of a verifier that trusts it).
+func (i *Issuer) Iss() string { return i.opts.Issuer }
 
 // JWKSURL is the address of its key set (PUSH_JWKS_URL).
 func (i *Issuer) JWKSURL() string { return i.url + JWKSPath }
@@ -214,8 +215,10 @@ func writeJSON(w http.ResponseWriter, v any) {
 // Server is an Issuer listening on its own port.
 type Server struct {
 	*Issuer
-	srv  *http.Server
-	done chan error
+	srv      *http.Server
+	done     chan error
+	close    sync.Once
+	closeErr error
 }
 
 // Start listens on addr ("127.0.0.1:0" picks a free port) and serves a new issuer there
@@ -235,11 +238,13 @@ func Start(addr string, opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Close stops the server.
+// Close stops the server; later calls return the first one's result.
 func (s *Server) Close() error {
-	err := s.srv.Close()
-	if serr := <-s.done; !errors.Is(serr, http.ErrServerClosed) {
-		err = errors.Join(err, serr)
-	}
-	return err
+	s.close.Do(func() {
+		s.closeErr = s.srv.Close()
+		if err := <-s.done; !errors.Is(err, http.ErrServerClosed) {
+			s.closeErr = errors.Join(s.closeErr, err)
+		}
+	})
+	return s.closeErr
 }
