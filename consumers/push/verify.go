@@ -23,7 +23,7 @@ type Config struct {
 	// Port is the port the push endpoint listens on; Cloud Run sets PORT.
 	Port int `env:"PORT, default=8080"`
 	// Audience is the aud the push subscription's OIDC token must carry: the audience set
-	// on the subscription, which defaults to the push endpoint URL.
+	// on the subscription (the push endpoint URL when none is set), spelled exactly as there.
 	Audience string `env:"PUSH_AUDIENCE"`
 	// ServiceAccount is the email of the service account the push subscription signs its
 	// tokens as. A token of any other account is refused with 403: every Google account can
