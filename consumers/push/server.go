@@ -210,7 +210,10 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request) {
 			http.StatusNotFound)
 		return
 	}
-	log := s.log.With("path", rt.path, "phase", string(rt.phase), "job", rt.job, "subscription", rt.sub)
+	log := s.log.With("path", rt.path, "phase", string(rt.phase), "subscription", rt.sub)
+	if rt.job != "" {
+		log = log.With("job", rt.job)
+	}
 	if _, err := s.opts.Verifier.Verify(r.Context(), r); err != nil {
 		status := http.StatusUnauthorized
 		switch {
