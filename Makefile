@@ -4,7 +4,7 @@
 GO          ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Packages whose concurrency matters most run under the race detector.
-RACE_PKGS   := ./messages/... ./consumers/runner/... ./consumers/ledger/...
+RACE_PKGS   := ./messages/... ./consumers/runner/... ./consumers/ledger/... ./consumers/push/...
 TEST_FLAGS  ?= -timeout 20m
 # Packages that must build and vet with CGO_ENABLED=0 (make lint): what ships in the production
 # images. Only the BigQuery emulator and the test helpers under infra/ may link DuckDB through cgo.

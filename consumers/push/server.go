@@ -2,6 +2,7 @@ package push
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,6 +52,11 @@ type Options struct {
 	// Unroutable are the phases whose catch-all is served (UnroutablePath); nil means the
 	// phases of Jobs.
 	Unroutable []messages.Phase
+	// Reconcile, when set, is served at POST /reconcile for the same authenticated caller
+	// as the pushes (Cloud Scheduler calls it every minute with the push service
+	// account's token): nothing runs between requests on Cloud Run, so the reconciler
+	// runs on request. Its result is answered as JSON.
+	Reconcile func(ctx context.Context) (any, error)
 	// Ready reports whether the instance can do its work (its Pub/Sub, GCS and BigQuery
 	// clients answer); GET /readyz calls it. nil means always ready.
 	Ready func(ctx context.Context) error
@@ -173,6 +179,9 @@ func NewServer(o Options) (*Server, error) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	s.mux.HandleFunc("GET /readyz", s.ready)
+	if o.Reconcile != nil {
+		s.mux.HandleFunc("POST /reconcile", s.reconcile)
+	}
 	return s, nil
 }
 
@@ -202,6 +211,47 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte("ready\n"))
 }
 
+// reconcile runs one reconciler pass for an authenticated caller and answers its report.
+func (s *Server) reconcile(w http.ResponseWriter, r *http.Request) {
+	if !s.authenticate(w, r, s.log.With("path", "/reconcile")) {
+		return
+	}
+	if !s.begin() {
+		http.Error(w, "push: shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	defer s.inflight.Done()
+	rep, err := s.opts.Reconcile(r.Context())
+	if err != nil {
+		s.log.Warn("reconcile failed", "err", err.Error())
+		http.Error(w, "reconcile: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(rep)
+}
+
+// authenticate verifies the caller's token and answers a refusal itself: 401, 403, or 503
+// when the issuer's keys cannot be fetched. It reports whether the caller may go on.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, log *slog.Logger) bool {
+	_, err := s.opts.Verifier.Verify(r.Context(), r)
+	if err == nil {
+		return true
+	}
+	status := http.StatusUnauthorized
+	switch {
+	case errors.Is(err, ErrForbidden):
+		status = http.StatusForbidden
+	case errors.Is(err, ErrKeysUnavailable):
+		status = http.StatusServiceUnavailable
+	default:
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	}
+	log.Warn("push refused: identity", "status", status, "remote", r.RemoteAddr, "err", err.Error())
+	http.Error(w, err.Error(), status)
+	return false
+}
+
 // push handles one push: route, authenticate, decode, bound, deliver, answer.
 func (s *Server) push(w http.ResponseWriter, r *http.Request) {
 	rt, ok := s.routes[r.URL.Path]
@@ -214,18 +264,7 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request) {
 	if rt.job != "" {
 		log = log.With("job", rt.job)
 	}
-	if _, err := s.opts.Verifier.Verify(r.Context(), r); err != nil {
-		status := http.StatusUnauthorized
-		switch {
-		case errors.Is(err, ErrForbidden):
-			status = http.StatusForbidden
-		case errors.Is(err, ErrKeysUnavailable):
-			status = http.StatusServiceUnavailable
-		default:
-			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		}
-		log.Warn("push refused: identity", "status", status, "remote", r.RemoteAddr, "err", err.Error())
-		http.Error(w, err.Error(), status)
+	if !s.authenticate(w, r, log) {
 		return
 	}
 	if !s.begin() {

@@ -16,8 +16,10 @@ import (
 
 	"cloud.google.com/go/bigquery"
 	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/storage"
 	"github.com/nba-props/pipeline/consumers/analytics"
+	"github.com/nba-props/pipeline/consumers/push"
 	"github.com/nba-props/pipeline/consumers/raw"
 	"github.com/nba-props/pipeline/consumers/reference"
 	"github.com/nba-props/pipeline/consumers/runner"
@@ -56,8 +58,34 @@ type Config struct {
 	// DeadLetters makes this process keep the dead-letter topic's messages in the bucket.
 	DeadLetters bool `env:"CONSUMER_DEADLETTERS, default=true"`
 
+	// Mode is how messages arrive: "pull" (streaming pull; the local stack, worker pools,
+	// GKE) or "push" (an HTTP server on PORT fed by push subscriptions; Cloud Run).
+	Mode string `env:"CONSUMER_MODE, default=pull"`
+	// Push configures the push endpoint and the identity it accepts (push mode).
+	Push push.Config
+
 	// Scrapers is the only phase with settings of its own.
 	Scrapers scrapers.Config
+}
+
+// The modes of Config.Mode.
+const (
+	ModePull = "pull"
+	ModePush = "push"
+)
+
+// checkMode refuses an unknown mode, and push mode without the identity it must check.
+func (c Config) checkMode() error {
+	switch c.Mode {
+	case ModePull:
+		return nil
+	case ModePush:
+		if c.Push.Audience == "" || c.Push.ServiceAccount == "" {
+			return configErr("CONSUMER_MODE=push needs PUSH_AUDIENCE (the audience set on the push subscriptions) and PUSH_SERVICE_ACCOUNT (the account they sign tokens as)")
+		}
+		return nil
+	}
+	return configErr("CONSUMER_MODE=%q: want pull or push", c.Mode)
 }
 
 // Load reads the configuration from l (envconfig.OsLookuper() in production).
@@ -173,6 +201,7 @@ type Service struct {
 	Runtime  *runner.Runtime
 	Selected []messages.JobRef
 	closers  []func() error
+	deps     Deps
 }
 
 // Close releases the clients the service opened.
@@ -195,6 +224,9 @@ func New(ctx context.Context, c Config, o Options) (*Service, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if err := c.checkMode(); err != nil {
+		return nil, err
 	}
 	selected, err := Select(c, o.Catalog)
 	if err != nil {
@@ -257,6 +289,10 @@ func New(ctx context.Context, c Config, o Options) (*Service, error) {
 	if slices.Contains(c.Phases, "all") {
 		unroutable = messages.Phases()
 	}
+	reconcileEvery := c.ReconcileEvery
+	if c.Mode == ModePush {
+		reconcileEvery = -1 // nothing runs between requests: POST /reconcile runs it
+	}
 	rt, err := runner.New(runner.Options{
 		Unroutable:     unroutable,
 		PubSub:         deps.PubSub,
@@ -269,7 +305,7 @@ func New(ctx context.Context, c Config, o Options) (*Service, error) {
 		Lease:          c.Lease,
 		MaxAttempts:    c.MaxAttempts,
 		SoftWait:       c.SoftWait,
-		ReconcileEvery: c.ReconcileEvery,
+		ReconcileEvery: reconcileEvery,
 		RetryWithin:    c.RetryWithin,
 		DeadLetters:    c.DeadLetters,
 		Streams:        c.Streams,
@@ -280,8 +316,31 @@ func New(ctx context.Context, c Config, o Options) (*Service, error) {
 		s.Close()
 		return nil, fmt.Errorf("consumer runtime: %w", err)
 	}
-	s.Runtime, s.Selected = rt, kept
+	s.Runtime, s.Selected, s.deps = rt, kept, deps
 	return s, nil
+}
+
+// Ready reports whether the clients the service runs on answer: Pub/Sub (a subscription
+// it serves), GCS (the bucket) and BigQuery (a dataset), when it uses them. A push
+// service's GET /readyz calls it.
+func (s *Service) Ready(ctx context.Context) error {
+	subs := s.Runtime.Subscriptions()
+	if len(subs) > 0 {
+		if _, err := s.deps.PubSub.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{
+			Subscription: "projects/" + s.deps.PubSub.Project() + "/subscriptions/" + subs[0]}); err != nil {
+			return fmt.Errorf("pubsub: %w", err)
+		}
+	}
+	if _, err := s.deps.Storage.Bucket(s.deps.Bucket).Attrs(ctx); err != nil {
+		return fmt.Errorf("gcs bucket %s: %w", s.deps.Bucket, err)
+	}
+	// Every phase that uses BigQuery reads or writes the raw tables.
+	if s.deps.BigQuery != nil {
+		if _, err := s.deps.BigQuery.Dataset(raw.Dataset).Metadata(ctx); err != nil {
+			return fmt.Errorf("bigquery dataset %s: %w", raw.Dataset, err)
+		}
+	}
+	return nil
 }
 
 // connect checks the environment and opens the clients the options did not provide.
