@@ -116,7 +116,7 @@ func servePush(ctx context.Context, cfg service.Config, svc *service.Service, lo
 	}
 	srv, err := push.NewServer(push.Options{
 		Deliverer: rt, Verifier: v, Catalog: messages.DefaultCatalog(), Names: messages.Names{Prefix: cfg.Prefix},
-		Jobs: svc.Selected, Unroutable: rt.CatchAlls(), Ready: svc.Ready, ShutdownGrace: cfg.ShutdownGrace, Logger: logger,
+		Jobs: svc.Selected, Unroutable: rt.CatchAlls(), DeadLetters: cfg.DeadLetters, Ready: svc.Ready, ShutdownGrace: cfg.ShutdownGrace, Logger: logger,
 		Reconcile: func(ctx context.Context) (any, error) { return rt.Reconcile(ctx) },
 	})
 	if err != nil {

@@ -35,6 +35,10 @@ func JobPath(r messages.JobRef) string { return "/push/" + string(r.Phase) + "/"
 // "/push/<phase>/unroutable".
 func UnroutablePath(p messages.Phase) string { return "/push/" + string(p) + "/" + unroutableSegment }
 
+// DeadLetterPath is the push endpoint of the dead-letter subscription, served by the
+// service that keeps dead letters (Options.DeadLetters).
+const DeadLetterPath = "/push/deadletters"
+
 // readyTimeout bounds one readiness check.
 const readyTimeout = 5 * time.Second
 
@@ -52,6 +56,8 @@ type Options struct {
 	// Unroutable are the phases whose catch-all is served (UnroutablePath); nil means the
 	// phases of Jobs.
 	Unroutable []messages.Phase
+	// DeadLetters serves DeadLetterPath for the dead-letter subscription.
+	DeadLetters bool
 	// Reconcile, when set, is served at POST /reconcile for the same authenticated caller
 	// as the pushes (Cloud Scheduler calls it every minute with the push service
 	// account's token): nothing runs between requests on Cloud Run, so the reconciler
@@ -126,7 +132,7 @@ func NewServer(o Options) (*Server, error) {
 		return nil, errors.New("push: Options.Verifier is nil: every push must be authenticated")
 	case o.Catalog == nil:
 		return nil, errors.New("push: Options.Catalog is nil")
-	case len(o.Jobs) == 0 && len(o.Unroutable) == 0:
+	case len(o.Jobs) == 0 && len(o.Unroutable) == 0 && !o.DeadLetters:
 		return nil, errors.New("push: no job and no catch-all to serve")
 	}
 	if o.Logger == nil {
@@ -172,8 +178,14 @@ func NewServer(o Options) (*Server, error) {
 			return nil, err
 		}
 	}
+	if o.DeadLetters {
+		if err := add(&route{path: DeadLetterPath, sub: o.Names.DeadLetterSubscription()}); err != nil {
+			return nil, err
+		}
+	}
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("POST /push/{phase}/{job}", s.push)
+	s.mux.HandleFunc("POST "+DeadLetterPath, s.push)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
