@@ -14,17 +14,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 
-	"github.com/nba-props/pipeline/consumers/push"
 	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/consumers/service"
 	"github.com/nba-props/pipeline/infra/cloud"
-	"github.com/nba-props/pipeline/messages"
 	"github.com/sethvargo/go-envconfig"
 )
 
@@ -90,47 +87,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, l envconf
 	}
 	logger.Info("consumer service starting", "mode", cfg.Mode, "jobs", names, "owner", svc.Runtime.Owner(),
 		"project", cfg.Project, "bucket", cfg.Bucket, "prefix", cfg.Prefix)
-	serve := svc.Runtime.Run
-	if cfg.Mode == service.ModePush {
-		serve = func(ctx context.Context) error { return servePush(ctx, cfg, svc, logger) }
-	}
-	if err := serve(ctx); err != nil {
+	if err := svc.Serve(ctx); err != nil {
 		logger.Error("consumer service stopped", "err", err)
 		return 1
 	}
 	logger.Info("consumer service stopped")
 	return 0
-}
-
-// servePush serves the selected jobs' push endpoints on PORT until ctx ends, then lets
-// deliveries in flight finish within the shutdown grace and hands back what could not.
-func servePush(ctx context.Context, cfg service.Config, svc *service.Service, logger *slog.Logger) error {
-	rt := svc.Runtime
-	defer rt.Close()
-	v, err := push.NewVerifier(ctx, cfg.Push, nil)
-	if err != nil {
-		return err
-	}
-	if v.Local() {
-		logger.Warn("push tokens are checked against a local issuer, not Google: never in production", "issuers", v.Issuers())
-	}
-	srv, err := push.NewServer(push.Options{
-		Deliverer: rt, Verifier: v, Catalog: messages.DefaultCatalog(), Names: messages.Names{Prefix: cfg.Prefix},
-		Jobs: svc.Selected, Unroutable: rt.CatchAlls(), DeadLetters: cfg.DeadLetters, Ready: svc.Ready, ShutdownGrace: cfg.ShutdownGrace, Logger: logger,
-		Reconcile: func(ctx context.Context) (any, error) { return rt.Reconcile(ctx) },
-	})
-	if err != nil {
-		return err
-	}
-	if err := rt.Prepare(ctx); err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", cfg.Push.Port))
-	if err != nil {
-		return fmt.Errorf("push: listen on PORT %d: %w", cfg.Push.Port, err)
-	}
-	logger.Info("serving push endpoints", "addr", ln.Addr().String(), "paths", srv.Paths())
-	return srv.Serve(ctx, ln)
 }
 
 func splitList(s string) []string {

@@ -20,8 +20,12 @@ import (
 // Config is the push endpoint's part of the consumer environment (README: environment
 // table); the service's configuration embeds it.
 type Config struct {
-	// Port is the port the push endpoint listens on; Cloud Run sets PORT.
+	// Port is the port the push endpoint listens on; Cloud Run sets PORT. 0 picks a free
+	// port (the local stack).
 	Port int `env:"PORT, default=8080"`
+	// Host is the address the push endpoint listens on; "" means every interface, as
+	// Cloud Run needs.
+	Host string `env:"PUSH_LISTEN_HOST"`
 	// Audience is the aud the push subscription's OIDC token must carry: the audience set
 	// on the subscription (the push endpoint URL when none is set), spelled exactly as there.
 	Audience string `env:"PUSH_AUDIENCE"`

@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -202,6 +204,11 @@ type Service struct {
 	Selected []messages.JobRef
 	closers  []func() error
 	deps     Deps
+	cfg      Config
+	catalog  *messages.Catalog
+	log      *slog.Logger
+	// listening receives the push endpoint's address once it listens (push mode).
+	listening chan string
 }
 
 // Close releases the clients the service opened.
@@ -317,6 +324,7 @@ func New(ctx context.Context, c Config, o Options) (*Service, error) {
 		return nil, fmt.Errorf("consumer runtime: %w", err)
 	}
 	s.Runtime, s.Selected, s.deps = rt, kept, deps
+	s.cfg, s.catalog, s.log, s.listening = c, o.Catalog, o.Logger, make(chan string, 1)
 	return s, nil
 }
 
@@ -396,3 +404,43 @@ func (s *Service) connect(ctx context.Context, c *Config, d *Deps, need map[mess
 	}
 	return nil
 }
+
+// Serve consumes until ctx ends: by streaming pull, or, in push mode, as an HTTP server of
+// the push endpoints on PORT. Either way deliveries in flight get the shutdown grace, and
+// what could not finish is handed back.
+func (s *Service) Serve(ctx context.Context) error {
+	if s.cfg.Mode != ModePush {
+		return s.Runtime.Run(ctx)
+	}
+	rt := s.Runtime
+	defer rt.Close()
+	v, err := push.NewVerifier(ctx, s.cfg.Push, nil)
+	if err != nil {
+		return err
+	}
+	if v.Local() {
+		s.log.Warn("push tokens are checked against a local issuer, not Google: never in production", "issuers", v.Issuers())
+	}
+	srv, err := push.NewServer(push.Options{
+		Deliverer: rt, Verifier: v, Catalog: s.catalog, Names: messages.Names{Prefix: s.cfg.Prefix},
+		Jobs: s.Selected, Unroutable: rt.CatchAlls(), DeadLetters: s.cfg.DeadLetters, Ready: s.Ready,
+		ShutdownGrace: s.cfg.ShutdownGrace, Logger: s.log,
+		Reconcile: func(ctx context.Context) (any, error) { return rt.Reconcile(ctx) },
+	})
+	if err != nil {
+		return err
+	}
+	if err := rt.Prepare(ctx); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(s.cfg.Push.Host, strconv.Itoa(s.cfg.Push.Port)))
+	if err != nil {
+		return fmt.Errorf("push: listen on PORT %d: %w", s.cfg.Push.Port, err)
+	}
+	s.log.Info("serving push endpoints", "addr", ln.Addr().String(), "paths", srv.Paths())
+	s.listening <- ln.Addr().String()
+	return srv.Serve(ctx, ln)
+}
+
+// Listening returns the push endpoint's address once Serve listens (push mode only).
+func (s *Service) Listening() <-chan string { return s.listening }
