@@ -186,6 +186,9 @@ func (h *runtimeHarness) waitRecord(t *testing.T, what string, ok func(ledger.Re
 		if err == nil && ok(rec) {
 			return rec
 		}
+		if err == nil && rec.State == ledger.StateDead {
+			t.Fatalf("the date is dead, never %s: attempts=%d err=%q", what, rec.Attempts, rec.LastError)
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the date never ended %s: %s attempts=%d missing=%v err=%q (%v)", what, rec.State, rec.Attempts, rec.Output.Missing, rec.LastError, err)
 		}
