@@ -16,7 +16,7 @@ import (
 // date, taken at pre-tip snapshots only (messages.ScrapedOddsAPIPlayerProps): the events
 // list at one snapshot and one object per (event, snapshot). A snapshot at which the event
 // is not listed (404) is skipped and counted; a scheduled game missing from the events list,
-// or without a bookmaker line at every one of its snapshots, is a missing game (see
+// or without a bookmaker line at any of its snapshots, is a missing game (see
 // PartialFromAttempt). The first date the
 // API has props for is the catalogue's BackfillFrom: the caller refuses earlier dates before
 // Run (messages.Catalog.CheckDate), so the job does not check it again.
