@@ -235,6 +235,10 @@ func New(ctx context.Context, c Config, o Options) (*Service, error) {
 	if err := c.checkMode(); err != nil {
 		return nil, err
 	}
+	if c.MaxAttempts < scrapers.PartialFromAttempt {
+		return nil, configErr("CONSUMER_MAX_ATTEMPTS=%d: at least %d, so that a scraper whose source leaves out a game records the date partial before it would die",
+			c.MaxAttempts, scrapers.PartialFromAttempt)
+	}
 	selected, err := Select(c, o.Catalog)
 	if err != nil {
 		return nil, err

@@ -39,6 +39,11 @@ type Options struct {
 	// bounded by its subscription's ack deadline).
 	HTTP   *http.Client
 	Logger *slog.Logger
+	// ReconcileURL, when set, is POSTed every ReconcileEvery (default a minute) with a
+	// token of ServiceAccount for Audience, as Cloud Scheduler calls a push service's
+	// reconcile endpoint in production.
+	ReconcileURL, Audience, ServiceAccount string
+	ReconcileEvery                         time.Duration
 }
 
 // Bridge pushes the messages of every push subscription of a project.
@@ -60,6 +65,9 @@ func New(o Options) (*Bridge, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.ReconcileEvery <= 0 {
+		o.ReconcileEvery = time.Minute
+	}
 	return &Bridge{o: o}, nil
 }
 
@@ -77,7 +85,27 @@ func (b *Bridge) Run(ctx context.Context) error {
 	for _, s := range subs {
 		g.Go(func() error { return b.serve(gctx, s) })
 	}
+	if b.o.ReconcileURL != "" {
+		g.Go(func() error { b.reconcileEvery(gctx); return nil })
+	}
 	return g.Wait()
+}
+
+// reconcileEvery calls the reconcile endpoint until ctx ends.
+func (b *Bridge) reconcileEvery(ctx context.Context) {
+	t := time.NewTicker(b.o.ReconcileEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		status, err := b.post(ctx, b.o.ReconcileURL, b.o.Audience, b.o.ServiceAccount, nil, time.Minute)
+		if err != nil || status/100 != 2 {
+			b.o.Logger.Warn("reconcile call failed", "url", b.o.ReconcileURL, "status", status, "err", errString(err))
+		}
+	}
 }
 
 func (b *Bridge) pushSubscriptions(ctx context.Context) ([]*pubsubpb.Subscription, error) {
@@ -161,7 +189,13 @@ func (b *Bridge) push(ctx context.Context, s *pubsubpb.Subscription, m *pubsub.M
 		return 0, err
 	}
 	oidc := s.GetPushConfig().GetOidcToken()
-	token, err := b.o.Issuer.Token(oidc.GetAudience(), oidc.GetServiceAccountEmail())
+	return b.post(ctx, s.GetPushConfig().GetPushEndpoint(), oidc.GetAudience(), oidc.GetServiceAccountEmail(), body, deadline)
+}
+
+// post sends body to url with a token of account for audience, within deadline, and
+// returns the answer's status.
+func (b *Bridge) post(ctx context.Context, url, audience, account string, body []byte, deadline time.Duration) (int, error) {
+	token, err := b.o.Issuer.Token(audience, account)
 	if err != nil {
 		return 0, err
 	}
@@ -170,7 +204,7 @@ func (b *Bridge) push(ctx context.Context, s *pubsubpb.Subscription, m *pubsub.M
 	}
 	ctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.GetPushConfig().GetPushEndpoint(), bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
