@@ -66,6 +66,10 @@ type Options struct {
 	// Ready reports whether the instance can do its work (its Pub/Sub, GCS and BigQuery
 	// clients answer); GET /readyz calls it. nil means always ready.
 	Ready func(ctx context.Context) error
+	// SlotWait is how long a push waits for a free slot of its job's bound on this instance
+	// before it is answered 429; 0 means DefaultSlotWait. Every answer but a 2xx spends one
+	// of the subscription's delivery attempts, so a burst waits instead of burning them.
+	SlotWait time.Duration
 	// ShutdownGrace is how long deliveries in flight may go on once Shutdown starts
 	// (CONSUMER_SHUTDOWN_GRACE); 0 means runner.DefaultShutdownGrace. Cloud Run kills
 	// 10 s after SIGTERM.
@@ -74,6 +78,10 @@ type Options struct {
 	// runtime logs the rest); nil means slog.Default().
 	Logger *slog.Logger
 }
+
+// DefaultSlotWait is Options.SlotWait's default: well within the shortest ack deadline a
+// job subscription has (its timeout plus 30 s).
+const DefaultSlotWait = 20 * time.Second
 
 // route is one push endpoint: the subscription it stands for and its concurrency bound.
 type route struct {
@@ -84,7 +92,9 @@ type route struct {
 	slots chan int // nil: unbounded (a catch-all)
 }
 
-func (rt *route) acquire() bool {
+// acquire takes a slot of the route's bound, waiting up to wait (or until ctx or stop
+// ends), and reports whether it got one.
+func (rt *route) acquire(ctx context.Context, wait time.Duration, stop <-chan struct{}) bool {
 	if rt.slots == nil {
 		return true
 	}
@@ -92,8 +102,17 @@ func (rt *route) acquire() bool {
 	case rt.slots <- 0:
 		return true
 	default:
-		return false
 	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case rt.slots <- 0:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	case <-stop:
+	}
+	return false
 }
 
 func (rt *route) release() {
@@ -140,6 +159,9 @@ func NewServer(o Options) (*Server, error) {
 	}
 	if o.ShutdownGrace <= 0 {
 		o.ShutdownGrace = runner.DefaultShutdownGrace
+	}
+	if o.SlotWait <= 0 {
+		o.SlotWait = DefaultSlotWait
 	}
 	s := &Server{opts: o, log: o.Logger, grace: o.ShutdownGrace, routes: map[string]*route{}, graceOver: make(chan struct{})}
 	add := func(r *route) error {
@@ -310,8 +332,9 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request) {
 			"envelope_subscription", d.Subscription)
 	}
 	d.Subscription = rt.sub
-	if !rt.acquire() {
-		log.Info("push refused: at the job's concurrency bound", "status", http.StatusTooManyRequests, "max_concurrency", cap(rt.slots))
+	if !rt.acquire(r.Context(), s.opts.SlotWait, s.graceOver) {
+		log.Info("push refused: at the job's concurrency bound", "status", http.StatusTooManyRequests, "max_concurrency", cap(rt.slots),
+			"waited", s.opts.SlotWait)
 		http.Error(w, fmt.Sprintf("push: %s has %d deliveries in flight on this instance, its bound", rt.path, cap(rt.slots)),
 			http.StatusTooManyRequests)
 		return
