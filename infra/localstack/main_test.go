@@ -245,17 +245,31 @@ func TestBadCommandLines(t *testing.T) {
 // and date, and the same backfill again with the scrapers forced re-fetches identical
 // bytes, so no later phase runs a BigQuery job or changes a row (docs/lessons.md: "redelivery adds nothing", "bookkeeping off the data plane").
 func TestBackfillWeekMatchesGroundTruth(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end backfill")
+	for _, mode := range []struct{ name, flag string }{{"pull", ""}, {"push", "--push"}} {
+		t.Run(mode.name, func(t *testing.T) {
+			if testing.Short() {
+				t.Skip("end-to-end backfill")
+			}
+			t.Parallel()
+			backfillWeek(t, mode.flag)
+		})
 	}
-	t.Parallel()
+}
+
+// backfillWeek runs make run over a week, then again with the scrapers forced, and checks
+// every table against the ground truth and that the second run wrote nothing.
+func backfillWeek(t *testing.T, extra ...string) {
 	var stdout, stderr syncBuffer
-	code := run(context.Background(), []string{"run", "--start-date", "2024-10-22", "--end-date", "2024-10-28",
-		"--again", "--data", t.TempDir(), "--timeout", "8m"},
-		&stdout, &stderr, envconfig.MapLookuper(nil), nil)
+	args := []string{"run", "--start-date", "2024-10-22", "--end-date", "2024-10-28", "--again", "--data", t.TempDir(), "--timeout", "8m"}
+	for _, a := range extra {
+		if a != "" {
+			args = append(args, a)
+		}
+	}
+	code := run(context.Background(), args, &stdout, &stderr, envconfig.MapLookuper(nil), nil)
 	out := stdout.String()
 	if code != 0 {
-		t.Fatalf("run exited %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr.String())
+		t.Fatalf("run %v exited %d\nstdout:\n%s\nstderr:\n%s", args, code, out, stderr.String())
 	}
 	for _, table := range []string{"nba_raw.nbac_schedule", "nba_raw.nbac_player_boxscores", "nba_raw.bdl_player_boxscores",
 		"nba_raw.odds_api_player_points_props", "nba_reference.player_registry",
