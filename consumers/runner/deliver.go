@@ -24,6 +24,7 @@ const (
 	OutcomeLeaseHeld  Outcome = "lease_held"  // another consumer runs the date: acked, the ledger has it
 	OutcomeAbandoned  Outcome = "abandoned"   // shutdown: nothing recorded
 	OutcomeRouted     Outcome = "routed"      // another subscription takes the message
+	OutcomeCancelled  Outcome = "cancelled"   // the message's run was cancelled: dropped
 	OutcomeUnroutable Outcome = "unroutable"  // catch-all: no job subscription takes it, dead-lettered
 	OutcomeNotHandled Outcome = "not_handled" // infrastructure error before a decision
 )
@@ -39,6 +40,7 @@ var settlements = map[Outcome]Settlement{
 	OutcomeRouted:     Ack,
 	OutcomeUnroutable: Ack,
 	OutcomeLeaseHeld:  Ack,
+	OutcomeCancelled:  Ack,
 	OutcomeRetry:      Nack,
 	OutcomeNotHandled: Nack,
 	OutcomeAbandoned:  Busy,
@@ -99,6 +101,17 @@ func (rt *Runtime) Deliver(ctx context.Context, d Delivery) Settlement {
 func (rt *Runtime) handleJob(ctx, dctx context.Context, spec messages.JobSpec, d Delivery) handling {
 	req, h, ok := rt.accept(ctx, spec, d)
 	if !ok {
+		return h
+	}
+	if cancelled, err := rt.cancels.cancelled(ctx, rt.ledger, req.RunID); err != nil || cancelled {
+		h.outcome, h.err = OutcomeNotHandled, err
+		if cancelled {
+			h.outcome = OutcomeCancelled
+			h.state, h.err = rt.dropCancelled(ctx, req)
+			if h.err != nil {
+				h.outcome = OutcomeNotHandled
+			}
+		}
 		return h
 	}
 	dec, err := rt.claim(ctx, dctx, spec, req)

@@ -130,7 +130,8 @@ type Runtime struct {
 	// Prepare read it.
 	maxDelivery map[string]int
 
-	plans planCache
+	plans   planCache
+	cancels cancelCache
 }
 
 // target is what one subscription carries: the messages of one job, every message of a
