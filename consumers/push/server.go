@@ -31,6 +31,15 @@ const unroutableSegment = "unroutable"
 // topology's push endpoints and the server agree through it.
 func JobPath(r messages.JobRef) string { return "/push/" + string(r.Phase) + "/" + r.Job }
 
+// LanePath is the push endpoint path of a job's subscription in lane: JobPath for the
+// backfill lane, "/push/<phase>/<job>/daily" for the daily lane.
+func LanePath(r messages.JobRef, lane string) string {
+	if lane == messages.LaneDaily {
+		return JobPath(r) + "/" + messages.LaneDaily
+	}
+	return JobPath(r)
+}
+
 // UnroutablePath is the push endpoint path of a phase's catch-all subscription:
 // "/push/<phase>/unroutable".
 func UnroutablePath(p messages.Phase) string { return "/push/" + string(p) + "/" + unroutableSegment }
@@ -181,12 +190,14 @@ func NewServer(o Options) (*Server, error) {
 		if ref.Job == unroutableSegment {
 			return nil, fmt.Errorf("push: job %s: the name %q is the path of the phase's catch-all", ref, unroutableSegment)
 		}
-		r := &route{path: JobPath(ref), sub: o.Names.Subscription(ref), phase: ref.Phase, job: ref.Job}
-		if spec.MaxConcurrency > 0 {
-			r.slots = make(chan int, spec.MaxConcurrency)
-		}
-		if err := add(r); err != nil {
-			return nil, err
+		for _, lane := range messages.Lanes() {
+			r := &route{path: LanePath(ref, lane), sub: o.Names.LaneSubscription(ref, lane), phase: ref.Phase, job: ref.Job}
+			if spec.MaxConcurrency > 0 {
+				r.slots = make(chan int, spec.MaxConcurrency)
+			}
+			if err := add(r); err != nil {
+				return nil, err
+			}
 		}
 		if o.Unroutable == nil && !slices.Contains(phases, ref.Phase) {
 			phases = append(phases, ref.Phase)
@@ -207,6 +218,7 @@ func NewServer(o Options) (*Server, error) {
 	}
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("POST /push/{phase}/{job}", s.push)
+	s.mux.HandleFunc("POST /push/{phase}/{job}/"+messages.LaneDaily, s.push)
 	s.mux.HandleFunc("POST "+DeadLetterPath, s.push)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

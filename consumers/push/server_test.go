@@ -246,7 +246,8 @@ func TestPathDecidesTheSubscription(t *testing.T) {
 func TestPathsServed(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, newRecorder(runner.Ack, false), nil)
-	want := []string{"/push/scrapers/bounded", "/push/scrapers/wide", "/push/raw/raw_job", "/push/scrapers/unroutable", "/push/raw/unroutable"}
+	want := []string{"/push/scrapers/bounded", "/push/scrapers/bounded/daily", "/push/scrapers/wide", "/push/scrapers/wide/daily",
+		"/push/raw/raw_job", "/push/raw/raw_job/daily", "/push/scrapers/unroutable", "/push/raw/unroutable"}
 	if diff := cmp.Diff(want, s.srv.Paths()); diff != "" {
 		t.Errorf("paths (-want +got):\n%s", diff)
 	}
