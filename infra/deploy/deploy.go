@@ -8,10 +8,10 @@ import (
 	"slices"
 	"strings"
 
-	run "cloud.google.com/go/run/apiv2"
 	admin "cloud.google.com/go/iam/admin/apiv1"
 	resourcemanager "cloud.google.com/go/resourcemanager/apiv3"
 	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
+	run "cloud.google.com/go/run/apiv2"
 	scheduler "cloud.google.com/go/scheduler/apiv1"
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
 

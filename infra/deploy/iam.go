@@ -7,14 +7,14 @@ import (
 	"strings"
 
 	"cloud.google.com/go/iam"
-	"cloud.google.com/go/iam/apiv1/iampb"
 	admin "cloud.google.com/go/iam/admin/apiv1"
+	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/scheduler/apiv1/schedulerpb"
 	"google.golang.org/genproto/googleapis/type/expr"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/nba-props/pipeline/consumers/service"
 	"github.com/nba-props/pipeline/consumers/ledger"
+	"github.com/nba-props/pipeline/consumers/service"
 	"github.com/nba-props/pipeline/messages"
 )
 

@@ -135,7 +135,11 @@ func connectDeploy(ctx context.Context, project string, c *deploy.Clients) (func
 	open("secret manager", func() (io.Closer, error) { v, e := secretmanager.NewClient(ctx); c.Secrets = v; return v, e })
 	open("cloud run services", func() (io.Closer, error) { v, e := runapi.NewServicesClient(ctx); c.Services = v; return v, e })
 	open("cloud run jobs", func() (io.Closer, error) { v, e := runapi.NewJobsClient(ctx); c.Jobs = v; return v, e })
-	open("cloud scheduler", func() (io.Closer, error) { v, e := scheduler.NewCloudSchedulerClient(ctx); c.Scheduler = v; return v, e })
+	open("cloud scheduler", func() (io.Closer, error) {
+		v, e := scheduler.NewCloudSchedulerClient(ctx)
+		c.Scheduler = v
+		return v, e
+	})
 	open("pubsub", func() (io.Closer, error) { v, e := pubsub.NewClient(ctx, project); c.PubSub = v; return v, e })
 	open("storage", func() (io.Closer, error) { v, e := storage.NewClient(ctx); c.Storage = v; return v, e })
 	open("bigquery", func() (io.Closer, error) { v, e := bigquery.NewClient(ctx, project); c.BigQuery = v; return v, e })
