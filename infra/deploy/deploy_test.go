@@ -7,11 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"cloud.google.com/go/iam/admin/apiv1/adminpb"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/run/apiv2/runpb"
 	"cloud.google.com/go/scheduler/apiv1/schedulerpb"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
-	"cloud.google.com/go/iam/admin/apiv1/adminpb"
 	"github.com/google/go-cmp/cmp"
 	"github.com/nba-props/pipeline/infra/deploy"
 	"github.com/nba-props/pipeline/infra/deploy/gcpfake"
@@ -73,7 +73,9 @@ func addSecretValues(t *testing.T, c deploy.Clients) {
 	}
 }
 
-func url(service string) string { return "https://" + service + "-" + number + "." + region + ".run.app" }
+func url(service string) string {
+	return "https://" + service + "-" + number + "." + region + ".run.app"
+}
 
 func sa(id string) string { return id + "@" + project + ".iam.gserviceaccount.com" }
 

@@ -46,13 +46,25 @@ func (f *Fake) Clients(ctx context.Context) (deploy.Clients, func() error, error
 		}
 	}
 	o := f.Options()
-	step(func() (io.Closer, error) { v, e := resourcemanager.NewProjectsClient(ctx, o...); c.Projects = v; return v, e })
+	step(func() (io.Closer, error) {
+		v, e := resourcemanager.NewProjectsClient(ctx, o...)
+		c.Projects = v
+		return v, e
+	})
 	step(func() (io.Closer, error) { v, e := admin.NewIamClient(ctx, o...); c.IAM = v; return v, e })
 	step(func() (io.Closer, error) { v, e := secretmanager.NewClient(ctx, o...); c.Secrets = v; return v, e })
 	step(func() (io.Closer, error) { v, e := run.NewServicesClient(ctx, o...); c.Services = v; return v, e })
 	step(func() (io.Closer, error) { v, e := run.NewJobsClient(ctx, o...); c.Jobs = v; return v, e })
-	step(func() (io.Closer, error) { v, e := scheduler.NewCloudSchedulerClient(ctx, o...); c.Scheduler = v; return v, e })
-	step(func() (io.Closer, error) { v, e := cloud.PubSubAt(ctx, f.Project, f.pubsub.Addr); c.PubSub = v; return v, e })
+	step(func() (io.Closer, error) {
+		v, e := scheduler.NewCloudSchedulerClient(ctx, o...)
+		c.Scheduler = v
+		return v, e
+	})
+	step(func() (io.Closer, error) {
+		v, e := cloud.PubSubAt(ctx, f.Project, f.pubsub.Addr)
+		c.PubSub = v
+		return v, e
+	})
 	step(func() (io.Closer, error) { v, e := cloud.Storage(ctx, f.gcsURL); c.Storage = v; return v, e })
 	if err != nil {
 		_ = closeAll()

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 
+	"cloud.google.com/go/iam/admin/apiv1/adminpb"
 	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
@@ -25,7 +26,6 @@ import (
 	"cloud.google.com/go/run/apiv2/runpb"
 	"cloud.google.com/go/scheduler/apiv1/schedulerpb"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
-	"cloud.google.com/go/iam/admin/apiv1/adminpb"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
