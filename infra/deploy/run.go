@@ -218,7 +218,7 @@ func (r *serviceResource) urlOf(s *runpb.Service) string {
 
 func (r *serviceResource) checkURL(s *runpb.Service) error {
 	if got := r.urlOf(s); got != r.e.t.urls[r.s.Phase] && len(s.GetUrls()) > 0 {
-		return fmt.Errorf("Cloud Run serves %s at %s, not at the deterministic URL %s that PUSH_AUDIENCE and the push subscriptions use: "+
+		return fmt.Errorf("service %s answers at %s, not at the deterministic URL %s that PUSH_AUDIENCE and the push subscriptions use: "+
 			"a service name this long or a project with deterministic URLs turned off cannot take push subscriptions from deploy; rename the service",
 			r.s.Name, strings.Join(s.GetUrls(), ", "), r.e.t.urls[r.s.Phase])
 	}
