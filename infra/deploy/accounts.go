@@ -177,9 +177,14 @@ func (e *engine) checkSecrets(context.Context) error {
 		strings.Join(e.missingSecrets, ", "), e.t.project)
 }
 
+// labels writes deploy's own labels (managed-by, phase) of a resource; labels that
+// Google Cloud or a person added are not deploy's to compare.
 func labels(m map[string]string) string {
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if k != "managed-by" && k != "phase" {
+			continue
+		}
 		parts = append(parts, k+"="+m[k])
 	}
 	return strings.Join(parts, ",")
