@@ -121,7 +121,7 @@ func (t *target) url(p messages.Phase) string {
 	return t.urls[DeadLetterPhase]
 }
 
-// placeholderImage is shown when a binary's digest was not given.
+// image is the reference given for a binary, or "" when its digest was not given.
 func (t *target) image(bin string) string {
 	if ref, ok := t.o.Images[bin]; ok {
 		return ref

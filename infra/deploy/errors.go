@@ -22,6 +22,7 @@ type PermissionError struct {
 	Err            error
 }
 
+// Error says what was refused and what to grant.
 func (e *PermissionError) Error() string {
 	return fmt.Sprintf("%s %s %s: permission denied: the deployer needs %s, which role %s grants; "+
 		"grant it with `gcloud projects add-iam-policy-binding %s --member=user:YOUR-EMAIL --role=%s` "+
@@ -29,6 +30,7 @@ func (e *PermissionError) Error() string {
 		e.Op, e.Kind, e.Name, e.Permission, e.Role, e.Project, e.Role, e.Err)
 }
 
+// Unwrap gives the API's own error.
 func (e *PermissionError) Unwrap() error { return e.Err }
 
 // access is what one kind of resource needs of the deployer: the prefix of its

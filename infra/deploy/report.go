@@ -86,6 +86,12 @@ func (r Report) String() string {
 			switch c.Action {
 			case Create:
 				fmt.Fprintf(&b, "            %s = %s\n", f.Name, f.Want)
+			case Update:
+				if f.Got == "" && f.Want == "" { // a setting named without its values (the topology's)
+					fmt.Fprintf(&b, "            %s differs\n", f.Name)
+					continue
+				}
+				fmt.Fprintf(&b, "            %s: %s → %s\n", f.Name, orNone(f.Got), orNone(f.Want))
 			default:
 				fmt.Fprintf(&b, "            %s: %s → %s\n", f.Name, orNone(f.Got), orNone(f.Want))
 			}

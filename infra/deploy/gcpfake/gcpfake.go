@@ -59,6 +59,7 @@ func (c Call) Mutating() bool {
 	return false
 }
 
+// String is "api method resource", as a test prints a call.
 func (c Call) String() string { return c.API + " " + c.Method + " " + c.Resource }
 
 // Fake is a running in-process Google Cloud for one project.
