@@ -10,7 +10,7 @@ TEST_FLAGS  ?= -timeout 20m
 # images. Only the BigQuery emulator and the test helpers under infra/ may link DuckDB through cgo.
 PURE_PKGS   := ./messages/... ./producer/... ./consumers/...
 
-.PHONY: all run up test test-race test-all lint build bench clean
+.PHONY: all run up test test-race test-all lint build bench deploy-plan clean
 
 all: lint build test
 
@@ -48,6 +48,11 @@ build:
 ## bench: the runtime and BigQuery emulator benchmarks (print figures, assert nothing)
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./consumers/runner/ ./infra/bqemu/
+
+## deploy-plan: the whole Google Cloud deployment of ENV (dev), planned offline for review (docs/deploy.md)
+ENV ?= dev
+deploy-plan:
+	$(GO) run ./infra/cmd/infra deploy --plan --offline --project demo-project --region us-west2 --env $(ENV)
 
 clean:
 	rm -rf bin .local
