@@ -133,7 +133,7 @@ func (l *loader) load(ctx context.Context, req messages.Request, table, fp strin
 			return runner.Result{}, fmt.Errorf("%s %s: encode row: %w", table, date, err)
 		}
 	}
-	name := fmt.Sprintf("%s/%s/%s/%s.ndjson", stagingPrefix, table, date, fp[:16])
+	name := fmt.Sprintf("%s%s/%s/%s.ndjson", StagingPrefix, table, date, fp[:16])
 	w := l.gcs.Bucket(l.bucket).Object(name).NewWriter(ctx)
 	w.ChunkSize = 0
 	w.ContentType = "application/x-ndjson"

@@ -31,10 +31,6 @@ const (
 	// DeadLetterPhase is the phase whose service keeps the dead letters
 	// (CONSUMER_DEADLETTERS=true) and serves the dead-letter subscription.
 	DeadLetterPhase = messages.PhaseRaw
-	// StagingPrefix holds the NDJSON files raw jobs load into BigQuery (consumers/raw
-	// writes _staging/<table>/<date>/...; a test keeps the two equal). The bucket deletes
-	// them after the environment's staging_ttl_days.
-	StagingPrefix = "_staging/"
 	// ContainerPort is the port the consumers listen on: Cloud Run sets PORT to it.
 	ContainerPort = 8080
 	// managedBy labels what deploy created.

@@ -1,10 +1,6 @@
 package deploy_test
 
 import (
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -98,25 +94,5 @@ func TestParseImages(t *testing.T) {
 		if _, err := deploy.ParseImages([]string{bad}, "r"); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
-	}
-}
-
-// TestStagingPrefixIsRawsOwn keeps the lifecycle rule on the prefix the raw jobs write.
-func TestStagingPrefixIsRawsOwn(t *testing.T) {
-	f, err := parser.ParseFile(token.NewFileSet(), "../../consumers/raw/raw.go", nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got string
-	ast.Inspect(f, func(n ast.Node) bool {
-		if vs, ok := n.(*ast.ValueSpec); ok && len(vs.Names) == 1 && vs.Names[0].Name == "stagingPrefix" {
-			if lit, ok := vs.Values[0].(*ast.BasicLit); ok {
-				got, _ = strconv.Unquote(lit.Value)
-			}
-		}
-		return true
-	})
-	if got+"/" != deploy.StagingPrefix {
-		t.Errorf("consumers/raw stages under %q, the bucket's lifecycle deletes under %q", got+"/", deploy.StagingPrefix)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nba-props/pipeline/consumers/raw"
+
 	"cloud.google.com/go/bigquery"
 	"cloud.google.com/go/storage"
 	"github.com/nba-props/pipeline/messages"
@@ -26,7 +28,7 @@ func (r *lifecycleResource) name() string { return r.e.t.bucket }
 func (r *lifecycleResource) rules() []storage.LifecycleRule {
 	return []storage.LifecycleRule{{
 		Action:    storage.LifecycleAction{Type: storage.DeleteAction},
-		Condition: storage.LifecycleCondition{AgeInDays: int64(r.e.t.env.StagingTTLDays), MatchesPrefix: []string{StagingPrefix}},
+		Condition: storage.LifecycleCondition{AgeInDays: int64(r.e.t.env.StagingTTLDays), MatchesPrefix: []string{raw.StagingPrefix}},
 	}}
 }
 
