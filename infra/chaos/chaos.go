@@ -104,7 +104,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	if err != nil {
 		return res, err
 	}
-	rng := rand.New(rand.NewPCG(uint64(o.Seed), 0x5eed))
+	rng := newRand(o.Seed)
 	dir := o.Dir
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "nba-props-chaos-"); err != nil {
@@ -191,7 +191,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	fmt.Fprintf(out, "source faults: %d installed (%s)\n", len(plan.faults), kindList(plan.plannedKinds()))
 	for _, p := range plan.permanent {
 		fmt.Fprintf(out, "  permanent: %s %s (every %s/%s request of the date answers %d): must end dead, reason %s\n",
-			p.ref, p.date, p.fault.Source, p.fault.Dataset, p.fault.Status, p.reason)
+			p.ref, p.date, p.fault.Source, p.fault.Dataset, p.fault.Status, strings.Join(p.reasons, " or "))
 	}
 
 	bqp, err := faultproxy.Start(faultproxy.Options{Name: "bigquery", Target: env.BigQueryEmulatorHost, Seed: o.Seed + 1,
@@ -569,6 +569,10 @@ func report(out io.Writer, res *Result, a finishArgs, jobs map[string]int) {
 		fmt.Fprintf(out, "PROBLEM: %s\n", p)
 	}
 }
+
+// newRand is the run's seeded generator; each use of randomness draws from its own, so
+// that one use changing does not shift the draws of another.
+func newRand(seed int64) *rand.Rand { return rand.New(rand.NewPCG(uint64(seed), 0x5eed)) }
 
 // sleepUntil waits until t; it reports false if ctx ended first.
 func sleepUntil(ctx context.Context, t time.Time) bool {

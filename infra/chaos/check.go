@@ -155,8 +155,8 @@ type deadLetterReport struct {
 
 // checkDeadLetters compares the store (_deadletters/) with the poison messages, which must
 // each be there once with their reason and their chaos_poison attribute, and the
-// permanent failures, which must each have at least one dead letter with their reason
-// (every copy of the message can start a new effort). Anything else is a problem.
+// permanent failures, which must each have at least one dead letter with one of their
+// reasons (every copy of the message can start a new effort). Anything else is a problem.
 func checkDeadLetters(ctx context.Context, led *ledger.Ledger, poison, poisonKind map[string]string, perms []permanent) (deadLetterReport, error) {
 	var rep deadLetterReport
 	all, err := led.ListDeadLetters(ctx, time.Time{})
@@ -187,8 +187,9 @@ func checkDeadLetters(ctx context.Context, led *ledger.Ledger, poison, poisonKin
 				matched = true
 				permSeen[key{p.ref, p.date}]++
 				rep.Permanent++
-				if d.Reason != p.reason {
-					rep.Problems = append(rep.Problems, fmt.Sprintf("%s %s: dead letter %s with reason %q, want %q (%s)", p.ref, p.date, d.MessageID, d.Reason, p.reason, d.Error))
+				if !slices.Contains(p.reasons, d.Reason) {
+					rep.Problems = append(rep.Problems, fmt.Sprintf("%s %s: dead letter %s with reason %q, want %s (%s)",
+						p.ref, p.date, d.MessageID, d.Reason, strings.Join(p.reasons, " or "), d.Error))
 				}
 			}
 		}
@@ -206,7 +207,7 @@ func checkDeadLetters(ctx context.Context, led *ledger.Ledger, poison, poisonKin
 	rep.Problems = append(rep.Problems, missing...)
 	for _, p := range perms {
 		if permSeen[key{p.ref, p.date}] == 0 {
-			rep.Problems = append(rep.Problems, fmt.Sprintf("%s %s: no dead letter, want one with reason %s", p.ref, p.date, p.reason))
+			rep.Problems = append(rep.Problems, fmt.Sprintf("%s %s: no dead letter, want one with reason %s", p.ref, p.date, strings.Join(p.reasons, " or ")))
 		}
 	}
 	return rep, nil

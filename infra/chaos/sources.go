@@ -12,22 +12,29 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/infra/sourcesim"
 	"github.com/nba-props/pipeline/messages"
 )
 
 // permanent is a (job, date) whose source never answers: its scraper exhausts its attempts
-// and the date must end dead with reason max_attempts. lost are the tables that then hold
-// no row of the date; degraded those that keep their rows but lack what the lost input
-// adds to them (player_game_summary without prop lines).
+// and the date must end dead with one of reasons. lost are the tables that then hold no row
+// of the date; degraded those that keep their rows but lack what the lost input adds to
+// them (player_game_summary without prop lines).
 type permanent struct {
 	ref      messages.JobRef
 	date     string
 	fault    sourcesim.Fault
-	reason   string
+	reasons  []string
 	lost     []string
 	degraded []string
 }
+
+// permanentReasons are the ends of a date that fails every run: the runtime dead-letters
+// it on the last run it counts (max_attempts), or, when that last delivery goes to a
+// consumer that is killed or cannot write the ledger, the subscription's own dead-letter
+// policy forwards the message and the runtime records it (delivery_limit).
+var permanentReasons = []string{runner.ReasonMaxAttempts, runner.ReasonDeliveryLimit}
 
 // permanentKinds are the permanent failures a run can plant, one date each: a source
 // dataset that answers 5xx to every request for the date. Each takes out one scraper and
@@ -91,7 +98,7 @@ func planSources(rng *rand.Rand, gameDates []string, permanents int) (sourcePlan
 		f := sourcesim.Fault{Source: k.source, Dataset: k.dataset, Date: d, Kind: sourcesim.FaultServerError, Status: k.status}
 		p.faults = append(p.faults, f)
 		p.permanent = append(p.permanent, permanent{ref: messages.Ref(messages.PhaseScrapers, k.job), date: d, fault: f,
-			reason: "max_attempts", lost: k.lost, degraded: k.degraded})
+			reasons: permanentReasons, lost: k.lost, degraded: k.degraded})
 	}
 	for _, d := range gameDates {
 		if rng.IntN(3) != 0 {
@@ -105,11 +112,11 @@ func planSources(rng *rand.Rand, gameDates []string, permanents int) (sourcePlan
 		p.faults = append(p.faults, sourcesim.Fault{Source: t[0], Dataset: t[1], Date: d, Kind: kind, First: 1 + rng.IntN(2)})
 	}
 	p.faults = append(p.faults,
-		sourcesim.Fault{Kind: sourcesim.FaultRateLimit, RetryAfter: 1, Share: 0.05},
-		sourcesim.Fault{Kind: sourcesim.FaultServerError, Status: 503, Share: 0.05},
-		sourcesim.Fault{Kind: sourcesim.FaultServerError, Status: 500, Share: 0.04},
-		sourcesim.Fault{Kind: sourcesim.FaultTruncated, Share: 0.05},
-		sourcesim.Fault{Kind: sourcesim.FaultLatency, LatencyMS: 1500, Share: 0.06},
+		sourcesim.Fault{Kind: sourcesim.FaultRateLimit, RetryAfter: 1, Share: 0.06},
+		sourcesim.Fault{Kind: sourcesim.FaultServerError, Status: 503, Share: 0.06},
+		sourcesim.Fault{Kind: sourcesim.FaultServerError, Status: 500, Share: 0.05},
+		sourcesim.Fault{Kind: sourcesim.FaultTruncated, Share: 0.06},
+		sourcesim.Fault{Kind: sourcesim.FaultLatency, LatencyMS: 1500, Share: 0.07},
 	)
 	return p, nil
 }

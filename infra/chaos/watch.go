@@ -28,15 +28,15 @@ type expectation struct {
 	// pairs are every (job, date) a scraper backfill of the range reaches: every job of the
 	// catalogue for every date its source can serve.
 	pairs []key
-	// dead are the permanent failures, with the reason their record must carry.
-	dead map[key]string
+	// dead are the permanent failures, with the reasons their record may carry.
+	dead map[key][]string
 	// blocked are the pairs behind a dead hard upstream: the chain cannot reach them, so
 	// they have no record, or one waiting for that upstream.
 	blocked map[key]bool
 }
 
 func newExpectation(cat *messages.Catalog, dates []string, today string, perms []permanent) expectation {
-	e := expectation{cat: cat, dead: map[key]string{}, blocked: map[key]bool{}}
+	e := expectation{cat: cat, dead: map[key][]string{}, blocked: map[key]bool{}}
 	for _, s := range cat.Jobs() {
 		for _, d := range dates {
 			if cat.CheckDate(s.Ref(), d, today) == nil {
@@ -45,7 +45,7 @@ func newExpectation(cat *messages.Catalog, dates []string, today string, perms [
 		}
 	}
 	for _, p := range perms {
-		e.dead[key{p.ref, p.date}] = p.reason
+		e.dead[key{p.ref, p.date}] = p.reasons
 	}
 	for _, k := range e.pairs {
 		if e.behindDead(k.ref, k.date) {
@@ -96,11 +96,11 @@ func (e expectation) check(got map[key]ledger.Summary) []string {
 	var bad []string
 	for _, k := range e.pairs {
 		s, ok := got[k]
-		reason, mustDie := e.dead[k]
+		reasons, mustDie := e.dead[k]
 		switch {
 		case mustDie:
-			if !ok || s.State != ledger.StateDead || s.Reason != reason {
-				bad = append(bad, fmt.Sprintf("%s: want dead (%s), got %s", k, reason, describe(s, ok)))
+			if !ok || s.State != ledger.StateDead || !slices.Contains(reasons, s.Reason) {
+				bad = append(bad, fmt.Sprintf("%s: want dead (%s), got %s", k, strings.Join(reasons, " or "), describe(s, ok)))
 			}
 		case e.blocked[k]:
 			if ok && s.State != ledger.StateWaiting {
