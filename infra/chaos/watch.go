@@ -137,8 +137,8 @@ func describe(s ledger.Summary, ok bool) string {
 }
 
 // watcher polls the ledger (object metadata only), measures how long a record sat under a
-// lapsed lease before anything moved it, and hands every newly finished record to onDone
-// once.
+// lapsed lease without anything moving it (a re-drive writes the record, then a consumer
+// takes it over), and hands every newly finished record to onDone once.
 type watcher struct {
 	led    *ledger.Ledger
 	exp    expectation
@@ -149,9 +149,11 @@ type watcher struct {
 
 	mu   sync.Mutex
 	last map[key]ledger.Summary
+	// seen is when the generation in last was first seen (within one poll of its write).
+	seen map[key]time.Time
 	done map[key]bool
 	// worst is the longest time a record stayed running under a lapsed lease before its
-	// next change, and which record and when.
+	// next change, and which record.
 	worst    time.Duration
 	worstKey key
 	stalls   int
@@ -159,7 +161,7 @@ type watcher struct {
 
 func newWatcher(led *ledger.Ledger, exp expectation, from, to string, onDone func(ledger.Summary)) *watcher {
 	w := &watcher{led: led, exp: exp, from: from, to: to, onDone: onDone,
-		last: map[key]ledger.Summary{}, done: map[key]bool{}}
+		last: map[key]ledger.Summary{}, seen: map[key]time.Time{}, done: map[key]bool{}}
 	for _, k := range exp.pairs {
 		if !slices.Contains(w.refs, k.ref) {
 			w.refs = append(w.refs, k.ref)
@@ -192,10 +194,15 @@ func (w *watcher) poll(ctx context.Context) (map[key]ledger.Summary, bool, error
 		changed = true
 		if had && prev.State == ledger.StateRunning && !prev.LeaseExpires.IsZero() && now.After(prev.LeaseExpires) {
 			w.stalls++
-			if d := now.Sub(prev.LeaseExpires); d > w.worst {
+			from := prev.LeaseExpires
+			if t := w.seen[k]; t.After(from) {
+				from = t // re-driven since the lease lapsed: the wait starts again
+			}
+			if d := now.Sub(from); d > w.worst {
 				w.worst, w.worstKey = d, k
 			}
 		}
+		w.seen[k] = now
 		if s.State.Done() && s.Emitted && !w.done[k] {
 			w.done[k] = true
 			finished = append(finished, s)
@@ -220,13 +227,17 @@ func (w *watcher) stalled(now time.Time) []string {
 	var out []st
 	for k, s := range w.last {
 		if s.Stalled(now) {
-			out = append(out, st{k, now.Sub(s.LeaseExpires)})
+			from := s.LeaseExpires
+			if t := w.seen[k]; t.After(from) {
+				from = t
+			}
+			out = append(out, st{k, now.Sub(from)})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].d > out[j].d })
 	var lines []string
 	for _, s := range out {
-		lines = append(lines, fmt.Sprintf("%s: lease lapsed %.0fs ago", s.k, s.d.Seconds()))
+		lines = append(lines, fmt.Sprintf("%s: under a lapsed lease, not moved for %.0fs", s.k, s.d.Seconds()))
 	}
 	return lines
 }
