@@ -291,9 +291,11 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		}
 	}
 	sort.Slice(shots, func(i, j int) bool { return shots[i].at < shots[j].at })
+	poisonDone, killsDone := make(chan struct{}), make(chan struct{})
 	bg.Add(1)
 	go func() {
 		defer bg.Done()
+		defer close(poisonDone)
 		for _, s := range shots {
 			if !sleepUntil(runCtx, began.Add(s.at)) {
 				return
@@ -310,6 +312,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	bg.Add(1)
 	go func() {
 		defer bg.Done()
+		defer close(killsDone)
 		next := began
 		for range o.Kills {
 			next = next.Add(o.KillGap/2 + time.Duration(killRng.Int64N(int64(o.KillGap)+1)))
@@ -359,21 +362,21 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 			lastChange = time.Now()
 		}
 		open := w.unsettled(got)
-		kmu.Lock()
-		killsOver := len(res.Kills) == o.Kills
-		kmu.Unlock()
 		poison, _ := pub.poisoned()
 		stored, err := storedPoison(runCtx, led, poison)
 		if err != nil {
 			return res, err
 		}
-		if len(open) == 0 && killsOver && len(poison) == len(shots) && stored == len(poison) && time.Since(lastChange) >= 3*time.Second {
+		if len(open) == 0 && closed(killsDone) && closed(poisonDone) && stored == len(poison) && time.Since(lastChange) >= 3*time.Second {
 			break
 		}
 		if time.Since(progress) >= 15*time.Second {
 			progress = time.Now()
+			kmu.Lock()
+			kills := len(res.Kills)
+			kmu.Unlock()
 			fmt.Fprintf(out, "%7.1fs  %d of %d pairs settled, %d kills, %d of %d poison messages dead-lettered\n",
-				time.Since(began).Seconds(), len(exp.pairs)-len(open), len(exp.pairs), len(res.Kills), stored, len(shots))
+				time.Since(began).Seconds(), len(exp.pairs)-len(open), len(exp.pairs), kills, stored, len(shots))
 		}
 		if time.Now().After(deadline) {
 			res.Problems = append(res.Problems, fmt.Sprintf("not settled after %v: %d pairs open, %d of %d poison messages dead-lettered", o.Timeout, len(open), stored, len(poison)))
@@ -568,6 +571,15 @@ func report(out io.Writer, res *Result, a finishArgs, jobs map[string]int) {
 	fmt.Fprintf(out, "Consumer log lines searched for the API keys: %d\n", res.LogLines)
 	for _, p := range res.Problems {
 		fmt.Fprintf(out, "PROBLEM: %s\n", p)
+	}
+}
+
+func closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
 }
 
