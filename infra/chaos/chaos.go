@@ -355,6 +355,9 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	for {
 		var changed bool
 		got, changed, err = w.poll(runCtx)
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
 		if err != nil {
 			return res, fmt.Errorf("watching the ledger: %w", err)
 		}
@@ -364,6 +367,9 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		open := w.unsettled(got)
 		poison, _ := pub.poisoned()
 		stored, err := storedPoison(runCtx, led, poison)
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
 		if err != nil {
 			return res, err
 		}

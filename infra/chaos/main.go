@@ -138,6 +138,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	o.Out = stdout
 	res, err := Run(ctx, o)
+	if ctx.Err() != nil {
+		fmt.Fprintln(stdout, "\nchaos: interrupted; nothing was checked")
+		return 1
+	}
 	if err != nil {
 		fmt.Fprintf(stdout, "\nchaos: FAILED: %v\n", err)
 		return 1
