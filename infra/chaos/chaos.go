@@ -441,7 +441,21 @@ type finishArgs struct {
 // and prints the report.
 func finish(ctx context.Context, res *Result, a finishArgs) error {
 	out := a.out
-	res.Problems = append(res.Problems, a.exp.check(a.got)...)
+	bad := a.exp.check(a.got)
+	if len(bad) > 30 {
+		tally := map[string]int{}
+		for _, k := range a.exp.pairs {
+			s, ok := a.got[k]
+			tally[string(k.ref.Phase)+" "+shortState(s, ok)]++
+		}
+		var parts []string
+		for t, n := range tally {
+			parts = append(parts, fmt.Sprintf("%s %d", t, n))
+		}
+		sort.Strings(parts)
+		bad = append(bad[:30], fmt.Sprintf("... and %d more pairs not as planned; every pair by phase and end: %s", len(bad)-30, strings.Join(parts, ", ")))
+	}
+	res.Problems = append(res.Problems, bad...)
 	res.WorstStall, res.Stalls = a.w.worst, a.w.stalls
 	if res.WorstStall > res.StallBound {
 		res.Problems = append(res.Problems, fmt.Sprintf("%s stayed running under a lapsed lease, not re-sent, for %.0fs, over the bound of %.0fs",
@@ -578,6 +592,17 @@ func report(out io.Writer, res *Result, a finishArgs, jobs map[string]int) {
 	for _, p := range res.Problems {
 		fmt.Fprintf(out, "PROBLEM: %s\n", p)
 	}
+}
+
+// shortState is a record's state and reason ("dead/delivery_limit"), or "none".
+func shortState(s ledger.Summary, ok bool) string {
+	switch {
+	case !ok:
+		return "none"
+	case s.Reason != "":
+		return string(s.State) + "/" + s.Reason
+	}
+	return string(s.State)
 }
 
 func closed(c <-chan struct{}) bool {
