@@ -54,6 +54,9 @@ type Options struct {
 	Permanent int
 	// PoisonEach is how many messages of each poison kind to publish.
 	PoisonEach int
+	// BigQueryFaults and GCSFaults are the shares of the consumers' requests to BigQuery and
+	// GCS that meet a fault of the proxies, split among the kinds (see proxyShares).
+	BigQueryFaults, GCSFaults float64
 	// Lease, ReconcileEvery and RetryWithin are the consumers' CONSUMER_LEASE,
 	// CONSUMER_RECONCILE_EVERY and CONSUMER_RETRY_WITHIN.
 	Lease, ReconcileEvery, RetryWithin time.Duration
@@ -88,6 +91,17 @@ type Result struct {
 
 // OK reports whether every invariant held.
 func (r Result) OK() bool { return len(r.Problems) == 0 }
+
+// proxyShares splits a proxy's share of faulted requests among the kinds: a little more
+// delay (slow is the commonest failure), rate limits a little less.
+func proxyShares(total float64) map[faultproxy.Kind]float64 {
+	weights := map[faultproxy.Kind]float64{faultproxy.Refuse: 4, faultproxy.Lose: 4, faultproxy.RateLimit: 3, faultproxy.Delay: 5}
+	out := map[faultproxy.Kind]float64{}
+	for k, w := range weights {
+		out[k] = total * w / 16
+	}
+	return out
+}
 
 // stallBound is how long a record may sit under a lapsed lease before the reconciler
 // re-sends it, or re-sends it again: a pass runs every ReconcileEvery (one more period if
@@ -196,15 +210,13 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	}
 
 	bqp, err := faultproxy.Start(faultproxy.Options{Name: "bigquery", Target: env.BigQueryEmulatorHost, Seed: o.Seed + 1,
-		RateLimitStatus: http.StatusForbidden, MaxDelay: 2 * time.Second,
-		Shares: map[faultproxy.Kind]float64{faultproxy.Refuse: 0.04, faultproxy.Lose: 0.04, faultproxy.RateLimit: 0.03, faultproxy.Delay: 0.04}})
+		RateLimitStatus: http.StatusForbidden, MaxDelay: 2 * time.Second, Shares: proxyShares(o.BigQueryFaults)})
 	if err != nil {
 		return res, err
 	}
 	defer bqp.Close()
 	gcsp, err := faultproxy.Start(faultproxy.Options{Name: "gcs", Target: env.StorageEmulatorHost, Seed: o.Seed + 2,
-		RateLimitStatus: http.StatusTooManyRequests, MaxDelay: 500 * time.Millisecond,
-		Shares: map[faultproxy.Kind]float64{faultproxy.Refuse: 0.02, faultproxy.Lose: 0.02, faultproxy.RateLimit: 0.01, faultproxy.Delay: 0.03}})
+		RateLimitStatus: http.StatusTooManyRequests, MaxDelay: 500 * time.Millisecond, Shares: proxyShares(o.GCSFaults)})
 	if err != nil {
 		return res, err
 	}
@@ -481,11 +493,12 @@ func finish(ctx context.Context, res *Result, a finishArgs) error {
 	}
 	res.BigQuery, res.GCS = a.bqp.Stats(), a.gcsp.Stats()
 	for _, p := range []struct {
-		name string
-		s    faultproxy.Stats
-	}{{"BigQuery", res.BigQuery}, {"GCS", res.GCS}} {
+		name  string
+		s     faultproxy.Stats
+		share float64
+	}{{"BigQuery", res.BigQuery, a.o.BigQueryFaults}, {"GCS", res.GCS, a.o.GCSFaults}} {
 		for _, k := range faultproxy.Kinds() {
-			if p.s.Hits[k] == 0 {
+			if p.share > 0 && p.s.Hits[k] == 0 {
 				res.Problems = append(res.Problems, fmt.Sprintf("%s proxy: fault %s never hit a request (%d requests)", p.name, k, p.s.Requests))
 			}
 		}

@@ -67,6 +67,8 @@ func flagSet(f *flags, stderr io.Writer) *flag.FlagSet {
 	fs.Float64Var(&o.DupShare, "dup-share", 0.5, "share of finished records whose emitted messages are published again")
 	fs.IntVar(&o.Permanent, "permanent", 2, "dates whose source fails for good (one per kind: bdl_player_boxscores, odds_api_player_props)")
 	fs.IntVar(&o.PoisonEach, "poison", 2, "poison messages of each kind (malformed JSON, unknown job, job of another phase, invalid date)")
+	fs.Float64Var(&o.BigQueryFaults, "bigquery-faults", 0.15, "share of the consumers' BigQuery requests that meet a fault (refused, answer lost, rate-limited, delayed)")
+	fs.Float64Var(&o.GCSFaults, "gcs-faults", 0.08, "share of the consumers' GCS requests, ledger included, that meet a fault")
 	fs.DurationVar(&o.Lease, "lease", 15*time.Second, "CONSUMER_LEASE of the consumers")
 	fs.DurationVar(&o.ReconcileEvery, "reconcile-every", 5*time.Second, "CONSUMER_RECONCILE_EVERY of the consumers")
 	fs.DurationVar(&o.RetryWithin, "retry-within", time.Minute, "CONSUMER_RETRY_WITHIN of the consumers")
@@ -107,6 +109,8 @@ func (f flags) options() (Options, error) {
 		return o, fmt.Errorf("--kill-gap %v: want a positive duration", o.KillGap)
 	case o.DupShare < 0 || o.DupShare > 1:
 		return o, fmt.Errorf("--dup-share %v: want a fraction in [0,1]", o.DupShare)
+	case o.BigQueryFaults < 0 || o.BigQueryFaults > 1 || o.GCSFaults < 0 || o.GCSFaults > 1:
+		return o, fmt.Errorf("--bigquery-faults %v, --gcs-faults %v: want fractions in [0,1]", o.BigQueryFaults, o.GCSFaults)
 	case o.Permanent < 0 || o.Permanent > len(permanentKinds):
 		return o, fmt.Errorf("--permanent %d: want 0 to %d (one per kind: %s)", o.Permanent, len(permanentKinds), permanentJobs())
 	case o.PoisonEach < 1:

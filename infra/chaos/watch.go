@@ -67,25 +67,28 @@ func (e expectation) behindDead(ref messages.JobRef, date string) bool {
 }
 
 // settled reports whether a record will not move again without an operator: finished,
-// partial, dead, or waiting behind a dead upstream (or, for a blocked pair, never
-// started). got holds the records seen, by key.
+// partial, dead, or behind a dead hard upstream (waiting for it, or never started),
+// whether that death was planned or not. got holds the records seen, by key.
 func (e expectation) settled(k key, got map[key]ledger.Summary) bool {
 	s, ok := got[k]
-	if !ok {
-		return e.blocked[k]
+	if ok {
+		switch s.State {
+		case ledger.StateSucceeded, ledger.StateEmpty, ledger.StatePartial, ledger.StateDead:
+			return true
+		case ledger.StateWaiting:
+		default:
+			return false
+		}
 	}
-	switch s.State {
-	case ledger.StateSucceeded, ledger.StateEmpty, ledger.StatePartial, ledger.StateDead:
-		return true
-	case ledger.StateWaiting:
-		for _, m := range s.Missing {
-			u, err := messages.ParseJobRef(m)
-			if err != nil {
-				continue
-			}
-			if us, ok := got[key{u, k.date}]; ok && us.State == ledger.StateDead {
-				return true
-			}
+	return e.blocked[k] || e.deadUpstream(k.ref, k.date, got)
+}
+
+// deadUpstream reports whether a hard upstream of ref, or one of theirs, is dead on date.
+func (e expectation) deadUpstream(ref messages.JobRef, date string, got map[key]ledger.Summary) bool {
+	spec, _ := e.cat.Lookup(ref)
+	for _, u := range spec.Hard {
+		if s, ok := got[key{u, date}]; ok && s.State == ledger.StateDead || e.deadUpstream(u, date, got) {
+			return true
 		}
 	}
 	return false
