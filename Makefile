@@ -10,7 +10,7 @@ TEST_FLAGS  ?= -timeout 20m
 # images. Only the BigQuery emulator and the test helpers under infra/ may link DuckDB through cgo.
 PURE_PKGS   := ./messages/... ./producer/... ./consumers/...
 
-.PHONY: all run up test test-race test-all lint build bench deploy-plan clean
+.PHONY: all run up chaos test test-race test-all lint build bench deploy-plan clean
 
 all: lint build test
 
@@ -21,6 +21,10 @@ run:
 ## up: start the local stack (Pub/Sub, GCS, BigQuery, source simulator, consumers) in the foreground
 up:
 	$(GO) run ./infra/localstack up $(ARGS)
+
+## chaos: a month of backfill through killed consumers and failing sources, GCS and BigQuery (ARGS=--season: the whole season)
+chaos:
+	$(GO) run ./infra/chaos $(ARGS)
 
 ## test: every test, then the runtime packages again under the race detector
 test: test-all test-race
