@@ -59,7 +59,7 @@ func (l *Ledger) PutDeadLetter(ctx context.Context, d DeadLetter) (bool, error) 
 		return false, fmt.Errorf("dead letter %s: %w", d.MessageID, err)
 	}
 	w := l.bucket.Object(DeadLetterPath(d.MessageID)).If(storage.Conditions{DoesNotExist: true}).NewWriter(ctx)
-	w.ChunkSize = 0
+	w.ChunkSize = SmallObjectChunk
 	w.ContentType = "application/json"
 	w.Metadata = map[string]string{
 		MetaReason: d.Reason, "phase": d.Phase, "job": d.Job, "date": d.Date, MetaRunID: d.RunID,

@@ -51,7 +51,7 @@ func (l *Ledger) WritePlan(ctx context.Context, p Plan) error {
 		return fmt.Errorf("run plan %s: %w", p.RunID, err)
 	}
 	w := l.bucket.Object(PlanPath(p.RunID)).NewWriter(ctx)
-	w.ChunkSize = 0
+	w.ChunkSize = SmallObjectChunk
 	w.ContentType = "application/json"
 	if _, err := w.Write(body); err != nil {
 		_ = w.Close()
@@ -107,7 +107,7 @@ func (l *Ledger) CancelRun(ctx context.Context, runID, reason string) (Cancellat
 	c := Cancellation{RunID: runID, Cancelled: l.now(), Reason: reason}
 	body, _ := json.Marshal(c)
 	w := l.bucket.Object(CancelPath(runID)).If(storage.Conditions{DoesNotExist: true}).NewWriter(ctx)
-	w.ChunkSize = 0
+	w.ChunkSize = SmallObjectChunk
 	w.ContentType = "application/json"
 	if _, err := w.Write(body); err != nil {
 		_ = w.Close()
