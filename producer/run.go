@@ -81,6 +81,7 @@ func runWith(ctx context.Context, args []string, e *env) int {
 	started := false
 	root.PersistentPreRun = func(*cobra.Command, []string) { started = true }
 	root.AddCommand(enqueueCmd(e), statusCmd(e), jobsCmd(e))
+	root.AddCommand(planCmd(e))
 	root.SetArgs(args)
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
