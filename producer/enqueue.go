@@ -51,9 +51,16 @@ Before publishing, the run is planned as producer plan shows it; a run over a bu
 Odds API credits left above ODDS_API_CREDIT_FLOOR, BigQuery's 1,500 jobs per table and day)
 is refused with exit code 2, naming the budget and by how much, unless --allow-over-budget.
 
---newest-first publishes the latest dates first.`),
+--max-in-flight N publishes N dates, then the next date each time one finishes: a date is
+finished when every (job, date) of the run's chain for it is succeeded, empty, partial,
+dead or cancelled in the ledger (or can no longer run: an upstream of it died). The
+producer stays up for the run, polling the ledger every --poll-every and printing each date
+published and finished; on Cloud Run give the producer job a task timeout that covers the
+run (producer plan estimates it). Interrupted, the same command resumes the run: finished
+pairs are skipped. --newest-first publishes the latest dates first.`),
 		Example: `  producer enqueue --phase scrapers --job all --start-date 2024-10-22 --end-date 2024-10-28 --dry-run
-  producer enqueue --phase raw --job bdl_player_boxscores --dates 2024-10-22,2024-10-24 --force`,
+  producer enqueue --phase raw --job bdl_player_boxscores --dates 2024-10-22,2024-10-24 --force
+  producer enqueue --phase scrapers --job all --start-date 2023-10-24 --end-date 2024-04-14 --newest-first --max-in-flight 10`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return enqueue(cmd.Context(), e, f) },
 	}
@@ -62,6 +69,8 @@ is refused with exit code 2, naming the budget and by how much, unless --allow-o
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan and publish nothing")
 	fl.StringVar(&f.lane, "lane", messages.LaneBackfill, "lane of the messages: backfill or daily (each job has a subscription per lane)")
 	fl.StringVar(&f.runID, "run-id", "", "run id to put on the messages (default: a new one)")
+	fl.IntVar(&f.maxInFlight, "max-in-flight", 0, "publish at most N dates at once, the next as one finishes (0: every date at once)")
+	fl.DurationVar(&f.pollEvery, "poll-every", 5*time.Second, "with --max-in-flight: how often to read the ledger")
 	fl.BoolVar(&f.allowOverBudget, "allow-over-budget", false, "publish a run that goes over a budget (credits, BigQuery jobs per table and day)")
 	return cmd
 }
@@ -231,6 +240,12 @@ func (o publishOptions) check() error {
 	if o.lane != messages.LaneBackfill && o.lane != messages.LaneDaily {
 		return usagef("--lane %q: use %s or %s", o.lane, messages.LaneBackfill, messages.LaneDaily)
 	}
+	if o.maxInFlight < 0 {
+		return usagef("--max-in-flight %d: must be 0 (every date at once) or more", o.maxInFlight)
+	}
+	if o.pollEvery <= 0 {
+		return usagef("--poll-every %s: must be positive, e.g. 5s", o.pollEvery)
+	}
 	return nil
 }
 
@@ -305,13 +320,21 @@ func enqueueSelection(ctx context.Context, e *env, sel selection, o publishOptio
 	pub := newPublisher(cl.pubsub, topic)
 	defer pub.Stop()
 	var published int
-	fmt.Fprintf(e.stdout, "run %s: publishing %s to %s\n", runID, plural(n, "message"), topic)
-	published, err = publish(ctx, e, pub, requestsOf(items, base), true)
+	if o.maxInFlight > 0 && n > 0 {
+		fmt.Fprintf(e.stdout, "run %s: publishing %s to %s, at most %s in flight\n", runID, plural(n, "message"), topic, plural(o.maxInFlight, "date"))
+		published, err = pace(ctx, e, l, pub, p, base, o)
+	} else {
+		fmt.Fprintf(e.stdout, "run %s: publishing %s to %s\n", runID, plural(n, "message"), topic)
+		published, err = publish(ctx, e, pub, requestsOf(items, base), true)
+	}
 	printSkips(e.stdout, items)
 	fmt.Fprintf(e.stdout, "run %s: published %d of %d; %s\n", runID, published, n, totals(items))
 	if grpcstatus.Code(err) == codes.NotFound {
 		return fmt.Errorf("run %s: topic %s does not exist in project %s: apply the topology first "+
 			"(go run ./infra/cmd/infra apply, or make up locally): %w", runID, topic, cfg.Project, err)
+	}
+	if errors.Is(err, errRunCancelled) {
+		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("run %s: %d of %s not published: %w", runID, n-published, plural(n, "message"), err)
@@ -602,4 +625,194 @@ func (p *progress) finish() {
 	if p.active {
 		fmt.Fprintln(p.w)
 	}
+}
+
+// errRunCancelled stops a paced run whose run was cancelled (producer cancel): nothing
+// more is published, and the command ends without an error.
+var errRunCancelled = errors.New("run cancelled")
+
+// heartbeatEvery is how often a paced run says what it waits for while nothing changes.
+const heartbeatEvery = time.Minute
+
+// pacedDate is one date of a paced run: its first-phase messages and the pairs of the
+// chain that decide when it is finished.
+type pacedDate struct {
+	date  string
+	reqs  []messages.Request
+	pairs []chainPair
+}
+
+// pace publishes the run date by date with at most o.maxInFlight dates in flight: it
+// publishes the first dates, then reads the ledger every o.pollEvery and publishes the
+// next date when one finishes (dateFinished). It stops early when the run is cancelled.
+func pace(ctx context.Context, e *env, l *ledger.Ledger, pub *pubsub.Publisher, p *plan, base messages.Request, o publishOptions) (int, error) {
+	var days []*pacedDate
+	byDate := map[string]*pacedDate{}
+	for _, req := range requestsOf(p.sel.items, base) {
+		d := byDate[req.Date]
+		if d == nil {
+			d = &pacedDate{date: req.Date}
+			byDate[req.Date] = d
+			days = append(days, d)
+		}
+		d.reqs = append(d.reqs, req)
+	}
+	watch := map[messages.JobRef]bool{}
+	for _, c := range p.chain {
+		if d := byDate[c.date]; d != nil && c.run {
+			d.pairs = append(d.pairs, c)
+			watch[c.ref] = true
+			if s, ok := e.catalog.Lookup(c.ref); ok {
+				for _, h := range s.Hard {
+					watch[h] = true
+				}
+			}
+		}
+	}
+	runID := base.RunID
+	var inflight []*pacedDate
+	next, finished, published := 0, 0, 0
+	quiet := time.Now()
+	for {
+		for len(inflight) < o.maxInFlight && next < len(days) {
+			d := days[next]
+			next++
+			n, err := publish(ctx, e, pub, d.reqs, false)
+			published += n
+			if err != nil {
+				return published, err
+			}
+			inflight = append(inflight, d)
+			fmt.Fprintf(e.stdout, "run %s: published %s (%s); %d in flight, %s to publish\n",
+				runID, d.date, plural(n, "message"), len(inflight), plural(len(days)-next, "date"))
+			quiet = time.Now()
+		}
+		if len(inflight) == 0 {
+			return published, nil
+		}
+		select {
+		case <-ctx.Done():
+			return published, fmt.Errorf("interrupted with %s in flight and %s not published; run the same command again to resume (finished pairs are skipped): %w",
+				plural(len(inflight), "date"), plural(len(days)-next, "date"), ctx.Err())
+		case <-time.After(o.pollEvery):
+		}
+		switch c, err := l.Cancelled(ctx, runID); {
+		case err == nil:
+			fmt.Fprintf(e.stdout, "run %s: cancelled at %s (%s); stopping with %s not published\n",
+				runID, c.Cancelled.UTC().Format(time.RFC3339), orNone(c.Reason), plural(len(days)-next, "date"))
+			return published, errRunCancelled
+		case !errors.Is(err, ledger.ErrNotFound):
+			return published, err
+		}
+		from, to := inflight[0].date, inflight[0].date
+		for _, d := range inflight {
+			from, to = min(from, d.date), max(to, d.date)
+		}
+		states := map[messages.JobRef]map[string]ledger.Summary{}
+		for ref := range watch {
+			sums, err := l.List(ctx, ref, from, to)
+			if err != nil {
+				return published, fmt.Errorf("reading the ledger: %w", err)
+			}
+			m := map[string]ledger.Summary{}
+			for _, s := range sums {
+				m[s.Date] = s
+			}
+			states[ref] = m
+		}
+		kept := inflight[:0]
+		for _, d := range inflight {
+			done, tally, _ := dateFinished(e.catalog, d.pairs, states)
+			if !done {
+				kept = append(kept, d)
+				continue
+			}
+			finished++
+			fmt.Fprintf(e.stdout, "run %s: %s finished: %s (%d of %s)\n", runID, d.date, tally, finished, plural(len(days), "date"))
+			quiet = time.Now()
+		}
+		inflight = kept
+		if len(inflight) > 0 && time.Since(quiet) >= heartbeatEvery {
+			_, _, pending := dateFinished(e.catalog, inflight[0].pairs, states)
+			fmt.Fprintf(e.stdout, "run %s: waiting for %s in flight; %s still has %s\n",
+				runID, plural(len(inflight), "date"), inflight[0].date, strings.Join(pending, ", "))
+			quiet = time.Now()
+		}
+	}
+}
+
+func orNone(reason string) string {
+	if reason == "" {
+		return "no reason given"
+	}
+	return reason
+}
+
+// dateFinished reports whether every pair of a date's chain is settled: succeeded, empty,
+// partial, dead or cancelled, or unable to run any more (a hard upstream of it settled
+// without output or is neither in the run nor done; or nothing will send it its message:
+// every upstream of it in the run settled without output). pairs are in dependency order.
+// It also tallies the states and lists what is still pending ("raw/x failed x2").
+func dateFinished(c *messages.Catalog, pairs []chainPair, states map[messages.JobRef]map[string]ledger.Summary) (bool, string, []string) {
+	inRun := map[messages.JobRef]bool{}
+	for _, p := range pairs {
+		inRun[p.ref] = true
+	}
+	settled, done := map[messages.JobRef]bool{}, map[messages.JobRef]bool{}
+	count := map[string]int{}
+	var pending []string
+	for _, p := range pairs {
+		sum := states[p.ref][p.date]
+		switch sum.State {
+		case ledger.StateSucceeded, ledger.StateEmpty, ledger.StatePartial:
+			settled[p.ref], done[p.ref] = true, true
+			count[string(sum.State)]++
+			continue
+		case ledger.StateDead, ledger.StateCancelled:
+			settled[p.ref] = true
+			count[string(sum.State)]++
+			continue
+		}
+		spec, _ := c.Lookup(p.ref)
+		blocked := false
+		for _, h := range spec.Hard {
+			if inRun[h] {
+				blocked = blocked || (settled[h] && !done[h])
+			} else {
+				blocked = blocked || !states[h][p.date].State.Done()
+			}
+		}
+		if sum.State == "" && !blocked {
+			// Only an upstream in the run sends it; a first-phase pair is sent by the run.
+			senders, silent := 0, 0
+			for _, u := range spec.Upstreams() {
+				if inRun[u] {
+					senders++
+					if settled[u] && !done[u] {
+						silent++
+					}
+				}
+			}
+			blocked = senders > 0 && silent == senders
+		}
+		if blocked {
+			settled[p.ref] = true
+			count["blocked"]++
+			continue
+		}
+		st := string(sum.State)
+		if st == "" {
+			st = "not started"
+		} else if sum.Attempts > 0 && (sum.State == ledger.StateFailed || sum.State == ledger.StateRunning) {
+			st = fmt.Sprintf("%s x%d", st, sum.Attempts)
+		}
+		pending = append(pending, p.ref.String()+" "+st)
+	}
+	var parts []string
+	for _, st := range []string{"succeeded", "empty", "partial", "dead", "cancelled", "blocked"} {
+		if count[st] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", count[st], st))
+		}
+	}
+	return len(pending) == 0, strings.Join(parts, ", "), pending
 }
