@@ -82,6 +82,7 @@ func runWith(ctx context.Context, args []string, e *env) int {
 	root.PersistentPreRun = func(*cobra.Command, []string) { started = true }
 	root.AddCommand(enqueueCmd(e), statusCmd(e), jobsCmd(e))
 	root.AddCommand(planCmd(e))
+	root.AddCommand(cancelCmd(e))
 	root.SetArgs(args)
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
