@@ -83,6 +83,7 @@ func runWith(ctx context.Context, args []string, e *env) int {
 	root.AddCommand(enqueueCmd(e), statusCmd(e), jobsCmd(e))
 	root.AddCommand(planCmd(e))
 	root.AddCommand(cancelCmd(e))
+	root.AddCommand(retryCmd(e))
 	root.SetArgs(args)
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
