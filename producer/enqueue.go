@@ -586,9 +586,14 @@ func publishMessages(ctx context.Context, e *env, pub *pubsub.Publisher, msgs []
 }
 
 func newRunID(now time.Time) string {
+	return now.UTC().Format("20060102T150405Z") + "-" + randomSuffix()
+}
+
+// randomSuffix tells apart run ids made in the same second.
+func randomSuffix() string {
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
-	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
+	return hex.EncodeToString(b)
 }
 
 // progress draws a bar on stderr when it is a terminal, and nothing otherwise (logs, CI).

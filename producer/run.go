@@ -85,6 +85,7 @@ func runWith(ctx context.Context, args []string, e *env) int {
 	root.AddCommand(cancelCmd(e))
 	root.AddCommand(retryCmd(e))
 	root.AddCommand(dlqCmd(e))
+	root.AddCommand(dailyCmd(e))
 	root.SetArgs(args)
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
