@@ -43,7 +43,9 @@ func dlqListCmd(e *env) *cobra.Command {
 		Use:   "list [--group-by reason|job|date] [--since 24h|RFC3339] [--json]",
 		Short: "Count the dead letters by reason, job or date, with examples",
 		Long: withEnv(`Count the stored dead letters by reason, job or date, with the latest examples of each group
-(message id, job, date, run, error) and how many were replayed already (dlq replay).`),
+(message id, job, date, run, error, and its date's state in the ledger now), how many were
+replayed already (dlq replay) and how many of their dates are done now (a retry, a replay
+or an enqueue got them through).`),
 		Example: `  producer dlq list
   producer dlq list --group-by job --since 24h
   producer dlq list --since 2024-11-01T00:00:00Z --json`,
@@ -109,12 +111,16 @@ type letterJSON struct {
 	Stored    time.Time `json:"stored"`
 	Replays   int       `json:"replays,omitempty"`
 	Replayed  time.Time `json:"replayed,omitzero"`
+	// Now is the state of the letter's (job, date) in the ledger now: "succeeded" once a
+	// retry, a replay or an enqueue got it through.
+	Now string `json:"now,omitempty"`
 }
 
 type groupJSON struct {
 	Key        string       `json:"key"`
 	Count      int          `json:"count"`
 	Replayed   int          `json:"replayed"`
+	DoneNow    int          `json:"done_now"`
 	LastStored time.Time    `json:"last_stored"`
 	Examples   []letterJSON `json:"examples"`
 }
@@ -139,7 +145,12 @@ func dlqList(ctx context.Context, e *env, f dlqListFlags) error {
 		return err
 	}
 	defer cl.Close()
-	letters, err := ledger.New(cl.storage, cfg.Bucket, ledger.Options{}).ListDeadLetters(ctx, since)
+	l := ledger.New(cl.storage, cfg.Bucket, ledger.Options{})
+	letters, err := l.ListDeadLetters(ctx, since)
+	if err != nil {
+		return err
+	}
+	now, err := statesNow(ctx, e.catalog, l, letters)
 	if err != nil {
 		return err
 	}
@@ -157,12 +168,16 @@ func dlqList(ctx context.Context, e *env, f dlqListFlags) error {
 		if d.Replays > 0 {
 			g.Replayed++
 		}
+		st := now[messages.Ref(messages.Phase(d.Phase), d.Job).String()+" "+d.Date]
+		if st.Done() {
+			g.DoneNow++
+		}
 		if d.Stored.After(g.LastStored) {
 			g.LastStored = d.Stored
 		}
 		if f.examples == 0 || len(g.Examples) < f.examples {
 			g.Examples = append(g.Examples, letterJSON{MessageID: d.MessageID, Reason: d.Reason, Phase: d.Phase, Job: d.Job, Date: d.Date,
-				RunID: d.RunID, Error: d.Error, Stored: d.Stored, Replays: d.Replays, Replayed: d.Replayed})
+				RunID: d.RunID, Error: d.Error, Stored: d.Stored, Replays: d.Replays, Replayed: d.Replayed, Now: string(st)})
 		}
 	}
 	out := slices.Collect(maps.Values(groups))
@@ -195,9 +210,9 @@ func dlqList(ctx context.Context, e *env, f dlqListFlags) error {
 	}
 	fmt.Fprintf(w, "%s %s, by %s:\n", plural(len(letters), "dead letter"), where, f.groupBy)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "%s\tCOUNT\tREPLAYED\tLAST STORED\n", strings.ToUpper(f.groupBy))
+	fmt.Fprintf(tw, "%s\tCOUNT\tREPLAYED\tDONE NOW\tLAST STORED\n", strings.ToUpper(f.groupBy))
 	for _, g := range out {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", g.Key, g.Count, g.Replayed, g.LastStored.UTC().Format(time.RFC3339))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", g.Key, g.Count, g.Replayed, g.DoneNow, g.LastStored.UTC().Format(time.RFC3339))
 	}
 	tw.Flush()
 	for _, g := range out {
@@ -214,11 +229,36 @@ func dlqList(ctx context.Context, e *env, f dlqListFlags) error {
 			if x.Replays > 0 {
 				fmt.Fprintf(w, " (replayed %s)", x.Replayed.UTC().Format(time.RFC3339))
 			}
+			if x.Now != "" {
+				fmt.Fprintf(w, " [%s now]", x.Now)
+			}
 			fmt.Fprintln(w)
 		}
 	}
 	fmt.Fprintln(w, "replay with: producer dlq replay --reason R [--job J] [--dates D,...] (fix the cause first)")
 	return nil
+}
+
+// statesNow reads the ledger state of the (job, date) of each letter that names a job of
+// the catalogue, by "phase/job date": one listing per job.
+func statesNow(ctx context.Context, c *messages.Catalog, l *ledger.Ledger, letters []ledger.DeadLetterSummary) (map[string]ledger.State, error) {
+	out := map[string]ledger.State{}
+	listed := map[messages.JobRef]bool{}
+	for _, d := range letters {
+		ref := messages.Ref(messages.Phase(d.Phase), d.Job)
+		if _, ok := c.Lookup(ref); !ok || listed[ref] {
+			continue
+		}
+		listed[ref] = true
+		sums, err := l.List(ctx, ref, "", "")
+		if err != nil {
+			return nil, fmt.Errorf("reading the ledger: %w", err)
+		}
+		for _, s := range sums {
+			out[ref.String()+" "+s.Date] = s.State
+		}
+	}
+	return out, nil
 }
 
 func orDash(s string) string {

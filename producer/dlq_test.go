@@ -195,4 +195,13 @@ func TestReplayAfterTheFixRuns(t *testing.T) {
 	if err != nil || rec.RunID != "r-key" {
 		t.Errorf("record after the replay: run %q, %v; want r-key", rec.RunID, err)
 	}
+	// The list says the letter was replayed and its date is done now.
+	code, stdout, _ = runProducer(t, vars, "dlq", "list", "--json")
+	var groups []groupJSON
+	if err := json.Unmarshal([]byte(stdout), &groups); code != exitOK || err != nil || len(groups) != 1 {
+		t.Fatalf("exit %d, %v:\n%s", code, err, stdout)
+	}
+	if g := groups[0]; g.Key != "job_error" || g.Replayed != 1 || g.DoneNow != 1 || g.Examples[0].Now != "succeeded" {
+		t.Errorf("dlq list after the replay: %+v; want job_error replayed 1, done now 1, succeeded now", g)
+	}
 }
