@@ -26,10 +26,12 @@ import (
 
 // Planning figures that are measurements or quotas, not settings.
 const (
-	// averageGamesPerDate stands in for a date whose games are not known yet: the 1,230
-	// regular-season games of 2024-25 over its 174 game days. An off-season date counts the
-	// same, so a range over the summer is over-estimated, never under.
+	// averageGamesPerDate stands in for a date of the regular season whose games are not
+	// known yet: the 1,230 games of 2024-25 over its 174 dates. playoffGamesPerDate is for
+	// May and June (about 85 playoff games over two months); July to September have none.
+	// A date in the last weeks of April counts as the regular season: an estimate errs high.
 	averageGamesPerDate = 1230.0 / 174
+	playoffGamesPerDate = 85.0 / 61
 	// perPairProcessing is the whole pipeline's throughput on the local stack, phases
 	// overlapping: a regular season, 2,088 (job, date) pairs, in 300 s (README).
 	perPairProcessing = 150 * time.Millisecond
@@ -65,8 +67,8 @@ balance the odds scraper last saw; BigQuery jobs per table and day against the q
 1,500; and an estimated duration.
 
 A date's games come from the ledger (raw/nbac_schedule's rows), else from the scraped
-schedule object in the bucket, else an average of 7.1 games per date; the output says how
-many dates each gave. The rates, page size, snapshots and credit floor are read from the
+schedule object in the bucket, else the season's average for the month (7.1 games a date,
+1.4 in May and June, none July to September); the output says how many dates each gave. The rates, page size, snapshots and credit floor are read from the
 scrapers' variables (BDL_RATE_PER_MINUTE, ODDS_API_SNAPSHOT_OFFSETS, ODDS_API_CREDIT_FLOOR,
 ...; unset: their production defaults), for one scraper process. A downstream pair that is
 finished in the ledger is counted although it runs again only if its input changed, so
@@ -449,10 +451,22 @@ func gamesOf(ctx context.Context, l *ledger.Ledger, bucket *storage.BucketHandle
 	}
 	for _, d := range rest {
 		if _, ok := games[d]; !ok {
-			games[d], from[d] = averageGamesPerDate, gamesFromAverage
+			games[d], from[d] = averageGamesOn(d), gamesFromAverage
 		}
 	}
 	return games, from, nil
+}
+
+// averageGamesOn is the games a date of its month has on average.
+func averageGamesOn(date string) float64 {
+	t, _ := messages.ParseDate(date)
+	switch t.Month() {
+	case time.July, time.August, time.September:
+		return 0
+	case time.May, time.June:
+		return playoffGamesPerDate
+	}
+	return averageGamesPerDate
 }
 
 // scheduleObjects counts the games in the scraped schedule objects of dates that have one
@@ -602,9 +616,9 @@ func (p *plan) print(w io.Writer) {
 	fmt.Fprintln(tw, "JOB\tRUN\tSKIPPED")
 	run, skipped := p.counts()
 	for _, r := range order {
-		fmt.Fprintf(tw, "%s\t%d\t%d\n", r, byJob[r].run, byJob[r].skipped)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r, thousands(float64(byJob[r].run)), thousands(float64(byJob[r].skipped)))
 	}
-	fmt.Fprintf(tw, "total\t%d\t%d\n", run, skipped)
+	fmt.Fprintf(tw, "total\t%s\t%s\n", thousands(float64(run)), thousands(float64(skipped)))
 	tw.Flush()
 	printChainSkips(w, p.chain)
 
@@ -617,17 +631,18 @@ func (p *plan) print(w io.Writer) {
 		for _, k := range []struct{ key, text string }{
 			{gamesFromLedger, "from the ledger (raw/nbac_schedule's rows)"},
 			{gamesFromObject, "from the scraped schedule objects"},
-			{gamesFromAverage, fmt.Sprintf("from an average of %.1f games per date (no schedule scraped yet)", averageGamesPerDate)},
+			{gamesFromAverage, fmt.Sprintf("from the season's averages, no schedule scraped yet (%.1f games a date, %.1f in May and June, none July to September)",
+				averageGamesPerDate, playoffGamesPerDate)},
 		} {
 			if from[k.key] > 0 {
-				parts = append(parts, fmt.Sprintf("%s %s", plural(from[k.key], "date"), k.text))
+				parts = append(parts, plural(from[k.key], "date")+" "+k.text)
 			}
 		}
 		total := 0.0
 		for _, g := range p.games {
 			total += g
 		}
-		fmt.Fprintf(w, "games: %s over the scraped dates; %s\n", thousands(total), strings.Join(parts, ", "))
+		fmt.Fprintf(w, "games: %s on the dates the scrapers run; %s\n", thousands(total), strings.Join(parts, ", "))
 	}
 
 	if len(p.requests) > 0 {
@@ -654,7 +669,7 @@ func (p *plan) print(w io.Writer) {
 			if t.Over() > 0 {
 				verdict = "over by " + thousands(float64(t.Over()))
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", t.Table, t.Run, t.Last24h, t.PerDay, verdict)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Table, thousands(float64(t.Run)), thousands(float64(t.Last24h)), thousands(float64(t.PerDay)), verdict)
 		}
 		tw.Flush()
 	}

@@ -146,7 +146,7 @@ func TestPlanCountsTheChain(t *testing.T) {
 	}
 	for _, s := range []string{
 		"plan: scrapers/all for 3 dates (2024-10-22 to 2024-10-24), through every phase",
-		"1 date from the ledger (raw/nbac_schedule's rows), 1 date from the scraped schedule objects, 1 date from an average of 7.1 games per date",
+		"1 date from the ledger (raw/nbac_schedule's rows), 1 date from the scraped schedule objects, 1 date from the season's averages, no schedule scraped yet (7.1 games a date, 1.4 in May and June, none July to September)",
 		"skipped raw/nbac_schedule for 1 date (not reached), e.g. 2024-10-22",
 		"Odds API credits: 405 needed; 20,000 remaining as of",
 		"500 kept by ODDS_API_CREDIT_FLOOR: ok",
@@ -226,5 +226,16 @@ func TestEnqueueRefusesARunOverBudget(t *testing.T) {
 	want = "BigQuery nba_raw.nbac_schedule: 1,610 jobs in a day (1,600 of this run, 10 in the last 24 hours) against the quota of 1,500 per table and day: over by 110"
 	if code != exitUsage || !strings.Contains(stderr, want) {
 		t.Errorf("exit %d, stderr lacks %q:\n%s", code, want, stderr)
+	}
+}
+
+// A date without a known schedule counts its month's average: none in the summer, the
+// playoffs' in May and June, the regular season's otherwise.
+func TestAverageGamesFollowTheSeason(t *testing.T) {
+	t.Parallel()
+	for date, want := range map[string]float64{"2024-07-15": 0, "2024-09-30": 0, "2025-05-10": 85.0 / 61, "2024-11-05": 1230.0 / 174, "2025-04-20": 1230.0 / 174} {
+		if got := averageGamesOn(date); got != want {
+			t.Errorf("%s: %v games, want %v", date, got, want)
+		}
 	}
 }

@@ -36,12 +36,12 @@ func withEnv(text string) string {
 	return text + "\n\n" + strings.TrimRight(cloud.EnvUsage(cloud.BigQueryEmulatorEnv), "\n")
 }
 
-// plural is n with word, in the singular for 1: "1 message", "3 messages".
+// plural is n with word, in the singular for 1: "1 message", "3 messages", "1,600 dates".
 func plural[N int | int64](n N, word string) string {
 	if n == 1 {
-		return fmt.Sprintf("%d %s", n, word)
+		return "1 " + word
 	}
-	return fmt.Sprintf("%d %ss", n, word)
+	return thousands(float64(n)) + " " + word + "s"
 }
 
 // output says what a finished (job, date) wrote, in its phase's unit: a scraper writes
