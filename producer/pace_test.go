@@ -77,10 +77,7 @@ func TestMaxInFlightPacesTheRun(t *testing.T) {
 	if most != 2 {
 		t.Errorf("at most %d dates were in flight at once, want 2", most)
 	}
-	var order []string
-	for _, d := range dates {
-		order = append(order, d)
-	}
+	order := slices.Clone(dates)
 	slices.SortFunc(order, func(a, b string) int { return first[a] - first[b] })
 	// The newest two in either order, then the rest newest first.
 	if !slices.Equal(order[2:], []string{dates[2], dates[1], dates[0]}) || !slices.Contains(order[:2], dates[4]) {
