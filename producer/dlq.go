@@ -25,7 +25,13 @@ func dlqCmd(e *env) *cobra.Command {
 		Long: withEnv(`List and replay the dead letters: every message the pipeline could not process is kept in the
 bucket (_deadletters/<message id>.json) with its reason, error, job, date, run id and the
 original body and attributes, whatever the dead-letter topic's subscriptions retain.`),
-		Args: cobra.NoArgs,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown command %q for producer dlq: use list or replay", args[0])
+			}
+			return usagef("producer dlq needs a command: list or replay (producer dlq --help)")
+		},
 	}
 	cmd.AddCommand(dlqListCmd(e), dlqReplayCmd(e))
 	return cmd
