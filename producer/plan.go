@@ -235,9 +235,10 @@ type plan struct {
 	games     map[string]float64
 	gamesFrom map[string]string
 
-	requests map[string]float64 // by source
-	rates    map[string]float64 // per minute
-	credits  float64
+	requests  map[string]float64 // by source
+	rates     map[string]float64 // per minute
+	credits   float64
+	uncounted []string // scrapers without a cost model: their requests are not counted
 
 	odds      ledger.SourceUsage
 	oddsKnown bool
@@ -314,6 +315,12 @@ func makePlan(ctx context.Context, e *env, l *ledger.Ledger, bucket *storage.Buc
 		runPairs++
 		if c.ref.Phase == messages.PhaseScrapers {
 			cost, err := scfg.DateCost(c.ref.Job, p.games[c.date])
+			if errors.Is(err, scrapers.ErrNoCostModel) {
+				if !slices.Contains(p.uncounted, c.ref.String()) {
+					p.uncounted = append(p.uncounted, c.ref.String())
+				}
+				continue
+			}
 			if err != nil {
 				return nil, usagef("planning %s %s: %w", c.ref, c.date, err)
 			}
@@ -656,6 +663,9 @@ func (p *plan) print(w io.Writer) {
 		}
 		tw.Flush()
 	}
+	if len(p.uncounted) > 0 {
+		fmt.Fprintf(w, "not counted: the requests of %s (no cost model in scrapers.Config.DateCost)\n", strings.Join(p.uncounted, ", "))
+	}
 	if p.credits > 0 || p.oddsKnown {
 		fmt.Fprintf(w, "Odds API credits: %s needed; %s\n", thousands(p.credits), p.oddsLine())
 	}
@@ -715,6 +725,7 @@ type planJSON struct {
 	Skipped    int            `json:"skipped_pairs"`
 	Pairs      []planPairJSON `json:"pairs"`
 	Requests   []sourceJSON   `json:"requests"`
+	Uncounted  []string       `json:"requests_not_counted,omitempty"`
 	Credits    creditsJSON    `json:"odds_credits"`
 	Tables     []tableLoad    `json:"bigquery_tables"`
 	Duration   durationJSON   `json:"duration"`
@@ -759,7 +770,7 @@ type durationJSON struct {
 
 func (p *plan) writeJSON(w io.Writer) error {
 	run, skipped := p.counts()
-	out := planJSON{Phase: string(p.sel.phase), Job: p.sel.jobName, StopAfter: string(p.sel.stop), RunPairs: run, Skipped: skipped,
+	out := planJSON{Phase: string(p.sel.phase), Job: p.sel.jobName, StopAfter: string(p.sel.stop), RunPairs: run, Skipped: skipped, Uncounted: p.uncounted,
 		Pairs: []planPairJSON{}, Requests: []sourceJSON{}, Tables: p.tables, OverBudget: p.overBudget(),
 		Credits: creditsJSON{Needed: p.credits, Known: p.oddsKnown, Floor: p.oddsFloor, Over: p.creditsOver()},
 		Duration: durationJSON{Seconds: p.duration.Seconds(), SourceSeconds: p.floor.Seconds(), SlowestSource: p.floorBy,

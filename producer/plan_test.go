@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/infra/emulators"
 	"github.com/nba-props/pipeline/messages"
+	"github.com/sethvargo/go-envconfig"
 )
 
 // putSchedule writes a scraped schedule object with games games, in NBA.com's shape, as
@@ -237,5 +239,23 @@ func TestAverageGamesFollowTheSeason(t *testing.T) {
 		if got := averageGamesOn(date); got != want {
 			t.Errorf("%s: %v games, want %v", date, got, want)
 		}
+	}
+}
+
+// A scraper added to the catalogue before its cost model is planned without its requests,
+// and the plan says so instead of failing.
+func TestPlanNamesAScraperWithoutCostModel(t *testing.T) {
+	t.Parallel()
+	_, vars := stack(t)
+	cat, err := messages.NewCatalog(append(messages.DefaultCatalog().Jobs(),
+		messages.JobSpec{Phase: messages.PhaseScrapers, Name: "nba_injury_report", Description: "a new source"})...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := runWith(context.Background(), []string{"plan", "--phase", "scrapers", "--job", "nba_injury_report", "--dates", "2024-11-01"},
+		&env{stdout: &out, stderr: &errb, lookuper: envconfig.MapLookuper(vars), catalog: cat, today: today})
+	if code != exitOK || !strings.Contains(out.String(), "not counted: the requests of scrapers/nba_injury_report (no cost model in scrapers.Config.DateCost)") {
+		t.Errorf("exit %d:\n%s%s", code, out.String(), errb.String())
 	}
 }

@@ -1,6 +1,7 @@
 package scrapers
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -25,6 +26,10 @@ const (
 	// bdlInjuryRows is the length of a league injury report (60 to 150 players listed).
 	bdlInjuryRows = 150
 )
+
+// ErrNoCostModel says DateCost does not know the job: a scraper added without its line
+// there. A plan leaves its requests out and says so.
+var ErrNoCostModel = errors.New("no cost model")
 
 // DateCost is what one scraper job spends on one date, following what its Run does:
 // requests per source (Sources) and The Odds API's credits. It is what a plan of a backfill
@@ -57,7 +62,7 @@ func (c Config) DateCost(job string, games float64) (DateCost, error) {
 			return DateCost{}, nil // an off day costs the schedule only
 		}
 	default:
-		return DateCost{}, fmt.Errorf("no cost model for scraper %q", job)
+		return DateCost{}, fmt.Errorf("%w for scraper %q: add it to scrapers.Config.DateCost", ErrNoCostModel, job)
 	}
 	switch job {
 	case "nbac_player_boxscores":

@@ -2,12 +2,14 @@ package scrapers
 
 import (
 	"context"
+	"errors"
 	"math"
 	"testing"
 	"time"
 
 	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/infra/sourcesim"
+	"github.com/nba-props/pipeline/messages"
 )
 
 // TestDateCostMatchesWhatTheScrapersDo runs each scraper for a game day and an off day
@@ -64,8 +66,8 @@ func TestDateCostMatchesWhatTheScrapersDo(t *testing.T) {
 func TestDateCostRefusesUnknownJobAndBadOffsets(t *testing.T) {
 	t.Parallel()
 	c := Config{BDLPerPage: 100, OddsSnapshotOffsets: "60m 5m"}
-	if _, err := c.DateCost("nope", 5); err == nil {
-		t.Error("a job without a cost model was estimated")
+	if _, err := c.DateCost("nope", 5); !errors.Is(err, ErrNoCostModel) {
+		t.Errorf("a job without a cost model: %v, want ErrNoCostModel", err)
 	}
 	c.OddsSnapshotOffsets = "soon"
 	if _, err := c.DateCost("bdl_games", 5); err == nil {
@@ -117,5 +119,16 @@ func TestOddsScraperRecordsItsCredits(t *testing.T) {
 	}
 	if got, err := fl.SourceUsage(ctx, ledger.SourceOddsAPI); err != nil || got.Remaining != 29 {
 		t.Errorf("after the floor refused a call: %+v, %v; want 29 remaining (the events list cost 1)", got, err)
+	}
+}
+
+// Every scraper of the catalogue has a cost model, so a plan counts all of its requests.
+func TestDateCostCoversTheCatalogue(t *testing.T) {
+	t.Parallel()
+	c := Config{BDLPerPage: 100, OddsSnapshotOffsets: "60m 5m"}
+	for _, s := range messages.DefaultCatalog().InPhase(messages.PhaseScrapers) {
+		if _, err := c.DateCost(s.Name, 7); err != nil {
+			t.Errorf("%s: %v", s.Ref(), err)
+		}
 	}
 }
