@@ -34,6 +34,15 @@ func (p Plan) Has(ref messages.JobRef, date string) bool {
 	return slices.Contains(p.Pairs[ref.String()], date)
 }
 
+// CheckRunID reports whether id can name a run (and its objects under PlanPrefix): 1 to
+// 128 letters, digits, '.', '_', ':' or '-'.
+func CheckRunID(id string) error {
+	if !runIDRE.MatchString(id) {
+		return fmt.Errorf("run id %q: want 1 to 128 letters, digits, '.', '_', ':' or '-'", id)
+	}
+	return nil
+}
+
 // PlanPath is the object name of a run's plan.
 func PlanPath(runID string) string { return PlanPrefix + runID + ".json" }
 
