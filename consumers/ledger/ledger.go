@@ -51,6 +51,9 @@ const (
 	MetaAwaitingFrom = "awaiting_since" // when the soft wait began
 	MetaRedriven     = "redriven"       // when the reconciler last re-sent the request
 	MetaIncomplete   = "incomplete"     // what a partial output lacks (game ids), comma-separated
+	// MetaTraceID is the trace of the write (the date's trace, when traces are recorded), so
+	// that the status page links a date to its trace.
+	MetaTraceID = "trace_id"
 )
 
 // maxMetaError bounds the last error copied to metadata (object metadata is small).
@@ -172,6 +175,9 @@ func (l *Ledger) write(ctx context.Context, rec Record, generation int64) (int64
 	w.ChunkSize = 0
 	w.ContentType = "application/json"
 	w.Metadata = metadata(rec)
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		w.Metadata[MetaTraceID] = sc.TraceID().String()
+	}
 	if _, err := w.Write(body); err != nil {
 		_ = w.Close()
 		return 0, writeErr(ref, rec.Date, err)
@@ -272,6 +278,8 @@ type Summary struct {
 	Incomplete []string
 	Redriven   time.Time
 	Generation int64
+	// TraceID is the trace of the last write, when traces were recorded.
+	TraceID string
 }
 
 // Stalled reports whether the record is running under a lease that lapsed at now: the
@@ -344,6 +352,7 @@ func summary(ref messages.JobRef, date string, gen int64, m map[string]string) S
 		LastError:  m[MetaLastError],
 		Reason:     m[MetaReason],
 		LeaseOwner: m[MetaLeaseOwner],
+		TraceID:    m[MetaTraceID],
 	}
 	s.Attempts, _ = strconv.Atoi(m[MetaAttempts])
 	s.Rows, _ = strconv.ParseInt(m[MetaRows], 10, 64)
