@@ -91,6 +91,7 @@ func runWith(ctx context.Context, args []string, e *env) int {
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(serveCmd(e))
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK

@@ -255,3 +255,10 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 	t.shutdown = nil
 	return errors.Join(errs...)
 }
+
+// NewPrometheus builds a meter provider read only by a Prometheus handler, whatever the
+// environment says: the status server's /metrics.
+func NewPrometheus(ctx context.Context, service string) (*Telemetry, error) {
+	return Setup(ctx, Config{TracesExporter: ExporterNone, MetricsExporter: ExporterNone, PrometheusPort: 1},
+		Options{Service: service, Prometheus: true})
+}
