@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"io"
 	"strings"
 	"time"
@@ -110,7 +111,8 @@ func gridProgressOf(cat *messages.Catalog, cells []cell, today string, now time.
 	}
 	p.PerSecond = float64(recent) / p.Window.Seconds()
 	if left := p.Total - p.Finished; left > 0 && p.PerSecond > 0 {
-		p.ETA = time.Duration(float64(left) / p.PerSecond * float64(time.Second)).Round(time.Second)
+		// Whole seconds, rounded up: the last pairs are never "ETA 0s".
+		p.ETA = time.Duration(math.Ceil(float64(left)/p.PerSecond)) * time.Second
 	}
 	return p
 }
