@@ -255,19 +255,20 @@ func up(ctx context.Context, f upFlags, stdout, stderr io.Writer, env envconfig.
 	fmt.Fprintln(stdout, "local stack is up; in another shell:")
 	printExports(stdout, s)
 	fmt.Fprintln(stdout, "then e.g.: go run ./producer enqueue --phase scrapers --job all --start-date 2024-10-22 --end-date 2024-10-24")
+	var page *statusPage
 	if f.statusPort >= 0 {
-		page, err := startStatusPage(ctx, f.host, f.statusPort, f.statusStart, f.statusEnd, s.Exports(), o.Logs)
+		page, err = startStatusPage(ctx, f.host, f.statusPort, f.statusStart, f.statusEnd, s.Exports(), o.Logs)
 		if err != nil {
 			fmt.Fprintf(stderr, "localstack: %v\n", err)
 			_ = s.Close()
 			return 1
 		}
-		defer page.close()
 		select {
 		case u := <-page.url:
 			fmt.Fprintf(stdout, "status page: %s (%s to %s; go run ./producer serve --run ID for a run)\n", u, f.statusStart, f.statusEnd)
-		case err := <-page.done:
-			fmt.Fprintf(stderr, "localstack: the status page stopped: %v\n", err)
+		case <-page.done:
+			fmt.Fprintf(stderr, "localstack: the status page stopped: %v\n", page.err)
+			page.close()
 			_ = s.Close()
 			return 1
 		}
@@ -285,6 +286,9 @@ func up(ctx context.Context, f upFlags, stdout, stderr io.Writer, env envconfig.
 		code = 1
 	}
 	fmt.Fprintln(stdout, "stopping…")
+	if page != nil {
+		page.close() // first: it reads the emulators until it stops
+	}
 	if err := s.Close(); err != nil {
 		fmt.Fprintf(stderr, "localstack: stopping: %v\n", err)
 		code = 1

@@ -19,8 +19,9 @@ import (
 type statusPage struct {
 	cmd  *exec.Cmd
 	dir  string
-	url  chan string // the page's URL, once it listens
-	done chan error
+	url  chan string   // the page's URL, once it listens
+	done chan struct{} // closed when the process has exited, with err
+	err  error
 }
 
 // startStatusPage builds the producer and starts `producer serve` on host:port over the
@@ -54,7 +55,7 @@ func startStatusPage(ctx context.Context, host string, port int, start, end stri
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("status page: %w", err)
 	}
-	p := &statusPage{cmd: cmd, dir: dir, url: make(chan string, 1), done: make(chan error, 1)}
+	p := &statusPage{cmd: cmd, dir: dir, url: make(chan string, 1), done: make(chan struct{})}
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
@@ -64,7 +65,8 @@ func startStatusPage(ctx context.Context, host string, port int, start, end stri
 			}
 			fmt.Fprintln(logs, sc.Text())
 		}
-		p.done <- cmd.Wait()
+		p.err = cmd.Wait()
+		close(p.done)
 	}()
 	return p, nil
 }
