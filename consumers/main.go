@@ -14,13 +14,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/consumers/service"
+	"github.com/nba-props/pipeline/consumers/telemetry"
 	"github.com/nba-props/pipeline/infra/cloud"
 	"github.com/sethvargo/go-envconfig"
 )
@@ -72,6 +76,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, l envconf
 	}
 	logger := slog.New(runner.NewLogHandler(stdout, &slog.HandlerOptions{Level: lv, AddSource: true}))
 
+	tel, err := setupTelemetry(ctx, l, cfg.Project, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "consumers: %v\n", err)
+		return 2
+	}
+	defer tel.stop()
+
 	svc, err := service.New(ctx, cfg, service.Options{Logger: logger})
 	if err != nil {
 		fmt.Fprintf(stderr, "consumers: %v\n", err)
@@ -93,6 +104,57 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, l envconf
 	}
 	logger.Info("consumer service stopped")
 	return 0
+}
+
+// serving is the process's telemetry: the providers installed as the global ones and,
+// with OTEL_METRICS_EXPORTER=prometheus, the /metrics server.
+type serving struct {
+	tel     *telemetry.Telemetry
+	metrics *http.Server
+	log     *slog.Logger
+}
+
+// setupTelemetry reads the OTEL_* environment, installs the providers (nothing with the
+// default none) and serves /metrics on OTEL_EXPORTER_PROMETHEUS_HOST:PORT when the metrics
+// exporter is prometheus, in pull and push mode alike.
+func setupTelemetry(ctx context.Context, l envconfig.Lookuper, project string, log *slog.Logger) (*serving, error) {
+	tcfg, err := telemetry.Load(ctx, l)
+	if err != nil {
+		return nil, err
+	}
+	tel, err := telemetry.Setup(ctx, tcfg, telemetry.Options{Service: "consumers", Project: project})
+	if err != nil {
+		return nil, err
+	}
+	tel.Install()
+	s := &serving{tel: tel, log: log}
+	if tel.Metrics == nil {
+		return s, nil
+	}
+	ln, err := net.Listen("tcp", tcfg.PrometheusAddr())
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("serving /metrics (OTEL_EXPORTER_PROMETHEUS_HOST, OTEL_EXPORTER_PROMETHEUS_PORT): %w", err), tel.Shutdown(ctx))
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", tel.Metrics)
+	s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.metrics.Serve(ln) }()
+	log.Info("serving Prometheus metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+	return s, nil
+}
+
+// flushTimeout bounds the last export at shutdown (Cloud Run kills 10 s after SIGTERM).
+const flushTimeout = time.Second
+
+func (s *serving) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+	defer cancel()
+	if s.metrics != nil {
+		_ = s.metrics.Shutdown(ctx)
+	}
+	if err := s.tel.Shutdown(ctx); err != nil {
+		s.log.Warn("telemetry not flushed", "err", err)
+	}
 }
 
 func splitList(s string) []string {

@@ -53,6 +53,8 @@ func TestConfigErrors(t *testing.T) {
 		{"bad flag", nil, []string{"--bogus"}, "flag provided but not defined: -bogus"},
 		{"stray argument", nil, []string{"raw"}, `unexpected arguments ["raw"]`},
 		{"bad duration", map[string]string{"CONSUMER_SHUTDOWN_GRACE": "soon"}, nil, `invalid duration "soon"`},
+		{"unknown traces exporter", map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "OTEL_TRACES_EXPORTER": "jaeger"}, nil,
+			`OTEL_TRACES_EXPORTER="jaeger": use none, console, otlp or gcp`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

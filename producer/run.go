@@ -65,6 +65,12 @@ type env struct {
 // run is main without the process: tests call it with their own arguments, writers and
 // environment.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, l envconfig.Lookuper) int {
+	flush, err := startTelemetry(ctx, l)
+	if err != nil {
+		fmt.Fprintf(stderr, "producer: %v\n", err)
+		return exitUsage
+	}
+	defer flush()
 	return runWith(ctx, args, &env{stdout: stdout, stderr: stderr, lookuper: l, catalog: messages.DefaultCatalog(), today: today})
 }
 
@@ -90,6 +96,7 @@ func runWith(ctx context.Context, args []string, e *env) int {
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(serveCmd(e))
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK

@@ -76,6 +76,8 @@ type cell struct {
 	WaitsFor []string `json:"waits_for,omitempty"`
 	// Incomplete names what a partial date lacks (game ids).
 	Incomplete []string `json:"incomplete,omitempty"`
+	// TraceID is the trace of the record's last write, when traces were recorded.
+	TraceID string `json:"trace_id,omitempty"`
 }
 
 // scheduleRef is the job whose rows on a date are that date's games: the raw NBA.com
@@ -191,53 +193,10 @@ func status(ctx context.Context, e *env, f statusFlags) error {
 }
 
 func statusOnce(ctx context.Context, e *env, f statusFlags, l *ledger.Ledger, specs []messages.JobSpec, dates []string) error {
-	grid := map[messages.JobRef]map[string]ledger.Summary{}
-	for _, s := range specs {
-		sums, err := l.List(ctx, s.Ref(), dates[0], dates[len(dates)-1])
-		if err != nil {
-			return fmt.Errorf("reading the ledger: %w", err)
-		}
-		m := map[string]ledger.Summary{}
-		for _, sum := range sums {
-			if f.runID == "" || sum.RunID == f.runID {
-				m[sum.Date] = sum
-			}
-		}
-		grid[s.Ref()] = m
-	}
-	upstream, err := upstreamRecords(ctx, l, grid, dates)
+	cells, games, err := gridCells(ctx, l, specs, dates, f.runID, time.Now())
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	var cells []cell
-	for _, d := range dates {
-		for _, s := range specs {
-			c := cell{Date: d, Phase: string(s.Phase), Job: s.Name}
-			if sum, ok := grid[s.Ref()][d]; ok {
-				c.State, c.Attempts, c.Rows, c.Objects, c.Emitted = string(sum.State), sum.Attempts, sum.Rows, sum.Objects, sum.Emitted
-				c.RunID, c.Reason, c.LastError, c.Updated = sum.RunID, sum.Reason, sum.LastError, sum.Updated
-				c.Incomplete = sum.Incomplete
-				if sum.Stalled(now) {
-					c.StalledFor = now.Sub(sum.LeaseExpires).Round(time.Second)
-				}
-				for _, u := range append(slices.Clone(sum.Missing), sum.Awaiting...) {
-					if !upstream[u+" "+d].State.Done() {
-						c.WaitsFor = append(c.WaitsFor, u)
-					}
-				}
-			}
-			cells = append(cells, c)
-		}
-	}
-	var games map[string]int64
-	if slices.ContainsFunc(specs, func(s messages.JobSpec) bool { return s.Phase != messages.PhaseScrapers }) {
-		var err error
-		if games, err = gamesPerDate(ctx, l, dates); err != nil {
-			return err
-		}
-	}
-	flagLowRows(cells, games)
 	if f.json {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
@@ -260,7 +219,61 @@ func statusOnce(ctx context.Context, e *env, f statusFlags, l *ledger.Ledger, sp
 				plural(len(unjudged), "date"), scheduleRef)
 		}
 	}
+	if f.watch > 0 {
+		printProgress(e.stdout, gridProgressOf(e.catalog, cells, e.today(), time.Now()))
+	}
 	return nil
+}
+
+// gridCells reads the date × job grid from the ledger, dates down and jobs across in
+// specs' order, with the rows each date's games lead to expect (flagLowRows); runID, if
+// set, keeps only records last touched by that run. games holds the games per date that
+// judged the rows (nil when only scrapers are shown). status and serve both draw it.
+func gridCells(ctx context.Context, l *ledger.Ledger, specs []messages.JobSpec, dates []string, runID string, now time.Time) (cells []cell, games map[string]int64, err error) {
+	grid := map[messages.JobRef]map[string]ledger.Summary{}
+	for _, s := range specs {
+		sums, err := l.List(ctx, s.Ref(), dates[0], dates[len(dates)-1])
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading the ledger: %w", err)
+		}
+		m := map[string]ledger.Summary{}
+		for _, sum := range sums {
+			if runID == "" || sum.RunID == runID {
+				m[sum.Date] = sum
+			}
+		}
+		grid[s.Ref()] = m
+	}
+	upstream, err := upstreamRecords(ctx, l, grid, dates)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, d := range dates {
+		for _, s := range specs {
+			c := cell{Date: d, Phase: string(s.Phase), Job: s.Name}
+			if sum, ok := grid[s.Ref()][d]; ok {
+				c.State, c.Attempts, c.Rows, c.Objects, c.Emitted = string(sum.State), sum.Attempts, sum.Rows, sum.Objects, sum.Emitted
+				c.RunID, c.Reason, c.LastError, c.Updated = sum.RunID, sum.Reason, sum.LastError, sum.Updated
+				c.Incomplete, c.TraceID = sum.Incomplete, sum.TraceID
+				if sum.Stalled(now) {
+					c.StalledFor = now.Sub(sum.LeaseExpires).Round(time.Second)
+				}
+				for _, u := range append(slices.Clone(sum.Missing), sum.Awaiting...) {
+					if !upstream[u+" "+d].State.Done() {
+						c.WaitsFor = append(c.WaitsFor, u)
+					}
+				}
+			}
+			cells = append(cells, c)
+		}
+	}
+	if slices.ContainsFunc(specs, func(s messages.JobSpec) bool { return s.Phase != messages.PhaseScrapers }) {
+		if games, err = gamesPerDate(ctx, l, dates); err != nil {
+			return nil, nil, err
+		}
+	}
+	flagLowRows(cells, games)
+	return cells, games, nil
 }
 
 // upstreamRecords reads the records that waiting records of the grid wait for, by

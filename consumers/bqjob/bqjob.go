@@ -14,9 +14,14 @@ import (
 	"net/http"
 
 	"cloud.google.com/go/bigquery"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/api/googleapi"
 
 	"github.com/nba-props/pipeline/consumers/runner"
+	"github.com/nba-props/pipeline/consumers/telemetry"
 	"github.com/nba-props/pipeline/messages"
 )
 
@@ -53,16 +58,9 @@ func Run(ctx context.Context, bq *bigquery.Client, base string, start func(id st
 		if attempt > 1 {
 			id = fmt.Sprintf("%s_a%d", base, attempt)
 		}
-		job, err := start(id)
-		if IsConflict(err) {
-			job, err = bq.JobFromID(ctx, id)
-		}
+		st, err := runOne(ctx, bq, id, attempt, start)
 		if err != nil {
-			return nil, fmt.Errorf("bigquery job %s: %w", id, err)
-		}
-		st, err := job.Wait(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("bigquery job %s: wait: %w", id, err)
+			return nil, err
 		}
 		if lastErr = st.Err(); lastErr != nil {
 			lastErr = fmt.Errorf("bigquery job %s: %w", id, lastErr)
@@ -71,6 +69,46 @@ func Run(ctx context.Context, bq *bigquery.Client, base string, start func(id st
 		return st, nil
 	}
 	return nil, fmt.Errorf("%d bigquery jobs failed: %w", MaxAttempts, lastErr)
+}
+
+// runOne starts (or attaches to) the job id and waits for it, under the job's span. An
+// error means the job's fate is unknown; a job that ran and failed is in the status.
+func runOne(ctx context.Context, bq *bigquery.Client, id string, attempt int, start func(id string) (*bigquery.Job, error)) (*bigquery.JobStatus, error) {
+	ctx, span := otel.Tracer(telemetry.ScopeName).Start(ctx, "bigquery job", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("bigquery.job.id", id), attribute.Int("pipeline.attempt", attempt)))
+	defer span.End()
+	job, err := start(id)
+	if IsConflict(err) {
+		// It already exists (a redelivery): wait for it instead of running it twice.
+		span.SetAttributes(attribute.Bool("bigquery.job.attached", true))
+		job, err = bq.JobFromID(ctx, id)
+	}
+	if err != nil {
+		err = fmt.Errorf("bigquery job %s: %w", id, err)
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+		return nil, err
+	}
+	st, err := job.Wait(ctx)
+	if err != nil {
+		err = fmt.Errorf("bigquery job %s: wait: %w", id, err)
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+		return nil, err
+	}
+	if jerr := st.Err(); jerr != nil {
+		span.RecordError(jerr)
+		span.SetStatus(codes.Error, jerr.Error())
+	}
+	if stats := st.Statistics; stats != nil {
+		if q, ok := stats.Details.(*bigquery.QueryStatistics); ok {
+			span.SetAttributes(attribute.Int64("bigquery.rows_affected", q.NumDMLAffectedRows))
+		}
+		if l, ok := stats.Details.(*bigquery.LoadStatistics); ok {
+			span.SetAttributes(attribute.Int64("bigquery.output_rows", l.OutputRows))
+		}
+	}
+	return st, nil
 }
 
 // IsConflict reports BigQuery's answer to a job id that already exists.

@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"cloud.google.com/go/storage"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iterator"
 
@@ -48,6 +51,9 @@ const (
 	MetaAwaitingFrom = "awaiting_since" // when the soft wait began
 	MetaRedriven     = "redriven"       // when the reconciler last re-sent the request
 	MetaIncomplete   = "incomplete"     // what a partial output lacks (game ids), comma-separated
+	// MetaTraceID is the trace of the write (the date's trace, when traces are recorded), so
+	// that the status page links a date to its trace.
+	MetaTraceID = "trace_id"
 )
 
 // SmallObjectChunk is the writer chunk size of the pipeline's objects (ledger records,
@@ -66,6 +72,7 @@ type Ledger struct {
 	bucket *storage.BucketHandle
 	name   string
 	now    func() time.Time
+	tel    instruments
 }
 
 // Options tune a Ledger.
@@ -73,6 +80,10 @@ type Options struct {
 	// Now is the clock of leases and timings; nil means time.Now. Tests move it to expire
 	// leases without sleeping.
 	Now func() time.Time
+	// TracerProvider and MeterProvider receive a span per Get, Write and List and the
+	// count of writes by state; nil means the global ones (package telemetry).
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
 }
 
 // New returns the ledger kept in bucket.
@@ -81,7 +92,7 @@ func New(client *storage.Client, bucket string, opts Options) *Ledger {
 	if now == nil {
 		now = time.Now
 	}
-	return &Ledger{bucket: client.Bucket(bucket), name: bucket, now: now}
+	return &Ledger{bucket: client.Bucket(bucket), name: bucket, now: now, tel: newInstruments(opts.TracerProvider, opts.MeterProvider)}
 }
 
 // Now is the ledger's clock.
@@ -108,6 +119,13 @@ func checkKey(ref messages.JobRef, date string) error {
 // Get reads the record of (ref, date) and the generation to pass to Write. It returns
 // ErrNotFound (and generation 0) when the date never ran.
 func (l *Ledger) Get(ctx context.Context, ref messages.JobRef, date string) (Record, int64, error) {
+	ctx, span := l.tel.start(ctx, "ledger.get", ref, date)
+	rec, gen, err := l.get(ctx, ref, date)
+	span.end(err, errors.Is(err, ErrNotFound))
+	return rec, gen, err
+}
+
+func (l *Ledger) get(ctx context.Context, ref messages.JobRef, date string) (Record, int64, error) {
 	if err := checkKey(ref, date); err != nil {
 		return Record{}, 0, err
 	}
@@ -135,6 +153,14 @@ func (l *Ledger) Get(ctx context.Context, ref messages.JobRef, date string) (Rec
 // first. Every transition is such a conditional upload: GCS (and fake-gcs-server) enforce
 // generation preconditions on uploads atomically.
 func (l *Ledger) Write(ctx context.Context, rec Record, generation int64) (int64, error) {
+	ctx, span := l.tel.start(ctx, "ledger.write", rec.Ref(), rec.Date)
+	gen, err := l.write(ctx, rec, generation)
+	l.tel.wrote(ctx, span, rec, err)
+	span.end(err, errors.Is(err, ErrConflict))
+	return gen, err
+}
+
+func (l *Ledger) write(ctx context.Context, rec Record, generation int64) (int64, error) {
 	ref := rec.Ref()
 	if err := checkKey(ref, rec.Date); err != nil {
 		return 0, err
@@ -157,6 +183,9 @@ func (l *Ledger) Write(ctx context.Context, rec Record, generation int64) (int64
 	w.ChunkSize = SmallObjectChunk
 	w.ContentType = "application/json"
 	w.Metadata = metadata(rec)
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		w.Metadata[MetaTraceID] = sc.TraceID().String()
+	}
 	if _, err := w.Write(body); err != nil {
 		_ = w.Close()
 		return 0, writeErr(ref, rec.Date, err)
@@ -257,6 +286,8 @@ type Summary struct {
 	Incomplete []string
 	Redriven   time.Time
 	Generation int64
+	// TraceID is the trace of the last write, when traces were recorded.
+	TraceID string
 }
 
 // Stalled reports whether the record is running under a lease that lapsed at now: the
@@ -271,6 +302,14 @@ func (s Summary) Ref() messages.JobRef { return messages.Ref(s.Phase, s.Job) }
 // List returns the summaries of ref's records for dates in [from, to] (either may be "" for
 // unbounded), in date order, with one paged listing that reads metadata only.
 func (l *Ledger) List(ctx context.Context, ref messages.JobRef, from, to string) ([]Summary, error) {
+	ctx, span := l.tel.start(ctx, "ledger.list", ref, "")
+	out, err := l.list(ctx, ref, from, to)
+	span.SetAttributes(attribute.String("pipeline.from", from), attribute.String("pipeline.to", to), attribute.Int("pipeline.records", len(out)))
+	span.end(err, false)
+	return out, err
+}
+
+func (l *Ledger) list(ctx context.Context, ref messages.JobRef, from, to string) ([]Summary, error) {
 	if _, err := messages.ParseJobRef(ref.String()); err != nil {
 		return nil, fmt.Errorf("ledger list: %w", err)
 	}
@@ -321,6 +360,7 @@ func summary(ref messages.JobRef, date string, gen int64, m map[string]string) S
 		LastError:  m[MetaLastError],
 		Reason:     m[MetaReason],
 		LeaseOwner: m[MetaLeaseOwner],
+		TraceID:    m[MetaTraceID],
 	}
 	s.Attempts, _ = strconv.Atoi(m[MetaAttempts])
 	s.Rows, _ = strconv.ParseInt(m[MetaRows], 10, 64)

@@ -80,7 +80,8 @@ func (rt *Runtime) Deliver(ctx context.Context, d Delivery) Settlement {
 	rt.inflight.Add(1)
 	defer rt.inflight.Done()
 	start := time.Now()
-	wctx, cancel := rt.workContext(withTraceparent(ctx, d.Attributes[traceparentAttr]))
+	sctx, span := rt.startDelivery(ctx, d)
+	wctx, cancel := rt.workContext(sctx)
 	defer cancel()
 	var h handling
 	t, ok := rt.targets[d.Subscription]
@@ -94,7 +95,9 @@ func (rt *Runtime) Deliver(ctx context.Context, d Delivery) Settlement {
 	default:
 		h = rt.handleJob(wctx, ctx, t, d)
 	}
-	rt.logHandled(wctx, d, h, time.Since(start))
+	elapsed := time.Since(start)
+	rt.logHandled(wctx, d, h, elapsed)
+	rt.endDelivery(wctx, span, d, h, elapsed)
 	return h.outcome.Settlement()
 }
 
@@ -121,7 +124,9 @@ func (rt *Runtime) handleJob(ctx, dctx context.Context, t target, d Delivery) ha
 		return h
 	}
 	defer rt.markRunning(spec.Ref(), req.Date)()
-	dec, err := rt.claim(ctx, dctx, spec, req)
+	cctx, endDecide := rt.span(ctx, "decide")
+	dec, err := rt.claim(cctx, dctx, spec, req)
+	endDecide(err)
 	h.state, h.attempt = dec.rec.State, dec.rec.Attempts
 	switch {
 	case err != nil:

@@ -15,21 +15,18 @@ import (
 // outgoing is a message the runtime publishes, with its topic.
 type outgoing struct {
 	topic string
+	req   messages.Request
 	msg   *pubsub.Message
 }
 
-// message encodes req for its phase topic, carrying the trace context of ctx, so that one
-// date can be followed through every phase (the W3C traceparent the Pub/Sub client uses).
-// Every message the runtime publishes for a job is built here.
-func (rt *Runtime) message(ctx context.Context, req messages.Request) (outgoing, error) {
+// message encodes req for its phase topic. Every message the runtime publishes for a job
+// is built here; publish gives it the trace context.
+func (rt *Runtime) message(_ context.Context, req messages.Request) (outgoing, error) {
 	body, attrs, err := messages.Encode(req, rt.opts.Catalog)
 	if err != nil {
 		return outgoing{}, err
 	}
-	if tp, ok := traceparent(ctx); ok {
-		attrs[traceparentAttr] = tp
-	}
-	return outgoing{topic: rt.opts.Names.Topic(req.Phase), msg: &pubsub.Message{Data: body, Attributes: attrs}}, nil
+	return outgoing{topic: rt.opts.Names.Topic(req.Phase), req: req, msg: &pubsub.Message{Data: body, Attributes: attrs}}, nil
 }
 
 // downstream builds the messages for the downstream jobs req may reach (its StopAfter).
@@ -101,17 +98,23 @@ func (rt *Runtime) notifySoftDependents(ctx context.Context, req messages.Reques
 	return nil
 }
 
-// publish sends every message and waits for all results.
+// publish sends every message and waits for all results. Each message carries the trace
+// context of its publish span (the W3C traceparent the Pub/Sub client uses), a child of
+// the delivery's, so that one date can be followed through every phase.
 func (rt *Runtime) publish(ctx context.Context, msgs ...outgoing) error {
 	ctx, cancel := context.WithTimeout(ctx, rt.opts.PublishTimeout)
 	defer cancel()
 	results := make([]*pubsub.PublishResult, len(msgs))
+	ends := make([]func(error), len(msgs))
 	for i, m := range msgs {
+		ends[i] = rt.publishSpan(ctx, m)
 		results[i] = rt.publisher(m.topic).Publish(ctx, m.msg)
 	}
 	var errs []error
 	for i, r := range results {
-		if _, err := r.Get(ctx); err != nil {
+		_, err := r.Get(ctx)
+		ends[i](err)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("publish to %s: %w", msgs[i].topic, err))
 		}
 	}
@@ -137,16 +140,4 @@ func (rt *Runtime) stopPublishers() {
 	for _, p := range ps {
 		p.Stop()
 	}
-}
-
-type traceparentKey struct{}
-
-// withTraceparent keeps a delivery's W3C traceparent in ctx for the messages it leads to.
-func withTraceparent(ctx context.Context, tp string) context.Context {
-	return context.WithValue(ctx, traceparentKey{}, tp)
-}
-
-func traceparent(ctx context.Context) (string, bool) {
-	tp, ok := ctx.Value(traceparentKey{}).(string)
-	return tp, ok && tp != ""
 }

@@ -20,7 +20,7 @@ func (rt *Runtime) execute(ctx context.Context, spec messages.JobSpec, d Deliver
 	jctx = WithInfo(jctx, RunInfo{Attempt: rec.Attempts, InputFingerprint: rec.InputFingerprint, Inputs: rec.Inputs, Lane: req.Lane})
 	lease := &leaseKeeper{rt: rt, rec: rec, gen: gen, cancelJob: cancel}
 	stopLease := lease.start(ctx)
-	res, jerr := runJob(jctx, rt.opts.Jobs[spec.Ref()], req)
+	res, jerr := rt.runTraced(jctx, rt.opts.Jobs[spec.Ref()], req)
 	stopLease()
 	cancel()
 	rec, gen, lost := lease.state()

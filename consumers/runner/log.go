@@ -83,34 +83,6 @@ func severity(v slog.Value) string {
 	}
 }
 
-// traceparentAttr is where the Pub/Sub client library carries W3C trace context in
-// message attributes. The runtime also copies it onto the messages it emits, so one date
-// can be followed from scraper to analytics even without OpenTelemetry.
-const traceparentAttr = "googclient_traceparent"
-
-// traceAttrs returns the Cloud Logging trace fields for a W3C traceparent
-// ("00-<trace>-<span>-<flags>") in project, or nothing if it does not parse.
-func traceAttrs(project, traceparent string) []slog.Attr {
-	parts := strings.Split(traceparent, "-")
-	if len(parts) != 4 || len(parts[1]) != 32 || len(parts[2]) != 16 || !isHex(parts[1]) || !isHex(parts[2]) {
-		return nil
-	}
-	return []slog.Attr{
-		slog.String(LogKeyTrace, "projects/"+project+"/traces/"+parts[1]),
-		slog.String(LogKeySpanID, parts[2]),
-		slog.Bool(LogKeyTraceSampled, strings.HasSuffix(parts[3], "1")),
-	}
-}
-
-func isHex(s string) bool {
-	for _, c := range s {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
 // logHandled writes the one log line of a delivery.
 func (rt *Runtime) logHandled(ctx context.Context, d Delivery, h handling, elapsed time.Duration) {
 	level := slog.LevelInfo
@@ -148,7 +120,7 @@ func (rt *Runtime) logHandled(ctx context.Context, d Delivery, h handling, elaps
 	if h.err != nil {
 		attrs = append(attrs, slog.String("err", h.err.Error()))
 	}
-	attrs = append(attrs, traceAttrs(rt.project, d.Attributes[traceparentAttr])...)
+	attrs = append(attrs, traceLogAttrs(ctx, rt.project)...)
 	rt.log.LogAttrs(ctx, level, "message "+string(h.outcome), attrs...)
 }
 

@@ -16,6 +16,8 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/storage"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/messages"
@@ -100,6 +102,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the ledger's clock; nil means time.Now.
 	Now func() time.Time
+	// TracerProvider and MeterProvider receive the runtime's and its ledger's spans and
+	// metrics (package telemetry); nil means the global ones, which a binary's main sets.
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
 }
 
 // Runtime consumes the subscriptions of the selected jobs and their phases' catch-alls.
@@ -132,6 +138,7 @@ type Runtime struct {
 
 	plans   planCache
 	cancels cancelCache
+	tel     *instruments
 
 	// running counts the deliveries of this process deciding or running each (job, date),
 	// by "phase/job date": a live lease of this owner on a date none of them holds is one
@@ -203,9 +210,15 @@ func New(opts Options) (*Runtime, error) {
 	if len(jobs) == 0 && len(phases) == 0 && !opts.DeadLetters {
 		return nil, errors.New("runner: nothing to consume: no job selected and no unroutable phase")
 	}
+	tel, err := newInstruments(opts.TracerProvider, opts.MeterProvider)
+	if err != nil {
+		return nil, err
+	}
 	rt := &Runtime{
-		opts:       opts,
-		ledger:     ledger.New(opts.Storage, opts.Bucket, ledger.Options{Now: opts.Now}),
+		opts: opts,
+		tel:  tel,
+		ledger: ledger.New(opts.Storage, opts.Bucket, ledger.Options{Now: opts.Now,
+			TracerProvider: opts.TracerProvider, MeterProvider: opts.MeterProvider}),
 		log:        opts.Logger,
 		project:    opts.PubSub.Project(),
 		jobs:       jobs,

@@ -130,9 +130,12 @@ type response struct {
 // get performs r, waiting for the source's rate limit before each attempt and retrying
 // transient failures within the retry policy. Errors never hold the source's keys.
 func (s *source) get(ctx context.Context, r request) (*response, error) {
+	ctx, span := s.startRequest(ctx, r)
 	resp, err := s.getRaw(ctx, r)
+	err = s.scrub(err)
+	span.end(resp, err)
 	if err != nil {
-		return nil, s.scrub(err)
+		return nil, err
 	}
 	return resp, nil
 }
@@ -140,10 +143,13 @@ func (s *source) get(ctx context.Context, r request) (*response, error) {
 func (s *source) getRaw(ctx context.Context, r request) (*response, error) {
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
+		waitStart := time.Now()
 		if err := s.limit.wait(ctx); err != nil {
 			return nil, fmt.Errorf("%s GET %s: waiting for the rate limit: %w", s.name, r.endpoint, err)
 		}
+		s.waited(ctx, time.Since(waitStart))
 		resp, retryAfter, err := s.once(ctx, r)
+		s.attempted(ctx, resp, err)
 		if err == nil {
 			resp.attempts = attempt
 			return resp, nil
@@ -163,6 +169,7 @@ func (s *source) getRaw(ctx context.Context, r request) (*response, error) {
 		if attempt >= s.retry.attempts || elapsed+delay > s.retry.budget {
 			return nil, fmt.Errorf("%w after %d attempts in %s: %w", ErrRetryBudget, attempt, elapsed.Round(time.Millisecond), err)
 		}
+		s.retrying(ctx, attempt, delay, err)
 		s.log.LogAttrs(ctx, slog.LevelWarn, "retrying source request",
 			slog.String("source", s.name), slog.String("endpoint", r.endpoint),
 			slog.Int("attempt", attempt), slog.Duration("delay", delay), slog.String("err", s.scrub(err).Error()))
@@ -212,6 +219,7 @@ func (s *source) once(ctx context.Context, r request) (_ *response, retryAfter t
 	if s.observe != nil {
 		s.observe(res.Header)
 	}
+	s.credits(ctx, res.Header)
 	body, err := io.ReadAll(io.LimitReader(res.Body, maxBody+1))
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s GET %s: HTTP %d, reading the body: %w", s.name, r.endpoint, res.StatusCode, err)

@@ -170,6 +170,10 @@ type upFlags struct {
 	pubsubPort, gcsPort, bqPort, simPort int
 	fresh                                bool
 	simNow, logFile                      string
+	// statusPort serves the status page (producer serve) over statusStart to statusEnd;
+	// negative: no page.
+	statusPort             int
+	statusStart, statusEnd string
 }
 
 func upFlagSet(f *upFlags) *flag.FlagSet {
@@ -179,6 +183,9 @@ func upFlagSet(f *upFlags) *flag.FlagSet {
 	fs.IntVar(&f.gcsPort, "gcs-port", 4443, "GCS emulator `port`")
 	fs.IntVar(&f.bqPort, "bigquery-port", 9050, "BigQuery emulator `port`")
 	fs.IntVar(&f.simPort, "sim-port", 8090, "source simulator `port`")
+	fs.IntVar(&f.statusPort, "status-port", 8099, "status page `port` (producer serve); -1: no status page")
+	fs.StringVar(&f.statusStart, "status-start-date", defaultRunStart, "first date of the status page")
+	fs.StringVar(&f.statusEnd, "status-end-date", defaultRunEnd, "last date of the status page")
 	fs.StringVar(&f.o.DataDir, "data", ".local", "`directory` for GCS objects and BigQuery tables, kept across restarts")
 	fs.BoolVar(&f.fresh, "fresh", false, "delete the data directory first")
 	fs.StringVar(&f.o.Project, "project", cloud.LocalProject, "project id on the emulators")
@@ -248,6 +255,24 @@ func up(ctx context.Context, f upFlags, stdout, stderr io.Writer, env envconfig.
 	fmt.Fprintln(stdout, "local stack is up; in another shell:")
 	printExports(stdout, s)
 	fmt.Fprintln(stdout, "then e.g.: go run ./producer enqueue --phase scrapers --job all --start-date 2024-10-22 --end-date 2024-10-24")
+	var page *statusPage
+	if f.statusPort >= 0 {
+		page, err = startStatusPage(ctx, f.host, f.statusPort, f.statusStart, f.statusEnd, s.Exports(), o.Logs)
+		if err != nil {
+			fmt.Fprintf(stderr, "localstack: %v\n", err)
+			_ = s.Close()
+			return 1
+		}
+		select {
+		case u := <-page.url:
+			fmt.Fprintf(stdout, "status page: %s (%s to %s; go run ./producer serve --run ID for a run)\n", u, f.statusStart, f.statusEnd)
+		case <-page.done:
+			fmt.Fprintf(stderr, "localstack: the status page stopped: %v\n", page.err)
+			page.close()
+			_ = s.Close()
+			return 1
+		}
+	}
 	fmt.Fprintln(stdout, "Ctrl-C stops the stack.")
 	if ready != nil {
 		ready <- s
@@ -261,6 +286,9 @@ func up(ctx context.Context, f upFlags, stdout, stderr io.Writer, env envconfig.
 		code = 1
 	}
 	fmt.Fprintln(stdout, "stopping…")
+	if page != nil {
+		page.close() // first: it reads the emulators until it stops
+	}
 	if err := s.Close(); err != nil {
 		fmt.Fprintf(stderr, "localstack: stopping: %v\n", err)
 		code = 1

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -46,6 +48,7 @@ func TestStackRunsThePipeline(t *testing.T) {
 	code := make(chan int, 1)
 	go func() {
 		code <- run(ctx, []string{"--pubsub-port", "0", "--gcs-port", "0", "--bigquery-port", "0", "--sim-port", "0",
+			"--status-port", "0",
 			"--data", t.TempDir(), "--prefix", "ls-", "--sim-now", "2025-06-30T12:00:00Z"},
 			&stdout, &stderr, envconfig.MapLookuper(map[string]string{"CONSUMER_STREAMS": "2"}), ready)
 	}()
@@ -61,6 +64,21 @@ func TestStackRunsThePipeline(t *testing.T) {
 		"export BIGQUERY_EMULATOR_HOST=http://127.0.0.1:", "export NBA_ENV_PREFIX=ls-"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("printed environment lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	// The status page answers at the printed URL, over the default range.
+	_, rest, ok := strings.Cut(stdout.String(), "status page: ")
+	pageURL, _, _ := strings.Cut(rest, " ")
+	if !ok || !strings.HasPrefix(pageURL, "http://127.0.0.1:") {
+		t.Errorf("no status page URL printed:\n%s", stdout.String())
+	} else if resp, err := http.Get(pageURL + "api/grid"); err != nil {
+		t.Errorf("status page: %v", err)
+	} else {
+		var grid struct{ Dates []string }
+		err := json.NewDecoder(resp.Body).Decode(&grid)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || err != nil || len(grid.Dates) != 14 {
+			t.Errorf("GET %sapi/grid: %d, %d dates, %v; want 200 with the 14 dates of the default range", pageURL, resp.StatusCode, len(grid.Dates), err)
 		}
 	}
 	// The consumers run inside the stack: the simulator's URLs are not the user's business.
