@@ -14,6 +14,7 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 	"github.com/nba-props/pipeline/consumers/ledger"
+	"github.com/nba-props/pipeline/consumers/telemetry"
 	"github.com/nba-props/pipeline/messages"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -534,11 +535,19 @@ func newPublisher(c *pubsub.Client, topic string) *pubsub.Publisher {
 // terminal when bar is set. It returns how many the server accepted and the first error.
 func publish(ctx context.Context, e *env, pub *pubsub.Publisher, reqs []messages.Request, bar bool) (int, error) {
 	var msgs []*pubsub.Message
+	// One trace per date of the run: every message of a date is published under its span.
+	var runID string
+	if len(reqs) > 0 {
+		runID = reqs[0].RunID
+	}
+	traces := telemetry.NewRunTraces(nil, runID)
+	defer traces.End()
 	for _, req := range reqs {
 		body, attrs, err := messages.Encode(req, e.catalog)
 		if err != nil {
 			return 0, fmt.Errorf("encode %s %s: %w", req.Ref(), req.Date, err)
 		}
+		traces.Message(ctx, pub.ID(), req, attrs)
 		msgs = append(msgs, &pubsub.Message{Data: body, Attributes: attrs})
 	}
 	return publishMessages(ctx, e, pub, msgs, bar)

@@ -393,7 +393,7 @@ func printGrid(w io.Writer, specs []messages.JobSpec, dates []string, cells []ce
 	}
 	tw.Flush()
 	var parts []string
-	for _, st := range []string{"succeeded", "empty", "partial", "running", "stalled", "waiting", "failed", "dead", "none"} {
+	for _, st := range []string{"succeeded", "empty", "partial", "running", "stalled", "waiting", "failed", "dead", "cancelled", "none"} {
 		if counts[st] > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", st, counts[st]))
 		}

@@ -146,7 +146,6 @@ func (rt *Runtime) deliveryLimit(ctx context.Context, req messages.Request, caus
 	return false, fmt.Errorf("record %s %s: lost %d compare-and-swap races", req.Ref(), req.Date, casRetries)
 }
 
-
 // reject dead-letters a delivery that cannot be processed (it does not decode, or asks
 // for what the job cannot do) with its reason. It changes no ledger record.
 func (rt *Runtime) reject(ctx context.Context, d Delivery, h handling, cause error) handling {
