@@ -31,6 +31,7 @@ type runFlags struct {
 	data        string
 	timeout     time.Duration
 	seed        int64
+	pubsub      string
 }
 
 func runFlagSet(f *runFlags) *flag.FlagSet {
@@ -42,6 +43,7 @@ func runFlagSet(f *runFlags) *flag.FlagSet {
 	fs.DurationVar(&f.timeout, "timeout", 15*time.Minute, "give up when the chain has not finished after this long")
 	fs.Int64Var(&f.seed, "sim-seed", 2024, "source simulator seed")
 	fs.BoolVar(&f.again, "again", false, "then run the same backfill again with --force and show that nothing downstream changes")
+	pubsubFlag(fs, &f.pubsub)
 	return fs
 }
 
@@ -51,6 +53,10 @@ func runFlagSet(f *runFlags) *flag.FlagSet {
 // table and the ground-truth comparison. It exits 0 only when everything matches.
 func runBackfill(ctx context.Context, f runFlags, stdout, stderr io.Writer, env envconfig.Lookuper) int {
 	if _, err := messages.DateRange(f.start, f.end); err != nil {
+		fmt.Fprintf(stderr, "localstack run: %v\n", err)
+		return 2
+	}
+	if err := CheckPubSub(f.pubsub); err != nil {
 		fmt.Fprintf(stderr, "localstack run: %v\n", err)
 		return 2
 	}
@@ -81,7 +87,7 @@ func runBackfill(ctx context.Context, f runFlags, stdout, stderr io.Writer, env 
 	now, _ := time.Parse(time.RFC3339, runSimNow)
 	ports := "127.0.0.1:0"
 	o := Options{
-		PubSubAddr: ports, GCSAddr: ports, BigQueryAddr: ports, SimAddr: ports,
+		PubSubAddr: ports, GCSAddr: ports, BigQueryAddr: ports, SimAddr: ports, PubSub: f.pubsub,
 		DataDir: dir, Project: cloud.LocalProject, Bucket: cloud.LocalProject,
 		SimSeed: f.seed, SimNow: now, Env: env, Logs: logs,
 	}
@@ -92,7 +98,7 @@ func runBackfill(ctx context.Context, f runFlags, stdout, stderr io.Writer, env 
 		return 1
 	}
 	defer s.Close()
-	fmt.Fprintf(stdout, "local stack up in %.1fs (consumer logs: %s)\n", time.Since(began).Seconds(), logPath)
+	fmt.Fprintf(stdout, "local stack up in %.1fs, Pub/Sub on %s (consumer logs: %s)\n", time.Since(began).Seconds(), s.PubSubName(), logPath)
 	st := backfill.Stack{
 		Env: map[string]string{}, Storage: s.Storage, Bucket: o.Bucket, BigQuery: s.BigQuery,
 		Sim: s.Sim, Catalog: messages.DefaultCatalog(), Producer: []string{producer},

@@ -192,7 +192,7 @@ func TestHelpListsBothCommands(t *testing.T) {
 				t.Errorf("exit %d, want 0; stderr %q", code, errb.String())
 			}
 			for _, want := range []string{"localstack [up] [flags]", "localstack run [flags]", "flags of up", "flags of run",
-				"--fresh", "--sim-now time", "--no-consumers", "--start-date date", "--keep", "--again"} {
+				"--fresh", "--sim-now time", "--no-consumers", "--start-date date", "--keep", "--again", "--pubsub emulator"} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("help lacks %q:\n%s", want, out.String())
 				}
@@ -219,6 +219,8 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"up", "--bogus"}, "localstack up: flag provided but not defined: -bogus"},
 		{[]string{"run", "--timeout", "soon"}, `localstack run: invalid value "soon" for flag -timeout`},
 		{[]string{"--sim-now", "yesterday"}, "want RFC 3339"},
+		{[]string{"up", "--pubsub", "kafka"}, `--pubsub "kafka": want pstest (built in) or gcloud (Google's official emulator)`},
+		{[]string{"run", "--pubsub=emulator"}, `localstack run: --pubsub "emulator": want pstest`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -230,7 +232,8 @@ func TestBadCommandLines(t *testing.T) {
 			if code != 2 || !strings.Contains(errb.String(), tt.want) {
 				t.Errorf("exit %d, stderr %q; want 2 and %q", code, errb.String(), tt.want)
 			}
-			if tt.want != "want RFC 3339" && !strings.Contains(errb.String(), "localstack run [flags]") {
+			// A flag with a bad value names the flag and what it takes, without the usage.
+			if !strings.Contains(tt.want, "want ") && !strings.Contains(errb.String(), "localstack run [flags]") {
 				t.Errorf("stderr lacks the usage:\n%s", errb.String())
 			}
 			if out.Len() > 0 {

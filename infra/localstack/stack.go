@@ -26,9 +26,20 @@ import (
 	"github.com/sethvargo/go-envconfig"
 )
 
+// Pub/Sub emulators the stack can run (Options.PubSub, --pubsub).
+const (
+	// PubSubPstest is pstest, the Go Pub/Sub module's fake, in-process: nothing to install.
+	PubSubPstest = "pstest"
+	// PubSubGcloud is Google's official emulator, a Java process the Google Cloud CLI
+	// installs: attempts per subscription, the retry policy's back-off, no filters.
+	PubSubGcloud = "gcloud"
+)
+
 // Options configure the stack. Addresses with port 0 pick free ports (tests).
 type Options struct {
 	PubSubAddr, GCSAddr, BigQueryAddr, SimAddr string
+	// PubSub is the Pub/Sub emulator: PubSubPstest (also when empty) or PubSubGcloud.
+	PubSub string
 	// DataDir keeps GCS objects (DataDir/gcs) and BigQuery tables (DataDir/bq) between runs.
 	DataDir string
 	Project string
@@ -110,11 +121,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		}
 	}()
 
-	ps, err := emulators.StartPubSub(o.PubSubAddr)
+	ps, err := s.startPubSub(ctx)
 	if err != nil {
 		return nil, err
 	}
-	s.closers = append(s.closers, ps.Close)
 
 	gcs, err := emulators.StartGCS(emulators.GCSOptions{Addr: o.GCSAddr, Root: filepath.Join(o.DataDir, "gcs")})
 	if err != nil {
@@ -122,7 +132,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	s.closers = append(s.closers, gcs.Close)
 
-	if s.PubSub, err = cloud.PubSubAt(ctx, o.Project, ps.Host()); err != nil {
+	if s.PubSub, err = cloud.PubSubAt(ctx, o.Project, ps); err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, s.PubSub.Close)
@@ -154,7 +164,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		s.closers = append(s.closers, s.BigQuery.Close)
 	}
 
-	s.env = localEnv(o, ps.Host(), gcs.Host(), bqHost)
+	s.env = localEnv(o, ps, gcs.Host(), bqHost)
 
 	// Extension point: the source simulator, with the scrapers' base URLs pointed at it.
 	if !o.NoSim {
@@ -192,6 +202,53 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		}
 	}
 	return s, nil
+}
+
+// CheckPubSub refuses a Pub/Sub emulator the stack does not know, before anything starts.
+func CheckPubSub(name string) error {
+	switch name {
+	case "", PubSubPstest, PubSubGcloud:
+		return nil
+	}
+	return fmt.Errorf("--pubsub %q: want %s (built in) or %s (Google's official emulator)", name, PubSubPstest, PubSubGcloud)
+}
+
+// PubSubName says which Pub/Sub emulator runs, and where the official one logs.
+func (s *Stack) PubSubName() string {
+	if s.o.PubSub == PubSubGcloud {
+		return "gcloud, Google's official emulator (its log: " + filepath.Join(s.o.DataDir, "pubsub-emulator.log") + ")"
+	}
+	return "pstest, built in"
+}
+
+// startPubSub starts the Pub/Sub emulator of o.PubSub and returns its host:port. The
+// official one writes its own output to DataDir/pubsub-emulator.log.
+func (s *Stack) startPubSub(ctx context.Context) (string, error) {
+	if err := CheckPubSub(s.o.PubSub); err != nil {
+		return "", err
+	}
+	if s.o.PubSub != PubSubGcloud {
+		ps, err := emulators.StartPubSub(s.o.PubSubAddr)
+		if err != nil {
+			return "", err
+		}
+		s.closers = append(s.closers, ps.Close)
+		return ps.Host(), nil
+	}
+	if err := os.MkdirAll(s.o.DataDir, 0o755); err != nil {
+		return "", fmt.Errorf("pubsub emulator log: %w", err)
+	}
+	logs, err := os.Create(filepath.Join(s.o.DataDir, "pubsub-emulator.log"))
+	if err != nil {
+		return "", fmt.Errorf("pubsub emulator log: %w", err)
+	}
+	g, err := emulators.StartGcloudPubSub(ctx, emulators.GcloudPubSubOptions{Addr: s.o.PubSubAddr, Logs: logs})
+	if err != nil {
+		logs.Close()
+		return "", fmt.Errorf("--pubsub=%s: %w", PubSubGcloud, err)
+	}
+	s.closers = append(s.closers, logs.Close, g.Close)
+	return g.Host(), nil
 }
 
 // simRates are the scrapers' request rates against the local simulator.
