@@ -15,25 +15,19 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 )
 
-// backends are the two Pub/Sub emulators the local stack can run, each started for one
-// test; the official one is skipped where it is not installed.
-var backends = []struct {
-	name  string
-	start func(t *testing.T) string
-}{
-	{"pstest", func(t *testing.T) string {
-		ps, err := StartPubSub("127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+// startPstest starts the wrapped pstest for one test.
+func startPstest(t *testing.T) string {
+	t.Helper()
+	ps, err := StartPubSub("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := ps.Close(); err != nil {
+			t.Error(err)
 		}
-		t.Cleanup(func() {
-			if err := ps.Close(); err != nil {
-				t.Error(err)
-			}
-		})
-		return ps.Host()
-	}},
-	{"gcloud", func(t *testing.T) string { return startGcloud(t).Host() }},
+	})
+	return ps.Host()
 }
 
 // dlSetup is a topic whose one subscription dead-letters after five attempts into a
@@ -123,61 +117,66 @@ func (d *deadLetters) snapshot() []string {
 // delivery and acked then is never forwarded. Each is delivered five times.
 func TestDeadLetteredOnce(t *testing.T) {
 	t.Parallel()
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
-			s := newDLSetup(t, b.start(t))
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			dead := s.receiveDeadLetters(ctx)
-			var mu sync.Mutex
-			attempts := map[string][]int{}
-			work := make(chan error, 1)
-			go func() {
-				work <- s.client.Subscriber(s.sub).Receive(ctx, func(_ context.Context, m *pubsub.Message) {
-					n := 0
-					if m.DeliveryAttempt != nil {
-						n = *m.DeliveryAttempt
-					}
-					mu.Lock()
-					attempts[string(m.Data)] = append(attempts[string(m.Data)], n)
-					mu.Unlock()
-					if string(m.Data) == "healed" && n >= 5 {
-						m.Ack()
-						return
-					}
-					m.Nack()
-				})
-			}()
-			s.publish(t, "poison")
-			s.publish(t, "healed")
+	deadLetteredOnce(t, startPstest(t))
+}
 
-			deadline := time.Now().Add(2 * time.Minute)
-			for len(dead.snapshot()) == 0 {
-				if time.Now().After(deadline) {
-					t.Fatal("nothing was dead-lettered within two minutes")
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
-			// Keep both subscriptions pulling: pstest runs a delivery pass every 10 ms.
-			time.Sleep(10 * time.Second)
-			cancel()
-			if err := <-work; err != nil {
-				t.Errorf("receiving the work subscription: %v", err)
-			}
-			if err := <-dead.done; err != nil {
-				t.Errorf("receiving the dead-letter subscription: %v", err)
-			}
-			if diff := cmp.Diff([]string{"poison case=poison from nba-props-test/work after 5 deliveries, publish time ok (5 attributes)"}, dead.snapshot()); diff != "" {
-				t.Errorf("dead letters (-want +got):\n%s", diff)
+// TestDeadLetteredOnceOnGcloud is TestDeadLetteredOnce on the official emulator.
+func TestDeadLetteredOnceOnGcloud(t *testing.T) {
+	t.Parallel()
+	deadLetteredOnce(t, startGcloud(t).Host())
+}
+
+func deadLetteredOnce(t *testing.T, host string) {
+	s := newDLSetup(t, host)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dead := s.receiveDeadLetters(ctx)
+	var mu sync.Mutex
+	attempts := map[string][]int{}
+	work := make(chan error, 1)
+	go func() {
+		work <- s.client.Subscriber(s.sub).Receive(ctx, func(_ context.Context, m *pubsub.Message) {
+			n := 0
+			if m.DeliveryAttempt != nil {
+				n = *m.DeliveryAttempt
 			}
 			mu.Lock()
-			defer mu.Unlock()
-			want := map[string][]int{"poison": {1, 2, 3, 4, 5}, "healed": {1, 2, 3, 4, 5}}
-			if diff := cmp.Diff(want, attempts); diff != "" {
-				t.Errorf("delivery attempts on the work subscription (-want +got):\n%s", diff)
+			attempts[string(m.Data)] = append(attempts[string(m.Data)], n)
+			mu.Unlock()
+			if string(m.Data) == "healed" && n >= 5 {
+				m.Ack()
+				return
 			}
+			m.Nack()
 		})
+	}()
+	s.publish(t, "poison")
+	s.publish(t, "healed")
+
+	deadline := time.Now().Add(2 * time.Minute)
+	for len(dead.snapshot()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("nothing was dead-lettered within two minutes")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Keep both subscriptions pulling: pstest runs a delivery pass every 10 ms.
+	time.Sleep(10 * time.Second)
+	cancel()
+	if err := <-work; err != nil {
+		t.Errorf("receiving the work subscription: %v", err)
+	}
+	if err := <-dead.done; err != nil {
+		t.Errorf("receiving the dead-letter subscription: %v", err)
+	}
+	if diff := cmp.Diff([]string{"poison case=poison from nba-props-test/work after 5 deliveries, publish time ok (5 attributes)"}, dead.snapshot()); diff != "" {
+		t.Errorf("dead letters (-want +got):\n%s", diff)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[string][]int{"poison": {1, 2, 3, 4, 5}, "healed": {1, 2, 3, 4, 5}}
+	if diff := cmp.Diff(want, attempts); diff != "" {
+		t.Errorf("delivery attempts on the work subscription (-want +got):\n%s", diff)
 	}
 }
 
@@ -187,18 +186,14 @@ func TestDeadLetteredOnce(t *testing.T) {
 // at least, which would make this a minute long.
 func TestLapsedLastDeliveryIsDeadLetteredOnce(t *testing.T) {
 	t.Parallel()
-	ps, err := StartPubSub("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ps.Close()
-	s := newDLSetup(t, ps.Host())
+	host := startPstest(t)
+	s := newDLSetup(t, host)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dead := s.receiveDeadLetters(ctx)
 	s.publish(t, "lapsed")
 
-	conn, err := grpc.NewClient(ps.Host(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(host, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,13 +16,11 @@ import (
 	"github.com/nba-props/pipeline/infra/cloud"
 )
 
-// startGcloud starts the official emulator for one test, or skips the test where it is not
-// installed, saying how to install it.
+// startGcloud starts the official emulator for one test (see NeedGcloudPubSub for where it
+// is not installed).
 func startGcloud(t *testing.T) *GcloudPubSub {
 	t.Helper()
-	if ok, why := GcloudPubSubAvailable(); !ok {
-		t.Skip(why)
-	}
+	NeedGcloudPubSub(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	g, err := StartGcloudPubSub(ctx, GcloudPubSubOptions{Addr: "127.0.0.1:0"})
@@ -37,9 +35,9 @@ func startGcloud(t *testing.T) *GcloudPubSub {
 	return g
 }
 
-// TestGcloudPubSubRoundTripAndStop: the official emulator answers the Go client, and Close
+// TestRoundTripAndStopOnGcloud: the official emulator answers the Go client, and Close
 // leaves no process of it behind and nothing listening.
-func TestGcloudPubSubRoundTripAndStop(t *testing.T) {
+func TestRoundTripAndStopOnGcloud(t *testing.T) {
 	t.Parallel()
 	g := startGcloud(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

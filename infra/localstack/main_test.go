@@ -35,18 +35,20 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// TestStackRunsThePipeline starts the whole stack on random ports, on each Pub/Sub
-// emulator, publishes one scrape, and sees the raw job that follows it load rows into the
-// BigQuery emulator; then the stack stops cleanly.
+// TestStackRunsThePipeline starts the whole stack on random ports, publishes one scrape,
+// and sees the raw job that follows it load rows into the BigQuery emulator; then the stack
+// stops cleanly.
 func TestStackRunsThePipeline(t *testing.T) {
 	t.Parallel()
-	for _, backend := range []string{PubSubPstest, PubSubGcloud} {
-		t.Run(backend, func(t *testing.T) {
-			t.Parallel()
-			skipWithoutPubSub(t, backend)
-			stackRunsThePipeline(t, backend)
-		})
-	}
+	stackRunsThePipeline(t, PubSubPstest)
+}
+
+// TestStackRunsThePipelineOnGcloud is TestStackRunsThePipeline on the official Pub/Sub
+// emulator, as `make up ARGS=--pubsub=gcloud` runs it.
+func TestStackRunsThePipelineOnGcloud(t *testing.T) {
+	t.Parallel()
+	emulators.NeedGcloudPubSub(t)
+	stackRunsThePipeline(t, PubSubGcloud)
 }
 
 func stackRunsThePipeline(t *testing.T, backend string) {
@@ -254,53 +256,52 @@ func TestBadCommandLines(t *testing.T) {
 	}
 }
 
-// TestBackfillWeekMatchesGroundTruth is `make run` over a week, on each Pub/Sub emulator:
-// every (job, date) finishes, every table equals the simulator's ground truth, BigQuery
-// sees at most one job per table and date, and the same backfill again with the scrapers
-// forced re-fetches identical bytes, so no later phase runs a BigQuery job or changes a
-// row (docs/lessons.md: "redelivery adds nothing", "bookkeeping off the data plane"). The
-// official emulator's run is skipped, saying how to install it, where it is missing.
+// TestBackfillWeekMatchesGroundTruth is `make run` over a week: every (job, date)
+// finishes, every table equals the simulator's ground truth, BigQuery sees at most one job
+// per table and date, and the same backfill again with the scrapers forced re-fetches
+// identical bytes, so no later phase runs a BigQuery job or changes a row (docs/lessons.md:
+// "redelivery adds nothing", "bookkeeping off the data plane").
 func TestBackfillWeekMatchesGroundTruth(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end backfill")
 	}
 	t.Parallel()
-	for _, backend := range []string{PubSubPstest, PubSubGcloud} {
-		t.Run(backend, func(t *testing.T) {
-			skipWithoutPubSub(t, backend)
-			var stdout, stderr syncBuffer
-			code := run(context.Background(), []string{"run", "--start-date", "2024-10-22", "--end-date", "2024-10-28",
-				"--again", "--data", t.TempDir(), "--timeout", "8m", "--pubsub", backend},
-				&stdout, &stderr, envconfig.MapLookuper(nil), nil)
-			out := stdout.String()
-			if code != 0 {
-				t.Fatalf("run exited %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr.String())
-			}
-			if !strings.Contains(out, "Pub/Sub on "+backend+", ") {
-				t.Errorf("the run does not say it used %s:\n%s", backend, out)
-			}
-			for _, table := range []string{"nba_raw.nbac_schedule", "nba_raw.nbac_player_boxscores", "nba_raw.bdl_player_boxscores",
-				"nba_raw.odds_api_player_points_props", "nba_reference.player_registry",
-				"nba_analytics.team_offense_game_summary", "nba_analytics.player_game_summary"} {
-				if strings.Count(out, table+" ") < 2 || strings.Contains(out, "MISMATCH") {
-					t.Errorf("%s not compared (or mismatched) in both runs:\n%s", table, out)
-				}
-			}
-			if !strings.Contains(out, "none: every (job, date) was already done with the same input") {
-				t.Errorf("the second backfill ran BigQuery jobs:\n%s", out)
-			}
-		})
-	}
+	backfillWeekMatchesGroundTruth(t, PubSubPstest)
 }
 
-// skipWithoutPubSub skips a test of the official Pub/Sub emulator where it is not
-// installed, with what is missing and how to install it.
-func skipWithoutPubSub(t *testing.T, backend string) {
-	t.Helper()
-	if backend != PubSubGcloud {
-		return
+// TestBackfillWeekMatchesGroundTruthOnGcloud is the same on the official Pub/Sub emulator
+// (`make run ARGS=--pubsub=gcloud`): attempts counted per subscription, the retry policy's
+// back-off, and no subscription filters, so every job's subscription gets every message of
+// its phase.
+func TestBackfillWeekMatchesGroundTruthOnGcloud(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end backfill")
 	}
-	if ok, why := emulators.GcloudPubSubAvailable(); !ok {
-		t.Skip(why)
+	t.Parallel()
+	emulators.NeedGcloudPubSub(t)
+	backfillWeekMatchesGroundTruth(t, PubSubGcloud)
+}
+
+func backfillWeekMatchesGroundTruth(t *testing.T, backend string) {
+	var stdout, stderr syncBuffer
+	code := run(context.Background(), []string{"run", "--start-date", "2024-10-22", "--end-date", "2024-10-28",
+		"--again", "--data", t.TempDir(), "--timeout", "8m", "--pubsub", backend},
+		&stdout, &stderr, envconfig.MapLookuper(nil), nil)
+	out := stdout.String()
+	if code != 0 {
+		t.Fatalf("run exited %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr.String())
+	}
+	if !strings.Contains(out, "Pub/Sub on "+backend+", ") {
+		t.Errorf("the run does not say it used %s:\n%s", backend, out)
+	}
+	for _, table := range []string{"nba_raw.nbac_schedule", "nba_raw.nbac_player_boxscores", "nba_raw.bdl_player_boxscores",
+		"nba_raw.odds_api_player_points_props", "nba_reference.player_registry",
+		"nba_analytics.team_offense_game_summary", "nba_analytics.player_game_summary"} {
+		if strings.Count(out, table+" ") < 2 || strings.Contains(out, "MISMATCH") {
+			t.Errorf("%s not compared (or mismatched) in both runs:\n%s", table, out)
+		}
+	}
+	if !strings.Contains(out, "none: every (job, date) was already done with the same input") {
+		t.Errorf("the second backfill ran BigQuery jobs:\n%s", out)
 	}
 }
