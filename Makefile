@@ -4,7 +4,7 @@
 GO          ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Packages whose concurrency matters most run under the race detector.
-RACE_PKGS   := ./messages/... ./consumers/runner/... ./consumers/ledger/...
+RACE_PKGS   := ./messages/... ./consumers/runner/... ./consumers/ledger/... ./consumers/push/...
 TEST_FLAGS  ?= -timeout 20m
 # Tests on Google's official Pub/Sub emulator are named ...OnGcloud and live in these
 # packages. test-all leaves them out and test-gcloud runs them verbosely, so that its output

@@ -85,9 +85,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, l envconf
 	for _, r := range svc.Selected {
 		names = append(names, r.String())
 	}
-	logger.Info("consumer service starting", "jobs", names, "owner", svc.Runtime.Owner(),
+	logger.Info("consumer service starting", "mode", cfg.Mode, "jobs", names, "owner", svc.Runtime.Owner(),
 		"project", cfg.Project, "bucket", cfg.Bucket, "prefix", cfg.Prefix)
-	if err := svc.Runtime.Run(ctx); err != nil {
+	if err := svc.Serve(ctx); err != nil {
 		logger.Error("consumer service stopped", "err", err)
 		return 1
 	}

@@ -151,7 +151,7 @@ func (l *loader) load(ctx context.Context, req messages.Request, table, fp strin
 	if req.Force {
 		base = bqjob.ForcedID(base)
 	}
-	ld := l.bq.Dataset(dataset).Table(table + "$" + part).LoaderFrom(ref)
+	ld := l.bq.Dataset(Dataset).Table(table + "$" + part).LoaderFrom(ref)
 	ld.WriteDisposition = bigquery.WriteTruncate
 	ld.CreateDisposition = bigquery.CreateNever
 	ld.Labels = map[string]string{"phase": "raw", "table": table, "partition": part}
@@ -159,7 +159,7 @@ func (l *loader) load(ctx context.Context, req messages.Request, table, fp strin
 		ld.JobID = id
 		return ld.Run(ctx)
 	}); err != nil {
-		return runner.Result{}, fmt.Errorf("load into %s.%s$%s: %w", dataset, table, part, err)
+		return runner.Result{}, fmt.Errorf("load into %s.%s$%s: %w", Dataset, table, part, err)
 	}
 	return runner.Result{Rows: map[string]int64{date: int64(len(rows))}, Fingerprint: fp, Empty: len(rows) == 0}, nil
 }

@@ -31,8 +31,8 @@ var ErrEmptyInput = errors.New("no rows for a date with games")
 var ErrBadRecord = errors.New("unparseable source record")
 
 const (
-	// dataset is fixed: the analytics and reference queries name it.
-	dataset = "nba_raw"
+	// Dataset holds the raw tables. It is fixed: the analytics and reference queries name it.
+	Dataset = "nba_raw"
 	// stagingPrefix holds the NDJSON a load job reads, _staging/<table>/<date>/<input>.ndjson,
 	// beside the scraped objects in the same bucket.
 	stagingPrefix = "_staging"

@@ -85,33 +85,7 @@ func TestPoisonMessagesAreDeadLetteredWithAReason(t *testing.T) {
 		}
 		return true, ""
 	})
-	// Nothing escaped the ledger's layout.
-	it := e.gcs.Bucket(e.bucket).Objects(context.Background(), nil)
-	for {
-		a, err := it.Next()
-		if err != nil {
-			break
-		}
-		if strings.Contains(a.Name, "..") || !strings.HasPrefix(a.Name, ledger.Prefix) && !strings.HasPrefix(a.Name, ledger.DeadLetterPrefix) {
-			t.Errorf("unexpected object %q", a.Name)
-		}
-	}
-	// Each poison message is kept in the bucket's dead-letter store with its reason.
-	stored, err := e.led.ListDeadLetters(context.Background(), time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	byReason := map[string]int{}
-	for _, d := range stored {
-		byReason[d.Reason]++
-	}
-	wantByReason := map[string]int{}
-	for _, c := range cases {
-		wantByReason[c.reason]++
-	}
-	if diff := cmp.Diff(wantByReason, byReason); diff != "" {
-		t.Errorf("dead letters kept in the bucket by reason (-want +got):\n%s", diff)
-	}
+	checkPoisonKept(t, e, cases)
 	// A malformed message naming a (job, date) in its attributes never touches its record.
 	if rec, _, err := e.led.Get(context.Background(), a1, dates[0]); err != nil || rec.State != ledger.StateSucceeded {
 		t.Errorf("a1 %s = %s, %v; want succeeded despite the poison naming it", dates[0], rec.State, err)
@@ -294,5 +268,38 @@ func checkPoisonDeadLetters(t *testing.T, e *env, cases []poison) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("dead-letter reasons by case (-want +got):\n%s", diff)
+	}
+}
+
+// checkPoisonKept checks that the bucket holds nothing outside the ledger's layout and the
+// dead-letter store, and that the store keeps each poison case with its reason.
+func checkPoisonKept(t *testing.T, e *env, cases []poison) {
+	t.Helper()
+	// Nothing escaped the ledger's layout.
+	it := e.gcs.Bucket(e.bucket).Objects(context.Background(), nil)
+	for {
+		a, err := it.Next()
+		if err != nil {
+			break
+		}
+		if strings.Contains(a.Name, "..") || !strings.HasPrefix(a.Name, ledger.Prefix) && !strings.HasPrefix(a.Name, ledger.DeadLetterPrefix) {
+			t.Errorf("unexpected object %q", a.Name)
+		}
+	}
+	// Each poison message is kept in the bucket's dead-letter store with its reason.
+	stored, err := e.led.ListDeadLetters(context.Background(), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byReason := map[string]int{}
+	for _, d := range stored {
+		byReason[d.Reason]++
+	}
+	wantByReason := map[string]int{}
+	for _, c := range cases {
+		wantByReason[c.reason]++
+	}
+	if diff := cmp.Diff(wantByReason, byReason); diff != "" {
+		t.Errorf("dead letters kept in the bucket by reason (-want +got):\n%s", diff)
 	}
 }

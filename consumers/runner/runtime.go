@@ -304,6 +304,9 @@ func (rt *Runtime) Subscriptions() []string {
 	return out
 }
 
+// CatchAlls lists the phases whose catch-all subscription this runtime serves.
+func (rt *Runtime) CatchAlls() []messages.Phase { return slices.Clone(rt.phases) }
+
 // workContext is the context of the work on one delivery: it keeps the delivery context's
 // values (trace span) but not its cancellation, which comes the moment shutdown starts;
 // it ends when the grace period is over.

@@ -17,12 +17,16 @@ type bdl struct {
 	perPage int
 }
 
-// bdlRow is what the scrapers check of a row: a game row's id, or a stats row's game id.
+// bdlRow is what the scrapers check of a row against the schedule: a game row's teams, or
+// a stats row's team.
 type bdlRow struct {
-	ID   int64 `json:"id"`
-	Game struct {
-		ID int64 `json:"id"`
-	} `json:"game"`
+	HomeTeam    bdlTeamRef `json:"home_team"`
+	VisitorTeam bdlTeamRef `json:"visitor_team"`
+	Team        bdlTeamRef `json:"team"`
+}
+
+type bdlTeamRef struct {
+	Abbreviation string `json:"abbreviation"`
 }
 
 type bdlPage struct {

@@ -34,24 +34,25 @@ func (j bdlGames) Run(ctx context.Context, req messages.Request) (runner.Result,
 		return runner.Result{}, fmt.Errorf("bdl_games %s: %w", req.Date, err)
 	}
 	names, bodies, rows, attempts := splitPages(pages)
-	listed := map[int64]bool{}
+	listed := map[string]bool{}
 	for _, p := range pages {
 		for _, r := range p.rows {
-			listed[r.ID] = true
+			listed[pairKey(r.VisitorTeam.Abbreviation, r.HomeTeam.Abbreviation)] = true
 		}
 	}
 	if rows == 0 {
 		return runner.Result{}, fmt.Errorf("bdl_games %s: %w: no games listed, the schedule lists %d", req.Date, ErrEmptyWithGames, len(games))
 	}
-	if len(listed) < len(games) {
-		return runner.Result{}, fmt.Errorf("bdl_games %s: %w: %d of %d games listed", req.Date, ErrIncomplete, len(listed), len(games))
+	missing := missingFrom(req.Date, games, func(g scheduledGame) bool { return listed[g.key()] })
+	if err := awaitMissing(ctx, len(games), missing); err != nil {
+		return runner.Result{}, fmt.Errorf("bdl_games %s: %w", req.Date, err)
 	}
 	objs, err := publish(ctx, j.out, prefix, names, bodies)
 	if err != nil {
 		return runner.Result{}, fmt.Errorf("bdl_games %s: %w", req.Date, err)
 	}
-	return runner.Result{Objects: objs, Metrics: map[string]int64{
-		"games": int64(len(games)), "rows": int64(rows), "pages": int64(len(pages)), "requests": int64(attempts),
+	return runner.Result{Objects: objs, Missing: missing, Metrics: map[string]int64{
+		"games": int64(len(games)), "games_missing": int64(len(missing)), "rows": int64(rows), "pages": int64(len(pages)), "requests": int64(attempts),
 	}}, nil
 }
 

@@ -37,23 +37,24 @@ func (j bdlPlayerBoxscores) Run(ctx context.Context, req messages.Request) (runn
 		return runner.Result{}, fmt.Errorf("bdl_player_boxscores %s: %w", req.Date, err)
 	}
 	names, bodies, rows, attempts := splitPages(pages)
-	covered := map[int64]bool{}
+	teams := map[string]bool{} // a team plays at most one game a date
 	for _, p := range pages {
 		for _, r := range p.rows {
-			covered[r.Game.ID] = true
+			teams[teamCode(r.Team.Abbreviation)] = true
 		}
 	}
 	if rows == 0 {
 		return runner.Result{}, fmt.Errorf("bdl_player_boxscores %s: %w: no rows, the schedule lists %d games", req.Date, ErrEmptyWithGames, len(games))
 	}
-	if len(covered) < len(games) {
-		return runner.Result{}, fmt.Errorf("bdl_player_boxscores %s: %w: rows for %d of %d games", req.Date, ErrIncomplete, len(covered), len(games))
+	missing := missingFrom(req.Date, games, func(g scheduledGame) bool { return g.bothTeams(teams) })
+	if err := awaitMissing(ctx, len(games), missing); err != nil {
+		return runner.Result{}, fmt.Errorf("bdl_player_boxscores %s: %w", req.Date, err)
 	}
 	objs, err := publish(ctx, j.out, prefix, names, bodies)
 	if err != nil {
 		return runner.Result{}, fmt.Errorf("bdl_player_boxscores %s: %w", req.Date, err)
 	}
-	return runner.Result{Objects: objs, Metrics: map[string]int64{
-		"games": int64(len(games)), "rows": int64(rows), "pages": int64(len(pages)), "requests": int64(attempts),
+	return runner.Result{Objects: objs, Missing: missing, Metrics: map[string]int64{
+		"games": int64(len(games)), "games_missing": int64(len(missing)), "rows": int64(rows), "pages": int64(len(pages)), "requests": int64(attempts),
 	}}, nil
 }

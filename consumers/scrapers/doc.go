@@ -24,12 +24,53 @@
 //     cleared; the source is not called, except for the injury report, which is kept when it
 //     has rows), except nbac_schedule, which always writes its narrowed schedule (with no
 //     gameDates entry on an off day) so that the raw phase can clear a day that lost its games;
-//   - games scheduled: an empty response, or box scores covering fewer games than scheduled,
-//     or games not yet final, is a transient error (ErrEmptyWithGames, ErrIncomplete,
-//     ErrNotFinal): the runtime nacks and the subscription's attempt limit bounds the retries.
+//   - games scheduled: an empty response, or box scores asked for while games are not yet
+//     final, or an Odds API snapshot not yet taken, is a transient error (ErrEmptyWithGames,
+//     ErrNotFinal, ErrNotYetAvailable): the runtime nacks and the subscription's attempt
+//     limit bounds the retries. An empty response is never a partial result.
 //
-// The schedule is fetched from the CDN with conditional GETs and cached in the process
-// (Cache-Control max-age is honoured, the ETag revalidates afterwards).
+// # Missing games
+//
+// Every scraper of per-game data compares what the source delivered with the date's
+// scheduled games, game by game (teams mapped by consumers/nba, so any spelling a source
+// uses matches):
+//
+//	bdl_games              a game is missing when the games list has no game of its two teams
+//	bdl_player_boxscores   when the stats have no row of one of its teams
+//	nbac_player_boxscores  when the game log has no row of one of its teams
+//	odds_api_player_props  when the events list does not list it, or none of its pre-tip
+//	                       snapshots has a bookmaker line (not listed, or no bookmaker)
+//
+// A missing game is awaited, then recorded. Before PartialFromAttempt (the third attempt of
+// the effort on the date, runner.Info) the run fails with a transient MissingGamesError
+// (wrapping ErrIncomplete) that names the games by canonical id (YYYYMMDD_AWAY_HOME) and
+// writes nothing, so the subscription retries with back-off and a late or glitching source
+// delivers them. From that attempt on the source is no longer expected to: the run writes
+// what the source has and succeeds with the games in Result.Missing, the date is recorded
+// partial (its dependents run with what there is, the status grid names the games, and the
+// next request for the date fetches again). The runtime's attempt bound
+// (CONSUMER_MAX_ATTEMPTS, 5 by default) is above it, so a game a source never delivers
+// leaves the date partial, not dead. A run outside the
+// runtime (no runner.Info) is attempt 0: it never records a game missing.
+//
+// The rule counts attempts, not hours, because the clock part is already decided before any
+// comparison, by the source's own clock (the simulator's --sim-now locally): box scores wait
+// for the schedule to show every game final (ErrNotFinal), the Odds API for each snapshot to
+// exist (ErrNotYetAvailable), and the games list has its games before they are played. Past
+// those, a game still absent is a source's
+// omission that a retry may or may not mend, however long ago the game ended; a window in
+// hours could only keep retrying until the attempt bound killed the date. The Odds API job
+// checks the events list before buying any event's odds, so a retry for a game it leaves out
+// costs one credit.
+//
+// It does not apply to nbac_schedule, which is the schedule the others compare with, nor to
+// bdl_injuries, a league-wide report of players rather than of games.
+//
+// The schedule is the NBA.com CDN season document, the one nbac_schedule narrows to a date
+// and stores as messages.ScrapedNBACSchedule. Each scraper reads it itself, cached in the
+// process (Cache-Control max-age is honoured, the ETag revalidates afterwards), rather than
+// the stored object: the scrapers are independent jobs of the first phase, so the object of
+// the date may not be written yet, and its game states are as old as its last scrape.
 //
 // # Calling the sources
 //

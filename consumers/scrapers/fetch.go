@@ -27,7 +27,8 @@ var (
 	ErrBadBody = errors.New("unusable response body")
 	// ErrEmptyWithGames says the source returned no rows for a date the schedule says had games.
 	ErrEmptyWithGames = errors.New("empty response for a date with games")
-	// ErrIncomplete says the source returned rows for fewer games than the schedule lists.
+	// ErrIncomplete says the source left out games the schedule lists; a MissingGamesError
+	// wraps it and names them, until PartialFromAttempt records them missing instead.
 	ErrIncomplete = errors.New("response covers fewer games than scheduled")
 	// ErrNotFinal says box scores were asked for a date whose games are not all final yet.
 	ErrNotFinal = errors.New("games not final yet")

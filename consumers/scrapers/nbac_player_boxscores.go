@@ -42,26 +42,31 @@ func (j nbacPlayerBoxscores) Run(ctx context.Context, req messages.Request) (run
 	slices.Sort(types)
 	var names []string
 	var bodies [][]byte
-	rows, covered, attempts := 0, 0, 0
+	rows, attempts := 0, 0
+	teams := map[string]bool{} // a team plays at most one game a date
 	for _, t := range types {
-		resp, n, g, err := j.stats.gameLog(ctx, d, t)
+		resp, n, played, err := j.stats.gameLog(ctx, d, t)
 		if err != nil {
 			return runner.Result{}, fmt.Errorf("nbac_player_boxscores %s (%s): %w", req.Date, t, err)
 		}
-		rows, covered, attempts = rows+n, covered+g, attempts+resp.attempts
+		rows, attempts = rows+n, attempts+resp.attempts
+		for team := range played {
+			teams[team] = true
+		}
 		names, bodies = append(names, messages.LeagueGameLogPart(t)), append(bodies, resp.body)
 	}
 	if rows == 0 {
 		return runner.Result{}, fmt.Errorf("nbac_player_boxscores %s: %w: no rows, the schedule lists %d games", req.Date, ErrEmptyWithGames, len(games))
 	}
-	if covered < len(games) {
-		return runner.Result{}, fmt.Errorf("nbac_player_boxscores %s: %w: rows for %d of %d games", req.Date, ErrIncomplete, covered, len(games))
+	missing := missingFrom(req.Date, games, func(g scheduledGame) bool { return g.bothTeams(teams) })
+	if err := awaitMissing(ctx, len(games), missing); err != nil {
+		return runner.Result{}, fmt.Errorf("nbac_player_boxscores %s: %w", req.Date, err)
 	}
 	objs, err := publish(ctx, j.out, prefix, names, bodies)
 	if err != nil {
 		return runner.Result{}, fmt.Errorf("nbac_player_boxscores %s: %w", req.Date, err)
 	}
-	return runner.Result{Objects: objs, Metrics: map[string]int64{
-		"games": int64(len(games)), "rows": int64(rows), "requests": int64(attempts),
+	return runner.Result{Objects: objs, Missing: missing, Metrics: map[string]int64{
+		"games": int64(len(games)), "games_missing": int64(len(missing)), "rows": int64(rows), "requests": int64(attempts),
 	}}, nil
 }

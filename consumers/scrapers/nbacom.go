@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -296,8 +297,8 @@ type leagueGameLog struct {
 }
 
 // gameLog fetches the player game log of one date and season type. It returns the body,
-// the number of rows and the distinct games they cover.
-func (c *nbaStats) gameLog(ctx context.Context, date time.Time, seasonType string) (*response, int, int, error) {
+// the number of rows and the teams (by teamCode) they are of.
+func (c *nbaStats) gameLog(ctx context.Context, date time.Time, seasonType string) (*response, int, map[string]bool, error) {
 	_, label := seasonOf(date)
 	day := date.Format("01/02/2006")
 	q := url.Values{
@@ -311,7 +312,8 @@ func (c *nbaStats) gameLog(ctx context.Context, date time.Time, seasonType strin
 		"Sorter":       {"DATE"},
 		"Direction":    {"DESC"},
 	}
-	var rows, games int
+	var rows int
+	var teams map[string]bool
 	resp, err := c.src.get(ctx, request{endpoint: "/stats/leaguegamelog", query: q, decode: func(body []byte) error {
 		var log leagueGameLog
 		if err := json.Unmarshal(body, &log); err != nil {
@@ -321,26 +323,23 @@ func (c *nbaStats) gameLog(ctx context.Context, date time.Time, seasonType strin
 			return errors.New("no resultSets")
 		}
 		rs := log.ResultSets[0]
-		col := -1
-		for i, h := range rs.Headers {
-			if h == "GAME_ID" {
-				col = i
-			}
-		}
+		col := slices.Index(rs.Headers, "TEAM_ABBREVIATION")
 		if col < 0 {
-			return fmt.Errorf("resultSet %q has no GAME_ID header", rs.Name)
+			return fmt.Errorf("resultSet %q has no TEAM_ABBREVIATION header", rs.Name)
 		}
-		seen := map[string]bool{}
-		for _, row := range rs.RowSet {
-			if col < len(row) {
-				seen[string(row[col])] = true
+		teams = map[string]bool{}
+		for i, row := range rs.RowSet {
+			var team string
+			if col >= len(row) || json.Unmarshal(row[col], &team) != nil {
+				return fmt.Errorf("resultSet %q row %d: TEAM_ABBREVIATION is not a string", rs.Name, i)
 			}
+			teams[teamCode(team)] = true
 		}
-		rows, games = len(rs.RowSet), len(seen)
+		rows = len(rs.RowSet)
 		return nil
 	}})
 	if err != nil {
-		return nil, 0, 0, err
+		return nil, 0, nil, err
 	}
-	return resp, rows, games, nil
+	return resp, rows, teams, nil
 }

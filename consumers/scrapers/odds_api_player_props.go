@@ -15,7 +15,9 @@ import (
 // oddsAPIPlayerProps stores The Odds API's historical player_points odds for the games of one
 // date, taken at pre-tip snapshots only (messages.ScrapedOddsAPIPlayerProps): the events
 // list at one snapshot and one object per (event, snapshot). A snapshot at which the event
-// is not listed (404) is skipped and counted; it does not fail the date. The first date the
+// is not listed (404) is skipped and counted; a scheduled game missing from the events list,
+// or without a bookmaker line at any of its snapshots, is a missing game (see
+// PartialFromAttempt). The first date the
 // API has props for is the catalogue's BackfillFrom: the caller refuses earlier dates before
 // Run (messages.Catalog.CheckDate), so the job does not check it again.
 type oddsAPIPlayerProps struct {
@@ -31,6 +33,7 @@ func preTip(tip time.Time, offset time.Duration) time.Time {
 }
 
 type oddsGame struct {
+	id        string // the schedule game's id (missingFrom)
 	event     oddsEvent
 	tip       time.Time
 	away      string
@@ -51,10 +54,10 @@ func (j oddsAPIPlayerProps) Run(ctx context.Context, req messages.Request) (runn
 	if len(games) == 0 {
 		return offDay(ctx, j.out, prefix, metrics)
 	}
-	scheduled := map[string]bool{}
+	scheduled := map[string]scheduledGame{}
 	var first time.Time
 	for _, g := range games {
-		scheduled[g.AwayTeam.TeamTricode+g.HomeTeam.TeamTricode] = true
+		scheduled[g.key()] = g
 		tip, err := time.Parse(time.RFC3339, g.GameDateTimeUTC)
 		if err != nil {
 			return runner.Result{}, runner.Permanent(fmt.Errorf("odds_api_player_props %s: schedule game %s: gameDateTimeUTC %q is not a UTC timestamp", req.Date, g.GameID, g.GameDateTimeUTC))
@@ -86,10 +89,11 @@ func (j oddsAPIPlayerProps) Run(ctx context.Context, req messages.Request) (runn
 		if err := errors.Join(errA, errH); err != nil {
 			return runner.Result{}, runner.Permanent(fmt.Errorf("odds_api_player_props %s: event %s: %w", req.Date, ev.ID, err))
 		}
-		if !scheduled[away+home] {
+		sg, ok := scheduled[pairKey(away, home)]
+		if !ok {
 			continue // not an NBA.com schedule game of this date (a relocated or exhibition game)
 		}
-		g := oddsGame{event: ev, tip: tip, away: away, home: home}
+		g := oddsGame{id: sg.id(req.Date), event: ev, tip: tip, away: away, home: home}
 		for _, off := range j.offsets { // largest offset first: snapshots in time order
 			if s := preTip(tip, off); len(g.snapshots) == 0 || !s.Equal(g.snapshots[len(g.snapshots)-1]) {
 				g.snapshots = append(g.snapshots, s)
@@ -102,10 +106,21 @@ func (j oddsAPIPlayerProps) Run(ctx context.Context, req messages.Request) (runn
 		return runner.Result{}, fmt.Errorf("odds_api_player_props %s: %w: no events at %s for the %d scheduled games",
 			req.Date, ErrEmptyWithGames, evAt.Format(oddsTimeLayout), len(games))
 	}
+	listed := map[string]bool{}
+	for _, g := range matched {
+		listed[g.id] = true
+	}
+	// A game the events list leaves out is awaited before any odds are bought: retrying the
+	// list costs one credit, the whole date's odds many.
+	unlisted := missingFrom(req.Date, games, func(g scheduledGame) bool { return listed[g.id(req.Date)] })
+	if err := awaitMissing(ctx, len(games), unlisted); err != nil {
+		return runner.Result{}, fmt.Errorf("odds_api_player_props %s: events at %s: %w", req.Date, evAt.Format(oddsTimeLayout), err)
+	}
 	sort.Slice(matched, func(a, b int) bool { return matched[a].event.ID < matched[b].event.ID })
 	names := []string{messages.OddsEventsPart(evAt)}
 	bodies := [][]byte{evs.body}
 	var snapshots, missing, withLines int64
+	lined := map[string]bool{} // games with bookmaker lines at one snapshot at least
 	for _, g := range matched {
 		for _, s := range g.snapshots {
 			got, books, err := j.odds.eventOdds(ctx, g.event.ID, s)
@@ -121,6 +136,7 @@ func (j oddsAPIPlayerProps) Run(ctx context.Context, req messages.Request) (runn
 			snapshots++
 			if books > 0 {
 				withLines++
+				lined[g.id] = true
 			}
 			names = append(names, messages.OddsEventPart(g.event.ID, g.away, g.home, s))
 			bodies = append(bodies, got.body)
@@ -133,9 +149,16 @@ func (j oddsAPIPlayerProps) Run(ctx context.Context, req messages.Request) (runn
 		return runner.Result{}, fmt.Errorf("odds_api_player_props %s: %w: no bookmaker lines in %d snapshots of %d events (%d not listed)",
 			req.Date, ErrEmptyWithGames, snapshots, len(matched), missing)
 	}
+	// A game without a line at any of its snapshots (not listed, or no bookmaker) has no
+	// props: its players would have no line downstream.
+	unlined := missingFrom(req.Date, games, func(g scheduledGame) bool { return lined[g.id(req.Date)] })
+	metrics["games_missing"] = int64(len(unlined))
+	if err := awaitMissing(ctx, len(games), unlined); err != nil {
+		return runner.Result{}, fmt.Errorf("odds_api_player_props %s: player points lines: %w", req.Date, err)
+	}
 	objs, err := publish(ctx, j.out, prefix, names, bodies)
 	if err != nil {
 		return runner.Result{}, fmt.Errorf("odds_api_player_props %s: %w", req.Date, err)
 	}
-	return runner.Result{Objects: objs, Metrics: metrics}, nil
+	return runner.Result{Objects: objs, Missing: unlined, Metrics: metrics}, nil
 }

@@ -251,6 +251,10 @@ func TestEmptyWithGamesIsNotSuccess(t *testing.T) {
 			if err == nil || runner.IsPermanent(err) || !errors.Is(err, ErrEmptyWithGames) {
 				t.Fatalf("err = %v (result %+v); want a transient ErrEmptyWithGames", err, res)
 			}
+			// Not even at the attempt that records missing games: nothing is not partial.
+			if res, err := e.runAttempt(t, tc.job, tc.date, PartialFromAttempt); !errors.Is(err, ErrEmptyWithGames) {
+				t.Fatalf("attempt %d: err = %v (result %+v); want ErrEmptyWithGames", PartialFromAttempt, err, res)
+			}
 			if objs := e.list(t, ""); len(objs) != 0 {
 				t.Errorf("objects written for an empty response: %v", objs)
 			}

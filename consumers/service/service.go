@@ -9,15 +9,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"cloud.google.com/go/bigquery"
 	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/storage"
 	"github.com/nba-props/pipeline/consumers/analytics"
+	"github.com/nba-props/pipeline/consumers/push"
 	"github.com/nba-props/pipeline/consumers/raw"
 	"github.com/nba-props/pipeline/consumers/reference"
 	"github.com/nba-props/pipeline/consumers/runner"
@@ -56,8 +60,34 @@ type Config struct {
 	// DeadLetters makes this process keep the dead-letter topic's messages in the bucket.
 	DeadLetters bool `env:"CONSUMER_DEADLETTERS, default=true"`
 
+	// Mode is how messages arrive: "pull" (streaming pull; the local stack, worker pools,
+	// GKE) or "push" (an HTTP server on PORT fed by push subscriptions; Cloud Run).
+	Mode string `env:"CONSUMER_MODE, default=pull"`
+	// Push configures the push endpoint and the identity it accepts (push mode).
+	Push push.Config
+
 	// Scrapers is the only phase with settings of its own.
 	Scrapers scrapers.Config
+}
+
+// The modes of Config.Mode.
+const (
+	ModePull = "pull"
+	ModePush = "push"
+)
+
+// checkMode refuses an unknown mode, and push mode without the identity it must check.
+func (c Config) checkMode() error {
+	switch c.Mode {
+	case ModePull:
+		return nil
+	case ModePush:
+		if c.Push.Audience == "" || c.Push.ServiceAccount == "" {
+			return configErr("CONSUMER_MODE=push needs PUSH_AUDIENCE (the audience set on the push subscriptions) and PUSH_SERVICE_ACCOUNT (the account they sign tokens as)")
+		}
+		return nil
+	}
+	return configErr("CONSUMER_MODE=%q: want pull or push", c.Mode)
 }
 
 // Load reads the configuration from l (envconfig.OsLookuper() in production).
@@ -173,6 +203,12 @@ type Service struct {
 	Runtime  *runner.Runtime
 	Selected []messages.JobRef
 	closers  []func() error
+	deps     Deps
+	cfg      Config
+	catalog  *messages.Catalog
+	log      *slog.Logger
+	// listening receives the push endpoint's address once it listens (push mode).
+	listening chan string
 }
 
 // Close releases the clients the service opened.
@@ -195,6 +231,13 @@ func New(ctx context.Context, c Config, o Options) (*Service, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if err := c.checkMode(); err != nil {
+		return nil, err
+	}
+	if c.MaxAttempts < scrapers.PartialFromAttempt {
+		return nil, configErr("CONSUMER_MAX_ATTEMPTS=%d: at least %d, so that a scraper whose source leaves out a game records the date partial before it would die",
+			c.MaxAttempts, scrapers.PartialFromAttempt)
 	}
 	selected, err := Select(c, o.Catalog)
 	if err != nil {
@@ -257,6 +300,10 @@ func New(ctx context.Context, c Config, o Options) (*Service, error) {
 	if slices.Contains(c.Phases, "all") {
 		unroutable = messages.Phases()
 	}
+	reconcileEvery := c.ReconcileEvery
+	if c.Mode == ModePush {
+		reconcileEvery = -1 // nothing runs between requests: POST /reconcile runs it
+	}
 	rt, err := runner.New(runner.Options{
 		Unroutable:     unroutable,
 		PubSub:         deps.PubSub,
@@ -269,7 +316,7 @@ func New(ctx context.Context, c Config, o Options) (*Service, error) {
 		Lease:          c.Lease,
 		MaxAttempts:    c.MaxAttempts,
 		SoftWait:       c.SoftWait,
-		ReconcileEvery: c.ReconcileEvery,
+		ReconcileEvery: reconcileEvery,
 		RetryWithin:    c.RetryWithin,
 		DeadLetters:    c.DeadLetters,
 		Streams:        c.Streams,
@@ -280,8 +327,32 @@ func New(ctx context.Context, c Config, o Options) (*Service, error) {
 		s.Close()
 		return nil, fmt.Errorf("consumer runtime: %w", err)
 	}
-	s.Runtime, s.Selected = rt, kept
+	s.Runtime, s.Selected, s.deps = rt, kept, deps
+	s.cfg, s.catalog, s.log, s.listening = c, o.Catalog, o.Logger, make(chan string, 1)
 	return s, nil
+}
+
+// Ready reports whether the clients the service runs on answer: Pub/Sub (a subscription
+// it serves), GCS (the bucket) and BigQuery (a dataset), when it uses them. A push
+// service's GET /readyz calls it.
+func (s *Service) Ready(ctx context.Context) error {
+	subs := s.Runtime.Subscriptions()
+	if len(subs) > 0 {
+		if _, err := s.deps.PubSub.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{
+			Subscription: "projects/" + s.deps.PubSub.Project() + "/subscriptions/" + subs[0]}); err != nil {
+			return fmt.Errorf("pubsub: %w", err)
+		}
+	}
+	if _, err := s.deps.Storage.Bucket(s.deps.Bucket).Attrs(ctx); err != nil {
+		return fmt.Errorf("gcs bucket %s: %w", s.deps.Bucket, err)
+	}
+	// Every phase that uses BigQuery reads or writes the raw tables.
+	if s.deps.BigQuery != nil {
+		if _, err := s.deps.BigQuery.Dataset(raw.Dataset).Metadata(ctx); err != nil {
+			return fmt.Errorf("bigquery dataset %s: %w", raw.Dataset, err)
+		}
+	}
+	return nil
 }
 
 // connect checks the environment and opens the clients the options did not provide.
@@ -337,3 +408,43 @@ func (s *Service) connect(ctx context.Context, c *Config, d *Deps, need map[mess
 	}
 	return nil
 }
+
+// Serve consumes until ctx ends: by streaming pull, or, in push mode, as an HTTP server of
+// the push endpoints on PORT. Either way deliveries in flight get the shutdown grace, and
+// what could not finish is handed back.
+func (s *Service) Serve(ctx context.Context) error {
+	if s.cfg.Mode != ModePush {
+		return s.Runtime.Run(ctx)
+	}
+	rt := s.Runtime
+	defer rt.Close()
+	v, err := push.NewVerifier(ctx, s.cfg.Push, nil)
+	if err != nil {
+		return err
+	}
+	if v.Local() {
+		s.log.Warn("push tokens are checked against a local issuer, not Google: never in production", "issuers", v.Issuers())
+	}
+	srv, err := push.NewServer(push.Options{
+		Deliverer: rt, Verifier: v, Catalog: s.catalog, Names: messages.Names{Prefix: s.cfg.Prefix},
+		Jobs: s.Selected, Unroutable: rt.CatchAlls(), DeadLetters: s.cfg.DeadLetters, Ready: s.Ready,
+		ShutdownGrace: s.cfg.ShutdownGrace, Logger: s.log,
+		Reconcile: func(ctx context.Context) (any, error) { return rt.Reconcile(ctx) },
+	})
+	if err != nil {
+		return err
+	}
+	if err := rt.Prepare(ctx); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(s.cfg.Push.Host, strconv.Itoa(s.cfg.Push.Port)))
+	if err != nil {
+		return fmt.Errorf("push: listen on PORT %d: %w", s.cfg.Push.Port, err)
+	}
+	s.log.Info("serving push endpoints", "addr", ln.Addr().String(), "paths", srv.Paths())
+	s.listening <- ln.Addr().String()
+	return srv.Serve(ctx, ln)
+}
+
+// Listening returns the push endpoint's address once Serve listens (push mode only).
+func (s *Service) Listening() <-chan string { return s.listening }

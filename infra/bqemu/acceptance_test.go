@@ -14,7 +14,6 @@ import (
 	"google.golang.org/api/iterator"
 )
 
-// §6.1
 func TestDatasetAndTableLifecycle(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -111,7 +110,6 @@ func TestDatasetAndTableLifecycle(t *testing.T) {
 	}
 }
 
-// §6.2
 func TestLoadTruncateDecoratorReplacesOnlyThatDay(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -150,7 +148,6 @@ func TestLoadTruncateDecoratorReplacesOnlyThatDay(t *testing.T) {
 	_ = tbl
 }
 
-// §6.3
 func TestLoadRowOutsideDecoratorFailsAndWritesNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -176,7 +173,6 @@ func TestLoadRowOutsideDecoratorFailsAndWritesNothing(t *testing.T) {
 	}
 }
 
-// §6.4
 func TestLoadUnknownFieldsAndMaxBadRecords(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -207,7 +203,6 @@ func TestLoadUnknownFieldsAndMaxBadRecords(t *testing.T) {
 	}
 }
 
-// §6.5
 func TestReaderSourceUpload(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -232,7 +227,6 @@ func TestReaderSourceUpload(t *testing.T) {
 	}
 }
 
-// §6.6
 func TestQueryReadParamsAndPaging(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -313,7 +307,6 @@ func TestQueryReadParamsAndPaging(t *testing.T) {
 	}
 }
 
-// §6.7
 func TestQueryRunDestinationDecorator(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -370,7 +363,6 @@ func TestQueryRunDestinationDecorator(t *testing.T) {
 	}
 }
 
-// §6.8
 func TestSyntaxErrorsAreReportedPromptly(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -391,7 +383,6 @@ func TestSyntaxErrorsAreReportedPromptly(t *testing.T) {
 	}
 }
 
-// §6.9
 func TestDDLAndDMLThroughRead(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -438,7 +429,6 @@ func TestDDLAndDMLThroughRead(t *testing.T) {
 	}
 }
 
-// §6.10
 func TestInserterDedupAndErrors(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -470,7 +460,6 @@ func TestInserterDedupAndErrors(t *testing.T) {
 	}
 }
 
-// §6.11
 func TestJobsListAndJobFromID(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -508,7 +497,6 @@ func TestJobsListAndJobFromID(t *testing.T) {
 	apiErr(t, err, http.StatusNotFound, "notFound")
 }
 
-// §6.12
 func TestTableReadPagingAndDecorator(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

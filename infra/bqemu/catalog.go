@@ -10,13 +10,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	bq "google.golang.org/api/bigquery/v2"
 )
 
 // project holds one project's metadata. DuckDB attaches one database per project
-// (spec §3.3): datasets are schemas, tables are tables.
+// (see doc.go): datasets are schemas, tables are tables.
 type project struct {
 	id       string
 	datasets map[string]*dataset
@@ -227,4 +228,163 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// syncCatalog reconciles the metadata of project p with DuckDB after DDL: new schemas become
+// datasets, new tables and views are registered with their columns, dropped ones removed and
+// altered ones re-described.
+func (s *Server) syncCatalog(ctx context.Context, p string, st *statement) error {
+	type tinfo struct {
+		view   bool
+		fields []*bq.TableFieldSchema
+	}
+	schemas := map[string]bool{}
+	rows, err := s.db.QueryContext(ctx, `SELECT schema_name FROM duckdb_schemas() WHERE database_name = ? AND NOT internal`, p)
+	if err != nil {
+		return fmt.Errorf("sync catalog: %w", err)
+	}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return err
+		}
+		schemas[n] = true
+	}
+	rows.Close()
+	tables := map[string]map[string]*tinfo{}
+	rows, err = s.db.QueryContext(ctx, `
+		SELECT c.schema_name, c.table_name, c.column_name, c.data_type, c.is_nullable,
+		       EXISTS (SELECT 1 FROM duckdb_views() v WHERE v.database_name = c.database_name AND v.schema_name = c.schema_name AND v.view_name = c.table_name)
+		FROM duckdb_columns() c WHERE c.database_name = ? ORDER BY c.schema_name, c.table_name, c.column_index`, p)
+	if err != nil {
+		return fmt.Errorf("sync catalog: %w", err)
+	}
+	for rows.Next() {
+		var sch, tbl, col, typ string
+		var nullable, view bool
+		if err := rows.Scan(&sch, &tbl, &col, &typ, &nullable, &view); err != nil {
+			rows.Close()
+			return err
+		}
+		if strings.HasPrefix(tbl, tmpPrefix) {
+			continue
+		}
+		f, err := fieldFromDuckType(col, typ)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		if !nullable && f.Mode == "NULLABLE" {
+			f.Mode = "REQUIRED"
+		}
+		if tables[sch] == nil {
+			tables[sch] = map[string]*tinfo{}
+		}
+		ti := tables[sch][tbl]
+		if ti == nil {
+			ti = &tinfo{view: view}
+			tables[sch][tbl] = ti
+		}
+		ti.fields = append(ti.fields, f)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pr, err := s.projectLocked(ctx, p)
+	if err != nil {
+		return err
+	}
+	now := msString(s.now())
+	for sch := range schemas {
+		if sch == "main" {
+			continue
+		}
+		if _, ok := pr.datasets[sch]; !ok {
+			pr.datasets[sch] = &dataset{tables: map[string]*bq.Table{}, meta: &bq.Dataset{
+				Kind: "bigquery#dataset", Id: p + ":" + sch, DatasetReference: &bq.DatasetReference{ProjectId: p, DatasetId: sch},
+				Location: s.opts.DefaultLocation, CreationTime: now, LastModifiedTime: now, Etag: strconv.FormatInt(now, 36), Type: "DEFAULT",
+			}}
+		}
+	}
+	for did, ds := range pr.datasets {
+		if !schemas[did] {
+			delete(pr.datasets, did)
+			continue
+		}
+		for tid, t := range ds.tables {
+			if physical(t) && tables[did][tid] == nil {
+				delete(ds.tables, tid)
+			}
+		}
+		for tid, ti := range tables[did] {
+			t, ok := ds.tables[tid]
+			if !ok {
+				t = &bq.Table{
+					Kind: "bigquery#table", Id: p + ":" + did + "." + tid,
+					TableReference: &bq.TableReference{ProjectId: p, DatasetId: did, TableId: tid},
+					Type:           "TABLE", CreationTime: now, Location: ds.meta.Location,
+				}
+				if ti.view {
+					t.Type = "VIEW"
+				}
+				if st.PartitionField != "" {
+					if _, f := findField(ti.fields, st.PartitionField); f != nil {
+						typ := st.PartitionType
+						if typ == "" {
+							typ = "DAY"
+						}
+						t.TimePartitioning = &bq.TimePartitioning{Type: typ, Field: f.Name}
+					}
+				}
+				if len(st.Clustering) > 0 {
+					t.Clustering = &bq.Clustering{Fields: st.Clustering}
+				}
+				t.Description = st.Description
+			} else {
+				c := *t
+				t = &c
+				if schemaEqual(t.Schema, ti.fields) {
+					continue
+				}
+			}
+			t.Schema = &bq.TableSchema{Fields: mergeDescriptions(t.Schema, ti.fields)}
+			t.LastModifiedTime = uint64(now)
+			t.Etag = strconv.FormatInt(now, 36)
+			ds.tables[tid] = t
+		}
+	}
+	return s.saveLocked()
+}
+
+func schemaEqual(old *bq.TableSchema, fields []*bq.TableFieldSchema) bool {
+	if old == nil || len(old.Fields) != len(fields) {
+		return false
+	}
+	for i, f := range fields {
+		o := old.Fields[i]
+		if o.Name != f.Name || duckType(o) != duckType(f) || (o.Mode == "REQUIRED") != (f.Mode == "REQUIRED") {
+			return false
+		}
+	}
+	return true
+}
+
+// mergeDescriptions keeps the descriptions (and exact types such as BIGNUMERIC, GEOGRAPHY)
+// of fields whose storage did not change.
+func mergeDescriptions(old *bq.TableSchema, fields []*bq.TableFieldSchema) []*bq.TableFieldSchema {
+	if old == nil {
+		return fields
+	}
+	for i, f := range fields {
+		if _, o := findField(old.Fields, f.Name); o != nil && duckType(o) == duckType(f) {
+			c := *o
+			c.Mode = f.Mode
+			fields[i] = &c
+		}
+	}
+	return fields
 }

@@ -138,8 +138,8 @@ func inTx(ctx context.Context, conn *sql.Conn, fn func() error) error {
 }
 
 // queryToDestination runs a SELECT into a destination table with BigQuery's dispositions and
-// decorator rules (spec §3.7), atomically.
-func (s *Server) queryToDestination(ctx context.Context, p, defDS string, job *bq.Job, sqlText string) (*resultSet, error) {
+// decorator rules, atomically: a failed job writes nothing.
+func (s *Server) queryToDestination(ctx context.Context, p, defDS string, job *bq.Job, st *statement, sqlText string) (*resultSet, error) {
 	cfg := job.Configuration.Query
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
@@ -158,7 +158,7 @@ func (s *Server) queryToDestination(ctx context.Context, p, defDS string, job *b
 	defer release()
 	probe, err := readResult(ctx, conn, "SELECT * FROM ("+sqlText+") LIMIT 0")
 	if err != nil {
-		return nil, err
+		return nil, s.explainMissing(ctx, conn, p, defDS, st, err)
 	}
 	if err := s.prepareDestination(ctx, d, cfg.CreateDisposition, probe.schema, cfg.TimePartitioning, cfg.Clustering); err != nil {
 		return nil, err
@@ -247,6 +247,9 @@ func (s *Server) queryToDestination(ctx context.Context, p, defDS string, job *b
 		if err := s.putTable(ctx, d.ref, &t); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.touchTables(d.ref); err != nil {
+		return nil, err
 	}
 	dt := d.meta.TableReference
 	cfg.DestinationTable = &bq.TableReference{ProjectId: dt.ProjectId, DatasetId: dt.DatasetId, TableId: cfg.DestinationTable.TableId}

@@ -1,7 +1,7 @@
 // Package bqemu is a BigQuery REST emulator backed by DuckDB, good enough for the official
 // Go client (cloud.google.com/go/bigquery) to run this pipeline's loads and queries locally
-// and in tests without changing a line. The verified specification is
-// shared/reference/bigquery-emulator.md; section numbers below refer to it.
+// and in tests without changing a line, and for the bq CLI, which reads the discovery
+// document the emulator serves.
 //
 // # Using it
 //
@@ -27,13 +27,24 @@
 //     client can see is DONE. jobs.query registers its job, so paging and JobFromID work.
 //   - Partition decorators (t$YYYYMMDD) work for loads, query destinations, tabledata.list,
 //     insertAll and partition deletes. WRITE_TRUNCATE on a decorator replaces only that
-//     partition; a row outside it fails the job and nothing is written (§3.7, §3.8).
+//     partition; a row outside it fails the job and nothing is written.
 //   - Loads parse NDJSON in Go with BigQuery's rules: unknown fields fail unless
 //     ignoreUnknownValues, maxBadRecords, gzip objects, one '*' wildcard per URI.
-//   - Query parameters are inlined as typed literals (§3.9); TIMESTAMP cells are int64
-//     microseconds when the client asks (§0.1); type names are the legacy ones (§0.2).
+//   - Query parameters are inlined as typed literals. Their values may be JSON strings,
+//     numbers or booleans, as the REST API's JSON mapping allows. TIMESTAMP cells are int64
+//     microseconds when the client asks (formatOptions.useInt64Timestamp); type names are
+//     the legacy ones (INTEGER, FLOAT, BOOLEAN, RECORD).
+//   - A query request without "useLegacySql": false asks for legacy SQL, the REST API's
+//     default, and is refused with 400 invalidQuery.
 //   - Deterministic failures are 4xx (invalid, invalidQuery, notFound, duplicate) and panics
-//     are recovered to 400, so the client never retries them until its deadline (§0.4).
+//     are recovered to 400, so the client never retries them until its deadline. Errors
+//     carry BigQuery's wording where callers read it: "Syntax error: Unexpected identifier
+//     "SELEC" at [1:1]", "Not found: Table p:d.t was not found in location US".
+//   - tables.get reports numRows and numBytes (BigQuery's logical size rules, computed by a
+//     scan) and lastModifiedTime, which every load, DML statement, query write and
+//     insertAll moves.
+//   - GET /$discovery/rest?version=v2 serves the BigQuery v2 discovery document with
+//     rootUrl pointing at the emulator.
 //   - Writes (loads, DML/DDL, destination queries, insertAll) are serialised; SELECTs run
 //     concurrently on DuckDB snapshots.
 //   - requirePartitionFilter is enforced on reads: a statement that reads such a table

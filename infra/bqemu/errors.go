@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
@@ -12,7 +13,8 @@ import (
 )
 
 // apiError is a BigQuery error: an HTTP status, a reason clients branch on and a message.
-// Every deterministic failure is a 4xx so the client never retries it (spec §0.4).
+// Every deterministic failure is a 4xx so the client never retries it: the Go
+// client retries 5xx until its context ends.
 type apiError struct {
 	code     int
 	reason   string
@@ -71,7 +73,7 @@ func statusName(code int) string {
 	}
 }
 
-// asAPIError converts any error into an apiError, mapping DuckDB errors by type (spec §3.10).
+// asAPIError converts any error into an apiError, mapping DuckDB errors by type.
 func asAPIError(err error) *apiError {
 	var ae *apiError
 	if errors.As(err, &ae) {
@@ -85,7 +87,17 @@ func asAPIError(err error) *apiError {
 				return &apiError{code: http.StatusConflict, reason: "duplicate", message: de.Msg}
 			}
 			msg, _, _ := strings.Cut(strings.TrimPrefix(de.Msg, "Catalog Error: "), "\n")
+			if m := missingFunctionRe.FindStringSubmatch(msg); m != nil {
+				return errInvalidQuery("Function not found: %s", m[1])
+			}
 			return &apiError{code: http.StatusNotFound, reason: "notFound", message: "Not found: " + msg, location: "query"}
+		case duckdb.ErrorTypeParser:
+			return errInvalidQuery("Syntax error: %s", parserMessage(de.Msg))
+		case duckdb.ErrorTypeBinder:
+			if m := unknownColumnRe.FindStringSubmatch(de.Msg); m != nil {
+				return errInvalidQuery("Unrecognized name: %s", m[1])
+			}
+			return errInvalidQuery("%s", de.Msg)
 		default:
 			return errInvalidQuery("%s", de.Msg)
 		}
@@ -95,6 +107,28 @@ func asAPIError(err error) *apiError {
 		return errInvalidQuery("Emulator: %s is not supported", ue.construct)
 	}
 	return errInvalid("%v", err)
+}
+
+// missingFunctionRe finds the name in DuckDB's error for an unknown function, which BigQuery
+// reports as a 400 invalidQuery rather than a missing resource.
+var missingFunctionRe = regexp.MustCompile(`^(?:Scalar |Aggregate |Table |Pragma )?Function with name "?([^"\s]+)"? does not exist`)
+
+// unknownColumnRe finds the name in DuckDB's error for a column no table in scope has.
+var unknownColumnRe = regexp.MustCompile(`^Binder Error: Referenced column "([^"]+)" not found`)
+
+// parserMessage rewords a DuckDB parser error the way BigQuery words a syntax error. DuckDB's
+// position ("LINE 1: ...") refers to the translated SQL, not the caller's, so it is dropped.
+func parserMessage(msg string) string {
+	msg, _, _ = strings.Cut(strings.TrimPrefix(msg, "Parser Error: "), "\n")
+	switch {
+	case msg == "syntax error at end of input":
+		return "Unexpected end of script"
+	case strings.HasPrefix(msg, "syntax error at or near "):
+		return "Unexpected " + strings.TrimPrefix(msg, "syntax error at or near ")
+	case msg != "":
+		return strings.ToUpper(msg[:1]) + msg[1:]
+	}
+	return msg
 }
 
 // errorProto renders an error as a job's errorResult.

@@ -2,8 +2,11 @@ package bqemu_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -22,9 +25,11 @@ const testProject = "test-proj"
 
 // env is one emulator with a fake GCS and a BigQuery client pointed at it.
 type env struct {
-	gcs *fakestorage.Server
-	bq  *bigquery.Client
-	ds  *bigquery.Dataset
+	// host is the emulator's "127.0.0.1:PORT", for raw REST requests (see rest).
+	host string
+	gcs  *fakestorage.Server
+	bq   *bigquery.Client
+	ds   *bigquery.Dataset
 }
 
 func newEnv(t *testing.T) *env {
@@ -36,7 +41,7 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(gcs.Stop)
 	gcs.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "bucket"})
 	host := bqemu.StartTest(t, gcs.Client())
-	return &env{gcs: gcs, bq: newClient(t, host)}
+	return &env{host: host, gcs: gcs, bq: newClient(t, host)}
 }
 
 func newClient(t testing.TB, host string) *bigquery.Client {
@@ -182,4 +187,67 @@ func apiErr(t testing.TB, err error, code int, reason string) {
 	if ge.Code != code || len(ge.Errors) == 0 || ge.Errors[0].Reason != reason {
 		t.Fatalf("error = %d %+v, want %d %s", ge.Code, ge.Errors, code, reason)
 	}
+}
+
+// rest sends body (JSON, or nothing if empty) to the emulator's REST path, e.g.
+// "POST", "/projects/test-proj/queries", and returns the status and the decoded JSON answer.
+func (e *env) rest(t testing.TB, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx5(t), method, "http://"+e.host+"/bigquery/v2"+path, rd)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read: %v", method, path, err)
+	}
+	var out map[string]any
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			t.Fatalf("%s %s: answer is not JSON: %v\n%s", method, path, err, raw)
+		}
+	}
+	return resp.StatusCode, out
+}
+
+// errorOf returns the reason and message of a REST error answer ("" if there is none).
+func errorOf(body map[string]any) (reason, message string) {
+	e, _ := body["error"].(map[string]any)
+	if e == nil {
+		return "", ""
+	}
+	message, _ = e["message"].(string)
+	if items, _ := e["errors"].([]any); len(items) > 0 {
+		if it, _ := items[0].(map[string]any); it != nil {
+			reason, _ = it["reason"].(string)
+		}
+	}
+	return reason, message
+}
+
+// cells returns the v of every cell of every row of a REST query answer.
+func cells(body map[string]any) [][]any {
+	var out [][]any
+	rows, _ := body["rows"].([]any)
+	for _, r := range rows {
+		var vals []any
+		fs, _ := r.(map[string]any)["f"].([]any)
+		for _, f := range fs {
+			vals = append(vals, f.(map[string]any)["v"])
+		}
+		out = append(out, vals)
+	}
+	return out
 }

@@ -54,10 +54,18 @@ type jobInput struct {
 }
 
 func (s *Server) insertJob(r *http.Request) (any, error) {
-	var job bq.Job
-	raw, err := decodeBody(r, &job)
+	raw, err := decodeBody(r, &json.RawMessage{})
 	if err != nil {
 		return nil, err
+	}
+	if raw, err = normalizeParamValues(raw, "configuration", "query", "queryParameters"); err != nil {
+		return nil, err
+	}
+	var job bq.Job
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &job); err != nil {
+			return nil, errInvalid("Invalid JSON payload received: %v", err)
+		}
 	}
 	return s.runJob(r.Context(), r.PathValue("p"), &job, raw, nil)
 }

@@ -178,7 +178,7 @@ func decodeLine(line []byte, fields []*bq.TableFieldSchema, ignoreUnknown bool, 
 	return nil
 }
 
-// runLoadJob executes a load from GCS URIs or from uploaded media (spec §3.8). It returns
+// runLoadJob executes a load from GCS URIs or from uploaded media. It returns
 // the per-row warnings of a job that succeeded despite bad records.
 func (s *Server) runLoadJob(ctx context.Context, p string, job *bq.Job, media io.Reader) ([]*bq.ErrorProto, error) {
 	cfg := job.Configuration.Load
@@ -284,7 +284,7 @@ func (s *Server) runLoadJob(ctx context.Context, p string, job *bq.Job, media io
 		return ls.warnings, err
 	}
 	stats.OutputRows = int64(len(rows))
-	return ls.warnings, nil
+	return ls.warnings, s.touchTables(d.ref)
 }
 
 // appendRows bulk-inserts rows with the DuckDB Appender on the connection (and therefore

@@ -1,8 +1,10 @@
 package bqemu
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/big"
@@ -14,7 +16,7 @@ import (
 )
 
 // queryParam mirrors bq.QueryParameter but keeps a JSON null value distinguishable from
-// the empty string (spec §3.9).
+// the empty string, which matters because NULL parameters must keep their declared type.
 type queryParam struct {
 	Name           string      `json:"name"`
 	ParameterType  *paramType  `json:"parameterType"`
@@ -36,6 +38,119 @@ type paramValue struct {
 	Value        *string                `json:"value"`
 	ArrayValues  []*paramValue          `json:"arrayValues"`
 	StructValues map[string]*paramValue `json:"structValues"`
+}
+
+// normalizeParamValues rewrites the query parameters at path in a JSON request body so that
+// every scalar parameter value is a JSON string. The API's JSON mapping lets a caller send
+// {"value": 5} or {"value": true} for the string field value (clients of other languages
+// do), but the typed structs of the bq package only decode strings. A number keeps its
+// exact text, so 9007199254740993 stays exact; null stays null. Values nested in
+// arrayValues and structValues are rewritten too. A body without parameters is returned
+// unchanged.
+func normalizeParamValues(body []byte, path ...string) ([]byte, error) {
+	if len(bytes.TrimSpace(body)) == 0 || !bytes.Contains(body, []byte(`"queryParameters"`)) {
+		return body, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var root any
+	if err := dec.Decode(&root); err != nil {
+		return nil, errInvalid("Invalid JSON payload received: %v", err)
+	}
+	node := root
+	for _, key := range path[:len(path)-1] {
+		m, ok := node.(map[string]any)
+		if !ok {
+			return body, nil
+		}
+		node = m[key]
+	}
+	m, ok := node.(map[string]any)
+	if !ok {
+		return body, nil
+	}
+	params, ok := m[path[len(path)-1]].([]any)
+	if !ok {
+		return body, nil
+	}
+	for i, p := range params {
+		pm, ok := p.(map[string]any)
+		if !ok {
+			continue
+		}
+		if err := normalizeParamValue(pm["parameterValue"]); err != nil {
+			name, _ := pm["name"].(string)
+			if name == "" {
+				name = strconv.Itoa(i + 1)
+			}
+			return nil, errInvalid("Invalid JSON payload received: query parameter %s: %v", name, err)
+		}
+	}
+	out, err := json.Marshal(root)
+	if err != nil {
+		return nil, errInvalid("Invalid JSON payload received: %v", err)
+	}
+	return out, nil
+}
+
+// normalizeParamValue turns a QueryParameterValue's JSON number or boolean value into a
+// string, recursively.
+func normalizeParamValue(v any) error {
+	m, ok := v.(map[string]any)
+	if !ok {
+		if v == nil {
+			return nil
+		}
+		return fmt.Errorf("parameterValue must be an object, got %s", jsonKind(v))
+	}
+	switch x := m["value"].(type) {
+	case nil, string:
+	case json.Number:
+		m["value"] = x.String()
+	case bool:
+		m["value"] = strconv.FormatBool(x)
+	default:
+		return fmt.Errorf("value must be a string, number or boolean, got %s", jsonKind(x))
+	}
+	if av, ok := m["arrayValues"]; ok && av != nil {
+		elems, ok := av.([]any)
+		if !ok {
+			return fmt.Errorf("arrayValues must be a list, got %s", jsonKind(av))
+		}
+		for _, e := range elems {
+			if err := normalizeParamValue(e); err != nil {
+				return err
+			}
+		}
+	}
+	if sv, ok := m["structValues"]; ok && sv != nil {
+		fields, ok := sv.(map[string]any)
+		if !ok {
+			return fmt.Errorf("structValues must be an object, got %s", jsonKind(sv))
+		}
+		for name, f := range fields {
+			if err := normalizeParamValue(f); err != nil {
+				return fmt.Errorf("field %s: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "a list"
+	case string:
+		return "a string"
+	case json.Number:
+		return "a number"
+	case bool:
+		return "a boolean"
+	}
+	return fmt.Sprintf("%T", v)
 }
 
 // paramDuckType is the DuckDB type of a parameter type.
@@ -139,14 +254,13 @@ func paramLiteral(name string, t *paramType, v *paramValue) (string, error) {
 		}
 		return "CAST(" + strconv.FormatFloat(f, 'g', -1, 64) + " AS DOUBLE)", nil
 	case "BOOL", "BOOLEAN":
-		b, err := strconv.ParseBool(strings.TrimSpace(s))
-		if err != nil {
-			return "", bad(s)
-		}
-		if b {
+		switch strings.ToLower(strings.TrimSpace(s)) {
+		case "true":
 			return "TRUE", nil
+		case "false":
+			return "FALSE", nil
 		}
-		return "FALSE", nil
+		return "", bad(s)
 	case "STRING", "GEOGRAPHY":
 		return "CAST(" + quoteString(s) + " AS VARCHAR)", nil
 	case "BYTES":
@@ -180,10 +294,13 @@ func paramLiteral(name string, t *paramType, v *paramValue) (string, error) {
 		}
 		return "TIME '" + tm.Format("15:04:05.999999") + "'", nil
 	case "NUMERIC", "BIGNUMERIC", "DECIMAL", "BIGDECIMAL":
-		if _, ok := new(big.Rat).SetString(strings.TrimSpace(s)); !ok {
+		r, ok := new(big.Rat).SetString(strings.TrimSpace(s))
+		if !ok {
 			return "", bad(s)
 		}
-		return "CAST(" + quoteString(strings.TrimSpace(s)) + " AS DECIMAL(38,9))", nil
+		// FloatString rounds half away from zero to NUMERIC's 9 digits, and turns a JSON
+		// number such as 1.5e3 into text DuckDB's DECIMAL cast reads.
+		return "CAST(" + quoteString(r.FloatString(9)) + " AS DECIMAL(38,9))", nil
 	case "JSON":
 		return "CAST(" + quoteString(s) + " AS JSON)", nil
 	case "INTERVAL":

@@ -17,17 +17,9 @@ func (s *Server) checkPartitionFilters(p, defDS string, st *statement) error {
 		}
 	}
 	for _, path := range st.Reads {
-		var r tableRef
-		switch len(path) {
-		case 3:
-			r = tableRef{project: path[0], dataset: path[1], table: path[2]}
-		case 2:
-			r = tableRef{project: p, dataset: path[0], table: path[1]}
-		default:
-			if defDS == "" {
-				continue
-			}
-			r = tableRef{project: p, dataset: defDS, table: path[0]}
+		r, ok := resolvePath(p, defDS, path)
+		if !ok {
+			continue
 		}
 		t := s.knownTable(r)
 		if t == nil || !(t.RequirePartitionFilter || (t.TimePartitioning != nil && t.TimePartitioning.RequirePartitionFilter)) {

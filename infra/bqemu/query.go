@@ -8,14 +8,13 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
-	"strconv"
 	"strings"
 
 	bq "google.golang.org/api/bigquery/v2"
 )
 
 // useDataset points a pinned connection at a project and optional default dataset and makes
-// the memory.main compatibility macros visible (spec §0.10).
+// the memory.main compatibility macros visible through search_path.
 func useDataset(ctx context.Context, conn *sql.Conn, p, d string) error {
 	target := quoteIdent(p)
 	path := quoteIdent(p) + ".main"
@@ -65,8 +64,11 @@ var falseValue = false
 // runQueryJob executes a query job's statement and fills its statistics.
 func (s *Server) runQueryJob(ctx context.Context, p string, job *bq.Job, params []*queryParam) (*resultSet, error) {
 	cfg := job.Configuration.Query
-	if cfg.UseLegacySql != nil && *cfg.UseLegacySql {
-		return nil, &requestError{errInvalidQuery("Emulator: legacy SQL is not supported; set UseStandardSQL/useLegacySql=false")}
+	// The REST API's default is legacy SQL: a request that leaves useLegacySql out (as the
+	// bq CLI does without --nouse_legacy_sql) asks for it, and is refused like an explicit true.
+	if cfg.UseLegacySql == nil || *cfg.UseLegacySql {
+		return nil, &requestError{errInvalidQuery(`Emulator: legacy SQL is not supported, and a query request without "useLegacySql": false is legacy SQL; ` +
+			`send "useLegacySql": false (the Go client does unless UseLegacySQL is set; bq: --use_legacy_sql=false)`)}
 	}
 	cfg.UseLegacySql = &falseValue
 	cfg.ForceSendFields = append(cfg.ForceSendFields, "UseLegacySql")
@@ -112,7 +114,7 @@ func (s *Server) runQueryJob(ctx context.Context, p string, job *bq.Job, params 
 		if st.Kind != "SELECT" {
 			return nil, &requestError{errInvalid("Cannot set destination table in jobs with DML/DDL statements")}
 		}
-		return s.queryToDestination(ctx, p, defDS, job, sqlText)
+		return s.queryToDestination(ctx, p, defDS, job, st, sqlText)
 	}
 	if st.Kind == "SELECT" {
 		conn, release, err := s.scopedConn(ctx, p, defDS)
@@ -120,7 +122,11 @@ func (s *Server) runQueryJob(ctx context.Context, p string, job *bq.Job, params 
 			return nil, err
 		}
 		defer release()
-		return readResult(ctx, conn, sqlText)
+		res, err := readResult(ctx, conn, sqlText)
+		if err != nil {
+			return nil, s.explainMissing(ctx, conn, p, defDS, st, err)
+		}
+		return res, nil
 	}
 	return s.runStatement(ctx, p, defDS, st, sqlText, stats)
 }
@@ -180,7 +186,7 @@ func (s *Server) runStatement(ctx context.Context, p, defDS string, st *statemen
 	defer release()
 	res, err := conn.ExecContext(ctx, sqlText)
 	if err != nil {
-		return nil, err
+		return nil, s.explainMissing(ctx, conn, p, defDS, st, err)
 	}
 	out := &resultSet{}
 	switch st.Kind {
@@ -219,166 +225,12 @@ func (s *Server) runStatement(ctx context.Context, p, defDS string, st *statemen
 			return nil, err
 		}
 	}
+	if out.dmlAffected == nil || *out.dmlAffected > 0 {
+		if err := s.touchTarget(p, defDS, st); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
-}
-
-// syncCatalog reconciles the metadata of project p with DuckDB after DDL: new schemas become
-// datasets, new tables and views are registered with their columns, dropped ones removed and
-// altered ones re-described.
-func (s *Server) syncCatalog(ctx context.Context, p string, st *statement) error {
-	type tinfo struct {
-		view   bool
-		fields []*bq.TableFieldSchema
-	}
-	schemas := map[string]bool{}
-	rows, err := s.db.QueryContext(ctx, `SELECT schema_name FROM duckdb_schemas() WHERE database_name = ? AND NOT internal`, p)
-	if err != nil {
-		return fmt.Errorf("sync catalog: %w", err)
-	}
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			return err
-		}
-		schemas[n] = true
-	}
-	rows.Close()
-	tables := map[string]map[string]*tinfo{}
-	rows, err = s.db.QueryContext(ctx, `
-		SELECT c.schema_name, c.table_name, c.column_name, c.data_type, c.is_nullable,
-		       EXISTS (SELECT 1 FROM duckdb_views() v WHERE v.database_name = c.database_name AND v.schema_name = c.schema_name AND v.view_name = c.table_name)
-		FROM duckdb_columns() c WHERE c.database_name = ? ORDER BY c.schema_name, c.table_name, c.column_index`, p)
-	if err != nil {
-		return fmt.Errorf("sync catalog: %w", err)
-	}
-	for rows.Next() {
-		var sch, tbl, col, typ string
-		var nullable, view bool
-		if err := rows.Scan(&sch, &tbl, &col, &typ, &nullable, &view); err != nil {
-			rows.Close()
-			return err
-		}
-		if strings.HasPrefix(tbl, tmpPrefix) {
-			continue
-		}
-		f, err := fieldFromDuckType(col, typ)
-		if err != nil {
-			rows.Close()
-			return err
-		}
-		if !nullable && f.Mode == "NULLABLE" {
-			f.Mode = "REQUIRED"
-		}
-		if tables[sch] == nil {
-			tables[sch] = map[string]*tinfo{}
-		}
-		ti := tables[sch][tbl]
-		if ti == nil {
-			ti = &tinfo{view: view}
-			tables[sch][tbl] = ti
-		}
-		ti.fields = append(ti.fields, f)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	pr, err := s.projectLocked(ctx, p)
-	if err != nil {
-		return err
-	}
-	now := msString(s.now())
-	for sch := range schemas {
-		if sch == "main" {
-			continue
-		}
-		if _, ok := pr.datasets[sch]; !ok {
-			pr.datasets[sch] = &dataset{tables: map[string]*bq.Table{}, meta: &bq.Dataset{
-				Kind: "bigquery#dataset", Id: p + ":" + sch, DatasetReference: &bq.DatasetReference{ProjectId: p, DatasetId: sch},
-				Location: s.opts.DefaultLocation, CreationTime: now, LastModifiedTime: now, Etag: strconv.FormatInt(now, 36), Type: "DEFAULT",
-			}}
-		}
-	}
-	for did, ds := range pr.datasets {
-		if !schemas[did] {
-			delete(pr.datasets, did)
-			continue
-		}
-		for tid, t := range ds.tables {
-			if physical(t) && tables[did][tid] == nil {
-				delete(ds.tables, tid)
-			}
-		}
-		for tid, ti := range tables[did] {
-			t, ok := ds.tables[tid]
-			if !ok {
-				t = &bq.Table{
-					Kind: "bigquery#table", Id: p + ":" + did + "." + tid,
-					TableReference: &bq.TableReference{ProjectId: p, DatasetId: did, TableId: tid},
-					Type:           "TABLE", CreationTime: now, Location: ds.meta.Location,
-				}
-				if ti.view {
-					t.Type = "VIEW"
-				}
-				if st.PartitionField != "" {
-					if _, f := findField(ti.fields, st.PartitionField); f != nil {
-						typ := st.PartitionType
-						if typ == "" {
-							typ = "DAY"
-						}
-						t.TimePartitioning = &bq.TimePartitioning{Type: typ, Field: f.Name}
-					}
-				}
-				if len(st.Clustering) > 0 {
-					t.Clustering = &bq.Clustering{Fields: st.Clustering}
-				}
-				t.Description = st.Description
-			} else {
-				c := *t
-				t = &c
-				if schemaEqual(t.Schema, ti.fields) {
-					continue
-				}
-			}
-			t.Schema = &bq.TableSchema{Fields: mergeDescriptions(t.Schema, ti.fields)}
-			t.LastModifiedTime = uint64(now)
-			t.Etag = strconv.FormatInt(now, 36)
-			ds.tables[tid] = t
-		}
-	}
-	return s.saveLocked()
-}
-
-func schemaEqual(old *bq.TableSchema, fields []*bq.TableFieldSchema) bool {
-	if old == nil || len(old.Fields) != len(fields) {
-		return false
-	}
-	for i, f := range fields {
-		o := old.Fields[i]
-		if o.Name != f.Name || duckType(o) != duckType(f) || (o.Mode == "REQUIRED") != (f.Mode == "REQUIRED") {
-			return false
-		}
-	}
-	return true
-}
-
-// mergeDescriptions keeps the descriptions (and exact types such as BIGNUMERIC, GEOGRAPHY)
-// of fields whose storage did not change.
-func mergeDescriptions(old *bq.TableSchema, fields []*bq.TableFieldSchema) []*bq.TableFieldSchema {
-	if old == nil {
-		return fields
-	}
-	for i, f := range fields {
-		if _, o := findField(old.Fields, f.Name); o != nil && duckType(o) == duckType(f) {
-			c := *o
-			c.Mode = f.Mode
-			fields[i] = &c
-		}
-	}
-	return fields
 }
 
 type queryResponse struct {
@@ -395,12 +247,16 @@ type queryResponse struct {
 	DmlStats            *bq.DmlStatistics `json:"dmlStats,omitempty"`
 }
 
-// query is jobs.query: it runs the statement as a registered job (spec §0.5) and returns the
+// query is jobs.query: it runs the statement as a registered job, so that
+// getQueryResults, jobs.get and paging work on it as BigQuery's do, and returns the
 // first page.
 func (s *Server) query(r *http.Request) (any, error) {
 	p := r.PathValue("p")
 	b, err := decodeBody(r, &struct{}{})
 	if err != nil {
+		return nil, err
+	}
+	if b, err = normalizeParamValues(b, "queryParameters"); err != nil {
 		return nil, err
 	}
 	var qr bq.QueryRequest
@@ -475,6 +331,7 @@ func (s *Server) runScript(ctx context.Context, p string, cfg *bq.JobConfigurati
 	defer release()
 	out := &resultSet{}
 	ddl := &statement{}
+	var wrote []*statement
 	for _, part := range st.Parts {
 		q, err := bindParams(strings.TrimRight(strings.TrimSpace(part.SQL), ";"), params)
 		if err != nil {
@@ -482,19 +339,37 @@ func (s *Server) runScript(ctx context.Context, p string, cfg *bq.JobConfigurati
 		}
 		if part.Kind == "SELECT" {
 			if out, err = readResult(ctx, conn, q); err != nil {
-				return nil, err
+				return nil, s.explainMissing(ctx, conn, p, defDS, part, err)
 			}
 			continue
 		}
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return nil, err
+		res, err := conn.ExecContext(ctx, q)
+		if err != nil {
+			return nil, s.explainMissing(ctx, conn, p, defDS, part, err)
 		}
 		if part.PartitionField != "" || len(part.Clustering) > 0 {
 			ddl = part
+		}
+		if n, err := res.RowsAffected(); err != nil || n > 0 || !isDML(part.Kind) {
+			wrote = append(wrote, part)
 		}
 	}
 	if err := s.syncCatalog(ctx, p, ddl); err != nil {
 		return nil, err
 	}
+	for _, part := range wrote {
+		if err := s.touchTarget(p, defDS, part); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
+}
+
+// isDML reports whether a statement kind changes rows and reports how many.
+func isDML(kind string) bool {
+	switch kind {
+	case "INSERT", "UPDATE", "DELETE", "MERGE":
+		return true
+	}
+	return false
 }

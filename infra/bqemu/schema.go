@@ -11,7 +11,8 @@ import (
 
 var fieldNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,299}$`)
 
-// legacyType maps the accepted type aliases to the names the Go client decodes (spec §0.2).
+// legacyType maps the accepted type aliases to the legacy names (INTEGER,
+// FLOAT, BOOLEAN, RECORD) that BigQuery reports and the Go client decodes.
 func legacyType(t string) (string, bool) {
 	switch u := strings.ToUpper(t); u {
 	case "INT64", "INTEGER", "INT", "SMALLINT", "BIGINT", "TINYINT", "BYTEINT":
@@ -141,7 +142,7 @@ func createTableSQL(fqn string, fields []*bq.TableFieldSchema, orReplace bool) s
 }
 
 // fieldFromDuckType converts a DuckDB type name (as reported by ColumnTypes or
-// duckdb_columns) into a BigQuery field (spec §3.3, DuckDB → BigQuery).
+// duckdb_columns) into a BigQuery field.
 func fieldFromDuckType(name, typ string) (*bq.TableFieldSchema, error) {
 	p := &typeParser{s: typ}
 	f, err := p.parse()

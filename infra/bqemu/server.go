@@ -141,8 +141,9 @@ func (s *Server) Close() error {
 	return errors.Join(errs...)
 }
 
-// Handler serves the BigQuery v2 REST API under "", "/bigquery/v2" and "/bigquery", plus
-// the upload endpoint "/upload/bigquery/v2".
+// Handler serves the BigQuery v2 REST API under "", "/bigquery/v2" and "/bigquery", the
+// upload endpoint "/upload/bigquery/v2", and the API's discovery document at
+// "/$discovery/rest?version=v2" and "/discovery/v1/apis/bigquery/v2/rest".
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(s.serveHTTP)
 }
@@ -168,8 +169,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = zr
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<30)
-	// Accept the paths under every prefix the client may use (spec §0.7).
 	p := r.URL.Path
+	if p == discoveryPath || p == discoveryPathLegacy {
+		s.serveDiscovery(w, r)
+		return
+	}
+	// Accept the paths under every prefix the client may use: "", /bigquery and /bigquery/v2.
 	if rest, ok := strings.CutPrefix(p, "/upload/bigquery/v2"); ok {
 		r2 := r.Clone(r.Context())
 		r2.URL.Path = "/upload" + rest

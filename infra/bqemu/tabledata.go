@@ -19,7 +19,7 @@ type tableDataList struct {
 }
 
 // listTableData is tabledata.list: it reads the table at request time, in insertion order,
-// restricted to a decorator's partition (spec §3.11).
+// restricted to a decorator's partition.
 func (s *Server) listTableData(r *http.Request) (any, error) {
 	ctx := r.Context()
 	ref := parseTableRef(r.PathValue("p"), r.PathValue("d"), r.PathValue("t"))
@@ -124,8 +124,23 @@ type insertAllRequest struct {
 	TemplateSuffix      string `json:"templateSuffix"`
 }
 
-// insertAll is tabledata.insertAll with per-row errors and insertId de-duplication
-// (spec §3.12). It always answers 200 unless the request itself is bad.
+// insertAllResponse is tabledata.insertAll's answer. Its entries are not the bq package's,
+// whose index is omitted when it is 0: a caller that keeps only the entries with an index
+// would lose an error of the first row. Every entry here carries its index.
+type insertAllResponse struct {
+	Kind         string            `json:"kind"`
+	InsertErrors []insertRowErrors `json:"insertErrors,omitempty"`
+}
+
+// insertRowErrors are the errors of the row at Index (0-based) of an insertAll request.
+type insertRowErrors struct {
+	Index  int64            `json:"index"`
+	Errors []*bq.ErrorProto `json:"errors"`
+}
+
+// insertAll is tabledata.insertAll with per-row errors and insertId de-duplication (a row
+// whose insertId the table has seen is dropped silently). It always answers 200 unless the
+// request itself is bad.
 func (s *Server) insertAll(r *http.Request) (any, error) {
 	ctx := r.Context()
 	ref := parseTableRef(r.PathValue("p"), r.PathValue("d"), r.PathValue("t"))
@@ -153,7 +168,7 @@ func (s *Server) insertAll(r *http.Request) (any, error) {
 	}
 	fields := t.Schema.Fields
 	key := ref.project + ":" + ref.dataset + "." + ref.table
-	var insertErrors []*bq.TableDataInsertAllResponseInsertErrors
+	var insertErrors []insertRowErrors
 	var good [][]any
 	var goodIdx []int
 	var ids []string
@@ -181,7 +196,7 @@ func (s *Server) insertAll(r *http.Request) (any, error) {
 			if strings.HasPrefix(msg, "No such field: ") {
 				msg = "no such field: " + strings.TrimPrefix(msg, "No such field: ")
 			}
-			insertErrors = append(insertErrors, &bq.TableDataInsertAllResponseInsertErrors{
+			insertErrors = append(insertErrors, insertRowErrors{
 				Index: int64(i), Errors: []*bq.ErrorProto{{Reason: "invalid", Location: rowErr.field, Message: msg}},
 			})
 			continue
@@ -195,11 +210,11 @@ func (s *Server) insertAll(r *http.Request) (any, error) {
 	}
 	if len(insertErrors) > 0 && !in.SkipInvalidRows {
 		for _, i := range goodIdx {
-			insertErrors = append(insertErrors, &bq.TableDataInsertAllResponseInsertErrors{
+			insertErrors = append(insertErrors, insertRowErrors{
 				Index: int64(i), Errors: []*bq.ErrorProto{{Reason: "stopped"}},
 			})
 		}
-		return &bq.TableDataInsertAllResponse{Kind: "bigquery#tableDataInsertAllResponse", InsertErrors: insertErrors}, nil
+		return &insertAllResponse{Kind: "bigquery#tableDataInsertAllResponse", InsertErrors: insertErrors}, nil
 	}
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
@@ -209,6 +224,11 @@ func (s *Server) insertAll(r *http.Request) (any, error) {
 	base := tableRef{project: ref.project, dataset: ref.dataset, table: ref.table}
 	if err := inTx(ctx, conn, func() error { return appendRows(conn, base, good) }); err != nil {
 		return nil, err
+	}
+	if len(good) > 0 {
+		if err := s.touchTables(base); err != nil {
+			return nil, err
+		}
 	}
 	s.mu.Lock()
 	if s.seenIDs[key] == nil {
@@ -220,5 +240,5 @@ func (s *Server) insertAll(r *http.Request) (any, error) {
 		}
 	}
 	s.mu.Unlock()
-	return &bq.TableDataInsertAllResponse{Kind: "bigquery#tableDataInsertAllResponse", InsertErrors: insertErrors}, nil
+	return &insertAllResponse{Kind: "bigquery#tableDataInsertAllResponse", InsertErrors: insertErrors}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -145,11 +146,12 @@ func (s *Server) getTable(r *http.Request) (any, error) {
 			}
 			where = " WHERE " + pred
 		}
-		var n int64
-		if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM "+ref.fqn()+where).Scan(&n); err != nil {
-			return nil, fmt.Errorf("count rows of %s: %w", ref.label(), err)
+		rows, bytes, err := s.tableSize(ctx, ref, t.Schema.Fields, strings.TrimPrefix(where, " WHERE "))
+		if err != nil {
+			return nil, err
 		}
-		t.NumRows = uint64(n)
+		t.NumRows, t.NumBytes, t.NumTotalLogicalBytes = uint64(rows), bytes, bytes
+		t.ForceSendFields = append(slices.Clone(t.ForceSendFields), "NumRows", "NumBytes", "NumTotalLogicalBytes")
 	}
 	return t, nil
 }
@@ -249,7 +251,7 @@ func (s *Server) patchTable(r *http.Request) (any, error) {
 }
 
 // evolveSchema applies a new schema to an existing table: only added NULLABLE/REPEATED
-// columns and REQUIRED → NULLABLE relaxations are allowed (spec §3.5). With allowAdd false,
+// columns and REQUIRED → NULLABLE relaxations are allowed, as in BigQuery. With allowAdd false,
 // added columns are an error.
 func (s *Server) evolveSchema(ctx context.Context, ref tableRef, t *bq.Table, newFields []*bq.TableFieldSchema, allowAdd bool) ([]*bq.TableFieldSchema, error) {
 	fields, err := normalizeSchema(newFields)
@@ -318,6 +320,9 @@ func (s *Server) deleteTable(r *http.Request) (any, error) {
 		}
 		if _, err := s.db.ExecContext(ctx, "DELETE FROM "+ref.fqn()+" WHERE "+pred); err != nil {
 			return nil, fmt.Errorf("delete partition %s$%s: %w", ref.label(), ref.decorator, err)
+		}
+		if err := s.touchTables(ref); err != nil {
+			return nil, err
 		}
 		return noContent{}, nil
 	}

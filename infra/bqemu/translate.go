@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/nba-props/pipeline/infra/bqemu/bqsql"
 )
@@ -21,6 +23,8 @@ type statement struct {
 	// Reads and FilterNames are what the requirePartitionFilter check needs (bqsql.Statement).
 	Reads       [][]string
 	FilterNames map[string]bool
+	// Target is the table (or dataset) a DML or DDL statement writes, as written.
+	Target []string
 	// Parts are the statements of a SCRIPT, run one by one.
 	Parts []*statement
 }
@@ -40,7 +44,7 @@ func translate(q string) (*statement, error) {
 		case errors.As(err, &ue):
 			return nil, &unsupportedError{construct: ue.Construct}
 		case errors.As(err, &se):
-			return nil, errInvalidQuery("Syntax error: %s", se.Error())
+			return nil, syntaxError(se)
 		default:
 			return nil, errInvalidQuery("%v", err)
 		}
@@ -48,8 +52,21 @@ func translate(q string) (*statement, error) {
 	return convertStatement(st), nil
 }
 
+// syntaxError words a translator syntax error as BigQuery does:
+// "Syntax error: Unexpected identifier "SELEC" at [1:1]".
+func syntaxError(se *bqsql.SyntaxError) *apiError {
+	msg := se.Msg
+	if msg != "" {
+		msg = strings.ToUpper(msg[:1]) + msg[1:]
+	}
+	if se.Line > 0 {
+		msg += fmt.Sprintf(" at [%d:%d]", se.Line, se.Column)
+	}
+	return errInvalidQuery("Syntax error: %s", msg)
+}
+
 func convertStatement(st *bqsql.Statement) *statement {
-	out := &statement{SQL: st.SQL, Kind: st.Kind, Reads: st.Reads, FilterNames: st.FilterNames}
+	out := &statement{SQL: st.SQL, Kind: st.Kind, Reads: st.Reads, FilterNames: st.FilterNames, Target: st.Target}
 	if d := st.DDL; d != nil {
 		out.PartitionField = d.PartitionField
 		out.PartitionType = d.PartitionType

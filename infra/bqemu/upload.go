@@ -22,7 +22,7 @@ type upload struct {
 }
 
 // upload serves POST/PUT /upload/bigquery/v2/projects/{p}/jobs for multipart uploads and
-// for resumable sessions (spec §2.4).
+// for resumable sessions.
 func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	p := r.PathValue("p")
 	q := r.URL.Query()

@@ -24,7 +24,7 @@ type rowError struct {
 func (e *rowError) Error() string { return e.message }
 
 // coerceRow converts one decoded JSON object into Appender values in schema order, using
-// BigQuery's JSON loading rules (spec §3.8): keys match case-insensitively, unknown keys fail
+// BigQuery's JSON loading rules: keys match case-insensitively, unknown keys fail
 // unless ignoreUnknown, missing keys are NULL.
 func coerceRow(fields []*bq.TableFieldSchema, obj map[string]any, ignoreUnknown bool) ([]any, *rowError) {
 	out := make([]any, len(fields))
@@ -375,7 +375,8 @@ type row struct {
 	F []cell `json:"f"`
 }
 
-// encodeRow renders DuckDB values as BigQuery cells (spec §2.9). int64TS selects int64
+// encodeRow renders DuckDB values as BigQuery cells ({"f": [{"v": ...}]}, scalars as
+// strings). int64TS selects int64
 // microseconds for TIMESTAMP (formatOptions.useInt64Timestamp) over float seconds.
 func encodeRow(fields []*bq.TableFieldSchema, vals []any, int64TS bool) row {
 	r := row{F: make([]cell, len(fields))}

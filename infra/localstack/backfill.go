@@ -32,6 +32,7 @@ type runFlags struct {
 	timeout     time.Duration
 	seed        int64
 	pubsub      string
+	push        bool
 }
 
 func runFlagSet(f *runFlags) *flag.FlagSet {
@@ -43,6 +44,7 @@ func runFlagSet(f *runFlags) *flag.FlagSet {
 	fs.DurationVar(&f.timeout, "timeout", 15*time.Minute, "give up when the chain has not finished after this long")
 	fs.Int64Var(&f.seed, "sim-seed", 2024, "source simulator seed")
 	fs.BoolVar(&f.again, "again", false, "then run the same backfill again with --force and show that nothing downstream changes")
+	fs.BoolVar(&f.push, "push", false, "deliver by push as on Cloud Run (consumers as HTTP push endpoints behind a local push bridge with OIDC tokens)")
 	pubsubFlag(fs, &f.pubsub)
 	return fs
 }
@@ -89,7 +91,7 @@ func runBackfill(ctx context.Context, f runFlags, stdout, stderr io.Writer, env 
 	o := Options{
 		PubSubAddr: ports, GCSAddr: ports, BigQueryAddr: ports, SimAddr: ports, PubSub: f.pubsub,
 		DataDir: dir, Project: cloud.LocalProject, Bucket: cloud.LocalProject,
-		SimSeed: f.seed, SimNow: now, Env: env, Logs: logs,
+		SimSeed: f.seed, SimNow: now, Env: env, Logs: logs, Push: f.push,
 	}
 	began := time.Now()
 	s, err := Start(ctx, o)

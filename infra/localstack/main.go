@@ -191,6 +191,7 @@ func upFlagSet(f *upFlags) *flag.FlagSet {
 	fs.Int64Var(&f.o.SimSeed, "sim-seed", 1, "source simulator seed")
 	fs.StringVar(&f.simNow, "sim-now", "", "source simulator clock, an RFC 3339 `time` such as 2025-04-01T12:00:00Z; games after it are not final (default: now)")
 	fs.StringVar(&f.logFile, "log-file", "", "write consumer logs to this `file` instead of stderr")
+	fs.BoolVar(&f.o.Push, "push", false, "deliver by push as on Cloud Run: the consumers serve HTTP push endpoints and a bridge pushes to them with OIDC tokens from a local issuer")
 	return fs
 }
 

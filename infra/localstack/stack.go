@@ -11,15 +11,20 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/bigquery"
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/storage"
+	"github.com/nba-props/pipeline/consumers/push"
 	"github.com/nba-props/pipeline/consumers/service"
 	"github.com/nba-props/pipeline/infra/bqemu"
 	"github.com/nba-props/pipeline/infra/cloud"
 	"github.com/nba-props/pipeline/infra/emulators"
+	"github.com/nba-props/pipeline/infra/oidclocal"
+	"github.com/nba-props/pipeline/infra/pushbridge"
 	"github.com/nba-props/pipeline/infra/sourcesim"
 	"github.com/nba-props/pipeline/infra/topology"
 	"github.com/nba-props/pipeline/messages"
@@ -54,7 +59,14 @@ type Options struct {
 	Env envconfig.Lookuper
 	// Logs receives the consumers' JSON log lines.
 	Logs io.Writer
+	// Push delivers by push, as on Cloud Run: the subscriptions push to the consumers'
+	// HTTP endpoints (in-process), the bridge plays Pub/Sub's push with tokens from a
+	// local issuer, and it calls the reconcile endpoint every ReconcileEvery.
+	Push bool
 }
+
+// pushAccount is the service account the local push subscriptions sign their tokens as.
+const pushAccount = "pubsub-push@nba-props-local.iam.gserviceaccount.com"
 
 // Stack is the running local environment. Each part is an extension point: a new
 // emulator is one more start step in Start and one more field of its environment.
@@ -74,6 +86,10 @@ type Stack struct {
 
 	consumerDone chan struct{}
 	consumerErr  error
+
+	// pushURL is the consumers' push service (push mode), and issuer signs its tokens.
+	pushURL string
+	issuer  *oidclocal.Server
 }
 
 // Vars are the environment variables that point a process at the stack, in a stable
@@ -190,8 +206,17 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		}
 	}
 
+	var push *topology.Push
+	if o.Push {
+		if o.NoConsumers {
+			return nil, errors.New("--push runs the consumers in-process behind the push bridge: drop --no-consumers")
+		}
+		if push, err = s.startIssuer(); err != nil {
+			return nil, err
+		}
+	}
 	s.Report, err = topology.Apply(ctx, topology.Clients{PubSub: s.PubSub, Storage: s.Storage, BigQuery: s.BigQuery},
-		topology.Options{Names: messages.Names{Prefix: o.Prefix}, Bucket: o.Bucket})
+		topology.Options{Names: messages.Names{Prefix: o.Prefix}, Bucket: o.Bucket, Push: push})
 	if err != nil {
 		return nil, fmt.Errorf("applying the topology: %w", err)
 	}
@@ -283,6 +308,15 @@ func (s *Stack) startConsumers(ctx context.Context) error {
 	// The stack decides where its consumers point, even where it leaves a variable unset
 	// (no prefix) and the process environment sets it.
 	cfg.Env = s.env
+	if s.o.Push {
+		cfg.Mode = service.ModePush
+		host, port, err := net.SplitHostPort(strings.TrimPrefix(s.pushURL, "http://"))
+		if err != nil {
+			return err
+		}
+		cfg.Push = push.Config{Host: host, Audience: s.pushURL, ServiceAccount: pushAccount, Issuer: s.issuer.Iss(), JWKSURL: s.issuer.JWKSURL()}
+		cfg.Push.Port, _ = strconv.Atoi(port)
+	}
 	if s.o.NoBigQuery && slices.Contains(cfg.Phases, "all") {
 		// Without BigQuery only the scrapers can run.
 		cfg.Phases = []string{string(messages.PhaseScrapers)}
@@ -298,13 +332,16 @@ func (s *Stack) startConsumers(ctx context.Context) error {
 	s.consumerDone = make(chan struct{})
 	go func() {
 		defer close(s.consumerDone)
-		s.consumerErr = svc.Runtime.Run(runCtx)
+		s.consumerErr = svc.Serve(runCtx)
 	}()
 	s.closers = append(s.closers, func() error {
 		cancel()
 		<-s.consumerDone
 		return s.consumerErr
 	})
+	if s.o.Push {
+		return s.startBridge(runCtx, logger)
+	}
 	return nil
 }
 
@@ -347,4 +384,52 @@ func (s *Stack) Close() error {
 	}
 	s.closers = nil
 	return errors.Join(errs...)
+}
+
+// startIssuer starts the local OIDC issuer and picks the consumers' push address; it
+// returns the push settings of the topology.
+func (s *Stack) startIssuer() (*topology.Push, error) {
+	iss, err := oidclocal.Start("127.0.0.1:0", oidclocal.Options{})
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, iss.Close)
+	s.issuer = iss
+	// The subscriptions name the endpoint before the consumers listen: take a free port.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s.pushURL = "http://" + ln.Addr().String()
+	ln.Close()
+	url := s.pushURL
+	return &topology.Push{ServiceURL: func(messages.Phase) string { return url }, DeadLetterURL: url, ServiceAccount: pushAccount}, nil
+}
+
+// startBridge waits for the consumers' push endpoint, then runs the push bridge and the
+// reconcile calls Cloud Scheduler makes in production.
+func (s *Stack) startBridge(ctx context.Context, logger *slog.Logger) error {
+	select {
+	case <-s.Consumer.Listening():
+	case <-s.consumerDone:
+		return fmt.Errorf("consumers: %w", s.consumerErr)
+	case <-time.After(30 * time.Second):
+		return errors.New("consumers: the push endpoint did not start listening within 30 s")
+	}
+	b, err := pushbridge.New(pushbridge.Options{PubSub: s.PubSub, Issuer: s.issuer.Issuer, Logger: logger,
+		ReconcileURL: s.pushURL + "/reconcile", Audience: s.pushURL, ServiceAccount: pushAccount})
+	if err != nil {
+		return err
+	}
+	bctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- b.Run(bctx) }()
+	s.closers = append(s.closers, func() error {
+		cancel()
+		if err := <-done; err != nil && bctx.Err() == nil {
+			return err
+		}
+		return nil
+	})
+	return nil
 }

@@ -45,6 +45,9 @@ type Options struct {
 	Bucket string
 	// Location of a new bucket and new datasets ("" lets the service choose; "US" in production).
 	Location string
+	// Push makes every subscription a push subscription onto the consumer services; nil
+	// means pull.
+	Push *Push
 }
 
 // Action is what Apply did to one resource.
@@ -108,7 +111,7 @@ func Apply(ctx context.Context, c Clients, o Options) (Report, error) {
 	if o.Bucket == "" {
 		o.Bucket = DefaultBucket
 	}
-	t := Declare(o.Catalog, o.Names, o.Bucket)
+	t := Declare(o.Catalog, o.Names, o.Bucket, o.Push)
 	a := applier{c: c, o: o, project: c.PubSub.Project()}
 	for _, tp := range t.Topics {
 		if err := a.topic(ctx, tp); err != nil {
@@ -199,6 +202,15 @@ func (a *applier) want(s Subscription) *pubsubpb.Subscription {
 			MaxDeliveryAttempts: int32(s.MaxDeliveryAttempts),
 		}
 	}
+	if s.Push != nil {
+		p.PushConfig = &pubsubpb.PushConfig{
+			PushEndpoint: s.Push.Endpoint,
+			AuthenticationMethod: &pubsubpb.PushConfig_OidcToken_{OidcToken: &pubsubpb.PushConfig_OidcToken{
+				ServiceAccountEmail: s.Push.ServiceAccount, Audience: s.Push.Audience}},
+			// The wrapped form: the runtime reads attributes and the delivery attempt from it.
+			Wrapper: &pubsubpb.PushConfig_PubsubWrapper_{PubsubWrapper: &pubsubpb.PushConfig_PubsubWrapper{}},
+		}
+	}
 	return p
 }
 
@@ -243,6 +255,13 @@ func (a *applier) subscription(ctx context.Context, s Subscription) error {
 	}
 	if !maps.Equal(got.Labels, want.Labels) {
 		paths = append(paths, "labels")
+	}
+	if got.GetPushConfig().GetPushEndpoint() != want.GetPushConfig().GetPushEndpoint() ||
+		!proto.Equal(got.GetPushConfig().GetOidcToken(), want.GetPushConfig().GetOidcToken()) {
+		paths = append(paths, "push_config")
+		if want.PushConfig == nil {
+			want.PushConfig = &pubsubpb.PushConfig{} // an empty push config turns push off
+		}
 	}
 	if len(paths) == 0 {
 		a.add("subscription", s.ID, Unchanged)

@@ -31,7 +31,7 @@ func apply(t *testing.T, env *emulators.Env) topology.Report {
 func TestApplyTwiceChangesNothing(t *testing.T) {
 	t.Parallel()
 	env := emulators.StartTest(t)
-	decl := topology.Declare(messages.DefaultCatalog(), env.Names, env.Bucket+"-apply")
+	decl := topology.Declare(messages.DefaultCatalog(), env.Names, env.Bucket+"-apply", nil)
 	total := len(decl.Topics) + len(decl.Subscriptions) + 1 // + bucket
 
 	first := apply(t, env)
@@ -215,5 +215,63 @@ func TestSmokeMessageReachesItsJob(t *testing.T) {
 	slices.Sort(reached)
 	if diff := cmp.Diff(want, reached); diff != "" {
 		t.Errorf("subscriptions reached (-want +got):\n%s", diff)
+	}
+}
+
+// The same declaration applies push subscriptions onto the consumer services: each job's
+// endpoint is its service's URL and its path, the token is the push account's for the
+// service's URL, with the same filter and policies; applying pull after push turns it off.
+func TestPushSubscriptionsFromTheSameDeclaration(t *testing.T) {
+	t.Parallel()
+	env := emulators.StartTest(t)
+	ctx := context.Background()
+	pushOpts := &topology.Push{
+		ServiceURL:     func(p messages.Phase) string { return "https://nba-consumers-" + string(p) + ".example.run.app" },
+		DeadLetterURL:  "https://nba-consumers-raw.example.run.app",
+		ServiceAccount: "pubsub-push@demo.iam.gserviceaccount.com",
+	}
+	applyWith := func(p *topology.Push) topology.Report {
+		t.Helper()
+		r, err := topology.Apply(ctx, topology.Clients{PubSub: env.PubSub},
+			topology.Options{Names: env.Names, Bucket: env.Bucket, Push: p})
+		if err != nil {
+			t.Fatalf("apply: %v\n%s", err, r)
+		}
+		return r
+	}
+	get := func(id string) *pubsubpb.Subscription {
+		t.Helper()
+		s, err := env.PubSub.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{
+			Subscription: "projects/" + env.Project + "/subscriptions/" + id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	applyWith(pushOpts)
+	ref := messages.Ref(messages.PhaseRaw, "bdl_player_boxscores")
+	s := get(env.Names.Subscription(ref))
+	pc := s.GetPushConfig()
+	if pc.GetPushEndpoint() != "https://nba-consumers-raw.example.run.app/push/raw/bdl_player_boxscores" ||
+		pc.GetOidcToken().GetServiceAccountEmail() != pushOpts.ServiceAccount ||
+		pc.GetOidcToken().GetAudience() != "https://nba-consumers-raw.example.run.app" ||
+		s.Filter != messages.Filter(ref) || s.DeadLetterPolicy.GetMaxDeliveryAttempts() != topology.MaxDeliveryAttempts {
+		t.Errorf("push subscription of %s: endpoint %q, oidc %v, filter %q, dead letter %v", ref, pc.GetPushEndpoint(), pc.GetOidcToken(), s.Filter, s.DeadLetterPolicy)
+	}
+	if got := get(env.Names.UnroutableSubscription(messages.PhaseRaw)).GetPushConfig().GetPushEndpoint(); got != "https://nba-consumers-raw.example.run.app/push/raw/unroutable" {
+		t.Errorf("catch-all endpoint %q", got)
+	}
+	if got := get(env.Names.DeadLetterSubscription()).GetPushConfig().GetPushEndpoint(); got != "https://nba-consumers-raw.example.run.app/push/deadletters" {
+		t.Errorf("dead-letter endpoint %q", got)
+	}
+	if again := applyWith(pushOpts); again.Count(topology.Created)+again.Count(topology.Updated) != 0 {
+		t.Errorf("second push apply changed something:\n%s", again)
+	}
+	back := applyWith(nil)
+	if n := back.Count(topology.Updated); n == 0 {
+		t.Errorf("pull after push updated nothing:\n%s", back)
+	}
+	if got := get(env.Names.Subscription(ref)).GetPushConfig().GetPushEndpoint(); got != "" {
+		t.Errorf("after a pull apply the subscription still pushes to %q", got)
 	}
 }

@@ -1,8 +1,10 @@
 package topology
 
 import (
+	"strings"
 	"time"
 
+	pushpath "github.com/nba-props/pipeline/consumers/push"
 	"github.com/nba-props/pipeline/infra/cloud"
 	"github.com/nba-props/pipeline/messages"
 )
@@ -42,6 +44,38 @@ type Subscription struct {
 	DeadLetterTopic     string
 	MaxDeliveryAttempts int
 	Retention           time.Duration
+	// Push, when set, makes it a push subscription: Pub/Sub POSTs each message to the
+	// endpoint with an OIDC token of the service account for the audience.
+	Push *PushTarget
+}
+
+// PushTarget is where and as whom a push subscription delivers.
+type PushTarget struct {
+	Endpoint       string // the service URL and the endpoint path (push.JobPath, ...)
+	ServiceAccount string // the account the tokens are signed as (PUSH_SERVICE_ACCOUNT)
+	Audience       string // the tokens' aud (PUSH_AUDIENCE): the service URL
+}
+
+// Push configures push delivery for an environment; nil options mean pull (streaming
+// pull consumers, the local stack's default).
+type Push struct {
+	// ServiceURL is the base URL of the consumer service that serves a phase's jobs and
+	// catch-all ("https://nba-consumers-raw-xyz-uw.a.run.app"); it is also the audience of
+	// the tokens that service accepts.
+	ServiceURL func(messages.Phase) string
+	// DeadLetterURL is the base URL of the service that keeps dead letters.
+	DeadLetterURL string
+	// ServiceAccount is the push identity Pub/Sub signs tokens as.
+	ServiceAccount string
+}
+
+// target is the push target of a path on a phase's service.
+func (p *Push) target(phase messages.Phase, path string) *PushTarget {
+	if p == nil {
+		return nil
+	}
+	base := strings.TrimRight(p.ServiceURL(phase), "/")
+	return &PushTarget{Endpoint: base + path, ServiceAccount: p.ServiceAccount, Audience: base}
 }
 
 // Topology is everything Apply creates: derived from the job catalogue, so a job added to
@@ -54,8 +88,9 @@ type Topology struct {
 	Tables        []Table
 }
 
-// Declare derives the topology of one environment from the catalogue.
-func Declare(c *messages.Catalog, names messages.Names, bucket string) Topology {
+// Declare derives the topology of one environment from the catalogue: pull subscriptions,
+// or push subscriptions onto the services of push when it is set.
+func Declare(c *messages.Catalog, names messages.Names, bucket string, push *Push) Topology {
 	dl := names.DeadLetterTopic()
 	t := Topology{Bucket: bucket, Datasets: Datasets(), Tables: Tables()}
 	for _, p := range messages.Phases() {
@@ -74,6 +109,7 @@ func Declare(c *messages.Catalog, names messages.Names, bucket string) Topology 
 				DeadLetterTopic:     dl,
 				MaxDeliveryAttempts: MaxDeliveryAttempts,
 				Retention:           Retention,
+				Push:                push.target(p, pushpath.JobPath(ref)),
 			})
 		}
 		// The catch-all: Pub/Sub drops a message no filter matches, so this one matches all.
@@ -86,9 +122,15 @@ func Declare(c *messages.Catalog, names messages.Names, bucket string) Topology 
 			DeadLetterTopic:     dl,
 			MaxDeliveryAttempts: MaxDeliveryAttempts,
 			Retention:           Retention,
+			Push:                push.target(p, pushpath.UnroutablePath(p)),
 		})
 	}
 	t.Topics = append(t.Topics, Topic{ID: dl})
+	var dlPush *PushTarget
+	if push != nil {
+		base := strings.TrimRight(push.DeadLetterURL, "/")
+		dlPush = &PushTarget{Endpoint: base + pushpath.DeadLetterPath, ServiceAccount: push.ServiceAccount, Audience: base}
+	}
 	t.Subscriptions = append(t.Subscriptions, Subscription{
 		ID:          names.DeadLetterSubscription(),
 		Topic:       dl,
@@ -96,6 +138,7 @@ func Declare(c *messages.Catalog, names messages.Names, bucket string) Topology 
 		MinBackoff:  MinBackoff,
 		MaxBackoff:  MaxBackoff,
 		Retention:   Retention,
+		Push:        dlPush,
 	})
 	return t
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/duckdb/duckdb-go/v2"
 )
 
-// newDB opens an in-memory DuckDB configured like the emulator (spec §3.3), with the
+// newDB opens an in-memory DuckDB configured like the emulator (see Setup), with the
 // compatibility macros installed.
 func newDB(t testing.TB) *sql.DB {
 	t.Helper()

@@ -1,5 +1,5 @@
 // Package bqsql translates BigQuery Standard SQL into DuckDB SQL for the DuckDB-backed
-// BigQuery emulator (spec: shared/reference/bigquery-emulator.md §5).
+// BigQuery emulator (package bqemu).
 //
 // It is a lossless tokenizer plus a rewriting pass over bracket-nested tokens, not a full
 // parser: it rewrites literals, names, types, and the function and statement shapes that
@@ -10,7 +10,7 @@
 //
 // # Running translated SQL
 //
-// The translated SQL assumes the session of spec §3.3:
+// The translated SQL assumes this session:
 //
 //	SET TimeZone='UTC';
 //	SET default_null_order='nulls_first_on_asc_last_on_desc';
@@ -44,6 +44,9 @@
 //   - UNNEST(arr) AS x binds x to the element; UNNEST of structs without an alias makes
 //     the fields columns; x IN UNNEST(arr) has SQL IN semantics; WITH OFFSET is 0-based.
 //   - Unaliased expression columns of the main SELECT are named f0_, f1_, ... .
+//   - An alias given without AS (SELECT EXTRACT(YEAR FROM d) year, FROM t value) is quoted,
+//     and so are names DuckDB reserves but BigQuery does not (pivot, semi, glob, ...), so
+//     DuckDB's keywords work as names as they do in BigQuery.
 //
 // # Known gaps the server must cover
 //

@@ -45,7 +45,7 @@ WHEN NOT MATCHED THEN INSERT ROW`)
 	fmt.Println(st.SQL)
 	// Output:
 	// MERGE
-	// MERGE INTO "nba"."box" T USING staging S ON FALSE
+	// MERGE INTO "nba"."box" T USING staging "S" ON FALSE
 	// WHEN NOT MATCHED BY SOURCE AND T.game_date = $d THEN DELETE
 	// WHEN NOT MATCHED THEN INSERT *
 }

@@ -609,6 +609,10 @@ func (t *translator) ident(ns []node, i int, ps []piece) ([]piece, int, error) {
 		push(pKw, n.tok.text)
 		return ps, i + 1, nil
 	}
+	if implicitAlias(ps, u, next(1)) {
+		push(pPrimary, quoteIdent(n.tok.text))
+		return ps, i + 1, nil
+	}
 	if duckReserved[u] {
 		push(pPrimary, quoteIdent(n.tok.text)) // a plain name in BigQuery, reserved in DuckDB
 		return ps, i + 1, nil
@@ -617,10 +621,27 @@ func (t *translator) ident(ns []node, i int, ps []piece) ([]piece, int, error) {
 	return ps, i + 1, nil
 }
 
-// duckReserved are DuckDB reserved words that BigQuery allows as plain names.
+// implicitAlias reports whether a name (upper-cased u, followed by next) that is not a
+// BigQuery keyword follows a complete operand, which makes it an alias given without AS:
+// SELECT EXTRACT(YEAR FROM d) year, FROM games g. DuckDB reads only plain identifiers in
+// that place, none of its keywords (YEAR, MONTH, VALUE, TYPE, KEY, NAMES, ROW, ...), so the
+// translation always quotes such an alias; quoting changes nothing else, as DuckDB matches
+// quoted names case-insensitively too. ZONE in AT TIME ZONE is the one word after an
+// operand that is neither a keyword nor an alias.
+func implicitAlias(ps []piece, u string, next node) bool {
+	if len(ps) == 0 || ps[len(ps)-1].kind != pPrimary || next.isOp(".") || next.isGroup("(") {
+		return false
+	}
+	return !(u == "ZONE" && strings.EqualFold(ps[len(ps)-1].text, "TIME"))
+}
+
+// duckReserved are DuckDB reserved words (and the type and function names it reserves) that
+// BigQuery allows as plain names; as names they are quoted.
 var duckReserved = wordSet(`ANALYSE ANALYZE ASYMMETRIC BOTH CHECK COLUMN CONSTRAINT DEFERRABLE DESCRIBE DO
 	FOREIGN GRANT INITIALLY LEADING ONLY PLACING PRIMARY REFERENCES RETURNING SHOW SUMMARIZE SYMMETRIC
-	TRAILING UNIQUE VARIADIC PIVOT_LONGER PIVOT_WIDER`)
+	TRAILING UNIQUE VARIADIC PIVOT_LONGER PIVOT_WIDER LAMBDA
+	ANTI ASOF AUTHORIZATION BINARY COLLATION CONCURRENTLY FREEZE GLOB ILIKE ISNULL NOTNULL OVERLAPS
+	POSITIONAL SEMI SIMILAR TRY_CAST UNPACK VERBOSE PIVOT UNPIVOT`)
 
 // dashedPath reports whether ns[i] starts an unquoted project id with dashes followed by
 // a dot, as in my-project.dataset.table.

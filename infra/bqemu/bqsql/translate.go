@@ -191,6 +191,37 @@ var scripting = map[string]bool{"DECLARE": true, "SET": true, "IF": true, "LOOP"
 	"REPEAT": true, "FOR": true, "CALL": true, "EXECUTE": true, "RAISE": true, "RETURN": true, "BREAK": true,
 	"LEAVE": true, "CONTINUE": true, "ITERATE": true, "CASE": true}
 
+// otherStatements are BigQuery statements the translator knows it does not run, by first word.
+var otherStatements = map[string]string{
+	"EXPORT": "EXPORT DATA", "LOAD": "LOAD DATA", "GRANT": "GRANT", "REVOKE": "REVOKE",
+	"ASSERT": "ASSERT", "UNDROP": "UNDROP SCHEMA", "FROM": "pipe syntax (a query that starts with FROM)",
+}
+
+// unexpected is the syntax error of a statement that cannot start with n, worded as
+// BigQuery words it: Unexpected identifier "SELEC", Unexpected keyword WHERE.
+func unexpected(n node) *SyntaxError {
+	what := fmt.Sprintf("%q", n.tok.text)
+	switch n.tok.kind {
+	case tkIdent:
+		if keywords[n.upper()] {
+			what = "keyword " + n.upper()
+		} else {
+			what = fmt.Sprintf("identifier %q", n.tok.text)
+		}
+	case tkQuotedIdent:
+		what = "identifier " + n.tok.text
+	case tkString:
+		what = "string literal " + n.tok.text
+	case tkNumber:
+		if strings.ContainsAny(n.tok.text, ".eE") && !strings.HasPrefix(strings.ToLower(n.tok.text), "0x") {
+			what = "floating point literal " + fmt.Sprintf("%q", n.tok.text)
+		} else {
+			what = "integer literal " + fmt.Sprintf("%q", n.tok.text)
+		}
+	}
+	return &SyntaxError{Pos: n.tok.pos, Msg: "Unexpected " + what}
+}
+
 func (t *translator) statement(ns []node) (*Statement, error) {
 	first := ns[0].upper()
 	if ns[0].isGroup("(") {
@@ -253,7 +284,10 @@ func (t *translator) statement(ns []node) (*Statement, error) {
 		if scripting[first] {
 			return nil, unsupported("scripting statement %s", first)
 		}
-		return nil, unsupported("statement starting with %q", ns[0].tok.text)
+		if other, ok := otherStatements[first]; ok {
+			return nil, unsupported("%s", other)
+		}
+		return nil, unexpected(ns[0])
 	}
 	if err != nil {
 		return nil, err

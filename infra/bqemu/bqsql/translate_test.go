@@ -400,6 +400,9 @@ func TestTranslateUnsupported(t *testing.T) {
 func TestTranslateSyntaxErrors(t *testing.T) {
 	t.Parallel()
 	for _, q := range []string{
+		"SELEC 1",
+		"WHERE x = 1",
+		"'a'",
 		"SELECT 'unterminated",
 		"SELECT `unterminated",
 		"SELECT (1",
@@ -443,6 +446,20 @@ func TestSyntaxErrorPosition(t *testing.T) {
 	}
 	if se.Line != 2 || se.Column != 8 || !strings.Contains(err.Error(), "[2:8]") {
 		t.Errorf("error %q at line %d column %d, want [2:8]", err, se.Line, se.Column)
+	}
+}
+
+func TestUnexpectedFirstWord(t *testing.T) {
+	t.Parallel()
+	for q, want := range map[string]string{
+		"SELEC 1":     `syntax error at [1:1]: Unexpected identifier "SELEC"`,
+		"\n  WHERE 1": `syntax error at [2:3]: Unexpected keyword WHERE`,
+		"1.5":         `syntax error at [1:1]: Unexpected floating point literal "1.5"`,
+		"'a'":         `syntax error at [1:1]: Unexpected string literal 'a'`,
+	} {
+		if _, err := Translate(q); err == nil || err.Error() != want {
+			t.Errorf("Translate(%q) error = %v, want %s", q, err, want)
+		}
 	}
 }
 
@@ -618,7 +635,7 @@ func TestSetupIsIdempotent(t *testing.T) {
 	}
 }
 
-// TestSearchPath checks the layout of spec §3.3: after USE of a project catalog, the
+// TestSearchPath checks the layout the emulator uses: after USE of a project catalog, the
 // macros in memory.main are found through search_path.
 func TestSearchPath(t *testing.T) {
 	t.Parallel()
