@@ -58,7 +58,7 @@ func runBackfill(ctx context.Context, f runFlags, stdout, stderr io.Writer, env 
 		fmt.Fprintf(stderr, "localstack run: %v\n", err)
 		return 2
 	}
-	if err := CheckPubSub(f.pubsub); err != nil {
+	if err := checkPubSub(Options{PubSub: f.pubsub, Push: f.push}); err != nil {
 		fmt.Fprintf(stderr, "localstack run: %v\n", err)
 		return 2
 	}

@@ -203,7 +203,7 @@ func pubsubFlag(fs *flag.FlagSet, v *string) {
 // options are the stack's Options from the flags: addresses and the simulator's clock.
 func (f upFlags) options() (Options, error) {
 	o := f.o
-	if err := CheckPubSub(o.PubSub); err != nil {
+	if err := checkPubSub(o); err != nil {
 		return o, err
 	}
 	if f.simNow != "" {

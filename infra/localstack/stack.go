@@ -130,6 +130,9 @@ func printExports(w io.Writer, s *Stack) {
 
 // Start brings the stack up: emulators, simulator, topology, then the consumers.
 func Start(ctx context.Context, o Options) (_ *Stack, err error) {
+	if err := checkPubSub(o); err != nil {
+		return nil, err
+	}
 	s := &Stack{o: o}
 	defer func() {
 		if err != nil {
@@ -229,13 +232,22 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	return s, nil
 }
 
-// CheckPubSub refuses a Pub/Sub emulator the stack does not know, before anything starts.
-func CheckPubSub(name string) error {
-	switch name {
-	case "", PubSubPstest, PubSubGcloud:
+// checkPubSub refuses, before anything starts, a Pub/Sub emulator the stack does not know,
+// and push delivery on the official one: that emulator pushes to the consumers' endpoints
+// itself, without the OIDC token they require, so every push is refused (seen here).
+func checkPubSub(o Options) error {
+	switch o.PubSub {
+	case "", PubSubPstest:
+		return nil
+	case PubSubGcloud:
+		if o.Push {
+			return fmt.Errorf("--push with --pubsub=%s: the official emulator pushes to the consumers' endpoints itself, "+
+				"without the OIDC token they require, and each push is refused with a 401; run --push on %s, whose push "+
+				"bridge signs the tokens", PubSubGcloud, PubSubPstest)
+		}
 		return nil
 	}
-	return fmt.Errorf("--pubsub %q: want %s (built in) or %s (Google's official emulator)", name, PubSubPstest, PubSubGcloud)
+	return fmt.Errorf("--pubsub %q: want %s (built in) or %s (Google's official emulator)", o.PubSub, PubSubPstest, PubSubGcloud)
 }
 
 // PubSubName says which Pub/Sub emulator runs, and where the official one logs.
@@ -249,9 +261,6 @@ func (s *Stack) PubSubName() string {
 // startPubSub starts the Pub/Sub emulator of o.PubSub and returns its host:port. The
 // official one writes its own output to DataDir/pubsub-emulator.log.
 func (s *Stack) startPubSub(ctx context.Context) (string, error) {
-	if err := CheckPubSub(s.o.PubSub); err != nil {
-		return "", err
-	}
 	if s.o.PubSub != PubSubGcloud {
 		ps, err := emulators.StartPubSub(s.o.PubSubAddr)
 		if err != nil {
