@@ -252,7 +252,10 @@ func TestNames(t *testing.T) {
 	if got := n.DeadLetterTopic(); got != "dev-nba-deadletter" {
 		t.Errorf("DeadLetterTopic = %q", got)
 	}
-	if got := messages.Filter(ref); got != `attributes.job = "nbac_schedule"` {
+	if got := messages.Filter(ref, messages.LaneDaily); got != `attributes.job = "nbac_schedule" AND attributes.lane = "daily"` {
+		t.Errorf("daily filter = %s", got)
+	}
+	if got := messages.Filter(ref, messages.LaneBackfill); got != `attributes.job = "nbac_schedule" AND NOT attributes.lane = "daily"` {
 		t.Errorf("Filter = %q", got)
 	}
 }

@@ -87,3 +87,61 @@ func (l *Ledger) ReadPlan(ctx context.Context, runID string) (Plan, error) {
 	}
 	return p, nil
 }
+
+// Cancellation says a run was cancelled: no new work of it starts anywhere. Re-enqueueing
+// its dates (a new run) resumes it.
+type Cancellation struct {
+	RunID     string    `json:"run_id"`
+	Cancelled time.Time `json:"cancelled"`
+	Reason    string    `json:"reason,omitempty"`
+}
+
+// CancelPath is the object name of a run's cancellation.
+func CancelPath(runID string) string { return PlanPrefix + runID + ".cancelled.json" }
+
+// CancelRun records that the run is cancelled. Cancelling twice keeps the first record.
+func (l *Ledger) CancelRun(ctx context.Context, runID, reason string) (Cancellation, error) {
+	if !runIDRE.MatchString(runID) {
+		return Cancellation{}, fmt.Errorf("cancel run: run id %q: want 1 to 128 letters, digits, '.', '_', ':' or '-'", runID)
+	}
+	c := Cancellation{RunID: runID, Cancelled: l.now(), Reason: reason}
+	body, _ := json.Marshal(c)
+	w := l.bucket.Object(CancelPath(runID)).If(storage.Conditions{DoesNotExist: true}).NewWriter(ctx)
+	w.ChunkSize = 0
+	w.ContentType = "application/json"
+	if _, err := w.Write(body); err != nil {
+		_ = w.Close()
+		return Cancellation{}, fmt.Errorf("cancel run %s: %w", runID, err)
+	}
+	if err := w.Close(); err != nil {
+		if preconditionFailed(err) {
+			return l.Cancelled(ctx, runID)
+		}
+		return Cancellation{}, fmt.Errorf("cancel run %s: %w", runID, err)
+	}
+	return c, nil
+}
+
+// Cancelled returns the run's cancellation, or ErrNotFound when it was not cancelled.
+func (l *Ledger) Cancelled(ctx context.Context, runID string) (Cancellation, error) {
+	if !runIDRE.MatchString(runID) {
+		return Cancellation{}, fmt.Errorf("run %q: %w", runID, ErrNotFound)
+	}
+	r, err := l.bucket.Object(CancelPath(runID)).NewReader(ctx)
+	if errors.Is(err, storage.ErrObjectNotExist) {
+		return Cancellation{}, fmt.Errorf("run %s not cancelled: %w", runID, ErrNotFound)
+	}
+	if err != nil {
+		return Cancellation{}, fmt.Errorf("run %s cancellation: %w", runID, err)
+	}
+	defer r.Close()
+	var c Cancellation
+	body, err := io.ReadAll(r)
+	if err == nil {
+		err = json.Unmarshal(body, &c)
+	}
+	if err != nil {
+		return Cancellation{}, fmt.Errorf("run %s cancellation: %w", runID, err)
+	}
+	return c, nil
+}

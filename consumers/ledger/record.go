@@ -18,6 +18,7 @@ const (
 	StateWaiting   State = "waiting"   // a hard upstream has not finished the date yet
 	StateFailed    State = "failed"    // the last attempt hit a transient error; redelivery retries it
 	StateDead      State = "dead"      // a permanent error or too many attempts; dead-lettered
+	StateCancelled State = "cancelled" // its run was cancelled before it ran; an enqueue runs it again
 )
 
 // Done reports whether the state is an output that downstream jobs can read: succeeded,
@@ -31,7 +32,7 @@ func (s State) Finished() bool { return s == StateSucceeded || s == StateEmpty }
 // Valid reports whether s is one of the known states.
 func (s State) Valid() bool {
 	switch s {
-	case StateRunning, StateSucceeded, StateEmpty, StatePartial, StateWaiting, StateFailed, StateDead:
+	case StateRunning, StateSucceeded, StateEmpty, StatePartial, StateWaiting, StateFailed, StateDead, StateCancelled:
 		return true
 	}
 	return false
@@ -202,6 +203,17 @@ func (r Record) Release(now time.Time) Record {
 	r.Lease = nil
 	r.LastError = "handed back unfinished: the consumer shut down"
 	r.Attempts = max(r.Attempts-1, 0)
+	r.Updated = now
+	return r
+}
+
+// Cancel returns the record of a date whose run was cancelled before it ran (a record
+// that waited, failed or never started): cancelled, not done, so an enqueue runs it again.
+func (r Record) Cancel(runID string, now time.Time) Record {
+	r.State = StateCancelled
+	r.RunID = runID
+	r.Lease = nil
+	r.Missing, r.Awaiting, r.AwaitingSince = nil, nil, time.Time{}
 	r.Updated = now
 	return r
 }

@@ -31,6 +31,15 @@ const unroutableSegment = "unroutable"
 // topology's push endpoints and the server agree through it.
 func JobPath(r messages.JobRef) string { return "/push/" + string(r.Phase) + "/" + r.Job }
 
+// LanePath is the push endpoint path of a job's subscription in lane: JobPath for the
+// backfill lane, "/push/<phase>/<job>/daily" for the daily lane.
+func LanePath(r messages.JobRef, lane string) string {
+	if lane == messages.LaneDaily {
+		return JobPath(r) + "/" + messages.LaneDaily
+	}
+	return JobPath(r)
+}
+
 // UnroutablePath is the push endpoint path of a phase's catch-all subscription:
 // "/push/<phase>/unroutable".
 func UnroutablePath(p messages.Phase) string { return "/push/" + string(p) + "/" + unroutableSegment }
@@ -66,6 +75,10 @@ type Options struct {
 	// Ready reports whether the instance can do its work (its Pub/Sub, GCS and BigQuery
 	// clients answer); GET /readyz calls it. nil means always ready.
 	Ready func(ctx context.Context) error
+	// SlotWait is how long a push waits for a free slot of its job's bound on this instance
+	// before it is answered 429; 0 means DefaultSlotWait. Every answer but a 2xx spends one
+	// of the subscription's delivery attempts, so a burst waits instead of burning them.
+	SlotWait time.Duration
 	// ShutdownGrace is how long deliveries in flight may go on once Shutdown starts
 	// (CONSUMER_SHUTDOWN_GRACE); 0 means runner.DefaultShutdownGrace. Cloud Run kills
 	// 10 s after SIGTERM.
@@ -74,6 +87,10 @@ type Options struct {
 	// runtime logs the rest); nil means slog.Default().
 	Logger *slog.Logger
 }
+
+// DefaultSlotWait is Options.SlotWait's default: well within the shortest ack deadline a
+// job subscription has (its timeout plus 30 s).
+const DefaultSlotWait = 20 * time.Second
 
 // route is one push endpoint: the subscription it stands for and its concurrency bound.
 type route struct {
@@ -84,7 +101,9 @@ type route struct {
 	slots chan int // nil: unbounded (a catch-all)
 }
 
-func (rt *route) acquire() bool {
+// acquire takes a slot of the route's bound, waiting up to wait (or until ctx or stop
+// ends), and reports whether it got one.
+func (rt *route) acquire(ctx context.Context, wait time.Duration, stop <-chan struct{}) bool {
 	if rt.slots == nil {
 		return true
 	}
@@ -92,8 +111,17 @@ func (rt *route) acquire() bool {
 	case rt.slots <- 0:
 		return true
 	default:
-		return false
 	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case rt.slots <- 0:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	case <-stop:
+	}
+	return false
 }
 
 func (rt *route) release() {
@@ -141,6 +169,9 @@ func NewServer(o Options) (*Server, error) {
 	if o.ShutdownGrace <= 0 {
 		o.ShutdownGrace = runner.DefaultShutdownGrace
 	}
+	if o.SlotWait <= 0 {
+		o.SlotWait = DefaultSlotWait
+	}
 	s := &Server{opts: o, log: o.Logger, grace: o.ShutdownGrace, routes: map[string]*route{}, graceOver: make(chan struct{})}
 	add := func(r *route) error {
 		if _, dup := s.routes[r.path]; dup {
@@ -159,12 +190,14 @@ func NewServer(o Options) (*Server, error) {
 		if ref.Job == unroutableSegment {
 			return nil, fmt.Errorf("push: job %s: the name %q is the path of the phase's catch-all", ref, unroutableSegment)
 		}
-		r := &route{path: JobPath(ref), sub: o.Names.Subscription(ref), phase: ref.Phase, job: ref.Job}
-		if spec.MaxConcurrency > 0 {
-			r.slots = make(chan int, spec.MaxConcurrency)
-		}
-		if err := add(r); err != nil {
-			return nil, err
+		for _, lane := range messages.Lanes() {
+			r := &route{path: LanePath(ref, lane), sub: o.Names.LaneSubscription(ref, lane), phase: ref.Phase, job: ref.Job}
+			if spec.MaxConcurrency > 0 {
+				r.slots = make(chan int, spec.MaxConcurrency)
+			}
+			if err := add(r); err != nil {
+				return nil, err
+			}
 		}
 		if o.Unroutable == nil && !slices.Contains(phases, ref.Phase) {
 			phases = append(phases, ref.Phase)
@@ -185,6 +218,7 @@ func NewServer(o Options) (*Server, error) {
 	}
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("POST /push/{phase}/{job}", s.push)
+	s.mux.HandleFunc("POST /push/{phase}/{job}/"+messages.LaneDaily, s.push)
 	s.mux.HandleFunc("POST "+DeadLetterPath, s.push)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -310,8 +344,9 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request) {
 			"envelope_subscription", d.Subscription)
 	}
 	d.Subscription = rt.sub
-	if !rt.acquire() {
-		log.Info("push refused: at the job's concurrency bound", "status", http.StatusTooManyRequests, "max_concurrency", cap(rt.slots))
+	if !rt.acquire(r.Context(), s.opts.SlotWait, s.graceOver) {
+		log.Info("push refused: at the job's concurrency bound", "status", http.StatusTooManyRequests, "max_concurrency", cap(rt.slots),
+			"waited", s.opts.SlotWait)
 		http.Error(w, fmt.Sprintf("push: %s has %d deliveries in flight on this instance, its bound", rt.path, cap(rt.slots)),
 			http.StatusTooManyRequests)
 		return

@@ -246,7 +246,8 @@ func TestPathDecidesTheSubscription(t *testing.T) {
 func TestPathsServed(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, newRecorder(runner.Ack, false), nil)
-	want := []string{"/push/scrapers/bounded", "/push/scrapers/wide", "/push/raw/raw_job", "/push/scrapers/unroutable", "/push/raw/unroutable"}
+	want := []string{"/push/scrapers/bounded", "/push/scrapers/bounded/daily", "/push/scrapers/wide", "/push/scrapers/wide/daily",
+		"/push/raw/raw_job", "/push/raw/raw_job/daily", "/push/scrapers/unroutable", "/push/raw/unroutable"}
 	if diff := cmp.Diff(want, s.srv.Paths()); diff != "" {
 		t.Errorf("paths (-want +got):\n%s", diff)
 	}
@@ -325,12 +326,12 @@ func TestMalformedPushIsRefusedWith400(t *testing.T) {
 func TestConcurrencyBound(t *testing.T) {
 	t.Parallel()
 	rec := newRecorder(runner.Ack, true)
-	s := newStack(t, rec, nil)
+	s := newStack(t, rec, func(o *push.Options) { o.SlotWait = 100 * time.Millisecond })
 	first := make(chan answer, 1)
 	go func() { first <- s.post(t, push.JobPath(bounded), s.token, wrapped("1", "")) }()
 	<-rec.started
 
-	// At the bound (MaxConcurrency 1): 429 at once, without calling the Deliverer.
+	// At the bound (MaxConcurrency 1): 429 after SlotWait, without calling the Deliverer.
 	if got := s.post(t, push.JobPath(bounded), s.token, wrapped("2", "")); got.status != http.StatusTooManyRequests {
 		t.Fatalf("second push at the bound answered %d %q; want 429", got.status, got.body)
 	}
@@ -363,6 +364,32 @@ func TestConcurrencyBound(t *testing.T) {
 	// The slot is free again.
 	if got := s.post(t, push.JobPath(bounded), s.token, wrapped("4", "")); got.status != http.StatusNoContent {
 		t.Errorf("push after the first finished answered %d; want 204", got.status)
+	}
+}
+
+// A push at its job's bound waits for the slot instead of spending a delivery attempt.
+func TestPushAtTheBoundWaitsForTheSlot(t *testing.T) {
+	t.Parallel()
+	rec := newRecorder(runner.Ack, true)
+	s := newStack(t, rec, nil)
+	first := make(chan answer, 1)
+	go func() { first <- s.post(t, push.JobPath(bounded), s.token, wrapped("1", "")) }()
+	<-rec.started
+	second := make(chan answer, 1)
+	go func() { second <- s.post(t, push.JobPath(bounded), s.token, wrapped("2", "")) }()
+	select {
+	case got := <-second:
+		t.Fatalf("the push over the bound answered %d at once; want it to wait for the slot", got.status)
+	case <-time.After(300 * time.Millisecond):
+	}
+	rec.release()
+	for _, c := range []chan answer{first, second} {
+		if got := <-c; got.status != http.StatusNoContent {
+			t.Errorf("answered %d, want 204", got.status)
+		}
+	}
+	if n := len(rec.delivered()); n != 2 {
+		t.Errorf("%d deliveries, want 2", n)
 	}
 }
 

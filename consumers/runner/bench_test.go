@@ -81,7 +81,9 @@ func BenchmarkRuntime(b *testing.B) {
 		}
 	}
 	mk("bare", "bare.sub", "")
-	mk(names.Topic(messages.PhaseScrapers), names.Subscription(n1), messages.Filter(n1))
+	for _, lane := range messages.Lanes() {
+		mk(names.Topic(messages.PhaseScrapers), names.LaneSubscription(n1, lane), messages.Filter(n1, lane))
+	}
 	mk(names.DeadLetterTopic(), "", "")
 
 	dates := make([]string, n)

@@ -146,7 +146,7 @@ func (rt *Runtime) pending(ctx context.Context, ref messages.JobRef, req message
 		switch rec.State {
 		case ledger.StateRunning, ledger.StateFailed:
 			return true, nil
-		case ledger.StateSucceeded, ledger.StateEmpty, ledger.StateDead:
+		case ledger.StateSucceeded, ledger.StateEmpty, ledger.StatePartial, ledger.StateDead, ledger.StateCancelled:
 			return false, nil
 		}
 	}

@@ -24,6 +24,7 @@ const (
 	OutcomeLeaseHeld  Outcome = "lease_held"  // another consumer runs the date: acked, the ledger has it
 	OutcomeAbandoned  Outcome = "abandoned"   // shutdown: nothing recorded
 	OutcomeRouted     Outcome = "routed"      // another subscription takes the message
+	OutcomeCancelled  Outcome = "cancelled"   // the message's run was cancelled: dropped
 	OutcomeUnroutable Outcome = "unroutable"  // catch-all: no job subscription takes it, dead-lettered
 	OutcomeNotHandled Outcome = "not_handled" // infrastructure error before a decision
 )
@@ -39,6 +40,7 @@ var settlements = map[Outcome]Settlement{
 	OutcomeRouted:     Ack,
 	OutcomeUnroutable: Ack,
 	OutcomeLeaseHeld:  Ack,
+	OutcomeCancelled:  Ack,
 	OutcomeRetry:      Nack,
 	OutcomeNotHandled: Nack,
 	OutcomeAbandoned:  Busy,
@@ -88,7 +90,7 @@ func (rt *Runtime) Deliver(ctx context.Context, d Delivery) Settlement {
 	case t.job == nil:
 		h = rt.handleUnroutable(wctx, t.phase, d)
 	default:
-		h = rt.handleJob(wctx, ctx, *t.job, d)
+		h = rt.handleJob(wctx, ctx, t, d)
 	}
 	rt.logHandled(wctx, d, h, time.Since(start))
 	return h.outcome.Settlement()
@@ -96,9 +98,24 @@ func (rt *Runtime) Deliver(ctx context.Context, d Delivery) Settlement {
 
 // handleJob applies the contract to one delivery of a job subscription. dctx is the
 // delivery's own context (see Deliver), ctx the work context.
-func (rt *Runtime) handleJob(ctx, dctx context.Context, spec messages.JobSpec, d Delivery) handling {
-	req, h, ok := rt.accept(ctx, spec, d)
+func (rt *Runtime) handleJob(ctx, dctx context.Context, t target, d Delivery) handling {
+	spec := *t.job
+	if rt.abandoned() {
+		return handling{ref: spec.Ref(), date: d.Attributes[messages.AttrDate], outcome: OutcomeAbandoned}
+	}
+	req, h, ok := rt.accept(ctx, t, d)
 	if !ok {
+		return h
+	}
+	if cancelled, err := rt.cancels.cancelled(ctx, rt.ledger, req.RunID); err != nil || cancelled {
+		h.outcome, h.err = OutcomeNotHandled, err
+		if cancelled {
+			h.outcome = OutcomeCancelled
+			h.state, h.err = rt.dropCancelled(ctx, req)
+			if h.err != nil {
+				h.outcome = OutcomeNotHandled
+			}
+		}
 		return h
 	}
 	dec, err := rt.claim(ctx, dctx, spec, req)
@@ -125,15 +142,17 @@ func (rt *Runtime) handleJob(ctx, dctx context.Context, spec messages.JobSpec, d
 }
 
 // accept routes, decodes and checks one delivery of a job subscription. It returns the
-// request, or ok false and what was done instead: a message for another job of the phase
-// is acknowledged as routed (a subscription that ignores filters sees every message of
+// request, or ok false and what was done instead: a message for another job of the phase,
+// or of the other lane, is acknowledged as routed (a subscription that ignores filters sees every message of
 // the topic; the job's own subscription has its copy), and one that does not decode, or
 // asks for a date the job's source cannot serve, is dead-lettered with its reason. A
 // rejected message never changes a ledger record: its routing attributes are not to be
 // trusted.
-func (rt *Runtime) accept(ctx context.Context, spec messages.JobSpec, d Delivery) (messages.Request, handling, bool) {
+func (rt *Runtime) accept(ctx context.Context, t target, d Delivery) (messages.Request, handling, bool) {
+	spec := *t.job
 	h := handling{ref: spec.Ref(), date: d.Attributes[messages.AttrDate]}
-	if job := d.Attributes[messages.AttrJob]; job != spec.Name {
+	job, daily := d.Attributes[messages.AttrJob], d.Attributes[messages.AttrLane] == messages.LaneDaily
+	if job != spec.Name || daily != (t.lane == messages.LaneDaily) {
 		h.ref = messages.Ref(spec.Phase, job)
 		h.outcome = OutcomeRouted
 		return messages.Request{}, h, false

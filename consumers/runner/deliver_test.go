@@ -29,6 +29,7 @@ func TestOutcomeSettlementTable(t *testing.T) {
 		runner.OutcomeRetry:      runner.Nack,
 		runner.OutcomeNotHandled: runner.Nack,
 		runner.OutcomeLeaseHeld:  runner.Ack,
+		runner.OutcomeCancelled:  runner.Ack,
 		runner.OutcomeAbandoned:  runner.Busy,
 		runner.Outcome("new"):    runner.Nack, // a row forgotten in the table loses nothing
 	}
@@ -318,5 +319,46 @@ func TestPartialOutputFeedsDependentsAndIsFetchedAgain(t *testing.T) {
 	rt.Deliver(ctx, e.delivery(e.names.Subscription(a1), request(a1, dates[0])))
 	if rec, _ := e.record(a1, dates[0]); rec.State != ledger.StateSucceeded || tr.count(a1, dates[0]) != 2 {
 		t.Errorf("a1 after a second message: %s after %d runs, want succeeded after 2", rec.State, tr.count(a1, dates[0]))
+	}
+}
+
+// Once a run is cancelled, its messages are acknowledged and dropped everywhere (its
+// downstream messages included): the dates it had not run are recorded cancelled, finished
+// ones stay, and another run of the same dates goes ahead.
+func TestCancelledRunIsDroppedEverywhere(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	tr := newTracker()
+	jobs := map[messages.JobRef]runner.Job{a1: tr.job(a1, nil), a2: tr.job(a2, nil)}
+	ctx := context.Background()
+	e.runtime(e.options(jobs)).Deliver(ctx, e.delivery(e.names.Subscription(a1), request(a1, dates[0]))) // done before the cancel
+	if _, err := e.led.CancelRun(ctx, "run-test", "wrong range"); err != nil {
+		t.Fatal(err)
+	}
+	// A consumer reads a run's status at most every 10 s; this one starts after the cancel.
+	rt := e.runtime(e.options(jobs))
+	for _, c := range []struct {
+		ref  messages.JobRef
+		date string
+		want ledger.State
+	}{{a1, dates[1], ledger.StateCancelled}, {a2, dates[0], ledger.StateCancelled}, {a1, dates[0], ledger.StateSucceeded}} {
+		req := request(a1, c.date)
+		if c.ref == a2 {
+			req = req.Next(a2)
+		}
+		if s := rt.Deliver(ctx, e.delivery(e.names.Subscription(c.ref), req)); s != runner.Ack {
+			t.Errorf("%s %s of the cancelled run: %v, want ack", c.ref, c.date, s)
+		}
+		if rec, _ := e.record(c.ref, c.date); rec.State != c.want {
+			t.Errorf("%s %s is %s, want %s", c.ref, c.date, rec.State, c.want)
+		}
+	}
+	if tr.count(a1, dates[1]) != 0 || tr.count(a2, dates[0]) != 0 {
+		t.Error("a job of the cancelled run ran")
+	}
+	again := request(a1, dates[1])
+	again.RunID = "run-resumed"
+	if s := rt.Deliver(ctx, e.delivery(e.names.Subscription(a1), again)); s != runner.Ack || tr.count(a1, dates[1]) != 1 {
+		t.Errorf("a new run of a cancelled date: %v, %d runs; want it run", s, tr.count(a1, dates[1]))
 	}
 }

@@ -17,7 +17,7 @@ func (rt *Runtime) execute(ctx context.Context, spec messages.JobSpec, d Deliver
 	h := handling{req: req, ref: spec.Ref(), date: req.Date, state: rec.State, attempt: rec.Attempts}
 
 	jctx, cancel := context.WithTimeout(ctx, spec.Timeout)
-	jctx = WithInfo(jctx, RunInfo{Attempt: rec.Attempts, InputFingerprint: rec.InputFingerprint, Inputs: rec.Inputs})
+	jctx = WithInfo(jctx, RunInfo{Attempt: rec.Attempts, InputFingerprint: rec.InputFingerprint, Inputs: rec.Inputs, Lane: req.Lane})
 	lease := &leaseKeeper{rt: rt, rec: rec, gen: gen, cancelJob: cancel}
 	stopLease := lease.start(ctx)
 	res, jerr := runJob(jctx, rt.opts.Jobs[spec.Ref()], req)

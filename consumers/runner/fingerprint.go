@@ -68,6 +68,9 @@ type RunInfo struct {
 	InputFingerprint string
 	// Inputs maps each upstream read ("phase/job") to its output fingerprint.
 	Inputs map[string]string
+	// Lane is the request's lane: a job sharing a limited resource (a source's rate) lets
+	// the daily lane go first.
+	Lane string
 }
 
 type runInfoKey struct{}

@@ -189,3 +189,44 @@ func TestNewRefusesMissingImplementation(t *testing.T) {
 		t.Errorf("New with a selected job lacking an implementation: err = %v, want one naming scrapers/b1", err)
 	}
 }
+
+// A daily run does not queue behind a backfill's backlog: each job has a daily-lane
+// subscription with its own concurrency, so the daily date starts while the backlog of
+// the same job is still being worked through.
+func TestDailyLaneDoesNotQueueBehindABackfill(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	tr := newTracker()
+	slow := func(ctx context.Context, req messages.Request) (runner.Result, error) {
+		time.Sleep(200 * time.Millisecond)
+		return runner.Result{Rows: map[string]int64{req.Date: 1}}, nil
+	}
+	cat, err := messages.NewCatalog(messages.JobSpec{Phase: messages.PhaseScrapers, Name: "a1", MaxConcurrency: 1, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.cat = cat
+	opts := e.options(map[messages.JobRef]runner.Job{a1: tr.job(a1, slow)})
+	opts.Catalog, opts.Unroutable = cat, []messages.Phase{}
+	e.start(opts)
+	var backlog []messages.Request
+	for i := range 20 {
+		backlog = append(backlog, request(a1, time.Date(2023, 1, 1+i, 0, 0, 0, 0, time.UTC).Format(messages.DateLayout)))
+	}
+	e.publish(1, backlog...)
+	waitFor(t, 30*time.Second, "the backlog to start", func() (bool, string) { return tr.count(a1, backlog[0].Date) > 0, "" })
+	daily := request(a1, "2024-10-22")
+	daily.Lane = messages.LaneDaily
+	e.publish(1, daily)
+	e.waitState(a1, daily.Date, ledger.StateSucceeded)
+	runs, _, _ := tr.snapshot()
+	done := 0
+	for _, r := range backlog {
+		if runs[key(a1, r.Date)] > 0 {
+			done++
+		}
+	}
+	if done > 5 {
+		t.Errorf("the daily date finished after %d of the 20 backlog dates had started; want it not queued behind them", done)
+	}
+}

@@ -104,8 +104,10 @@ func (rt *Runtime) Prepare(ctx context.Context) error {
 		rt.mu.Unlock()
 	}()
 	admin := rt.opts.PubSub.SubscriptionAdminClient
-	for _, spec := range rt.jobs {
-		id := rt.opts.Names.Subscription(spec.Ref())
+	for id, t := range rt.targets {
+		if t.job == nil {
+			continue
+		}
 		sub, err := admin.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{
 			Subscription: "projects/" + rt.project + "/subscriptions/" + id,
 		})
@@ -113,7 +115,7 @@ func (rt *Runtime) Prepare(ctx context.Context) error {
 		case codes.OK:
 			maxDelivery[id] = int(sub.GetDeadLetterPolicy().GetMaxDeliveryAttempts())
 		case codes.NotFound:
-			return fmt.Errorf("subscription %s of job %s does not exist: apply the topology (infra apply) for prefix %q", id, spec.Ref(), rt.opts.Names.Prefix)
+			return fmt.Errorf("subscription %s of job %s does not exist: apply the topology (infra apply) for prefix %q", id, t.job.Ref(), rt.opts.Names.Prefix)
 		default:
 			rt.log.LogAttrs(ctx, slog.LevelWarn, "cannot read subscription settings; relying on its dead-letter policy unannounced",
 				slog.String("subscription", id), slog.String("err", err.Error()))

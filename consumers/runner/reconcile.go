@@ -217,7 +217,7 @@ func (idx recordIndex) all(refs []string, date string, ok func(messages.JobRef, 
 // one of its hard upstreams is blocked.
 func (idx recordIndex) blocked(cat *messages.Catalog, ref messages.JobRef, date string, depth int) bool {
 	s, found := idx[recordKey{ref, date}]
-	if found && s.State == ledger.StateDead {
+	if found && (s.State == ledger.StateDead || s.State == ledger.StateCancelled) {
 		return true
 	}
 	if found && s.State != ledger.StateWaiting {

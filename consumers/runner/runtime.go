@@ -130,13 +130,15 @@ type Runtime struct {
 	// Prepare read it.
 	maxDelivery map[string]int
 
-	plans planCache
+	plans   planCache
+	cancels cancelCache
 }
 
 // target is what one subscription carries: the messages of one job, every message of a
 // phase topic (a catch-all: job nil), or the dead-letter topic's (deadLetters).
 type target struct {
 	job         *messages.JobSpec
+	lane        string // of a job's subscription: messages.LaneDaily or messages.LaneBackfill
 	phase       messages.Phase
 	deadLetters bool
 }
@@ -178,7 +180,9 @@ func New(opts Options) (*Runtime, error) {
 	}
 	rt.abandon, rt.stop = context.WithCancel(context.Background())
 	for i := range rt.jobs {
-		rt.targets[opts.Names.Subscription(rt.jobs[i].Ref())] = target{job: &rt.jobs[i], phase: rt.jobs[i].Phase}
+		for _, lane := range messages.Lanes() {
+			rt.targets[opts.Names.LaneSubscription(rt.jobs[i].Ref(), lane)] = target{job: &rt.jobs[i], lane: lane, phase: rt.jobs[i].Phase}
+		}
 	}
 	for _, p := range rt.phases {
 		rt.targets[opts.Names.UnroutableSubscription(p)] = target{phase: p}
@@ -288,12 +292,14 @@ func defaultOwner() string {
 // Owner is the name this runtime writes into the leases it holds.
 func (rt *Runtime) Owner() string { return rt.opts.Owner }
 
-// Subscriptions lists the subscriptions this runtime serves: one per selected job, then the
-// catch-alls.
+// Subscriptions lists the subscriptions this runtime serves: two per selected job (the
+// backfill and the daily lane), then the catch-alls.
 func (rt *Runtime) Subscriptions() []string {
 	var out []string
 	for _, s := range rt.jobs {
-		out = append(out, rt.opts.Names.Subscription(s.Ref()))
+		for _, lane := range messages.Lanes() {
+			out = append(out, rt.opts.Names.LaneSubscription(s.Ref(), lane))
+		}
 	}
 	for _, p := range rt.phases {
 		out = append(out, rt.opts.Names.UnroutableSubscription(p))

@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/nba-props/pipeline/consumers/runner"
+	"github.com/nba-props/pipeline/messages"
 )
 
 func TestPauseHoldsEveryCaller(t *testing.T) {
@@ -58,5 +61,36 @@ func TestRedactURL(t *testing.T) {
 	want := "https://api.the-odds-api.com/v4/historical/sports/basketball_nba/events?apiKey=REDACTED&date=2024-10-22T23%3A25%3A00Z"
 	if got != want {
 		t.Errorf("redactURL = %s\nwant %s", got, want)
+	}
+}
+
+// A daily request that arrives while backfill requests wait for the source gets the next
+// token: the daily lane is not paced behind a backlog.
+func TestDailyLaneGoesFirst(t *testing.T) {
+	t.Parallel()
+	l := newLimiter(600, 1) // a token every 100 ms
+	if err := l.wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	order := make(chan string, 6)
+	for range 5 {
+		go func() {
+			if err := l.wait(context.Background()); err == nil {
+				order <- "backfill"
+			}
+		}()
+	}
+	time.Sleep(30 * time.Millisecond) // the backfill requests are waiting
+	go func() {
+		ctx := runner.WithInfo(context.Background(), runner.RunInfo{Lane: messages.LaneDaily})
+		if err := l.wait(ctx); err == nil {
+			order <- "daily"
+		}
+	}()
+	if first := <-order; first != "daily" {
+		t.Errorf("the first token after a daily request arrived went to %s", first)
+	}
+	for range 5 {
+		<-order
 	}
 }

@@ -260,40 +260,52 @@ func TestBadCommandLines(t *testing.T) {
 	}
 }
 
-// TestBackfillWeekMatchesGroundTruth is `make run` over a week: every (job, date)
-// finishes, every table equals the simulator's ground truth, BigQuery sees at most one job
-// per table and date, and the same backfill again with the scrapers forced re-fetches
-// identical bytes, so no later phase runs a BigQuery job or changes a row (docs/lessons.md:
-// "redelivery adds nothing", "bookkeeping off the data plane").
+// TestBackfillWeekMatchesGroundTruth is `make run` over a week, pulling and by push:
+// every (job, date) finishes, every table equals the simulator's ground truth, BigQuery
+// sees at most one job per table and date, and the same backfill again with the scrapers
+// forced re-fetches identical bytes, so no later phase runs a BigQuery job or changes a
+// row (docs/lessons.md: "redelivery adds nothing", "bookkeeping off the data plane").
 func TestBackfillWeekMatchesGroundTruth(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end backfill")
+	for _, mode := range []struct{ name, flag string }{{"pull", ""}, {"push", "--push"}} {
+		t.Run(mode.name, func(t *testing.T) {
+			if testing.Short() {
+				t.Skip("end-to-end backfill")
+			}
+			t.Parallel()
+			backfillWeek(t, PubSubPstest, mode.flag)
+		})
 	}
-	t.Parallel()
-	backfillWeekMatchesGroundTruth(t, PubSubPstest)
 }
 
 // TestBackfillWeekMatchesGroundTruthOnGcloud is the same on the official Pub/Sub emulator
-// (`make run ARGS=--pubsub=gcloud`): attempts counted per subscription, the retry policy's
-// back-off, and no subscription filters, so every job's subscription gets every message of
-// its phase.
+// (`make run ARGS=--pubsub=gcloud`), pulling (the stack refuses push there): attempts
+// counted per subscription, the retry policy's back-off, and no subscription filters, so
+// every subscription of a phase gets every message of it.
 func TestBackfillWeekMatchesGroundTruthOnGcloud(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end backfill")
 	}
 	t.Parallel()
 	emulators.NeedGcloudPubSub(t)
-	backfillWeekMatchesGroundTruth(t, PubSubGcloud)
+	backfillWeek(t, PubSubGcloud)
 }
 
-func backfillWeekMatchesGroundTruth(t *testing.T, backend string) {
+// backfillWeek runs make run over a week on a Pub/Sub emulator, then again with the
+// scrapers forced, and checks every table against the ground truth and that the second
+// run wrote nothing.
+func backfillWeek(t *testing.T, backend string, extra ...string) {
 	var stdout, stderr syncBuffer
-	code := run(context.Background(), []string{"run", "--start-date", "2024-10-22", "--end-date", "2024-10-28",
-		"--again", "--data", t.TempDir(), "--timeout", "8m", "--pubsub", backend},
-		&stdout, &stderr, envconfig.MapLookuper(nil), nil)
+	args := []string{"run", "--start-date", "2024-10-22", "--end-date", "2024-10-28", "--again", "--data", t.TempDir(),
+		"--timeout", "8m", "--pubsub", backend}
+	for _, a := range extra {
+		if a != "" {
+			args = append(args, a)
+		}
+	}
+	code := run(context.Background(), args, &stdout, &stderr, envconfig.MapLookuper(nil), nil)
 	out := stdout.String()
 	if code != 0 {
-		t.Fatalf("run exited %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr.String())
+		t.Fatalf("run %v exited %d\nstdout:\n%s\nstderr:\n%s", args, code, out, stderr.String())
 	}
 	if !strings.Contains(out, "Pub/Sub on "+backend+", ") {
 		t.Errorf("the run does not say it used %s:\n%s", backend, out)

@@ -85,15 +85,17 @@ func TestEverySubscriptionHasPolicies(t *testing.T) {
 		t.Fatal("catalogue has no jobs")
 	}
 	for _, spec := range jobs {
-		got := view(sub(env.Names.Subscription(spec.Ref())))
-		want := policy{
-			Topic:              "projects/" + env.Project + "/topics/" + env.Names.Topic(spec.Phase),
-			Filter:             messages.Filter(spec.Ref()),
-			AckDeadlineSeconds: int32(spec.AckDeadline().Seconds()),
-			Retry:              retry, DeadLetter: dlTopic, Attempts: 5, NeverExpires: true,
-		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("subscription of %s (-want +got):\n%s", spec.Ref(), diff)
+		for _, lane := range messages.Lanes() {
+			got := view(sub(env.Names.LaneSubscription(spec.Ref(), lane)))
+			want := policy{
+				Topic:              "projects/" + env.Project + "/topics/" + env.Names.Topic(spec.Phase),
+				Filter:             messages.Filter(spec.Ref(), lane),
+				AckDeadlineSeconds: int32(spec.AckDeadline().Seconds()),
+				Retry:              retry, DeadLetter: dlTopic, Attempts: 5, NeverExpires: true,
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("%s subscription of %s (-want +got):\n%s", lane, spec.Ref(), diff)
+			}
 		}
 	}
 	for _, p := range messages.Phases() {
@@ -255,7 +257,7 @@ func TestPushSubscriptionsFromTheSameDeclaration(t *testing.T) {
 	if pc.GetPushEndpoint() != "https://nba-consumers-raw.example.run.app/push/raw/bdl_player_boxscores" ||
 		pc.GetOidcToken().GetServiceAccountEmail() != pushOpts.ServiceAccount ||
 		pc.GetOidcToken().GetAudience() != "https://nba-consumers-raw.example.run.app" ||
-		s.Filter != messages.Filter(ref) || s.DeadLetterPolicy.GetMaxDeliveryAttempts() != topology.MaxDeliveryAttempts {
+		s.Filter != messages.Filter(ref, messages.LaneBackfill) || s.DeadLetterPolicy.GetMaxDeliveryAttempts() != topology.MaxDeliveryAttempts {
 		t.Errorf("push subscription of %s: endpoint %q, oidc %v, filter %q, dead letter %v", ref, pc.GetPushEndpoint(), pc.GetOidcToken(), s.Filter, s.DeadLetterPolicy)
 	}
 	if got := get(env.Names.UnroutableSubscription(messages.PhaseRaw)).GetPushConfig().GetPushEndpoint(); got != "https://nba-consumers-raw.example.run.app/push/raw/unroutable" {

@@ -98,19 +98,21 @@ func Declare(c *messages.Catalog, names messages.Names, bucket string, push *Pus
 		t.Topics = append(t.Topics, Topic{ID: topic})
 		for _, spec := range c.InPhase(p) {
 			ref := spec.Ref()
-			t.Subscriptions = append(t.Subscriptions, Subscription{
-				ID:                  names.Subscription(ref),
-				Topic:               topic,
-				Filter:              messages.Filter(ref),
-				Job:                 &ref,
-				AckDeadline:         spec.AckDeadline(),
-				MinBackoff:          MinBackoff,
-				MaxBackoff:          MaxBackoff,
-				DeadLetterTopic:     dl,
-				MaxDeliveryAttempts: MaxDeliveryAttempts,
-				Retention:           Retention,
-				Push:                push.target(p, pushpath.JobPath(ref)),
-			})
+			for _, lane := range messages.Lanes() {
+				t.Subscriptions = append(t.Subscriptions, Subscription{
+					ID:                  names.LaneSubscription(ref, lane),
+					Topic:               topic,
+					Filter:              messages.Filter(ref, lane),
+					Job:                 &ref,
+					AckDeadline:         spec.AckDeadline(),
+					MinBackoff:          MinBackoff,
+					MaxBackoff:          MaxBackoff,
+					DeadLetterTopic:     dl,
+					MaxDeliveryAttempts: MaxDeliveryAttempts,
+					Retention:           Retention,
+					Push:                push.target(p, pushpath.LanePath(ref, lane)),
+				})
+			}
 		}
 		// The catch-all: Pub/Sub drops a message no filter matches, so this one matches all.
 		t.Subscriptions = append(t.Subscriptions, Subscription{

@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"cloud.google.com/go/bigquery"
@@ -37,8 +38,9 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, l envconfig.Lookuper) int {
-	var location string
+	var location, pushAccount string
 	var noBigQuery bool
+	var pushURLs []string
 	root := &cobra.Command{Use: "infra", Short: "Apply the pipeline topology", SilenceUsage: true, SilenceErrors: true}
 	apply := &cobra.Command{
 		Use:   "apply",
@@ -57,9 +59,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, l envconf
 			if err := cfg.Reach(cmd.Context()); err != nil {
 				return err
 			}
-			return applyCmd(cmd.Context(), stdout, cfg, location, noBigQuery)
+			push, err := pushOptions(pushURLs, pushAccount)
+			if err != nil {
+				return err
+			}
+			return applyCmd(cmd.Context(), stdout, cfg, location, noBigQuery, push)
 		},
 	}
+	apply.Flags().StringSliceVar(&pushURLs, "push-url", nil, "make the subscriptions push to the consumer services: `URL` of the service for every phase, "+
+		"or phase=URL for one phase (repeat or comma-separate); dead letters go to the service without a phase (default: pull subscriptions)")
+	apply.Flags().StringVar(&pushAccount, "push-account", "", "service account `email` the push subscriptions sign their OIDC tokens as (with --push-url)")
 	apply.Flags().StringVar(&location, "location", "", `location of a new bucket and datasets ("US" in production)`)
 	apply.Flags().BoolVar(&noBigQuery, "no-bigquery", false, "skip the BigQuery datasets and tables")
 	root.AddCommand(apply, imageCommand())
@@ -80,7 +89,48 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, l envconf
 	return 0
 }
 
-func applyCmd(ctx context.Context, w io.Writer, cfg config, location string, noBigQuery bool) error {
+// pushOptions reads --push-url and --push-account: nil without --push-url (pull).
+func pushOptions(urls []string, account string) (*topology.Push, error) {
+	if len(urls) == 0 {
+		if account != "" {
+			return nil, fmt.Errorf("%w: --push-account needs --push-url", cloud.ErrEnv)
+		}
+		return nil, nil
+	}
+	if account == "" {
+		return nil, fmt.Errorf("%w: --push-url needs --push-account, the service account the subscriptions sign their tokens as", cloud.ErrEnv)
+	}
+	def := ""
+	byPhase := map[messages.Phase]string{}
+	for _, u := range urls {
+		phase, url, ok := strings.Cut(u, "=")
+		if !ok {
+			def = u
+			continue
+		}
+		p, err := messages.ParsePhase(phase)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --push-url %s: %w", cloud.ErrEnv, u, err)
+		}
+		byPhase[p] = url
+	}
+	for _, p := range messages.Phases() {
+		if byPhase[p] == "" && def == "" {
+			return nil, fmt.Errorf("%w: --push-url gives no service for phase %s: add a URL without a phase for the rest", cloud.ErrEnv, p)
+		}
+	}
+	if def == "" {
+		return nil, fmt.Errorf("%w: --push-url needs a URL without a phase for the dead-letter subscription", cloud.ErrEnv)
+	}
+	return &topology.Push{ServiceAccount: account, DeadLetterURL: def, ServiceURL: func(p messages.Phase) string {
+		if u := byPhase[p]; u != "" {
+			return u
+		}
+		return def
+	}}, nil
+}
+
+func applyCmd(ctx context.Context, w io.Writer, cfg config, location string, noBigQuery bool, push *topology.Push) error {
 	ps, err := cloud.PubSubAt(ctx, cfg.Project, cfg.PubSubEmulatorHost)
 	if err != nil {
 		return err
@@ -107,6 +157,7 @@ func applyCmd(ctx context.Context, w io.Writer, cfg config, location string, noB
 		Names:    messages.Names{Prefix: cfg.Prefix},
 		Bucket:   cfg.Bucket,
 		Location: location,
+		Push:     push,
 	})
 	fmt.Fprint(w, r)
 	if err != nil {

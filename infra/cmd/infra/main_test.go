@@ -61,3 +61,30 @@ func TestApplyHelpListsTheEnvironment(t *testing.T) {
 		}
 	}
 }
+
+func TestApplyPushSubscriptions(t *testing.T) {
+	t.Parallel()
+	env := emulators.StartTest(t)
+	vars := envconfig.MapLookuper(env.Vars(map[string]string{"GCS_BUCKET": env.Bucket + "-push"}))
+	var out, errb bytes.Buffer
+	args := []string{"apply", "--push-url", "https://consumers.example.run.app,raw=https://raw.example.run.app", "--push-account", "push@p.iam.gserviceaccount.com"}
+	if code := run(context.Background(), args, &out, &errb, vars); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	// A pull apply afterwards turns push off again on every subscription.
+	out.Reset()
+	if code := run(context.Background(), []string{"apply"}, &out, &errb, vars); code != 0 || !strings.Contains(out.String(), "push_config") {
+		t.Errorf("pull after push (exit %d) did not update push_config:\n%s%s", code, out.String(), errb.String())
+	}
+	for _, bad := range [][]string{
+		{"apply", "--push-url", "https://x.run.app"},
+		{"apply", "--push-account", "a@b"},
+		{"apply", "--push-url", "raw=https://x.run.app", "--push-account", "a@b"},
+		{"apply", "--push-url", "silver=https://x.run.app,https://y", "--push-account", "a@b"},
+	} {
+		errb.Reset()
+		if code := run(context.Background(), bad, &out, &errb, vars); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (%s)", bad, code, errb.String())
+		}
+	}
+}
