@@ -16,7 +16,7 @@ GCLOUD_PKGS  := ./infra/emulators/ ./infra/localstack/
 # images. Only the BigQuery emulator and the test helpers under infra/ may link DuckDB through cgo.
 PURE_PKGS   := ./messages/... ./producer/... ./consumers/...
 
-.PHONY: all run up test test-race test-all test-gcloud lint build bench clean
+.PHONY: all run up chaos test test-race test-all test-gcloud lint build bench deploy-plan clean
 
 all: lint build test
 
@@ -27,6 +27,10 @@ run:
 ## up: start the local stack (Pub/Sub, GCS, BigQuery, source simulator, consumers) in the foreground
 up:
 	$(GO) run ./infra/localstack up $(ARGS)
+
+## chaos: a month of backfill through killed consumers and failing sources, GCS and BigQuery (ARGS=--season: the whole season)
+chaos:
+	$(GO) run ./infra/chaos $(ARGS)
 
 ## test: every test, then the runtime packages again under the race detector
 test: test-all test-gcloud test-race
@@ -58,6 +62,11 @@ build:
 ## bench: the runtime and BigQuery emulator benchmarks (print figures, assert nothing)
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./consumers/runner/ ./infra/bqemu/
+
+## deploy-plan: the whole Google Cloud deployment of ENV (dev), planned offline for review (docs/deploy.md)
+ENV ?= dev
+deploy-plan:
+	$(GO) run ./infra/cmd/infra deploy --plan --offline --project demo-project --region us-west2 --env $(ENV)
 
 clean:
 	rm -rf bin .local

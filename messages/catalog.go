@@ -58,6 +58,76 @@ type JobSpec struct {
 	// CurrentOnly marks a source that only serves the current day (an injury report): it
 	// cannot be backfilled at all.
 	CurrentOnly bool
+	// Deploy sizes the Cloud Run service that serves the job; a zero field takes the phase's
+	// default (PhaseDeploy). An environment overrides both in its reviewed file
+	// (infra/deploy/environments).
+	Deploy Deploy
+}
+
+// Deploy is how a job is served on Cloud Run. The jobs of a phase share one service, so
+// infra/deploy combines their settings: the most CPU, memory and request timeout any job
+// asks for, the fewest max instances and the most min instances, and one service
+// account, which every job of the phase must agree on.
+type Deploy struct {
+	// CPU is the container's CPU limit in Cloud Run's form: "1", "2", "4" or millicores
+	// ("500m", which allows only one request at a time).
+	CPU string
+	// Memory is the container's memory limit: "512Mi", "1Gi".
+	Memory string
+	// RequestTimeout bounds one push request. infra/deploy refuses one shorter than the
+	// job's Timeout plus the push server's wait for a slot.
+	RequestTimeout time.Duration
+	// ContainerConcurrency is how many requests one instance takes at once. infra/deploy
+	// refuses one below the sum of its jobs' MaxConcurrency plus the catch-all, the
+	// dead-letter endpoint and /reconcile, so that every job can reach its bound.
+	ContainerConcurrency int
+	// MinInstances are kept warm; MaxInstances bounds the scale-out. A job's
+	// MaxConcurrency is per instance, so MaxInstances 1 makes it global, and a source's rate
+	// is split among MaxInstances instances.
+	MinInstances, MaxInstances int
+	// ServiceAccount is the account ID (before the @) the service runs as.
+	ServiceAccount string
+}
+
+// Merge returns d with every zero field taken from def.
+func (d Deploy) Merge(def Deploy) Deploy {
+	if d.CPU == "" {
+		d.CPU = def.CPU
+	}
+	if d.Memory == "" {
+		d.Memory = def.Memory
+	}
+	if d.RequestTimeout == 0 {
+		d.RequestTimeout = def.RequestTimeout
+	}
+	if d.ContainerConcurrency == 0 {
+		d.ContainerConcurrency = def.ContainerConcurrency
+	}
+	if d.MinInstances == 0 {
+		d.MinInstances = def.MinInstances
+	}
+	if d.MaxInstances == 0 {
+		d.MaxInstances = def.MaxInstances
+	}
+	if d.ServiceAccount == "" {
+		d.ServiceAccount = def.ServiceAccount
+	}
+	return d
+}
+
+// PhaseDeploy is the deployment of a phase's jobs where a job's Deploy says nothing.
+// Scrapers wait on their sources, so more instances add no throughput: each source's rate
+// is a budget for the whole service. Raw parses a day's objects in memory and loads them,
+// and scales out; analytics and reference run their SQL in BigQuery.
+// RequestTimeout and ContainerConcurrency are left to infra/deploy, which derives them
+// from the jobs' Timeout and MaxConcurrency.
+func PhaseDeploy(p Phase) Deploy {
+	d := Deploy{CPU: "1", Memory: "512Mi", MaxInstances: 2, ServiceAccount: "nba-" + string(p)}
+	switch p {
+	case PhaseRaw:
+		d.Memory, d.MaxInstances = "1Gi", 4
+	}
+	return d
 }
 
 // Ref returns the job's reference.
@@ -138,6 +208,10 @@ func NewCatalog(specs ...JobSpec) (*Catalog, error) {
 		}
 		if s.MaxConcurrency <= 0 {
 			s.MaxConcurrency = 1
+		}
+		if d := s.Deploy; d.MinInstances < 0 || d.MaxInstances < 0 || d.ContainerConcurrency < 0 || d.RequestTimeout < 0 ||
+			(d.MaxInstances > 0 && d.MinInstances > d.MaxInstances) {
+			return nil, fmt.Errorf("catalogue: %s: deploy settings %+v: instances, concurrency and timeout are not negative and min instances are at most max", s.Ref(), d)
 		}
 		if s.Timeout <= 0 {
 			s.Timeout = 5 * time.Minute

@@ -35,7 +35,9 @@ func DefaultCatalog() *Catalog {
 
 		JobSpec{Phase: PhaseReference, Name: "player_registry", Description: "raw box scores → nba_reference.player_registry (one MERGE per date)",
 			Hard: []JobRef{raw("nbac_player_boxscores")}, Soft: []JobRef{raw("bdl_player_boxscores")},
-			MaxConcurrency: 1, Timeout: 3 * time.Minute},
+			MaxConcurrency: 1, Timeout: 3 * time.Minute,
+			// MaxConcurrency is per instance: one instance keeps the MERGE from racing itself.
+			Deploy: Deploy{MaxInstances: 1}},
 
 		JobSpec{Phase: PhaseAnalytics, Name: "team_offense_game_summary", Description: "raw box scores + schedule → nba_analytics.team_offense_game_summary",
 			Hard: []JobRef{raw("nbac_player_boxscores"), raw("nbac_schedule")}, MaxConcurrency: 4, Timeout: 5 * time.Minute},

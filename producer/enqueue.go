@@ -32,6 +32,10 @@ type enqueueFlags struct {
 	limit, maxDates int
 	stopAfter, lane string
 	runID           string
+	newestFirst     bool
+	maxInFlight     int
+	pollEvery       time.Duration
+	allowOverBudget bool
 }
 
 func enqueueCmd(e *env) *cobra.Command {
@@ -39,28 +43,51 @@ func enqueueCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "enqueue --phase P --job J|all (--start-date D --end-date D | --dates D,D,...)",
 		Short: "Publish one message per (job, date), skipping pairs the ledger shows finished",
-		Long: withEnv("Publish one message per (job, date) to the phase's topic, skipping pairs the ledger shows\n" +
-			"finished (succeeded or empty) unless --force. Dates a source cannot serve are refused when\n" +
-			"the job is named and skipped with the reason under --job all."),
+		Long: withEnv(`Publish one message per (job, date) to the phase's topic, skipping pairs the ledger shows
+finished (succeeded or empty) unless --force. Dates a source cannot serve are refused when
+the job is named and skipped with the reason under --job all.
+
+Before publishing, the run is planned as producer plan shows it; a run over a budget (The
+Odds API credits left above ODDS_API_CREDIT_FLOOR, BigQuery's 1,500 jobs per table and day)
+is refused with exit code 2, naming the budget and by how much, unless --allow-over-budget.
+
+--max-in-flight N publishes N dates, then the next date each time one finishes: a date is
+finished when every (job, date) of the run's chain for it is succeeded, empty, partial,
+dead or cancelled in the ledger (or can no longer run: an upstream of it died). The
+producer stays up for the run, polling the ledger every --poll-every and printing each date
+published and finished; on Cloud Run give the producer job a task timeout that covers the
+run (producer plan estimates it). Interrupted, the same command resumes the run: finished
+pairs are skipped. --newest-first publishes the latest dates first.`),
 		Example: `  producer enqueue --phase scrapers --job all --start-date 2024-10-22 --end-date 2024-10-28 --dry-run
-  producer enqueue --phase raw --job bdl_player_boxscores --dates 2024-10-22,2024-10-24 --force`,
+  producer enqueue --phase raw --job bdl_player_boxscores --dates 2024-10-22,2024-10-24 --force
+  producer enqueue --phase scrapers --job all --start-date 2023-10-24 --end-date 2024-04-14 --newest-first --max-in-flight 10`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return enqueue(cmd.Context(), e, f) },
 	}
+	selectionFlags(cmd, &f)
+	fl := cmd.Flags()
+	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan and publish nothing")
+	fl.StringVar(&f.lane, "lane", messages.LaneBackfill, "lane of the messages: backfill or daily (each job has a subscription per lane)")
+	fl.StringVar(&f.runID, "run-id", "", "run id to put on the messages (default: a new one)")
+	fl.IntVar(&f.maxInFlight, "max-in-flight", 0, "publish at most N dates at once, the next as one finishes (0: every date at once)")
+	fl.DurationVar(&f.pollEvery, "poll-every", 5*time.Second, "with --max-in-flight: how often to read the ledger")
+	fl.BoolVar(&f.allowOverBudget, "allow-over-budget", false, "publish a run that goes over a budget (credits, BigQuery jobs per table and day)")
+	return cmd
+}
+
+// selectionFlags are the flags that say what a run is, shared by enqueue and plan.
+func selectionFlags(cmd *cobra.Command, f *enqueueFlags) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.phase, "phase", "", "phase of the jobs: "+phaseList())
 	fl.StringVar(&f.job, "job", "", `job name within the phase, or "all"`)
 	fl.StringVar(&f.start, "start-date", "", "first game date, YYYY-MM-DD (US Eastern)")
 	fl.StringVar(&f.end, "end-date", "", "last game date, inclusive")
 	fl.StringSliceVar(&f.dates, "dates", nil, "explicit game dates instead of a range, comma-separated")
-	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan and publish nothing")
 	fl.BoolVar(&f.force, "force", false, "publish pairs the ledger shows finished, and run them again")
 	fl.IntVar(&f.limit, "limit", 0, "publish at most N messages (0: no limit)")
 	fl.IntVar(&f.maxDates, "max-dates", defaultMaxDates, "refuse a range of more dates than this")
 	fl.StringVar(&f.stopAfter, "stop-after", "", "last phase the chain may reach (default: all phases)")
-	fl.StringVar(&f.lane, "lane", messages.LaneBackfill, "lane label for logs and dashboards: backfill or daily")
-	fl.StringVar(&f.runID, "run-id", "", "run id to put on the messages (default: a new one)")
-	return cmd
+	fl.BoolVar(&f.newestFirst, "newest-first", false, "publish the dates in descending order (--limit then keeps the newest)")
 }
 
 func phaseList() string {
@@ -87,124 +114,245 @@ type item struct {
 	reason string
 }
 
-func enqueue(ctx context.Context, e *env, f enqueueFlags) error {
+// selection is what a run asks for: the first-phase pairs in publish order (date by date,
+// every job of a date together) and how far the chain goes.
+type selection struct {
+	phase   messages.Phase
+	jobName string // --job: a job name or "all"
+	specs   []messages.JobSpec
+	items   []item
+	stop    messages.Phase
+	force   bool
+	limit   int
+}
+
+// dates returns the distinct dates of the items, in publish order.
+func (s selection) dates() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, it := range s.items {
+		if !seen[it.date] {
+			seen[it.date] = true
+			out = append(out, it.date)
+		}
+	}
+	return out
+}
+
+// selectWork checks the flags that say what the run is and lists its first-phase pairs.
+// It does no I/O.
+func selectWork(e *env, f enqueueFlags) (selection, error) {
 	if f.phase == "" {
-		return usagef("--phase is required: one of %s", phaseList())
+		return selection{}, usagef("--phase is required: one of %s", phaseList())
 	}
 	phase, err := messages.ParsePhase(f.phase)
 	if err != nil {
-		return usagef("--phase: %w", err)
+		return selection{}, usagef("--phase: %w", err)
 	}
 	specs, err := selectJobs(e.catalog, phase, f.job)
 	if err != nil {
-		return err
+		return selection{}, err
 	}
 	dates, err := expandDates(f.start, f.end, f.dates, true, f.maxDates)
 	if err != nil {
-		return err
+		return selection{}, err
+	}
+	if f.newestFirst {
+		slices.Reverse(dates)
 	}
 	var stop messages.Phase
 	if f.stopAfter != "" {
 		if stop, err = messages.ParsePhase(f.stopAfter); err != nil {
-			return usagef("--stop-after: %w", err)
+			return selection{}, usagef("--stop-after: %w", err)
 		}
 		if stop.Order() < phase.Order() {
-			return usagef("--stop-after %s is before --phase %s: nothing would run", stop, phase)
+			return selection{}, usagef("--stop-after %s is before --phase %s: nothing would run", stop, phase)
 		}
 	}
-	if f.lane != messages.LaneBackfill && f.lane != messages.LaneDaily {
-		return usagef("--lane %q: use %s or %s", f.lane, messages.LaneBackfill, messages.LaneDaily)
-	}
 	if f.limit < 0 {
-		return usagef("--limit %d: must be 0 (no limit) or more", f.limit)
+		return selection{}, usagef("--limit %d: must be 0 (no limit) or more", f.limit)
 	}
-
+	sel := selection{phase: phase, jobName: f.job, specs: specs, stop: stop, force: f.force, limit: f.limit}
 	// Availability: a job named explicitly for a date it cannot serve is a mistake; under
 	// --job all it is skipped with the reason.
 	today := e.today()
-	var items []item
 	for _, d := range dates {
 		for _, s := range specs {
 			it := item{ref: s.Ref(), date: d, run: true}
 			if err := e.catalog.CheckDate(s.Ref(), d, today); err != nil {
 				if f.job != "all" {
-					return usagef("%s cannot run for %s: %w; choose dates the source serves, or use --job all to skip such dates", s.Ref(), d, err)
+					return selection{}, usagef("%s cannot run for %s: %w; choose dates the source serves, or use --job all to skip such dates", s.Ref(), d, err)
 				}
 				it.run, it.kind, it.reason = false, skipUnavailable, err.Error()
 			}
-			items = append(items, it)
+			sel.items = append(sel.items, it)
 		}
 	}
+	return sel, nil
+}
 
-	cfg, err := loadConfig(ctx, e.lookuper)
-	if err != nil {
-		return err
-	}
-	cl, err := connect(ctx, cfg, !f.dryRun)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-
-	if !f.force {
-		if err := skipFinished(ctx, ledger.New(cl.storage, cfg.Bucket, ledger.Options{}), specs, dates, items); err != nil {
+// resolve skips the pairs the ledger shows finished (unless force) and those over the
+// limit.
+func (s *selection) resolve(ctx context.Context, l *ledger.Ledger) error {
+	if !s.force {
+		if err := skipFinished(ctx, l, s.specs, s.items); err != nil {
 			return err
 		}
 	}
 	n := 0
-	for i := range items {
-		if !items[i].run {
+	for i := range s.items {
+		if !s.items[i].run {
 			continue
 		}
-		if f.limit > 0 && n >= f.limit {
-			items[i].run, items[i].kind, items[i].reason = false, skipLimit, fmt.Sprintf("over --limit %d", f.limit)
+		if s.limit > 0 && n >= s.limit {
+			s.items[i].run, s.items[i].kind, s.items[i].reason = false, skipLimit, fmt.Sprintf("over --limit %d", s.limit)
 			continue
 		}
 		n++
 	}
+	return nil
+}
 
-	if f.dryRun {
+// publishOptions say how a selection is published.
+type publishOptions struct {
+	dryRun          bool
+	runID           string
+	lane            string
+	maxInFlight     int
+	pollEvery       time.Duration
+	allowOverBudget bool
+}
+
+func enqueue(ctx context.Context, e *env, f enqueueFlags) error {
+	sel, err := selectWork(e, f)
+	if err != nil {
+		return err
+	}
+	o := publishOptions{dryRun: f.dryRun, runID: f.runID, lane: f.lane, maxInFlight: f.maxInFlight,
+		pollEvery: f.pollEvery, allowOverBudget: f.allowOverBudget}
+	if err := o.check(); err != nil {
+		return err
+	}
+	return enqueueSelection(ctx, e, sel, o)
+}
+
+func (o publishOptions) check() error {
+	if o.lane != messages.LaneBackfill && o.lane != messages.LaneDaily {
+		return usagef("--lane %q: use %s or %s", o.lane, messages.LaneBackfill, messages.LaneDaily)
+	}
+	if o.maxInFlight < 0 {
+		return usagef("--max-in-flight %d: must be 0 (every date at once) or more", o.maxInFlight)
+	}
+	if o.pollEvery <= 0 {
+		return usagef("--poll-every %s: must be positive, e.g. 5s", o.pollEvery)
+	}
+	return nil
+}
+
+// enqueueSelection plans the selection, refuses it over a budget, and publishes it (or
+// prints it, for a dry run).
+func enqueueSelection(ctx context.Context, e *env, sel selection, o publishOptions) error {
+	cfg, err := loadConfig(ctx, e.lookuper)
+	if err != nil {
+		return err
+	}
+	cl, err := connect(ctx, cfg, !o.dryRun)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	l := ledger.New(cl.storage, cfg.Bucket, ledger.Options{})
+	if err := sel.resolve(ctx, l); err != nil {
+		return err
+	}
+	p, err := makePlan(ctx, e, l, cl.storage.Bucket(cfg.Bucket), sel)
+	if err != nil {
+		return err
+	}
+	over := p.overBudget()
+	items := sel.items
+	if o.dryRun {
 		printPlan(e.stdout, items)
+		fmt.Fprintln(e.stdout, p.summary())
+		for _, b := range over {
+			fmt.Fprintf(e.stdout, "over budget: %s (enqueue refuses this run without --allow-over-budget)\n", b)
+		}
 		fmt.Fprintf(e.stdout, "dry run: %s; nothing published\n", totals(items))
 		return nil
 	}
+	if len(over) > 0 && !o.allowOverBudget {
+		return usagef("refusing the run, over budget:\n  %s\nproducer plan shows the detail; --allow-over-budget publishes it anyway", strings.Join(over, "\n  "))
+	}
 
-	runID := f.runID
+	runID := o.runID
 	if runID == "" {
 		runID = newRunID(time.Now())
 	}
-	topic := messages.Names{Prefix: cfg.Prefix}.Topic(phase)
-	// The plan tells consumers which jobs this run queued, so a job can wait for a soft
-	// upstream that is queued but not started instead of running twice.
-	plan := ledger.Plan{RunID: runID, Pairs: map[string][]string{}}
+	n := 0
 	for _, it := range items {
 		if it.run {
-			plan.Pairs[it.ref.String()] = append(plan.Pairs[it.ref.String()], it.date)
+			n++
 		}
 	}
-	if err := ledger.New(cl.storage, cfg.Bucket, ledger.Options{}).WritePlan(ctx, plan); err != nil {
+	topic := messages.Names{Prefix: cfg.Prefix}.Topic(sel.phase)
+	// The plan tells consumers which jobs this run queued, so a job can wait for a soft
+	// upstream that is queued but not started instead of running twice. It lists every
+	// pair of the run, also those --max-in-flight publishes later.
+	runPlan := ledger.Plan{RunID: runID, Pairs: map[string][]string{}}
+	for _, it := range items {
+		if it.run {
+			runPlan.Pairs[it.ref.String()] = append(runPlan.Pairs[it.ref.String()], it.date)
+		}
+	}
+	if err := l.WritePlan(ctx, runPlan); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "run %s: publishing %s to %s\n", runID, plural(n, "message"), topic)
-	published, err := publish(ctx, e, cl.pubsub.Publisher(topic), items, messages.Request{
+	fmt.Fprintln(e.stdout, p.summary())
+	base := messages.Request{
 		Version:   messages.Version,
-		Phase:     phase,
+		Phase:     sel.phase,
 		RunID:     runID,
 		Trigger:   messages.Trigger{Kind: messages.TriggerProducer},
-		Force:     f.force,
-		StopAfter: stop,
-		Lane:      f.lane,
-	})
+		Force:     sel.force,
+		StopAfter: sel.stop,
+		Lane:      o.lane,
+	}
+	pub := newPublisher(cl.pubsub, topic)
+	defer pub.Stop()
+	var published int
+	if o.maxInFlight > 0 && n > 0 {
+		fmt.Fprintf(e.stdout, "run %s: publishing %s to %s, at most %s in flight\n", runID, plural(n, "message"), topic, plural(o.maxInFlight, "date"))
+		published, err = pace(ctx, e, l, pub, p, base, o)
+	} else {
+		fmt.Fprintf(e.stdout, "run %s: publishing %s to %s\n", runID, plural(n, "message"), topic)
+		published, err = publish(ctx, e, pub, requestsOf(items, base), true)
+	}
 	printSkips(e.stdout, items)
 	fmt.Fprintf(e.stdout, "run %s: published %d of %d; %s\n", runID, published, n, totals(items))
 	if grpcstatus.Code(err) == codes.NotFound {
 		return fmt.Errorf("run %s: topic %s does not exist in project %s: apply the topology first "+
 			"(go run ./infra/cmd/infra apply, or make up locally): %w", runID, topic, cfg.Project, err)
 	}
+	if errors.Is(err, errRunCancelled) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("run %s: %d of %s not published: %w", runID, n-published, plural(n, "message"), err)
 	}
 	return nil
+}
+
+// requestsOf turns the items that run into requests like base.
+func requestsOf(items []item, base messages.Request) []messages.Request {
+	var out []messages.Request
+	for _, it := range items {
+		if it.run {
+			req := base
+			req.Job, req.Date = it.ref.Job, it.date
+			out = append(out, req)
+		}
+	}
+	return out
 }
 
 // selectJobs resolves --job within the phase.
@@ -275,10 +423,17 @@ func expandDates(start, end string, list []string, withList bool, maxDates int) 
 }
 
 // skipFinished marks the pairs whose ledger record is done (succeeded or empty).
-func skipFinished(ctx context.Context, l *ledger.Ledger, specs []messages.JobSpec, dates []string, items []item) error {
+func skipFinished(ctx context.Context, l *ledger.Ledger, specs []messages.JobSpec, items []item) error {
+	if len(items) == 0 {
+		return nil
+	}
+	from, to := items[0].date, items[0].date
+	for _, it := range items {
+		from, to = min(from, it.date), max(to, it.date)
+	}
 	done := map[messages.JobRef]map[string]ledger.Summary{}
 	for _, s := range specs {
-		sums, err := l.List(ctx, s.Ref(), dates[0], dates[len(dates)-1])
+		sums, err := l.List(ctx, s.Ref(), from, to)
 		if err != nil {
 			return fmt.Errorf("reading the ledger: %w", err)
 		}
@@ -361,10 +516,10 @@ func totals(items []item) string {
 	return s
 }
 
-// publish sends the runnable items in batches, blocking on flow control so memory stays
-// bounded, and waits for every result. It returns how many the server accepted and the
-// first error.
-func publish(ctx context.Context, e *env, pub *pubsub.Publisher, items []item, base messages.Request) (int, error) {
+// newPublisher is a publisher of topic that sends in batches and blocks on flow control,
+// so memory stays bounded however many messages a run has. Stop it when done.
+func newPublisher(c *pubsub.Client, topic string) *pubsub.Publisher {
+	pub := c.Publisher(topic)
 	pub.PublishSettings.CountThreshold = 100
 	pub.PublishSettings.DelayThreshold = 10 * time.Millisecond
 	pub.PublishSettings.FlowControlSettings = pubsub.FlowControlSettings{
@@ -372,15 +527,30 @@ func publish(ctx context.Context, e *env, pub *pubsub.Publisher, items []item, b
 		MaxOutstandingBytes:    16 << 20,
 		LimitExceededBehavior:  pubsub.FlowControlBlock,
 	}
-	defer pub.Stop()
+	return pub
+}
 
-	total := 0
-	for _, it := range items {
-		if it.run {
-			total++
+// publish sends the requests and waits for every result, drawing a progress bar on a
+// terminal when bar is set. It returns how many the server accepted and the first error.
+func publish(ctx context.Context, e *env, pub *pubsub.Publisher, reqs []messages.Request, bar bool) (int, error) {
+	var msgs []*pubsub.Message
+	for _, req := range reqs {
+		body, attrs, err := messages.Encode(req, e.catalog)
+		if err != nil {
+			return 0, fmt.Errorf("encode %s %s: %w", req.Ref(), req.Date, err)
 		}
+		msgs = append(msgs, &pubsub.Message{Data: body, Attributes: attrs})
 	}
-	bar := newProgress(e.stderr, total)
+	return publishMessages(ctx, e, pub, msgs, bar)
+}
+
+// publishMessages sends messages as they are and waits for every result.
+func publishMessages(ctx context.Context, e *env, pub *pubsub.Publisher, msgs []*pubsub.Message, bar bool) (int, error) {
+	total := len(msgs)
+	if !bar {
+		total = 0
+	}
+	pb := newProgress(e.stderr, total)
 	results := make(chan *pubsub.PublishResult, 1000)
 	type outcome struct {
 		ok  int
@@ -397,39 +567,33 @@ func publish(ctx context.Context, e *env, pub *pubsub.Publisher, items []item, b
 			} else {
 				o.ok++
 			}
-			bar.add(1)
+			pb.add(1)
 		}
 		done <- o
 	}()
-
-	var encErr error
-	for _, it := range items {
-		if !it.run {
-			continue
-		}
+	var ctxErr error
+	for _, m := range msgs {
 		if ctx.Err() != nil {
-			encErr = ctx.Err()
+			ctxErr = ctx.Err()
 			break
 		}
-		req := base
-		req.Job, req.Date = it.ref.Job, it.date
-		body, attrs, err := messages.Encode(req, e.catalog)
-		if err != nil {
-			encErr = fmt.Errorf("encode %s %s: %w", it.ref, it.date, err)
-			break
-		}
-		results <- pub.Publish(ctx, &pubsub.Message{Data: body, Attributes: attrs})
+		results <- pub.Publish(ctx, m)
 	}
 	close(results)
 	o := <-done
-	bar.finish()
-	return o.ok, errors.Join(encErr, o.err)
+	pb.finish()
+	return o.ok, errors.Join(ctxErr, o.err)
 }
 
 func newRunID(now time.Time) string {
+	return now.UTC().Format("20060102T150405Z") + "-" + randomSuffix()
+}
+
+// randomSuffix tells apart run ids made in the same second.
+func randomSuffix() string {
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
-	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
+	return hex.EncodeToString(b)
 }
 
 // progress draws a bar on stderr when it is a terminal, and nothing otherwise (logs, CI).
@@ -466,4 +630,194 @@ func (p *progress) finish() {
 	if p.active {
 		fmt.Fprintln(p.w)
 	}
+}
+
+// errRunCancelled stops a paced run whose run was cancelled (producer cancel): nothing
+// more is published, and the command ends without an error.
+var errRunCancelled = errors.New("run cancelled")
+
+// heartbeatEvery is how often a paced run says what it waits for while nothing changes.
+const heartbeatEvery = time.Minute
+
+// pacedDate is one date of a paced run: its first-phase messages and the pairs of the
+// chain that decide when it is finished.
+type pacedDate struct {
+	date  string
+	reqs  []messages.Request
+	pairs []chainPair
+}
+
+// pace publishes the run date by date with at most o.maxInFlight dates in flight: it
+// publishes the first dates, then reads the ledger every o.pollEvery and publishes the
+// next date when one finishes (dateFinished). It stops early when the run is cancelled.
+func pace(ctx context.Context, e *env, l *ledger.Ledger, pub *pubsub.Publisher, p *plan, base messages.Request, o publishOptions) (int, error) {
+	var days []*pacedDate
+	byDate := map[string]*pacedDate{}
+	for _, req := range requestsOf(p.sel.items, base) {
+		d := byDate[req.Date]
+		if d == nil {
+			d = &pacedDate{date: req.Date}
+			byDate[req.Date] = d
+			days = append(days, d)
+		}
+		d.reqs = append(d.reqs, req)
+	}
+	watch := map[messages.JobRef]bool{}
+	for _, c := range p.chain {
+		if d := byDate[c.date]; d != nil && c.run {
+			d.pairs = append(d.pairs, c)
+			watch[c.ref] = true
+			if s, ok := e.catalog.Lookup(c.ref); ok {
+				for _, h := range s.Hard {
+					watch[h] = true
+				}
+			}
+		}
+	}
+	runID := base.RunID
+	var inflight []*pacedDate
+	next, finished, published := 0, 0, 0
+	quiet := time.Now()
+	for {
+		for len(inflight) < o.maxInFlight && next < len(days) {
+			d := days[next]
+			next++
+			n, err := publish(ctx, e, pub, d.reqs, false)
+			published += n
+			if err != nil {
+				return published, err
+			}
+			inflight = append(inflight, d)
+			fmt.Fprintf(e.stdout, "run %s: published %s (%s); %d in flight, %s to publish\n",
+				runID, d.date, plural(n, "message"), len(inflight), plural(len(days)-next, "date"))
+			quiet = time.Now()
+		}
+		if len(inflight) == 0 {
+			return published, nil
+		}
+		select {
+		case <-ctx.Done():
+			return published, fmt.Errorf("interrupted with %s in flight and %s not published; run the same command again to resume (finished pairs are skipped): %w",
+				plural(len(inflight), "date"), plural(len(days)-next, "date"), ctx.Err())
+		case <-time.After(o.pollEvery):
+		}
+		switch c, err := l.Cancelled(ctx, runID); {
+		case err == nil:
+			fmt.Fprintf(e.stdout, "run %s: cancelled at %s (%s); stopping with %s not published\n",
+				runID, c.Cancelled.UTC().Format(time.RFC3339), orNone(c.Reason), plural(len(days)-next, "date"))
+			return published, errRunCancelled
+		case !errors.Is(err, ledger.ErrNotFound):
+			return published, err
+		}
+		from, to := inflight[0].date, inflight[0].date
+		for _, d := range inflight {
+			from, to = min(from, d.date), max(to, d.date)
+		}
+		states := map[messages.JobRef]map[string]ledger.Summary{}
+		for ref := range watch {
+			sums, err := l.List(ctx, ref, from, to)
+			if err != nil {
+				return published, fmt.Errorf("reading the ledger: %w", err)
+			}
+			m := map[string]ledger.Summary{}
+			for _, s := range sums {
+				m[s.Date] = s
+			}
+			states[ref] = m
+		}
+		kept := inflight[:0]
+		for _, d := range inflight {
+			done, tally, _ := dateFinished(e.catalog, d.pairs, states)
+			if !done {
+				kept = append(kept, d)
+				continue
+			}
+			finished++
+			fmt.Fprintf(e.stdout, "run %s: %s finished: %s (%d of %s)\n", runID, d.date, tally, finished, plural(len(days), "date"))
+			quiet = time.Now()
+		}
+		inflight = kept
+		if len(inflight) > 0 && time.Since(quiet) >= heartbeatEvery {
+			_, _, pending := dateFinished(e.catalog, inflight[0].pairs, states)
+			fmt.Fprintf(e.stdout, "run %s: waiting for %s in flight; %s still has %s\n",
+				runID, plural(len(inflight), "date"), inflight[0].date, strings.Join(pending, ", "))
+			quiet = time.Now()
+		}
+	}
+}
+
+func orNone(reason string) string {
+	if reason == "" {
+		return "no reason given"
+	}
+	return reason
+}
+
+// dateFinished reports whether every pair of a date's chain is settled: succeeded, empty,
+// partial, dead or cancelled, or unable to run any more (a hard upstream of it settled
+// without output or is neither in the run nor done; or nothing will send it its message:
+// every upstream of it in the run settled without output). pairs are in dependency order.
+// It also tallies the states and lists what is still pending ("raw/x failed x2").
+func dateFinished(c *messages.Catalog, pairs []chainPair, states map[messages.JobRef]map[string]ledger.Summary) (bool, string, []string) {
+	inRun := map[messages.JobRef]bool{}
+	for _, p := range pairs {
+		inRun[p.ref] = true
+	}
+	settled, done := map[messages.JobRef]bool{}, map[messages.JobRef]bool{}
+	count := map[string]int{}
+	var pending []string
+	for _, p := range pairs {
+		sum := states[p.ref][p.date]
+		switch sum.State {
+		case ledger.StateSucceeded, ledger.StateEmpty, ledger.StatePartial:
+			settled[p.ref], done[p.ref] = true, true
+			count[string(sum.State)]++
+			continue
+		case ledger.StateDead, ledger.StateCancelled:
+			settled[p.ref] = true
+			count[string(sum.State)]++
+			continue
+		}
+		spec, _ := c.Lookup(p.ref)
+		blocked := false
+		for _, h := range spec.Hard {
+			if inRun[h] {
+				blocked = blocked || (settled[h] && !done[h])
+			} else {
+				blocked = blocked || !states[h][p.date].State.Done()
+			}
+		}
+		if sum.State == "" && !blocked {
+			// Only an upstream in the run sends it; a first-phase pair is sent by the run.
+			senders, silent := 0, 0
+			for _, u := range spec.Upstreams() {
+				if inRun[u] {
+					senders++
+					if settled[u] && !done[u] {
+						silent++
+					}
+				}
+			}
+			blocked = senders > 0 && silent == senders
+		}
+		if blocked {
+			settled[p.ref] = true
+			count["blocked"]++
+			continue
+		}
+		st := string(sum.State)
+		if st == "" {
+			st = "not started"
+		} else if sum.Attempts > 0 && (sum.State == ledger.StateFailed || sum.State == ledger.StateRunning) {
+			st = fmt.Sprintf("%s x%d", st, sum.Attempts)
+		}
+		pending = append(pending, p.ref.String()+" "+st)
+	}
+	var parts []string
+	for _, st := range []string{"succeeded", "empty", "partial", "dead", "cancelled", "blocked"} {
+		if count[st] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", count[st], st))
+		}
+	}
+	return len(pending) == 0, strings.Join(parts, ", "), pending
 }

@@ -2,8 +2,13 @@
 // on the phase topics, skipping what the ledger says is already done, and shows where every
 // (job, date) stands.
 //
+//	producer plan --phase scrapers --job all --start-date 2024-10-22 --end-date 2024-10-28
 //	producer enqueue --phase raw --job bdl_player_boxscores --start-date 2024-10-22 --end-date 2024-10-28
 //	producer status --job all --start-date 2024-10-22 --end-date 2024-10-28
+//	producer retry --run RUN_ID
+//	producer cancel --run RUN_ID
+//	producer dlq list
+//	producer daily
 //	producer jobs
 package main
 

@@ -195,7 +195,8 @@ func TestEnqueuePublishesPlan(t *testing.T) {
 	if !strings.Contains(stdout, "run run-1: published 2 of 2") {
 		t.Errorf("summary missing:\n%s", stdout)
 	}
-	got := drain(t, env, env.Names.Subscription(messages.Ref(messages.PhaseRaw, "bdl_player_boxscores")))
+	// The daily lane has its own subscription per job.
+	got := drain(t, env, env.Names.DailySubscription(messages.Ref(messages.PhaseRaw, "bdl_player_boxscores")))
 	want := []messages.Request{
 		{Version: 1, Phase: messages.PhaseRaw, Job: "bdl_player_boxscores", Date: "2024-10-22", RunID: "run-1",
 			Trigger: messages.Trigger{Kind: messages.TriggerProducer}, StopAfter: messages.PhaseRaw, Lane: messages.LaneDaily},

@@ -36,12 +36,12 @@ func withEnv(text string) string {
 	return text + "\n\n" + strings.TrimRight(cloud.EnvUsage(cloud.BigQueryEmulatorEnv), "\n")
 }
 
-// plural is n with word, in the singular for 1: "1 message", "3 messages".
+// plural is n with word, in the singular for 1: "1 message", "3 messages", "1,600 dates".
 func plural[N int | int64](n N, word string) string {
 	if n == 1 {
-		return fmt.Sprintf("%d %s", n, word)
+		return "1 " + word
 	}
-	return fmt.Sprintf("%d %ss", n, word)
+	return thousands(float64(n)) + " " + word + "s"
 }
 
 // output says what a finished (job, date) wrote, in its phase's unit: a scraper writes
@@ -81,6 +81,11 @@ func runWith(ctx context.Context, args []string, e *env) int {
 	started := false
 	root.PersistentPreRun = func(*cobra.Command, []string) { started = true }
 	root.AddCommand(enqueueCmd(e), statusCmd(e), jobsCmd(e))
+	root.AddCommand(planCmd(e))
+	root.AddCommand(cancelCmd(e))
+	root.AddCommand(retryCmd(e))
+	root.AddCommand(dlqCmd(e))
+	root.AddCommand(dailyCmd(e))
 	root.SetArgs(args)
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,7 +41,25 @@ type DeadLetter struct {
 	Attributes map[string]string `json:"attributes,omitempty"`
 	Data       []byte            `json:"data"`
 	Stored     time.Time         `json:"stored"`
+	// Replays lists when the message was published again (producer dlq replay), oldest
+	// first.
+	Replays []Replay `json:"replays,omitempty"`
 }
+
+// Replay is one re-publication of a dead letter: when, to which topic, and the id the
+// new message got.
+type Replay struct {
+	At        time.Time `json:"at"`
+	Topic     string    `json:"topic"`
+	MessageID string    `json:"message_id,omitempty"`
+}
+
+// Metadata keys of a stored dead letter besides those it shares with ledger records.
+const (
+	metaStored   = "stored"
+	metaReplayed = "replayed" // time of the last replay
+	metaReplays  = "replays"  // how many replays
+)
 
 // DeadLetterPath is the object name of a dead letter.
 func DeadLetterPath(messageID string) string { return DeadLetterPrefix + messageID + ".json" }
@@ -59,12 +78,9 @@ func (l *Ledger) PutDeadLetter(ctx context.Context, d DeadLetter) (bool, error) 
 		return false, fmt.Errorf("dead letter %s: %w", d.MessageID, err)
 	}
 	w := l.bucket.Object(DeadLetterPath(d.MessageID)).If(storage.Conditions{DoesNotExist: true}).NewWriter(ctx)
-	w.ChunkSize = 0
+	w.ChunkSize = SmallObjectChunk
 	w.ContentType = "application/json"
-	w.Metadata = map[string]string{
-		MetaReason: d.Reason, "phase": d.Phase, "job": d.Job, "date": d.Date, MetaRunID: d.RunID,
-		"stored": d.Stored.UTC().Format(time.RFC3339Nano), MetaLastError: truncate(d.Error, maxMetaError),
-	}
+	w.Metadata = deadLetterMetadata(d)
 	if _, err := w.Write(body); err != nil {
 		_ = w.Close()
 		return false, fmt.Errorf("dead letter %s: %w", d.MessageID, err)
@@ -78,14 +94,31 @@ func (l *Ledger) PutDeadLetter(ctx context.Context, d DeadLetter) (bool, error) 
 	return true, nil
 }
 
+func deadLetterMetadata(d DeadLetter) map[string]string {
+	m := map[string]string{
+		MetaReason: d.Reason, "phase": d.Phase, "job": d.Job, "date": d.Date, MetaRunID: d.RunID,
+		metaStored: d.Stored.UTC().Format(time.RFC3339Nano), MetaLastError: truncate(d.Error, maxMetaError),
+	}
+	if n := len(d.Replays); n > 0 {
+		m[metaReplayed] = d.Replays[n-1].At.UTC().Format(time.RFC3339Nano)
+		m[metaReplays] = strconv.Itoa(n)
+	}
+	return m
+}
+
 // GetDeadLetter reads one dead letter by message id.
 func (l *Ledger) GetDeadLetter(ctx context.Context, messageID string) (DeadLetter, error) {
+	d, _, err := l.getDeadLetter(ctx, messageID)
+	return d, err
+}
+
+func (l *Ledger) getDeadLetter(ctx context.Context, messageID string) (DeadLetter, int64, error) {
 	r, err := l.bucket.Object(DeadLetterPath(messageID)).NewReader(ctx)
 	if errors.Is(err, storage.ErrObjectNotExist) {
-		return DeadLetter{}, fmt.Errorf("dead letter %s: %w", messageID, ErrNotFound)
+		return DeadLetter{}, 0, fmt.Errorf("dead letter %s: %w", messageID, ErrNotFound)
 	}
 	if err != nil {
-		return DeadLetter{}, fmt.Errorf("dead letter %s: %w", messageID, err)
+		return DeadLetter{}, 0, fmt.Errorf("dead letter %s: %w", messageID, err)
 	}
 	defer r.Close()
 	var d DeadLetter
@@ -94,15 +127,55 @@ func (l *Ledger) GetDeadLetter(ctx context.Context, messageID string) (DeadLette
 		err = json.Unmarshal(body, &d)
 	}
 	if err != nil {
-		return DeadLetter{}, fmt.Errorf("dead letter %s: %w", messageID, err)
+		return DeadLetter{}, 0, fmt.Errorf("dead letter %s: %w", messageID, err)
 	}
-	return d, nil
+	return d, r.Attrs.Generation, nil
+}
+
+// MarkReplayed records that the dead letter was published again, so that a listing
+// shows it replayed and a second replay can leave it out. The object is rewritten with
+// a generation precondition, like every ledger transition.
+func (l *Ledger) MarkReplayed(ctx context.Context, messageID string, rep Replay) (DeadLetter, error) {
+	if rep.At.IsZero() {
+		rep.At = l.now()
+	}
+	for range 8 {
+		d, gen, err := l.getDeadLetter(ctx, messageID)
+		if err != nil {
+			return DeadLetter{}, err
+		}
+		d.Replays = append(d.Replays, rep)
+		body, err := json.Marshal(d)
+		if err != nil {
+			return DeadLetter{}, fmt.Errorf("dead letter %s: %w", messageID, err)
+		}
+		w := l.bucket.Object(DeadLetterPath(messageID)).If(storage.Conditions{GenerationMatch: gen}).NewWriter(ctx)
+		w.ChunkSize = 0
+		w.ContentType = "application/json"
+		w.Metadata = deadLetterMetadata(d)
+		if _, err := w.Write(body); err != nil {
+			_ = w.Close()
+			return DeadLetter{}, fmt.Errorf("dead letter %s: %w", messageID, err)
+		}
+		err = w.Close()
+		if preconditionFailed(err) {
+			continue
+		}
+		if err != nil {
+			return DeadLetter{}, fmt.Errorf("dead letter %s: %w", messageID, err)
+		}
+		return d, nil
+	}
+	return DeadLetter{}, fmt.Errorf("dead letter %s: %w", messageID, ErrConflict)
 }
 
 // DeadLetterSummary is a dead letter as a listing shows it, from object metadata.
 type DeadLetterSummary struct {
 	MessageID, Reason, Phase, Job, Date, RunID, Error string
 	Stored                                            time.Time
+	// Replayed is when it was last published again (zero: never), Replays how often.
+	Replayed time.Time
+	Replays  int
 }
 
 // ListDeadLetters lists every stored dead letter stored at or after since (zero: all), in
@@ -129,7 +202,9 @@ func (l *Ledger) ListDeadLetters(ctx context.Context, since time.Time) ([]DeadLe
 		m := a.Metadata
 		s := DeadLetterSummary{MessageID: id, Reason: m[MetaReason], Phase: m["phase"], Job: m["job"], Date: m["date"],
 			RunID: m[MetaRunID], Error: m[MetaLastError]}
-		s.Stored, _ = time.Parse(time.RFC3339Nano, m["stored"])
+		s.Stored, _ = time.Parse(time.RFC3339Nano, m[metaStored])
+		s.Replayed, _ = time.Parse(time.RFC3339Nano, m[metaReplayed])
+		s.Replays, _ = strconv.Atoi(m[metaReplays])
 		if !since.IsZero() && s.Stored.Before(since) {
 			continue
 		}

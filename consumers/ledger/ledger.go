@@ -50,6 +50,14 @@ const (
 	MetaIncomplete   = "incomplete"     // what a partial output lacks (game ids), comma-separated
 )
 
+// SmallObjectChunk is the writer chunk size of the pipeline's objects (ledger records,
+// raw files, staging files): the smallest the API allows, so a small object is one
+// upload request and a larger one a resumable upload; either appears whole or not at all.
+// It is not 0, which would disable the storage client's retries of a 429 or 5xx. Every
+// such write is conditional or names its content, so a retry after an answer that was
+// lost is safe: it meets a failed precondition, or writes the same bytes again.
+const SmallObjectChunk = googleapi.MinUploadChunkSize
+
 // maxMetaError bounds the last error copied to metadata (object metadata is small).
 const maxMetaError = 256
 
@@ -146,7 +154,7 @@ func (l *Ledger) Write(ctx context.Context, rec Record, generation int64) (int64
 		cond = storage.Conditions{GenerationMatch: generation}
 	}
 	w := l.bucket.Object(Path(ref, rec.Date)).If(cond).NewWriter(ctx)
-	w.ChunkSize = 0
+	w.ChunkSize = SmallObjectChunk
 	w.ContentType = "application/json"
 	w.Metadata = metadata(rec)
 	if _, err := w.Write(body); err != nil {

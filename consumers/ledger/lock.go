@@ -43,7 +43,7 @@ func (l *Ledger) TryLock(ctx context.Context, name, owner string, ttl time.Durat
 	}
 	body, _ := json.Marshal(Lease{Owner: owner, Expires: l.now().Add(ttl)})
 	w := obj.If(cond).NewWriter(ctx)
-	w.ChunkSize = 0
+	w.ChunkSize = SmallObjectChunk
 	w.ContentType = "application/json"
 	if _, err := w.Write(body); err != nil {
 		_ = w.Close()

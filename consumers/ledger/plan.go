@@ -34,6 +34,15 @@ func (p Plan) Has(ref messages.JobRef, date string) bool {
 	return slices.Contains(p.Pairs[ref.String()], date)
 }
 
+// CheckRunID reports whether id can name a run (and its objects under PlanPrefix): 1 to
+// 128 letters, digits, '.', '_', ':' or '-'.
+func CheckRunID(id string) error {
+	if !runIDRE.MatchString(id) {
+		return fmt.Errorf("run id %q: want 1 to 128 letters, digits, '.', '_', ':' or '-'", id)
+	}
+	return nil
+}
+
 // PlanPath is the object name of a run's plan.
 func PlanPath(runID string) string { return PlanPrefix + runID + ".json" }
 
@@ -51,7 +60,7 @@ func (l *Ledger) WritePlan(ctx context.Context, p Plan) error {
 		return fmt.Errorf("run plan %s: %w", p.RunID, err)
 	}
 	w := l.bucket.Object(PlanPath(p.RunID)).NewWriter(ctx)
-	w.ChunkSize = 0
+	w.ChunkSize = SmallObjectChunk
 	w.ContentType = "application/json"
 	if _, err := w.Write(body); err != nil {
 		_ = w.Close()
@@ -107,7 +116,7 @@ func (l *Ledger) CancelRun(ctx context.Context, runID, reason string) (Cancellat
 	c := Cancellation{RunID: runID, Cancelled: l.now(), Reason: reason}
 	body, _ := json.Marshal(c)
 	w := l.bucket.Object(CancelPath(runID)).If(storage.Conditions{DoesNotExist: true}).NewWriter(ctx)
-	w.ChunkSize = 0
+	w.ChunkSize = SmallObjectChunk
 	w.ContentType = "application/json"
 	if _, err := w.Write(body); err != nil {
 		_ = w.Close()

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/api/iterator"
 
 	"github.com/nba-props/pipeline/consumers/bqjob"
+	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/messages"
 )
@@ -133,9 +134,9 @@ func (l *loader) load(ctx context.Context, req messages.Request, table, fp strin
 			return runner.Result{}, fmt.Errorf("%s %s: encode row: %w", table, date, err)
 		}
 	}
-	name := fmt.Sprintf("%s/%s/%s/%s.ndjson", stagingPrefix, table, date, fp[:16])
+	name := fmt.Sprintf("%s%s/%s/%s.ndjson", StagingPrefix, table, date, fp[:16])
 	w := l.gcs.Bucket(l.bucket).Object(name).NewWriter(ctx)
-	w.ChunkSize = 0
+	w.ChunkSize = ledger.SmallObjectChunk
 	w.ContentType = "application/x-ndjson"
 	if _, err := w.Write(buf.Bytes()); err != nil {
 		w.Close()

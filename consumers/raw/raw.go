@@ -33,9 +33,9 @@ var ErrBadRecord = errors.New("unparseable source record")
 const (
 	// Dataset holds the raw tables. It is fixed: the analytics and reference queries name it.
 	Dataset = "nba_raw"
-	// stagingPrefix holds the NDJSON a load job reads, _staging/<table>/<date>/<input>.ndjson,
+	// StagingPrefix holds the NDJSON a load job reads, _staging/<table>/<date>/<input>.ndjson,
 	// beside the scraped objects in the same bucket.
-	stagingPrefix = "_staging"
+	StagingPrefix = "_staging/"
 )
 
 // Deps are the clients the jobs use, wired by the service main: the bucket the scrapers

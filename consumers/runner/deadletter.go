@@ -63,9 +63,11 @@ const ReasonDeliveryLimit = "delivery_limit"
 
 // keepDeadLetter handles a delivery of the dead-letter subscription. A message the runtime
 // dead-lettered is in the store already (the put is a no-op). One that a subscription's
-// policy forwarded on its own carries no reason: it is stored with ReasonDeliveryLimit,
-// and, if it is a valid request, its date is recorded dead with that reason (unless it
-// finished or runs), so that status shows it and the next enqueue runs it again.
+// policy forwarded on its own carries no reason: its deliveries ran out, not its runs (a
+// consumer killed with the message in its buffer, a store that kept failing). A valid
+// request whose date still has runs left is recorded failed and sent again; one whose
+// runs are spent is recorded dead with ReasonDeliveryLimit and kept; junk is kept, and no
+// ledger record is touched.
 func (rt *Runtime) keepDeadLetter(ctx context.Context, d Delivery) handling {
 	h := handling{ref: messages.Ref(messages.Phase(d.Attributes[messages.AttrPhase]), d.Attributes[messages.AttrJob]),
 		date: d.Attributes[messages.AttrDate], outcome: OutcomeDead, reason: d.Attributes[AttrReason]}
@@ -79,42 +81,71 @@ func (rt *Runtime) keepDeadLetter(ctx context.Context, d Delivery) handling {
 	}
 	h.reason = ReasonDeliveryLimit
 	h.err = errors.New("the subscription's dead-letter policy forwarded it after its last delivery attempt")
-	if _, err := rt.ledger.PutDeadLetter(ctx, deadLetterOf(d, h.reason, h.err.Error())); err != nil {
-		h.outcome, h.err = OutcomeNotHandled, err
-		return h
-	}
 	req, err := messages.Decode(d.Data, d.Attributes, rt.opts.Catalog)
 	if err != nil {
-		return h // junk: kept, and no ledger record is touched
+		if _, err := rt.ledger.PutDeadLetter(ctx, deadLetterOf(d, h.reason, h.err.Error())); err != nil {
+			h.outcome, h.err = OutcomeNotHandled, err
+		}
+		return h
 	}
 	h.req, h.ref, h.date = req, req.Ref(), req.Date
-	if err := rt.recordDead(ctx, req, h.reason, h.err); err != nil {
+	resend, err := rt.deliveryLimit(ctx, req, h.err)
+	switch {
+	case err != nil:
 		h.outcome, h.err = OutcomeNotHandled, err
+	case resend:
+		h.outcome, h.reason = OutcomeDeferred, ""
+	default:
+		if _, err := rt.ledger.PutDeadLetter(ctx, deadLetterOf(d, h.reason, h.err.Error())); err != nil {
+			h.outcome, h.err = OutcomeNotHandled, err
+		}
 	}
 	return h
 }
 
-// recordDead marks the date of req dead with reason, unless its record is done or running
-// under a live lease.
-func (rt *Runtime) recordDead(ctx context.Context, req messages.Request, reason string, cause error) error {
+// deliveryLimit records what a policy-forwarded request means for its date: nothing for a
+// date that is done or running, failed and sent again while runs remain (unless it was
+// re-sent within the redrive spacing: the reconciler then sends it later), dead with
+// ReasonDeliveryLimit once they are spent. It reports whether the date goes on.
+func (rt *Runtime) deliveryLimit(ctx context.Context, req messages.Request, cause error) (resend bool, err error) {
 	for range casRetries {
 		rec, gen, err := rt.ledger.Get(ctx, req.Ref(), req.Date)
 		switch {
 		case errors.Is(err, ledger.ErrNotFound):
 			rec = ledger.Record{Phase: req.Phase, Job: req.Job, Date: req.Date}
 		case err != nil:
-			return err
+			return false, err
 		}
-		if rec.State.Done() || rec.State == ledger.StateDead || rec.LeaseLive(rt.ledger.Now()) {
-			return nil
+		now := rt.ledger.Now()
+		if rec.State.Done() || rec.State == ledger.StateDead || rec.LeaseLive(now) {
+			return true, nil
 		}
-		_, err = rt.ledger.Write(ctx, rec.For(req).Die(reason, cause, rt.ledger.Now()), gen)
+		if rec.Attempts >= rt.opts.MaxAttempts {
+			_, err = rt.ledger.Write(ctx, rec.For(req).Die(ReasonDeliveryLimit, cause, now), gen)
+		} else {
+			if !rec.Redriven.IsZero() && now.Sub(rec.Redriven) < rt.redriveSpacing() {
+				return true, nil
+			}
+			next := rec.For(req)
+			if next.State != ledger.StateWaiting {
+				next = next.Fail(cause, now)
+			}
+			next.Redriven = now
+			if _, err = rt.ledger.Write(ctx, next, gen); err == nil {
+				m, merr := rt.message(ctx, next.Request())
+				if merr == nil {
+					merr = rt.publish(ctx, m)
+				}
+				return true, merr
+			}
+		}
 		if !errors.Is(err, ledger.ErrConflict) {
-			return err
+			return false, err
 		}
 	}
-	return fmt.Errorf("record %s %s dead: lost %d compare-and-swap races", req.Ref(), req.Date, casRetries)
+	return false, fmt.Errorf("record %s %s: lost %d compare-and-swap races", req.Ref(), req.Date, casRetries)
 }
+
 
 // reject dead-letters a delivery that cannot be processed (it does not decode, or asks
 // for what the job cannot do) with its reason. It changes no ledger record.

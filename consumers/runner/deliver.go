@@ -21,6 +21,7 @@ const (
 	OutcomeWaiting    Outcome = "waiting"     // an upstream is not done: recorded waiting
 	OutcomeDead       Outcome = "dead"        // permanent error: dead-lettered (and recorded, for a run)
 	OutcomeRetry      Outcome = "retry"       // transient error: recorded failed
+	OutcomeDeferred   Outcome = "deferred"    // transient error on the last delivery: recorded failed, re-sent by the reconciler
 	OutcomeLeaseHeld  Outcome = "lease_held"  // another consumer runs the date: acked, the ledger has it
 	OutcomeAbandoned  Outcome = "abandoned"   // shutdown: nothing recorded
 	OutcomeRouted     Outcome = "routed"      // another subscription takes the message
@@ -41,6 +42,7 @@ var settlements = map[Outcome]Settlement{
 	OutcomeUnroutable: Ack,
 	OutcomeLeaseHeld:  Ack,
 	OutcomeCancelled:  Ack,
+	OutcomeDeferred:   Ack,
 	OutcomeRetry:      Nack,
 	OutcomeNotHandled: Nack,
 	OutcomeAbandoned:  Busy,
@@ -118,6 +120,7 @@ func (rt *Runtime) handleJob(ctx, dctx context.Context, t target, d Delivery) ha
 		}
 		return h
 	}
+	defer rt.markRunning(spec.Ref(), req.Date)()
 	dec, err := rt.claim(ctx, dctx, spec, req)
 	h.state, h.attempt = dec.rec.State, dec.rec.Attempts
 	switch {

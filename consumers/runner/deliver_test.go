@@ -30,6 +30,7 @@ func TestOutcomeSettlementTable(t *testing.T) {
 		runner.OutcomeNotHandled: runner.Nack,
 		runner.OutcomeLeaseHeld:  runner.Ack,
 		runner.OutcomeCancelled:  runner.Ack,
+		runner.OutcomeDeferred:   runner.Ack,
 		runner.OutcomeAbandoned:  runner.Busy,
 		runner.Outcome("new"):    runner.Nack, // a row forgotten in the table loses nothing
 	}

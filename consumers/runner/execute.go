@@ -121,9 +121,9 @@ func (rt *Runtime) release(rec ledger.Record, gen int64) {
 //
 // The bound counts runs in the ledger (each claim counts one), not deliveries: waiting for
 // a held lease is no attempt, and the emulator counts one delivery counter across every
-// subscription of a topic. Pub/Sub's dead-letter policy remains the backstop; it acts
-// after the subscription's last delivery attempt without saying why, so on that delivery
-// the runtime dead-letters first, with the reason.
+// subscription of a topic. On the subscription's last delivery a transient error is
+// recorded and the delivery acknowledged (deferred): the subscription's dead-letter
+// policy, which would take it silently, never sees it, and the reconciler re-sends it.
 func (rt *Runtime) fail(ctx context.Context, h handling, d Delivery, req messages.Request, rec ledger.Record, gen int64, jerr error) handling {
 	rt.mu.Lock()
 	maxDelivery := rt.maxDelivery[d.Subscription]
@@ -135,9 +135,6 @@ func (rt *Runtime) fail(ctx context.Context, h handling, d Delivery, req message
 	case rec.Attempts >= rt.opts.MaxAttempts:
 		reason = ReasonMaxAttempts
 		jerr = fmt.Errorf("attempt %d of %d: %w", rec.Attempts, rt.opts.MaxAttempts, jerr)
-	case maxDelivery > 0 && d.DeliveryAttempt >= maxDelivery:
-		reason = ReasonMaxAttempts
-		jerr = fmt.Errorf("attempt %d, delivery %d of the subscription's %d: %w", rec.Attempts, d.DeliveryAttempt, maxDelivery, jerr)
 	}
 	h.err = jerr
 	now := rt.ledger.Now()
@@ -147,6 +144,12 @@ func (rt *Runtime) fail(ctx context.Context, h handling, d Delivery, req message
 			h.err = errors.Join(jerr, fmt.Errorf("record failed: %w", err))
 		}
 		h.outcome, h.state = OutcomeRetry, failed.State
+		if maxDelivery > 0 && d.DeliveryAttempt >= maxDelivery {
+			// The subscription's last delivery: a nack would let its dead-letter policy
+			// take the message, though runs remain. The record says failed; the
+			// reconciler re-sends it after RetryWithin, with a fresh delivery count.
+			h.outcome = OutcomeDeferred
+		}
 		return h
 	}
 	dead := rec.Die(reason, jerr, now)

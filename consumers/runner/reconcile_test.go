@@ -136,34 +136,56 @@ func TestStrandedDateFinishesWithNoOperator(t *testing.T) {
 }
 
 // A message that a subscription's dead-letter policy forwarded on its own (no reason
-// attribute) is kept in the store with reason delivery_limit, and its date is recorded
-// dead, so that status shows it and the next enqueue runs it again.
-func TestPolicyDeadLetteredMessageIsKeptAndRecorded(t *testing.T) {
+// attribute) ran out of deliveries, not runs: while its date has runs left it is recorded
+// failed and sent again, and is no dead letter; once they are spent the date is dead with
+// reason delivery_limit and the message is kept. Junk is kept and touches no record.
+func TestPolicyDeadLetteredMessage(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, testCatalog(t))
 	opts := e.options(map[messages.JobRef]runner.Job{})
-	opts.DeadLetters, opts.Unroutable = true, []messages.Phase{}
+	opts.DeadLetters, opts.Unroutable, opts.MaxAttempts = true, []messages.Phase{}, 3
 	rt := e.runtime(opts)
-	d := e.delivery(e.names.DeadLetterSubscription(), request(a2, dates[0]))
-	if s := rt.Deliver(context.Background(), d); s != runner.Ack {
-		t.Fatalf("settlement %v, want ack", s)
+	ctx := context.Background()
+	deliver := func(d runner.Delivery) {
+		t.Helper()
+		if s := rt.Deliver(ctx, d); s != runner.Ack {
+			t.Fatalf("settlement %v, want ack", s)
+		}
 	}
-	kept, err := e.led.GetDeadLetter(context.Background(), d.ID)
+	d := e.delivery(e.names.DeadLetterSubscription(), request(a2, dates[0]))
+	deliver(d)
+	if rec, _ := e.record(a2, dates[0]); rec.State != ledger.StateFailed || rec.Redriven.IsZero() {
+		t.Errorf("runs left: record %s redriven %v, want failed and re-sent", rec.State, rec.Redriven)
+	}
+	if n := len(e.published(e.names.Topic(messages.PhaseRaw))); n != 1 {
+		t.Errorf("runs left: %d messages sent again, want 1", n)
+	}
+	spent := ledger.Record{Phase: a2.Phase, Job: a2.Job, Date: dates[1]}.For(request(a2, dates[1]))
+	for range 3 {
+		spent = spent.Start("x", "run-test", time.Second, time.Now().Add(-time.Hour))
+	}
+	e.write(spent.Fail(errFlaky, time.Now().Add(-time.Hour)))
+	d2 := e.delivery(e.names.DeadLetterSubscription(), request(a2, dates[1]))
+	deliver(d2)
+	if rec, _ := e.record(a2, dates[1]); rec.State != ledger.StateDead || rec.Reason != runner.ReasonDeliveryLimit {
+		t.Errorf("runs spent: record %s (%s), want dead (delivery_limit)", rec.State, rec.Reason)
+	}
+	junk := runner.Delivery{ID: "junk-1", Data: []byte("{"), Attributes: map[string]string{"job": "a2", "phase": "raw", "date": dates[2]},
+		Subscription: e.names.DeadLetterSubscription()}
+	deliver(junk)
+	deliver(junk) // the emulator forwards a dead letter more than once: still one kept
+	if rec, _ := e.record(a2, dates[2]); rec.State != "" {
+		t.Errorf("junk touched the record of %s: %s", dates[2], rec.State)
+	}
+	all, err := e.led.ListDeadLetters(ctx, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if kept.Reason != runner.ReasonDeliveryLimit || kept.Job != "a2" || string(kept.Data) != string(d.Data) {
-		t.Errorf("kept %+v", kept)
+	var ids []string
+	for _, k := range all {
+		ids = append(ids, k.MessageID+" "+k.Reason)
 	}
-	if rec, _ := e.record(a2, dates[0]); rec.State != ledger.StateDead || rec.Reason != runner.ReasonDeliveryLimit {
-		t.Errorf("record %s (%s), want dead (delivery_limit)", rec.State, rec.Reason)
-	}
-	// The same message again (the emulator forwards it more than once): still one kept.
-	if s := rt.Deliver(context.Background(), d); s != runner.Ack {
-		t.Fatalf("second settlement %v", s)
-	}
-	all, err := e.led.ListDeadLetters(context.Background(), time.Time{})
-	if err != nil || len(all) != 1 {
-		t.Errorf("dead letters kept: %v, %v; want 1", all, err)
+	if want := []string{d2.ID + " delivery_limit", "junk-1 delivery_limit"}; !cmp.Equal(ids, want, cmpopts.SortSlices(func(a, b string) bool { return a < b })) {
+		t.Errorf("dead letters kept %v, want %v", ids, want)
 	}
 }

@@ -132,6 +132,41 @@ type Runtime struct {
 
 	plans   planCache
 	cancels cancelCache
+
+	// running counts the deliveries of this process deciding or running each (job, date),
+	// by "phase/job date": a live lease of this owner on a date none of them holds is one
+	// whose claim answer was lost.
+	runningMu sync.Mutex
+	running   map[string]int
+}
+
+func runKey(ref messages.JobRef, date string) string { return ref.String() + " " + date }
+
+// runningElsewhereHere reports whether another delivery of this process than the caller
+// (which markRunning counted) decides or runs (ref, date) now.
+func (rt *Runtime) runningElsewhereHere(ref messages.JobRef, date string) bool {
+	rt.runningMu.Lock()
+	defer rt.runningMu.Unlock()
+	return rt.running[runKey(ref, date)] > 1
+}
+
+// markRunning counts a delivery of this process deciding or running (ref, date) until
+// the returned func.
+func (rt *Runtime) markRunning(ref messages.JobRef, date string) func() {
+	k := runKey(ref, date)
+	rt.runningMu.Lock()
+	if rt.running == nil {
+		rt.running = map[string]int{}
+	}
+	rt.running[k]++
+	rt.runningMu.Unlock()
+	return func() {
+		rt.runningMu.Lock()
+		if rt.running[k]--; rt.running[k] <= 0 {
+			delete(rt.running, k)
+		}
+		rt.runningMu.Unlock()
+	}
 }
 
 // target is what one subscription carries: the messages of one job, every message of a

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iterator"
 
+	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/consumers/runner"
 )
 
@@ -45,7 +46,7 @@ func (o objects) put(ctx context.Context, name string, body []byte) (runner.Obje
 		return runner.Object{}, fmt.Errorf("gcs stat gs://%s/%s: %w", o.bucket, name, err)
 	}
 	w := h.NewWriter(ctx)
-	w.ChunkSize = 0 // one request: the object appears whole or not at all
+	w.ChunkSize = ledger.SmallObjectChunk
 	w.ContentType = "application/json"
 	w.MD5 = sum[:]
 	if _, err := w.Write(body); err != nil {

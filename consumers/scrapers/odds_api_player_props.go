@@ -45,6 +45,7 @@ func (j oddsAPIPlayerProps) Run(ctx context.Context, req messages.Request) (runn
 	if _, err := requestDate(req); err != nil {
 		return runner.Result{}, err
 	}
+	defer j.odds.recordUsage(ctx) // whatever the outcome: a refused call tells the balance too
 	prefix := messages.ScrapedOddsAPIPlayerProps.Prefix(req.Date)
 	games, err := j.cdn.gamesOn(ctx, req.Date)
 	if err != nil {

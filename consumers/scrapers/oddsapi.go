@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/consumers/runner"
 )
 
@@ -32,6 +34,8 @@ const (
 type oddsAPI struct {
 	src   *source
 	floor int
+	// usage keeps the last known credits in the bucket (recordUsage); nil: not kept.
+	usage *ledger.Ledger
 
 	mu        sync.Mutex
 	known     bool
@@ -83,6 +87,25 @@ func (c *oddsAPI) credits() int {
 		return -1
 	}
 	return c.remaining
+}
+
+// recordUsage keeps the account's last known credits in the bucket
+// (ledger.SourceOddsAPI), where producer plan reads them: planning a backfill must not
+// spend credits to learn the balance. A failed write is logged, not returned: the date's
+// odds are bought by then, and a retry would buy them again.
+func (c *oddsAPI) recordUsage(ctx context.Context) {
+	c.mu.Lock()
+	known, remaining, used := c.known, c.remaining, c.used
+	c.mu.Unlock()
+	if c.usage == nil || !known {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	u := ledger.SourceUsage{Source: ledger.SourceOddsAPI, Remaining: remaining, Used: used}
+	if err := c.usage.PutSourceUsage(ctx, u); err != nil {
+		c.src.log.LogAttrs(ctx, slog.LevelWarn, "odds api credits not recorded", slog.String("err", err.Error()))
+	}
 }
 
 // oddsEvent is an event of the historical events list.

@@ -15,6 +15,7 @@ import (
 
 	"cloud.google.com/go/storage"
 
+	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/messages"
 )
@@ -103,24 +104,24 @@ func Jobs(cfg Config, deps Deps) (map[string]runner.Job, error) {
 			limit: newLimiter(perMinute, burst), retry: retry, log: deps.Logger}
 	}
 
-	bdlSrc := newSource("bdl", cfg.BDLBaseURL, cfg.BDLRatePerMinute, cfg.BDLBurst)
+	bdlSrc := newSource(SourceBDL, cfg.BDLBaseURL, cfg.BDLRatePerMinute, cfg.BDLBurst)
 	bdlSrc.keyEnv, bdlSrc.secrets = "BDL_API_KEY", []string{cfg.BDLAPIKey.Reveal()}
 	bdlSrc.authorize = func(h http.Header, _ url.Values) {
 		if cfg.BDLAPIKey.IsSet() {
 			h.Set("Authorization", cfg.BDLAPIKey.Reveal())
 		}
 	}
-	oddsSrc := newSource("odds", cfg.OddsBaseURL, cfg.OddsRatePerMinute, cfg.OddsBurst)
+	oddsSrc := newSource(SourceOdds, cfg.OddsBaseURL, cfg.OddsRatePerMinute, cfg.OddsBurst)
 	oddsSrc.keyEnv, oddsSrc.secrets = "ODDS_API_KEY", []string{cfg.OddsAPIKey.Reveal()}
 	oddsSrc.authorize = func(_ http.Header, q url.Values) {
 		if cfg.OddsAPIKey.IsSet() {
 			q.Set("apiKey", cfg.OddsAPIKey.Reveal())
 		}
 	}
-	odds := &oddsAPI{src: oddsSrc, floor: cfg.OddsCreditFloor}
+	odds := &oddsAPI{src: oddsSrc, floor: cfg.OddsCreditFloor, usage: ledger.New(deps.Storage, deps.Bucket, ledger.Options{})}
 	oddsSrc.observe = odds.observe
-	cdnSrc := newSource("nbacdn", cfg.NBACDNBaseURL, cfg.NBACDNRatePerMinute, cfg.NBACDNBurst)
-	statsSrc := newSource("nbastats", cfg.NBAStatsBaseURL, cfg.NBAStatsRatePerMinute, cfg.NBAStatsBurst)
+	cdnSrc := newSource(SourceNBACDN, cfg.NBACDNBaseURL, cfg.NBACDNRatePerMinute, cfg.NBACDNBurst)
+	statsSrc := newSource(SourceNBAStats, cfg.NBAStatsBaseURL, cfg.NBAStatsRatePerMinute, cfg.NBAStatsBurst)
 	statsSrc.header = statsHeaders()
 
 	cdn := newNBACDN(cdnSrc, cfg.NBACDNScheduleMaxAge)

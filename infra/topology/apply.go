@@ -48,6 +48,9 @@ type Options struct {
 	// Push makes every subscription a push subscription onto the consumer services; nil
 	// means pull.
 	Push *Push
+	// DryRun reads and compares but changes nothing: the Report says what Apply would do
+	// (Created for a missing resource, Updated with the settings that differ).
+	DryRun bool
 }
 
 // Action is what Apply did to one resource.
@@ -167,6 +170,10 @@ func (a *applier) topic(ctx context.Context, t Topic) error {
 	default:
 		return fmt.Errorf("get topic %s: %w", t.ID, err)
 	}
+	if a.o.DryRun {
+		a.add("topic", t.ID, Created)
+		return nil
+	}
 	_, err = a.c.PubSub.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: name})
 	if status.Code(err) == codes.AlreadyExists { // created concurrently by another apply
 		a.add("topic", t.ID, Unchanged)
@@ -221,6 +228,10 @@ func (a *applier) subscription(ctx context.Context, s Subscription) error {
 	switch status.Code(err) {
 	case codes.OK:
 	case codes.NotFound:
+		if a.o.DryRun {
+			a.add("subscription", s.ID, Created)
+			return nil
+		}
 		_, err := sc.CreateSubscription(ctx, want)
 		if err != nil {
 			return fmt.Errorf("create subscription %s: %w", s.ID, err)
@@ -267,6 +278,10 @@ func (a *applier) subscription(ctx context.Context, s Subscription) error {
 		a.add("subscription", s.ID, Unchanged)
 		return nil
 	}
+	if a.o.DryRun {
+		a.add("subscription", s.ID, Updated, paths...)
+		return nil
+	}
 	_, err = sc.UpdateSubscription(ctx, &pubsubpb.UpdateSubscriptionRequest{
 		Subscription: want,
 		UpdateMask:   &fieldmaskpb.FieldMask{Paths: paths},
@@ -288,6 +303,10 @@ func (a *applier) bucket(ctx context.Context, name string) error {
 	case errors.Is(err, storage.ErrBucketNotExist):
 	default:
 		return fmt.Errorf("bucket %s: %w", name, err)
+	}
+	if a.o.DryRun {
+		a.add("bucket", name, Created)
+		return nil
 	}
 	attrs := &storage.BucketAttrs{Location: a.o.Location, UniformBucketLevelAccess: storage.UniformBucketLevelAccess{Enabled: true}}
 	if err := b.Create(ctx, a.project, attrs); err != nil {
@@ -312,6 +331,10 @@ func (a *applier) dataset(ctx context.Context, id string) error {
 	default:
 		return fmt.Errorf("dataset %s: %w", id, err)
 	}
+	if a.o.DryRun {
+		a.add("dataset", id, Created)
+		return nil
+	}
 	if err := d.Create(ctx, &bigquery.DatasetMetadata{Location: a.o.Location}); err != nil {
 		if isHTTP(err, http.StatusConflict) {
 			a.add("dataset", id, Unchanged)
@@ -329,6 +352,10 @@ func (a *applier) table(ctx context.Context, t Table) error {
 	switch {
 	case err == nil:
 	case isHTTP(err, http.StatusNotFound):
+		if a.o.DryRun {
+			a.add("table", t.FullName(), Created)
+			return nil
+		}
 		if err := tr.Create(ctx, tableMetadata(t)); err != nil {
 			if isHTTP(err, http.StatusConflict) {
 				a.add("table", t.FullName(), Unchanged)
@@ -373,6 +400,10 @@ func (a *applier) table(ctx context.Context, t Table) error {
 	}
 	if len(changed) == 0 {
 		a.add("table", t.FullName(), Unchanged)
+		return nil
+	}
+	if a.o.DryRun {
+		a.add("table", t.FullName(), Updated, changed...)
 		return nil
 	}
 	if _, err := tr.Update(ctx, upd, md.ETag); err != nil {

@@ -277,3 +277,48 @@ func TestPushSubscriptionsFromTheSameDeclaration(t *testing.T) {
 		t.Errorf("after a pull apply the subscription still pushes to %q", got)
 	}
 }
+
+func TestDryRunReportsAndChangesNothing(t *testing.T) {
+	t.Parallel()
+	env := emulators.StartTest(t)
+	ctx := context.Background()
+	opts := topology.Options{Names: env.Names, Bucket: env.Bucket + "-apply", DryRun: true}
+	clients := topology.Clients{PubSub: env.PubSub, Storage: env.Storage}
+	decl := topology.Declare(messages.DefaultCatalog(), env.Names, opts.Bucket, nil)
+	r, err := topology.Apply(ctx, clients, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := r.Count(topology.Created), len(decl.Topics)+len(decl.Subscriptions)+1; got != want {
+		t.Errorf("dry run on an empty project reports %d to create, want %d:\n%s", got, want, r)
+	}
+	if _, err := env.PubSub.TopicAdminClient.GetTopic(ctx, &pubsubpb.GetTopicRequest{
+		Topic: "projects/" + env.Project + "/topics/" + decl.Topics[0].ID}); err == nil {
+		t.Errorf("dry run created topic %s", decl.Topics[0].ID)
+	}
+
+	apply(t, env)
+	id := decl.Subscriptions[0].ID
+	if _, err := env.PubSub.SubscriptionAdminClient.UpdateSubscription(ctx, &pubsubpb.UpdateSubscriptionRequest{
+		Subscription: &pubsubpb.Subscription{Name: "projects/" + env.Project + "/subscriptions/" + id, AckDeadlineSeconds: 11},
+		UpdateMask:   &fieldmaskpb.FieldMask{Paths: []string{"ack_deadline_seconds"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the dry run repairs nothing, so it reports the same drift twice
+		r, err := topology.Apply(ctx, clients, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []topology.Change
+		for _, c := range r.Changes {
+			if c.Action != topology.Unchanged {
+				got = append(got, c)
+			}
+		}
+		want := []topology.Change{{Kind: "subscription", Name: id, Action: topology.Updated, Detail: "ack_deadline_seconds"}}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("dry run after drift (-want +got):\n%s", diff)
+		}
+	}
+}

@@ -71,7 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, l envconf
 	apply.Flags().StringVar(&pushAccount, "push-account", "", "service account `email` the push subscriptions sign their OIDC tokens as (with --push-url)")
 	apply.Flags().StringVar(&location, "location", "", `location of a new bucket and datasets ("US" in production)`)
 	apply.Flags().BoolVar(&noBigQuery, "no-bigquery", false, "skip the BigQuery datasets and tables")
-	root.AddCommand(apply, imageCommand())
+	root.AddCommand(apply, imageCommand(), deployCommand())
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)

@@ -1,0 +1,298 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/bigquery"
+	"google.golang.org/api/iterator"
+
+	"github.com/nba-props/pipeline/consumers/ledger"
+	"github.com/nba-props/pipeline/infra/sourcesim"
+	"github.com/nba-props/pipeline/infra/verify"
+)
+
+// compareTables checks every table against the simulator's ground truth with
+// infra/verify, as make run does. A date with a permanent failure is compared on its own:
+// its lost tables must hold no row of it, its degraded ones the right rows (with the lost
+// input's columns empty), every other table must match. Every other run of consecutive
+// dates must match entirely.
+func compareTables(ctx context.Context, bq *bigquery.Client, sim *sourcesim.Sim, dates []string, perms []permanent, out io.Writer) ([]string, error) {
+	byDate := map[string][]permanent{}
+	for _, p := range perms {
+		byDate[p.date] = append(byDate[p.date], p)
+	}
+	var problems []string
+	var segment []string
+	flush := func() error {
+		if len(segment) == 0 {
+			return nil
+		}
+		rep, err := verify.Compare(ctx, bq, sim, segment)
+		if err != nil {
+			return err
+		}
+		rep.Print(out)
+		if !rep.OK() {
+			problems = append(problems, fmt.Sprintf("tables differ from the ground truth for %s..%s (see the comparison above)", segment[0], segment[len(segment)-1]))
+		}
+		segment = nil
+		return nil
+	}
+	for _, d := range dates {
+		ps, ok := byDate[d]
+		if !ok {
+			segment = append(segment, d)
+			continue
+		}
+		if err := flush(); err != nil {
+			return nil, err
+		}
+		rep, err := verify.Compare(ctx, bq, sim, []string{d})
+		if err != nil {
+			return nil, err
+		}
+		var lost, degraded []string
+		for _, p := range ps {
+			lost, degraded = append(lost, p.lost...), append(degraded, p.degraded...)
+		}
+		fmt.Fprintf(out, "(%s has a permanent failure: %s hold no row of it; %s keep their rows without what it feeds)\n",
+			d, strings.Join(lost, ", "), orNone(degraded))
+		rep.Print(out)
+		for _, t := range rep.Tables {
+			switch {
+			case slices.Contains(lost, t.Table):
+				if t.Found != 0 {
+					problems = append(problems, fmt.Sprintf("%s on %s: %d rows, want none (its source failed for good)", t.Table, d, t.Found))
+				}
+			case slices.Contains(degraded, t.Table):
+				if t.Found != t.Expected {
+					problems = append(problems, fmt.Sprintf("%s on %s: %d rows, want %d", t.Table, d, t.Found, t.Expected))
+				}
+			case !t.OK():
+				problems = append(problems, fmt.Sprintf("%s on %s differs from the ground truth", t.Table, d))
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return problems, nil
+}
+
+func orNone(xs []string) string {
+	if len(xs) == 0 {
+		return "no other table"
+	}
+	return strings.Join(xs, ", ")
+}
+
+// naturalKeys are the columns that identify a row of each table: the keys infra/verify
+// matches rows on. A key that occurs twice is a row written twice.
+var naturalKeys = []struct {
+	table string
+	cols  []string
+	// dated says the table has game_date, so the check covers the range only.
+	dated bool
+}{
+	{"nba_raw.nbac_schedule", []string{"game_id"}, true},
+	{"nba_raw.nbac_player_boxscores", []string{"game_id", "player_lookup"}, true},
+	{"nba_raw.bdl_player_boxscores", []string{"game_id", "player_lookup"}, true},
+	{"nba_raw.odds_api_player_points_props", []string{"odds_api_event_id", "snapshot_timestamp", "bookmaker", "player_lookup"}, true},
+	{"nba_reference.player_registry", []string{"player_lookup"}, false},
+	{"nba_analytics.team_offense_game_summary", []string{"game_id", "team_abbr"}, true},
+	{"nba_analytics.player_game_summary", []string{"game_id", "player_lookup"}, true},
+}
+
+// duplicateKeys queries every table for natural keys that occur more than once.
+func duplicateKeys(ctx context.Context, bq *bigquery.Client, from, to string) ([]string, error) {
+	var problems []string
+	for _, t := range naturalKeys {
+		cols := strings.Join(t.cols, ", ")
+		where := ""
+		if t.dated {
+			where = "WHERE game_date BETWEEN CAST(@from AS DATE) AND CAST(@to AS DATE)"
+		}
+		q := bq.Query(fmt.Sprintf("SELECT %s, COUNT(*) AS n FROM %s %s GROUP BY %s HAVING COUNT(*) > 1 ORDER BY n DESC LIMIT 5", cols, t.table, where, cols))
+		q.Parameters = []bigquery.QueryParameter{{Name: "from", Value: from}, {Name: "to", Value: to}}
+		it, err := q.Read(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("duplicate keys of %s: %w", t.table, err)
+		}
+		for {
+			var row []bigquery.Value
+			err := it.Next(&row)
+			if err == iterator.Done {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("duplicate keys of %s: %w", t.table, err)
+			}
+			var parts []string
+			for i, c := range t.cols {
+				parts = append(parts, fmt.Sprintf("%s=%v", c, row[i]))
+			}
+			problems = append(problems, fmt.Sprintf("%s: key (%s) occurs %v times", t.table, strings.Join(parts, ", "), row[len(row)-1]))
+		}
+	}
+	return problems, nil
+}
+
+// deadLetterReport is the comparison of the dead-letter store with what must be in it.
+type deadLetterReport struct {
+	Poison, Permanent int
+	// Unexpected are the dead letters that are neither poison nor a permanent failure.
+	Unexpected []ledger.DeadLetterSummary
+	Problems   []string
+}
+
+// checkDeadLetters compares the store (_deadletters/) with the poison messages, which must
+// each be there once with their reason and their chaos_poison attribute, and the
+// permanent failures, which must each have at least one dead letter with one of their
+// reasons (every copy of the message can start a new effort). Anything else is a problem.
+func checkDeadLetters(ctx context.Context, led *ledger.Ledger, poison, poisonKind map[string]string, perms []permanent) (deadLetterReport, error) {
+	var rep deadLetterReport
+	all, err := led.ListDeadLetters(ctx, time.Time{})
+	if err != nil {
+		return rep, err
+	}
+	found := map[string]bool{}
+	permSeen := map[key]int{}
+	for _, d := range all {
+		if want, ok := poison[d.MessageID]; ok {
+			found[d.MessageID] = true
+			rep.Poison++
+			if d.Reason != want {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("poison %s (message %s): reason %q, want %q", poisonKind[d.MessageID], d.MessageID, d.Reason, want))
+			}
+			full, err := led.GetDeadLetter(ctx, d.MessageID)
+			if err != nil {
+				return rep, err
+			}
+			if full.Attributes[PoisonAttr] != poisonKind[d.MessageID] {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("poison %s (message %s): the kept message lost its %s attribute", poisonKind[d.MessageID], d.MessageID, PoisonAttr))
+			}
+			continue
+		}
+		matched := false
+		for _, p := range perms {
+			if d.Phase == string(p.ref.Phase) && d.Job == p.ref.Job && d.Date == p.date {
+				matched = true
+				permSeen[key{p.ref, p.date}]++
+				rep.Permanent++
+				if !slices.Contains(p.reasons, d.Reason) {
+					rep.Problems = append(rep.Problems, fmt.Sprintf("%s %s: dead letter %s with reason %q, want %s (%s)",
+						p.ref, p.date, d.MessageID, d.Reason, strings.Join(p.reasons, " or "), d.Error))
+				}
+			}
+		}
+		if !matched {
+			rep.Unexpected = append(rep.Unexpected, d)
+		}
+	}
+	var missing []string
+	for id := range poison {
+		if !found[id] {
+			missing = append(missing, fmt.Sprintf("poison %s (message %s) is not in the dead-letter store", poisonKind[id], id))
+		}
+	}
+	sort.Strings(missing)
+	rep.Problems = append(rep.Problems, missing...)
+	for _, p := range perms {
+		if permSeen[key{p.ref, p.date}] == 0 {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("%s %s: no dead letter, want one with reason %s", p.ref, p.date, strings.Join(p.reasons, " or ")))
+		}
+	}
+	return rep, nil
+}
+
+// storedPoison counts the poison messages already in the dead-letter store.
+func storedPoison(ctx context.Context, led *ledger.Ledger, poison map[string]string) (int, error) {
+	all, err := led.ListDeadLetters(ctx, time.Time{})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, d := range all {
+		if _, ok := poison[d.MessageID]; ok {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// leakedKeys returns every line of the files that holds one of the secrets.
+func leakedKeys(files []string, secrets []string) ([]string, int, error) {
+	var leaks []string
+	lines := 0
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			return nil, 0, err
+		}
+		sc := bufio.NewScanner(fh)
+		sc.Buffer(make([]byte, 64<<10), 16<<20)
+		n := 0
+		for sc.Scan() {
+			n++
+			lines++
+			for _, s := range secrets {
+				if strings.Contains(sc.Text(), s) {
+					leaks = append(leaks, fmt.Sprintf("%s:%d: %s", f, n, truncate(sc.Text(), 300)))
+				}
+			}
+		}
+		err = sc.Err()
+		fh.Close()
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: %w", f, err)
+		}
+	}
+	return leaks, lines, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// bqJobs counts the BigQuery load and query jobs created since since, by destination table.
+func bqJobs(ctx context.Context, bq *bigquery.Client, since time.Time) (map[string]int, error) {
+	out := map[string]int{}
+	it := bq.Jobs(ctx)
+	it.MinCreationTime = since
+	for {
+		j, err := it.Next()
+		if err == iterator.Done {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list BigQuery jobs: %w", err)
+		}
+		cfg, err := j.Config()
+		if err != nil {
+			return nil, fmt.Errorf("BigQuery job %s: %w", j.ID(), err)
+		}
+		var dst *bigquery.Table
+		switch c := cfg.(type) {
+		case *bigquery.LoadConfig:
+			dst = c.Dst
+		case *bigquery.QueryConfig:
+			dst = c.Dst
+		}
+		if dst == nil || strings.HasPrefix(dst.DatasetID, "_") {
+			continue
+		}
+		name, _, _ := strings.Cut(dst.TableID, "$")
+		out[dst.DatasetID+"."+name]++
+	}
+}

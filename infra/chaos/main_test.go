@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nba-props/pipeline/infra/sourcesim"
+)
+
+func TestBadFlagsExit2BeforeAnythingStarts(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--consumers", "1"}, "at least 2"},
+		{[]string{"--season", "--start-date", "2024-11-05"}, "--season sets the range"},
+		{[]string{"--start-date", "2024-02-30"}, "2024-02-30"},
+		{[]string{"--end-date", "2024-10-01"}, "2024-10-01"},
+		{[]string{"--dup-share", "1.5"}, "--dup-share"},
+		{[]string{"--permanent", "3"}, "--permanent 3"},
+		{[]string{"now"}, `unexpected argument "now"`},
+		{[]string{"--kill"}, "flag provided but not defined"},
+	} {
+		var out, errs bytes.Buffer
+		if code := run(context.Background(), tc.args, &out, &errs); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (stderr %q)", tc.args, code, errs.String())
+		}
+		if !strings.Contains(errs.String(), tc.want) {
+			t.Errorf("%v: stderr %q does not say %q", tc.args, errs.String(), tc.want)
+		}
+		if out.Len() > 0 {
+			t.Errorf("%v: printed %q before refusing", tc.args, out.String())
+		}
+	}
+}
+
+func TestHelpExits0(t *testing.T) {
+	var out, errs bytes.Buffer
+	if code := run(context.Background(), []string{"--help"}, &out, &errs); code != 0 {
+		t.Fatalf("--help: exit %d", code)
+	}
+	for _, f := range []string{"-seed", "-season", "-kills", "-pubsub", "-timeout"} {
+		if !strings.Contains(errs.String(), f) {
+			t.Errorf("--help does not list %s:\n%s", f, errs.String())
+		}
+	}
+}
+
+func TestSourcePlanCoversEveryKindAndStaysOffTheSchedule(t *testing.T) {
+	var dates []string
+	for d := 1; d <= 30; d++ {
+		dates = append(dates, time.Date(2024, 11, d, 0, 0, 0, 0, time.UTC).Format("2006-01-02"))
+	}
+	p, err := planSources(newRand(7), dates, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[sourcesim.FaultKind]bool{}
+	for _, f := range p.faults {
+		if err := f.Validate(); err != nil {
+			t.Errorf("fault %+v: %v", f, err)
+		}
+		kinds[f.Kind] = true
+		if (f.Kind == sourcesim.FaultEmpty || f.Kind == sourcesim.FaultDropGame) && (f.Source == "" || f.Source == sourcesim.SourceNBACDN || f.Date == "" || f.First == 0) {
+			t.Errorf("content fault %+v must name a checked dataset, a date and a limit", f)
+		}
+	}
+	for _, k := range []sourcesim.FaultKind{sourcesim.FaultRateLimit, sourcesim.FaultServerError, sourcesim.FaultLatency,
+		sourcesim.FaultTruncated, sourcesim.FaultEmpty, sourcesim.FaultDropGame} {
+		if !kinds[k] {
+			t.Errorf("the plan has no %s fault", k)
+		}
+	}
+	if len(p.permanent) != 2 || p.permanent[0].date == p.permanent[1].date {
+		t.Fatalf("permanent failures %+v: want two on different dates", p.permanent)
+	}
+	for i, pm := range p.permanent {
+		if f := p.faults[i]; f != pm.fault || f.Share != 0 || f.First != 0 {
+			t.Errorf("fault %d is %+v: the permanent faults come first, unlimited", i, f)
+		}
+	}
+	if _, err := planSources(newRand(7), dates[:2], 2); err == nil {
+		t.Error("two game dates for two permanent failures and no clean date: want an error")
+	}
+}
+
+// TestChaosWeek is make chaos over one week with fewer kills: every invariant must hold.
+func TestChaosWeek(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a chaos run builds the binaries and runs the whole stack for a minute or two")
+	}
+	var out bytes.Buffer
+	var f flags
+	if err := flagSet(&f, &out).Parse([]string{"--start-date", "2024-11-01", "--end-date", "2024-11-07",
+		"--consumers", "2", "--kills", "3", "--kill-gap", "6s", "--poison", "1"}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := f.options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Out = &out
+	res, err := Run(context.Background(), o)
+	t.Log("\n" + out.String())
+	if err != nil {
+		t.Fatalf("chaos run: %v", err)
+	}
+	if !res.OK() {
+		t.Fatalf("%d invariants failed; first: %s", len(res.Problems), res.Problems[0])
+	}
+	if len(res.Kills) != 3 || res.Poison != 4 || res.PermanentDead < 2 {
+		t.Errorf("%d kills, %d poison and %d permanent dead letters: want 3, 4 and at least 2", len(res.Kills), res.Poison, res.PermanentDead)
+	}
+	if res.Sources.share() < 0.2 || res.BigQuery.Faulted() == 0 || res.GCS.Faulted() == 0 || res.Duplicates == 0 {
+		t.Errorf("faults: sources %.2f, BigQuery %v, GCS %v, %d duplicates: want at least 20%% of the sources and some of each",
+			res.Sources.share(), res.BigQuery, res.GCS, res.Duplicates)
+	}
+}
