@@ -6,11 +6,17 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Packages whose concurrency matters most run under the race detector.
 RACE_PKGS   := ./messages/... ./consumers/runner/... ./consumers/ledger/... ./consumers/push/...
 TEST_FLAGS  ?= -timeout 20m
+# Tests on Google's official Pub/Sub emulator are named ...OnGcloud and live in these
+# packages. test-all leaves them out and test-gcloud runs them verbosely, so that its output
+# says of each whether it passed or was skipped (where the Google Cloud CLI lacks the
+# emulator, with how to install it).
+GCLOUD_TESTS := OnGcloud$$
+GCLOUD_PKGS  := ./infra/emulators/ ./infra/localstack/
 # Packages that must build and vet with CGO_ENABLED=0 (make lint): what ships in the production
 # images. Only the BigQuery emulator and the test helpers under infra/ may link DuckDB through cgo.
 PURE_PKGS   := ./messages/... ./producer/... ./consumers/...
 
-.PHONY: all run up chaos test test-race test-all lint build bench deploy-plan clean
+.PHONY: all run up chaos test test-race test-all test-gcloud lint build bench deploy-plan clean
 
 all: lint build test
 
@@ -27,10 +33,14 @@ chaos:
 	$(GO) run ./infra/chaos $(ARGS)
 
 ## test: every test, then the runtime packages again under the race detector
-test: test-all test-race
+test: test-all test-gcloud test-race
 
 test-all:
-	$(GO) test $(TEST_FLAGS) ./...
+	$(GO) test $(TEST_FLAGS) -skip '$(GCLOUD_TESTS)' ./...
+
+## test-gcloud: the local stack's tests on Google's official Pub/Sub emulator (skipped where it is not installed)
+test-gcloud:
+	$(GO) test $(TEST_FLAGS) -v -run '$(GCLOUD_TESTS)' $(GCLOUD_PKGS)
 
 test-race:
 	$(GO) test -race $(TEST_FLAGS) $(RACE_PKGS)

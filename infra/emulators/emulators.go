@@ -1,5 +1,6 @@
 // Package emulators runs the local stand-ins for Google Cloud: the Pub/Sub emulator
-// (pstest served over gRPC on a TCP port) and GCS (fake-gcs-server over HTTP with its
+// (pstest served over gRPC on a TCP port, or Google's official emulator as a child
+// process where the Google Cloud CLI has it) and GCS (fake-gcs-server over HTTP with its
 // filesystem backend). The local stack serves them on fixed ports for other processes;
 // tests start their own on random ports with StartTest.
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"os"
 	"testing"
 
 	"cloud.google.com/go/pubsub/v2"
@@ -14,6 +15,26 @@ import (
 
 // TestProject is the project ID tests use on the emulators.
 const TestProject = "nba-props-test"
+
+// RequireGcloudPubSubEnv, when set to anything, makes NeedGcloudPubSub fail a test instead
+// of skipping it. CI sets it, because its machines have the official emulator: there, a
+// test on it that stopped running would otherwise go unnoticed.
+const RequireGcloudPubSubEnv = "NBA_TEST_REQUIRE_GCLOUD_PUBSUB"
+
+// NeedGcloudPubSub skips a test that needs Google's official Pub/Sub emulator where it is
+// not installed, saying what is missing and how to install it (or fails it, when
+// RequireGcloudPubSubEnv is set).
+func NeedGcloudPubSub(tb testing.TB) {
+	tb.Helper()
+	ok, why := GcloudPubSubAvailable()
+	if ok {
+		return
+	}
+	if os.Getenv(RequireGcloudPubSubEnv) != "" {
+		tb.Fatalf("%s is set, but %s", RequireGcloudPubSubEnv, why)
+	}
+	tb.Skip(why)
+}
 
 // Env is one test's view of the emulators: its own servers on random ports, a fresh bucket
 // and a random topic prefix, with clients already connected.

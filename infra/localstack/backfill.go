@@ -31,6 +31,7 @@ type runFlags struct {
 	data        string
 	timeout     time.Duration
 	seed        int64
+	pubsub      string
 	push        bool
 }
 
@@ -44,6 +45,7 @@ func runFlagSet(f *runFlags) *flag.FlagSet {
 	fs.Int64Var(&f.seed, "sim-seed", 2024, "source simulator seed")
 	fs.BoolVar(&f.again, "again", false, "then run the same backfill again with --force and show that nothing downstream changes")
 	fs.BoolVar(&f.push, "push", false, "deliver by push as on Cloud Run (consumers as HTTP push endpoints behind a local push bridge with OIDC tokens)")
+	pubsubFlag(fs, &f.pubsub)
 	return fs
 }
 
@@ -53,6 +55,10 @@ func runFlagSet(f *runFlags) *flag.FlagSet {
 // table and the ground-truth comparison. It exits 0 only when everything matches.
 func runBackfill(ctx context.Context, f runFlags, stdout, stderr io.Writer, env envconfig.Lookuper) int {
 	if _, err := messages.DateRange(f.start, f.end); err != nil {
+		fmt.Fprintf(stderr, "localstack run: %v\n", err)
+		return 2
+	}
+	if err := checkPubSub(Options{PubSub: f.pubsub, Push: f.push}); err != nil {
 		fmt.Fprintf(stderr, "localstack run: %v\n", err)
 		return 2
 	}
@@ -83,7 +89,7 @@ func runBackfill(ctx context.Context, f runFlags, stdout, stderr io.Writer, env 
 	now, _ := time.Parse(time.RFC3339, runSimNow)
 	ports := "127.0.0.1:0"
 	o := Options{
-		PubSubAddr: ports, GCSAddr: ports, BigQueryAddr: ports, SimAddr: ports,
+		PubSubAddr: ports, GCSAddr: ports, BigQueryAddr: ports, SimAddr: ports, PubSub: f.pubsub,
 		DataDir: dir, Project: cloud.LocalProject, Bucket: cloud.LocalProject,
 		SimSeed: f.seed, SimNow: now, Env: env, Logs: logs, Push: f.push,
 	}
@@ -94,7 +100,7 @@ func runBackfill(ctx context.Context, f runFlags, stdout, stderr io.Writer, env 
 		return 1
 	}
 	defer s.Close()
-	fmt.Fprintf(stdout, "local stack up in %.1fs (consumer logs: %s)\n", time.Since(began).Seconds(), logPath)
+	fmt.Fprintf(stdout, "local stack up in %.1fs, Pub/Sub on %s (consumer logs: %s)\n", time.Since(began).Seconds(), s.PubSubName(), logPath)
 	st := backfill.Stack{
 		Env: map[string]string{}, Storage: s.Storage, Bucket: o.Bucket, BigQuery: s.BigQuery,
 		Sim: s.Sim, Catalog: messages.DefaultCatalog(), Producer: []string{producer},

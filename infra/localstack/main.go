@@ -191,6 +191,7 @@ func upFlagSet(f *upFlags) *flag.FlagSet {
 	fs.StringVar(&f.o.Project, "project", cloud.LocalProject, "project id on the emulators")
 	fs.StringVar(&f.o.Bucket, "bucket", cloud.LocalProject, "bucket of raw files and the ledger")
 	fs.StringVar(&f.o.Prefix, "prefix", "", "prefix of topic and subscription names")
+	pubsubFlag(fs, &f.o.PubSub)
 	fs.BoolVar(&f.o.NoBigQuery, "no-bigquery", false, "leave out the BigQuery emulator (only the scrapers run)")
 	fs.BoolVar(&f.o.NoSim, "no-sim", false, "leave out the source simulator (scrapers use the real APIs from the environment)")
 	fs.BoolVar(&f.o.NoConsumers, "no-consumers", false, "do not run the consumers (run go run ./consumers yourself)")
@@ -201,9 +202,17 @@ func upFlagSet(f *upFlags) *flag.FlagSet {
 	return fs
 }
 
+// pubsubFlag is --pubsub, the same for up and run.
+func pubsubFlag(fs *flag.FlagSet, v *string) {
+	fs.StringVar(v, "pubsub", PubSubPstest, "Pub/Sub `emulator`: pstest (built in) or gcloud (Google's official one, installed with the Google Cloud CLI)")
+}
+
 // options are the stack's Options from the flags: addresses and the simulator's clock.
 func (f upFlags) options() (Options, error) {
 	o := f.o
+	if err := checkPubSub(o); err != nil {
+		return o, err
+	}
 	if f.simNow != "" {
 		t, err := time.Parse(time.RFC3339, f.simNow)
 		if err != nil {
@@ -247,6 +256,7 @@ func up(ctx context.Context, f upFlags, stdout, stderr io.Writer, env envconfig.
 		fmt.Fprintf(stderr, "localstack: %v\n", err)
 		return 1
 	}
+	fmt.Fprintf(stdout, "pubsub: %s\n", s.PubSubName())
 	fmt.Fprintf(stdout, "topology: %d created, %d updated, %d unchanged\n",
 		s.Report.Count(topology.Created), s.Report.Count(topology.Updated), s.Report.Count(topology.Unchanged))
 	if s.Consumer != nil {

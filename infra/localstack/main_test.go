@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/infra/cloud"
+	"github.com/nba-props/pipeline/infra/emulators"
 	"github.com/nba-props/pipeline/messages"
 	"github.com/sethvargo/go-envconfig"
 )
@@ -41,6 +42,18 @@ func (s *syncBuffer) String() string {
 // stops cleanly.
 func TestStackRunsThePipeline(t *testing.T) {
 	t.Parallel()
+	stackRunsThePipeline(t, PubSubPstest)
+}
+
+// TestStackRunsThePipelineOnGcloud is TestStackRunsThePipeline on the official Pub/Sub
+// emulator, as `make up ARGS=--pubsub=gcloud` runs it.
+func TestStackRunsThePipelineOnGcloud(t *testing.T) {
+	t.Parallel()
+	emulators.NeedGcloudPubSub(t)
+	stackRunsThePipeline(t, PubSubGcloud)
+}
+
+func stackRunsThePipeline(t *testing.T, backend string) {
 	var stdout, stderr syncBuffer
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -49,7 +62,7 @@ func TestStackRunsThePipeline(t *testing.T) {
 	go func() {
 		code <- run(ctx, []string{"--pubsub-port", "0", "--gcs-port", "0", "--bigquery-port", "0", "--sim-port", "0",
 			"--status-port", "0",
-			"--data", t.TempDir(), "--prefix", "ls-", "--sim-now", "2025-06-30T12:00:00Z"},
+			"--data", t.TempDir(), "--prefix", "ls-", "--sim-now", "2025-06-30T12:00:00Z", "--pubsub", backend},
 			&stdout, &stderr, envconfig.MapLookuper(map[string]string{"CONSUMER_STREAMS": "2"}), ready)
 	}()
 	var s *Stack
@@ -60,7 +73,7 @@ func TestStackRunsThePipeline(t *testing.T) {
 	case <-time.After(2 * time.Minute):
 		t.Fatal("stack not up")
 	}
-	for _, want := range []string{"export PUBSUB_EMULATOR_HOST=127.0.0.1:", "export STORAGE_EMULATOR_HOST=http://127.0.0.1:",
+	for _, want := range []string{"pubsub: " + backend + ", ", "export PUBSUB_EMULATOR_HOST=127.0.0.1:", "export STORAGE_EMULATOR_HOST=http://127.0.0.1:",
 		"export BIGQUERY_EMULATOR_HOST=http://127.0.0.1:", "export NBA_ENV_PREFIX=ls-"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("printed environment lacks %q:\n%s", want, stdout.String())
@@ -210,7 +223,7 @@ func TestHelpListsBothCommands(t *testing.T) {
 				t.Errorf("exit %d, want 0; stderr %q", code, errb.String())
 			}
 			for _, want := range []string{"localstack [up] [flags]", "localstack run [flags]", "flags of up", "flags of run",
-				"--fresh", "--sim-now time", "--no-consumers", "--start-date date", "--keep", "--again"} {
+				"--fresh", "--sim-now time", "--no-consumers", "--start-date date", "--keep", "--again", "--pubsub emulator"} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("help lacks %q:\n%s", want, out.String())
 				}
@@ -228,15 +241,22 @@ func TestBadCommandLines(t *testing.T) {
 	tests := []struct {
 		args []string
 		want string
+		// usage: a malformed command line shows the usage; a flag's bad value (or a bad
+		// pair of flags) is named with what to do instead.
+		usage bool
 	}{
-		{[]string{"upp", "--sim-now", "garbage"}, `unknown command "upp" (did you mean up?)`},
-		{[]string{"fresh"}, `unknown command "fresh"`},
-		{[]string{"up", "--fresh", "extra"}, `localstack up: unexpected argument "extra": up takes flags only`},
-		{[]string{"--fresh", "extra"}, `localstack up: unexpected argument "extra"`},
-		{[]string{"run", "--keep", "now"}, `localstack run: unexpected argument "now": run takes flags only`},
-		{[]string{"up", "--bogus"}, "localstack up: flag provided but not defined: -bogus"},
-		{[]string{"run", "--timeout", "soon"}, `localstack run: invalid value "soon" for flag -timeout`},
-		{[]string{"--sim-now", "yesterday"}, "want RFC 3339"},
+		{[]string{"upp", "--sim-now", "garbage"}, `unknown command "upp" (did you mean up?)`, true},
+		{[]string{"fresh"}, `unknown command "fresh"`, true},
+		{[]string{"up", "--fresh", "extra"}, `localstack up: unexpected argument "extra": up takes flags only`, true},
+		{[]string{"--fresh", "extra"}, `localstack up: unexpected argument "extra"`, true},
+		{[]string{"run", "--keep", "now"}, `localstack run: unexpected argument "now": run takes flags only`, true},
+		{[]string{"up", "--bogus"}, "localstack up: flag provided but not defined: -bogus", true},
+		{[]string{"run", "--timeout", "soon"}, `localstack run: invalid value "soon" for flag -timeout`, true},
+		{[]string{"--sim-now", "yesterday"}, "want RFC 3339", false},
+		{[]string{"up", "--pubsub", "kafka"}, `--pubsub "kafka": want pstest (built in) or gcloud (Google's official emulator)`, false},
+		{[]string{"run", "--pubsub=emulator"}, `localstack run: --pubsub "emulator": want pstest`, false},
+		{[]string{"run", "--push", "--pubsub=gcloud"}, "--push with --pubsub=gcloud: the official emulator pushes to the consumers' endpoints itself", false},
+		{[]string{"up", "--pubsub=gcloud", "--push"}, "each push is refused with a 401; run --push on pstest", false},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -248,7 +268,7 @@ func TestBadCommandLines(t *testing.T) {
 			if code != 2 || !strings.Contains(errb.String(), tt.want) {
 				t.Errorf("exit %d, stderr %q; want 2 and %q", code, errb.String(), tt.want)
 			}
-			if tt.want != "want RFC 3339" && !strings.Contains(errb.String(), "localstack run [flags]") {
+			if tt.usage && !strings.Contains(errb.String(), "localstack run [flags]") {
 				t.Errorf("stderr lacks the usage:\n%s", errb.String())
 			}
 			if out.Len() > 0 {
@@ -258,10 +278,11 @@ func TestBadCommandLines(t *testing.T) {
 	}
 }
 
-// TestBackfillWeekMatchesGroundTruth is `make run` over a week: every (job, date) finishes,
-// every table equals the simulator's ground truth, BigQuery sees at most one job per table
-// and date, and the same backfill again with the scrapers forced re-fetches identical
-// bytes, so no later phase runs a BigQuery job or changes a row (docs/lessons.md: "redelivery adds nothing", "bookkeeping off the data plane").
+// TestBackfillWeekMatchesGroundTruth is `make run` over a week, pulling and by push:
+// every (job, date) finishes, every table equals the simulator's ground truth, BigQuery
+// sees at most one job per table and date, and the same backfill again with the scrapers
+// forced re-fetches identical bytes, so no later phase runs a BigQuery job or changes a
+// row (docs/lessons.md: "redelivery adds nothing", "bookkeeping off the data plane").
 func TestBackfillWeekMatchesGroundTruth(t *testing.T) {
 	for _, mode := range []struct{ name, flag string }{{"pull", ""}, {"push", "--push"}} {
 		t.Run(mode.name, func(t *testing.T) {
@@ -269,16 +290,31 @@ func TestBackfillWeekMatchesGroundTruth(t *testing.T) {
 				t.Skip("end-to-end backfill")
 			}
 			t.Parallel()
-			backfillWeek(t, mode.flag)
+			backfillWeek(t, PubSubPstest, mode.flag)
 		})
 	}
 }
 
-// backfillWeek runs make run over a week, then again with the scrapers forced, and checks
-// every table against the ground truth and that the second run wrote nothing.
-func backfillWeek(t *testing.T, extra ...string) {
+// TestBackfillWeekMatchesGroundTruthOnGcloud is the same on the official Pub/Sub emulator
+// (`make run ARGS=--pubsub=gcloud`), pulling (the stack refuses push there): attempts
+// counted per subscription, the retry policy's back-off, and no subscription filters, so
+// every subscription of a phase gets every message of it.
+func TestBackfillWeekMatchesGroundTruthOnGcloud(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end backfill")
+	}
+	t.Parallel()
+	emulators.NeedGcloudPubSub(t)
+	backfillWeek(t, PubSubGcloud)
+}
+
+// backfillWeek runs make run over a week on a Pub/Sub emulator, then again with the
+// scrapers forced, and checks every table against the ground truth and that the second
+// run wrote nothing.
+func backfillWeek(t *testing.T, backend string, extra ...string) {
 	var stdout, stderr syncBuffer
-	args := []string{"run", "--start-date", "2024-10-22", "--end-date", "2024-10-28", "--again", "--data", t.TempDir(), "--timeout", "8m"}
+	args := []string{"run", "--start-date", "2024-10-22", "--end-date", "2024-10-28", "--again", "--data", t.TempDir(),
+		"--timeout", "8m", "--pubsub", backend}
 	for _, a := range extra {
 		if a != "" {
 			args = append(args, a)
@@ -288,6 +324,9 @@ func backfillWeek(t *testing.T, extra ...string) {
 	out := stdout.String()
 	if code != 0 {
 		t.Fatalf("run %v exited %d\nstdout:\n%s\nstderr:\n%s", args, code, out, stderr.String())
+	}
+	if !strings.Contains(out, "Pub/Sub on "+backend+", ") {
+		t.Errorf("the run does not say it used %s:\n%s", backend, out)
 	}
 	for _, table := range []string{"nba_raw.nbac_schedule", "nba_raw.nbac_player_boxscores", "nba_raw.bdl_player_boxscores",
 		"nba_raw.odds_api_player_points_props", "nba_reference.player_registry",

@@ -31,9 +31,20 @@ import (
 	"github.com/sethvargo/go-envconfig"
 )
 
+// Pub/Sub emulators the stack can run (Options.PubSub, --pubsub).
+const (
+	// PubSubPstest is pstest, the Go Pub/Sub module's fake, in-process: nothing to install.
+	PubSubPstest = "pstest"
+	// PubSubGcloud is Google's official emulator, a Java process the Google Cloud CLI
+	// installs: attempts per subscription, the retry policy's back-off, no filters.
+	PubSubGcloud = "gcloud"
+)
+
 // Options configure the stack. Addresses with port 0 pick free ports (tests).
 type Options struct {
 	PubSubAddr, GCSAddr, BigQueryAddr, SimAddr string
+	// PubSub is the Pub/Sub emulator: PubSubPstest (also when empty) or PubSubGcloud.
+	PubSub string
 	// DataDir keeps GCS objects (DataDir/gcs) and BigQuery tables (DataDir/bq) between runs.
 	DataDir string
 	Project string
@@ -119,6 +130,9 @@ func printExports(w io.Writer, s *Stack) {
 
 // Start brings the stack up: emulators, simulator, topology, then the consumers.
 func Start(ctx context.Context, o Options) (_ *Stack, err error) {
+	if err := checkPubSub(o); err != nil {
+		return nil, err
+	}
 	s := &Stack{o: o}
 	defer func() {
 		if err != nil {
@@ -126,11 +140,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		}
 	}()
 
-	ps, err := emulators.StartPubSub(o.PubSubAddr)
+	ps, err := s.startPubSub(ctx)
 	if err != nil {
 		return nil, err
 	}
-	s.closers = append(s.closers, ps.Close)
 
 	gcs, err := emulators.StartGCS(emulators.GCSOptions{Addr: o.GCSAddr, Root: filepath.Join(o.DataDir, "gcs")})
 	if err != nil {
@@ -138,7 +151,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	s.closers = append(s.closers, gcs.Close)
 
-	if s.PubSub, err = cloud.PubSubAt(ctx, o.Project, ps.Host()); err != nil {
+	if s.PubSub, err = cloud.PubSubAt(ctx, o.Project, ps); err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, s.PubSub.Close)
@@ -170,7 +183,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		s.closers = append(s.closers, s.BigQuery.Close)
 	}
 
-	s.env = localEnv(o, ps.Host(), gcs.Host(), bqHost)
+	s.env = localEnv(o, ps, gcs.Host(), bqHost)
 
 	// Extension point: the source simulator, with the scrapers' base URLs pointed at it.
 	if !o.NoSim {
@@ -217,6 +230,59 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		}
 	}
 	return s, nil
+}
+
+// checkPubSub refuses, before anything starts, a Pub/Sub emulator the stack does not know,
+// and push delivery on the official one: that emulator pushes to the consumers' endpoints
+// itself, without the OIDC token they require, so every push is refused (seen here).
+func checkPubSub(o Options) error {
+	switch o.PubSub {
+	case "", PubSubPstest:
+		return nil
+	case PubSubGcloud:
+		if o.Push {
+			return fmt.Errorf("--push with --pubsub=%s: the official emulator pushes to the consumers' endpoints itself, "+
+				"without the OIDC token they require, and each push is refused with a 401; run --push on %s, whose push "+
+				"bridge signs the tokens", PubSubGcloud, PubSubPstest)
+		}
+		return nil
+	}
+	return fmt.Errorf("--pubsub %q: want %s (built in) or %s (Google's official emulator)", o.PubSub, PubSubPstest, PubSubGcloud)
+}
+
+// PubSubName says which Pub/Sub emulator runs, and where the official one logs.
+func (s *Stack) PubSubName() string {
+	if s.o.PubSub == PubSubGcloud {
+		return "gcloud, Google's official emulator (its log: " + filepath.Join(s.o.DataDir, "pubsub-emulator.log") + ")"
+	}
+	return "pstest, built in"
+}
+
+// startPubSub starts the Pub/Sub emulator of o.PubSub and returns its host:port. The
+// official one writes its own output to DataDir/pubsub-emulator.log.
+func (s *Stack) startPubSub(ctx context.Context) (string, error) {
+	if s.o.PubSub != PubSubGcloud {
+		ps, err := emulators.StartPubSub(s.o.PubSubAddr)
+		if err != nil {
+			return "", err
+		}
+		s.closers = append(s.closers, ps.Close)
+		return ps.Host(), nil
+	}
+	if err := os.MkdirAll(s.o.DataDir, 0o755); err != nil {
+		return "", fmt.Errorf("pubsub emulator log: %w", err)
+	}
+	logs, err := os.Create(filepath.Join(s.o.DataDir, "pubsub-emulator.log"))
+	if err != nil {
+		return "", fmt.Errorf("pubsub emulator log: %w", err)
+	}
+	g, err := emulators.StartGcloudPubSub(ctx, emulators.GcloudPubSubOptions{Addr: s.o.PubSubAddr, Logs: logs})
+	if err != nil {
+		logs.Close()
+		return "", fmt.Errorf("--pubsub=%s: %w", PubSubGcloud, err)
+	}
+	s.closers = append(s.closers, logs.Close, g.Close)
+	return g.Host(), nil
 }
 
 // simRates are the scrapers' request rates against the local simulator.
