@@ -8,10 +8,7 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -19,7 +16,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -164,7 +160,7 @@ func bench(ctx context.Context, f flags, dates []string, skip map[string]bool, s
 			return fmt.Errorf("instant sequential: %w", err)
 		}
 		t.summary.instant, t.summary.sequential = instant.elapsed.Seconds(), seq.elapsed.Seconds()
-		t.add("1 instant: pipeline", secs(instant.elapsed), fmt.Sprintf("%s; %d (job, date) pairs; %s", span, instant.pairs, verdict(instant)))
+		t.add("1 instant: pipeline", secs(instant.elapsed), fmt.Sprintf("%s; %d (job, date) pairs; to the last ledger write (%s with the producer's wait for a quiet ledger); %s", span, instant.pairs, secs(instant.wall), verdict(instant)))
 		t.add("1 instant: sequential", secs(seq.elapsed), fmt.Sprintf("%d job runs in one process, catalogue order, date by date; %d errors%s", seq.runs, len(seq.errs), firstErr(seq.errs)))
 		t.add("1 instant: ratio", fmt.Sprintf("%.2f", instant.elapsed.Seconds()/seq.elapsed.Seconds()), "pipeline / sequential")
 		t.summary.consumerMiB = mib(instant.consumerPeak)
@@ -187,7 +183,7 @@ func bench(ctx context.Context, f flags, dates []string, skip map[string]bool, s
 			return err
 		}
 		floor, binding, parts := floorOf(reqs, rates)
-		sample := dates[:min(f.sample, len(dates))]
+		sample := spread(dates, f.sample)
 		say("realistic sources: sequential loop over %d sample dates", len(sample))
 		seq, err := sequentialOn(ctx, f.seed, f.latency, nil, sample, logs)
 		if err != nil {
@@ -195,11 +191,11 @@ func bench(ctx context.Context, f flags, dates []string, skip map[string]bool, s
 		}
 		seqAll := time.Duration(float64(seq.elapsed) / float64(len(sample)) * float64(len(dates)))
 		t.summary.realistic, t.summary.floor = res.elapsed.Seconds(), floor.Seconds()
-		t.add("2 realistic: pipeline", secs(res.elapsed), fmt.Sprintf("%s; %v per request, the plans' rates; %s", span, f.latency, verdict(res)))
+		t.add("2 realistic: pipeline", secs(res.elapsed), fmt.Sprintf("%s; %v per request, the plans' rates; to the last ledger write (%s in all); %s", span, f.latency, secs(res.wall), verdict(res)))
 		t.add("2 realistic: floor", secs(floor), fmt.Sprintf("binding: %s; requests ÷ rate per source: %s", binding, parts))
 		t.add("2 realistic: share of floor", fmt.Sprintf("%.0f%%", 100*floor.Seconds()/res.elapsed.Seconds()), "floor / pipeline time (100% = the rate limit is all that paces it)")
-		t.add("2 realistic: sequential", secs(seqAll), fmt.Sprintf("extrapolated: %s over %d sample dates (%s per date) × %d dates; %d errors%s",
-			secs(seq.elapsed), len(sample), secs(seq.elapsed/time.Duration(len(sample))), len(dates), len(seq.errs), firstErr(seq.errs)))
+		t.add("2 realistic: sequential", secs(seqAll), fmt.Sprintf("extrapolated: %s over %d dates spread over the range (%s, %s per date) × %d dates; %d errors%s",
+			secs(seq.elapsed), len(sample), strings.Join(sample, " "), secs(seq.elapsed/time.Duration(len(sample))), len(dates), len(seq.errs), firstErr(seq.errs)))
 		t.add("2 realistic: speed-up", fmt.Sprintf("%.1f×", seqAll.Seconds()/res.elapsed.Seconds()), "sequential / pipeline")
 	}
 
@@ -217,12 +213,19 @@ func bench(ctx context.Context, f flags, dates []string, skip map[string]bool, s
 	}
 
 	if !skip["runtime"] {
-		say("runtime overhead: BenchmarkRuntime")
-		over, ratio, perMsg, err := runtimeOverhead(ctx)
+		say("runtime overhead: 10,000 messages, bare and through the runtime")
+		odir, err := overheadDir()
+		if err != nil {
+			return err
+		}
+		o, err := runtimeOverhead(ctx, 10_000, odir)
+		os.RemoveAll(odir)
 		if err != nil {
 			return fmt.Errorf("runtime overhead: %w", err)
 		}
-		t.add("4 runtime overhead", fmt.Sprintf("%.2f ms/msg", over), fmt.Sprintf("BenchmarkRuntime, 10,000 no-op messages: runtime %.2f ms/msg, %.1f× a bare receive-and-ack", perMsg, ratio))
+		t.add("4 runtime overhead", fmt.Sprintf("%.2f ms/msg", o.perRuntime-o.perBare),
+			fmt.Sprintf("%s no-op messages, %d streams, 64 in flight, ledger on tmpfs: bare receive-and-ack %.2f ms/msg, runtime %.2f ms/msg (%.1f×); %d redeliveries",
+				commas(o.n), o.streams, o.perBare, o.perRuntime, o.perRuntime/o.perBare, o.redeliveries))
 	}
 
 	if !skip["instant"] {
@@ -376,37 +379,6 @@ func enqueueRow(ctx context.Context, seed int64, logs io.Writer) ([]enqueueRate,
 	return out, nil
 }
 
-var benchMetric = regexp.MustCompile(`([0-9.]+) ([a-z-]+/msg|ratio)`)
-
-// runtimeOverhead runs BenchmarkRuntime and reads its overhead (ms/msg), ratio and the
-// runtime's own time per message.
-func runtimeOverhead(ctx context.Context) (overhead, ratio, perMsg float64, err error) {
-	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", "Runtime", "-benchtime", "1x", "./consumers/runner/")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return 0, 0, 0, fmt.Errorf("go test -bench Runtime: %v\n%s", err, out.String())
-	}
-	found := map[string]float64{}
-	sc := bufio.NewScanner(&out)
-	for sc.Scan() {
-		if !strings.HasPrefix(sc.Text(), "BenchmarkRuntime") {
-			continue
-		}
-		for _, m := range benchMetric.FindAllStringSubmatch(sc.Text(), -1) {
-			v, _ := strconv.ParseFloat(m[1], 64)
-			found[m[2]] = v
-		}
-	}
-	o, ok1 := found["overhead-ms/msg"]
-	r, ok2 := found["ratio"]
-	p, ok3 := found["runtime-ms/msg"]
-	if !ok1 || !ok2 || !ok3 {
-		return 0, 0, 0, errors.New("no overhead-ms/msg, ratio and runtime-ms/msg in the benchmark's output:\n" + out.String())
-	}
-	return o, r, p, nil
-}
-
 type scaled struct {
 	name    string
 	dates   int
@@ -487,4 +459,17 @@ func loadavg() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// spread picks n dates evenly over dates (all of them when there are fewer), so that a
+// sample sees quiet and busy days alike.
+func spread(dates []string, n int) []string {
+	if n >= len(dates) {
+		return dates
+	}
+	out := make([]string, n)
+	for i := range n {
+		out[i] = dates[i*(len(dates)-1)/max(n-1, 1)]
+	}
+	return out
 }
