@@ -161,6 +161,9 @@ func bench(ctx context.Context, f flags, dates []string, skip map[string]bool, s
 		}
 		t.summary.instant, t.summary.sequential = instant.elapsed.Seconds(), seq.elapsed.Seconds()
 		t.add("1 instant: pipeline", secs(instant.elapsed), fmt.Sprintf("%s; %d (job, date) pairs; to the last ledger write (%s with the producer's wait for a quiet ledger); %s", span, instant.pairs, secs(instant.wall), verdict(instant)))
+		t.add("1 instant: CPU", fmt.Sprintf("%.0f%% of 2 cores", 100*(cpuSum(instant.consumerCPU)+cpuSum(instant.stackCPU))/(2*instant.wall.Seconds())),
+			fmt.Sprintf("consumers user %s sys %s; emulators, DuckDB and simulator user %s sys %s; over %s",
+				secs(instant.consumerCPU[0]), secs(instant.consumerCPU[1]), secs(instant.stackCPU[0]), secs(instant.stackCPU[1]), secs(instant.wall)))
 		t.add("1 instant: sequential", secs(seq.elapsed), fmt.Sprintf("%d job runs in one process, catalogue order, date by date; %d errors%s", seq.runs, len(seq.errs), firstErr(seq.errs)))
 		t.add("1 instant: ratio", fmt.Sprintf("%.2f", instant.elapsed.Seconds()/seq.elapsed.Seconds()), "pipeline / sequential")
 		t.summary.consumerMiB = mib(instant.consumerPeak)
@@ -473,3 +476,5 @@ func spread(dates []string, n int) []string {
 	}
 	return out
 }
+
+func cpuSum(c [2]time.Duration) float64 { return (c[0] + c[1]).Seconds() }

@@ -56,6 +56,9 @@ type pipelineResult struct {
 	ok            bool
 	problems      []string
 	consumerPeak  int64 // bytes, VmHWM of the consumers process
+	// consumerCPU and stackCPU are the CPU time (user, system) the consumers process and
+	// this process (emulators, DuckDB, simulator) spent during the run.
+	consumerCPU, stackCPU [2]time.Duration
 }
 
 // runPipeline runs the consumers binary against s with the given rates, drives the real
@@ -89,10 +92,16 @@ func runPipeline(ctx context.Context, s *stack, bins binaries, rates map[string]
 	st := backfill.Stack{Env: vars, Storage: s.storage, Bucket: s.env.Bucket, BigQuery: s.bigquery,
 		Sim: s.sim, Catalog: messages.DefaultCatalog(), Producer: []string{bins.producer}}
 	t0 := time.Now()
+	self0 := selfCPU()
 	res, err := backfill.Run(ctx, st, backfill.Options{Start: dates[0], End: dates[len(dates)-1],
 		Timeout: 3 * time.Hour, Out: logs})
 	peak, perr := vmHWM(cmd.Process.Pid)
+	ccpu, cerr := procCPU(cmd.Process.Pid)
+	self1 := selfCPU()
 	stop()
+	if perr == nil {
+		perr = cerr
+	}
 	if err != nil {
 		return pipelineResult{}, err
 	}
@@ -107,7 +116,8 @@ func runPipeline(ctx context.Context, s *stack, bins binaries, rates map[string]
 	if !res.Verify.OK() {
 		problems = append(problems, "a table differs from the ground truth")
 	}
-	return pipelineResult{elapsed: last.Sub(t0), wall: res.Elapsed, pairs: res.Pairs, ok: res.OK(), problems: problems, consumerPeak: peak}, nil
+	return pipelineResult{elapsed: last.Sub(t0), wall: res.Elapsed, pairs: res.Pairs, ok: res.OK(), problems: problems, consumerPeak: peak,
+		consumerCPU: ccpu, stackCPU: [2]time.Duration{self1[0] - self0[0], self1[1] - self0[1]}}, nil
 }
 
 // sequentialResult is the same jobs called directly, one after the other.
@@ -215,4 +225,37 @@ func lastWrite(ctx context.Context, s *stack, dates []string) (time.Time, error)
 		}
 	}
 	return last, nil
+}
+
+// procCPU reads a process's user and system CPU time from /proc/<pid>/stat (clock ticks
+// of 1/100 s, as on every Linux the stack runs on).
+func procCPU(pid int) ([2]time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return [2]time.Duration{}, fmt.Errorf("CPU time of process %d: %w", pid, err)
+	}
+	// The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+	_, rest, _ := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return [2]time.Duration{}, fmt.Errorf("CPU time of process %d: short /proc/%d/stat", pid, pid)
+	}
+	var out [2]time.Duration
+	for i, field := range f[11:13] { // utime and stime are fields 14 and 15
+		ticks, err := strconv.ParseInt(field, 10, 64)
+		if err != nil {
+			return out, fmt.Errorf("CPU time of process %d: %w", pid, err)
+		}
+		out[i] = time.Duration(ticks) * 10 * time.Millisecond
+	}
+	return out, nil
+}
+
+// selfCPU is this process's user and system CPU time so far.
+func selfCPU() [2]time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return [2]time.Duration{}
+	}
+	return [2]time.Duration{time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())}
 }
