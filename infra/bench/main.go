@@ -23,6 +23,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nba-props/pipeline/infra/sourcesim"
 	"github.com/nba-props/pipeline/messages"
 )
 
@@ -192,13 +193,20 @@ func bench(ctx context.Context, f flags, dates []string, skip map[string]bool, s
 		if err != nil {
 			return fmt.Errorf("realistic sequential: %w", err)
 		}
-		seqAll := time.Duration(float64(seq.elapsed) / float64(len(sample)) * float64(len(dates)))
+		// The rate limit paces the loop: extrapolate by the binding source's requests,
+		// which follow the games of each date, not by the number of dates.
+		scale := float64(len(dates)) / float64(len(sample))
+		basis := "dates"
+		if n := budgetRequests(seq.requests, binding); n > 0 {
+			scale, basis = float64(budgetRequests(reqs, binding))/float64(n), binding+" requests"
+		}
+		seqAll := time.Duration(float64(seq.elapsed) * scale)
 		t.summary.realistic, t.summary.floor = res.elapsed.Seconds(), floor.Seconds()
 		t.add("2 realistic: pipeline", secs(res.elapsed), fmt.Sprintf("%s; %v per request, the plans' rates; to the last ledger write (%s in all); %s", span, f.latency, secs(res.wall), verdict(res)))
 		t.add("2 realistic: floor", secs(floor), fmt.Sprintf("binding: %s; requests ÷ rate per source: %s", binding, parts))
 		t.add("2 realistic: share of floor", fmt.Sprintf("%.0f%%", 100*floor.Seconds()/res.elapsed.Seconds()), "floor / pipeline time (100% = the rate limit is all that paces it)")
-		t.add("2 realistic: sequential", secs(seqAll), fmt.Sprintf("extrapolated: %s over %d dates spread over the range (%s, %s per date) × %d dates; %d errors%s",
-			secs(seq.elapsed), len(sample), strings.Join(sample, " "), secs(seq.elapsed/time.Duration(len(sample))), len(dates), len(seq.errs), firstErr(seq.errs)))
+		t.add("2 realistic: sequential", secs(seqAll), fmt.Sprintf("extrapolated ×%.1f by %s: %s over %d dates spread over the range (%s; %d %s requests); %d errors%s",
+			scale, basis, secs(seq.elapsed), len(sample), strings.Join(sample, " "), budgetRequests(seq.requests, binding), binding, len(seq.errs), firstErr(seq.errs)))
 		t.add("2 realistic: speed-up", fmt.Sprintf("%.1f×", seqAll.Seconds()/res.elapsed.Seconds()), "sequential / pipeline")
 	}
 
@@ -303,7 +311,9 @@ func sequentialOn(ctx context.Context, seed int64, latency time.Duration, rates 
 		return sequentialResult{}, err
 	}
 	defer s.close()
-	return runSequential(ctx, s, rates, dates, logs)
+	r, err := runSequential(ctx, s, rates, dates, logs)
+	r.requests = requestsBySource(s.sim)
+	return r, err
 }
 
 // floorOf is the least time the plans' rates allow for the requests each source served:
@@ -312,10 +322,7 @@ func floorOf(reqs map[string]int, perMinute map[string]float64) (time.Duration, 
 	// The game books are served by stats.nba.com and share its budget.
 	byBudget := map[string]int{}
 	for src, n := range reqs {
-		if src == "nbastatsdmz" {
-			src = "nbastats"
-		}
-		byBudget[src] += n
+		byBudget[budgetOf(src)] += n
 	}
 	var floor time.Duration
 	binding := "none"
@@ -478,3 +485,23 @@ func spread(dates []string, n int) []string {
 }
 
 func cpuSum(c [2]time.Duration) float64 { return (c[0] + c[1]).Seconds() }
+
+// budgetOf is the rate budget a simulator source draws on: the game books are served by
+// stats.nba.com and share its budget.
+func budgetOf(src string) string {
+	if src == sourcesim.SourceNBAStatsDMZ {
+		return sourcesim.SourceNBAStats
+	}
+	return src
+}
+
+// budgetRequests counts the requests that drew on budget.
+func budgetRequests(reqs map[string]int, budget string) int {
+	n := 0
+	for src, k := range reqs {
+		if budgetOf(src) == budget {
+			n += k
+		}
+	}
+	return n
+}

@@ -126,6 +126,8 @@ type sequentialResult struct {
 	perDate []time.Duration
 	runs    int
 	errs    []string
+	// requests are the simulator's requests per source during the loop.
+	requests map[string]int
 }
 
 // runSequential builds every job implementation the service wires (same code, same
