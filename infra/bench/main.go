@@ -319,7 +319,6 @@ func sequentialOn(ctx context.Context, seed int64, latency time.Duration, rates 
 // floorOf is the least time the plans' rates allow for the requests each source served:
 // the largest of requests ÷ rate over the sources.
 func floorOf(reqs map[string]int, perMinute map[string]float64) (time.Duration, string, string) {
-	// The game books are served by stats.nba.com and share its budget.
 	byBudget := map[string]int{}
 	for src, n := range reqs {
 		byBudget[budgetOf(src)] += n
