@@ -59,9 +59,9 @@ build:
 	CGO_ENABLED=0 $(GO) build -o bin/producer ./producer
 	CGO_ENABLED=0 $(GO) build -o bin/consumers ./consumers
 
-## bench: the runtime and BigQuery emulator benchmarks (print figures, assert nothing)
+## bench: the pipeline against a sequential loop, enqueue, overhead, memory and scaling (ARGS="--range 2024-10-22..2024-10-28" for a quick run); prints figures, asserts nothing
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./consumers/runner/ ./infra/bqemu/
+	$(GO) run ./infra/bench $(ARGS)
 
 ## deploy-plan: the whole Google Cloud deployment of ENV (dev), planned offline for review (docs/deploy.md)
 ENV ?= dev

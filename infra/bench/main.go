@@ -1,0 +1,506 @@
+// Command bench measures the pipeline on the local stack and prints one table and a
+// summary line (make bench). It compares the pipeline end to end (Pub/Sub, ledger, the
+// consumers binary, driven by the real producer) with the same jobs called one after the
+// other in one process, with instant and with realistic sources; it measures how fast
+// messages are enqueued over a ledger of five finished seasons, the runtime's overhead per
+// message, the consumers' peak memory and how the time per date scales with the range.
+// It prints figures and asserts nothing.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nba-props/pipeline/infra/sourcesim"
+	"github.com/nba-props/pipeline/messages"
+)
+
+// The 2024-25 regular season, the default range.
+const (
+	seasonStart = "2024-10-22"
+	seasonEnd   = "2025-04-13"
+)
+
+type flags struct {
+	rng     string
+	latency time.Duration
+	sample  int
+	full    bool
+	seed    int64
+	logs    string
+	skip    string
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var f flags
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.rng, "range", seasonStart+".."+seasonEnd, "game `dates` FROM..TO of the season rows (default the 2024-25 regular season; a week for a quick run)")
+	fs.DurationVar(&f.latency, "latency", 50*time.Millisecond, "per-request latency of the simulator in the realistic row")
+	fs.IntVar(&f.sample, "sample", 3, "dates the sequential loop runs at realistic rates (its time is extrapolated per date)")
+	fs.BoolVar(&f.full, "full", false, "also time three seasons in the scaling row")
+	fs.Int64Var(&f.seed, "sim-seed", 2024, "source simulator seed")
+	fs.StringVar(&f.logs, "logs", "", "`file` for the consumers', producer's and emulators' logs (default: a temporary file)")
+	fs.StringVar(&f.skip, "skip", "", "comma-separated rows to leave out: instant, realistic, enqueue, runtime, scaling")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "bench: unexpected argument %q (flags only; see -h)\n", fs.Arg(0))
+		return 2
+	}
+	from, to, ok := strings.Cut(f.rng, "..")
+	dates, err := messages.DateRange(from, to)
+	if !ok || err != nil {
+		fmt.Fprintf(stderr, "bench: --range %q: want FROM..TO as YYYY-MM-DD..YYYY-MM-DD, e.g. 2024-10-22..2024-10-28 (%v)\n", f.rng, err)
+		return 2
+	}
+	if f.sample < 1 {
+		fmt.Fprintf(stderr, "bench: --sample %d: at least 1\n", f.sample)
+		return 2
+	}
+	skip := map[string]bool{}
+	for _, s := range strings.Split(f.skip, ",") {
+		switch s = strings.TrimSpace(s); s {
+		case "":
+		case "instant", "realistic", "enqueue", "runtime", "scaling":
+			skip[s] = true
+		default:
+			fmt.Fprintf(stderr, "bench: --skip %q: rows are instant, realistic, enqueue, runtime, scaling\n", s)
+			return 2
+		}
+	}
+	if err := bench(ctx, f, dates, skip, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "bench: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// binaries are the producer and consumers, built once as production builds them.
+type binaries struct{ producer, consumers string }
+
+func build(ctx context.Context, dir string) (binaries, error) {
+	b := binaries{producer: filepath.Join(dir, "producer"), consumers: filepath.Join(dir, "consumers")}
+	for pkg, out := range map[string]string{"./producer": b.producer, "./consumers": b.consumers} {
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if o, err := cmd.CombinedOutput(); err != nil {
+			return b, fmt.Errorf("go build %s (run make bench inside the repository): %v\n%s", pkg, err, o)
+		}
+	}
+	return b, nil
+}
+
+// table collects the rows as they are measured.
+type table struct {
+	rows    [][3]string
+	summary summary
+}
+
+func (t *table) add(what, figure, note string) {
+	t.rows = append(t.rows, [3]string{what, figure, note})
+}
+
+type summary struct {
+	instant, sequential, realistic, floor, enqueue, consumerMiB, spread float64
+}
+
+func bench(ctx context.Context, f flags, dates []string, skip map[string]bool, stdout, stderr io.Writer) error {
+	dir, err := os.MkdirTemp("", "nba-props-bench-bin-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	logPath := f.logs
+	if logPath == "" {
+		logPath = filepath.Join(os.TempDir(), fmt.Sprintf("nba-props-bench-%d.log", os.Getpid()))
+	}
+	logs, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer logs.Close()
+	fmt.Fprintf(stderr, "bench: %d dates %s..%s; logs in %s\n", len(dates), dates[0], dates[len(dates)-1], logPath)
+	bins, err := build(ctx, dir)
+	if err != nil {
+		return err
+	}
+	loadBefore := loadavg()
+	t := &table{}
+	say := func(format string, args ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", args...) }
+	span := fmt.Sprintf("%s..%s, %d dates", dates[0], dates[len(dates)-1], len(dates))
+
+	var instant pipelineResult
+	if !skip["instant"] {
+		say("instant sources: pipeline over %s", span)
+		if instant, err = pipelineOn(ctx, f.seed, 0, bins, instantRates, dates, logs); err != nil {
+			return fmt.Errorf("instant pipeline: %w", err)
+		}
+		say("instant sources: sequential loop")
+		seq, err := sequentialOn(ctx, f.seed, 0, instantRates, dates, logs)
+		if err != nil {
+			return fmt.Errorf("instant sequential: %w", err)
+		}
+		t.summary.instant, t.summary.sequential = instant.elapsed.Seconds(), seq.elapsed.Seconds()
+		t.add("1 instant: pipeline", secs(instant.elapsed), fmt.Sprintf("%s; %d (job, date) pairs; to the last ledger write (%s with the producer's wait for a quiet ledger); %s", span, instant.pairs, secs(instant.wall), verdict(instant)))
+		t.add("1 instant: CPU", fmt.Sprintf("%.0f%% of 2 cores", 100*(cpuSum(instant.consumerCPU)+cpuSum(instant.stackCPU))/(2*instant.wall.Seconds())),
+			fmt.Sprintf("consumers user %s sys %s; emulators, DuckDB and simulator user %s sys %s; over %s",
+				secs(instant.consumerCPU[0]), secs(instant.consumerCPU[1]), secs(instant.stackCPU[0]), secs(instant.stackCPU[1]), secs(instant.wall)))
+		t.add("1 instant: sequential", secs(seq.elapsed), fmt.Sprintf("%d job runs in one process, catalogue order, date by date; %d errors%s", seq.runs, len(seq.errs), firstErr(seq.errs)))
+		t.add("1 instant: ratio", fmt.Sprintf("%.2f", instant.elapsed.Seconds()/seq.elapsed.Seconds()), "pipeline / sequential")
+		t.summary.consumerMiB = mib(instant.consumerPeak)
+	}
+
+	if !skip["realistic"] {
+		say("realistic sources (%v per request, plan rates): pipeline over %s", f.latency, span)
+		s, err := startStack(ctx, f.seed, f.latency, logs)
+		if err != nil {
+			return err
+		}
+		res, err := runPipeline(ctx, s, bins, nil, dates, logs)
+		reqs := requestsBySource(s.sim)
+		s.close()
+		if err != nil {
+			return fmt.Errorf("realistic pipeline: %w", err)
+		}
+		rates, err := planRates(ctx)
+		if err != nil {
+			return err
+		}
+		floor, binding, parts := floorOf(reqs, rates)
+		sample := spread(dates, f.sample)
+		say("realistic sources: sequential loop over %d sample dates", len(sample))
+		seq, err := sequentialOn(ctx, f.seed, f.latency, nil, sample, logs)
+		if err != nil {
+			return fmt.Errorf("realistic sequential: %w", err)
+		}
+		// The rate limit paces the loop: extrapolate by the binding source's requests,
+		// which follow the games of each date, not by the number of dates.
+		scale := float64(len(dates)) / float64(len(sample))
+		basis := "dates"
+		if n := budgetRequests(seq.requests, binding); n > 0 {
+			scale, basis = float64(budgetRequests(reqs, binding))/float64(n), binding+" requests"
+		}
+		seqAll := time.Duration(float64(seq.elapsed) * scale)
+		t.summary.realistic, t.summary.floor = res.elapsed.Seconds(), floor.Seconds()
+		t.add("2 realistic: pipeline", secs(res.elapsed), fmt.Sprintf("%s; %v per request, the plans' rates; to the last ledger write (%s in all); %s", span, f.latency, secs(res.wall), verdict(res)))
+		t.add("2 realistic: floor", secs(floor), fmt.Sprintf("binding: %s; requests ÷ rate per source: %s", binding, parts))
+		t.add("2 realistic: share of floor", fmt.Sprintf("%.0f%%", 100*floor.Seconds()/res.elapsed.Seconds()), "floor / pipeline time (100% = the rate limit is all that paces it)")
+		t.add("2 realistic: sequential", secs(seqAll), fmt.Sprintf("extrapolated ×%.1f by %s: %s over %d dates spread over the range (%s; %d %s requests); %d errors%s",
+			scale, basis, secs(seq.elapsed), len(sample), strings.Join(sample, " "), budgetRequests(seq.requests, binding), binding, len(seq.errs), firstErr(seq.errs)))
+		t.add("2 realistic: speed-up", fmt.Sprintf("%.1f×", seqAll.Seconds()/res.elapsed.Seconds()), "sequential / pipeline")
+	}
+
+	if !skip["enqueue"] {
+		say("enqueue: seeding five seasons of finished records")
+		rates, err := enqueueRow(ctx, f.seed, logs)
+		if err != nil {
+			return fmt.Errorf("enqueue: %w", err)
+		}
+		for _, r := range rates {
+			t.add(fmt.Sprintf("3 enqueue %s", commas(r.n)), fmt.Sprintf("%s msg/s", commas(int(r.rate))),
+				fmt.Sprintf("%s: ledger listing of %s records (five seasons finished) + publish + every publish awaited", secs(r.took), commas(r.listed)))
+			t.summary.enqueue = r.rate
+		}
+	}
+
+	if !skip["runtime"] {
+		say("runtime overhead: 10,000 messages, bare and through the runtime")
+		odir, err := overheadDir()
+		if err != nil {
+			return err
+		}
+		o, err := runtimeOverhead(ctx, 10_000, odir)
+		os.RemoveAll(odir)
+		if err != nil {
+			return fmt.Errorf("runtime overhead: %w", err)
+		}
+		t.add("4 runtime overhead", fmt.Sprintf("%.2f ms/msg", o.perRuntime-o.perBare),
+			fmt.Sprintf("%s no-op messages, %d streams, 64 in flight, ledger on tmpfs: bare receive-and-ack %.2f ms/msg, runtime %.2f ms/msg (%.1f×); %d redeliveries",
+				commas(o.n), o.streams, o.perBare, o.perRuntime, o.perRuntime/o.perBare, o.redeliveries))
+	}
+
+	if !skip["instant"] {
+		t.add("5 memory: consumers", fmt.Sprintf("%.0f MiB", mib(instant.consumerPeak)), "peak RSS (VmHWM) of the consumers process over the instant pipeline run")
+	}
+	self, _ := vmHWM(os.Getpid())
+	t.add("5 memory: stack", fmt.Sprintf("%.0f MiB", mib(self+instant.consumerPeak)), fmt.Sprintf("emulators, DuckDB and simulator in this process %.0f MiB (VmHWM) + consumers", mib(self)))
+
+	if !skip["scaling"] {
+		per, err := scaling(ctx, f, dates, bins, instant, logs, say)
+		if err != nil {
+			return fmt.Errorf("scaling: %w", err)
+		}
+		lo, hi := time.Duration(0), time.Duration(0)
+		var parts []string
+		for _, p := range per {
+			if p.skipped != "" {
+				parts = append(parts, fmt.Sprintf("%s: %s", p.name, p.skipped))
+				continue
+			}
+			pd := p.elapsed / time.Duration(p.dates)
+			parts = append(parts, fmt.Sprintf("%s (%d dates) %s/date", p.name, p.dates, secs(pd)))
+			if lo == 0 || pd < lo {
+				lo = pd
+			}
+			hi = max(hi, pd)
+		}
+		if lo > 0 {
+			t.summary.spread = hi.Seconds() / lo.Seconds()
+		}
+		t.add("6 scaling: per-date spread", fmt.Sprintf("%.2f", t.summary.spread), "max / min of the pipeline's time per date (instant sources): "+strings.Join(parts, "; "))
+	}
+
+	fmt.Fprintf(stdout, "make bench, %s, load average %s before, %s after (2 shared cores: figures are noisy)\n",
+		time.Now().Format("2006-01-02 15:04"), loadBefore, loadavg())
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ROW\tFIGURE\tHOW")
+	for _, r := range t.rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r[0], r[1], r[2])
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	s := t.summary
+	ratio := 0.0
+	if s.sequential > 0 {
+		ratio = s.instant / s.sequential
+	}
+	share := 0.0
+	if s.realistic > 0 {
+		share = 100 * s.floor / s.realistic
+	}
+	fmt.Fprintf(stdout, "bench: instant %.1fs vs sequential %.1fs (ratio %.2f); realistic %.1fs = %.0f%% of floor %.1fs; enqueue %.0f msg/s; consumers %.0f MiB; per-date spread %.2f\n",
+		s.instant, s.sequential, ratio, s.realistic, share, s.floor, s.enqueue, s.consumerMiB, s.spread)
+	return nil
+}
+
+// pipelineOn runs the pipeline on a fresh stack.
+func pipelineOn(ctx context.Context, seed int64, latency time.Duration, bins binaries, rates map[string]string, dates []string, logs io.Writer) (pipelineResult, error) {
+	s, err := startStack(ctx, seed, latency, logs)
+	if err != nil {
+		return pipelineResult{}, err
+	}
+	defer s.close()
+	return runPipeline(ctx, s, bins, rates, dates, logs)
+}
+
+// sequentialOn runs the sequential loop on a fresh stack.
+func sequentialOn(ctx context.Context, seed int64, latency time.Duration, rates map[string]string, dates []string, logs io.Writer) (sequentialResult, error) {
+	s, err := startStack(ctx, seed, latency, logs)
+	if err != nil {
+		return sequentialResult{}, err
+	}
+	defer s.close()
+	r, err := runSequential(ctx, s, rates, dates, logs)
+	r.requests = requestsBySource(s.sim)
+	return r, err
+}
+
+// floorOf is the least time the plans' rates allow for the requests each source served:
+// the largest of requests ÷ rate over the sources.
+func floorOf(reqs map[string]int, perMinute map[string]float64) (time.Duration, string, string) {
+	byBudget := map[string]int{}
+	for src, n := range reqs {
+		byBudget[budgetOf(src)] += n
+	}
+	var floor time.Duration
+	binding := "none"
+	var parts []string
+	srcs := make([]string, 0, len(byBudget))
+	for src := range byBudget {
+		srcs = append(srcs, src)
+	}
+	slices.Sort(srcs)
+	for _, src := range srcs {
+		n, r := byBudget[src], perMinute[src]
+		if r <= 0 {
+			continue
+		}
+		d := time.Duration(float64(n) / r * float64(time.Minute))
+		parts = append(parts, fmt.Sprintf("%s %d/%.0f per min = %s", src, n, r, secs(d)))
+		if d > floor {
+			floor, binding = d, src
+		}
+	}
+	return floor, binding, strings.Join(parts, ", ")
+}
+
+type enqueueRate struct {
+	n, listed int
+	took      time.Duration
+	rate      float64
+}
+
+// enqueueRow seeds five seasons of finished scraper records, then enqueues 10,000 and
+// 100,000 new (job, date) messages over ranges that include the seeded seasons.
+func enqueueRow(ctx context.Context, seed int64, logs io.Writer) ([]enqueueRate, error) {
+	s, err := startStack(ctx, seed, 0, logs)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	jobs := enqueueJobs()
+	seeded, err := messages.DateRange("2019-07-01", "2024-06-30")
+	if err != nil {
+		return nil, err
+	}
+	if err := seedLedger(ctx, s, jobs, seeded); err != nil {
+		return nil, err
+	}
+	var out []enqueueRate
+	next := "2024-07-01"
+	for _, n := range []int{10_000, 100_000} {
+		days := (n + len(jobs) - 1) / len(jobs)
+		first, _ := time.Parse(messages.DateLayout, next)
+		last := first.AddDate(0, 0, days-1)
+		fresh, err := messages.DateRange(next, last.Format(messages.DateLayout))
+		if err != nil {
+			return nil, err
+		}
+		sent, took, err := enqueue(ctx, s, jobs, append(slices.Clone(seeded), fresh...))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, enqueueRate{n: sent, listed: len(seeded) * len(jobs), took: took, rate: float64(sent) / took.Seconds()})
+		// The next measurement publishes dates after these, so it skips the seeded seasons only.
+		next = last.AddDate(0, 0, 1).Format(messages.DateLayout)
+	}
+	return out, nil
+}
+
+type scaled struct {
+	name    string
+	dates   int
+	elapsed time.Duration
+	skipped string
+}
+
+// scaling times the pipeline per date for a week, a month and the range (the instant
+// row's run), and with --full three seasons.
+func scaling(ctx context.Context, f flags, dates []string, bins binaries, whole pipelineResult, logs io.Writer, say func(string, ...any)) ([]scaled, error) {
+	var out []scaled
+	for _, w := range []struct {
+		name string
+		n    int
+	}{{"week", 7}, {"month", 30}} {
+		if len(dates) <= w.n {
+			continue
+		}
+		say("scaling: pipeline over a %s", w.name)
+		r, err := pipelineOn(ctx, f.seed, 0, bins, instantRates, dates[:w.n], logs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, scaled{name: w.name, dates: w.n, elapsed: r.elapsed})
+	}
+	if whole.elapsed > 0 {
+		out = append(out, scaled{name: "range", dates: len(dates), elapsed: whole.elapsed})
+	}
+	if !f.full {
+		out = append(out, scaled{name: "three seasons", skipped: "skipped (--full runs it: about three times the season row)"})
+		return out, nil
+	}
+	three, err := messages.DateRange("2022-10-18", "2025-04-13")
+	if err != nil {
+		return nil, err
+	}
+	say("scaling: pipeline over three seasons (%d dates)", len(three))
+	r, err := pipelineOn(ctx, f.seed, 0, bins, instantRates, three, logs)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, scaled{name: "three seasons", dates: len(three), elapsed: r.elapsed}), nil
+}
+
+func verdict(r pipelineResult) string {
+	if r.ok {
+		return "every table equals the ground truth"
+	}
+	return "NOT OK: " + strings.Join(r.problems, "; ")
+}
+
+func firstErr(errs []string) string {
+	if len(errs) == 0 {
+		return ""
+	}
+	return " (first: " + errs[0] + ")"
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+func commas(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// spread picks n dates evenly over dates (all of them when there are fewer), so that a
+// sample sees quiet and busy days alike.
+func spread(dates []string, n int) []string {
+	if n >= len(dates) {
+		return dates
+	}
+	out := make([]string, n)
+	for i := range n {
+		out[i] = dates[i*(len(dates)-1)/max(n-1, 1)]
+	}
+	return out
+}
+
+func cpuSum(c [2]time.Duration) float64 { return (c[0] + c[1]).Seconds() }
+
+// budgetOf is the rate budget a simulator source draws on: the game books are served by
+// stats.nba.com and share its budget.
+func budgetOf(src string) string {
+	if src == sourcesim.SourceNBAStatsDMZ {
+		return sourcesim.SourceNBAStats
+	}
+	return src
+}
+
+// budgetRequests counts the requests that drew on budget.
+func budgetRequests(reqs map[string]int, budget string) int {
+	n := 0
+	for src, k := range reqs {
+		if budgetOf(src) == budget {
+			n += k
+		}
+	}
+	return n
+}

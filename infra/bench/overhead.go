@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+
+	"github.com/nba-props/pipeline/consumers/runner"
+	"github.com/nba-props/pipeline/infra/cloud"
+	"github.com/nba-props/pipeline/infra/emulators"
+	"github.com/nba-props/pipeline/messages"
+)
+
+// overheadResult compares a bare receive-and-ack loop with the runtime and a no-op job.
+type overheadResult struct {
+	n                     int
+	bare, withRuntime     time.Duration
+	perBare, perRuntime   float64 // ms per message
+	redeliveries, streams int
+}
+
+// runtimeOverhead pushes n messages through a bare receive-and-ack loop and through the
+// runtime with a no-op job (decode, ledger claim and record, ack) on one Pub/Sub emulator
+// and one GCS emulator, with the same streams and concurrency, as BenchmarkRuntime in
+// consumers/runner does. The GCS emulator keeps its objects in dir.
+func runtimeOverhead(ctx context.Context, n int, dir string) (overheadResult, error) {
+	const streams, concurrency = 16, 64
+	out := overheadResult{n: n, streams: streams}
+	ps, err := emulators.StartPubSub("127.0.0.1:0")
+	if err != nil {
+		return out, err
+	}
+	defer ps.Close()
+	project, bucket := cloud.LocalProject, cloud.LocalProject
+	g, err := emulators.StartGCS(emulators.GCSOptions{Addr: "127.0.0.1:0", Root: filepath.Join(dir, "gcs"), Buckets: []string{bucket}})
+	if err != nil {
+		return out, err
+	}
+	defer g.Close()
+	psc, err := cloud.PubSubAt(ctx, project, ps.Host())
+	if err != nil {
+		return out, err
+	}
+	defer psc.Close()
+	gcs, err := cloud.Storage(ctx, g.Host())
+	if err != nil {
+		return out, err
+	}
+	defer gcs.Close()
+
+	cat, err := messages.NewCatalog(messages.JobSpec{Phase: messages.PhaseScrapers, Name: "n1",
+		MaxConcurrency: concurrency, Timeout: time.Minute})
+	if err != nil {
+		return out, err
+	}
+	names := messages.Names{Prefix: "bench-"}
+	n1 := messages.Ref(messages.PhaseScrapers, "n1")
+	topic := func(name string) error {
+		_, err := psc.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: "projects/" + project + "/topics/" + name})
+		return err
+	}
+	sub := func(topic, name, filter string) error {
+		_, err := psc.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
+			Name: "projects/" + project + "/subscriptions/" + name, Topic: "projects/" + project + "/topics/" + topic,
+			Filter: filter, AckDeadlineSeconds: 60})
+		return err
+	}
+	for _, err := range []error{topic("bare"), sub("bare", "bare.sub", ""), topic(names.Topic(messages.PhaseScrapers)), topic(names.DeadLetterTopic())} {
+		if err != nil {
+			return out, err
+		}
+	}
+	for _, lane := range messages.Lanes() {
+		if err := sub(names.Topic(messages.PhaseScrapers), names.LaneSubscription(n1, lane), messages.Filter(n1, lane)); err != nil {
+			return out, err
+		}
+	}
+	start := time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
+	publishAll := func(topic string) error {
+		p := psc.Publisher(topic)
+		defer p.Stop()
+		rs := make([]*pubsub.PublishResult, n)
+		for i := range n {
+			req := messages.Request{Version: messages.Version, Phase: n1.Phase, Job: n1.Job, Date: start.AddDate(0, 0, i).Format(messages.DateLayout),
+				RunID: "bench-runtime", Trigger: messages.Trigger{Kind: messages.TriggerProducer}, Lane: messages.LaneBackfill}
+			body, attrs, err := messages.Encode(req, cat)
+			if err != nil {
+				return err
+			}
+			rs[i] = p.Publish(ctx, &pubsub.Message{Data: body, Attributes: attrs})
+		}
+		for _, r := range rs {
+			if _, err := r.Get(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+
+	// Bare loop.
+	if err := publishAll("bare"); err != nil {
+		return out, err
+	}
+	var acked atomic.Int64
+	s := psc.Subscriber("bare.sub")
+	s.ReceiveSettings.NumGoroutines = streams
+	s.ReceiveSettings.MaxOutstandingMessages = concurrency
+	rctx, cancel := context.WithCancel(ctx)
+	t0 := time.Now()
+	err = s.Receive(rctx, func(_ context.Context, m *pubsub.Message) {
+		m.Ack()
+		if acked.Add(1) == int64(n) {
+			cancel()
+		}
+	})
+	cancel()
+	if err != nil {
+		return out, err
+	}
+	out.bare = time.Since(t0)
+
+	// The runtime, ledger included.
+	if err := publishAll(names.Topic(messages.PhaseScrapers)); err != nil {
+		return out, err
+	}
+	counter := &countHandler{target: int64(n), done: make(chan struct{})}
+	rt, err := runner.New(runner.Options{PubSub: psc, Storage: gcs, Bucket: bucket, Catalog: cat, Names: names,
+		Jobs: map[messages.JobRef]runner.Job{n1: runner.JobFunc(func(context.Context, messages.Request) (runner.Result, error) {
+			return runner.Result{Rows: map[string]int64{"x": 1}}, nil
+		})},
+		Unroutable: []messages.Phase{}, Streams: streams, Logger: slog.New(counter)})
+	if err != nil {
+		return out, err
+	}
+	rctx, cancel = context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	t0 = time.Now()
+	go func() { done <- rt.Run(rctx) }()
+	select {
+	case <-counter.done:
+	case err := <-done:
+		return out, fmt.Errorf("runtime stopped early: %v", err)
+	}
+	out.withRuntime = time.Since(t0)
+	cancel()
+	if err := <-done; err != nil {
+		return out, err
+	}
+	if f := counter.failed.Load(); f != 0 {
+		return out, fmt.Errorf("%d messages were not handled as succeeded; first error by outcome: %v", f, counter.other)
+	}
+	out.perBare = out.bare.Seconds() * 1000 / float64(n)
+	out.perRuntime = out.withRuntime.Seconds() * 1000 / float64(n)
+	out.redeliveries = int(counter.duplicates.Load())
+	return out, nil
+}
+
+// countHandler counts the runtime's per-message log lines and closes done when target
+// messages succeeded; it keeps the first error of each other outcome.
+type countHandler struct {
+	target     int64
+	n          atomic.Int64
+	failed     atomic.Int64
+	duplicates atomic.Int64 // redeliveries acked as duplicates
+	done       chan struct{}
+	mu         sync.Mutex
+	other      map[string]string
+}
+
+func (h *countHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *countHandler) WithGroup(string) slog.Handler            { return h }
+func (h *countHandler) Handle(_ context.Context, r slog.Record) error {
+	outcome, errText := "", ""
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Key {
+		case "outcome":
+			outcome = a.Value.String()
+		case "err":
+			errText = a.Value.String()
+		}
+		return true
+	})
+	switch outcome {
+	case "":
+		return nil // not a per-message line
+	case string(runner.OutcomeDuplicate):
+		// A redelivery of a message already handled (the emulator redelivers what waited
+		// past its ack deadline): correct, and counted apart.
+		h.duplicates.Add(1)
+		return nil
+	case string(runner.OutcomeSucceeded):
+		if h.n.Add(1) == h.target {
+			close(h.done)
+		}
+		return nil
+	}
+	h.failed.Add(1)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.other == nil {
+		h.other = map[string]string{}
+	}
+	if _, ok := h.other[outcome]; !ok {
+		h.other[outcome] = errText
+	}
+	return nil
+}
+
+// overheadDir is where the runtime measurement keeps its GCS objects: tmpfs when there is
+// one (fake-gcs-server fsyncs every object under one lock, which on a disk caps the
+// ledger at a few dozen writes a second), as BenchmarkRuntime does.
+func overheadDir() (string, error) {
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		return os.MkdirTemp("/dev/shm", "nba-props-bench-")
+	}
+	return os.MkdirTemp("", "nba-props-bench-")
+}
