@@ -82,8 +82,19 @@ func TestReconcilerRedrivesEveryStrandedRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Redriven) != 1 || !strings.HasPrefix(rep.Redriven[0], "scrapers/s1 2024-11-06") {
-		t.Errorf("second pass re-drove %v, want only the new lapsed lease", rep.Redriven)
+	// (Records the first re-drives created since, such as a date now waiting for a soft
+	// upstream, may be re-driven too: only the first pass's records must not come again.)
+	again := map[string]bool{}
+	for _, r := range rep.Redriven {
+		again[r[:strings.Index(r, ":")]] = true
+	}
+	if !again["scrapers/s1 2024-11-06"] {
+		t.Errorf("second pass re-drove %v, want the new lapsed lease among them", rep.Redriven)
+	}
+	for _, k := range want {
+		if again[k] {
+			t.Errorf("second pass re-drove %s again, within the redrive spacing", k)
+		}
 	}
 }
 
