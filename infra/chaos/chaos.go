@@ -41,8 +41,8 @@ const (
 type Options struct {
 	Start, End string
 	// Seed drives every random choice of the run: kills, their timing, poison, duplicates,
-	// which dates fail for good and the proxies' faults. SimSeed is the simulated league
-	// (and the simulator's own draw of its shared faults).
+	// which dates fail for good, which source requests the shared faults hit and the
+	// proxies' faults. SimSeed is the simulated league only.
 	Seed, SimSeed int64
 	Consumers     int
 	Kills         int
@@ -195,7 +195,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 			gameDates = append(gameDates, d)
 		}
 	}
-	plan, err := planSources(rng, gameDates, o.Permanent)
+	plan, err := planSources(rng, shareSeed(o.Seed), gameDates, o.Permanent)
 	if err != nil {
 		return res, err
 	}

@@ -54,7 +54,7 @@ func TestSourcePlanCoversEveryKindAndStaysOffTheSchedule(t *testing.T) {
 	for d := 1; d <= 30; d++ {
 		dates = append(dates, time.Date(2024, 11, d, 0, 0, 0, 0, time.UTC).Format("2006-01-02"))
 	}
-	p, err := planSources(newRand(7), dates, 2)
+	p, err := planSources(newRand(7), shareSeed(7), dates, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,8 +82,38 @@ func TestSourcePlanCoversEveryKindAndStaysOffTheSchedule(t *testing.T) {
 			t.Errorf("fault %d is %+v: the permanent faults come first, unlimited", i, f)
 		}
 	}
-	if _, err := planSources(newRand(7), dates[:2], 2); err == nil {
+	if _, err := planSources(newRand(7), shareSeed(7), dates[:2], 2); err == nil {
 		t.Error("two game dates for two permanent failures and no clean date: want an error")
+	}
+}
+
+// TestSharedFaultsFollowTheChaosSeed: the simulator draws which requests a shared fault
+// hits from the fault's seed, which the chaos seed sets; the league's seed plays no part.
+func TestSharedFaultsFollowTheChaosSeed(t *testing.T) {
+	dates := []string{"2024-11-01", "2024-11-02", "2024-11-03"}
+	seeds := map[int64]bool{}
+	for _, seed := range []int64{0, 1, 2, 7} {
+		p, err := planSources(newRand(seed), shareSeed(seed), dates, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shared := 0
+		for _, f := range p.faults {
+			if f.Share == 0 {
+				continue
+			}
+			shared++
+			if f.Seed == 0 || f.Seed != shareSeed(seed) {
+				t.Errorf("--seed %d: shared fault %+v has seed %d, want %d (never 0, the simulator's own)", seed, f, f.Seed, shareSeed(seed))
+			}
+		}
+		if shared == 0 {
+			t.Fatalf("--seed %d: the plan has no shared fault", seed)
+		}
+		seeds[shareSeed(seed)] = true
+	}
+	if len(seeds) != 4 {
+		t.Errorf("four chaos seeds gave %d distinct fault seeds", len(seeds))
 	}
 }
 

@@ -76,11 +76,13 @@ type sourcePlan struct {
 //     game dates, for the first one or two matching requests of one dataset, so that a
 //     retry sees the real answer;
 //   - on every source, for a share of all requests: 429 with Retry-After, 500 and 503, a
-//     truncated body and latency.
+//     truncated body and latency. Which requests a share hits is drawn from shareSeed (the
+//     fault's own seed), not from the simulator's, which is the league: two runs of one
+//     league differ by the chaos seed only.
 //
 // Faults are checked in order and the first that hits decides, so the dated ones come
 // first: the random ones must not use up their first requests.
-func planSources(rng *rand.Rand, gameDates []string, permanents int) (sourcePlan, error) {
+func planSources(rng *rand.Rand, shareSeed int64, gameDates []string, permanents int) (sourcePlan, error) {
 	var p sourcePlan
 	if permanents > len(permanentKinds) {
 		return p, fmt.Errorf("--permanent %d: at most %d (one per kind: %s)", permanents, len(permanentKinds), permanentJobs())
@@ -112,13 +114,19 @@ func planSources(rng *rand.Rand, gameDates []string, permanents int) (sourcePlan
 		p.faults = append(p.faults, sourcesim.Fault{Source: t[0], Dataset: t[1], Date: d, Kind: kind, First: 1 + rng.IntN(2)})
 	}
 	p.faults = append(p.faults,
-		sourcesim.Fault{Kind: sourcesim.FaultRateLimit, RetryAfter: 1, Share: 0.06},
-		sourcesim.Fault{Kind: sourcesim.FaultServerError, Status: 503, Share: 0.06},
-		sourcesim.Fault{Kind: sourcesim.FaultServerError, Status: 500, Share: 0.05},
-		sourcesim.Fault{Kind: sourcesim.FaultTruncated, Share: 0.06},
-		sourcesim.Fault{Kind: sourcesim.FaultLatency, LatencyMS: 1500, Share: 0.07},
+		sourcesim.Fault{Kind: sourcesim.FaultRateLimit, RetryAfter: 1, Share: 0.06, Seed: shareSeed},
+		sourcesim.Fault{Kind: sourcesim.FaultServerError, Status: 503, Share: 0.06, Seed: shareSeed},
+		sourcesim.Fault{Kind: sourcesim.FaultServerError, Status: 500, Share: 0.05, Seed: shareSeed},
+		sourcesim.Fault{Kind: sourcesim.FaultTruncated, Share: 0.06, Seed: shareSeed},
+		sourcesim.Fault{Kind: sourcesim.FaultLatency, LatencyMS: 1500, Share: 0.07, Seed: shareSeed},
 	)
 	return p, nil
+}
+
+// shareSeed is the simulator's seed for the shares of a run's faults, derived from the
+// chaos seed and never 0 (which would mean the simulator's own seed).
+func shareSeed(seed int64) int64 {
+	return int64(rand.New(rand.NewPCG(uint64(seed), 0x5a4e)).Uint64()>>1) | 1
 }
 
 func permanentJobs() string {

@@ -1,6 +1,7 @@
 package sourcesim
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 )
@@ -68,9 +69,9 @@ var knownDatasets = map[string][]string{
 // DateFrom..DateTo range, the Eastern date of an Odds API snapshot; a request without a
 // date (the CDN schedule, BDL injuries) matches only faults without a Date. First and Share
 // narrow further which matching requests the fault hits: only the first First of them
-// (0 = no limit), and of those a Share drawn from a generator seeded by the simulator seed
-// and the match count (0 = all). Faults are checked in order; latency faults add up, and the
-// first other fault that hits decides the response.
+// (0 = no limit), and of those a Share drawn from a generator seeded by Seed (0: the
+// simulator seed) and the match count (0 = all). Faults are checked in order; latency faults
+// add up, and the first other fault that hits decides the response.
 type Fault struct {
 	Source     string    `json:"source,omitempty"`
 	Dataset    string    `json:"dataset,omitempty"`
@@ -82,6 +83,9 @@ type Fault struct {
 	First      int       `json:"first,omitempty"`
 	Share      float64   `json:"share,omitempty"`
 	GameID     string    `json:"game_id,omitempty"` // drop_game only
+	// Seed draws which matching requests a Share hits, so that a caller can vary its faults
+	// without changing the league, whose seed is the simulator's; 0 uses the simulator seed.
+	Seed int64 `json:"seed,omitempty"`
 }
 
 // Validate reports what is wrong with a fault, if anything.
@@ -181,7 +185,7 @@ func (s *Sim) decideFaults(source, dataset string, dates []string) (latencyMS in
 		if f.First > 0 && f.matched > f.First {
 			continue
 		}
-		if f.Share > 0 && rngFor(s.seed, fmt.Sprintf("fault/%d/%d", f.serial, f.matched)).Float64() >= f.Share {
+		if f.Share > 0 && rngFor(cmp.Or(f.Seed, s.seed), fmt.Sprintf("fault/%d/%d", f.serial, f.matched)).Float64() >= f.Share {
 			continue
 		}
 		if f.Kind == FaultLatency {

@@ -144,6 +144,35 @@ func TestFaultShareIsSeeded(t *testing.T) {
 	}
 }
 
+// TestFaultSeedVariesTheShareNotTheLeague: a fault's own seed picks other requests for its
+// share while the league (the simulator seed) and its answers stay the same.
+func TestFaultSeedVariesTheShareNotTheLeague(t *testing.T) {
+	t.Parallel()
+	run := func(faultSeed int64) (statuses []int, body string) {
+		_, srv := newTestSim(t, Config{Seed: 1, Faults: []Fault{{Source: SourceNBAStats, Kind: FaultServerError, Share: 0.5, Seed: faultSeed}}})
+		for range 40 {
+			r := fetch(t, srv, leagueLogPath("11/05/2024"))
+			statuses = append(statuses, r.status)
+			if r.status == 200 && body == "" {
+				body = string(r.body)
+			}
+		}
+		return statuses, body
+	}
+	league, leagueBody := run(0)
+	seven, sevenBody := run(7)
+	again, _ := run(7)
+	if diff := cmp.Diff(seven, again); diff != "" {
+		t.Errorf("same fault seed, different fault pattern:\n%s", diff)
+	}
+	if cmp.Equal(league, seven) {
+		t.Errorf("fault seed 7 hit the same requests as the simulator seed: %v", seven)
+	}
+	if leagueBody == "" || leagueBody != sevenBody {
+		t.Error("the fault seed changed what the source answers")
+	}
+}
+
 func TestFaultLatencyHonoursContext(t *testing.T) {
 	t.Parallel()
 	_, srv := newTestSim(t, Config{Seed: 9, Faults: []Fault{{Source: SourceBDL, Kind: FaultLatency, LatencyMS: 60_000}}})
@@ -207,7 +236,7 @@ func TestFaultsRefuseUnknownFields(t *testing.T) {
 		name, body, want string
 	}{
 		{"count for first", `[{"source":"bdl","dataset":"stats","date":"2024-10-24","kind":"server_error","count":3}]`,
-			`fault 0: unknown field "count": a fault has source, dataset, date, kind, status, retry_after, latency_ms, first, share, game_id`},
+			`fault 0: unknown field "count": a fault has source, dataset, date, kind, status, retry_after, latency_ms, first, share, game_id, seed`},
 		{"two unknown, second fault", `[{"kind":"empty"},{"kind":"latency","delay":5,"Latency":1}]`, `fault 1: unknown field "Latency", "delay"`},
 		{"wrong type", `[{"kind":"server_error","first":"3"}]`, `fault 0: json: cannot unmarshal string`},
 		{"not an array", `{"kind":"empty"}`, "body must be a JSON array of faults"},
