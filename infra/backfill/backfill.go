@@ -95,7 +95,7 @@ func Run(ctx context.Context, st Stack, o Options) (Result, error) {
 	if err := st.producer(ctx, o.Out, args...); err != nil {
 		return Result{}, err
 	}
-	pairs := expectedPairs(st.Catalog, dates, messages.GameDate(time.Now()))
+	pairs := ExpectedPairs(st.Catalog, dates, messages.GameDate(time.Now()))
 	res := Result{}
 	for _, ds := range pairs {
 		res.Pairs += len(ds)
@@ -155,9 +155,11 @@ func (st Stack) producer(ctx context.Context, out io.Writer, args ...string) err
 	return nil
 }
 
-// expectedPairs lists every (job, date) a scraper backfill of dates reaches: every job of
-// the catalogue for every date it can serve.
-func expectedPairs(c *messages.Catalog, dates []string, today string) map[messages.JobRef][]string {
+// ExpectedPairs lists every (job, date) a scraper backfill of dates reaches on day today:
+// every job of the catalogue for every date it can serve (Catalog.CheckDate). A backfill
+// and a chaos run wait for exactly these, so that neither waits for a pair the producer
+// refuses nor stops before one it sends.
+func ExpectedPairs(c *messages.Catalog, dates []string, today string) map[messages.JobRef][]string {
 	out := map[messages.JobRef][]string{}
 	for _, s := range c.Jobs() {
 		for _, d := range dates {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -697,13 +698,10 @@ func consumerEnv(stackEnv map[string]string, gcsProxy, bqProxy string, o Options
 		"CONSUMER_STREAMS": "4",
 		"BDL_API_KEY":      fakeBDLKey,
 		"ODDS_API_KEY":     fakeOddsKey,
-		// The simulator has no rate limits of its own: run faster than the real plans.
-		"ODDS_API_RATE_PER_MINUTE":  "1200",
-		"NBA_STATS_RATE_PER_MINUTE": "600",
-		"NBA_CDN_RATE_PER_MINUTE":   "600",
 	} {
 		vars[k] = v
 	}
+	maps.Copy(vars, sourcesim.ScraperRates())
 	env := baseEnv()
 	keys := make([]string, 0, len(vars))
 	for k := range vars {

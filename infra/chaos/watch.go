@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nba-props/pipeline/consumers/ledger"
+	"github.com/nba-props/pipeline/infra/backfill"
 	"github.com/nba-props/pipeline/messages"
 )
 
@@ -25,8 +26,8 @@ func (k key) String() string { return k.ref.String() + " " + k.date }
 // expectation is how every (job, date) the chain reaches must end.
 type expectation struct {
 	cat *messages.Catalog
-	// pairs are every (job, date) a scraper backfill of the range reaches: every job of the
-	// catalogue for every date its source can serve.
+	// pairs are every (job, date) a scraper backfill of the range reaches
+	// (backfill.ExpectedPairs), in catalogue order.
 	pairs []key
 	// dead are the permanent failures, with the reasons their record may carry.
 	dead map[key][]string
@@ -37,11 +38,10 @@ type expectation struct {
 
 func newExpectation(cat *messages.Catalog, dates []string, today string, perms []permanent) expectation {
 	e := expectation{cat: cat, dead: map[key][]string{}, blocked: map[key]bool{}}
+	pairs := backfill.ExpectedPairs(cat, dates, today)
 	for _, s := range cat.Jobs() {
-		for _, d := range dates {
-			if cat.CheckDate(s.Ref(), d, today) == nil {
-				e.pairs = append(e.pairs, key{s.Ref(), d})
-			}
+		for _, d := range pairs[s.Ref()] {
+			e.pairs = append(e.pairs, key{s.Ref(), d})
 		}
 	}
 	for _, p := range perms {

@@ -285,13 +285,6 @@ func (s *Stack) startPubSub(ctx context.Context) (string, error) {
 	return g.Host(), nil
 }
 
-// simRates are the scrapers' request rates against the local simulator.
-var simRates = map[string]string{
-	"ODDS_API_RATE_PER_MINUTE":  "1200",
-	"NBA_STATS_RATE_PER_MINUTE": "600",
-	"NBA_CDN_RATE_PER_MINUTE":   "600",
-}
-
 // startConsumers runs the consumer runtime in-process for every job with an
 // implementation, configured exactly as a separate `go run ./consumers` would be with the
 // printed environment (plus whatever the process environment adds, such as API keys).
@@ -307,7 +300,7 @@ func (s *Stack) startConsumers(ctx context.Context) error {
 	if s.Sim != nil {
 		// The simulator has no rate limits of its own unless asked: let the scrapers' token
 		// buckets run faster than the real plans' defaults, unless the environment says.
-		ls = append(ls, envconfig.MapLookuper(simRates))
+		ls = append(ls, envconfig.MapLookuper(sourcesim.ScraperRates()))
 	}
 	l := envconfig.MultiLookuper(ls...)
 	cfg, err := service.Load(ctx, l)

@@ -21,6 +21,19 @@ func (k Keys) LogValue() slog.Value {
 	return slog.GroupValue(slog.Bool("bdl_key_set", k.BDLKey != ""), slog.Bool("odds_key_set", k.OddsKey != ""))
 }
 
+// ScraperRates are the scrapers' request rates (their environment variables) for a run
+// against the simulator, which has no rate limits of its own unless asked: faster than
+// the real plans' defaults, so that a local backfill is bound by the pipeline rather than
+// by the token buckets, and still paced like the real ones. The local stack and the chaos
+// run give them to the consumers they start.
+func ScraperRates() map[string]string {
+	return map[string]string{
+		"ODDS_API_RATE_PER_MINUTE":  "1200",
+		"NBA_STATS_RATE_PER_MINUTE": "600",
+		"NBA_CDN_RATE_PER_MINUTE":   "600",
+	}
+}
+
 // Config configures a Sim. The zero value is usable: seed 0, no keys, wall-clock time.
 type Config struct {
 	// Seed determines the whole league: same seed, same bytes.
