@@ -125,9 +125,12 @@ type GcloudPubSubOptions struct {
 // start` runs) as a child process. Unlike pstest it counts delivery attempts per
 // subscription, backs a nack off by the subscription's retry policy and dead-letters a
 // message once; it ignores subscription filters, delivering every message of a topic to
-// every subscription of it. It keeps everything in memory.
+// every subscription of it. It keeps everything in memory. Its version 0.8.20 loses track of
+// every streaming pull a client cancels; StartGcloudPubSub runs it with a patch for that
+// (grpcPatchClass).
 type GcloudPubSub struct {
 	cmd     *exec.Cmd
+	cleanup func() // removes what emulatorCommand wrote, once the process has exited
 	host    string
 	out     *tail
 	exited  chan struct{} // closed when the process has exited; waitErr says how
@@ -147,7 +150,9 @@ func StartGcloudPubSub(ctx context.Context, opts GcloudPubSubOptions) (*GcloudPu
 	return startLauncher(ctx, launcher, opts)
 }
 
-// startLauncher runs the emulator's launcher with --host and --port and waits for it.
+// startLauncher runs the emulator with --host and --port and waits for it: through its
+// launcher, or, where its jar needs the gRPC patch, on Java directly with the patch ahead
+// of the jar (see emulatorCommand).
 func startLauncher(ctx context.Context, launcher string, opts GcloudPubSubOptions) (*GcloudPubSub, error) {
 	host, port, err := pickPort(opts.Addr)
 	if err != nil {
@@ -158,14 +163,20 @@ func startLauncher(ctx context.Context, launcher string, opts GcloudPubSubOption
 	if opts.Logs != nil {
 		w = io.MultiWriter(g.out, opts.Logs)
 	}
-	g.cmd = exec.Command(launcher, "--host="+host, "--port="+port)
+	cmd, cleanup, err := emulatorCommand(launcher, []string{"--host=" + host, "--port=" + port}, w)
+	if err != nil {
+		return nil, err
+	}
+	g.cmd, g.cleanup = cmd, cleanup
 	g.cmd.Stdout, g.cmd.Stderr = w, w
 	g.cmd.SysProcAttr = childProcAttr()
 	if err := g.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("official pubsub emulator: start %s: %w", launcher, err)
+		cleanup()
+		return nil, fmt.Errorf("official pubsub emulator: start %s: %w", g.cmd.Path, err)
 	}
 	go func() {
 		g.waitErr = g.cmd.Wait()
+		g.cleanup()
 		close(g.exited)
 	}()
 	if err := g.waitReady(ctx); err != nil {
