@@ -39,7 +39,9 @@
 //	bdl_player_boxscores   when the stats have no row of one of its teams
 //	nbac_player_boxscores  when the game log has no row of one of its teams
 //	odds_api_player_props  when the events list does not list it, or none of its pre-tip
-//	                       snapshots has a bookmaker line (not listed, or no bookmaker)
+//	                       snapshots has a bookmaker line (not listed, or no bookmaker),
+//	                       or one snapshot has lines and another none (EmptySnapshotsError;
+//	                       the empty snapshot is then left out, never stored)
 //
 // A missing game is awaited, then recorded. Before PartialFromAttempt (the third attempt of
 // the effort on the date, runner.Info) the run fails with a transient MissingGamesError

@@ -55,6 +55,40 @@ func awaitMissing(ctx context.Context, scheduled int, missing []string) error {
 	return &MissingGamesError{Games: missing, Scheduled: scheduled, Attempt: info.Attempt}
 }
 
+// EmptySnapshotsError is the transient error of an Odds API run before PartialFromAttempt
+// in which a game's snapshot came back without a bookmaker while another snapshot of the
+// same game has lines: the source is expected to answer it on a retry. It wraps
+// ErrIncomplete.
+type EmptySnapshotsError struct {
+	// Snapshots are the empty ones, as "GAME at TIMESTAMP" (GAME as in MissingGamesError).
+	Snapshots []string
+	// Attempt is the run's attempt (0: run outside the runtime).
+	Attempt int
+}
+
+// Error names the snapshots and says when their games will be recorded missing instead.
+func (e *EmptySnapshotsError) Error() string {
+	return fmt.Sprintf("%s: no bookmaker at %s, a game with lines at another snapshot (attempt %d, from attempt %d such a snapshot is left out, its game recorded missing and the date partial)",
+		ErrIncomplete, strings.Join(e.Snapshots, ", "), e.Attempt, PartialFromAttempt)
+}
+
+// Unwrap returns ErrIncomplete.
+func (e *EmptySnapshotsError) Unwrap() error { return ErrIncomplete }
+
+// awaitEmptySnapshots decides a run with snapshots answered empty for games that have
+// lines (gaps): nil when there are none or they are no longer expected, else an
+// EmptySnapshotsError, which is transient.
+func awaitEmptySnapshots(ctx context.Context, gaps []string) error {
+	if len(gaps) == 0 {
+		return nil
+	}
+	info, _ := runner.Info(ctx)
+	if info.Attempt >= PartialFromAttempt {
+		return nil
+	}
+	return &EmptySnapshotsError{Snapshots: gaps, Attempt: info.Attempt}
+}
+
 // missingFrom lists the games for which covered is false, by id (see MissingGamesError.Games), sorted.
 func missingFrom(date string, games []scheduledGame, covered func(scheduledGame) bool) []string {
 	var out []string

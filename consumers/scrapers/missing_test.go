@@ -3,6 +3,7 @@ package scrapers
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -124,6 +125,80 @@ func TestMissingGameDeliveredLater(t *testing.T) {
 				t.Errorf("objects %v, a clean run writes %v", names(res.Objects), names(want.Objects))
 			}
 		})
+	}
+}
+
+// TestOddsEmptySnapshotOfALinedGameIsRetriedThenPartial: The Odds API answering one
+// snapshot of a game with no bookmaker while another snapshot of the game has lines (an
+// empty 200) is not stored as a snapshot without lines. The attempts before
+// PartialFromAttempt fail transiently, naming the snapshot and writing nothing; from that
+// attempt the snapshot is left out and its game recorded missing; and a source that
+// answers it again gives the complete result.
+func TestOddsEmptySnapshotOfALinedGameIsRetriedThenPartial(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, sourcesim.Config{}, nil)
+	games, err := e.sim.GamesOn(gameDay)
+	if err != nil || len(games) < 2 {
+		t.Fatalf("simulator date %s: %d games (%v); want several", gameDay, len(games), err)
+	}
+	// The scraper asks for the events' odds in event id order, earliest snapshot first: the
+	// first request is the first snapshot of the game with the smallest event id.
+	first := games[0]
+	for _, g := range games {
+		if g.OddsEventID < first.OddsEventID {
+			first = g
+		}
+	}
+	emptyFirst := func() {
+		t.Helper()
+		if err := e.sim.SetFaults([]sourcesim.Fault{{Source: sourcesim.SourceOdds, Dataset: sourcesim.DatasetOddsEventOdds,
+			Date: gameDay, Kind: sourcesim.FaultEmpty, First: 1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prefix := messages.ScrapedOddsAPIPlayerProps.Prefix(gameDay)
+	for _, attempt := range []int{0, 1, PartialFromAttempt - 1} {
+		emptyFirst()
+		res, err := e.runAttempt(t, "odds_api_player_props", gameDay, attempt)
+		var ee *EmptySnapshotsError
+		if !errors.As(err, &ee) || runner.IsPermanent(err) || !errors.Is(err, ErrIncomplete) {
+			t.Fatalf("attempt %d: err = %v (result %+v); want a transient EmptySnapshotsError", attempt, err, res)
+		}
+		if len(ee.Snapshots) != 1 || !strings.HasPrefix(ee.Snapshots[0], first.GameID+" at ") || ee.Attempt != attempt {
+			t.Errorf("attempt %d: error %q, want it to name one snapshot of %s", attempt, err, first.GameID)
+		}
+		if objs := slices.DeleteFunc(e.list(t, prefix), func(n string) bool { return strings.HasPrefix(n, ledger.SourcePrefix) }); len(objs) != 0 {
+			t.Errorf("attempt %d wrote %v", attempt, objs)
+		}
+	}
+	emptyFirst()
+	res, err := e.runAttempt(t, "odds_api_player_props", gameDay, PartialFromAttempt)
+	if err != nil {
+		t.Fatalf("attempt %d: %v; want a partial result", PartialFromAttempt, err)
+	}
+	if diff := cmp.Diff([]string{first.GameID}, res.Missing); diff != "" || res.Metrics["games_missing"] != 1 {
+		t.Errorf("attempt %d: games_missing %d, Missing (-want +got):\n%s", PartialFromAttempt, res.Metrics["games_missing"], diff)
+	}
+	// The events list and both snapshots of every game, but the empty one.
+	if want := 1 + 2*len(games) - 1; len(res.Objects) != want {
+		t.Errorf("%d objects, want %d: the empty snapshot left out, every other kept", len(res.Objects), want)
+	}
+	lines := 0
+	for _, o := range res.Objects {
+		if strings.Contains(o.Name, first.OddsEventID) {
+			lines++
+		}
+	}
+	if lines != 1 {
+		t.Errorf("%d objects of %s's event, want its one snapshot with lines", lines, first.GameID)
+	}
+
+	if err := e.sim.SetFaults(nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err = e.runAttempt(t, "odds_api_player_props", gameDay, 1)
+	if err != nil || len(res.Missing) != 0 || len(res.Objects) != 1+2*len(games) {
+		t.Errorf("the source answering again: err %v, missing %v, %d objects; want all %d objects and nothing missing", err, res.Missing, len(res.Objects), 1+2*len(games))
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -17,7 +18,7 @@ import (
 // list at one snapshot and one object per (event, snapshot). A snapshot at which the event
 // is not listed (404) is skipped and counted; a scheduled game missing from the events list,
 // or without a bookmaker line at any of its snapshots, is a missing game (see
-// PartialFromAttempt). The first date the
+// PartialFromAttempt), and so is a game with lines at one snapshot and none at another. The first date the
 // API has props for is the catalogue's BackfillFrom: the caller refuses earlier dates before
 // Run (messages.Catalog.CheckDate), so the job does not check it again.
 type oddsAPIPlayerProps struct {
@@ -118,8 +119,13 @@ func (j oddsAPIPlayerProps) Run(ctx context.Context, req messages.Request) (runn
 		return runner.Result{}, fmt.Errorf("odds_api_player_props %s: events at %s: %w", req.Date, evAt.Format(oddsTimeLayout), err)
 	}
 	sort.Slice(matched, func(a, b int) bool { return matched[a].event.ID < matched[b].event.ID })
-	names := []string{messages.OddsEventsPart(evAt)}
-	bodies := [][]byte{evs.body}
+	type part struct {
+		name, game string
+		body       []byte
+		lines      bool
+		at         time.Time
+	}
+	parts := []part{{name: messages.OddsEventsPart(evAt), body: evs.body, lines: true}}
 	var snapshots, missing, withLines int64
 	lined := map[string]bool{} // games with bookmaker lines at one snapshot at least
 	for _, g := range matched {
@@ -139,8 +145,7 @@ func (j oddsAPIPlayerProps) Run(ctx context.Context, req messages.Request) (runn
 				withLines++
 				lined[g.id] = true
 			}
-			names = append(names, messages.OddsEventPart(g.event.ID, g.away, g.home, s))
-			bodies = append(bodies, got.body)
+			parts = append(parts, part{name: messages.OddsEventPart(g.event.ID, g.away, g.home, s), game: g.id, body: got.body, lines: books > 0, at: s})
 		}
 	}
 	metrics["snapshots"], metrics["snapshots_missing"], metrics["snapshots_with_lines"] = snapshots, missing, withLines
@@ -153,13 +158,42 @@ func (j oddsAPIPlayerProps) Run(ctx context.Context, req messages.Request) (runn
 	// A game without a line at any of its snapshots (not listed, or no bookmaker) has no
 	// props: its players would have no line downstream.
 	unlined := missingFrom(req.Date, games, func(g scheduledGame) bool { return lined[g.id(req.Date)] })
-	metrics["games_missing"] = int64(len(unlined))
 	if err := awaitMissing(ctx, len(games), unlined); err != nil {
 		return runner.Result{}, fmt.Errorf("odds_api_player_props %s: player points lines: %w", req.Date, err)
 	}
+	// A snapshot without a bookmaker, of a game that has lines at another of its snapshots,
+	// is the source failing to answer (an empty 200), not the market: bookmakers keep a
+	// game's points lines up from when they open them until tip-off, and every snapshot is
+	// taken between. It is awaited like a missing game, then left out and its game recorded
+	// missing; it is never stored as a snapshot without lines.
+	var gaps []string
+	gapped := map[string]bool{}
+	for _, p := range parts {
+		if !p.lines && lined[p.game] {
+			gaps = append(gaps, p.game+" at "+p.at.Format(oddsTimeLayout))
+			gapped[p.game] = true
+		}
+	}
+	if err := awaitEmptySnapshots(ctx, gaps); err != nil {
+		return runner.Result{}, fmt.Errorf("odds_api_player_props %s: player points lines: %w", req.Date, err)
+	}
+	var names []string
+	var bodies [][]byte
+	for _, p := range parts {
+		if p.lines || !gapped[p.game] {
+			names, bodies = append(names, p.name), append(bodies, p.body)
+		}
+	}
+	missingGames := unlined
+	for id := range gapped {
+		missingGames = append(missingGames, id)
+	}
+	slices.Sort(missingGames)
+	metrics["games_missing"] = int64(len(missingGames))
+	metrics["snapshots_without_lines_left_out"] = int64(len(gaps))
 	objs, err := publish(ctx, j.out, prefix, names, bodies)
 	if err != nil {
 		return runner.Result{}, fmt.Errorf("odds_api_player_props %s: %w", req.Date, err)
 	}
-	return runner.Result{Objects: objs, Missing: unlined, Metrics: metrics}, nil
+	return runner.Result{Objects: objs, Missing: missingGames, Metrics: metrics}, nil
 }
