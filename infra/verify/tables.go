@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -162,7 +163,8 @@ func (c comparer) bdlBoxScores(ctx context.Context) (TableReport, error) {
 }
 
 // props checks every raw odds row against what the simulator says The Odds API served for
-// that event at that snapshot, and that every event of the dates was scraped.
+// that event at that snapshot, that every event of the dates was scraped, and that every
+// event has every snapshot the scraper took of the others.
 func (c comparer) props(ctx context.Context) (TableReport, error) {
 	type row struct {
 		GameID   string             `bigquery:"game_id"`
@@ -195,8 +197,50 @@ FROM nba_raw.odds_api_player_points_props WHERE `+dateFilter)
 		got[k][r.Book+"/"+r.Lookup] = r
 	}
 	events := map[string]bool{}
-	for k, byKey := range got {
+	for k := range got {
 		events[k.event] = true
+	}
+	// Every snapshot the scraper took of one game it must have taken of every game: the
+	// offsets before tip-off are its configuration, read here off the rows of any game. A
+	// snapshot of a game with lines at the source and no row in the table is missing.
+	starts := map[string]time.Time{}
+	for _, day := range c.truth {
+		for _, g := range day.Games {
+			starts[g.OddsEventID] = g.StartUTC
+		}
+	}
+	offsets := map[time.Duration]bool{}
+	for k := range got {
+		if start, ok := starts[k.event]; ok {
+			offsets[start.Sub(k.at)] = true
+		}
+	}
+	for _, day := range c.truth {
+		if day.Date < sourcesim.PropsStart {
+			continue
+		}
+		for _, g := range day.Games {
+			if !events[g.OddsEventID] {
+				continue // reported below: no lines at all
+			}
+			for off := range offsets {
+				lines, err := c.sim.PropLines(g.OddsEventID, g.StartUTC.Add(-off))
+				if errors.Is(err, sourcesim.ErrNotListed) || len(lines) == 0 {
+					continue // the source had nothing then: nothing to store
+				}
+				if err != nil {
+					return TableReport{}, err
+				}
+				if _, ok := got[snap{g.OddsEventID, lines[0].Snapshot}]; ok {
+					continue
+				}
+				rep.Expected += len(lines)
+				rep.problem("event %s (%s) at %s: snapshot missing, %d lines at the source", g.OddsEventID, g.GameID,
+					lines[0].Snapshot.Format(time.RFC3339), len(lines))
+			}
+		}
+	}
+	for k, byKey := range got {
 		lines, err := c.sim.PropLines(k.event, k.at)
 		if err != nil {
 			rep.problem("event %s at %s: %v", k.event, k.at.Format(time.RFC3339), err)
