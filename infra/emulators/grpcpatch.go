@@ -71,7 +71,8 @@ func emulatorCommand(launcher string, args []string, logs io.Writer) (cmd *exec.
 	}
 	cleanup = func() { _ = os.RemoveAll(dir) }
 	class := filepath.Join(dir, filepath.FromSlash(grpcPatchedClass))
-	if err := os.MkdirAll(filepath.Dir(class), 0o755); err == nil {
+	err = os.MkdirAll(filepath.Dir(class), 0o755)
+	if err == nil {
 		err = os.WriteFile(class, grpcPatchClass, 0o644)
 	}
 	if err != nil {
