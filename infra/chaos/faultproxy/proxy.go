@@ -222,6 +222,17 @@ type lostKey struct{}
 // ServeHTTP forwards r, or answers in its place, as the drawn fault says.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	kind, delay := p.draw()
+	if kind == Lose && resumableChunk(r) {
+		// GCS answers a chunk sent again after its answer was lost with the range it already
+		// holds; fake-gcs-server appends it a second time, which corrupts the object (a
+		// staging file loaded with a chunk twice) as GCS never would. The chunk is refused
+		// instead: the client sends it again, as it would after a lost answer.
+		p.mu.Lock()
+		p.hits[Lose]--
+		p.hits[Refuse]++
+		p.mu.Unlock()
+		kind = Refuse
+	}
 	switch kind {
 	case Refuse:
 		drain(r.Body)
@@ -243,6 +254,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(context.WithValue(r.Context(), lostKey{}, true))
 	}
 	p.rp.ServeHTTP(w, r)
+}
+
+// resumableChunk reports whether r sends bytes of a resumable upload session: a request to
+// the session URL, which names its upload_id.
+func resumableChunk(r *http.Request) bool {
+	return r.URL.Query().Has("upload_id")
 }
 
 // modifyResponse keeps the client behind the proxy and, for a Lose fault, replaces the

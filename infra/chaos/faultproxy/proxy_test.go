@@ -180,3 +180,44 @@ func TestBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestLostChunkAnswersLeaveNoCorruptObject: a large object written through a proxy that
+// loses answers ends up, once a write succeeds, exactly the bytes written. fake-gcs-server
+// would append a chunk sent again after its answer was lost; the proxy refuses chunks
+// instead of losing their answers.
+func TestLostChunkAnswersLeaveNoCorruptObject(t *testing.T) {
+	via, direct, p := gcsBehind(t, map[faultproxy.Kind]float64{faultproxy.Lose: 0.5})
+	body := bytes.Repeat([]byte("0123456789abcdef"), 40<<10) // 640 KiB: three chunks
+	ctx := context.Background()
+	var err error
+	for range 20 { // as the runtime runs a failed write again
+		w := via.Object("staging").NewWriter(ctx)
+		w.ChunkSize = 256 << 10
+		if _, err = w.Write(body); err == nil {
+			err = w.Close()
+		} else {
+			_ = w.Close()
+		}
+		if err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("no write succeeded in 20: %v", err)
+	}
+	r, err := direct.Object("staging").NewReader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, body) {
+		t.Errorf("object holds %d bytes, want the %d written", len(got), len(body))
+	}
+	if s := p.Stats(); s.Hits[faultproxy.Lose]+s.Hits[faultproxy.Refuse] == 0 {
+		t.Errorf("stats %v: no fault hit the upload", s)
+	}
+}
