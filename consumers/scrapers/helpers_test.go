@@ -1,13 +1,11 @@
 package scrapers
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 
 	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/infra/sourcesim"
+	"github.com/nba-props/pipeline/infra/testlog"
 	"github.com/nba-props/pipeline/messages"
 )
 
@@ -38,26 +37,9 @@ type testEnv struct {
 	sim     *sourcesim.Sim
 	url     string
 	storage *storage.Client
-	logs    *syncBuffer
+	logs    *testlog.Buffer
 	jobs    map[string]runner.Job
 	cfg     Config
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // testVars are the environment of a fast test: generous rates, millisecond retries.
@@ -103,7 +85,7 @@ func newTestEnv(t testing.TB, cfg sourcesim.Config, vars map[string]string) *tes
 	}
 	t.Cleanup(gcs.Stop)
 	gcs.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: testBucket, VersioningEnabled: false})
-	e := &testEnv{sim: sim, url: srv.URL, storage: gcs.Client(), logs: &syncBuffer{}}
+	e := &testEnv{sim: sim, url: srv.URL, storage: gcs.Client(), logs: &testlog.Buffer{}}
 	e.jobs, e.cfg = e.build(t, vars, cfg.Now)
 	return e
 }

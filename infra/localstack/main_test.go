@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,26 +15,10 @@ import (
 	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/infra/cloud"
 	"github.com/nba-props/pipeline/infra/emulators"
+	"github.com/nba-props/pipeline/infra/testlog"
 	"github.com/nba-props/pipeline/messages"
 	"github.com/sethvargo/go-envconfig"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestStackRunsThePipeline starts the whole stack on random ports, publishes one scrape,
 // and sees the raw job that follows it load rows into the BigQuery emulator; then the stack
@@ -54,7 +37,7 @@ func TestStackRunsThePipelineOnGcloud(t *testing.T) {
 }
 
 func stackRunsThePipeline(t *testing.T, backend string) {
-	var stdout, stderr syncBuffer
+	var stdout, stderr testlog.Buffer
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	ready := make(chan *Stack, 1)
@@ -312,7 +295,7 @@ func TestBackfillWeekMatchesGroundTruthOnGcloud(t *testing.T) {
 // scrapers forced, and checks every table against the ground truth and that the second
 // run wrote nothing.
 func backfillWeek(t *testing.T, backend string, extra ...string) {
-	var stdout, stderr syncBuffer
+	var stdout, stderr testlog.Buffer
 	args := []string{"run", "--start-date", "2024-10-22", "--end-date", "2024-10-28", "--again", "--data", t.TempDir(),
 		"--timeout", "8m", "--pubsub", backend}
 	for _, a := range extra {
