@@ -17,6 +17,7 @@ import (
 	"github.com/nba-props/pipeline/consumers/telemetry"
 	"github.com/nba-props/pipeline/messages"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 	"google.golang.org/grpc/codes"
 	grpcstatus "google.golang.org/grpc/status"
@@ -81,12 +82,10 @@ func selectionFlags(cmd *cobra.Command, f *enqueueFlags) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.phase, "phase", "", "phase of the jobs: "+phaseList())
 	fl.StringVar(&f.job, "job", "", `job name within the phase, or "all"`)
-	fl.StringVar(&f.start, "start-date", "", "first game date, YYYY-MM-DD (US Eastern)")
-	fl.StringVar(&f.end, "end-date", "", "last game date, inclusive")
+	rangeFlags(fl, &f.start, &f.end, &f.maxDates)
 	fl.StringSliceVar(&f.dates, "dates", nil, "explicit game dates instead of a range, comma-separated")
 	fl.BoolVar(&f.force, "force", false, "publish pairs the ledger shows finished, and run them again")
 	fl.IntVar(&f.limit, "limit", 0, "publish at most N messages (0: no limit)")
-	fl.IntVar(&f.maxDates, "max-dates", defaultMaxDates, "refuse a range of more dates than this")
 	fl.StringVar(&f.stopAfter, "stop-after", "", "last phase the chain may reach (default: all phases)")
 	fl.BoolVar(&f.newestFirst, "newest-first", false, "publish the dates in descending order (--limit then keeps the newest)")
 }
@@ -373,6 +372,14 @@ func selectJobs(c *messages.Catalog, phase messages.Phase, job string) ([]messag
 		return nil, usageError{fmt.Errorf("--job %q: %w", job, err)}
 	}
 	return []messages.JobSpec{s}, nil
+}
+
+// rangeFlags are the flags of a command over a range of game dates, which expandDates
+// reads: --start-date, --end-date and --max-dates, the same in every command.
+func rangeFlags(fl *pflag.FlagSet, start, end *string, maxDates *int) {
+	fl.StringVar(start, "start-date", "", "first game date, YYYY-MM-DD (US Eastern)")
+	fl.StringVar(end, "end-date", "", "last game date, inclusive")
+	fl.IntVar(maxDates, "max-dates", defaultMaxDates, "refuse a range of more dates than this")
 }
 
 // expandDates turns the date flags into a sorted list without duplicates. withList says the

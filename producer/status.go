@@ -39,11 +39,9 @@ func statusCmd(e *env) *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&f.job, "job", "", `job name, phase/job, or "all"`)
 	fl.StringVar(&f.phase, "phase", "", "only jobs of this phase")
-	fl.StringVar(&f.start, "start-date", "", "first game date, YYYY-MM-DD")
-	fl.StringVar(&f.end, "end-date", "", "last game date, inclusive")
+	rangeFlags(fl, &f.start, &f.end, &f.maxDates)
 	fl.StringVar(&f.runID, "run", "", "only records last touched by this run id")
 	fl.BoolVar(&f.json, "json", false, "print JSON, one object per (job, date)")
-	fl.IntVar(&f.maxDates, "max-dates", defaultMaxDates, "refuse a range of more dates than this")
 	fl.DurationVar(&f.watch, "watch", 0, "redraw the grid at this interval until interrupted (e.g. 2s)")
 	return cmd
 }
