@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -246,10 +247,18 @@ func gridCells(ctx context.Context, l *ledger.Ledger, specs []messages.JobSpec, 
 	if err != nil {
 		return nil, nil, err
 	}
+	unpublished, err := cancelledUnpublished(ctx, l, runID)
+	if err != nil {
+		return nil, nil, err
+	}
 	for _, d := range dates {
 		for _, s := range specs {
 			c := cell{Date: d, Phase: string(s.Phase), Job: s.Name}
-			if sum, ok := grid[s.Ref()][d]; ok {
+			sum, ok := grid[s.Ref()][d]
+			if !ok && unpublished != nil {
+				c.State, c.RunID, c.LastError = unpublished(s.Ref(), d)
+			}
+			if ok {
 				c.State, c.Attempts, c.Rows, c.Objects, c.Emitted = string(sum.State), sum.Attempts, sum.Rows, sum.Objects, sum.Emitted
 				c.RunID, c.Reason, c.LastError, c.Updated = sum.RunID, sum.Reason, sum.LastError, sum.Updated
 				c.Incomplete, c.TraceID = sum.Incomplete, sum.TraceID
@@ -272,6 +281,40 @@ func gridCells(ctx context.Context, l *ledger.Ledger, specs []messages.JobSpec, 
 	}
 	flagLowRows(cells, games)
 	return cells, games, nil
+}
+
+// cancelledUnpublished, for a cancelled run, tells the pairs of its plan it never
+// published (a run paced by --max-in-flight stops publishing when cancelled): they show
+// as cancelled, as the pairs whose messages the consumers dropped do. It is nil for no
+// run, or a run not cancelled or without a plan.
+func cancelledUnpublished(ctx context.Context, l *ledger.Ledger, runID string) (func(messages.JobRef, string) (string, string, string), error) {
+	if runID == "" {
+		return nil, nil
+	}
+	c, err := l.Cancelled(ctx, runID)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the ledger: %w", err)
+	}
+	plan, err := l.ReadPlan(ctx, runID)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the ledger: %w", err)
+	}
+	why := fmt.Sprintf("not published: run %s cancelled at %s", runID, c.Cancelled.UTC().Format(time.RFC3339))
+	if c.Reason != "" {
+		why += " (" + c.Reason + ")"
+	}
+	return func(ref messages.JobRef, date string) (string, string, string) {
+		if !plan.Has(ref, date) {
+			return "", "", ""
+		}
+		return string(ledger.StateCancelled), runID, why
+	}, nil
 }
 
 // upstreamRecords reads the records that waiting records of the grid wait for, by

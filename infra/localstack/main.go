@@ -290,7 +290,7 @@ func up(ctx context.Context, f upFlags, stdout, stderr io.Writer, env envconfig.
 	}
 	var page *statusPage
 	if f.statusPort >= 0 {
-		page, err = startStatusPage(ctx, f.host, f.statusPort, f.statusStart, f.statusEnd, append(s.Exports(), tel.traceLink()...), o.Logs)
+		page, err = startStatusPage(ctx, f.host, f.statusPort, f.statusStart, f.statusEnd, append(s.env.Vars(), tel.traceLink()...), o.Logs)
 		if err != nil {
 			fmt.Fprintf(stderr, "localstack: %v\n", err)
 			_ = s.Close()
