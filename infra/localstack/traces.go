@@ -226,14 +226,14 @@ func (v *traceView) list(w http.ResponseWriter, _ *http.Request) {
 	v.mu.Unlock()
 	slices.Reverse(ids)
 	var rows []traceSummary
-	reads := 0
+	others := 0
 	for _, id := range ids {
 		if len(rows) == 200 {
 			break
 		}
 		spans := v.snapshot(id)
-		if onlyReads(spans) {
-			reads++
+		if !pipelineWork(spans) {
+			others++
 			continue
 		}
 		start, end, root := bounds(spans)
@@ -251,20 +251,19 @@ func (v *traceView) list(w http.ResponseWriter, _ *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	_ = listPage.Execute(w, struct {
-		Traces       []traceSummary
-		Total, Reads int
-	}{rows, len(ids), reads})
+		Traces        []traceSummary
+		Total, Others int
+	}{rows, len(ids), others})
 }
 
-// onlyReads reports a trace of ledger reads alone: a producer command that only looked
-// (plan, status), not a (run, date). The list leaves those out.
-func onlyReads(spans []viewSpan) bool {
-	for _, s := range spans {
-		if !strings.HasPrefix(s.Name, "ledger.") {
-			return false
-		}
-	}
-	return true
+// pipelineWork reports a trace that carries pipeline work: a date enqueued by the producer
+// or a message delivered to a consumer. The others are housekeeping (the Pub/Sub client's
+// acknowledgements, the reconciler's and the producer's ledger reads), which the list
+// leaves out; their pages still open by id.
+func pipelineWork(spans []viewSpan) bool {
+	return slices.ContainsFunc(spans, func(s viewSpan) bool {
+		return strings.HasPrefix(s.Name, "enqueue ") || strings.HasPrefix(s.Name, "deliver ")
+	})
 }
 
 // bounds are a trace's first start, last end and the name of its root (or first) span.
@@ -340,7 +339,7 @@ var listPage = template.Must(template.New("list").Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>traces</title>
 <style>body{font:13px system-ui,sans-serif;margin:1em}td,th{padding:2px 8px;text-align:left}tr:nth-child(even){background:#f4f4f4}</style></head>
 <body><h1>Traces of the local stack</h1>
-<p>{{.Total}} traces kept, the latest first (at most 200 listed; {{.Reads}} of ledger reads alone, by producer commands that only looked, left out). One (run, date) is one trace.</p>
+<p>{{.Total}} traces kept, the latest first (at most 200 listed; {{.Others}} of housekeeping alone, such as the Pub/Sub client's acknowledgements and ledger reads, left out). One (run, date) is one trace.</p>
 <table><tr><th>trace</th><th>root</th><th>services</th><th>start</th><th>duration</th><th>spans</th></tr>
 {{range .Traces}}<tr><td><a href="/traces/{{.ID}}">{{.ID}}</a></td><td>{{.Root}}</td><td>{{.Services}}</td><td>{{.Start}}</td><td>{{.Duration}}</td><td>{{.Spans}}</td></tr>
 {{end}}</table></body></html>`))
