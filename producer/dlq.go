@@ -142,16 +142,11 @@ func dlqList(ctx context.Context, e *env, f dlqListFlags) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(ctx, e.lookuper)
+	l, _, closeLedger, err := openLedger(ctx, e)
 	if err != nil {
 		return err
 	}
-	cl, err := connect(ctx, cfg, false)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	l := ledger.New(cl.storage, cfg.Bucket, ledger.Options{})
+	defer closeLedger()
 	letters, err := l.ListDeadLetters(ctx, since)
 	if err != nil {
 		return err
@@ -341,10 +336,9 @@ func dlqReplay(ctx context.Context, e *env, f dlqReplayFlags) error {
 			jobPhase, jobName = string(ref.Phase), ref.Job
 		}
 	}
-	for _, d := range f.dates {
-		if _, err := messages.ParseDate(strings.TrimSpace(d)); err != nil {
-			return usagef("--dates: %w", err)
-		}
+	dates, err := dateList(f.dates)
+	if err != nil {
+		return err
 	}
 	since, err := parseSince(f.since, time.Now())
 	if err != nil {
@@ -368,7 +362,7 @@ func dlqReplay(ctx context.Context, e *env, f dlqReplayFlags) error {
 	replayedBefore := 0
 	for _, d := range letters {
 		if d.Reason != f.reason || (jobName != "" && d.Job != jobName) || (jobPhase != "" && d.Phase != jobPhase) ||
-			(len(f.dates) > 0 && !slices.Contains(f.dates, d.Date)) {
+			(len(dates) > 0 && !slices.Contains(dates, d.Date)) {
 			continue
 		}
 		if d.Replays > 0 && !f.again {

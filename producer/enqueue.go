@@ -382,6 +382,20 @@ func rangeFlags(fl *pflag.FlagSet, start, end *string, maxDates *int) {
 	fl.IntVar(maxDates, "max-dates", defaultMaxDates, "refuse a range of more dates than this")
 }
 
+// dateList reads --dates: game dates, sorted, without duplicates.
+func dateList(list []string) ([]string, error) {
+	var out []string
+	for _, d := range list {
+		d = strings.TrimSpace(d)
+		if _, err := messages.ParseDate(d); err != nil {
+			return nil, usagef("--dates: %w (dates are YYYY-MM-DD game dates)", err)
+		}
+		out = append(out, d)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
 // expandDates turns the date flags into a sorted list without duplicates. withList says the
 // command has --dates, so that the hints name only flags it has.
 func expandDates(start, end string, list []string, withList bool, maxDates int) ([]string, error) {
@@ -389,16 +403,10 @@ func expandDates(start, end string, list []string, withList bool, maxDates int) 
 	case len(list) > 0 && (start != "" || end != ""):
 		return nil, usagef("give either --dates or --start-date and --end-date, not both")
 	case len(list) > 0:
-		var out []string
-		for _, d := range list {
-			d = strings.TrimSpace(d)
-			if _, err := messages.ParseDate(d); err != nil {
-				return nil, usagef("--dates: %w (dates are YYYY-MM-DD game dates)", err)
-			}
-			out = append(out, d)
+		out, err := dateList(list)
+		if err != nil {
+			return nil, err
 		}
-		slices.Sort(out)
-		out = slices.Compact(out)
 		if len(out) > maxDates {
 			return nil, usagef("--dates lists %s, more than --max-dates %d: split the run or raise --max-dates", plural(len(out), "date"), maxDates)
 		}

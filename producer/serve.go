@@ -91,16 +91,11 @@ func serve(ctx context.Context, e *env, f serveFlags) error {
 			return err
 		}
 	}
-	cfg, err := loadConfig(ctx, e.lookuper)
+	l, cfg, closeLedger, err := openLedger(ctx, e)
 	if err != nil {
 		return err
 	}
-	cl, err := connect(ctx, cfg, false)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	l := ledger.New(cl.storage, cfg.Bucket, ledger.Options{})
+	defer closeLedger()
 	if dates == nil {
 		if dates, err = planDates(ctx, l, f.runID, f.maxDates); err != nil {
 			return err

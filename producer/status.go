@@ -160,16 +160,11 @@ func status(ctx context.Context, e *env, f statusFlags) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(ctx, e.lookuper)
+	l, _, closeLedger, err := openLedger(ctx, e)
 	if err != nil {
 		return err
 	}
-	cl, err := connect(ctx, cfg, false)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	l := ledger.New(cl.storage, cfg.Bucket, ledger.Options{})
+	defer closeLedger()
 	if f.watch <= 0 {
 		return statusOnce(ctx, e, f, l, specs, dates)
 	}
