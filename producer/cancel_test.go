@@ -122,6 +122,12 @@ func TestCancelStopsAPacedRun(t *testing.T) {
 			t.Errorf("status %s: %q (%s), want %s", c.Date, c.State, c.LastError, want)
 		}
 	}
+	// retry --state cancelled takes exactly those.
+	code, stdout, stderr = runProducer(t, vars, "retry", "--run", "paced-cancel", "--state", "cancelled", "--dry-run")
+	want := "run paced-cancel: would retry 2 pairs (2 cancelled)\n  2024-10-23  scrapers/bdl_games\n  2024-10-24  scrapers/bdl_games\n"
+	if code != exitOK || !strings.Contains(stdout, want) {
+		t.Errorf("retry --state cancelled: exit %d\n%s%s\nwant it to contain:\n%s", code, stdout, stderr, want)
+	}
 }
 
 func TestCancelBadInput(t *testing.T) {

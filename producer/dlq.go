@@ -96,7 +96,7 @@ func letterKey(d ledger.DeadLetterSummary, groupBy string) string {
 		if d.Job == "" {
 			return "(no job)"
 		}
-		return d.Phase + "/" + d.Job
+		return orDash(d.Phase) + "/" + d.Job
 	case "date":
 		if d.Date == "" {
 			return "(no date)"
@@ -219,7 +219,7 @@ func dlqList(ctx context.Context, e *env, f dlqListFlags) error {
 	for _, g := range out {
 		fmt.Fprintf(w, "%s:\n", g.Key)
 		for _, x := range g.Examples {
-			job := x.Phase + "/" + x.Job
+			job := orDash(x.Phase) + "/" + x.Job
 			if x.Job == "" {
 				job = "(no job)"
 			}
