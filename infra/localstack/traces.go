@@ -77,10 +77,10 @@ func (v *traceView) ExportSpans(_ context.Context, spans []sdktrace.ReadOnlySpan
 			vs.Status += ": " + d
 		}
 		if svc, ok := s.Resource().Set().Value(semconv.ServiceNameKey); ok {
-			vs.Service = svc.Emit()
+			vs.Service = svc.String()
 		}
 		for _, a := range s.Attributes() {
-			vs.Attrs = append(vs.Attrs, string(a.Key)+"="+a.Value.Emit())
+			vs.Attrs = append(vs.Attrs, string(a.Key)+"="+a.Value.String())
 		}
 		for _, e := range s.Events() {
 			vs.Events = append(vs.Events, eventText(e.Name, e.Time.Sub(s.StartTime()), e.Attributes))
@@ -97,7 +97,7 @@ func (v *traceView) Shutdown(context.Context) error { return nil }
 func eventText(name string, at time.Duration, attrs []attribute.KeyValue) string {
 	parts := []string{fmt.Sprintf("+%s %s", at.Round(time.Millisecond), name)}
 	for _, a := range attrs {
-		parts = append(parts, string(a.Key)+"="+a.Value.Emit())
+		parts = append(parts, string(a.Key)+"="+a.Value.String())
 	}
 	return strings.Join(parts, " ")
 }
