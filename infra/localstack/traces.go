@@ -22,9 +22,14 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// maxTraces bounds the trace view's memory: the oldest traces go first. A season's
-// backfill is about 170 traces (one per date), a hundred spans or more each.
-const maxTraces = 2000
+// maxTraces bounds the trace view's memory: the oldest traces of pipeline work go first.
+// A season's backfill is about 170 traces (one per date), hundreds of spans each.
+// maxOthers bounds the housekeeping traces apart (the Pub/Sub client's acknowledgements
+// are a trace each, thousands in a backfill), so they never push pipeline work out.
+const (
+	maxTraces = 2000
+	maxOthers = 500
+)
 
 // traceView is the local stack's trace viewer, what Cloud Trace is in production: it keeps
 // the spans of the in-process consumers (as an OpenTelemetry span exporter) and those any
@@ -34,7 +39,8 @@ const maxTraces = 2000
 type traceView struct {
 	mu     sync.Mutex
 	traces map[string][]viewSpan
-	order  []string // trace ids, oldest first
+	order  []string // trace ids of pipeline work, oldest first
+	others []string // trace ids of housekeeping alone so far, oldest first
 }
 
 // viewSpan is a span as the view shows it, from either source.
@@ -53,15 +59,36 @@ func (v *traceView) add(spans []viewSpan) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for _, s := range spans {
-		if _, ok := v.traces[s.TraceID]; !ok {
-			v.order = append(v.order, s.TraceID)
-			if len(v.order) > maxTraces {
-				delete(v.traces, v.order[0])
-				v.order = v.order[1:]
-			}
+		old, ok := v.traces[s.TraceID]
+		work := isWork(s)
+		switch {
+		case !ok && work:
+			v.order = v.push(v.order, s.TraceID, maxTraces)
+		case !ok:
+			v.others = v.push(v.others, s.TraceID, maxOthers)
+		case work && !slices.ContainsFunc(old, isWork):
+			// The trace turns out to carry pipeline work: it moves to the ring kept longer.
+			v.others = slices.DeleteFunc(v.others, func(id string) bool { return id == s.TraceID })
+			v.order = v.push(v.order, s.TraceID, maxTraces)
 		}
 		v.traces[s.TraceID] = append(v.traces[s.TraceID], s)
 	}
+}
+
+// push appends id to ring, dropping the oldest trace beyond limit.
+func (v *traceView) push(ring []string, id string, limit int) []string {
+	ring = append(ring, id)
+	if len(ring) > limit {
+		delete(v.traces, ring[0])
+		ring = ring[1:]
+	}
+	return ring
+}
+
+// isWork reports a span of pipeline work: a date enqueued by the producer or a message
+// delivered to a consumer.
+func isWork(s viewSpan) bool {
+	return strings.HasPrefix(s.Name, "enqueue ") || strings.HasPrefix(s.Name, "deliver ")
 }
 
 // ExportSpans makes the view an OpenTelemetry span exporter for the in-process consumers.
@@ -222,20 +249,12 @@ func (v *traceView) snapshot(id string) []viewSpan {
 
 func (v *traceView) list(w http.ResponseWriter, _ *http.Request) {
 	v.mu.Lock()
-	ids := slices.Clone(v.order)
+	ids, others := slices.Clone(v.order), len(v.others)
 	v.mu.Unlock()
 	slices.Reverse(ids)
 	var rows []traceSummary
-	others := 0
-	for _, id := range ids {
-		if len(rows) == 200 {
-			break
-		}
+	for _, id := range ids[:min(len(ids), 200)] {
 		spans := v.snapshot(id)
-		if !pipelineWork(spans) {
-			others++
-			continue
-		}
 		start, end, root := bounds(spans)
 		services := map[string]bool{}
 		for _, s := range spans {
@@ -254,16 +273,6 @@ func (v *traceView) list(w http.ResponseWriter, _ *http.Request) {
 		Traces        []traceSummary
 		Total, Others int
 	}{rows, len(ids), others})
-}
-
-// pipelineWork reports a trace that carries pipeline work: a date enqueued by the producer
-// or a message delivered to a consumer. The others are housekeeping (the Pub/Sub client's
-// acknowledgements, the reconciler's and the producer's ledger reads), which the list
-// leaves out; their pages still open by id.
-func pipelineWork(spans []viewSpan) bool {
-	return slices.ContainsFunc(spans, func(s viewSpan) bool {
-		return strings.HasPrefix(s.Name, "enqueue ") || strings.HasPrefix(s.Name, "deliver ")
-	})
 }
 
 // bounds are a trace's first start, last end and the name of its root (or first) span.
@@ -339,7 +348,7 @@ var listPage = template.Must(template.New("list").Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>traces</title>
 <style>body{font:13px system-ui,sans-serif;margin:1em}td,th{padding:2px 8px;text-align:left}tr:nth-child(even){background:#f4f4f4}</style></head>
 <body><h1>Traces of the local stack</h1>
-<p>{{.Total}} traces kept, the latest first (at most 200 listed; {{.Others}} of housekeeping alone, such as the Pub/Sub client's acknowledgements and ledger reads, left out). One (run, date) is one trace.</p>
+<p>{{.Total}} traces of pipeline work kept, the latest first (at most 200 listed), and the last {{.Others}} of housekeeping alone, such as the Pub/Sub client's acknowledgements and ledger reads, not listed. One (run, date) is one trace.</p>
 <table><tr><th>trace</th><th>root</th><th>services</th><th>start</th><th>duration</th><th>spans</th></tr>
 {{range .Traces}}<tr><td><a href="/traces/{{.ID}}">{{.ID}}</a></td><td>{{.Root}}</td><td>{{.Services}}</td><td>{{.Start}}</td><td>{{.Duration}}</td><td>{{.Spans}}</td></tr>
 {{end}}</table></body></html>`))

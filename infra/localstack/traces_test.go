@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -68,7 +69,7 @@ func TestTraceViewShowsWhatTheProducerSentByOTLP(t *testing.T) {
 	}
 	_, list := get("/traces/")
 	if !strings.Contains(list, id) || strings.Contains(list, read.SpanContext().TraceID().String()) ||
-		!strings.Contains(list, "1 of housekeeping alone") {
+		!strings.Contains(list, "the last 1 of housekeeping alone") {
 		t.Errorf("the list should show the date's trace %s and leave the read-only one out:\n%s", id, list)
 	}
 	if code, body := get("/traces/0123456789abcdef0123456789abcdef"); code != http.StatusNotFound || !strings.Contains(body, "no spans of trace") {
@@ -81,5 +82,23 @@ func TestTraceViewShowsWhatTheProducerSentByOTLP(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnsupportedMediaType {
 		t.Errorf("POST /v1/traces as text/plain: %d, want 415", resp.StatusCode)
+	}
+}
+
+// TestTraceViewKeepsWorkThroughAFloodOfHousekeeping: a backfill's Pub/Sub acknowledgements
+// are a trace each, thousands of them; they must not push a date's trace out of the view.
+func TestTraceViewKeepsWorkThroughAFloodOfHousekeeping(t *testing.T) {
+	t.Parallel()
+	v := newTraceView()
+	v.add([]viewSpan{{TraceID: "date", SpanID: "1", Name: "ledger.get"}}) // housekeeping first...
+	v.add([]viewSpan{{TraceID: "date", SpanID: "2", Name: "deliver nba-phase1-scrapers.bdl_games"}})
+	for i := range maxTraces + maxOthers {
+		v.add([]viewSpan{{TraceID: fmt.Sprint("ack", i), SpanID: "1", Name: "google.pubsub.v1.Subscriber/Acknowledge"}})
+	}
+	if got := len(v.snapshot("date")); got != 2 {
+		t.Errorf("the date's trace has %d spans after the flood, want its 2", got)
+	}
+	if len(v.traces) != 1+maxOthers {
+		t.Errorf("%d traces kept, want the date's and the last %d of housekeeping", len(v.traces), maxOthers)
 	}
 }
