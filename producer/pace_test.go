@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/consumers/runner"
@@ -25,7 +26,9 @@ func TestMaxInFlightPacesTheRun(t *testing.T) {
 	pgs := messages.Ref(messages.PhaseAnalytics, "player_game_summary")
 	oldestScraped := make(chan struct{})
 	var log jobLog
-	consumers(t, env, &log, map[messages.JobRef]runner.JobFunc{
+	// Soft waits on, as in production: without them a job runs before a soft upstream of
+	// its date finishes and again when it does, after the date looked finished.
+	consumersWith(t, env, &log, map[messages.JobRef]runner.JobFunc{
 		pgs: func(ctx context.Context, req messages.Request) (runner.Result, error) {
 			if req.Date == dates[4] {
 				select {
@@ -48,7 +51,7 @@ func TestMaxInFlightPacesTheRun(t *testing.T) {
 			}
 			return runner.Result{Objects: []runner.Object{{Name: "g/" + req.Date, Generation: 1}}}, nil
 		},
-	})
+	}, func(o *runner.Options) { o.SoftWait, o.ReconcileEvery = 2*time.Second, 500*time.Millisecond })
 
 	code, stdout, stderr := runProducerAsync(t, vars, "enqueue", "--phase", "scrapers", "--job", "all", "--start-date", dates[0], "--end-date", dates[4],
 		"--newest-first", "--max-in-flight", "2", "--poll-every", "100ms", "--run-id", "paced")()
