@@ -58,6 +58,7 @@ func Jobs(deps Deps) (map[string]runner.Job, error) {
 		"bdl_player_boxscores":         &bdlPlayerBoxscores{l},
 		"bdl_injuries":                 &bdlInjuries{l},
 		"odds_api_player_points_props": &oddsPlayerPointsProps{l},
+		"nbac_gamebook_player_stats":   &nbacGamebookPlayerStats{l},
 	}, nil
 }
 
