@@ -1,0 +1,326 @@
+package reference
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"time"
+
+	"cloud.google.com/go/bigquery"
+	"cloud.google.com/go/civil"
+	"google.golang.org/api/iterator"
+
+	"github.com/nba-props/pipeline/consumers/bqjob"
+	"github.com/nba-props/pipeline/consumers/nba"
+	"github.com/nba-props/pipeline/consumers/runner"
+	"github.com/nba-props/pipeline/messages"
+)
+
+//go:embed gamebook_registry.sql
+var gamebookRegistrySQL string
+
+// gamebookRegistry keeps nba_reference.gamebook_registry: for each date, a row per game of
+// the schedule saying whether its game book was read ("parsed") or not ("missing"), and a row
+// per name of every book read with the player_lookup it resolves to.
+//
+// The raw job resolves what the book and the date's box scores tell. A last name they leave
+// unresolved is resolved here among the players the team fielded that season (the box
+// scores loaded so far, players the registry has), leaving out the players the book lists
+// elsewhere for the team: the one player whose last name it is, else the name stays listed
+// with a NULL player_lookup. Each run also resolves again, against the registry as it is
+// now, the names of the season that it resolved or could not resolve before (and looks up
+// again the registry ids it did not find), so the table ends the same whatever order the
+// dates ran in: the run after the season's last registry change sees every player.
+//
+// A run reads with queries and writes with one MERGE; the catalogue runs one date at a time
+// (MaxConcurrency 1), so MERGEs into the table never race.
+type gamebookRegistry struct{ bq *bigquery.Client }
+
+// registryRow is one row of the MERGE's source, as the @rows parameter.
+type registryRow struct {
+	GameDate          civil.Date          `bigquery:"game_date"`
+	GameID            string              `bigquery:"game_id"`
+	Entry             string              `bigquery:"entry"`
+	Gamebook          string              `bigquery:"gamebook"`
+	HomeTeam          bigquery.NullString `bigquery:"home_team_abbr"`
+	AwayTeam          bigquery.NullString `bigquery:"away_team_abbr"`
+	SourceFile        bigquery.NullString `bigquery:"source_file_path"`
+	TeamAbbr          bigquery.NullString `bigquery:"team_abbr"`
+	PrintedName       bigquery.NullString `bigquery:"printed_name"`
+	Status            bigquery.NullString `bigquery:"status"`
+	PlayerLookup      bigquery.NullString `bigquery:"player_lookup"`
+	Resolution        bigquery.NullString `bigquery:"resolution"`
+	UniversalPlayerID bigquery.NullString `bigquery:"universal_player_id"`
+}
+
+// Row kinds and resolutions.
+const (
+	bookParsed       = "parsed"
+	bookMissing      = "missing"
+	gameEntry        = "game"
+	resolvedPrinted  = "printed"
+	resolvedBoxScore = "boxscore"
+	resolvedRegistry = "registry"
+	unresolved       = "unresolved"
+)
+
+func (j *gamebookRegistry) Run(ctx context.Context, req messages.Request) (runner.Result, error) {
+	d, err := messages.ParseDate(req.Date)
+	if err != nil {
+		return runner.Result{}, runner.Permanent(fmt.Errorf("gamebook_registry: %w", err))
+	}
+	season, err := nba.SeasonYear(req.Date)
+	if err != nil {
+		return runner.Result{}, runner.Permanent(err)
+	}
+	from := civil.Date{Year: season, Month: time.October, Day: 1}
+	to := civil.Date{Year: season + 1, Month: time.September, Day: 30}
+	day := civil.DateOf(d)
+
+	rows, err := j.dateRows(ctx, day)
+	if err != nil {
+		return runner.Result{}, err
+	}
+	again, err := read[registryRow](ctx, j.bq, `SELECT game_date, game_id, entry, gamebook, home_team_abbr, away_team_abbr,
+  source_file_path, team_abbr, printed_name, status, player_lookup, resolution, universal_player_id
+FROM nba_reference.gamebook_registry
+WHERE game_date BETWEEN @from AND @to AND game_date != @game_date AND entry != 'game'
+  AND game_id IN (
+    SELECT game_id FROM nba_reference.gamebook_registry
+    WHERE game_date BETWEEN @from AND @to AND game_date != @game_date
+      AND (resolution IN ('registry', 'unresolved') OR (player_lookup IS NOT NULL AND universal_player_id IS NULL)))
+ORDER BY game_date, game_id, entry`, map[string]any{"game_date": day, "from": from, "to": to})
+	if err != nil {
+		return runner.Result{}, fmt.Errorf("gamebook_registry %s: names to resolve again: %w", req.Date, err)
+	}
+	type fielded struct {
+		Team   string `bigquery:"team_abbr"`
+		Lookup string `bigquery:"player_lookup"`
+		Name   string `bigquery:"player_full_name"`
+		UID    string `bigquery:"universal_player_id"`
+	}
+	players, err := read[fielded](ctx, j.bq, `SELECT DISTINCT b.team_abbr, b.player_lookup, b.player_full_name, r.universal_player_id
+FROM (
+  SELECT team_abbr, player_lookup, player_full_name FROM nba_raw.nbac_player_boxscores
+  WHERE game_date BETWEEN @from AND @to AND minutes > 0
+  UNION ALL
+  SELECT team_abbr, player_lookup, player_full_name FROM nba_raw.bdl_player_boxscores
+  WHERE game_date BETWEEN @from AND @to AND minutes > 0
+) AS b
+JOIN nba_reference.player_registry AS r ON r.player_lookup = b.player_lookup
+ORDER BY 1, 2, 3`, map[string]any{"from": from, "to": to})
+	if err != nil {
+		return runner.Result{}, fmt.Errorf("gamebook_registry %s: the season's players: %w", req.Date, err)
+	}
+	var lookups []string
+	for _, r := range append(append([]registryRow(nil), rows...), again...) {
+		if r.PlayerLookup.Valid {
+			lookups = append(lookups, r.PlayerLookup.StringVal)
+		}
+	}
+	ids, err := j.registryIDs(ctx, lookups)
+	if err != nil {
+		return runner.Result{}, fmt.Errorf("gamebook_registry %s: %w", req.Date, err)
+	}
+	roster := map[string][]string{} // team -> full names of the players it fielded
+	for _, p := range players {
+		roster[p.Team] = append(roster[p.Team], p.Name)
+		ids[p.Lookup] = p.UID
+	}
+	resolveRows(rows, roster, ids)
+	resolveRows(again, roster, ids)
+
+	q := j.bq.Query(gamebookRegistrySQL)
+	q.Parameters = []bigquery.QueryParameter{
+		{Name: "game_date", Value: day},
+		{Name: "rows", Value: append(append([]registryRow{}, rows...), again...)},
+	}
+	q.Labels = map[string]string{"phase": "reference", "table": "gamebook_registry", "partition": d.Format("20060102")}
+	if _, err := bqjob.Run(ctx, j.bq, bqjob.BaseID(ctx, "reference", "gamebook_registry", d.Format("20060102"), req), func(id string) (*bigquery.Job, error) {
+		q.JobID = id
+		return q.Run(ctx)
+	}); err != nil {
+		return runner.Result{}, fmt.Errorf("gamebook_registry MERGE for %s: %w", req.Date, err)
+	}
+	m := map[string]int64{}
+	for _, r := range rows {
+		switch {
+		case r.Entry == gameEntry:
+			m["games_"+r.Gamebook]++
+		case r.PlayerLookup.Valid:
+			m["names_resolved"]++
+		default:
+			m["names_unresolved"]++
+		}
+	}
+	for _, r := range again {
+		if r.Resolution.StringVal == resolvedRegistry {
+			m["other_dates_resolved"]++
+		}
+	}
+	return runner.Result{Rows: map[string]int64{req.Date: int64(len(rows))}, Empty: len(rows) == 0, Metrics: m}, nil
+}
+
+// dateRows builds the date's rows: a row per game of the schedule, and a row per name of
+// every book the raw table holds, as the raw job resolved it.
+func (j *gamebookRegistry) dateRows(ctx context.Context, day civil.Date) ([]registryRow, error) {
+	type game struct {
+		GameID string `bigquery:"game_id"`
+		Home   string `bigquery:"home_team_abbr"`
+		Away   string `bigquery:"away_team_abbr"`
+	}
+	games, err := read[game](ctx, j.bq, `SELECT game_id, home_team_abbr, away_team_abbr FROM nba_raw.nbac_schedule
+WHERE game_date = @game_date ORDER BY game_id`, map[string]any{"game_date": day})
+	if err != nil {
+		return nil, fmt.Errorf("gamebook_registry %s: schedule: %w", day, err)
+	}
+	type name struct {
+		GameID     string              `bigquery:"game_id"`
+		Team       string              `bigquery:"team_abbr"`
+		Printed    string              `bigquery:"printed_name"`
+		Status     string              `bigquery:"status"`
+		IsHome     bool                `bigquery:"is_home"`
+		Lookup     bigquery.NullString `bigquery:"player_lookup"`
+		Resolution string              `bigquery:"name_resolution"`
+		SourceFile string              `bigquery:"source_file_path"`
+	}
+	names, err := read[name](ctx, j.bq, `SELECT game_id, team_abbr, printed_name, status, is_home, player_lookup, name_resolution, source_file_path
+FROM nba_raw.nbac_gamebook_player_stats WHERE game_date = @game_date ORDER BY game_id, team_abbr, printed_name`, map[string]any{"game_date": day})
+	if err != nil {
+		return nil, fmt.Errorf("gamebook_registry %s: game book rows: %w", day, err)
+	}
+	byGame := map[string][]name{}
+	for _, n := range names {
+		if _, ok := byGame[n.GameID]; !ok {
+			// A book of a game the schedule does not list (a schedule not loaded again
+			// since the game moved) is a read book all the same.
+			if !slices.ContainsFunc(games, func(g game) bool { return g.GameID == n.GameID }) {
+				g := game{GameID: n.GameID}
+				for _, x := range names {
+					if x.GameID == n.GameID && x.IsHome {
+						g.Home = x.Team
+					} else if x.GameID == n.GameID {
+						g.Away = x.Team
+					}
+				}
+				games = append(games, g)
+			}
+		}
+		byGame[n.GameID] = append(byGame[n.GameID], n)
+	}
+	sort.Slice(games, func(a, b int) bool { return games[a].GameID < games[b].GameID })
+	str := func(s string) bigquery.NullString { return bigquery.NullString{StringVal: s, Valid: s != ""} }
+	var out []registryRow
+	for _, g := range games {
+		ns := byGame[g.GameID]
+		r := registryRow{GameDate: day, GameID: g.GameID, Entry: gameEntry, Gamebook: bookMissing, HomeTeam: str(g.Home), AwayTeam: str(g.Away)}
+		if len(ns) > 0 {
+			r.Gamebook, r.SourceFile = bookParsed, str(ns[0].SourceFile)
+		}
+		out = append(out, r)
+		for _, n := range ns {
+			out = append(out, registryRow{
+				GameDate: day, GameID: g.GameID, Entry: n.Team + "/" + n.Printed, Gamebook: bookParsed,
+				HomeTeam: str(g.Home), AwayTeam: str(g.Away), SourceFile: str(n.SourceFile),
+				TeamAbbr: str(n.Team), PrintedName: str(n.Printed), Status: str(n.Status),
+				PlayerLookup: n.Lookup, Resolution: str(n.Resolution),
+			})
+		}
+	}
+	return out, nil
+}
+
+// resolveRows resolves the names the raw job left unresolved, or that the registry resolved
+// before, among the players each team fielded in the season (roster), leaving out the
+// players the book lists elsewhere for the team, and fills the registry ids (ids).
+func resolveRows(rows []registryRow, roster map[string][]string, ids map[string]string) {
+	listed := map[string]map[string]bool{} // game/team -> lookups the book names itself
+	for _, r := range rows {
+		res := r.Resolution.StringVal
+		if r.Entry != gameEntry && r.PlayerLookup.Valid && (res == resolvedPrinted || res == resolvedBoxScore) {
+			k := r.GameID + "/" + r.TeamAbbr.StringVal
+			if listed[k] == nil {
+				listed[k] = map[string]bool{}
+			}
+			listed[k][r.PlayerLookup.StringVal] = true
+		}
+	}
+	for i := range rows {
+		r := &rows[i]
+		if r.Entry == gameEntry {
+			continue
+		}
+		if res := r.Resolution.StringVal; res == resolvedRegistry || res == unresolved {
+			r.PlayerLookup, r.Resolution = bigquery.NullString{}, bigquery.NullString{StringVal: unresolved, Valid: true}
+			var candidates []string
+			for _, c := range roster[r.TeamAbbr.StringVal] {
+				if !listed[r.GameID+"/"+r.TeamAbbr.StringVal][nba.PlayerLookup(c)] {
+					candidates = append(candidates, c)
+				}
+			}
+			if l, ok := nba.ResolveName(r.PrintedName.StringVal, candidates); ok {
+				r.PlayerLookup = bigquery.NullString{StringVal: l, Valid: true}
+				r.Resolution.StringVal = resolvedRegistry
+			}
+		}
+		r.UniversalPlayerID = bigquery.NullString{}
+		if id, ok := ids[r.PlayerLookup.StringVal]; ok && r.PlayerLookup.Valid {
+			r.UniversalPlayerID = bigquery.NullString{StringVal: id, Valid: true}
+		}
+	}
+}
+
+// registryIDs returns the universal ids the player registry has for the lookups.
+func (j *gamebookRegistry) registryIDs(ctx context.Context, lookups []string) (map[string]string, error) {
+	type id struct {
+		Lookup string `bigquery:"player_lookup"`
+		UID    string `bigquery:"universal_player_id"`
+	}
+	q := j.bq.Query(`SELECT player_lookup, universal_player_id FROM nba_reference.player_registry
+WHERE player_lookup IN UNNEST(@lookups) ORDER BY player_lookup`)
+	if lookups == nil {
+		lookups = []string{}
+	}
+	q.Parameters = []bigquery.QueryParameter{{Name: "lookups", Value: lookups}}
+	got, err := collect[id](ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("registry ids: %w", err)
+	}
+	out := map[string]string{}
+	for _, g := range got {
+		out[g.Lookup] = g.UID
+	}
+	return out, nil
+}
+
+// read runs a query with named parameters and decodes its rows.
+func read[T any](ctx context.Context, bq *bigquery.Client, sql string, params map[string]any) ([]T, error) {
+	q := bq.Query(sql)
+	for _, k := range slices.Sorted(maps.Keys(params)) {
+		q.Parameters = append(q.Parameters, bigquery.QueryParameter{Name: k, Value: params[k]})
+	}
+	return collect[T](ctx, q)
+}
+
+func collect[T any](ctx context.Context, q *bigquery.Query) ([]T, error) {
+	it, err := q.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []T
+	for {
+		var row T
+		err := it.Next(&row)
+		if errors.Is(err, iterator.Done) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, row)
+	}
+}
