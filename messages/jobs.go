@@ -22,7 +22,7 @@ func DefaultCatalog() *Catalog {
 		JobSpec{Phase: PhaseScrapers, Name: "odds_api_player_props", Description: "The Odds API historical player points props → GCS",
 			MaxConcurrency: 2, Timeout: 5 * time.Minute, BackfillFrom: "2023-05-03"},
 		JobSpec{Phase: PhaseScrapers, Name: "nbac_gamebook", Description: "statsdmz.nba.com official game book PDFs, one per game → GCS",
-			MaxConcurrency: 2, Timeout: 5 * time.Minute},
+			MaxConcurrency: 4, Timeout: 5 * time.Minute},
 
 		JobSpec{Phase: PhaseRaw, Name: "nbac_schedule", Description: "schedule object → nba_raw.nbac_schedule",
 			Hard: []JobRef{scr("nbac_schedule")}, MaxConcurrency: 4, Timeout: 3 * time.Minute},
@@ -36,7 +36,7 @@ func DefaultCatalog() *Catalog {
 			Hard: []JobRef{scr("odds_api_player_props")}, MaxConcurrency: 4, Timeout: 3 * time.Minute},
 		JobSpec{Phase: PhaseRaw, Name: "nbac_gamebook_player_stats", Description: "game book PDFs → nba_raw.nbac_gamebook_player_stats (every roster player: status, reason, stat line)",
 			Hard: []JobRef{scr("nbac_gamebook")}, Soft: []JobRef{raw("nbac_player_boxscores"), raw("bdl_player_boxscores")},
-			MaxConcurrency: 2, Timeout: 5 * time.Minute},
+			MaxConcurrency: 4, Timeout: 5 * time.Minute},
 
 		JobSpec{Phase: PhaseReference, Name: "player_registry", Description: "raw box scores → nba_reference.player_registry (one MERGE per date)",
 			Hard: []JobRef{raw("nbac_player_boxscores")}, Soft: []JobRef{raw("bdl_player_boxscores")},

@@ -32,9 +32,10 @@ var gamebookRegistrySQL string
 // scores loaded so far, players the registry has), leaving out the players the book lists
 // elsewhere for the team: the one player whose last name it is, else the name stays listed
 // with a NULL player_lookup. Each run also resolves again, against the registry as it is
-// now, the names of the season that it resolved or could not resolve before (and looks up
-// again the registry ids it did not find), so the table ends the same whatever order the
-// dates ran in: the run after the season's last registry change sees every player.
+// now, the names of the season that it resolved or could not resolve before, and writes
+// those whose resolution changed, so the table ends the same whatever order the dates ran
+// in: the run after the season's last registry change sees every player. The player_lookup
+// is the registry's key: join nba_reference.player_registry on it for the universal id.
 //
 // A run reads with queries and writes with one MERGE; the catalogue runs one date at a time
 // (MaxConcurrency 1), so MERGEs into the table never race.
@@ -42,19 +43,18 @@ type gamebookRegistry struct{ bq *bigquery.Client }
 
 // registryRow is one row of the MERGE's source, as the @rows parameter.
 type registryRow struct {
-	GameDate          civil.Date          `bigquery:"game_date"`
-	GameID            string              `bigquery:"game_id"`
-	Entry             string              `bigquery:"entry"`
-	Gamebook          string              `bigquery:"gamebook"`
-	HomeTeam          bigquery.NullString `bigquery:"home_team_abbr"`
-	AwayTeam          bigquery.NullString `bigquery:"away_team_abbr"`
-	SourceFile        bigquery.NullString `bigquery:"source_file_path"`
-	TeamAbbr          bigquery.NullString `bigquery:"team_abbr"`
-	PrintedName       bigquery.NullString `bigquery:"printed_name"`
-	Status            bigquery.NullString `bigquery:"status"`
-	PlayerLookup      bigquery.NullString `bigquery:"player_lookup"`
-	Resolution        bigquery.NullString `bigquery:"resolution"`
-	UniversalPlayerID bigquery.NullString `bigquery:"universal_player_id"`
+	GameDate     civil.Date          `bigquery:"game_date"`
+	GameID       string              `bigquery:"game_id"`
+	Entry        string              `bigquery:"entry"`
+	Gamebook     string              `bigquery:"gamebook"`
+	HomeTeam     bigquery.NullString `bigquery:"home_team_abbr"`
+	AwayTeam     bigquery.NullString `bigquery:"away_team_abbr"`
+	SourceFile   bigquery.NullString `bigquery:"source_file_path"`
+	TeamAbbr     bigquery.NullString `bigquery:"team_abbr"`
+	PrintedName  bigquery.NullString `bigquery:"printed_name"`
+	Status       bigquery.NullString `bigquery:"status"`
+	PlayerLookup bigquery.NullString `bigquery:"player_lookup"`
+	Resolution   bigquery.NullString `bigquery:"resolution"`
 }
 
 // Row kinds and resolutions.
@@ -85,25 +85,24 @@ func (j *gamebookRegistry) Run(ctx context.Context, req messages.Request) (runne
 	if err != nil {
 		return runner.Result{}, err
 	}
-	again, err := read[registryRow](ctx, j.bq, `SELECT game_date, game_id, entry, gamebook, home_team_abbr, away_team_abbr,
-  source_file_path, team_abbr, printed_name, status, player_lookup, resolution, universal_player_id
+	// The season's names resolved by the registry or not at all, with the names their books
+	// list for the same teams (a player appears once in a book).
+	known, err := read[registryRow](ctx, j.bq, `SELECT game_date, game_id, entry, gamebook, home_team_abbr, away_team_abbr,
+  source_file_path, team_abbr, printed_name, status, player_lookup, resolution
 FROM nba_reference.gamebook_registry
 WHERE game_date BETWEEN @from AND @to AND game_date != @game_date AND entry != 'game'
   AND game_id IN (
     SELECT game_id FROM nba_reference.gamebook_registry
-    WHERE game_date BETWEEN @from AND @to AND game_date != @game_date
-      AND (resolution IN ('registry', 'unresolved') OR (player_lookup IS NOT NULL AND universal_player_id IS NULL)))
+    WHERE game_date BETWEEN @from AND @to AND game_date != @game_date AND resolution IN ('registry', 'unresolved'))
 ORDER BY game_date, game_id, entry`, map[string]any{"game_date": day, "from": from, "to": to})
 	if err != nil {
 		return runner.Result{}, fmt.Errorf("gamebook_registry %s: names to resolve again: %w", req.Date, err)
 	}
 	type fielded struct {
-		Team   string `bigquery:"team_abbr"`
-		Lookup string `bigquery:"player_lookup"`
-		Name   string `bigquery:"player_full_name"`
-		UID    string `bigquery:"universal_player_id"`
+		Team string `bigquery:"team_abbr"`
+		Name string `bigquery:"player_full_name"`
 	}
-	players, err := read[fielded](ctx, j.bq, `SELECT DISTINCT b.team_abbr, b.player_lookup, b.player_full_name, r.universal_player_id
+	players, err := read[fielded](ctx, j.bq, `SELECT DISTINCT b.team_abbr, b.player_full_name
 FROM (
   SELECT team_abbr, player_lookup, player_full_name FROM nba_raw.nbac_player_boxscores
   WHERE game_date BETWEEN @from AND @to AND minutes > 0
@@ -112,32 +111,29 @@ FROM (
   WHERE game_date BETWEEN @from AND @to AND minutes > 0
 ) AS b
 JOIN nba_reference.player_registry AS r ON r.player_lookup = b.player_lookup
-ORDER BY 1, 2, 3`, map[string]any{"from": from, "to": to})
+ORDER BY 1, 2`, map[string]any{"from": from, "to": to})
 	if err != nil {
 		return runner.Result{}, fmt.Errorf("gamebook_registry %s: the season's players: %w", req.Date, err)
-	}
-	var lookups []string
-	for _, r := range append(append([]registryRow(nil), rows...), again...) {
-		if r.PlayerLookup.Valid {
-			lookups = append(lookups, r.PlayerLookup.StringVal)
-		}
-	}
-	ids, err := j.registryIDs(ctx, lookups)
-	if err != nil {
-		return runner.Result{}, fmt.Errorf("gamebook_registry %s: %w", req.Date, err)
 	}
 	roster := map[string][]string{} // team -> full names of the players it fielded
 	for _, p := range players {
 		roster[p.Team] = append(roster[p.Team], p.Name)
-		ids[p.Lookup] = p.UID
 	}
-	resolveRows(rows, roster, ids)
-	resolveRows(again, roster, ids)
+	resolveRows(rows, roster)
+	again := slices.Clone(known)
+	resolveRows(again, roster)
+	changed := 0
+	for i, r := range again {
+		if r != known[i] {
+			rows = append(rows, r)
+			changed++
+		}
+	}
 
 	q := j.bq.Query(gamebookRegistrySQL)
 	q.Parameters = []bigquery.QueryParameter{
 		{Name: "game_date", Value: day},
-		{Name: "rows", Value: append(append([]registryRow{}, rows...), again...)},
+		{Name: "rows", Value: append([]registryRow{}, rows...)},
 	}
 	q.Labels = map[string]string{"phase": "reference", "table": "gamebook_registry", "partition": d.Format("20060102")}
 	if _, err := bqjob.Run(ctx, j.bq, bqjob.BaseID(ctx, "reference", "gamebook_registry", d.Format("20060102"), req), func(id string) (*bigquery.Job, error) {
@@ -146,8 +142,9 @@ ORDER BY 1, 2, 3`, map[string]any{"from": from, "to": to})
 	}); err != nil {
 		return runner.Result{}, fmt.Errorf("gamebook_registry MERGE for %s: %w", req.Date, err)
 	}
-	m := map[string]int64{}
-	for _, r := range rows {
+	m := map[string]int64{"other_dates_changed": int64(changed)}
+	own := rows[:len(rows)-changed]
+	for _, r := range own {
 		switch {
 		case r.Entry == gameEntry:
 			m["games_"+r.Gamebook]++
@@ -157,12 +154,7 @@ ORDER BY 1, 2, 3`, map[string]any{"from": from, "to": to})
 			m["names_unresolved"]++
 		}
 	}
-	for _, r := range again {
-		if r.Resolution.StringVal == resolvedRegistry {
-			m["other_dates_resolved"]++
-		}
-	}
-	return runner.Result{Rows: map[string]int64{req.Date: int64(len(rows))}, Empty: len(rows) == 0, Metrics: m}, nil
+	return runner.Result{Rows: map[string]int64{req.Date: int64(len(own))}, Empty: len(own) == 0, Metrics: m}, nil
 }
 
 // dateRows builds the date's rows: a row per game of the schedule, and a row per name of
@@ -236,8 +228,8 @@ FROM nba_raw.nbac_gamebook_player_stats WHERE game_date = @game_date ORDER BY ga
 
 // resolveRows resolves the names the raw job left unresolved, or that the registry resolved
 // before, among the players each team fielded in the season (roster), leaving out the
-// players the book lists elsewhere for the team, and fills the registry ids (ids).
-func resolveRows(rows []registryRow, roster map[string][]string, ids map[string]string) {
+// players the book lists elsewhere for the team.
+func resolveRows(rows []registryRow, roster map[string][]string) {
 	listed := map[string]map[string]bool{} // game/team -> lookups the book names itself
 	for _, r := range rows {
 		res := r.Resolution.StringVal
@@ -267,34 +259,7 @@ func resolveRows(rows []registryRow, roster map[string][]string, ids map[string]
 				r.Resolution.StringVal = resolvedRegistry
 			}
 		}
-		r.UniversalPlayerID = bigquery.NullString{}
-		if id, ok := ids[r.PlayerLookup.StringVal]; ok && r.PlayerLookup.Valid {
-			r.UniversalPlayerID = bigquery.NullString{StringVal: id, Valid: true}
-		}
 	}
-}
-
-// registryIDs returns the universal ids the player registry has for the lookups.
-func (j *gamebookRegistry) registryIDs(ctx context.Context, lookups []string) (map[string]string, error) {
-	type id struct {
-		Lookup string `bigquery:"player_lookup"`
-		UID    string `bigquery:"universal_player_id"`
-	}
-	q := j.bq.Query(`SELECT player_lookup, universal_player_id FROM nba_reference.player_registry
-WHERE player_lookup IN UNNEST(@lookups) ORDER BY player_lookup`)
-	if lookups == nil {
-		lookups = []string{}
-	}
-	q.Parameters = []bigquery.QueryParameter{{Name: "lookups", Value: lookups}}
-	got, err := collect[id](ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("registry ids: %w", err)
-	}
-	out := map[string]string{}
-	for _, g := range got {
-		out[g.Lookup] = g.UID
-	}
-	return out, nil
 }
 
 // read runs a query with named parameters and decodes its rows.

@@ -103,9 +103,6 @@ type GamebookRegistryTruth struct {
 	// Resolution is BookResolution, or ResolvedRegistry when the team's players of the
 	// season (within the range) name him.
 	Resolution string `json:"resolution,omitempty"`
-	// InRegistry says the player played on some date of the range, so the player registry
-	// has him.
-	InRegistry bool `json:"in_registry"`
 }
 
 // Registry row kinds of GamebookRegistryTruth.Gamebook.
@@ -127,7 +124,6 @@ func (s *Sim) GamebookRegistry(from, to string) ([]GamebookRegistryTruth, error)
 	}
 	type teamSeason struct{ team, season int }
 	fielded := map[teamSeason]map[int]bool{} // players who played for a team in a season, within the range
-	registry := map[int]bool{}
 	var dates []string
 	for d := first; !d.After(last); d = d.AddDate(0, 0, 1) {
 		date := d.Format(dateLayout)
@@ -151,7 +147,6 @@ func (s *Sim) GamebookRegistry(from, to string) ([]GamebookRegistryTruth, error)
 				for _, l := range b.lines[side] {
 					if l.min > 0 {
 						fielded[k][l.player] = true
-						registry[l.player] = true
 					}
 				}
 			}
@@ -184,7 +179,6 @@ func (s *Sim) GamebookRegistry(from, to string) ([]GamebookRegistryTruth, error)
 				if row.Resolution == Unresolved && fielded[teamSeason{team, m.year}][pi] {
 					row.PlayerLookup, row.Resolution = p.PlayerLookup, ResolvedRegistry
 				}
-				row.InRegistry = row.PlayerLookup != "" && registry[pi]
 				out = append(out, row)
 			}
 		}

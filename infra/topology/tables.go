@@ -259,9 +259,8 @@ func gamebookRegistrySchema() bigquery.Schema {
 		field("team_abbr", st, "A name's team; NULL on a game's row."),
 		field("printed_name", st, "As the book prints it; NULL on a game's row."),
 		field("status", st, "A name's availability status; NULL on a game's row."),
-		field("player_lookup", st, lookupDesc+" NULL on a game's row and for a name nothing resolves (listed, not dropped)."),
+		field("player_lookup", st, lookupDesc+" The key of nba_reference.player_registry. NULL on a game's row and for a name nothing resolves (listed, not dropped)."),
 		field("resolution", st, "printed, boxscore (by the raw job), registry (the last name matched one player the team fielded that season) or unresolved; NULL on a game's row."),
-		field("universal_player_id", st, "From nba_reference.player_registry when it has the player."),
 		field("updated_at", bigquery.TimestampFieldType, "When a MERGE last changed the row."),
 	}
 }

@@ -1,6 +1,7 @@
 // Package verify compares what the pipeline wrote to BigQuery with the source simulator's
 // ground truth, table by table. The truth comes from the simulator's own model
-// (sourcesim.Truth, PropLines), never from pipeline code, so a match means something.
+// (sourcesim.Truth, PropLines, Gamebooks, GamebookRegistry), never from pipeline code, so a
+// match means something.
 package verify
 
 import (
@@ -106,7 +107,8 @@ func Compare(ctx context.Context, bq *bigquery.Client, sim *sourcesim.Sim, dates
 	}
 	c := comparer{bq: bq, sim: sim, from: rep.From, to: rep.To, truth: truth}
 	for _, check := range []func(context.Context) (TableReport, error){
-		c.schedule, c.nbacBoxScores, c.bdlBoxScores, c.props, c.registry, c.teamOffense, c.playerSummary,
+		c.schedule, c.nbacBoxScores, c.bdlBoxScores, c.props, c.gamebooks, c.registry, c.gamebookRegistry,
+		c.teamOffense, c.teamDefense, c.playerSummary,
 	} {
 		t, err := check(ctx)
 		if err != nil {
