@@ -121,6 +121,25 @@ func Compare(ctx context.Context, bq *bigquery.Client, sim *sourcesim.Sim, dates
 	return rep, nil
 }
 
+// BrokenGamebooks returns the dates whose published game books include one the source holds
+// broken, with why: such a date loads no book (its raw job ends dead, naming the object),
+// and the comparison expects none of its rows.
+func BrokenGamebooks(sim *sourcesim.Sim, dates []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, d := range dates {
+		books, err := sim.Gamebooks(d)
+		if err != nil {
+			return nil, fmt.Errorf("verify: game books of %s: %w", d, err)
+		}
+		for _, b := range books {
+			if b.Available && b.Corrupt != "" {
+				out[d] = fmt.Sprintf("the source's game book of %s is broken (%s)", b.GameID, b.Corrupt)
+			}
+		}
+	}
+	return out, nil
+}
+
 type comparer struct {
 	bq       *bigquery.Client
 	sim      *sourcesim.Sim
