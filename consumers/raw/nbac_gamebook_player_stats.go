@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"sort"
 
 	"cloud.google.com/go/bigquery"
 	"cloud.google.com/go/civil"
@@ -276,16 +275,6 @@ func (l *loader) boxScorePlayers(ctx context.Context, date string) ([]boxScorePl
 		}
 		out = append(out, p)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.GameID != b.GameID {
-			return a.GameID < b.GameID
-		}
-		if a.Team != b.Team {
-			return a.Team < b.Team
-		}
-		return a.Name < b.Name
-	})
 	return out, nil
 }
 
