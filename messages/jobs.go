@@ -35,7 +35,7 @@ func DefaultCatalog() *Catalog {
 		JobSpec{Phase: PhaseRaw, Name: "odds_api_player_points_props", Description: "props objects → nba_raw.odds_api_player_points_props",
 			Hard: []JobRef{scr("odds_api_player_props")}, MaxConcurrency: 4, Timeout: 3 * time.Minute},
 		JobSpec{Phase: PhaseRaw, Name: "nbac_gamebook_player_stats", Description: "game book PDFs → nba_raw.nbac_gamebook_player_stats (every roster player: status, reason, stat line)",
-			Hard: []JobRef{scr("nbac_gamebook")}, Soft: []JobRef{raw("nbac_player_boxscores"), raw("bdl_player_boxscores")},
+			Hard: []JobRef{scr("nbac_gamebook")}, Soft: []JobRef{raw("bdl_player_boxscores")},
 			MaxConcurrency: 4, Timeout: 5 * time.Minute},
 
 		JobSpec{Phase: PhaseReference, Name: "player_registry", Description: "raw box scores → nba_reference.player_registry (one MERGE per date)",

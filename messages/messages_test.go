@@ -19,7 +19,6 @@ func TestDefaultCatalog(t *testing.T) {
 	}
 	got := c.Downstream(messages.Ref(messages.PhaseRaw, "nbac_player_boxscores"))
 	want := []messages.JobRef{
-		messages.Ref(messages.PhaseRaw, "nbac_gamebook_player_stats"),
 		messages.Ref(messages.PhaseReference, "player_registry"),
 		messages.Ref(messages.PhaseAnalytics, "team_offense_game_summary"),
 		messages.Ref(messages.PhaseAnalytics, "team_defense_game_summary"),

@@ -25,13 +25,14 @@ import (
 //
 // The book prints full names in its box scores but usually only the last name in its
 // inactive lists ("Morant", "Jackson Jr."). Such a name is resolved among the players of the
-// team's rows in the date's box scores already loaded (NBA.com's, and Ball Don't Lie's, which
-// also lists players who dressed and did not play), leaving out the players the book itself
-// lists elsewhere for the team (a player appears once in a book): the one player whose last
-// name it is, else, if the name holds a first name too, the name as printed. Otherwise its
-// player_lookup stays NULL with the printed name kept; nba_reference.gamebook_registry
-// resolves it later against the whole season. The box scores of the date are soft upstreams,
-// so the rows they resolve are part of the load's input.
+// team's rows in the date's box scores already loaded (Ball Don't Lie's, which list players
+// who dressed and did not play too; NBA.com's list only those who played, whom the book
+// names in full), leaving out the players the book itself lists elsewhere for the team (a
+// player appears once in a book): the one player whose last name it is, else, if the name
+// holds a first name too, the name as printed. Otherwise its player_lookup stays NULL with
+// the printed name kept; nba_reference.gamebook_registry resolves it later against the whole
+// season. The box scores of the date are a soft upstream, so the rows they resolve are part
+// of the load's input.
 //
 // A book that is not a readable, complete game book fails the date permanently, naming the
 // object: the date loads every book or none.
@@ -245,19 +246,16 @@ func optional(s string) *string {
 	return &s
 }
 
-// boxScorePlayers reads the players of every team and game of a date in the raw box score
-// tables (NBA.com's and Ball Don't Lie's, whose rows include players who dressed and did not
-// play), ordered so that the same tables give the same list.
+// boxScorePlayers reads the players of every team and game of a date in Ball Don't Lie's raw
+// box scores (whose rows include players who dressed and did not play), ordered so that the
+// same table gives the same list.
 func (l *loader) boxScorePlayers(ctx context.Context, date string) ([]boxScorePlayer, error) {
 	d, err := messages.ParseDate(date)
 	if err != nil {
 		return nil, runner.Permanent(err)
 	}
-	q := l.bq.Query(fmt.Sprintf(`SELECT DISTINCT game_id, team_abbr, player_full_name FROM (
-  SELECT game_id, team_abbr, player_full_name FROM %[1]s.nbac_player_boxscores WHERE game_date = @game_date
-  UNION ALL
-  SELECT game_id, team_abbr, player_full_name FROM %[1]s.bdl_player_boxscores WHERE game_date = @game_date
-) ORDER BY game_id, team_abbr, player_full_name`, "`"+Dataset+"`"))
+	q := l.bq.Query("SELECT DISTINCT game_id, team_abbr, player_full_name FROM `" + Dataset + ".bdl_player_boxscores`" +
+		" WHERE game_date = @game_date ORDER BY game_id, team_abbr, player_full_name")
 	q.Parameters = []bigquery.QueryParameter{{Name: "game_date", Value: civil.DateOf(d)}}
 	it, err := q.Read(ctx)
 	if err != nil {
