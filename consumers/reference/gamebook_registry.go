@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"time"
 
 	"cloud.google.com/go/bigquery"
@@ -20,8 +19,14 @@ import (
 	"github.com/nba-props/pipeline/messages"
 )
 
-//go:embed gamebook_registry.sql
-var gamebookRegistrySQL string
+// gamebookRegistrySQL is the MERGE of a run's rows; gamebookRegistryRowsSQL reads the rows
+// it starts from.
+var (
+	//go:embed gamebook_registry.sql
+	gamebookRegistrySQL string
+	//go:embed gamebook_registry_rows.sql
+	gamebookRegistryRowsSQL string
+)
 
 // gamebookRegistry keeps nba_reference.gamebook_registry: for each date, a row per game of
 // the schedule saying whether its game book was read ("parsed") or not ("missing"), and a row
@@ -37,8 +42,8 @@ var gamebookRegistrySQL string
 // in: the run after the season's last registry change sees every player. The player_lookup
 // is the registry's key: join nba_reference.player_registry on it for the universal id.
 //
-// A run reads with queries and writes with one MERGE; the catalogue runs one date at a time
-// (MaxConcurrency 1), so MERGEs into the table never race.
+// A run reads with two queries and writes with one MERGE; the catalogue runs one date at a
+// time (MaxConcurrency 1), so MERGEs into the table never race.
 type gamebookRegistry struct{ bq *bigquery.Client }
 
 // registryRow is one row of the MERGE's source, as the @rows parameter.
@@ -81,22 +86,17 @@ func (j *gamebookRegistry) Run(ctx context.Context, req messages.Request) (runne
 	to := civil.Date{Year: season + 1, Month: time.September, Day: 30}
 	day := civil.DateOf(d)
 
-	rows, err := j.dateRows(ctx, day)
+	all, err := read[registryRow](ctx, j.bq, gamebookRegistryRowsSQL, map[string]any{"game_date": day, "from": from, "to": to})
 	if err != nil {
-		return runner.Result{}, err
+		return runner.Result{}, fmt.Errorf("gamebook_registry %s: the date's games and names, and the names to resolve again: %w", req.Date, err)
 	}
-	// The season's names resolved by the registry or not at all, with the names their books
-	// list for the same teams (a player appears once in a book).
-	known, err := read[registryRow](ctx, j.bq, `SELECT game_date, game_id, entry, gamebook, home_team_abbr, away_team_abbr,
-  source_file_path, team_abbr, printed_name, status, player_lookup, resolution
-FROM nba_reference.gamebook_registry
-WHERE game_date BETWEEN @from AND @to AND game_date != @game_date AND entry != 'game'
-  AND game_id IN (
-    SELECT game_id FROM nba_reference.gamebook_registry
-    WHERE game_date BETWEEN @from AND @to AND game_date != @game_date AND resolution IN ('registry', 'unresolved'))
-ORDER BY game_date, game_id, entry`, map[string]any{"game_date": day, "from": from, "to": to})
-	if err != nil {
-		return runner.Result{}, fmt.Errorf("gamebook_registry %s: names to resolve again: %w", req.Date, err)
+	var rows, known []registryRow
+	for _, r := range all {
+		if r.GameDate == day {
+			rows = append(rows, r)
+		} else {
+			known = append(known, r)
+		}
 	}
 	type fielded struct {
 		Team string `bigquery:"team_abbr"`
@@ -155,75 +155,6 @@ ORDER BY 1, 2`, map[string]any{"from": from, "to": to})
 		}
 	}
 	return runner.Result{Rows: map[string]int64{req.Date: int64(len(own))}, Empty: len(own) == 0, Metrics: m}, nil
-}
-
-// dateRows builds the date's rows: a row per game of the schedule, and a row per name of
-// every book the raw table holds, as the raw job resolved it.
-func (j *gamebookRegistry) dateRows(ctx context.Context, day civil.Date) ([]registryRow, error) {
-	type game struct {
-		GameID string `bigquery:"game_id"`
-		Home   string `bigquery:"home_team_abbr"`
-		Away   string `bigquery:"away_team_abbr"`
-	}
-	games, err := read[game](ctx, j.bq, `SELECT game_id, home_team_abbr, away_team_abbr FROM nba_raw.nbac_schedule
-WHERE game_date = @game_date ORDER BY game_id`, map[string]any{"game_date": day})
-	if err != nil {
-		return nil, fmt.Errorf("gamebook_registry %s: schedule: %w", day, err)
-	}
-	type name struct {
-		GameID     string              `bigquery:"game_id"`
-		Team       string              `bigquery:"team_abbr"`
-		Printed    string              `bigquery:"printed_name"`
-		Status     string              `bigquery:"status"`
-		IsHome     bool                `bigquery:"is_home"`
-		Lookup     bigquery.NullString `bigquery:"player_lookup"`
-		Resolution string              `bigquery:"name_resolution"`
-		SourceFile string              `bigquery:"source_file_path"`
-	}
-	names, err := read[name](ctx, j.bq, `SELECT game_id, team_abbr, printed_name, status, is_home, player_lookup, name_resolution, source_file_path
-FROM nba_raw.nbac_gamebook_player_stats WHERE game_date = @game_date ORDER BY game_id, team_abbr, printed_name`, map[string]any{"game_date": day})
-	if err != nil {
-		return nil, fmt.Errorf("gamebook_registry %s: game book rows: %w", day, err)
-	}
-	byGame := map[string][]name{}
-	for _, n := range names {
-		if _, ok := byGame[n.GameID]; !ok {
-			// A book of a game the schedule does not list (a schedule not loaded again
-			// since the game moved) is a read book all the same.
-			if !slices.ContainsFunc(games, func(g game) bool { return g.GameID == n.GameID }) {
-				g := game{GameID: n.GameID}
-				for _, x := range names {
-					if x.GameID == n.GameID && x.IsHome {
-						g.Home = x.Team
-					} else if x.GameID == n.GameID {
-						g.Away = x.Team
-					}
-				}
-				games = append(games, g)
-			}
-		}
-		byGame[n.GameID] = append(byGame[n.GameID], n)
-	}
-	sort.Slice(games, func(a, b int) bool { return games[a].GameID < games[b].GameID })
-	str := func(s string) bigquery.NullString { return bigquery.NullString{StringVal: s, Valid: s != ""} }
-	var out []registryRow
-	for _, g := range games {
-		ns := byGame[g.GameID]
-		r := registryRow{GameDate: day, GameID: g.GameID, Entry: gameEntry, Gamebook: bookMissing, HomeTeam: str(g.Home), AwayTeam: str(g.Away)}
-		if len(ns) > 0 {
-			r.Gamebook, r.SourceFile = bookParsed, str(ns[0].SourceFile)
-		}
-		out = append(out, r)
-		for _, n := range ns {
-			out = append(out, registryRow{
-				GameDate: day, GameID: g.GameID, Entry: n.Team + "/" + n.Printed, Gamebook: bookParsed,
-				HomeTeam: str(g.Home), AwayTeam: str(g.Away), SourceFile: str(n.SourceFile),
-				TeamAbbr: str(n.Team), PrintedName: str(n.Printed), Status: str(n.Status),
-				PlayerLookup: n.Lookup, Resolution: str(n.Resolution),
-			})
-		}
-	}
-	return out, nil
 }
 
 // resolveRows resolves the names the raw job left unresolved, or that the registry resolved
