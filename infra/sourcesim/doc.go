@@ -69,6 +69,8 @@
 //   - leaguegamelog shooting percentages are null without attempts.
 //   - Odds snapshots after tip-off carry in-game lines that differ from the closing lines;
 //     player props exist only from PropsStart (earlier snapshots have no bookmakers).
+//   - Bookmakers post pre-tip lines for some questionable players (day-to-day on the injury
+//     report) who then do not play: a late scratch, whose line is void.
 //   - The injury report exists only for Config.Now's date.
 //
 // # Faults
