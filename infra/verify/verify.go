@@ -1,6 +1,7 @@
 // Package verify compares what the pipeline wrote to BigQuery with the source simulator's
 // ground truth, table by table. The truth comes from the simulator's own model
-// (sourcesim.Truth, PropLines), never from pipeline code, so a match means something.
+// (sourcesim.Truth, PropLines, Gamebooks, GamebookRegistry), never from pipeline code, so a
+// match means something.
 package verify
 
 import (
@@ -106,7 +107,8 @@ func Compare(ctx context.Context, bq *bigquery.Client, sim *sourcesim.Sim, dates
 	}
 	c := comparer{bq: bq, sim: sim, from: rep.From, to: rep.To, truth: truth}
 	for _, check := range []func(context.Context) (TableReport, error){
-		c.schedule, c.nbacBoxScores, c.bdlBoxScores, c.props, c.registry, c.teamOffense, c.playerSummary,
+		c.schedule, c.nbacBoxScores, c.bdlBoxScores, c.props, c.gamebooks, c.registry, c.gamebookRegistry,
+		c.teamOffense, c.teamDefense, c.playerSummary,
 	} {
 		t, err := check(ctx)
 		if err != nil {
@@ -117,6 +119,25 @@ func Compare(ctx context.Context, bq *bigquery.Client, sim *sourcesim.Sim, dates
 	rep.Tables = append(rep.Tables, TableReport{Table: "nba_raw.bdl_injuries",
 		Skipped: "current-day source, not part of a backfill"})
 	return rep, nil
+}
+
+// BrokenGamebooks returns the dates whose published game books include one the source holds
+// broken, with why: such a date loads no book (its raw job ends dead, naming the object),
+// and the comparison expects none of its rows.
+func BrokenGamebooks(sim *sourcesim.Sim, dates []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, d := range dates {
+		books, err := sim.Gamebooks(d)
+		if err != nil {
+			return nil, fmt.Errorf("verify: game books of %s: %w", d, err)
+		}
+		for _, b := range books {
+			if b.Available && b.Corrupt != "" {
+				out[d] = fmt.Sprintf("the source's game book of %s is broken (%s)", b.GameID, b.Corrupt)
+			}
+		}
+	}
+	return out, nil
 }
 
 type comparer struct {
