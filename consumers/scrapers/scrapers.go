@@ -128,7 +128,7 @@ func Jobs(cfg Config, deps Deps) (map[string]runner.Job, error) {
 	cdnSrc := newSource(SourceNBACDN, cfg.NBACDNBaseURL, cfg.NBACDNRatePerMinute, cfg.NBACDNBurst)
 	statsSrc := newSource(SourceNBAStats, cfg.NBAStatsBaseURL, cfg.NBAStatsRatePerMinute, cfg.NBAStatsBurst)
 	statsSrc.header = statsHeaders()
-	dmzSrc := newSource("nbastatsdmz", cfg.NBAStatsDMZBaseURL, cfg.NBAStatsDMZRatePerMinute, cfg.NBAStatsDMZBurst)
+	dmzSrc := newSource(SourceNBAStatsDMZ, cfg.NBAStatsDMZBaseURL, cfg.NBAStatsDMZRatePerMinute, cfg.NBAStatsDMZBurst)
 	dmzSrc.header = http.Header{"User-Agent": statsHeaders()["User-Agent"], "Accept": {"application/pdf"}}
 
 	cdn := newNBACDN(cdnSrc, cfg.NBACDNScheduleMaxAge)
