@@ -508,11 +508,14 @@ FROM nba_reference.gamebook_registry WHERE `+dateFilter)
 	for _, r := range rows {
 		got[r.GameDate+"/"+r.GameID+"/"+r.Entry] = r
 	}
-	truth, err := c.sim.GamebookRegistry(c.from, c.to)
+	truth, err := c.sim.GamebookRegistry(c.loadedFrom, c.loadedTo)
 	if err != nil {
 		return TableReport{}, fmt.Errorf("verify: game book registry: %w", err)
 	}
 	for _, w := range truth {
+		if w.GameDate < c.from || w.GameDate > c.to {
+			continue
+		}
 		entry := "game"
 		if w.TeamAbbr != "" {
 			entry = w.TeamAbbr + "/" + w.PrintedName
