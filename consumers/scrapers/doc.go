@@ -88,9 +88,10 @@
 // API keys are Secret values: they never appear in errors (URLs are scrubbed) or logs.
 //
 // A game book is stored as served: a body that does not start like a PDF is a bad body
-// (retried), one that does not end like a PDF is fetched again until two fetches agree (a
-// transfer cut short differs each time, a file stored broken does not), and a book the host
-// holds broken reaches the raw phase, which reports it permanently naming the object.
+// (retried), one that does not end like a PDF is fetched again until three fetches in a row
+// agree (a transfer cut short is followed by a complete one or differs, a file stored broken
+// does not; two could be cut at the same point), and a book the host holds broken reaches
+// the raw phase, which reports it permanently naming the object.
 //
 // The Odds API job reserves each call's credits before making it and stops with a permanent
 // error wrapping ErrCreditFloor when the remaining credits would fall below the floor.

@@ -229,6 +229,22 @@ func TestGamebookCutTransferIsFetchedAgain(t *testing.T) {
 			t.Errorf("%d requests for %d books, one of them cut short; want %d", res.Metrics["requests"], len(books), len(books)+1)
 		}
 	})
+	t.Run("cut short twice at the same point", func(t *testing.T) {
+		t.Parallel()
+		e := newTestEnv(t, sourcesim.Config{Faults: []sourcesim.Fault{{Source: sourcesim.SourceNBAStatsDMZ, Dataset: sourcesim.DatasetGamebook,
+			Date: gameDay, Kind: sourcesim.FaultTruncated, First: 2}}}, nil)
+		res := e.mustRun(t, "nbac_gamebook", gameDay)
+		books, _ := e.sim.Gamebooks(gameDay)
+		for _, b := range books {
+			name := messages.ScrapedNBACGamebooks.Object(gameDay, messages.GamebookPart(b.AwayTeam, b.HomeTeam))
+			if body := e.read(t, name); !bytes.Equal(body, e.served(t, b.Path)) || !complete(body) {
+				t.Errorf("%s is not the complete book: two identical cut transfers were taken for a broken file", name)
+			}
+		}
+		if res.Metrics["requests"] != int64(len(books)+2) {
+			t.Errorf("%d requests for %d books, one of them cut short twice; want %d", res.Metrics["requests"], len(books), len(books)+2)
+		}
+	})
 	t.Run("not a PDF", func(t *testing.T) {
 		t.Parallel()
 		e := newTestEnv(t, sourcesim.Config{Faults: []sourcesim.Fault{{Source: sourcesim.SourceNBAStatsDMZ, Dataset: sourcesim.DatasetGamebook,
@@ -244,7 +260,8 @@ func TestGamebookCutTransferIsFetchedAgain(t *testing.T) {
 }
 
 // TestGamebookStoredBrokenIsKeptAsServed: a book the host holds broken (it ends mid-file every
-// time) is stored as served once two fetches agree, for the raw phase to report naming it.
+// time) is stored as served once three fetches in a row agree, for the raw phase to report
+// naming it.
 func TestGamebookStoredBrokenIsKeptAsServed(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, sourcesim.Config{}, nil)
@@ -271,7 +288,7 @@ func TestGamebookStoredBrokenIsKeptAsServed(t *testing.T) {
 		t.Errorf("%s: %d bytes, complete %v; want the broken bytes as served", name, len(body), complete(body))
 	}
 	books, _ := e.sim.Gamebooks(broken.GameDate)
-	if res.Metrics["requests"] != int64(len(books)+1) || len(res.Missing) != 0 {
-		t.Errorf("%d requests for %d books, missing %v; want one more fetch of the broken book and nothing missing", res.Metrics["requests"], len(books), res.Missing)
+	if res.Metrics["requests"] != int64(len(books)+2) || len(res.Missing) != 0 {
+		t.Errorf("%d requests for %d books, missing %v; want two more fetches of the broken book and nothing missing", res.Metrics["requests"], len(books), res.Missing)
 	}
 }

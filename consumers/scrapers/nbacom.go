@@ -357,14 +357,21 @@ var (
 	pdfEOF = []byte("%%EOF")
 )
 
-// gamebookRefetches is how many times a book that does not end like a PDF is fetched again:
-// a transfer cut short differs from one fetch to the next, a file stored broken does not.
-const gamebookRefetches = 2
+// A game book that does not end like a PDF is fetched again: a transfer cut short is
+// followed by a complete one, or differs from one fetch to the next, a file stored broken
+// does not. It is taken as what the host holds once gamebookAgreeing fetches in a row
+// served the same bytes (two could be two transfers cut at the same point), and the date is
+// retried if gamebookFetches fetches do not settle it.
+const (
+	gamebookAgreeing = 3
+	gamebookFetches  = 6
+)
 
 // gamebook fetches the book of one game of an Eastern date. It returns the response with
 // status 200 or 404 (not published yet). A 200 body must start like a PDF, or it is retried
-// as a bad body; one that does not end like a PDF is fetched again until two fetches agree,
-// and is then what the host holds: it is returned as served, for the raw phase to report.
+// as a bad body; one that does not end like a PDF is fetched again until it comes complete
+// or gamebookAgreeing fetches agree, and is then what the host holds: it is returned as
+// served, for the raw phase to report.
 func (c *nbaStatsDMZ) gamebook(ctx context.Context, date time.Time, away, home string) (*response, error) {
 	day := date.Format("20060102")
 	r := request{
@@ -381,14 +388,20 @@ func (c *nbaStatsDMZ) gamebook(ctx context.Context, date time.Time, away, home s
 	if err != nil {
 		return nil, err
 	}
-	for i := 0; i < gamebookRefetches && resp.status == http.StatusOK && !complete(resp.body); i++ {
+	for fetches, same := 1, 1; resp.status == http.StatusOK && !complete(resp.body) && same < gamebookAgreeing; fetches++ {
+		if fetches == gamebookFetches {
+			return nil, fmt.Errorf("%w: %s: %d fetches served a book cut short, not the same bytes %d times in a row: retry the date later",
+				ErrBadBody, r.endpoint, fetches, gamebookAgreeing)
+		}
 		again, err := c.src.get(ctx, r)
 		if err != nil {
 			return nil, err
 		}
 		again.attempts += resp.attempts
 		if again.status == http.StatusOK && bytes.Equal(again.body, resp.body) {
-			return again, nil
+			same++
+		} else {
+			same = 1
 		}
 		resp = again
 	}
