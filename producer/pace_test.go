@@ -87,12 +87,12 @@ func TestMaxInFlightPacesTheRun(t *testing.T) {
 		t.Errorf("dates started in the order %v, want %s and %s first, then the rest newest first", order, dates[4], dates[3])
 	}
 	for _, s := range []string{
-		"run paced: publishing 25 messages to " + env.Names.Topic(messages.PhaseScrapers) + ", at most 2 dates in flight",
-		"run paced: published 2024-10-26 (5 messages); 1 in flight, 4 dates to publish",
-		"run paced: 2024-10-24 finished: 10 succeeded, 1 dead, 1 blocked (",
-		"run paced: 2024-10-26 finished: 12 succeeded (",
+		"run paced: publishing 30 messages to " + env.Names.Topic(messages.PhaseScrapers) + ", at most 2 dates in flight",
+		"run paced: published 2024-10-26 (6 messages); 1 in flight, 4 dates to publish",
+		"run paced: 2024-10-24 finished: 14 succeeded, 1 dead, 1 blocked (",
+		"run paced: 2024-10-26 finished: 16 succeeded (",
 		"(5 of 5 dates)",
-		"run paced: published 25 of 25;",
+		"run paced: published 30 of 30;",
 	} {
 		if !strings.Contains(stdout, s) {
 			t.Errorf("output lacks %q:\n%s", s, stdout)

@@ -209,6 +209,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			{"ODDS_API_BASE_URL", base + "/odds"},
 			{"NBA_CDN_BASE_URL", base + "/nbacdn"},
 			{"NBA_STATS_BASE_URL", base + "/nbastats"},
+			{"NBA_STATSDMZ_BASE_URL", base + "/nbastatsdmz"},
 		}
 	}
 
@@ -292,7 +293,9 @@ func (s *Stack) startPubSub(ctx context.Context) (string, error) {
 var simRates = map[string]string{
 	"ODDS_API_RATE_PER_MINUTE":  "1200",
 	"NBA_STATS_RATE_PER_MINUTE": "600",
-	"NBA_CDN_RATE_PER_MINUTE":   "600",
+	// The game books are one request per game, and the local simulator renders each.
+	"NBA_STATSDMZ_RATE_PER_MINUTE": "3000",
+	"NBA_CDN_RATE_PER_MINUTE":      "600",
 }
 
 // startConsumers runs the consumer runtime in-process for every job with an

@@ -206,6 +206,7 @@ func (s *Sim) gameProps(m *seasonModel, gi int) *gameProps {
 		return p
 	}
 	p := buildProps(s.seed, s.pool, g, *b)
+	addScratches(s.seed, s.pool, m, g, *b, &p)
 	s.props[g.NBAGameID] = &p
 	return &p
 }
