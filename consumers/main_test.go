@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,28 +15,11 @@ import (
 	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/infra/emulators"
 	"github.com/nba-props/pipeline/infra/sourcesim"
+	"github.com/nba-props/pipeline/infra/testlog"
 	"github.com/nba-props/pipeline/infra/topology"
 	"github.com/nba-props/pipeline/messages"
 	"github.com/sethvargo/go-envconfig"
 )
-
-// syncBuffer collects log lines written from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestConfigErrors(t *testing.T) {
 	t.Parallel()
@@ -82,7 +64,7 @@ func TestServiceRunsScraperAndChains(t *testing.T) {
 		Now: func() time.Time { return time.Date(2025, 6, 30, 12, 0, 0, 0, time.UTC) }}).Handler())
 	defer sim.Close()
 
-	var logs syncBuffer
+	var logs testlog.Buffer
 	var stderr bytes.Buffer
 	runCtx, stop := context.WithCancel(ctx)
 	code := make(chan int, 1)

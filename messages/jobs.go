@@ -21,6 +21,8 @@ func DefaultCatalog() *Catalog {
 			MaxConcurrency: 1, Timeout: 2 * time.Minute, CurrentOnly: true},
 		JobSpec{Phase: PhaseScrapers, Name: "odds_api_player_props", Description: "The Odds API historical player points props → GCS",
 			MaxConcurrency: 2, Timeout: 5 * time.Minute, BackfillFrom: "2023-05-03"},
+		JobSpec{Phase: PhaseScrapers, Name: "nbac_gamebook", Description: "statsdmz.nba.com official game book PDFs, one per game → GCS",
+			MaxConcurrency: 4, Timeout: 5 * time.Minute},
 
 		JobSpec{Phase: PhaseRaw, Name: "nbac_schedule", Description: "schedule object → nba_raw.nbac_schedule",
 			Hard: []JobRef{scr("nbac_schedule")}, MaxConcurrency: 4, Timeout: 3 * time.Minute},
@@ -32,6 +34,9 @@ func DefaultCatalog() *Catalog {
 			Hard: []JobRef{scr("bdl_injuries")}, MaxConcurrency: 1, Timeout: 3 * time.Minute},
 		JobSpec{Phase: PhaseRaw, Name: "odds_api_player_points_props", Description: "props objects → nba_raw.odds_api_player_points_props",
 			Hard: []JobRef{scr("odds_api_player_props")}, MaxConcurrency: 4, Timeout: 3 * time.Minute},
+		JobSpec{Phase: PhaseRaw, Name: "nbac_gamebook_player_stats", Description: "game book PDFs → nba_raw.nbac_gamebook_player_stats (every roster player: status, reason, stat line)",
+			Hard: []JobRef{scr("nbac_gamebook")}, Soft: []JobRef{raw("bdl_player_boxscores")},
+			MaxConcurrency: 4, Timeout: 5 * time.Minute},
 
 		JobSpec{Phase: PhaseReference, Name: "player_registry", Description: "raw box scores → nba_reference.player_registry (one MERGE per date)",
 			Hard: []JobRef{raw("nbac_player_boxscores")}, Soft: []JobRef{raw("bdl_player_boxscores")},
@@ -39,12 +44,19 @@ func DefaultCatalog() *Catalog {
 			// MaxConcurrency is per instance: one instance keeps the MERGE from racing itself.
 			Deploy: Deploy{MaxInstances: 1}},
 
+		JobSpec{Phase: PhaseReference, Name: "gamebook_registry", Description: "game books against the schedule, names resolved to player_lookup → nba_reference.gamebook_registry (one MERGE per date)",
+			Hard: []JobRef{raw("nbac_schedule")}, Soft: []JobRef{raw("nbac_gamebook_player_stats"), Ref(PhaseReference, "player_registry")},
+			MaxConcurrency: 1, Timeout: 3 * time.Minute},
+
 		JobSpec{Phase: PhaseAnalytics, Name: "team_offense_game_summary", Description: "raw box scores + schedule → nba_analytics.team_offense_game_summary",
 			Hard: []JobRef{raw("nbac_player_boxscores"), raw("nbac_schedule")}, MaxConcurrency: 4, Timeout: 5 * time.Minute},
-		JobSpec{Phase: PhaseAnalytics, Name: "player_game_summary", Description: "box scores, props, team offense → nba_analytics.player_game_summary",
+		JobSpec{Phase: PhaseAnalytics, Name: "team_defense_game_summary", Description: "raw box scores + schedule → nba_analytics.team_defense_game_summary",
+			Hard: []JobRef{raw("nbac_player_boxscores"), raw("nbac_schedule")}, MaxConcurrency: 4, Timeout: 5 * time.Minute},
+		JobSpec{Phase: PhaseAnalytics, Name: "player_game_summary", Description: "box scores, props, team offense, game books → nba_analytics.player_game_summary",
 			Hard: []JobRef{raw("nbac_player_boxscores"), raw("nbac_schedule")},
 			Soft: []JobRef{raw("odds_api_player_points_props"), raw("bdl_player_boxscores"),
-				Ref(PhaseAnalytics, "team_offense_game_summary"), Ref(PhaseReference, "player_registry")},
+				Ref(PhaseAnalytics, "team_offense_game_summary"), Ref(PhaseReference, "player_registry"),
+				raw("nbac_gamebook_player_stats")},
 			MaxConcurrency: 4, Timeout: 5 * time.Minute},
 	)
 	if err != nil {

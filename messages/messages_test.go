@@ -14,13 +14,14 @@ import (
 
 func TestDefaultCatalog(t *testing.T) {
 	c := messages.DefaultCatalog()
-	if got := len(c.Jobs()); got != 14 {
-		t.Errorf("jobs = %d, want 14", got)
+	if got := len(c.Jobs()); got != 18 {
+		t.Errorf("jobs = %d, want 18", got)
 	}
 	got := c.Downstream(messages.Ref(messages.PhaseRaw, "nbac_player_boxscores"))
 	want := []messages.JobRef{
 		messages.Ref(messages.PhaseReference, "player_registry"),
 		messages.Ref(messages.PhaseAnalytics, "team_offense_game_summary"),
+		messages.Ref(messages.PhaseAnalytics, "team_defense_game_summary"),
 		messages.Ref(messages.PhaseAnalytics, "player_game_summary"),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

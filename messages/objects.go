@@ -38,6 +38,9 @@ const (
 	// ScrapedOddsAPIPlayerProps is The Odds API's historical player points props: one events
 	// list (OddsEventsPart) and one object per (event, snapshot) (OddsEventPart).
 	ScrapedOddsAPIPlayerProps Scraped = "odds-api/player-props"
+	// ScrapedNBACGamebooks is NBA.com's official game book PDF (statsdmz.nba.com), one part
+	// per game (GamebookPart), stored byte for byte as served.
+	ScrapedNBACGamebooks Scraped = "nba-com/gamebooks"
 )
 
 // Prefix is the "folder" of one date, ending in "/": a scraper replaces everything under
@@ -68,6 +71,11 @@ func LeagueGameLogPart(seasonType string) string {
 	}
 	return "leaguegamelog-" + strings.ToLower(strings.ReplaceAll(seasonType, " ", "")) + ".json"
 }
+
+// GamebookPart names the game book of one game by its visitor's and home team's tricodes:
+// NYKBOS.pdf (the date is the prefix's). A team plays at most one game a date, so the
+// tricodes name the game.
+func GamebookPart(away, home string) string { return away + home + ".pdf" }
 
 // oddsSnapshotLayout is a snapshot instant in object names, always UTC: 20241022T2255Z.
 const oddsSnapshotLayout = "20060102T1504Z"

@@ -21,6 +21,7 @@ func ExampleScraped() {
 	fmt.Println(messages.ScrapedOddsAPIPlayerProps.Object(date, messages.OddsEventsPart(snap.Add(-7*time.Hour))))
 	fmt.Println(messages.ScrapedOddsAPIPlayerProps.Object(date, messages.OddsEventPart("e1f2", "BOS", "NYK", snap.In(messages.Eastern))))
 	fmt.Println(messages.ScrapedOddsAPIPlayerProps.Prefix(date))
+	fmt.Println(messages.ScrapedNBACGamebooks.Object(date, messages.GamebookPart("NYK", "BOS")))
 	// Output:
 	// nba-com/schedule/2024-10-22/schedule.json
 	// nba-com/player-boxscores/2024-10-22/leaguegamelog.json
@@ -31,6 +32,7 @@ func ExampleScraped() {
 	// odds-api/player-props/2024-10-22/events-20241022T1555Z.json
 	// odds-api/player-props/2024-10-22/e1f2-BOSNYK/20241022T2255Z.json
 	// odds-api/player-props/2024-10-22/
+	// nba-com/gamebooks/2024-10-22/NYKBOS.pdf
 }
 
 func TestIsOddsEventsList(t *testing.T) {

@@ -103,8 +103,8 @@ func TestStatusPageInChromium(t *testing.T) {
 			t.Errorf("no cell drawn %s", st)
 		}
 	}
-	if !strings.Contains(bar, "76 / 84 pairs finished") {
-		t.Errorf("progress bar says %q, want 76 / 84 pairs finished", bar)
+	if !strings.Contains(bar, "104 / 112 pairs finished") {
+		t.Errorf("progress bar says %q, want 104 / 112 pairs finished", bar)
 	}
 
 	// A click shows the date's details with links to its record and its trace.

@@ -50,16 +50,11 @@ func cancelRun(ctx context.Context, e *env, f cancelFlags) error {
 	if err := ledger.CheckRunID(f.runID); err != nil {
 		return usagef("--run: %w", err)
 	}
-	cfg, err := loadConfig(ctx, e.lookuper)
+	l, _, closeLedger, err := openLedger(ctx, e)
 	if err != nil {
 		return err
 	}
-	cl, err := connect(ctx, cfg, false)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	l := ledger.New(cl.storage, cfg.Bucket, ledger.Options{})
+	defer closeLedger()
 	plan, err := l.ReadPlan(ctx, f.runID)
 	known := err == nil
 	if err != nil && !errors.Is(err, ledger.ErrNotFound) {

@@ -109,6 +109,25 @@ func TestCancelStopsAPacedRun(t *testing.T) {
 			t.Errorf("%s ran after the cancel", d)
 		}
 	}
+	// The dates it never published show as cancelled in the run's grid, saying why.
+	code, stdout, stderr = runProducer(t, vars, "status", "--job", "scrapers/bdl_games", "--start-date", dates[0], "--end-date", dates[2],
+		"--run", "paced-cancel", "--json")
+	var cells []cell
+	if err := json.Unmarshal([]byte(stdout), &cells); code != exitOK || err != nil || len(cells) != 3 {
+		t.Fatalf("status: exit %d, %v, %d cells: %s", code, err, len(cells), stderr)
+	}
+	for i, c := range cells {
+		want := []string{string(ledger.StateSucceeded), string(ledger.StateCancelled), string(ledger.StateCancelled)}[i]
+		if c.State != want || (want == string(ledger.StateCancelled) && !strings.Contains(c.LastError, "not published: run paced-cancel cancelled")) {
+			t.Errorf("status %s: %q (%s), want %s", c.Date, c.State, c.LastError, want)
+		}
+	}
+	// retry --state cancelled takes exactly those.
+	code, stdout, stderr = runProducer(t, vars, "retry", "--run", "paced-cancel", "--state", "cancelled", "--dry-run")
+	want := "run paced-cancel: would retry 2 pairs (2 cancelled)\n  2024-10-23  scrapers/bdl_games\n  2024-10-24  scrapers/bdl_games\n"
+	if code != exitOK || !strings.Contains(stdout, want) {
+		t.Errorf("retry --state cancelled: exit %d\n%s%s\nwant it to contain:\n%s", code, stdout, stderr, want)
+	}
 }
 
 func TestCancelBadInput(t *testing.T) {

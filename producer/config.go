@@ -6,6 +6,7 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/storage"
+	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/infra/cloud"
 	"github.com/nba-props/pipeline/messages"
 	"github.com/sethvargo/go-envconfig"
@@ -64,6 +65,21 @@ func connect(ctx context.Context, cfg config, withPubSub bool) (*clients, error)
 		return nil, err
 	}
 	return &cl, nil
+}
+
+// openLedger reads the environment and opens the ledger, for a command that reads it
+// (or, as cancel, writes its run markers) and publishes nothing. close releases the
+// client.
+func openLedger(ctx context.Context, e *env) (_ *ledger.Ledger, _ config, close func(), _ error) {
+	cfg, err := loadConfig(ctx, e.lookuper)
+	if err != nil {
+		return nil, cfg, nil, err
+	}
+	cl, err := connect(ctx, cfg, false)
+	if err != nil {
+		return nil, cfg, nil, err
+	}
+	return ledger.New(cl.storage, cfg.Bucket, ledger.Options{}), cfg, cl.Close, nil
 }
 
 // today is the US Eastern game date now; availability checks are relative to it.

@@ -56,6 +56,12 @@ func (l *jobLog) ran(ref messages.JobRef, date string) bool {
 // reconciler are off: a test sees each message handled once, by its own trigger.
 func consumers(t *testing.T, env *emulators.Env, log *jobLog, override map[messages.JobRef]runner.JobFunc) {
 	t.Helper()
+	consumersWith(t, env, log, override, nil)
+}
+
+// consumersWith is consumers with the runtime's options changed by opts first.
+func consumersWith(t *testing.T, env *emulators.Env, log *jobLog, override map[messages.JobRef]runner.JobFunc, opts func(*runner.Options)) {
+	t.Helper()
 	jobs := map[messages.JobRef]runner.Job{}
 	for _, s := range messages.DefaultCatalog().Jobs() {
 		ref := s.Ref()
@@ -74,12 +80,16 @@ func consumers(t *testing.T, env *emulators.Env, log *jobLog, override map[messa
 	}
 	var logs bytes.Buffer
 	var logMu sync.Mutex
-	rt, err := runner.New(runner.Options{
+	o := runner.Options{
 		PubSub: env.PubSub, Storage: env.Storage, Bucket: env.Bucket, Catalog: messages.DefaultCatalog(), Names: env.Names,
 		Jobs: jobs, DeadLetters: true, Lease: 5 * time.Second, Streams: 2, ShutdownGrace: 2 * time.Second,
 		SoftWait: -1, ReconcileEvery: -1, PublishTimeout: 20 * time.Second, LeaseWait: 500 * time.Millisecond,
 		Logger: slog.New(runner.NewLogHandler(lockedWriter{&logMu, &logs}, nil)),
-	})
+	}
+	if opts != nil {
+		opts(&o)
+	}
+	rt, err := runner.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,8 @@ func TestDailyEnqueuesYesterdayInTheDailyLane(t *testing.T) {
 	got := drain(t, env, env.Names.UnroutableSubscription(messages.PhaseScrapers))
 	want := []string{
 		"scrapers/bdl_games 2024-11-04", "scrapers/bdl_injuries 2024-11-05", "scrapers/bdl_player_boxscores 2024-11-04",
-		"scrapers/nbac_player_boxscores 2024-11-04", "scrapers/nbac_schedule 2024-11-04", "scrapers/odds_api_player_props 2024-11-04",
+		"scrapers/nbac_gamebook 2024-11-04", "scrapers/nbac_player_boxscores 2024-11-04", "scrapers/nbac_schedule 2024-11-04",
+		"scrapers/odds_api_player_props 2024-11-04",
 	}
 	if diff := cmp.Diff(want, sortedPairs(got)); diff != "" {
 		t.Fatalf("daily published (-want +got):\n%s", diff)
@@ -73,7 +74,7 @@ func TestDailyEnqueuesYesterdayInTheDailyLane(t *testing.T) {
 
 	// Another date: its games, and still today's injury report (finished above).
 	code, stdout, _ = runProducerOn(t, "2024-11-05", vars, "daily", "--date", "2024-11-01", "--dry-run")
-	for _, s := range []string{"RUN   2024-11-01  scrapers/bdl_games", "SKIP  2024-11-05  scrapers/bdl_injuries  done", "dry run: 5 to run"} {
+	for _, s := range []string{"RUN   2024-11-01  scrapers/bdl_games", "SKIP  2024-11-05  scrapers/bdl_injuries  done", "dry run: 6 to run"} {
 		if code != exitOK || !strings.Contains(stdout, s) {
 			t.Errorf("daily --date 2024-11-01 --dry-run (exit %d) lacks %q:\n%s", code, s, stdout)
 		}

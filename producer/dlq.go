@@ -96,7 +96,7 @@ func letterKey(d ledger.DeadLetterSummary, groupBy string) string {
 		if d.Job == "" {
 			return "(no job)"
 		}
-		return d.Phase + "/" + d.Job
+		return orDash(d.Phase) + "/" + d.Job
 	case "date":
 		if d.Date == "" {
 			return "(no date)"
@@ -142,16 +142,11 @@ func dlqList(ctx context.Context, e *env, f dlqListFlags) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(ctx, e.lookuper)
+	l, _, closeLedger, err := openLedger(ctx, e)
 	if err != nil {
 		return err
 	}
-	cl, err := connect(ctx, cfg, false)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	l := ledger.New(cl.storage, cfg.Bucket, ledger.Options{})
+	defer closeLedger()
 	letters, err := l.ListDeadLetters(ctx, since)
 	if err != nil {
 		return err
@@ -224,7 +219,7 @@ func dlqList(ctx context.Context, e *env, f dlqListFlags) error {
 	for _, g := range out {
 		fmt.Fprintf(w, "%s:\n", g.Key)
 		for _, x := range g.Examples {
-			job := x.Phase + "/" + x.Job
+			job := orDash(x.Phase) + "/" + x.Job
 			if x.Job == "" {
 				job = "(no job)"
 			}
@@ -341,10 +336,9 @@ func dlqReplay(ctx context.Context, e *env, f dlqReplayFlags) error {
 			jobPhase, jobName = string(ref.Phase), ref.Job
 		}
 	}
-	for _, d := range f.dates {
-		if _, err := messages.ParseDate(strings.TrimSpace(d)); err != nil {
-			return usagef("--dates: %w", err)
-		}
+	dates, err := dateList(f.dates)
+	if err != nil {
+		return err
 	}
 	since, err := parseSince(f.since, time.Now())
 	if err != nil {
@@ -368,7 +362,7 @@ func dlqReplay(ctx context.Context, e *env, f dlqReplayFlags) error {
 	replayedBefore := 0
 	for _, d := range letters {
 		if d.Reason != f.reason || (jobName != "" && d.Job != jobName) || (jobPhase != "" && d.Phase != jobPhase) ||
-			(len(f.dates) > 0 && !slices.Contains(f.dates, d.Date)) {
+			(len(dates) > 0 && !slices.Contains(dates, d.Date)) {
 			continue
 		}
 		if d.Replays > 0 && !f.again {

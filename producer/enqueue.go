@@ -17,6 +17,7 @@ import (
 	"github.com/nba-props/pipeline/consumers/telemetry"
 	"github.com/nba-props/pipeline/messages"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 	"google.golang.org/grpc/codes"
 	grpcstatus "google.golang.org/grpc/status"
@@ -81,12 +82,10 @@ func selectionFlags(cmd *cobra.Command, f *enqueueFlags) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.phase, "phase", "", "phase of the jobs: "+phaseList())
 	fl.StringVar(&f.job, "job", "", `job name within the phase, or "all"`)
-	fl.StringVar(&f.start, "start-date", "", "first game date, YYYY-MM-DD (US Eastern)")
-	fl.StringVar(&f.end, "end-date", "", "last game date, inclusive")
+	rangeFlags(fl, &f.start, &f.end, &f.maxDates)
 	fl.StringSliceVar(&f.dates, "dates", nil, "explicit game dates instead of a range, comma-separated")
 	fl.BoolVar(&f.force, "force", false, "publish pairs the ledger shows finished, and run them again")
 	fl.IntVar(&f.limit, "limit", 0, "publish at most N messages (0: no limit)")
-	fl.IntVar(&f.maxDates, "max-dates", defaultMaxDates, "refuse a range of more dates than this")
 	fl.StringVar(&f.stopAfter, "stop-after", "", "last phase the chain may reach (default: all phases)")
 	fl.BoolVar(&f.newestFirst, "newest-first", false, "publish the dates in descending order (--limit then keeps the newest)")
 }
@@ -375,6 +374,28 @@ func selectJobs(c *messages.Catalog, phase messages.Phase, job string) ([]messag
 	return []messages.JobSpec{s}, nil
 }
 
+// rangeFlags are the flags of a command over a range of game dates, which expandDates
+// reads: --start-date, --end-date and --max-dates, the same in every command.
+func rangeFlags(fl *pflag.FlagSet, start, end *string, maxDates *int) {
+	fl.StringVar(start, "start-date", "", "first game date, YYYY-MM-DD (US Eastern)")
+	fl.StringVar(end, "end-date", "", "last game date, inclusive")
+	fl.IntVar(maxDates, "max-dates", defaultMaxDates, "refuse a range of more dates than this")
+}
+
+// dateList reads --dates: game dates, sorted, without duplicates.
+func dateList(list []string) ([]string, error) {
+	var out []string
+	for _, d := range list {
+		d = strings.TrimSpace(d)
+		if _, err := messages.ParseDate(d); err != nil {
+			return nil, usagef("--dates: %w (dates are YYYY-MM-DD game dates)", err)
+		}
+		out = append(out, d)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
 // expandDates turns the date flags into a sorted list without duplicates. withList says the
 // command has --dates, so that the hints name only flags it has.
 func expandDates(start, end string, list []string, withList bool, maxDates int) ([]string, error) {
@@ -382,16 +403,10 @@ func expandDates(start, end string, list []string, withList bool, maxDates int) 
 	case len(list) > 0 && (start != "" || end != ""):
 		return nil, usagef("give either --dates or --start-date and --end-date, not both")
 	case len(list) > 0:
-		var out []string
-		for _, d := range list {
-			d = strings.TrimSpace(d)
-			if _, err := messages.ParseDate(d); err != nil {
-				return nil, usagef("--dates: %w (dates are YYYY-MM-DD game dates)", err)
-			}
-			out = append(out, d)
+		out, err := dateList(list)
+		if err != nil {
+			return nil, err
 		}
-		slices.Sort(out)
-		out = slices.Compact(out)
 		if len(out) > maxDates {
 			return nil, usagef("--dates lists %s, more than --max-dates %d: split the run or raise --max-dates", plural(len(out), "date"), maxDates)
 		}

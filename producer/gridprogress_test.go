@@ -91,8 +91,8 @@ func TestStatusWatchShowsProgressAndETA(t *testing.T) {
 	if code := <-done; code != exitOK {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	// 5 scrapers serve the date (bdl_injuries only the current day); 2 finished.
-	for _, want := range []string{"progress: 2/5 pairs finished (40%): scrapers 2/5", "pairs/s over the last", "ETA "} {
+	// 6 scrapers serve the date (bdl_injuries only the current day); 2 finished.
+	for _, want := range []string{"progress: 2/6 pairs finished (33%): scrapers 2/6", "pairs/s over the last", "ETA "} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("status --watch lacks %q:\n%s", want, out.String())
 		}

@@ -169,14 +169,14 @@ func TestDryRunPublishesNothing(t *testing.T) {
 	}
 	runs := strings.Count(stdout, "RUN ")
 	skips := strings.Count(stdout, "SKIP ")
-	// Six scrapers × three dates; the injury report cannot be backfilled.
-	if runs != 15 || skips != 3 {
-		t.Errorf("plan has %d RUN and %d SKIP lines, want 15 and 3:\n%s", runs, skips, stdout)
+	// Seven scrapers × three dates; the injury report cannot be backfilled.
+	if runs != 18 || skips != 3 {
+		t.Errorf("plan has %d RUN and %d SKIP lines, want 18 and 3:\n%s", runs, skips, stdout)
 	}
 	if !strings.Contains(stdout, "SKIP  2024-10-22  scrapers/bdl_injuries  unavailable: ") {
 		t.Errorf("plan does not give the reason for the injury report:\n%s", stdout)
 	}
-	if !strings.Contains(stdout, "dry run: 15 to run, 3 skipped (unavailable: 3); nothing published") {
+	if !strings.Contains(stdout, "dry run: 18 to run, 3 skipped (unavailable: 3); nothing published") {
 		t.Errorf("plan totals missing:\n%s", stdout)
 	}
 	if got := drain(t, env, env.Names.UnroutableSubscription(messages.PhaseScrapers)); len(got) != 0 {
@@ -233,7 +233,7 @@ func TestLimitPublishesExactly(t *testing.T) {
 			t.Errorf("--limit 7 published %s %s, beyond the first dates", r.Ref(), r.Date)
 		}
 	}
-	if !strings.Contains(stdout, "published 7 of 7") || !strings.Contains(stdout, "over limit: 43") {
+	if !strings.Contains(stdout, "published 7 of 7") || !strings.Contains(stdout, "over limit: 53") {
 		t.Errorf("summary does not account for the limit:\n%s", stdout)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/consumers/runner"
@@ -25,7 +26,9 @@ func TestMaxInFlightPacesTheRun(t *testing.T) {
 	pgs := messages.Ref(messages.PhaseAnalytics, "player_game_summary")
 	oldestScraped := make(chan struct{})
 	var log jobLog
-	consumers(t, env, &log, map[messages.JobRef]runner.JobFunc{
+	// Soft waits on, as in production: without them a job runs before a soft upstream of
+	// its date finishes and again when it does, after the date looked finished.
+	consumersWith(t, env, &log, map[messages.JobRef]runner.JobFunc{
 		pgs: func(ctx context.Context, req messages.Request) (runner.Result, error) {
 			if req.Date == dates[4] {
 				select {
@@ -48,7 +51,7 @@ func TestMaxInFlightPacesTheRun(t *testing.T) {
 			}
 			return runner.Result{Objects: []runner.Object{{Name: "g/" + req.Date, Generation: 1}}}, nil
 		},
-	})
+	}, func(o *runner.Options) { o.SoftWait, o.ReconcileEvery = 2*time.Second, 500*time.Millisecond })
 
 	code, stdout, stderr := runProducerAsync(t, vars, "enqueue", "--phase", "scrapers", "--job", "all", "--start-date", dates[0], "--end-date", dates[4],
 		"--newest-first", "--max-in-flight", "2", "--poll-every", "100ms", "--run-id", "paced")()
@@ -84,12 +87,12 @@ func TestMaxInFlightPacesTheRun(t *testing.T) {
 		t.Errorf("dates started in the order %v, want %s and %s first, then the rest newest first", order, dates[4], dates[3])
 	}
 	for _, s := range []string{
-		"run paced: publishing 25 messages to " + env.Names.Topic(messages.PhaseScrapers) + ", at most 2 dates in flight",
-		"run paced: published 2024-10-26 (5 messages); 1 in flight, 4 dates to publish",
-		"run paced: 2024-10-24 finished: 10 succeeded, 1 dead, 1 blocked (",
-		"run paced: 2024-10-26 finished: 12 succeeded (",
+		"run paced: publishing 30 messages to " + env.Names.Topic(messages.PhaseScrapers) + ", at most 2 dates in flight",
+		"run paced: published 2024-10-26 (6 messages); 1 in flight, 4 dates to publish",
+		"run paced: 2024-10-24 finished: 14 succeeded, 1 dead, 1 blocked (",
+		"run paced: 2024-10-26 finished: 16 succeeded (",
 		"(5 of 5 dates)",
-		"run paced: published 25 of 25;",
+		"run paced: published 30 of 30;",
 	} {
 		if !strings.Contains(stdout, s) {
 			t.Errorf("output lacks %q:\n%s", s, stdout)

@@ -92,10 +92,10 @@ func TestPlanCountsTheChain(t *testing.T) {
 			t.Errorf("%s: run %s, skip %q; want run %s, skip %q", key, got[key].pair, got[key].skip, want.pair, want.skip)
 		}
 	}
-	// 5 scrapers x 3 dates - 1 finished; 4 raw jobs (the injury job cannot run) x 3 - 1 not
-	// reached; the registry and two analytics jobs x 3.
-	if p.RunPairs != 14+11+9 || len(p.Pairs) != 18+15+9 {
-		t.Errorf("%d pairs run of %d listed, want 34 of 42", p.RunPairs, len(p.Pairs))
+	// 6 scrapers x 3 dates - 1 finished; 5 raw jobs (the injury job cannot run) x 3 - 1 not
+	// reached; the two registries and three analytics jobs x 3.
+	if p.RunPairs != 17+14+15 || len(p.Pairs) != 21+18+15 {
+		t.Errorf("%d pairs run of %d listed, want 46 of 54", p.RunPairs, len(p.Pairs))
 	}
 
 	games := map[string]float64{}
@@ -124,6 +124,10 @@ func TestPlanCountsTheChain(t *testing.T) {
 	if req["nbastats"] != 3 || req["bdl"] != 3+1+4+3 {
 		t.Errorf("requests %v: want 3 nbastats and 11 bdl", req)
 	}
+	// statsdmz.nba.com: one game book per game.
+	if math.Abs(req["nbastatsdmz"]-(2+11+avg)) > 1e-6 {
+		t.Errorf("requests %v: want %v nbastatsdmz, one per game", req, 2+11+avg)
+	}
 	if !p.Credits.Known || *p.Credits.Remaining != 20_000 || p.Credits.Floor != 500 || p.Credits.Over != 0 {
 		t.Errorf("credits %+v: want known, 20,000 remaining, floor 500, not over", p.Credits)
 	}
@@ -133,7 +137,9 @@ func TestPlanCountsTheChain(t *testing.T) {
 	}
 	want := map[string]int{"nba_raw.nbac_schedule": 2, "nba_raw.nbac_player_boxscores": 3, "nba_raw.bdl_player_boxscores": 3,
 		"nba_raw.odds_api_player_points_props": 3, "nba_reference.player_registry": 3,
-		"nba_analytics.team_offense_game_summary": 3, "nba_analytics.player_game_summary": 3}
+		"nba_raw.nbac_gamebook_player_stats": 3, "nba_reference.gamebook_registry": 3,
+		"nba_analytics.team_offense_game_summary": 3, "nba_analytics.team_defense_game_summary": 3,
+		"nba_analytics.player_game_summary": 3}
 	if diff := cmp.Diff(want, tables); diff != "" {
 		t.Errorf("BigQuery jobs per table (-want +got):\n%s", diff)
 	}

@@ -108,12 +108,17 @@ func retry(ctx context.Context, e *env, f retryFlags) error {
 	}
 	var reqs []messages.Request
 	count := map[ledger.State]int{}
+	touched := map[string]bool{} // "phase/job date" the run moved
+	var last *ledger.Record      // a record the run moved: its lane and stop-after are the run's
 	for _, s := range e.catalog.Jobs() {
 		sums, err := l.List(ctx, s.Ref(), from, to)
 		if err != nil {
 			return fmt.Errorf("reading the ledger: %w", err)
 		}
 		for _, sum := range sums {
+			if sum.RunID == f.runID {
+				touched[sum.Ref().String()+" "+sum.Date] = true
+			}
 			if sum.RunID != f.runID || !states[sum.State] || (f.reason != "" && sum.Reason != f.reason) {
 				continue
 			}
@@ -121,11 +126,26 @@ func retry(ctx context.Context, e *env, f retryFlags) error {
 			if err != nil {
 				return err
 			}
+			last = &rec
 			req := messages.Request{Version: messages.Version, Phase: rec.Phase, Job: rec.Job, Date: rec.Date, RunID: f.runID,
 				Trigger: messages.Trigger{Kind: messages.TriggerProducer}, StopAfter: rec.StopAfter, Lane: rec.Lane,
 				Force: sum.State == ledger.StatePartial}
 			reqs = append(reqs, req)
 			count[sum.State]++
+		}
+	}
+	// A cancelled run paced by --max-in-flight left pairs of its plan unpublished: status
+	// shows them cancelled, and --state cancelled retries them too.
+	if states[ledger.StateCancelled] && hasPlan && f.reason == "" {
+		if _, err := l.Cancelled(ctx, f.runID); err == nil {
+			unpublished, err := planUnpublished(ctx, l, e.catalog, plan, touched, last)
+			if err != nil {
+				return err
+			}
+			reqs = append(reqs, unpublished...)
+			count[ledger.StateCancelled] += len(unpublished)
+		} else if !errors.Is(err, ledger.ErrNotFound) {
+			return err
 		}
 	}
 	what := strings.Join(f.states, " or ")
@@ -213,4 +233,41 @@ func retry(ctx context.Context, e *env, f retryFlags) error {
 	}
 	fmt.Fprintf(e.stdout, "run %s: published %d of %d; follow it with producer status --run %s\n", runID, published, len(reqs), runID)
 	return nil
+}
+
+// planUnpublished are the requests of the plan's pairs the run never moved, with the lane
+// and stop-after of a record it did move (the whole run has the same), else of any record
+// of the run, else the backfill lane through every phase.
+func planUnpublished(ctx context.Context, l *ledger.Ledger, c *messages.Catalog, plan ledger.Plan, touched map[string]bool, like *ledger.Record) ([]messages.Request, error) {
+	var out []messages.Request
+	for _, s := range c.Jobs() {
+		for _, d := range plan.Pairs[s.Ref().String()] {
+			if touched[s.Ref().String()+" "+d] {
+				continue
+			}
+			out = append(out, messages.Request{Version: messages.Version, Phase: s.Phase, Job: s.Name, Date: d, RunID: plan.RunID,
+				Trigger: messages.Trigger{Kind: messages.TriggerProducer}, Lane: messages.LaneBackfill})
+		}
+	}
+	if like == nil && len(out) > 0 {
+		for key := range touched {
+			ref, date, _ := strings.Cut(key, " ")
+			r, err := messages.ParseJobRef(ref)
+			if err != nil {
+				continue
+			}
+			rec, _, err := l.Get(ctx, r, date)
+			if err != nil {
+				return nil, err
+			}
+			like = &rec
+			break
+		}
+	}
+	if like != nil {
+		for i := range out {
+			out[i].Lane, out[i].StopAfter = like.Lane, like.StopAfter
+		}
+	}
+	return out, nil
 }

@@ -65,10 +65,8 @@ func serveCmd(e *env) *cobra.Command {
 	fl.StringVar(&f.addr, "addr", defaultServeAddr, "address to listen on (host:port; :8099 for every interface)")
 	fl.StringVar(&f.job, "job", "all", `job name, phase/job, or "all"`)
 	fl.StringVar(&f.phase, "phase", "", "only jobs of this phase")
-	fl.StringVar(&f.start, "start-date", "", "first game date, YYYY-MM-DD")
-	fl.StringVar(&f.end, "end-date", "", "last game date, inclusive")
+	rangeFlags(fl, &f.start, &f.end, &f.maxDates)
 	fl.StringVar(&f.runID, "run", "", "show this run: the dates of its plan (unless given), records it last touched")
-	fl.IntVar(&f.maxDates, "max-dates", defaultMaxDates, "refuse a range of more dates than this")
 	return cmd
 }
 
@@ -93,16 +91,11 @@ func serve(ctx context.Context, e *env, f serveFlags) error {
 			return err
 		}
 	}
-	cfg, err := loadConfig(ctx, e.lookuper)
+	l, cfg, closeLedger, err := openLedger(ctx, e)
 	if err != nil {
 		return err
 	}
-	cl, err := connect(ctx, cfg, false)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	l := ledger.New(cl.storage, cfg.Bucket, ledger.Options{})
+	defer closeLedger()
 	if dates == nil {
 		if dates, err = planDates(ctx, l, f.runID, f.maxDates); err != nil {
 			return err

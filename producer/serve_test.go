@@ -193,10 +193,10 @@ func TestStatusPageJSONRecordAndMetrics(t *testing.T) {
 	if !low.RowsLow || low.ExpectedRows != 312 {
 		t.Errorf("raw/nbac_player_boxscores 2024-10-25: low %v, expected rows %d; want LOW with 312 (12 games × 26)", low.RowsLow, low.ExpectedRows)
 	}
-	// 6 scrapers, 5 raw, 1 reference and 2 analytics jobs, of which 12 serve past dates
+	// 7 scrapers, 6 raw, 2 reference and 3 analytics jobs, of which 16 serve past dates
 	// (bdl_injuries has no history), over 7 dates.
-	if g := p.Progress; g.Total != 84 || g.Finished != 84-8 {
-		t.Errorf("progress %d/%d, want 76/84 (failed, stalled, running, waiting and 4 not run yet)", g.Finished, g.Total)
+	if g := p.Progress; g.Total != 112 || g.Finished != 112-8 {
+		t.Errorf("progress %d/%d, want 104/112 (failed, stalled, running, waiting and 4 not run yet)", g.Finished, g.Total)
 	}
 	if p.Progress.PerSecond <= 0 || p.Progress.ETA <= 0 {
 		t.Errorf("throughput %.3f/s, ETA %s; want both from the records finished in the last minutes", p.Progress.PerSecond, p.Progress.ETA)
@@ -224,7 +224,7 @@ func TestStatusPageJSONRecordAndMetrics(t *testing.T) {
 	code, body = get(t, srv.URL+"/metrics")
 	for _, want := range []string{
 		`pipeline_ledger_records{otel_scope_name="github.com/nba-props/pipeline",otel_scope_schema_url="",otel_scope_version="",pipeline_job="odds_api_player_props",pipeline_phase="scrapers",pipeline_state="dead"} 1`,
-		`pipeline_backfill_pairs{kind="finished",otel_scope_name="github.com/nba-props/pipeline",otel_scope_schema_url="",otel_scope_version=""} 76`,
+		`pipeline_backfill_pairs{kind="finished",otel_scope_name="github.com/nba-props/pipeline",otel_scope_schema_url="",otel_scope_version=""} 104`,
 	} {
 		if code != http.StatusOK || !strings.Contains(body, want) {
 			t.Errorf("/metrics (%d) lacks %s:\n%s", code, want, body)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -39,11 +40,9 @@ func statusCmd(e *env) *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&f.job, "job", "", `job name, phase/job, or "all"`)
 	fl.StringVar(&f.phase, "phase", "", "only jobs of this phase")
-	fl.StringVar(&f.start, "start-date", "", "first game date, YYYY-MM-DD")
-	fl.StringVar(&f.end, "end-date", "", "last game date, inclusive")
+	rangeFlags(fl, &f.start, &f.end, &f.maxDates)
 	fl.StringVar(&f.runID, "run", "", "only records last touched by this run id")
 	fl.BoolVar(&f.json, "json", false, "print JSON, one object per (job, date)")
-	fl.IntVar(&f.maxDates, "max-dates", defaultMaxDates, "refuse a range of more dates than this")
 	fl.DurationVar(&f.watch, "watch", 0, "redraw the grid at this interval until interrupted (e.g. 2s)")
 	return cmd
 }
@@ -161,16 +160,11 @@ func status(ctx context.Context, e *env, f statusFlags) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(ctx, e.lookuper)
+	l, _, closeLedger, err := openLedger(ctx, e)
 	if err != nil {
 		return err
 	}
-	cl, err := connect(ctx, cfg, false)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	l := ledger.New(cl.storage, cfg.Bucket, ledger.Options{})
+	defer closeLedger()
 	if f.watch <= 0 {
 		return statusOnce(ctx, e, f, l, specs, dates)
 	}
@@ -248,10 +242,18 @@ func gridCells(ctx context.Context, l *ledger.Ledger, specs []messages.JobSpec, 
 	if err != nil {
 		return nil, nil, err
 	}
+	unpublished, err := cancelledUnpublished(ctx, l, runID)
+	if err != nil {
+		return nil, nil, err
+	}
 	for _, d := range dates {
 		for _, s := range specs {
 			c := cell{Date: d, Phase: string(s.Phase), Job: s.Name}
-			if sum, ok := grid[s.Ref()][d]; ok {
+			sum, ok := grid[s.Ref()][d]
+			if !ok && unpublished != nil {
+				c.State, c.RunID, c.LastError = unpublished(s.Ref(), d)
+			}
+			if ok {
 				c.State, c.Attempts, c.Rows, c.Objects, c.Emitted = string(sum.State), sum.Attempts, sum.Rows, sum.Objects, sum.Emitted
 				c.RunID, c.Reason, c.LastError, c.Updated = sum.RunID, sum.Reason, sum.LastError, sum.Updated
 				c.Incomplete, c.TraceID = sum.Incomplete, sum.TraceID
@@ -274,6 +276,40 @@ func gridCells(ctx context.Context, l *ledger.Ledger, specs []messages.JobSpec, 
 	}
 	flagLowRows(cells, games)
 	return cells, games, nil
+}
+
+// cancelledUnpublished, for a cancelled run, tells the pairs of its plan it never
+// published (a run paced by --max-in-flight stops publishing when cancelled): they show
+// as cancelled, as the pairs whose messages the consumers dropped do. It is nil for no
+// run, or a run not cancelled or without a plan.
+func cancelledUnpublished(ctx context.Context, l *ledger.Ledger, runID string) (func(messages.JobRef, string) (string, string, string), error) {
+	if runID == "" {
+		return nil, nil
+	}
+	c, err := l.Cancelled(ctx, runID)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the ledger: %w", err)
+	}
+	plan, err := l.ReadPlan(ctx, runID)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the ledger: %w", err)
+	}
+	why := fmt.Sprintf("not published: run %s cancelled at %s", runID, c.Cancelled.UTC().Format(time.RFC3339))
+	if c.Reason != "" {
+		why += " (" + c.Reason + ")"
+	}
+	return func(ref messages.JobRef, date string) (string, string, string) {
+		if !plan.Has(ref, date) {
+			return "", "", ""
+		}
+		return string(ledger.StateCancelled), runID, why
+	}, nil
 }
 
 // upstreamRecords reads the records that waiting records of the grid wait for, by

@@ -39,7 +39,7 @@ func Jobs(deps Deps) (map[string]runner.Job, error) {
 		return nil, errors.New("analytics jobs: Deps needs BigQuery")
 	}
 	out := map[string]runner.Job{}
-	for _, table := range []string{"team_offense_game_summary", "player_game_summary"} {
+	for _, table := range []string{"team_offense_game_summary", "team_defense_game_summary", "player_game_summary"} {
 		sql, err := queries.ReadFile(table + ".sql")
 		if err != nil {
 			return nil, fmt.Errorf("analytics job %s: %w", table, err)

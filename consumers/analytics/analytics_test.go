@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/nba-props/pipeline/consumers/analytics"
 	"github.com/nba-props/pipeline/consumers/raw"
@@ -39,18 +40,24 @@ func run(t *testing.T, jobs map[string]runner.Job, p messages.Phase, date string
 // summary is what the ground truth fixes for one player_game_summary row.
 type summary struct {
 	Team, Opponent string
-	Minutes        float64
-	Points         int64
+	Minutes        *float64
+	Points         *int64
 	Line           *float64
 	Result         *string
 	Margin         *float64
 	HasLine        bool
+	Availability   *string
+	Reason         *string
+	Category       *string
+	Void           bool
 }
 
-// TestPlayerGameSummaryMatchesTruth loads three simulated dates through the raw jobs and the
+// TestPlayerGameSummaryMatchesTruth loads simulated dates through the raw jobs and the
 // analytics queries: every player_game_summary row equals the simulator's ground truth (its
-// own model: box score, consensus closing line, OVER/UNDER/PUSH), and no row is missing or
-// extra. The props include in-game snapshots, whose lines must be ignored.
+// own model: box score, consensus closing line, OVER/UNDER/PUSH, the game book's
+// availability), and no row is missing or extra. A player with a closing line who did not
+// play has a row too, with the book's reason and the line void, also when the book printed
+// only his last name. The props include in-game snapshots, whose lines must be ignored.
 func TestPlayerGameSummaryMatchesTruth(t *testing.T) {
 	t.Parallel()
 	env := warehousetest.Start(t)
@@ -63,12 +70,19 @@ func TestPlayerGameSummaryMatchesTruth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines, pushes := 0, 0
-	for _, date := range []string{"2024-10-22", "2024-12-25", "2025-03-14"} {
+	str := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	lines, pushes, voids, byLastName := 0, 0, 0, 0
+	for _, date := range []string{"2024-10-22", "2024-10-24", "2024-10-26", "2024-11-25", "2024-12-25", "2025-03-14"} {
 		env.Put(t, warehousetest.Capture(t, sim, date))
 		// In-game snapshots carry lines that moved after tip-off: they must not count.
 		env.Put(t, warehousetest.CaptureOdds(t, sim, date, 20*time.Minute, 75*time.Minute))
-		run(t, rawJobs, messages.PhaseRaw, date, "nbac_schedule", "nbac_player_boxscores", "bdl_player_boxscores", "odds_api_player_points_props")
+		run(t, rawJobs, messages.PhaseRaw, date, "nbac_schedule", "nbac_player_boxscores", "bdl_player_boxscores",
+			"odds_api_player_points_props", "nbac_gamebook_player_stats")
 		run(t, jobs, messages.PhaseAnalytics, date, "team_offense_game_summary")
 		res := run(t, jobs, messages.PhaseAnalytics, date, "player_game_summary")["player_game_summary"]
 
@@ -78,11 +92,9 @@ func TestPlayerGameSummaryMatchesTruth(t *testing.T) {
 		}
 		want := map[string]summary{}
 		for _, p := range truth.Players {
-			s := summary{Team: p.TeamAbbr, Opponent: p.OpponentAbbr, Minutes: p.Minutes, Points: int64(p.Points), Line: p.PointsLine, Margin: p.LineMargin, HasLine: p.PointsLine != nil}
-			if p.OverUnder != "" {
-				r := p.OverUnder
-				s.Result = &r
-			}
+			m, pts := p.Minutes, int64(p.Points)
+			s := summary{Team: p.TeamAbbr, Opponent: p.OpponentAbbr, Minutes: &m, Points: &pts, Line: p.PointsLine, Margin: p.LineMargin,
+				HasLine: p.PointsLine != nil, Result: str(p.OverUnder), Availability: str(p.Availability)}
 			want[p.GameID+"/"+p.PlayerLookup] = s
 			if s.HasLine {
 				lines++
@@ -91,15 +103,39 @@ func TestPlayerGameSummaryMatchesTruth(t *testing.T) {
 				}
 			}
 		}
+		books, _ := sim.Gamebooks(date)
+		for _, v := range truth.VoidLines {
+			line := v.PointsLine
+			want[v.GameID+"/"+v.PlayerLookup] = summary{Team: v.TeamAbbr, Opponent: v.OpponentAbbr, Line: &line, HasLine: true,
+				Availability: str(v.Status), Reason: str(v.Reason), Category: str(v.Category), Void: true}
+			voids++
+			for _, b := range books {
+				for _, p := range b.Players {
+					if b.GameID == v.GameID && p.PlayerLookup == v.PlayerLookup && p.BookLookup == "" {
+						byLastName++
+					}
+				}
+			}
+		}
 		got := map[string]summary{}
 		for _, r := range env.Partition(t, "nba_analytics.player_game_summary", "game_date", date) {
 			s := summary{
-				Team: r["team_abbr"].(string), Opponent: r["opponent_abbr"].(string),
-				Minutes: r["minutes"].(float64), Points: int64(r["points"].(float64)),
-				Line: floatPtr(r["points_line"]), Margin: floatPtr(r["line_margin"]), HasLine: r["has_prop_line"].(bool),
+				Team: fmt.Sprint(r["team_abbr"]), Opponent: fmt.Sprint(r["opponent_abbr"]),
+				Minutes: floatPtr(r["minutes"]), Line: floatPtr(r["points_line"]), Margin: floatPtr(r["line_margin"]),
+				HasLine: r["has_prop_line"].(bool), Void: r["line_void"].(bool),
 			}
-			if v, ok := r["over_under_result"].(string); ok {
-				s.Result = &v
+			if s.Team == "<nil>" || s.Opponent == "<nil>" {
+				s.Team, s.Opponent = "", ""
+			}
+			if p := floatPtr(r["points"]); p != nil {
+				n := int64(*p)
+				s.Points = &n
+			}
+			for col, dst := range map[string]**string{"over_under_result": &s.Result, "availability_status": &s.Availability,
+				"availability_reason": &s.Reason, "availability_category": &s.Category} {
+				if v, ok := r[col].(string); ok {
+					*dst = &v
+				}
 			}
 			key := fmt.Sprint(r["game_id"], "/", r["player_lookup"])
 			if _, dup := got[key]; dup {
@@ -117,10 +153,10 @@ func TestPlayerGameSummaryMatchesTruth(t *testing.T) {
 			t.Errorf("%s: Result.Rows = %v, want %d", date, res.Rows, len(want))
 		}
 	}
-	if lines == 0 {
-		t.Error("no row had a prop line: the comparison of lines proved nothing")
+	if lines == 0 || voids == 0 || byLastName == 0 {
+		t.Errorf("%d rows with a line, %d void lines, %d of them a last name the book could not resolve: the comparison proved too little", lines, voids, byLastName)
 	}
-	t.Logf("%d rows with a line, %d pushes", lines, pushes)
+	t.Logf("%d rows with a line, %d pushes, %d void lines (%d by last name)", lines, pushes, voids, byLastName)
 }
 
 func floatPtr(v any) *float64 {
@@ -194,6 +230,9 @@ func TestSoftUpstreamArrivingLater(t *testing.T) {
 	first := run(t, jobs, messages.PhaseAnalytics, date, "player_game_summary")["player_game_summary"]
 	count := func() (rows, lines, usage, bdl int) {
 		for _, r := range env.Partition(t, "nba_analytics.player_game_summary", "game_date", date) {
+			if r["line_void"] == true {
+				continue // a line of a player who did not play: no box score of his own
+			}
 			rows++
 			if r["has_prop_line"] == true {
 				lines++
@@ -219,6 +258,78 @@ func TestSoftUpstreamArrivingLater(t *testing.T) {
 	rows2, lines2, usage2, bdl2 := count()
 	if rows2 != rows || lines2 == 0 || usage2 != rows || bdl2 != rows {
 		t.Errorf("after the soft upstreams: %d rows (before %d), %d with lines, %d with usage, %d with BDL; want the same rows, lines, usage and BDL on every row", rows2, rows, lines2, usage2, bdl2)
+	}
+	// The game books come last: every player who played becomes active, nothing else moves.
+	availability := func() map[any]int {
+		out := map[any]int{}
+		for _, r := range env.Partition(t, "nba_analytics.player_game_summary", "game_date", date) {
+			if r["line_void"] == false {
+				out[r["availability_status"]]++
+			}
+		}
+		return out
+	}
+	if got := availability(); got[nil] != rows {
+		t.Errorf("without game books: availability %v; want NULL on all %d rows", got, rows)
+	}
+	run(t, rawJobs, messages.PhaseRaw, date, "nbac_gamebook_player_stats")
+	run(t, jobs, messages.PhaseAnalytics, date, "player_game_summary")
+	if got := availability(); got["active"] != rows {
+		t.Errorf("with the game books: availability %v; want active on all %d rows", got, rows)
+	}
+	if rows3, lines3, usage3, bdl3 := count(); rows3 != rows || lines3 != lines2 || usage3 != usage2 || bdl3 != bdl2 {
+		t.Errorf("with the game books: %d rows, %d lines, %d usage, %d BDL; want them as before (%d, %d, %d, %d)", rows3, lines3, usage3, bdl3, rows, lines2, usage2, bdl2)
+	}
+}
+
+// TestTeamDefenseMatchesTruth: each team's defensive row equals what the simulator says its
+// opponent scored, shot, rebounded and turned over, with the game's pace.
+func TestTeamDefenseMatchesTruth(t *testing.T) {
+	t.Parallel()
+	env := warehousetest.Start(t)
+	sim := warehousetest.Sim(time.Time{})
+	rawJobs, err := raw.Jobs(raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := analytics.Jobs(analytics.Deps{BigQuery: env.BigQuery})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, date := range []string{"2024-11-15", "2024-12-25"} {
+		env.Put(t, warehousetest.Capture(t, sim, date))
+		run(t, rawJobs, messages.PhaseRaw, date, "nbac_schedule", "nbac_player_boxscores")
+		res := run(t, jobs, messages.PhaseAnalytics, date, "team_defense_game_summary")["team_defense_game_summary"]
+		truth, err := sim.Truth(date)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]sourcesim.TeamDefenseTruth{}
+		for _, d := range truth.Defense {
+			want[d.GameID+"/"+d.TeamAbbr] = d
+		}
+		got := map[string]sourcesim.TeamDefenseTruth{}
+		for _, r := range env.Partition(t, "nba_analytics.team_defense_game_summary", "game_date", date) {
+			n := func(col string) int { return int(r[col].(float64)) }
+			got[fmt.Sprint(r["game_id"], "/", r["team_abbr"])] = sourcesim.TeamDefenseTruth{
+				GameID: r["game_id"].(string), GameDate: r["game_date"].(string), TeamAbbr: r["team_abbr"].(string),
+				OpponentAbbr: r["opponent_abbr"].(string), IsHome: r["is_home"].(bool),
+				OppPoints: n("opponent_points"), OppFGM: n("opponent_fgm"), OppFGA: n("opponent_fga"), OppFG3M: n("opponent_fg3m"),
+				OppFG3A: n("opponent_fg3a"), OppFTM: n("opponent_ftm"), OppFTA: n("opponent_fta"),
+				OppOffReb: n("opponent_offensive_rebounds"), OppRebounds: n("opponent_rebounds"), DefReb: n("defensive_rebounds"),
+				TurnoversForced: n("turnovers_forced"), Steals: n("steals"), Blocks: n("blocks"),
+				OppPossessions: r["opponent_possessions"].(float64), Pace: r["pace"].(float64), DefensiveRating: r["defensive_rating"].(float64),
+			}
+		}
+		if len(want) == 0 {
+			t.Fatalf("%s: no defense rows in the truth", date)
+		}
+		if diff := cmp.Diff(want, got, cmpopts.EquateApprox(0, 1e-9)); diff != "" {
+			t.Errorf("%s: team_defense_game_summary differs from the ground truth (-truth +table):\n%s", date, diff)
+		}
+		if res.Rows[date] != int64(len(want)) {
+			t.Errorf("%s: Result.Rows %v, want %d", date, res.Rows, len(want))
+		}
 	}
 }
 

@@ -1,7 +1,9 @@
--- player_game_summary: one row per player of @game_date who played. The box score comes from
+-- player_game_summary: one row per player of @game_date who played, and one per player with a
+-- consensus line who did not play (a late scratch: his line is void). The box score comes from
 -- NBA.com (primary) or, for a player NBA.com lacks, from Ball Don't Lie; the consensus
 -- points line is the median across bookmakers of each bookmaker's line at its latest
--- snapshot before tip-off (the mean of the two middle lines for an even count).
+-- snapshot before tip-off (the mean of the two middle lines for an even count). The game
+-- book, when loaded, gives each player's availability: active, or why he did not play.
 WITH nbac AS (
   SELECT *
   FROM `nba_raw.nbac_player_boxscores`
@@ -74,6 +76,58 @@ team AS (
   SELECT game_id, team_abbr, fga, fta, turnovers, team_minutes
   FROM `nba_analytics.team_offense_game_summary`
   WHERE game_date = @game_date
+),
+book AS (
+  SELECT game_id, season_year, team_abbr, opponent_abbr, is_home, name_key, player_full_name, player_lookup,
+    status, reason, reason_category
+  FROM `nba_raw.nbac_gamebook_player_stats`
+  WHERE game_date = @game_date
+),
+games AS (
+  SELECT game_id, MAX(season_year) AS season_year
+  FROM box
+  GROUP BY game_id
+),
+void AS (
+  -- A consensus line of a player without a box score row, in a game that has box scores.
+  SELECT c.game_id, g.season_year, c.player_lookup, c.points_line, c.bookmaker_count
+  FROM consensus AS c
+  JOIN games AS g ON g.game_id = c.game_id
+  LEFT JOIN box AS x ON x.game_id = c.game_id AND x.player_lookup = c.player_lookup
+  WHERE x.player_lookup IS NULL
+),
+void_entry AS (
+  -- The book's entries that may be the void line's player: the one with his player_lookup, or
+  -- a last name the book could not resolve that ends his player_lookup.
+  SELECT
+    v.game_id,
+    v.player_lookup,
+    b.team_abbr,
+    b.opponent_abbr,
+    b.is_home,
+    b.player_full_name,
+    b.status,
+    b.reason,
+    b.reason_category,
+    IF(b.player_lookup IS NOT NULL, 1, 0) AS by_lookup
+  FROM void AS v
+  JOIN book AS b
+    ON b.game_id = v.game_id
+    AND (b.player_lookup = v.player_lookup
+      OR (b.player_lookup IS NULL AND b.status != 'active' AND ENDS_WITH(v.player_lookup, b.name_key)))
+),
+void_book AS (
+  -- The entry of his lookup, else the only last name that fits; none when several fit.
+  SELECT *
+  FROM void_entry
+  QUALIFY COUNT(*) OVER (PARTITION BY game_id, player_lookup, by_lookup) = 1
+    AND by_lookup = MAX(by_lookup) OVER (PARTITION BY game_id, player_lookup)
+),
+odds_names AS (
+  SELECT game_id, player_lookup, MIN(player_name) AS player_name
+  FROM `nba_raw.odds_api_player_points_props`
+  WHERE game_date = @game_date AND minutes_before_tipoff >= 0
+  GROUP BY game_id, player_lookup
 )
 SELECT
   x.game_id,
@@ -118,7 +172,11 @@ SELECT
   x.primary_source,
   x.has_bdl,
   c.points_line IS NOT NULL AS has_prop_line,
-  CURRENT_TIMESTAMP() AS processed_at
+  CURRENT_TIMESTAMP() AS processed_at,
+  b.status AS availability_status,
+  b.reason AS availability_reason,
+  b.reason_category AS availability_category,
+  FALSE AS line_void
 FROM box AS x
 LEFT JOIN consensus AS c
   ON c.game_id = x.game_id AND c.player_lookup = x.player_lookup
@@ -126,3 +184,53 @@ LEFT JOIN team AS t
   ON t.game_id = x.game_id AND t.team_abbr = x.team_abbr
 LEFT JOIN `nba_reference.player_registry` AS r
   ON r.player_lookup = x.player_lookup
+LEFT JOIN book AS b
+  ON b.game_id = x.game_id AND b.player_lookup = x.player_lookup
+UNION ALL
+SELECT
+  v.game_id,
+  @game_date AS game_date,
+  v.season_year,
+  v.player_lookup,
+  r.universal_player_id,
+  COALESCE(vb.player_full_name, r.player_name, o.player_name) AS player_full_name,
+  vb.team_abbr,
+  vb.opponent_abbr,
+  vb.is_home,
+  NULL AS minutes,
+  NULL AS points,
+  NULL AS assists,
+  NULL AS rebounds,
+  NULL AS offensive_rebounds,
+  NULL AS defensive_rebounds,
+  NULL AS steals,
+  NULL AS blocks,
+  NULL AS turnovers,
+  NULL AS personal_fouls,
+  NULL AS fgm,
+  NULL AS fga,
+  NULL AS fg3m,
+  NULL AS fg3a,
+  NULL AS ftm,
+  NULL AS fta,
+  NULL AS plus_minus,
+  v.points_line,
+  v.bookmaker_count,
+  NULL AS over_under_result,
+  NULL AS line_margin,
+  NULL AS usage_rate,
+  NULL AS primary_source,
+  FALSE AS has_bdl,
+  TRUE AS has_prop_line,
+  CURRENT_TIMESTAMP() AS processed_at,
+  vb.status AS availability_status,
+  vb.reason AS availability_reason,
+  vb.reason_category AS availability_category,
+  TRUE AS line_void
+FROM void AS v
+LEFT JOIN void_book AS vb
+  ON vb.game_id = v.game_id AND vb.player_lookup = v.player_lookup
+LEFT JOIN `nba_reference.player_registry` AS r
+  ON r.player_lookup = v.player_lookup
+LEFT JOIN odds_names AS o
+  ON o.game_id = v.game_id AND o.player_lookup = v.player_lookup

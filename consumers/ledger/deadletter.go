@@ -2,10 +2,8 @@ package ledger
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -73,19 +71,7 @@ func (l *Ledger) PutDeadLetter(ctx context.Context, d DeadLetter) (bool, error) 
 	if d.Stored.IsZero() {
 		d.Stored = l.now()
 	}
-	body, err := json.Marshal(d)
-	if err != nil {
-		return false, fmt.Errorf("dead letter %s: %w", d.MessageID, err)
-	}
-	w := l.bucket.Object(DeadLetterPath(d.MessageID)).If(storage.Conditions{DoesNotExist: true}).NewWriter(ctx)
-	w.ChunkSize = SmallObjectChunk
-	w.ContentType = "application/json"
-	w.Metadata = deadLetterMetadata(d)
-	if _, err := w.Write(body); err != nil {
-		_ = w.Close()
-		return false, fmt.Errorf("dead letter %s: %w", d.MessageID, err)
-	}
-	if err := w.Close(); err != nil {
+	if _, err := l.writeJSON(ctx, DeadLetterPath(d.MessageID), storage.Conditions{DoesNotExist: true}, deadLetterMetadata(d), d); err != nil {
 		if preconditionFailed(err) {
 			return false, nil // already kept
 		}
@@ -113,23 +99,12 @@ func (l *Ledger) GetDeadLetter(ctx context.Context, messageID string) (DeadLette
 }
 
 func (l *Ledger) getDeadLetter(ctx context.Context, messageID string) (DeadLetter, int64, error) {
-	r, err := l.bucket.Object(DeadLetterPath(messageID)).NewReader(ctx)
-	if errors.Is(err, storage.ErrObjectNotExist) {
-		return DeadLetter{}, 0, fmt.Errorf("dead letter %s: %w", messageID, ErrNotFound)
-	}
-	if err != nil {
-		return DeadLetter{}, 0, fmt.Errorf("dead letter %s: %w", messageID, err)
-	}
-	defer r.Close()
 	var d DeadLetter
-	body, err := io.ReadAll(r)
-	if err == nil {
-		err = json.Unmarshal(body, &d)
-	}
+	gen, err := l.readJSON(ctx, DeadLetterPath(messageID), &d)
 	if err != nil {
 		return DeadLetter{}, 0, fmt.Errorf("dead letter %s: %w", messageID, err)
 	}
-	return d, r.Attrs.Generation, nil
+	return d, gen, nil
 }
 
 // MarkReplayed records that the dead letter was published again, so that a listing
@@ -145,19 +120,7 @@ func (l *Ledger) MarkReplayed(ctx context.Context, messageID string, rep Replay)
 			return DeadLetter{}, err
 		}
 		d.Replays = append(d.Replays, rep)
-		body, err := json.Marshal(d)
-		if err != nil {
-			return DeadLetter{}, fmt.Errorf("dead letter %s: %w", messageID, err)
-		}
-		w := l.bucket.Object(DeadLetterPath(messageID)).If(storage.Conditions{GenerationMatch: gen}).NewWriter(ctx)
-		w.ChunkSize = 0
-		w.ContentType = "application/json"
-		w.Metadata = deadLetterMetadata(d)
-		if _, err := w.Write(body); err != nil {
-			_ = w.Close()
-			return DeadLetter{}, fmt.Errorf("dead letter %s: %w", messageID, err)
-		}
-		err = w.Close()
+		_, err = l.writeJSON(ctx, DeadLetterPath(messageID), storage.Conditions{GenerationMatch: gen}, deadLetterMetadata(d), d)
 		if preconditionFailed(err) {
 			continue
 		}

@@ -2,10 +2,8 @@ package ledger
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -129,23 +127,12 @@ func (l *Ledger) get(ctx context.Context, ref messages.JobRef, date string) (Rec
 	if err := checkKey(ref, date); err != nil {
 		return Record{}, 0, err
 	}
-	r, err := l.bucket.Object(Path(ref, date)).NewReader(ctx)
-	if errors.Is(err, storage.ErrObjectNotExist) {
-		return Record{}, 0, fmt.Errorf("ledger %s %s: %w", ref, date, ErrNotFound)
-	}
-	if err != nil {
-		return Record{}, 0, fmt.Errorf("ledger read %s %s: %w", ref, date, err)
-	}
-	defer r.Close()
-	body, err := io.ReadAll(r)
-	if err != nil {
-		return Record{}, 0, fmt.Errorf("ledger read %s %s: %w", ref, date, err)
-	}
 	var rec Record
-	if err := json.Unmarshal(body, &rec); err != nil {
-		return Record{}, 0, fmt.Errorf("ledger %s %s: record is not valid JSON: %w", ref, date, err)
+	gen, err := l.readJSON(ctx, Path(ref, date), &rec)
+	if err != nil {
+		return Record{}, 0, fmt.Errorf("ledger %s %s: %w", ref, date, err)
 	}
-	return rec, r.Attrs.Generation, nil
+	return rec, gen, nil
 }
 
 // Write stores rec if the record's current generation is generation (0: only if it does
@@ -171,29 +158,19 @@ func (l *Ledger) write(ctx context.Context, rec Record, generation int64) (int64
 	if rec.Updated.IsZero() {
 		rec.Updated = l.now()
 	}
-	body, err := json.Marshal(rec)
-	if err != nil {
-		return 0, fmt.Errorf("ledger encode %s %s: %w", ref, rec.Date, err)
-	}
 	cond := storage.Conditions{DoesNotExist: true}
 	if generation != 0 {
 		cond = storage.Conditions{GenerationMatch: generation}
 	}
-	w := l.bucket.Object(Path(ref, rec.Date)).If(cond).NewWriter(ctx)
-	w.ChunkSize = SmallObjectChunk
-	w.ContentType = "application/json"
-	w.Metadata = metadata(rec)
+	meta := metadata(rec)
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-		w.Metadata[MetaTraceID] = sc.TraceID().String()
+		meta[MetaTraceID] = sc.TraceID().String()
 	}
-	if _, err := w.Write(body); err != nil {
-		_ = w.Close()
+	gen, err := l.writeJSON(ctx, Path(ref, rec.Date), cond, meta, rec)
+	if err != nil {
 		return 0, writeErr(ref, rec.Date, err)
 	}
-	if err := w.Close(); err != nil {
-		return 0, writeErr(ref, rec.Date, err)
-	}
-	return w.Attrs().Generation, nil
+	return gen, nil
 }
 
 func writeErr(ref messages.JobRef, date string, err error) error {

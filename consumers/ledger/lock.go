@@ -2,10 +2,8 @@ package ledger
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"cloud.google.com/go/storage"
@@ -19,40 +17,24 @@ const LockPrefix = "_locks/"
 // owner now holds it. Of several instances trying at once exactly one wins. Work done
 // under the lock must fit in ttl: the lock is not extended, and it lapses by itself.
 func (l *Ledger) TryLock(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
-	obj := l.bucket.Object(LockPrefix + name + ".json")
+	path := LockPrefix + name + ".json"
 	var held Lease
 	cond := storage.Conditions{DoesNotExist: true}
-	r, err := obj.NewReader(ctx)
+	gen, err := l.readJSON(ctx, path, &held)
 	switch {
-	case errors.Is(err, storage.ErrObjectNotExist):
+	case errors.Is(err, ErrNotFound):
 	case err != nil:
 		return false, fmt.Errorf("lock %s: %w", name, err)
+	case held.Owner != owner && l.now().Before(held.Expires):
+		return false, nil
 	default:
-		body, rerr := io.ReadAll(r)
-		r.Close()
-		if rerr == nil {
-			rerr = json.Unmarshal(body, &held)
-		}
-		if rerr != nil {
-			return false, fmt.Errorf("lock %s: %w", name, rerr)
-		}
-		if held.Owner != owner && l.now().Before(held.Expires) {
-			return false, nil
-		}
-		cond = storage.Conditions{GenerationMatch: r.Attrs.Generation}
+		cond = storage.Conditions{GenerationMatch: gen}
 	}
-	body, _ := json.Marshal(Lease{Owner: owner, Expires: l.now().Add(ttl)})
-	w := obj.If(cond).NewWriter(ctx)
-	w.ChunkSize = SmallObjectChunk
-	w.ContentType = "application/json"
-	if _, err := w.Write(body); err != nil {
-		_ = w.Close()
-		return false, fmt.Errorf("lock %s: %w", name, err)
+	_, err = l.writeJSON(ctx, path, cond, nil, Lease{Owner: owner, Expires: l.now().Add(ttl)})
+	if preconditionFailed(err) {
+		return false, nil // another instance took it first
 	}
-	if err := w.Close(); err != nil {
-		if preconditionFailed(err) {
-			return false, nil
-		}
+	if err != nil {
 		return false, fmt.Errorf("lock %s: %w", name, err)
 	}
 	return true, nil

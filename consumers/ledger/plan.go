@@ -2,10 +2,8 @@ package ledger
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"slices"
 	"time"
@@ -55,18 +53,7 @@ func (l *Ledger) WritePlan(ctx context.Context, p Plan) error {
 	if p.Created.IsZero() {
 		p.Created = l.now()
 	}
-	body, err := json.Marshal(p)
-	if err != nil {
-		return fmt.Errorf("run plan %s: %w", p.RunID, err)
-	}
-	w := l.bucket.Object(PlanPath(p.RunID)).NewWriter(ctx)
-	w.ChunkSize = SmallObjectChunk
-	w.ContentType = "application/json"
-	if _, err := w.Write(body); err != nil {
-		_ = w.Close()
-		return fmt.Errorf("run plan %s: %w", p.RunID, err)
-	}
-	if err := w.Close(); err != nil {
+	if _, err := l.writeJSON(ctx, PlanPath(p.RunID), storage.Conditions{}, nil, p); err != nil {
 		return fmt.Errorf("run plan %s: %w", p.RunID, err)
 	}
 	return nil
@@ -78,21 +65,9 @@ func (l *Ledger) ReadPlan(ctx context.Context, runID string) (Plan, error) {
 	if !runIDRE.MatchString(runID) {
 		return Plan{}, fmt.Errorf("run plan %q: %w", runID, ErrNotFound)
 	}
-	r, err := l.bucket.Object(PlanPath(runID)).NewReader(ctx)
-	if errors.Is(err, storage.ErrObjectNotExist) {
-		return Plan{}, fmt.Errorf("run plan %s: %w", runID, ErrNotFound)
-	}
-	if err != nil {
-		return Plan{}, fmt.Errorf("run plan %s: %w", runID, err)
-	}
-	defer r.Close()
-	body, err := io.ReadAll(r)
-	if err != nil {
-		return Plan{}, fmt.Errorf("run plan %s: %w", runID, err)
-	}
 	var p Plan
-	if err := json.Unmarshal(body, &p); err != nil {
-		return Plan{}, fmt.Errorf("run plan %s: not valid JSON: %w", runID, err)
+	if _, err := l.readJSON(ctx, PlanPath(runID), &p); err != nil {
+		return Plan{}, fmt.Errorf("run plan %s: %w", runID, err)
 	}
 	return p, nil
 }
@@ -114,17 +89,9 @@ func (l *Ledger) CancelRun(ctx context.Context, runID, reason string) (Cancellat
 		return Cancellation{}, fmt.Errorf("cancel run: run id %q: want 1 to 128 letters, digits, '.', '_', ':' or '-'", runID)
 	}
 	c := Cancellation{RunID: runID, Cancelled: l.now(), Reason: reason}
-	body, _ := json.Marshal(c)
-	w := l.bucket.Object(CancelPath(runID)).If(storage.Conditions{DoesNotExist: true}).NewWriter(ctx)
-	w.ChunkSize = SmallObjectChunk
-	w.ContentType = "application/json"
-	if _, err := w.Write(body); err != nil {
-		_ = w.Close()
-		return Cancellation{}, fmt.Errorf("cancel run %s: %w", runID, err)
-	}
-	if err := w.Close(); err != nil {
+	if _, err := l.writeJSON(ctx, CancelPath(runID), storage.Conditions{DoesNotExist: true}, nil, c); err != nil {
 		if preconditionFailed(err) {
-			return l.Cancelled(ctx, runID)
+			return l.Cancelled(ctx, runID) // cancelled before: the first record stays
 		}
 		return Cancellation{}, fmt.Errorf("cancel run %s: %w", runID, err)
 	}
@@ -136,20 +103,11 @@ func (l *Ledger) Cancelled(ctx context.Context, runID string) (Cancellation, err
 	if !runIDRE.MatchString(runID) {
 		return Cancellation{}, fmt.Errorf("run %q: %w", runID, ErrNotFound)
 	}
-	r, err := l.bucket.Object(CancelPath(runID)).NewReader(ctx)
-	if errors.Is(err, storage.ErrObjectNotExist) {
-		return Cancellation{}, fmt.Errorf("run %s not cancelled: %w", runID, ErrNotFound)
-	}
-	if err != nil {
-		return Cancellation{}, fmt.Errorf("run %s cancellation: %w", runID, err)
-	}
-	defer r.Close()
 	var c Cancellation
-	body, err := io.ReadAll(r)
-	if err == nil {
-		err = json.Unmarshal(body, &c)
-	}
-	if err != nil {
+	if _, err := l.readJSON(ctx, CancelPath(runID), &c); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return Cancellation{}, fmt.Errorf("run %s not cancelled: %w", runID, err)
+		}
 		return Cancellation{}, fmt.Errorf("run %s cancellation: %w", runID, err)
 	}
 	return c, nil

@@ -2,10 +2,7 @@ package ledger
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"time"
 
@@ -45,18 +42,7 @@ func (l *Ledger) PutSourceUsage(ctx context.Context, u SourceUsage) error {
 	if u.Observed.IsZero() {
 		u.Observed = l.now()
 	}
-	body, err := json.Marshal(u)
-	if err != nil {
-		return fmt.Errorf("source usage %s: %w", u.Source, err)
-	}
-	w := l.bucket.Object(SourcePath(u.Source)).NewWriter(ctx)
-	w.ChunkSize = 0
-	w.ContentType = "application/json"
-	if _, err := w.Write(body); err != nil {
-		_ = w.Close()
-		return fmt.Errorf("source usage %s: %w", u.Source, err)
-	}
-	if err := w.Close(); err != nil {
+	if _, err := l.writeJSON(ctx, SourcePath(u.Source), storage.Conditions{}, nil, u); err != nil {
 		return fmt.Errorf("source usage %s: %w", u.Source, err)
 	}
 	return nil
@@ -68,20 +54,8 @@ func (l *Ledger) SourceUsage(ctx context.Context, source string) (SourceUsage, e
 	if !sourceRE.MatchString(source) {
 		return SourceUsage{}, fmt.Errorf("source usage %q: %w", source, ErrNotFound)
 	}
-	r, err := l.bucket.Object(SourcePath(source)).NewReader(ctx)
-	if errors.Is(err, storage.ErrObjectNotExist) {
-		return SourceUsage{}, fmt.Errorf("source usage %s: %w", source, ErrNotFound)
-	}
-	if err != nil {
-		return SourceUsage{}, fmt.Errorf("source usage %s: %w", source, err)
-	}
-	defer r.Close()
 	var u SourceUsage
-	body, err := io.ReadAll(r)
-	if err == nil {
-		err = json.Unmarshal(body, &u)
-	}
-	if err != nil {
+	if _, err := l.readJSON(ctx, SourcePath(source), &u); err != nil {
 		return SourceUsage{}, fmt.Errorf("source usage %s: %w", source, err)
 	}
 	return u, nil

@@ -99,3 +99,36 @@ func ExampleMinutes() {
 	// 0
 	// 24.5
 }
+
+func ExampleSurnameOf() {
+	fmt.Println(nba.SurnameOf("Jackson Jr.", "Jaren Jackson Jr."))
+	fmt.Println(nba.SurnameOf("Dončić", "Luka Doncic"))
+	fmt.Println(nba.SurnameOf("O’Neale", "Royce O'Neale"))
+	fmt.Println(nba.SurnameOf("Jackson", "Jaren Jackson Jr.")) // another suffix: another player
+	fmt.Println(nba.SurnameOf("Hill", "Jordan Churchill"))     // whole words only
+	// Output:
+	// true
+	// true
+	// true
+	// false
+	// false
+}
+
+func ExampleResolveName() {
+	roster := []string{"Ja Morant", "Jaren Jackson Jr.", "Jaren Jackson Jr", "Desmond Bane", "GG Jackson"}
+	for _, printed := range []string{"Morant", "Jackson Jr.", "Jackson", "Bane", "Smart"} {
+		lookup, ok := nba.ResolveName(printed, roster)
+		fmt.Printf("%-12s %-14q %v\n", printed, lookup, ok)
+	}
+	// Output:
+	// Morant       "jamorant"     true
+	// Jackson Jr.  "jarenjackson" true
+	// Jackson      "ggjackson"    true
+	// Bane         "desmondbane"  true
+	// Smart        ""             false
+}
+
+func ExamplePrintedInFull() {
+	fmt.Println(nba.PrintedInFull("Jackson Jr."), nba.PrintedInFull("Gilgeous-Porter"), nba.PrintedInFull("Goran Müller"))
+	// Output: false false true
+}

@@ -245,3 +245,42 @@ func TestBDLTeam(t *testing.T) {
 		}
 	}
 }
+
+// TestResolveNameSimulatedBooks: every name the simulated game books print, full or the last
+// name only, resolves to its player among the names of his team's roster in the same book.
+func TestResolveNameSimulatedBooks(t *testing.T) {
+	t.Parallel()
+	sim := sourcesim.New(sourcesim.Config{Seed: 7, Now: func() time.Time { return time.Date(2025, 6, 30, 0, 0, 0, 0, time.UTC) }})
+	bare := 0
+	for _, d := range []string{"2024-10-22", "2024-11-15", "2025-01-10", "2025-03-03"} {
+		books, err := sim.Gamebooks(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range books {
+			roster := map[string][]string{}
+			for _, p := range b.Players {
+				roster[p.TeamAbbr] = append(roster[p.TeamAbbr], p.FullName)
+			}
+			for _, p := range b.Players {
+				if !nba.SurnameOf(p.PrintedName, p.FullName) {
+					t.Errorf("%s: SurnameOf(%q, %q) = false", b.GameID, p.PrintedName, p.FullName)
+				}
+				if got, ok := nba.ResolveName(p.PrintedName, roster[p.TeamAbbr]); !ok || got != p.PlayerLookup {
+					t.Errorf("%s %s: ResolveName(%q) = %q, %v; want %q", b.GameID, p.TeamAbbr, p.PrintedName, got, ok, p.PlayerLookup)
+				}
+				if p.PrintedName != p.FullName {
+					bare++
+					if nba.PrintedInFull(p.PrintedName) {
+						t.Errorf("PrintedInFull(%q) = true for a last name", p.PrintedName)
+					}
+				} else if !nba.PrintedInFull(p.PrintedName) {
+					t.Errorf("PrintedInFull(%q) = false for a full name", p.PrintedName)
+				}
+			}
+		}
+	}
+	if bare == 0 {
+		t.Fatal("no book printed a last name only")
+	}
+}

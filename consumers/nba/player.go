@@ -62,3 +62,75 @@ func alnum(w string) string {
 	}
 	return b.String()
 }
+
+// nameKeys splits a name into the keys of its words (folded as PlayerLookup folds them) and
+// its trailing generational suffixes ("jr", "ii"; "" without one).
+func nameKeys(name string) (words []string, suffix string) {
+	for _, w := range strings.FieldsFunc(foldName(name), func(r rune) bool { return r == ' ' || r == ',' }) {
+		if k := alnum(w); k != "" {
+			words = append(words, k)
+		}
+	}
+	var sfx []string
+	for len(words) > 1 && suffixes[words[len(words)-1]] {
+		sfx = append([]string{words[len(words)-1]}, sfx...)
+		words = words[:len(words)-1]
+	}
+	return words, strings.Join(sfx, " ")
+}
+
+// PrintedInFull reports whether a printed name holds a first name too: two words or more
+// before its suffix. A game book's inactive list prints a player's last name only ("Morant",
+// "Jackson Jr.") unless a teammate shares it; a one-word name is a bare last name.
+func PrintedInFull(printed string) bool {
+	w, _ := nameKeys(printed)
+	return len(w) >= 2
+}
+
+// SurnameOf reports whether printed, a name as a game book's inactive list prints it (the
+// last name with its suffix: "Jackson Jr.", "Dončić"), names the player full ("Jaren Jackson
+// Jr."): the printed words are the last words of full (case, accents, punctuation and
+// spacing aside) and the two have the same suffix. A full name is a surname of itself.
+func SurnameOf(printed, full string) bool {
+	pw, ps := nameKeys(printed)
+	fw, fs := nameKeys(full)
+	if len(pw) == 0 || ps != fs {
+		return false
+	}
+	want := strings.Join(pw, "")
+	for k := 1; k <= len(fw); k++ {
+		if strings.Join(fw[len(fw)-k:], "") == want {
+			return true
+		}
+	}
+	return false
+}
+
+// ResolveName finds the one player a printed name stands for among candidates (full names in
+// any spelling; one player may appear under several, as the same player_lookup): the
+// candidate whose player_lookup is the printed name's, else the only player whose surname it
+// is (SurnameOf). It returns that player's lookup; ok is false when no player or more than one
+// fits, so that a name is left unresolved rather than guessed.
+func ResolveName(printed string, candidates []string) (lookup string, ok bool) {
+	key := PlayerLookup(printed)
+	fits := map[string]bool{}
+	for _, c := range candidates {
+		l := PlayerLookup(c)
+		if l == "" {
+			continue
+		}
+		if l == key {
+			return l, true
+		}
+		if SurnameOf(printed, c) {
+			fits[l] = true
+		}
+	}
+	if len(fits) != 1 {
+		return "", false
+	}
+	for l := range fits {
+		return l, true
+	}
+	return "", false
+}

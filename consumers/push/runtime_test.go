@@ -17,6 +17,7 @@ import (
 	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/infra/emulators"
 	"github.com/nba-props/pipeline/infra/oidclocal"
+	"github.com/nba-props/pipeline/infra/testlog"
 	"github.com/nba-props/pipeline/infra/topology"
 	"github.com/nba-props/pipeline/messages"
 )
@@ -40,7 +41,7 @@ func newRealStack(t *testing.T, jobs map[messages.JobRef]runner.Job, edit func(*
 		topology.Options{Catalog: cat, Names: em.Names, Bucket: em.Bucket}); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	opts := runner.Options{PubSub: em.PubSub, Storage: em.Storage, Bucket: em.Bucket, Catalog: cat, Names: em.Names,
 		Jobs: jobs, Lease: 3 * time.Second, LeaseWait: 300 * time.Millisecond, ReconcileEvery: -1,
 		Logger: slog.New(runner.NewLogHandler(logs, nil))}

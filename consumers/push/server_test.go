@@ -1,7 +1,6 @@
 package push_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -21,6 +20,7 @@ import (
 	"github.com/nba-props/pipeline/consumers/push"
 	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/infra/oidclocal"
+	"github.com/nba-props/pipeline/infra/testlog"
 	"github.com/nba-props/pipeline/messages"
 )
 
@@ -89,36 +89,18 @@ func (r *recorder) delivered() []runner.Delivery {
 	return append([]runner.Delivery(nil), r.calls...)
 }
 
-// syncBuffer collects log lines written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type stack struct {
 	iss   *oidclocal.Server
 	srv   *push.Server
 	http  *httptest.Server
-	logs  *syncBuffer
+	logs  *testlog.Buffer
 	token string
 }
 
 func newStack(t *testing.T, d push.Deliverer, edit func(*push.Options)) *stack {
 	t.Helper()
 	iss := startIssuer(t, oidclocal.Options{})
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	opts := push.Options{
 		Deliverer: d, Verifier: localVerifier(t, iss), Catalog: testCatalog(t), Names: names,
 		Jobs:   []messages.JobRef{bounded, wide, rawJob},

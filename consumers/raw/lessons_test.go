@@ -221,15 +221,18 @@ func (e *lessonEnv) wait(ref messages.JobRef, what string, ok func(ledger.Record
 	}
 }
 
-// settled waits until every message on the scrapers and raw topics has been acked.
+// settled waits until every message to the two jobs on the scrapers and raw topics has been
+// acked (the raw topic also carries requests to the raw jobs that read the box scores, which
+// these tests do not serve).
 func (e *lessonEnv) settled() {
 	e.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		open := 0
 		for _, m := range e.em.PubSubServer.Server.Messages() {
+			served := m.Attributes[messages.AttrJob] == scrapeBox.Job
 			if (strings.HasSuffix(m.Topic, "/"+e.em.Names.Topic(messages.PhaseScrapers)) ||
-				strings.HasSuffix(m.Topic, "/"+e.em.Names.Topic(messages.PhaseRaw))) && m.Acks == 0 {
+				strings.HasSuffix(m.Topic, "/"+e.em.Names.Topic(messages.PhaseRaw))) && served && m.Acks == 0 {
 				open++
 			}
 		}

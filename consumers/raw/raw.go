@@ -10,6 +10,9 @@
 // position; no record is dropped silently. A date whose input holds no rows succeeds with
 // Result.Empty (its partition truncated to zero rows), unless the source says games were
 // played that day, which is ErrEmptyInput.
+//
+// The game book job also reads the date's box scores back from BigQuery, to resolve the last
+// names the books print; they are soft upstreams in the catalogue, and part of its input.
 package raw
 
 import (
@@ -58,6 +61,7 @@ func Jobs(deps Deps) (map[string]runner.Job, error) {
 		"bdl_player_boxscores":         &bdlPlayerBoxscores{l},
 		"bdl_injuries":                 &bdlInjuries{l},
 		"odds_api_player_points_props": &oddsPlayerPointsProps{l},
+		"nbac_gamebook_player_stats":   &nbacGamebookPlayerStats{l},
 	}, nil
 }
 

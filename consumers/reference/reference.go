@@ -1,6 +1,8 @@
 // Package reference holds the reference-phase jobs. player_registry folds each date's box
-// score players into nba_reference.player_registry with one MERGE per date; the catalogue
-// runs it one date at a time (MaxConcurrency 1), so MERGEs into the one table never race.
+// score players into nba_reference.player_registry, and gamebook_registry records which games
+// of a date have a game book read and whom each of its names stands for in
+// nba_reference.gamebook_registry; each is one MERGE per date, and the catalogue runs each one
+// date at a time (MaxConcurrency 1), so MERGEs into one table never race.
 package reference
 
 import (
@@ -20,8 +22,8 @@ import (
 //go:embed player_registry.sql
 var playerRegistrySQL string
 
-// Deps are the clients the jobs use, wired by the service main. The registry is one MERGE
-// query per date, so BigQuery is all it needs.
+// Deps are the clients the jobs use, wired by the service main. The jobs only query and
+// MERGE, so BigQuery is all they need.
 type Deps struct {
 	BigQuery *bigquery.Client
 }
@@ -31,7 +33,10 @@ func Jobs(deps Deps) (map[string]runner.Job, error) {
 	if deps.BigQuery == nil {
 		return nil, errors.New("reference jobs: Deps needs BigQuery")
 	}
-	return map[string]runner.Job{"player_registry": &playerRegistry{bq: deps.BigQuery}}, nil
+	return map[string]runner.Job{
+		"player_registry":   &playerRegistry{bq: deps.BigQuery},
+		"gamebook_registry": &gamebookRegistry{bq: deps.BigQuery},
+	}, nil
 }
 
 // playerRegistry runs the MERGE of one date.

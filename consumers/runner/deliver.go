@@ -123,6 +123,12 @@ func (rt *Runtime) handleJob(ctx, dctx context.Context, t target, d Delivery) ha
 		}
 		return h
 	}
+	if t.lane == messages.LaneDaily {
+		defer rt.lanes.daily()()
+	} else if !rt.lanes.yield(dctx) {
+		h.outcome = OutcomeAbandoned // shutting down while daily work went first
+		return h
+	}
 	defer rt.markRunning(spec.Ref(), req.Date)()
 	cctx, endDecide := rt.span(ctx, "decide")
 	dec, err := rt.claim(cctx, dctx, spec, req)

@@ -1,7 +1,6 @@
 package runner_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/infra/emulators"
+	"github.com/nba-props/pipeline/infra/testlog"
 	"github.com/nba-props/pipeline/infra/topology"
 	"github.com/nba-props/pipeline/messages"
 )
@@ -60,7 +60,7 @@ type env struct {
 	names   messages.Names
 	cat     *messages.Catalog
 	led     *ledger.Ledger
-	logs    *syncBuffer
+	logs    *testlog.Buffer
 
 	pubMu sync.Mutex
 	pubs  map[string]*pubsub.Publisher
@@ -74,7 +74,7 @@ func newEnv(t testing.TB, cat *messages.Catalog) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, ps: em.PubSubServer.Server, psc: em.PubSub, gcs: em.Storage, gcsHost: em.GCSHost, project: em.Project, bucket: em.Bucket,
-		names: em.Names, cat: cat, led: ledger.New(em.Storage, em.Bucket, ledger.Options{}), logs: &syncBuffer{},
+		names: em.Names, cat: cat, led: ledger.New(em.Storage, em.Bucket, ledger.Options{}), logs: &testlog.Buffer{},
 		pubs: map[string]*pubsub.Publisher{}}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -288,23 +288,6 @@ func (tr *tracker) allJobs() map[messages.JobRef]runner.Job {
 	return map[messages.JobRef]runner.Job{
 		a1: tr.job(a1, nil), b1: tr.job(b1, nil), a2: tr.job(a2, nil), ab2: tr.job(ab2, nil), c3: tr.job(c3, nil),
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 var errFlaky = errors.New("source answered 503")

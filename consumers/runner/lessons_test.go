@@ -26,6 +26,7 @@ import (
 	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/infra/emulators"
+	"github.com/nba-props/pipeline/infra/testlog"
 	"github.com/nba-props/pipeline/infra/topology"
 	"github.com/nba-props/pipeline/messages"
 )
@@ -81,7 +82,7 @@ func newEnvWithReactors(t *testing.T, cat *messages.Catalog, reactors ...pstest.
 		t.Fatal(err)
 	}
 	e := &env{t: t, ps: ps, psc: psc, gcs: em.Storage, gcsHost: em.GCSHost, project: em.Project, bucket: em.Bucket,
-		names: em.Names, cat: cat, led: ledger.New(em.Storage, em.Bucket, ledger.Options{}), logs: &syncBuffer{},
+		names: em.Names, cat: cat, led: ledger.New(em.Storage, em.Bucket, ledger.Options{}), logs: &testlog.Buffer{},
 		pubs: map[string]*pubsub.Publisher{}}
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -230,3 +230,54 @@ func TestDailyLaneDoesNotQueueBehindABackfill(t *testing.T) {
 		t.Errorf("the daily date finished after %d of the 20 backlog dates had started; want it not queued behind them", done)
 	}
 }
+
+// Daily work goes first in one process: a backfill delivery that arrives while a daily
+// run is in flight waits before it claims its date, and starts only after the daily run
+// ended. (Without the gate the backfill dates start at once beside it: the lanes have
+// their own slots.)
+func TestBackfillWaitsWhileDailyWorkRuns(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	tr := newTracker()
+	release := make(chan struct{})
+	daily := request(a1, "2024-10-22")
+	daily.Lane = messages.LaneDaily
+	job := func(ctx context.Context, req messages.Request) (runner.Result, error) {
+		if req.Date == daily.Date {
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return runner.Result{}, ctx.Err()
+			}
+		}
+		return runner.Result{Rows: map[string]int64{req.Date: 1}}, nil
+	}
+	cat, err := messages.NewCatalog(messages.JobSpec{Phase: messages.PhaseScrapers, Name: "a1", MaxConcurrency: 4, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.cat = cat
+	opts := e.options(map[messages.JobRef]runner.Job{a1: tr.job(a1, job)})
+	opts.Catalog, opts.Unroutable = cat, []messages.Phase{}
+	e.start(opts)
+	e.publish(1, daily)
+	waitFor(t, 30*time.Second, "the daily run to start", func() (bool, string) { return tr.count(a1, daily.Date) > 0, "" })
+	var backlog []messages.Request
+	for i := range 3 {
+		backlog = append(backlog, request(a1, time.Date(2023, 1, 1+i, 0, 0, 0, 0, time.UTC).Format(messages.DateLayout)))
+	}
+	e.publish(1, backlog...)
+	time.Sleep(time.Second) // the backlog is delivered meanwhile; without the gate it would run now
+	close(release)
+	e.waitState(a1, daily.Date, ledger.StateSucceeded)
+	for _, r := range backlog {
+		e.waitState(a1, r.Date, ledger.StateSucceeded)
+	}
+	dailyEnd := tr.index("end " + key(a1, daily.Date))
+	for _, r := range backlog {
+		if start := tr.index("start " + key(a1, r.Date)); start < dailyEnd {
+			_, _, events := tr.snapshot()
+			t.Errorf("backfill %s started before the daily run ended: %v", r.Date, events)
+		}
+	}
+}

@@ -29,6 +29,7 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	if err := rt.Prepare(ctx); err != nil {
 		return err
 	}
+	rt.lanes.on.Store(true) // backfill deliveries wait for daily ones (lanes.go)
 	g, gctx := errgroup.WithContext(ctx)
 	for id, t := range rt.targets {
 		maxOutstanding := 0

@@ -143,6 +143,7 @@ type Runtime struct {
 	// running counts the deliveries of this process deciding or running each (job, date),
 	// by "phase/job date": a live lease of this owner on a date none of them holds is one
 	// whose claim answer was lost.
+	lanes     laneGate // daily deliveries go first (lanes.go)
 	runningMu sync.Mutex
 	running   map[string]int
 }

@@ -13,10 +13,14 @@ const (
 	SourceOdds     = "odds"     // The Odds API (ODDS_API_*)
 	SourceNBACDN   = "nbacdn"   // the NBA.com CDN schedule (NBA_CDN_*)
 	SourceNBAStats = "nbastats" // stats.nba.com (NBA_STATS_*)
+	// SourceNBAStatsDMZ is statsdmz.nba.com, the host of the game book PDFs (NBA_STATSDMZ_*).
+	SourceNBAStatsDMZ = "nbastatsdmz"
 )
 
 // Sources lists every source in a stable order.
-func Sources() []string { return []string{SourceBDL, SourceOdds, SourceNBAStats, SourceNBACDN} }
+func Sources() []string {
+	return []string{SourceBDL, SourceOdds, SourceNBAStats, SourceNBAStatsDMZ, SourceNBACDN}
+}
 
 // Averages for the counts a date's cost depends on that only the response tells.
 const (
@@ -57,7 +61,7 @@ func (c Config) DateCost(job string, games float64) (DateCost, error) {
 		return DateCost{}, nil // the schedule document only
 	case "bdl_injuries":
 		return one(SourceBDL, pages(bdlInjuryRows)), nil // the report is fetched on an off day too
-	case "nbac_player_boxscores", "bdl_games", "bdl_player_boxscores", "odds_api_player_props":
+	case "nbac_player_boxscores", "bdl_games", "bdl_player_boxscores", "odds_api_player_props", "nbac_gamebook":
 		if games <= 0 {
 			return DateCost{}, nil // an off day costs the schedule only
 		}
@@ -71,6 +75,8 @@ func (c Config) DateCost(job string, games float64) (DateCost, error) {
 		return one(SourceBDL, pages(games)), nil
 	case "bdl_player_boxscores":
 		return one(SourceBDL, pages(games*bdlStatsRowsPerGame)), nil
+	case "nbac_gamebook":
+		return one(SourceNBAStatsDMZ, games), nil // one book per game
 	}
 	// One events list at the first game's last snapshot, then each game's odds at each
 	// snapshot.
@@ -94,5 +100,6 @@ func (c Config) ScheduleRequests(pairs, seasons int, d time.Duration) float64 {
 // RatesPerMinute are the configured request rates of each source, per scraper process.
 func (c Config) RatesPerMinute() map[string]float64 {
 	return map[string]float64{SourceBDL: c.BDLRatePerMinute, SourceOdds: c.OddsRatePerMinute,
-		SourceNBACDN: c.NBACDNRatePerMinute, SourceNBAStats: c.NBAStatsRatePerMinute}
+		SourceNBACDN: c.NBACDNRatePerMinute, SourceNBAStats: c.NBAStatsRatePerMinute,
+		SourceNBAStatsDMZ: c.NBAStatsDMZRatePerMinute}
 }

@@ -19,7 +19,7 @@ import (
 func TestDateCostMatchesWhatTheScrapersDo(t *testing.T) {
 	t.Parallel()
 	for _, date := range []string{gameDay, offDay2} {
-		for _, job := range []string{"nbac_schedule", "nbac_player_boxscores", "bdl_games", "bdl_player_boxscores", "odds_api_player_props"} {
+		for _, job := range []string{"nbac_schedule", "nbac_player_boxscores", "bdl_games", "bdl_player_boxscores", "odds_api_player_props", "nbac_gamebook"} {
 			t.Run(job+" "+date, func(t *testing.T) {
 				t.Parallel()
 				e := newTestEnv(t, sourcesim.Config{}, map[string]string{"BDL_PER_PAGE": "25"})

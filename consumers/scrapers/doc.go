@@ -8,6 +8,7 @@
 //	bdl_player_boxscores   Ball Don't Lie stats      messages.ScrapedBDLPlayerBoxscores
 //	bdl_injuries           Ball Don't Lie injuries   messages.ScrapedBDLInjuries (today only)
 //	odds_api_player_props  The Odds API historical   messages.ScrapedOddsAPIPlayerProps
+//	nbac_gamebook          statsdmz.nba.com PDFs     messages.ScrapedNBACGamebooks
 //
 // # What a run guarantees
 //
@@ -42,6 +43,9 @@
 //	                       snapshots has a bookmaker line (not listed, or no bookmaker),
 //	                       or one snapshot has lines and another none (EmptySnapshotsError;
 //	                       the empty snapshot is then left out, never stored)
+//	nbac_gamebook          when its book is not published (404): books appear 40 minutes to
+//	                       a day and a half after the game; none published at all is
+//	                       ErrEmptyWithGames
 //
 // A missing game is awaited, then recorded. Before PartialFromAttempt (the third attempt of
 // the effort on the date, runner.Info) the run fails with a transient MissingGamesError
@@ -81,8 +85,15 @@
 // all of them. Transient failures (network errors, timeouts, 5xx, 429, a 200 whose body does
 // not parse) are retried with exponential backoff and jitter within a budget of attempts and
 // elapsed time; past it the error wraps ErrRetryBudget and is transient, so the runtime nacks.
-// A 401/403, a 404 on a route, and any other 4xx are runner.Permanent, naming the endpoint.
+// A 401/403, a 404 on a route, and any other 4xx are runner.Permanent, naming the endpoint,
+// except a game book's 404, which says the book is not published yet.
 // API keys are Secret values: they never appear in errors (URLs are scrubbed) or logs.
+//
+// A game book is stored as served: a body that does not start like a PDF is a bad body
+// (retried), one that does not end like a PDF is fetched again until three fetches in a row
+// agree (a transfer cut short is followed by a complete one or differs, a file stored broken
+// does not; two could be cut at the same point), and a book the host holds broken reaches
+// the raw phase, which reports it permanently naming the object.
 //
 // The Odds API job reserves each call's credits before making it and stops with a permanent
 // error wrapping ErrCreditFloor when the remaining credits would fall below the floor.

@@ -45,7 +45,7 @@ const maxBody = 64 << 20
 // StatusError is an HTTP status that ended a request: one a retry cannot fix (wrapped in
 // runner.Permanent), or the last transient one when the retry budget ran out.
 type StatusError struct {
-	Source   string // "bdl", "odds", "nbacdn", "nbastats"
+	Source   string // one of Sources()
 	Endpoint string // the path, never the query (which may hold a key)
 	Status   int
 	// Code is the source's own error code when the body has one (The Odds API's error_code).

@@ -17,6 +17,7 @@ import (
 
 	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/infra/sourcesim"
+	"github.com/nba-props/pipeline/infra/testlog"
 	"github.com/nba-props/pipeline/messages"
 )
 
@@ -282,7 +283,7 @@ func TestRateLimitAcrossWorkers(t *testing.T) {
 func TestKeysNeverLeak(t *testing.T) {
 	t.Parallel()
 	cfg := Config{BDLAPIKey: NewSecret(testBDLKey), OddsAPIKey: NewSecret(testOddsKey)}
-	var buf syncBuffer
+	var buf testlog.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", "cfg", cfg, "key", cfg.OddsAPIKey)
 	for _, s := range []string{
 		buf.String(), fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg), fmt.Sprint(cfg.BDLAPIKey),

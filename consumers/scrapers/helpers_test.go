@@ -1,13 +1,11 @@
 package scrapers
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 
 	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/infra/sourcesim"
+	"github.com/nba-props/pipeline/infra/testlog"
 	"github.com/nba-props/pipeline/messages"
 )
 
@@ -38,49 +37,34 @@ type testEnv struct {
 	sim     *sourcesim.Sim
 	url     string
 	storage *storage.Client
-	logs    *syncBuffer
+	logs    *testlog.Buffer
 	jobs    map[string]runner.Job
 	cfg     Config
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // testVars are the environment of a fast test: generous rates, millisecond retries.
 func testVars(base string) map[string]string {
 	return map[string]string{
-		"BDL_BASE_URL":              base + "/bdl",
-		"BDL_API_KEY":               testBDLKey,
-		"BDL_RATE_PER_MINUTE":       "600000",
-		"BDL_BURST":                 "10",
-		"ODDS_API_BASE_URL":         base + "/odds",
-		"ODDS_API_KEY":              testOddsKey,
-		"ODDS_API_RATE_PER_MINUTE":  "600000",
-		"ODDS_API_BURST":            "10",
-		"ODDS_API_CREDIT_FLOOR":     "0",
-		"NBA_CDN_BASE_URL":          base + "/nbacdn",
-		"NBA_CDN_RATE_PER_MINUTE":   "600000",
-		"NBA_STATS_BASE_URL":        base + "/nbastats",
-		"NBA_STATS_RATE_PER_MINUTE": "600000",
-		"SCRAPER_RETRY_ATTEMPTS":    "4",
-		"SCRAPER_RETRY_BASE":        "2ms",
-		"SCRAPER_RETRY_MAX_DELAY":   "20ms",
-		"SCRAPER_RETRY_BUDGET":      "30s",
-		"SCRAPER_REQUEST_TIMEOUT":   "30s",
+		"BDL_BASE_URL":                 base + "/bdl",
+		"BDL_API_KEY":                  testBDLKey,
+		"BDL_RATE_PER_MINUTE":          "600000",
+		"BDL_BURST":                    "10",
+		"ODDS_API_BASE_URL":            base + "/odds",
+		"ODDS_API_KEY":                 testOddsKey,
+		"ODDS_API_RATE_PER_MINUTE":     "600000",
+		"ODDS_API_BURST":               "10",
+		"ODDS_API_CREDIT_FLOOR":        "0",
+		"NBA_CDN_BASE_URL":             base + "/nbacdn",
+		"NBA_CDN_RATE_PER_MINUTE":      "600000",
+		"NBA_STATS_BASE_URL":           base + "/nbastats",
+		"NBA_STATS_RATE_PER_MINUTE":    "600000",
+		"NBA_STATSDMZ_BASE_URL":        base + "/nbastatsdmz",
+		"NBA_STATSDMZ_RATE_PER_MINUTE": "600000",
+		"SCRAPER_RETRY_ATTEMPTS":       "4",
+		"SCRAPER_RETRY_BASE":           "2ms",
+		"SCRAPER_RETRY_MAX_DELAY":      "20ms",
+		"SCRAPER_RETRY_BUDGET":         "30s",
+		"SCRAPER_REQUEST_TIMEOUT":      "30s",
 	}
 }
 
@@ -103,7 +87,7 @@ func newTestEnv(t testing.TB, cfg sourcesim.Config, vars map[string]string) *tes
 	}
 	t.Cleanup(gcs.Stop)
 	gcs.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: testBucket, VersioningEnabled: false})
-	e := &testEnv{sim: sim, url: srv.URL, storage: gcs.Client(), logs: &syncBuffer{}}
+	e := &testEnv{sim: sim, url: srv.URL, storage: gcs.Client(), logs: &testlog.Buffer{}}
 	e.jobs, e.cfg = e.build(t, vars, cfg.Now)
 	return e
 }

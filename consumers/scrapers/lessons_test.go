@@ -22,6 +22,7 @@ import (
 	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/infra/emulators"
 	"github.com/nba-props/pipeline/infra/sourcesim"
+	"github.com/nba-props/pipeline/infra/testlog"
 	"github.com/nba-props/pipeline/infra/topology"
 	"github.com/nba-props/pipeline/messages"
 )
@@ -134,7 +135,7 @@ func startRuntime(t *testing.T, e *testEnv, job string, ran func(h *runtimeHarne
 		}
 		return res, err
 	})
-	var logs syncBuffer
+	var logs testlog.Buffer
 	rt, err := runner.New(runner.Options{
 		PubSub: em.PubSub, Storage: e.storage, Bucket: testBucket, Catalog: cat, Names: em.Names,
 		Jobs: map[messages.JobRef]runner.Job{h.ref: wrapped}, Lease: 3 * time.Second,

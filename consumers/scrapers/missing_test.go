@@ -29,6 +29,7 @@ var dropCases = []dropCase{
 	{"nbac_player_boxscores", "nbac_player_boxscores", sourcesim.SourceNBAStats, sourcesim.DatasetLeagueLog, messages.ScrapedNBACPlayerBoxscores},
 	{"odds events list", "odds_api_player_props", sourcesim.SourceOdds, sourcesim.DatasetOddsEvents, messages.ScrapedOddsAPIPlayerProps},
 	{"odds event props", "odds_api_player_props", sourcesim.SourceOdds, sourcesim.DatasetOddsEventOdds, messages.ScrapedOddsAPIPlayerProps},
+	{"nbac_gamebook", "nbac_gamebook", sourcesim.SourceNBAStatsDMZ, sourcesim.DatasetGamebook, messages.ScrapedNBACGamebooks},
 }
 
 // dropEnv is a testEnv whose source leaves the last game of gameDay out of tc's dataset.

@@ -343,3 +343,73 @@ func (c *nbaStats) gameLog(ctx context.Context, date time.Time, seasonType strin
 	}
 	return resp, rows, teams, nil
 }
+
+// nbaStatsDMZ fetches NBA.com's official game books, the PDFs statsdmz.nba.com publishes a
+// while after each game (a static file host: a book not yet published is a 404).
+type nbaStatsDMZ struct {
+	src *source
+}
+
+var (
+	// pdfMagic starts every PDF.
+	pdfMagic = []byte("%PDF-")
+	// pdfEOF ends every complete PDF (followed at most by an end of line).
+	pdfEOF = []byte("%%EOF")
+)
+
+// A game book that does not end like a PDF is fetched again: a transfer cut short is
+// followed by a complete one, or differs from one fetch to the next, a file stored broken
+// does not. It is taken as what the host holds once gamebookAgreeing fetches in a row
+// served the same bytes (two could be two transfers cut at the same point), and the date is
+// retried if gamebookFetches fetches do not settle it.
+const (
+	gamebookAgreeing = 3
+	gamebookFetches  = 6
+)
+
+// gamebook fetches the book of one game of an Eastern date. It returns the response with
+// status 200 or 404 (not published yet). A 200 body must start like a PDF, or it is retried
+// as a bad body; one that does not end like a PDF is fetched again until it comes complete
+// or gamebookAgreeing fetches agree, and is then what the host holds: it is returned as
+// served, for the raw phase to report.
+func (c *nbaStatsDMZ) gamebook(ctx context.Context, date time.Time, away, home string) (*response, error) {
+	day := date.Format("20060102")
+	r := request{
+		endpoint: "/pdfs/" + day + "/" + day + "_" + away + home + "_book.pdf",
+		pass:     []int{http.StatusNotFound},
+		decode: func(body []byte) error {
+			if !bytes.HasPrefix(body, pdfMagic) {
+				return fmt.Errorf("not a PDF: %d bytes starting %q", len(body), body[:min(len(body), 16)])
+			}
+			return nil
+		},
+	}
+	resp, err := c.src.get(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	for fetches, same := 1, 1; resp.status == http.StatusOK && !complete(resp.body) && same < gamebookAgreeing; fetches++ {
+		if fetches == gamebookFetches {
+			return nil, fmt.Errorf("%w: %s: %d fetches served a book cut short, not the same bytes %d times in a row: retry the date later",
+				ErrBadBody, r.endpoint, fetches, gamebookAgreeing)
+		}
+		again, err := c.src.get(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		again.attempts += resp.attempts
+		if again.status == http.StatusOK && bytes.Equal(again.body, resp.body) {
+			same++
+		} else {
+			same = 1
+		}
+		resp = again
+	}
+	return resp, nil
+}
+
+// complete reports whether a PDF body ends with its end-of-file marker.
+func complete(body []byte) bool {
+	tail := bytes.TrimRight(body[max(0, len(body)-32):], "\r\n \t")
+	return bytes.HasSuffix(tail, pdfEOF)
+}

@@ -47,7 +47,7 @@ func (o objects) put(ctx context.Context, name string, body []byte) (runner.Obje
 	}
 	w := h.NewWriter(ctx)
 	w.ChunkSize = ledger.SmallObjectChunk
-	w.ContentType = "application/json"
+	w.ContentType = contentType(name)
 	w.MD5 = sum[:]
 	if _, err := w.Write(body); err != nil {
 		w.Close()
@@ -64,6 +64,15 @@ func (o objects) put(ctx context.Context, name string, body []byte) (runner.Obje
 		return runner.Object{}, fmt.Errorf("gcs write gs://%s/%s: %w", o.bucket, name, err)
 	}
 	return objectOf(w.Attrs()), nil
+}
+
+// contentType is the type an object is stored with, by its name: the game books are PDFs,
+// every other scraped body is JSON.
+func contentType(name string) string {
+	if strings.HasSuffix(name, ".pdf") {
+		return "application/pdf"
+	}
+	return "application/json"
 }
 
 func sameContent(a *storage.ObjectAttrs, md5sum []byte, crc uint32, size int64) bool {

@@ -53,6 +53,11 @@ type Config struct {
 	NBAStatsBaseURL       string        `env:"NBA_STATS_BASE_URL, default=https://stats.nba.com"`
 	NBAStatsRatePerMinute float64       `env:"NBA_STATS_RATE_PER_MINUTE, default=30"`
 	NBAStatsBurst         int           `env:"NBA_STATS_BURST, default=1"`
+	// NBAStatsDMZBaseURL is the host of NBA.com's official game book PDFs, one request per
+	// game. It publishes no rate either: a file host, paced like the other NBA.com sources.
+	NBAStatsDMZBaseURL       string  `env:"NBA_STATSDMZ_BASE_URL, default=https://statsdmz.nba.com"`
+	NBAStatsDMZRatePerMinute float64 `env:"NBA_STATSDMZ_RATE_PER_MINUTE, default=60"`
+	NBAStatsDMZBurst         int     `env:"NBA_STATSDMZ_BURST, default=1"`
 
 	// Retries of one request: at most RetryAttempts attempts within RetryBudget, waiting
 	// RetryBase, doubling up to RetryMaxDelay (with jitter) or as long as Retry-After says.
@@ -123,6 +128,8 @@ func Jobs(cfg Config, deps Deps) (map[string]runner.Job, error) {
 	cdnSrc := newSource(SourceNBACDN, cfg.NBACDNBaseURL, cfg.NBACDNRatePerMinute, cfg.NBACDNBurst)
 	statsSrc := newSource(SourceNBAStats, cfg.NBAStatsBaseURL, cfg.NBAStatsRatePerMinute, cfg.NBAStatsBurst)
 	statsSrc.header = statsHeaders()
+	dmzSrc := newSource(SourceNBAStatsDMZ, cfg.NBAStatsDMZBaseURL, cfg.NBAStatsDMZRatePerMinute, cfg.NBAStatsDMZBurst)
+	dmzSrc.header = http.Header{"User-Agent": statsHeaders()["User-Agent"], "Accept": {"application/pdf"}}
 
 	cdn := newNBACDN(cdnSrc, cfg.NBACDNScheduleMaxAge)
 	out := objects{client: deps.Storage, bucket: deps.Bucket}
@@ -134,6 +141,7 @@ func Jobs(cfg Config, deps Deps) (map[string]runner.Job, error) {
 		"bdl_player_boxscores":  bdlPlayerBoxscores{cdn: cdn, bdl: ball, out: out},
 		"bdl_injuries":          bdlInjuries{cdn: cdn, bdl: ball, out: out, now: deps.Now},
 		"odds_api_player_props": oddsAPIPlayerProps{cdn: cdn, odds: odds, out: out, offsets: offsets},
+		"nbac_gamebook":         nbacGamebook{cdn: cdn, dmz: &nbaStatsDMZ{src: dmzSrc}, out: out},
 	}, nil
 }
 
@@ -142,6 +150,7 @@ func (c Config) validate() error {
 	for _, u := range []struct{ env, v string }{
 		{"BDL_BASE_URL", c.BDLBaseURL}, {"ODDS_API_BASE_URL", c.OddsBaseURL},
 		{"NBA_CDN_BASE_URL", c.NBACDNBaseURL}, {"NBA_STATS_BASE_URL", c.NBAStatsBaseURL},
+		{"NBA_STATSDMZ_BASE_URL", c.NBAStatsDMZBaseURL},
 	} {
 		p, err := url.Parse(u.v)
 		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
@@ -155,6 +164,7 @@ func (c Config) validate() error {
 	}{
 		{"BDL", c.BDLRatePerMinute, c.BDLBurst}, {"ODDS_API", c.OddsRatePerMinute, c.OddsBurst},
 		{"NBA_CDN", c.NBACDNRatePerMinute, c.NBACDNBurst}, {"NBA_STATS", c.NBAStatsRatePerMinute, c.NBAStatsBurst},
+		{"NBA_STATSDMZ", c.NBAStatsDMZRatePerMinute, c.NBAStatsDMZBurst},
 	} {
 		if r.rate <= 0 || r.burst < 1 {
 			errs = append(errs, fmt.Errorf("%s_RATE_PER_MINUTE=%v and %s_BURST=%d: want a rate > 0 and a burst >= 1", r.env, r.rate, r.env, r.burst))

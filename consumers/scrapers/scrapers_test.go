@@ -170,7 +170,7 @@ func TestOffDay(t *testing.T) {
 	if g, _ := e.sim.GamesOn(offDay2); len(g) != 0 {
 		t.Fatalf("%s has %d games in the simulator", offDay2, len(g))
 	}
-	for _, job := range []string{"nbac_player_boxscores", "bdl_games", "bdl_player_boxscores", "odds_api_player_props"} {
+	for _, job := range []string{"nbac_player_boxscores", "bdl_games", "bdl_player_boxscores", "odds_api_player_props", "nbac_gamebook"} {
 		t.Run(job, func(t *testing.T) {
 			res := e.mustRun(t, job, offDay2)
 			if !res.Empty || len(res.Objects) != 0 {

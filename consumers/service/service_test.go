@@ -35,7 +35,7 @@ func TestSelect(t *testing.T) {
 		wantErr string
 	}{
 		{name: "default is everything", vars: nil, want: refs(cat.Jobs())},
-		{name: "one phase", vars: map[string]string{"CONSUMER_PHASES": "reference"}, want: []string{"reference/player_registry"}},
+		{name: "one phase", vars: map[string]string{"CONSUMER_PHASES": "reference"}, want: []string{"reference/player_registry", "reference/gamebook_registry"}},
 		{name: "jobs", vars: map[string]string{"CONSUMER_JOBS": "raw/nbac_schedule, scrapers/bdl_games"},
 			want: []string{"scrapers/bdl_games", "raw/nbac_schedule"}},
 		{name: "unknown phase", vars: map[string]string{"CONSUMER_PHASES": "raw,nope"}, wantErr: "CONSUMER_PHASES=raw,nope: unknown phase"},

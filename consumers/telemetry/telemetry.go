@@ -85,8 +85,8 @@ func (c Config) check() error {
 			errs = append(errs, fmt.Errorf("%s=%q: use http/protobuf or grpc", name, p))
 		}
 	}
-	if c.PrometheusPort <= 0 || c.PrometheusPort > 65535 {
-		errs = append(errs, fmt.Errorf("OTEL_EXPORTER_PROMETHEUS_PORT=%d: use a TCP port", c.PrometheusPort))
+	if c.PrometheusPort < 0 || c.PrometheusPort > 65535 {
+		errs = append(errs, fmt.Errorf("OTEL_EXPORTER_PROMETHEUS_PORT=%d: use a TCP port (0: any free one)", c.PrometheusPort))
 	}
 	return errors.Join(errs...)
 }
@@ -108,6 +108,10 @@ type Options struct {
 	// Prometheus adds a Prometheus reader whatever OTEL_METRICS_EXPORTER says: the status
 	// server always serves /metrics.
 	Prometheus bool
+	// Spans, when set, receives every span besides the exporter OTEL_TRACES_EXPORTER
+	// names: the local stack keeps its consumers' spans for its trace view this way,
+	// whatever the user exports.
+	Spans sdktrace.SpanExporter
 }
 
 // Telemetry is what Setup built: the providers to use and how to flush them.
@@ -133,7 +137,7 @@ func Setup(ctx context.Context, c Config, o Options) (*Telemetry, error) {
 		o.Console = os.Stderr
 	}
 	t := &Telemetry{TracerProvider: tracenoop.NewTracerProvider(), MeterProvider: metricnoop.NewMeterProvider()}
-	if c.TracesExporter == ExporterNone && c.MetricsExporter == ExporterNone && !o.Prometheus {
+	if c.TracesExporter == ExporterNone && c.MetricsExporter == ExporterNone && !o.Prometheus && o.Spans == nil {
 		return t, nil
 	}
 	res, err := resource.New(ctx,
@@ -142,12 +146,19 @@ func Setup(ctx context.Context, c Config, o Options) (*Telemetry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("telemetry resource: %w", err)
 	}
+	var batchers []sdktrace.TracerProviderOption
 	if c.TracesExporter != ExporterNone {
 		exp, err := spanExporter(ctx, c, o)
 		if err != nil {
 			return nil, err
 		}
-		tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+		batchers = append(batchers, sdktrace.WithBatcher(exp))
+	}
+	if o.Spans != nil {
+		batchers = append(batchers, sdktrace.WithBatcher(o.Spans))
+	}
+	if len(batchers) > 0 {
+		tp := sdktrace.NewTracerProvider(append(batchers, sdktrace.WithResource(res))...)
 		t.TracerProvider = tp
 		t.shutdown = append(t.shutdown, tp.Shutdown)
 	}

@@ -29,7 +29,7 @@ func TestLoadRefusesUnknownExportersNamingTheVariable(t *testing.T) {
 		{map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}, `OTEL_TRACES_EXPORTER="zipkin": use none, console, otlp or gcp`},
 		{map[string]string{"OTEL_METRICS_EXPORTER": "statsd"}, `OTEL_METRICS_EXPORTER="statsd": use none, console, otlp, gcp or prometheus`},
 		{map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}, `OTEL_EXPORTER_OTLP_PROTOCOL="http/json": use http/protobuf or grpc`},
-		{map[string]string{"OTEL_EXPORTER_PROMETHEUS_PORT": "0"}, `OTEL_EXPORTER_PROMETHEUS_PORT=0`},
+		{map[string]string{"OTEL_EXPORTER_PROMETHEUS_PORT": "70000"}, `OTEL_EXPORTER_PROMETHEUS_PORT=70000: use a TCP port (0: any free one)`},
 	} {
 		if _, err := load(t, tc.vars); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Load(%v) = %v, want an error containing %q", tc.vars, err, tc.want)

@@ -23,7 +23,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nba-props/pipeline/infra/sourcesim"
 	"github.com/nba-props/pipeline/messages"
 )
 
@@ -319,20 +318,16 @@ func sequentialOn(ctx context.Context, seed int64, latency time.Duration, rates 
 // floorOf is the least time the plans' rates allow for the requests each source served:
 // the largest of requests ÷ rate over the sources.
 func floorOf(reqs map[string]int, perMinute map[string]float64) (time.Duration, string, string) {
-	byBudget := map[string]int{}
-	for src, n := range reqs {
-		byBudget[budgetOf(src)] += n
-	}
 	var floor time.Duration
 	binding := "none"
 	var parts []string
-	srcs := make([]string, 0, len(byBudget))
-	for src := range byBudget {
+	srcs := make([]string, 0, len(reqs))
+	for src := range reqs {
 		srcs = append(srcs, src)
 	}
 	slices.Sort(srcs)
 	for _, src := range srcs {
-		n, r := byBudget[src], perMinute[src]
+		n, r := reqs[src], perMinute[src]
 		if r <= 0 {
 			continue
 		}
@@ -485,22 +480,6 @@ func spread(dates []string, n int) []string {
 
 func cpuSum(c [2]time.Duration) float64 { return (c[0] + c[1]).Seconds() }
 
-// budgetOf is the rate budget a simulator source draws on: the game books are served by
-// stats.nba.com and share its budget.
-func budgetOf(src string) string {
-	if src == sourcesim.SourceNBAStatsDMZ {
-		return sourcesim.SourceNBAStats
-	}
-	return src
-}
-
-// budgetRequests counts the requests that drew on budget.
-func budgetRequests(reqs map[string]int, budget string) int {
-	n := 0
-	for src, k := range reqs {
-		if budgetOf(src) == budget {
-			n += k
-		}
-	}
-	return n
-}
+// budgetRequests counts the requests that drew on a source's rate budget: each source is
+// paced by a limiter of its own.
+func budgetRequests(reqs map[string]int, budget string) int { return reqs[budget] }

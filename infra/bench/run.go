@@ -33,7 +33,7 @@ var instantRates = map[string]string{
 }
 
 // planRates are the real plans' rates per minute by simulator source: the defaults of the
-// scrapers' configuration (the game books on stats.nba.com share the stats budget).
+// scrapers' configuration (the game books on statsdmz.nba.com have a rate of their own).
 func planRates(ctx context.Context) (map[string]float64, error) {
 	cfg, err := service.Load(ctx, envconfig.MapLookuper(map[string]string{}))
 	if err != nil {
@@ -43,7 +43,7 @@ func planRates(ctx context.Context) (map[string]float64, error) {
 	return map[string]float64{
 		sourcesim.SourceBDL: c.BDLRatePerMinute, sourcesim.SourceOdds: c.OddsRatePerMinute,
 		sourcesim.SourceNBACDN: c.NBACDNRatePerMinute, sourcesim.SourceNBAStats: c.NBAStatsRatePerMinute,
-		sourcesim.SourceNBAStatsDMZ: c.NBAStatsRatePerMinute,
+		sourcesim.SourceNBAStatsDMZ: c.NBAStatsDMZRatePerMinute,
 	}, nil
 }
 

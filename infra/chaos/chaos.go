@@ -83,11 +83,12 @@ type Result struct {
 	Stalls                 int
 	Sources                sourceStats
 	BigQuery, GCS          faultproxy.Stats
-	Poison, PermanentDead  int
-	Duplicates             int
-	PeakKB                 int64
-	LogLines               int
-	Problems               []string
+	// PermanentDead counts the dead letters of the pairs that must end dead (deadEnd).
+	Poison, PermanentDead int
+	Duplicates            int
+	PeakKB                int64
+	LogLines              int
+	Problems              []string
 }
 
 // OK reports whether every invariant held.
@@ -205,10 +206,21 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		return res, err
 	}
 	fmt.Fprintf(out, "source faults: %d installed (%s)\n", len(plan.faults), kindList(plan.plannedKinds()))
+	// What must end dead: the planted failures, and what the source itself holds broken.
+	var ends []deadEnd
 	for _, p := range plan.permanent {
-		fmt.Fprintf(out, "  permanent: %s %s (every %s/%s request of the date answers %d): must end dead, reason %s\n",
-			p.ref, p.date, p.fault.Source, p.fault.Dataset, p.fault.Status, strings.Join(p.reasons, " or "))
+		ends = append(ends, p.end())
+		fmt.Fprintf(out, "  permanent: %s %s (%s): must end dead, reason %s\n",
+			p.ref, p.date, p.end().why, strings.Join(p.reasons, " or "))
 	}
+	broken, err := brokenAtSource(sim, dates)
+	if err != nil {
+		return res, err
+	}
+	for _, d := range broken {
+		fmt.Fprintf(out, "  broken at the source: %s (%s): must end dead, reason %s\n", d.key, d.why, strings.Join(d.reasons, " or "))
+	}
+	ends = append(ends, broken...)
 
 	bqp, err := faultproxy.Start(faultproxy.Options{Name: "bigquery", Target: env.BigQueryEmulatorHost, Seed: o.Seed + 1,
 		RateLimitStatus: http.StatusForbidden, MaxDelay: 2 * time.Second, Shares: proxyShares(o.BigQueryFaults)})
@@ -246,7 +258,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	fmt.Fprintf(out, "%d consumers started (CONSUMER_LEASE=%s CONSUMER_RECONCILE_EVERY=%s CONSUMER_RETRY_WITHIN=%s); logs in %s\n",
 		o.Consumers, o.Lease, o.ReconcileEvery, o.RetryWithin, dir)
 
-	exp := newExpectation(cat, dates, messages.GameDate(time.Now()), plan.permanent)
+	exp := newExpectation(cat, dates, messages.GameDate(time.Now()), ends)
 	res.Pairs = len(exp.pairs)
 	res.StallBound = stallBound(o.ReconcileEvery)
 	pub := newPublisher(ps, names, cat)
@@ -426,7 +438,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		res.Problems = append(res.Problems, "chaos run: "+e.Error())
 	}
 	return res, finish(ctx, &res, finishArgs{o: o, out: out, dir: dir, producer: bin.producer, stackEnv: st.env, began: began,
-		dates: dates, exp: exp, got: got, w: w, fl: fl, led: led, bq: bq, sim: sim, simc: simc, plan: plan, pub: pub, bqp: bqp, gcsp: gcsp})
+		dates: dates, exp: exp, got: got, w: w, fl: fl, led: led, bq: bq, sim: sim, simc: simc, plan: plan, ends: ends, pub: pub, bqp: bqp, gcsp: gcsp})
 }
 
 type finishArgs struct {
@@ -446,6 +458,7 @@ type finishArgs struct {
 	sim       *sourcesim.Sim
 	simc      simClient
 	plan      sourcePlan
+	ends      []deadEnd
 	pub       *publisher
 	bqp, gcsp *faultproxy.Proxy
 }
@@ -530,7 +543,7 @@ func finish(ctx context.Context, res *Result, a finishArgs) error {
 	}
 	res.Problems = append(res.Problems, dups...)
 	poison, poisonKind := a.pub.poisoned()
-	dl, err := checkDeadLetters(ctx, a.led, poison, poisonKind, a.plan.permanent)
+	dl, err := checkDeadLetters(ctx, a.led, poison, poisonKind, a.ends)
 	if err != nil {
 		return err
 	}
@@ -586,7 +599,7 @@ func report(out io.Writer, res *Result, a finishArgs, jobs map[string]int) {
 	fmt.Fprintf(out, "BigQuery proxy: %s\n", res.BigQuery)
 	fmt.Fprintf(out, "GCS proxy:      %s\n", res.GCS)
 	fmt.Fprintf(out, "Messages: every scraper message published twice; %d emitted messages published again; %d poison messages\n", res.Duplicates, res.Poison)
-	fmt.Fprintf(out, "Dead-letter store: %d poison, %d for the permanent failures\n", res.Poison, res.PermanentDead)
+	fmt.Fprintf(out, "Dead-letter store: %d poison, %d for the pairs that must end dead (permanent failures, files broken at the source)\n", res.Poison, res.PermanentDead)
 
 	fmt.Fprintf(out, "\nBigQuery jobs by table (one per date unless an input changed or a job failed)\n")
 	var tables []string

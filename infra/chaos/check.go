@@ -20,14 +20,20 @@ import (
 )
 
 // compareTables checks every table against the simulator's ground truth with
-// infra/verify, as make run does. A date with a permanent failure is compared on its own:
-// its lost tables must hold no row of it, its degraded ones the right rows (with the lost
-// input's columns empty), every other table must match. Every other run of consecutive
-// dates must match entirely.
+// infra/verify, as make run does, as a backfill of the whole range leaves them. A date with
+// a permanent failure is compared on its own: its lost tables must hold no row of it, its
+// degraded ones the right rows (with the lost input's columns empty), every other table
+// must match. Every other run of consecutive dates must match entirely, but for the
+// tables a permanent failure degrades everywhere: those must hold the right rows.
 func compareTables(ctx context.Context, bq *bigquery.Client, sim *sourcesim.Sim, dates []string, perms []permanent, out io.Writer) ([]string, error) {
 	byDate := map[string][]permanent{}
+	var everywhere []string
 	for _, p := range perms {
 		byDate[p.date] = append(byDate[p.date], p)
+		everywhere = append(everywhere, p.everywhere...)
+	}
+	compare := func(ds []string) (verify.Report, error) {
+		return verify.CompareIn(ctx, bq, sim, ds, dates[0], dates[len(dates)-1])
 	}
 	var problems []string
 	var segment []string
@@ -35,13 +41,23 @@ func compareTables(ctx context.Context, bq *bigquery.Client, sim *sourcesim.Sim,
 		if len(segment) == 0 {
 			return nil
 		}
-		rep, err := verify.Compare(ctx, bq, sim, segment)
+		rep, err := compare(segment)
 		if err != nil {
 			return err
 		}
+		if len(everywhere) > 0 {
+			fmt.Fprintf(out, "(a permanent failure leaves %s without what it feeds on every date: their rows are counted)\n", strings.Join(everywhere, ", "))
+		}
 		rep.Print(out)
-		if !rep.OK() {
-			problems = append(problems, fmt.Sprintf("tables differ from the ground truth for %s..%s (see the comparison above)", segment[0], segment[len(segment)-1]))
+		for _, t := range rep.Tables {
+			switch {
+			case slices.Contains(everywhere, t.Table):
+				if t.Found != t.Expected {
+					problems = append(problems, fmt.Sprintf("%s on %s..%s: %d rows, want %d", t.Table, segment[0], segment[len(segment)-1], t.Found, t.Expected))
+				}
+			case !t.OK():
+				problems = append(problems, fmt.Sprintf("%s differs from the ground truth for %s..%s (see the comparison above)", t.Table, segment[0], segment[len(segment)-1]))
+			}
 		}
 		segment = nil
 		return nil
@@ -55,11 +71,11 @@ func compareTables(ctx context.Context, bq *bigquery.Client, sim *sourcesim.Sim,
 		if err := flush(); err != nil {
 			return nil, err
 		}
-		rep, err := verify.Compare(ctx, bq, sim, []string{d})
+		rep, err := compare([]string{d})
 		if err != nil {
 			return nil, err
 		}
-		var lost, degraded []string
+		lost, degraded := []string{}, slices.Clone(everywhere)
 		for _, p := range ps {
 			lost, degraded = append(lost, p.lost...), append(degraded, p.degraded...)
 		}
@@ -148,16 +164,17 @@ func duplicateKeys(ctx context.Context, bq *bigquery.Client, from, to string) ([
 // deadLetterReport is the comparison of the dead-letter store with what must be in it.
 type deadLetterReport struct {
 	Poison, Permanent int
-	// Unexpected are the dead letters that are neither poison nor a permanent failure.
+	// Unexpected are the dead letters that are neither poison nor of a dead end.
 	Unexpected []ledger.DeadLetterSummary
 	Problems   []string
 }
 
 // checkDeadLetters compares the store (_deadletters/) with the poison messages, which must
-// each be there once with their reason and their chaos_poison attribute, and the
-// permanent failures, which must each have at least one dead letter with one of their
-// reasons (every copy of the message can start a new effort). Anything else is a problem.
-func checkDeadLetters(ctx context.Context, led *ledger.Ledger, poison, poisonKind map[string]string, perms []permanent) (deadLetterReport, error) {
+// each be there once with their reason and their chaos_poison attribute, and the dead
+// ends (planted failures and files broken at the source), which must each have at least
+// one dead letter with one of their reasons (every copy of the message can start a new
+// effort). Anything else is a problem.
+func checkDeadLetters(ctx context.Context, led *ledger.Ledger, poison, poisonKind map[string]string, ends []deadEnd) (deadLetterReport, error) {
 	var rep deadLetterReport
 	all, err := led.ListDeadLetters(ctx, time.Time{})
 	if err != nil {
@@ -182,10 +199,10 @@ func checkDeadLetters(ctx context.Context, led *ledger.Ledger, poison, poisonKin
 			continue
 		}
 		matched := false
-		for _, p := range perms {
+		for _, p := range ends {
 			if d.Phase == string(p.ref.Phase) && d.Job == p.ref.Job && d.Date == p.date {
 				matched = true
-				permSeen[key{p.ref, p.date}]++
+				permSeen[p.key]++
 				rep.Permanent++
 				if !slices.Contains(p.reasons, d.Reason) {
 					rep.Problems = append(rep.Problems, fmt.Sprintf("%s %s: dead letter %s with reason %q, want %s (%s)",
@@ -205,8 +222,8 @@ func checkDeadLetters(ctx context.Context, led *ledger.Ledger, poison, poisonKin
 	}
 	sort.Strings(missing)
 	rep.Problems = append(rep.Problems, missing...)
-	for _, p := range perms {
-		if permSeen[key{p.ref, p.date}] == 0 {
+	for _, p := range ends {
+		if permSeen[p.key] == 0 {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("%s %s: no dead letter, want one with reason %s", p.ref, p.date, strings.Join(p.reasons, " or ")))
 		}
 	}

@@ -2,8 +2,9 @@
 // around them fails, and checks that the pipeline still ends where it must with no
 // operator: every (job, date) finished, or dead with the reason it was meant to die of;
 // every table equal to the simulator's ground truth and free of duplicate keys; the
-// dead-letter store holding exactly the poison messages and the permanent failures; and
-// no API key in any log line.
+// dead-letter store holding exactly the poison messages, the permanent failures and the
+// dates whose game books the source holds broken (the simulator's ground truth says
+// which); and no API key in any log line.
 //
 // It starts the local stack without consumers (`localstack up --no-consumers`), builds the
 // consumers and producer binaries once, enqueues the range twice and runs several consumer

@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nba-props/pipeline/consumers/ledger"
+	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/infra/sourcesim"
+	"github.com/nba-props/pipeline/messages"
 )
 
 func TestBadFlagsExit2BeforeAnythingStarts(t *testing.T) {
@@ -147,5 +151,49 @@ func TestChaosWeek(t *testing.T) {
 	if res.Sources.share() < 0.2 || res.BigQuery.Faulted() == 0 || res.GCS.Faulted() == 0 || res.Duplicates == 0 {
 		t.Errorf("faults: sources %.2f, BigQuery %v, GCS %v, %d duplicates: want at least 20%% of the sources and some of each",
 			res.Sources.share(), res.BigQuery, res.GCS, res.Duplicates)
+	}
+}
+
+// The pairs a chaos run expects dead include the dates whose game books the simulator holds
+// broken, taken from its ground truth: their raw game book job must end dead, and a record
+// that succeeded there is a problem.
+func TestBrokenGamebooksMustEndDead(t *testing.T) {
+	now, _ := time.Parse(time.RFC3339, simNow)
+	sim := sourcesim.New(sourcesim.Config{Seed: 2024, Now: func() time.Time { return now }})
+	dates, err := messages.DateRange("2024-11-25", "2024-12-10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends, err := brokenAtSource(sim, dates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ends) == 0 {
+		t.Fatal("no broken game book in the range: pick a range where the simulator breaks one")
+	}
+	raw := messages.Ref(messages.PhaseRaw, "nbac_gamebook_player_stats")
+	for _, e := range ends {
+		books, err := sim.Gamebooks(e.date)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.ref != raw || !slices.ContainsFunc(books, func(b sourcesim.GamebookTruth) bool { return b.Available && b.Corrupt != "" }) {
+			t.Errorf("%s: expected dead, but the truth has no broken book that date", e.key)
+		}
+	}
+	cat := messages.DefaultCatalog()
+	exp := newExpectation(cat, dates, "2025-06-30", ends)
+	got := map[key]ledger.Summary{}
+	for _, k := range exp.pairs {
+		got[k] = ledger.Summary{State: ledger.StateSucceeded}
+	}
+	if bad := exp.check(got); len(bad) != len(ends) {
+		t.Errorf("every pair succeeded: %d problems, want one per broken date (%d): %v", len(bad), len(ends), bad)
+	}
+	for _, e := range ends {
+		got[e.key] = ledger.Summary{State: ledger.StateDead, Reason: runner.ReasonJobError}
+	}
+	if bad := exp.check(got); len(bad) != 0 {
+		t.Errorf("the broken dates dead: %v, want no problem (nothing depends hard on the raw game book job)", bad)
 	}
 }

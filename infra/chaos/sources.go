@@ -14,20 +14,61 @@ import (
 
 	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/infra/sourcesim"
+	"github.com/nba-props/pipeline/infra/verify"
 	"github.com/nba-props/pipeline/messages"
 )
 
 // permanent is a (job, date) whose source never answers: its scraper exhausts its attempts
 // and the date must end dead with one of reasons. lost are the tables that then hold no row
 // of the date; degraded those that keep their rows but lack what the lost input adds to
-// them (player_game_summary without prop lines).
+// them (player_game_summary without prop lines); everywhere those whose rows of every
+// date may lack it (the game book registry resolves a short name by the season's other
+// books, which name players in full from the BDL box scores).
 type permanent struct {
-	ref      messages.JobRef
-	date     string
-	fault    sourcesim.Fault
-	reasons  []string
-	lost     []string
-	degraded []string
+	ref        messages.JobRef
+	date       string
+	fault      sourcesim.Fault
+	reasons    []string
+	lost       []string
+	degraded   []string
+	everywhere []string
+}
+
+// deadEnd is a (job, date) that must end dead: a permanent failure the run planted, or a
+// file the source itself holds broken (the simulator's ground truth says which). reasons
+// are those its record and its dead letter may carry, why says what kills it.
+type deadEnd struct {
+	key
+	reasons []string
+	why     string
+}
+
+// end is the permanent failure as a dead end.
+func (p permanent) end() deadEnd {
+	return deadEnd{key{p.ref, p.date}, p.reasons, fmt.Sprintf("every %s/%s request of the date answers %d", p.fault.Source, p.fault.Dataset, p.fault.Status)}
+}
+
+// brokenReasons are the ends of a (job, date) whose input the source holds broken: the job
+// returns a permanent error on its first run (job_error), or, when the consumers cannot
+// record that (killed, or the ledger unreachable) until the subscription's limit, the
+// subscription dead-letters the message and the runtime records it (delivery_limit).
+var brokenReasons = []string{runner.ReasonJobError, runner.ReasonDeliveryLimit}
+
+// brokenAtSource lists the dead ends the simulator's ground truth plants in dates: a date
+// whose published game books include a broken one loads none, its raw game book job dying
+// with an error naming the object.
+func brokenAtSource(sim *sourcesim.Sim, dates []string) ([]deadEnd, error) {
+	broken, err := verify.BrokenGamebooks(sim, dates)
+	if err != nil {
+		return nil, err
+	}
+	var out []deadEnd
+	for _, d := range dates {
+		if why, ok := broken[d]; ok {
+			out = append(out, deadEnd{key{messages.Ref(messages.PhaseRaw, "nbac_gamebook_player_stats"), d}, brokenReasons, why})
+		}
+	}
+	return out, nil
 }
 
 // permanentReasons are the ends of a date that fails every run: the runtime dead-letters
@@ -44,9 +85,11 @@ var permanentKinds = []struct {
 	source, dataset string
 	status          int
 	lost, degraded  []string
+	everywhere      []string
 }{
 	{job: "bdl_player_boxscores", source: sourcesim.SourceBDL, dataset: sourcesim.DatasetBDLStats, status: 503,
-		lost: []string{"nba_raw.bdl_player_boxscores"}},
+		lost: []string{"nba_raw.bdl_player_boxscores"}, degraded: []string{"nba_raw.nbac_gamebook_player_stats"},
+		everywhere: []string{"nba_reference.gamebook_registry"}},
 	{job: "odds_api_player_props", source: sourcesim.SourceOdds, dataset: sourcesim.DatasetOddsEvents, status: 502,
 		lost: []string{"nba_raw.odds_api_player_points_props"}, degraded: []string{"nba_analytics.player_game_summary"}},
 }
@@ -100,7 +143,7 @@ func planSources(rng *rand.Rand, shareSeed int64, gameDates []string, permanents
 		f := sourcesim.Fault{Source: k.source, Dataset: k.dataset, Date: d, Kind: sourcesim.FaultServerError, Status: k.status}
 		p.faults = append(p.faults, f)
 		p.permanent = append(p.permanent, permanent{ref: messages.Ref(messages.PhaseScrapers, k.job), date: d, fault: f,
-			reasons: permanentReasons, lost: k.lost, degraded: k.degraded})
+			reasons: permanentReasons, lost: k.lost, degraded: k.degraded, everywhere: k.everywhere})
 	}
 	for _, d := range gameDates {
 		if rng.IntN(3) != 0 {

@@ -72,7 +72,7 @@ type stackOptions struct {
 // startStack runs the stack on free ports and waits until it prints its exports. Its
 // output after that goes to logs.
 func startStack(ctx context.Context, bin string, o stackOptions, logs io.Writer) (*stack, error) {
-	args := []string{"up", "--no-consumers", "--data", o.dataDir, "--fresh",
+	args := []string{"up", "--no-consumers", "--status-port", "-1", "--data", o.dataDir, "--fresh",
 		"--pubsub-port", "0", "--gcs-port", "0", "--bigquery-port", "0", "--sim-port", "0",
 		"--sim-seed", fmt.Sprint(o.simSeed), "--sim-now", o.simNow}
 	if o.pubsub != "" {

@@ -29,14 +29,15 @@ type expectation struct {
 	// pairs are every (job, date) a scraper backfill of the range reaches
 	// (backfill.ExpectedPairs), in catalogue order.
 	pairs []key
-	// dead are the permanent failures, with the reasons their record may carry.
+	// dead are the pairs that must end dead (deadEnd), with the reasons their record may
+	// carry.
 	dead map[key][]string
 	// blocked are the pairs behind a dead hard upstream: the chain cannot reach them, so
 	// they have no record, or one waiting for that upstream.
 	blocked map[key]bool
 }
 
-func newExpectation(cat *messages.Catalog, dates []string, today string, perms []permanent) expectation {
+func newExpectation(cat *messages.Catalog, dates []string, today string, ends []deadEnd) expectation {
 	e := expectation{cat: cat, dead: map[key][]string{}, blocked: map[key]bool{}}
 	pairs := backfill.ExpectedPairs(cat, dates, today)
 	for _, s := range cat.Jobs() {
@@ -44,8 +45,8 @@ func newExpectation(cat *messages.Catalog, dates []string, today string, perms [
 			e.pairs = append(e.pairs, key{s.Ref(), d})
 		}
 	}
-	for _, p := range perms {
-		e.dead[key{p.ref, p.date}] = p.reasons
+	for _, d := range ends {
+		e.dead[d.key] = d.reasons
 	}
 	for _, k := range e.pairs {
 		if e.behindDead(k.ref, k.date) {

@@ -121,7 +121,7 @@ func TestApplyDevCreatesEveryResource(t *testing.T) {
 	if got := raw.GetTemplate().GetScaling(); got.GetMinInstanceCount() != 0 || got.GetMaxInstanceCount() != 2 {
 		t.Errorf("nba-raw scaling = %v, want 0 to 2 (dev.json)", got)
 	}
-	if got, want := raw.GetTemplate().GetMaxInstanceRequestConcurrency(), int32(4+4+4+1+4+3); got != want {
+	if got, want := raw.GetTemplate().GetMaxInstanceRequestConcurrency(), int32(4+4+4+1+4+4+3); got != want {
 		t.Errorf("nba-raw container concurrency = %d, want %d (jobs' MaxConcurrency + catch-all, /reconcile, dead letters)", got, want)
 	}
 	if got := ctr.GetStartupProbe().GetHttpGet().GetPath(); got != "/readyz" {
@@ -141,7 +141,7 @@ func TestApplyDevCreatesEveryResource(t *testing.T) {
 	env := envOf(scr.GetTemplate().GetContainers()[0])
 	// dev.json: one scraper instance, so each source's whole plan rate.
 	for v, want := range map[string]string{"BDL_RATE_PER_MINUTE": "600", "ODDS_API_RATE_PER_MINUTE": "120",
-		"NBA_CDN_RATE_PER_MINUTE": "120", "NBA_STATS_RATE_PER_MINUTE": "30", "CONSUMER_DEADLETTERS": "false",
+		"NBA_CDN_RATE_PER_MINUTE": "120", "NBA_STATS_RATE_PER_MINUTE": "30", "NBA_STATSDMZ_RATE_PER_MINUTE": "60", "CONSUMER_DEADLETTERS": "false",
 		"BDL_API_KEY": "secret bdl-api-key version latest", "ODDS_API_KEY": "secret odds-api-key version latest"} {
 		if env[v] != want {
 			t.Errorf("nba-scrapers %s = %q, want %q", v, env[v], want)

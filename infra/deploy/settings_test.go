@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"maps"
 	"strings"
 	"testing"
 
@@ -27,8 +28,10 @@ func services(t *testing.T, env string) map[messages.Phase]deploy.Service {
 
 func TestSourceRateIsABudgetForTheWholeService(t *testing.T) {
 	plans := deploy.SourceRates()
-	if plans["BDL_RATE_PER_MINUTE"] != 600 || plans["NBA_STATS_RATE_PER_MINUTE"] != 30 || len(plans) != 4 {
-		t.Fatalf("plan rates from scrapers.Config = %v, want BDL 600, ODDS 120, NBA CDN 120, NBA stats 30", plans)
+	want := map[string]float64{"BDL_RATE_PER_MINUTE": 600, "ODDS_API_RATE_PER_MINUTE": 120, "NBA_CDN_RATE_PER_MINUTE": 120,
+		"NBA_STATS_RATE_PER_MINUTE": 30, "NBA_STATSDMZ_RATE_PER_MINUTE": 60}
+	if !maps.Equal(plans, want) {
+		t.Fatalf("plan rates from scrapers.Config = %v, want %v", plans, want)
 	}
 	scr := services(t, "prod")[messages.PhaseScrapers] // prod.json: two scraper instances
 	if scr.MaxInstances != 2 {
@@ -47,7 +50,7 @@ func TestEnvironmentOverrides(t *testing.T) {
 		name, file, wantErr string
 	}{
 		{"raises concurrency", `"phases": {"raw": {"container_concurrency": 40}}`, ""},
-		{"concurrency below the jobs' bounds", `"phases": {"raw": {"container_concurrency": 10}}`, "below 20, the sum of its jobs' MaxConcurrency"},
+		{"concurrency below the jobs' bounds", `"phases": {"raw": {"container_concurrency": 10}}`, "below 24, the sum of its jobs' MaxConcurrency"},
 		{"timeout below a job's", `"jobs": {"scrapers/odds_api_player_props": {"request_timeout": "1m"}}`, "shorter than its timeout 5m0s plus the push slot wait"},
 		{"min above max", `"phases": {"raw": {"min_instances": 3, "max_instances": 2}}`, "min instances 3"},
 		{"a phase without jobs", `"phases": {"precompute": {"max_instances": 1}}`, "precompute has no jobs"},

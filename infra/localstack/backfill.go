@@ -93,6 +93,18 @@ func runBackfill(ctx context.Context, f runFlags, stdout, stderr io.Writer, env 
 		DataDir: dir, Project: cloud.LocalProject, Bucket: cloud.LocalProject,
 		SimSeed: f.seed, SimNow: now, Env: env, Logs: logs, Push: f.push,
 	}
+	// The consumers' traces and metrics, on free ports, as make up serves them.
+	tel, err := startTelemetry(ctx, env, "127.0.0.1", 0, 0, o.Project)
+	if err != nil {
+		fmt.Fprintf(stderr, "localstack run: %v\n", err)
+		return 1
+	}
+	defer func() {
+		if err := tel.stop(); err != nil {
+			fmt.Fprintf(stderr, "localstack run: telemetry: %v\n", err)
+		}
+	}()
+	o.Traces = tel.tracesVars()
 	began := time.Now()
 	s, err := Start(ctx, o)
 	if err != nil {
@@ -101,11 +113,12 @@ func runBackfill(ctx context.Context, f runFlags, stdout, stderr io.Writer, env 
 	}
 	defer s.Close()
 	fmt.Fprintf(stdout, "local stack up in %.1fs, Pub/Sub on %s (consumer logs: %s)\n", time.Since(began).Seconds(), s.PubSubName(), logPath)
+	tel.print(stdout)
 	st := backfill.Stack{
 		Env: map[string]string{}, Storage: s.Storage, Bucket: o.Bucket, BigQuery: s.BigQuery,
 		Sim: s.Sim, Catalog: messages.DefaultCatalog(), Producer: []string{producer},
 	}
-	for _, kv := range s.Vars() {
+	for _, kv := range append(s.Vars(), o.Traces...) {
 		st.Env[kv[0]] = kv[1]
 	}
 	bo := backfill.Options{Start: f.start, End: f.end, Timeout: f.timeout, Out: stdout}

@@ -174,6 +174,9 @@ type upFlags struct {
 	// negative: no page.
 	statusPort             int
 	statusStart, statusEnd string
+	// tracesPort serves the trace view and takes OTLP (negative: none); metricsPort serves
+	// the consumers' Prometheus text. Both only while the stack runs its consumers.
+	tracesPort, metricsPort int
 }
 
 func upFlagSet(f *upFlags) *flag.FlagSet {
@@ -184,6 +187,8 @@ func upFlagSet(f *upFlags) *flag.FlagSet {
 	fs.IntVar(&f.bqPort, "bigquery-port", 9050, "BigQuery emulator `port`")
 	fs.IntVar(&f.simPort, "sim-port", 8090, "source simulator `port`")
 	fs.IntVar(&f.statusPort, "status-port", 8099, "status page `port` (producer serve); -1: no status page")
+	fs.IntVar(&f.tracesPort, "traces-port", 4318, "trace view `port`, also taking OTLP over HTTP (the producer's spans); -1: no trace view")
+	fs.IntVar(&f.metricsPort, "metrics-port", 9464, "`port` of the consumers' Prometheus metrics (OTEL_EXPORTER_PROMETHEUS_PORT overrides it)")
 	fs.StringVar(&f.statusStart, "status-start-date", defaultRunStart, "first date of the status page")
 	fs.StringVar(&f.statusEnd, "status-end-date", defaultRunEnd, "last date of the status page")
 	fs.StringVar(&f.o.DataDir, "data", ".local", "`directory` for GCS objects and BigQuery tables, kept across restarts")
@@ -251,6 +256,21 @@ func up(ctx context.Context, f upFlags, stdout, stderr io.Writer, env envconfig.
 		}
 	}
 
+	var tel *stackTelemetry
+	if !o.NoConsumers {
+		tel, err = startTelemetry(ctx, env, f.host, f.tracesPort, f.metricsPort, o.Project)
+		if err != nil {
+			fmt.Fprintf(stderr, "localstack: %v\n", err)
+			return 1
+		}
+		defer func() {
+			if err := tel.stop(); err != nil {
+				fmt.Fprintf(stderr, "localstack: telemetry: %v\n", err)
+			}
+		}()
+		o.Traces = tel.tracesVars()
+	}
+
 	s, err := Start(ctx, o)
 	if err != nil {
 		fmt.Fprintf(stderr, "localstack: %v\n", err)
@@ -265,9 +285,12 @@ func up(ctx context.Context, f upFlags, stdout, stderr io.Writer, env envconfig.
 	fmt.Fprintln(stdout, "local stack is up; in another shell:")
 	printExports(stdout, s)
 	fmt.Fprintln(stdout, "then e.g.: go run ./producer enqueue --phase scrapers --job all --start-date 2024-10-22 --end-date 2024-10-24")
+	if tel != nil {
+		tel.print(stdout)
+	}
 	var page *statusPage
 	if f.statusPort >= 0 {
-		page, err = startStatusPage(ctx, f.host, f.statusPort, f.statusStart, f.statusEnd, s.Exports(), o.Logs)
+		page, err = startStatusPage(ctx, f.host, f.statusPort, f.statusStart, f.statusEnd, append(s.env.Vars(), tel.traceLink()...), o.Logs)
 		if err != nil {
 			fmt.Fprintf(stderr, "localstack: %v\n", err)
 			_ = s.Close()

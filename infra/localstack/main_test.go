@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,32 +18,18 @@ import (
 	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/infra/cloud"
 	"github.com/nba-props/pipeline/infra/emulators"
+	"github.com/nba-props/pipeline/infra/testlog"
 	"github.com/nba-props/pipeline/messages"
 	"github.com/sethvargo/go-envconfig"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestStackRunsThePipeline starts the whole stack on random ports, publishes one scrape,
 // and sees the raw job that follows it load rows into the BigQuery emulator; then the stack
 // stops cleanly.
+//
+// Not parallel: the stack installs its consumers' telemetry as the process's global
+// providers, and the test reads the trace view and the metrics of this stack.
 func TestStackRunsThePipeline(t *testing.T) {
-	t.Parallel()
 	stackRunsThePipeline(t, PubSubPstest)
 }
 
@@ -54,14 +42,14 @@ func TestStackRunsThePipelineOnGcloud(t *testing.T) {
 }
 
 func stackRunsThePipeline(t *testing.T, backend string) {
-	var stdout, stderr syncBuffer
+	var stdout, stderr testlog.Buffer
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	ready := make(chan *Stack, 1)
 	code := make(chan int, 1)
 	go func() {
 		code <- run(ctx, []string{"--pubsub-port", "0", "--gcs-port", "0", "--bigquery-port", "0", "--sim-port", "0",
-			"--status-port", "0",
+			"--status-port", "0", "--traces-port", "0", "--metrics-port", "0",
 			"--data", t.TempDir(), "--prefix", "ls-", "--sim-now", "2025-06-30T12:00:00Z", "--pubsub", backend},
 			&stdout, &stderr, envconfig.MapLookuper(map[string]string{"CONSUMER_STREAMS": "2"}), ready)
 	}()
@@ -146,6 +134,11 @@ func stackRunsThePipeline(t *testing.T, backend string) {
 			if rec.State != ledger.StateSucceeded || rec.Output.TotalRows() == 0 {
 				t.Errorf("raw/nbac_schedule ended %s with %d rows, want succeeded with rows", rec.State, rec.Output.TotalRows())
 			}
+			sums, err := l.List(ctx, ref, "2024-10-23", "2024-10-23")
+			if err != nil || len(sums) != 1 {
+				t.Fatalf("listing the record: %v, %d summaries", err, len(sums))
+			}
+			checkTelemetry(t, stdout.String(), stderr.String(), sums[0].TraceID)
 			break
 		}
 		if time.Now().After(deadline) {
@@ -165,6 +158,60 @@ func stackRunsThePipeline(t *testing.T, backend string) {
 	}
 }
 
+// checkTelemetry sees what make up prints about telemetry work: the record's trace opens in
+// the trace view, the consumers' metrics are Prometheus text, and their log lines carry
+// trace ids.
+func checkTelemetry(t *testing.T, stdout, logs, traceID string) {
+	t.Helper()
+	printed := func(prefix string) string {
+		_, rest, ok := strings.Cut(stdout, prefix)
+		u, _, _ := strings.Cut(rest, " ")
+		if !ok {
+			t.Errorf("make up printed no %q line:\n%s", prefix, stdout)
+		}
+		return u
+	}
+	if traceID == "" {
+		t.Error("the ledger record keeps no trace id")
+	} else if u := printed("traces: "); u != "" {
+		var body string
+		for range 50 { // the spans are exported in batches, every 5 s
+			resp, err := http.Get(u + traceID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if body = string(b); resp.StatusCode == http.StatusOK {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		for _, want := range []string{"nbac_schedule", "ledger"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("GET %s%s lacks %q:\n%.2000s", u, traceID, want, body)
+			}
+		}
+		if !strings.Contains(stdout, "export OTEL_EXPORTER_OTLP_ENDPOINT="+strings.TrimSuffix(u, "/traces/")) {
+			t.Errorf("make up does not export the trace view as the OTLP endpoint:\n%s", stdout)
+		}
+	}
+	if u := printed("metrics: "); u != "" {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), "pipeline_messages_total{") {
+			t.Errorf("GET %s lacks pipeline_messages_total:\n%.2000s", u, b)
+		}
+	}
+	if !strings.Contains(logs, `"logging.googleapis.com/trace":"projects/`+cloud.LocalProject+`/traces/`+traceID) {
+		t.Errorf("no consumer log line carries the trace %s:\n%.3000s", traceID, logs)
+	}
+}
+
 // TestReadmeShowsTheExportsAsPrinted compares the export lines of the README's local stack
 // section with what `make up` prints with its default flags.
 func TestReadmeShowsTheExportsAsPrinted(t *testing.T) {
@@ -177,6 +224,8 @@ func TestReadmeShowsTheExportsAsPrinted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// make up's consumers send their spans to the trace view, and the producer is told to.
+	o.Traces = (&stackTelemetry{tracesURL: "http://" + net.JoinHostPort(f.host, strconv.Itoa(f.tracesPort))}).tracesVars()
 	var printed bytes.Buffer
 	printExports(&printed, &Stack{o: o, env: localEnv(o, o.PubSubAddr, o.GCSAddr, o.BigQueryAddr)})
 	readme, err := os.ReadFile("../../README.md")
@@ -312,7 +361,7 @@ func TestBackfillWeekMatchesGroundTruthOnGcloud(t *testing.T) {
 // scrapers forced, and checks every table against the ground truth and that the second
 // run wrote nothing.
 func backfillWeek(t *testing.T, backend string, extra ...string) {
-	var stdout, stderr syncBuffer
+	var stdout, stderr testlog.Buffer
 	args := []string{"run", "--start-date", "2024-10-22", "--end-date", "2024-10-28", "--again", "--data", t.TempDir(),
 		"--timeout", "8m", "--pubsub", backend}
 	for _, a := range extra {

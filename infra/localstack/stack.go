@@ -59,6 +59,9 @@ type Options struct {
 	Env envconfig.Lookuper
 	// Logs receives the consumers' JSON log lines.
 	Logs io.Writer
+	// Traces are the OTEL_* variables that send a process's spans to the stack's trace
+	// view (stackTelemetry.tracesVars); they are exported with the emulators.
+	Traces [][2]string
 	// Push delivers by push, as on Cloud Run: the subscriptions push to the consumers'
 	// HTTP endpoints (in-process), the bridge plays Pub/Sub's push with tokens from a
 	// local issuer, and it calls the reconcile endpoint every ReconcileEvery.
@@ -105,7 +108,7 @@ func (s *Stack) Exports() [][2]string {
 	if s.o.NoConsumers {
 		return s.Vars()
 	}
-	return s.env.Vars()
+	return append(s.env.Vars(), s.o.Traces...)
 }
 
 // localEnv is the environment of a stack whose emulators listen on these host:port
@@ -206,6 +209,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			{"ODDS_API_BASE_URL", base + "/odds"},
 			{"NBA_CDN_BASE_URL", base + "/nbacdn"},
 			{"NBA_STATS_BASE_URL", base + "/nbastats"},
+			{"NBA_STATSDMZ_BASE_URL", base + "/nbastatsdmz"},
 		}
 	}
 

@@ -69,6 +69,8 @@
 //   - leaguegamelog shooting percentages are null without attempts.
 //   - Odds snapshots after tip-off carry in-game lines that differ from the closing lines;
 //     player props exist only from PropsStart (earlier snapshots have no bookmakers).
+//   - Bookmakers post pre-tip lines for some questionable players (day-to-day on the injury
+//     report) who then do not play: a late scratch, whose line is void.
 //   - The injury report exists only for Config.Now's date.
 //
 // # Faults
@@ -87,6 +89,11 @@
 //
 // Truth(date) gives the games, team totals, every player row with its stats, the expected
 // player_lookup, the consensus closing points line and the OVER/UNDER/PUSH result.
+// It also gives each team's defensive game (Defense: the opponent's totals and the pace) and
+// the void lines (VoidLines: a late scratch, a player with a closing line who did not play,
+// which bookmakers post for some questionable players). Gamebooks(date) gives what each game
+// book prints, who each name is and whether the book and the date's box scores can tell it,
+// and GamebookRegistry(from, to) the game book registry a backfill of a range must end with.
 // PropLines(event, at) gives the lines a snapshot serves (the rows of a raw odds table) and
 // InjuryReport the current report. All are computed from the model, never from the served
 // JSON or pipeline code. Closing lines stop moving 30 minutes before tip-off, so any

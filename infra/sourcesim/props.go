@@ -219,3 +219,45 @@ func consensus(gp gameProps, g Game, player int) (float64, int) {
 	}
 	return (pts[n/2-1] + pts[n/2]) / 2, n
 }
+
+// scratchShare is the share of a game's questionable rotation players that bookmakers post a
+// points line for although the player ends up not playing (a late scratch): on the injury
+// report as day-to-day, out of the box score. The line is in every pre-tip update and in
+// none of the bookmakers' in-game updates; a bet on it is void.
+const scratchShare = 0.5
+
+// addScratches adds the late scratches' lines to a game's bookmaker timelines. It draws from
+// its own keyed generators, so every other line stays as buildProps drew it.
+func addScratches(seed int64, pool []Player, m *seasonModel, g Game, b boxScore, gp *gameProps) {
+	date, _ := time.Parse(dateLayout, g.Date)
+	for side, team := range []int{g.home, g.away} {
+		dressed := map[int]bool{}
+		for _, l := range b.lines[side] {
+			dressed[l.player] = true
+		}
+		for rank, p := range m.rosters[team] {
+			sp, hurt := m.spellOn(p, date)
+			if rank >= propsPerTeam || dressed[p] || !hurt || sp.status != "Day-To-Day" {
+				continue
+			}
+			r := rngFor(seed, "props/scratch/"+g.NBAGameID+"/"+pool[p].Lookup())
+			if r.Float64() >= scratchShare {
+				continue
+			}
+			pl := pool[p]
+			perShot := pl.threeShr*3*pl.p3 + (1-pl.threeShr)*2*pl.p2
+			point := math.Max(2.5, math.Floor(float64(minuteTargets[min(rank, len(minuteTargets)-1)])*pl.usage*(perShot+pl.ftRate*pl.pft))+0.5)
+			for i := range gp.books {
+				if r.IntN(10) < 3 {
+					continue // this bookmaker did not post him
+				}
+				line := priced(r, point+[]float64{-0.5, 0, 0, 0.5}[r.IntN(4)])
+				for k := range gp.books[i].updates {
+					if u := &gp.books[i].updates[k]; u.at.Before(g.Start) {
+						u.lines[p] = line
+					}
+				}
+			}
+		}
+	}
+}

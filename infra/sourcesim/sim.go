@@ -30,7 +30,9 @@ func ScraperRates() map[string]string {
 	return map[string]string{
 		"ODDS_API_RATE_PER_MINUTE":  "1200",
 		"NBA_STATS_RATE_PER_MINUTE": "600",
-		"NBA_CDN_RATE_PER_MINUTE":   "600",
+		// The game books are one request per game, and the local simulator renders each.
+		"NBA_STATSDMZ_RATE_PER_MINUTE": "3000",
+		"NBA_CDN_RATE_PER_MINUTE":      "600",
 	}
 }
 
@@ -219,6 +221,7 @@ func (s *Sim) gameProps(m *seasonModel, gi int) *gameProps {
 		return p
 	}
 	p := buildProps(s.seed, s.pool, g, *b)
+	addScratches(s.seed, s.pool, m, g, *b, &p)
 	s.props[g.NBAGameID] = &p
 	return &p
 }

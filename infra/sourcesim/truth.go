@@ -16,6 +16,54 @@ type DayTruth struct {
 	Games   []GameTruth   `json:"games"`
 	Teams   []TeamTruth   `json:"teams"`
 	Players []PlayerTruth `json:"players"`
+	// Defense is each team's defensive game, one per team of a final game.
+	Defense []TeamDefenseTruth `json:"defense"`
+	// VoidLines are the players with a closing points line who did not play: late scratches,
+	// whose bets are void.
+	VoidLines []VoidLineTruth `json:"void_lines"`
+}
+
+// TeamDefenseTruth is what one team allowed in a final game: its opponent's totals, what it
+// forced, and the pace of the game. Possessions are estimated as FGA + 0.44 FTA - OREB + TOV
+// per team; pace is 48 minutes' worth of the two teams' mean possessions.
+type TeamDefenseTruth struct {
+	GameID          string  `json:"game_id"`
+	GameDate        string  `json:"game_date"`
+	TeamAbbr        string  `json:"team_abbr"`
+	OpponentAbbr    string  `json:"opponent_abbr"`
+	IsHome          bool    `json:"is_home"`
+	OppPoints       int     `json:"opponent_points"`
+	OppFGM          int     `json:"opponent_fgm"`
+	OppFGA          int     `json:"opponent_fga"`
+	OppFG3M         int     `json:"opponent_fg3m"`
+	OppFG3A         int     `json:"opponent_fg3a"`
+	OppFTM          int     `json:"opponent_ftm"`
+	OppFTA          int     `json:"opponent_fta"`
+	OppOffReb       int     `json:"opponent_offensive_rebounds"`
+	OppRebounds     int     `json:"opponent_rebounds"`
+	DefReb          int     `json:"defensive_rebounds"`
+	TurnoversForced int     `json:"turnovers_forced"`
+	Steals          int     `json:"steals"`
+	Blocks          int     `json:"blocks"`
+	OppPossessions  float64 `json:"opponent_possessions"`
+	Pace            float64 `json:"pace"`
+	DefensiveRating float64 `json:"defensive_rating"`
+}
+
+// VoidLineTruth is a player with a consensus closing points line who did not play. What the
+// book says of him (team, status, reason) is filled only when the date's game books load
+// (every published one reads): without them nothing tells his team or why.
+type VoidLineTruth struct {
+	GameID       string  `json:"game_id"`
+	GameDate     string  `json:"game_date"`
+	PlayerLookup string  `json:"player_lookup"`
+	PointsLine   float64 `json:"points_line"`
+	Bookmakers   int     `json:"bookmakers"`
+	TeamAbbr     string  `json:"team_abbr,omitempty"`
+	OpponentAbbr string  `json:"opponent_abbr,omitempty"`
+	Status       string  `json:"status,omitempty"` // dnp, dnd, nwt or inactive
+	Reason       string  `json:"reason,omitempty"`
+	Category     string  `json:"reason_category,omitempty"`
 }
 
 // TeamTruth is one team's totals in a final game (the sums of its players' rows).
@@ -104,6 +152,9 @@ type PlayerTruth struct {
 	OverUnder      string   `json:"over_under_result,omitempty"` // OVER, UNDER, PUSH; "" without a line
 	LineMargin     *float64 `json:"line_margin"`                 // points - line
 	OddsPlayerName string   `json:"odds_player_name,omitempty"`  // The Odds API's spelling
+	// Availability is "active" when the date's game books load (every published one reads),
+	// as the book of a player who played says; "" without them.
+	Availability string `json:"availability_status,omitempty"`
 }
 
 // Truth returns the expected games and player rows of an Eastern date (YYYY-MM-DD).
@@ -112,8 +163,10 @@ func (s *Sim) Truth(date string) (DayTruth, error) {
 	if err != nil {
 		return DayTruth{}, err
 	}
-	out := DayTruth{Date: d.Format(dateLayout), Season: m.year, Games: []GameTruth{}, Teams: []TeamTruth{}, Players: []PlayerTruth{}}
+	out := DayTruth{Date: d.Format(dateLayout), Season: m.year, Games: []GameTruth{}, Teams: []TeamTruth{}, Players: []PlayerTruth{},
+		Defense: []TeamDefenseTruth{}, VoidLines: []VoidLineTruth{}}
 	now := s.now()
+	books, load := s.loadedBooks(m, out.Date)
 	for _, gi := range m.byDate[out.Date] {
 		g := m.games[gi]
 		b := s.box(m, gi)
@@ -128,6 +181,8 @@ func (s *Sim) Truth(date string) (DayTruth, error) {
 			continue
 		}
 		gp := s.gameProps(m, gi)
+		gb, booked := books[gi]
+		played := map[int]bool{}
 		for side := range 2 {
 			opp := []string{g.Away, g.Home}[side]
 			tt := TeamTruth{
@@ -156,6 +211,7 @@ func (s *Sim) Truth(date string) (DayTruth, error) {
 					continue
 				}
 				p := s.pool[l.player]
+				played[l.player] = true
 				row := PlayerTruth{
 					GameID: g.GameID, GameDate: g.Date, Season: g.Season,
 					TeamAbbr: teams[l.team].Tricode, OpponentAbbr: opp, IsHome: side == 0,
@@ -179,10 +235,24 @@ func (s *Sim) Truth(date string) (DayTruth, error) {
 						}
 					}
 				}
+				if booked && load {
+					row.Availability = GamebookActive
+				}
 				out.Players = append(out.Players, row)
 			}
 		}
+		n := len(out.Teams)
+		out.Defense = append(out.Defense, defense(out.Teams[n-2], out.Teams[n-1]), defense(out.Teams[n-1], out.Teams[n-2]))
+		if gp != nil {
+			out.VoidLines = append(out.VoidLines, s.voidLines(g, *gp, played, gb, booked && load)...)
+		}
 	}
+	sort.SliceStable(out.VoidLines, func(i, j int) bool {
+		if out.VoidLines[i].GameID != out.VoidLines[j].GameID {
+			return out.VoidLines[i].GameID < out.VoidLines[j].GameID
+		}
+		return out.VoidLines[i].PlayerLookup < out.VoidLines[j].PlayerLookup
+	})
 	sort.SliceStable(out.Players, func(i, j int) bool {
 		if out.Players[i].GameID != out.Players[j].GameID {
 			return out.Players[i].GameID < out.Players[j].GameID
@@ -335,6 +405,15 @@ type GamebookTruth struct {
 	Players []GamebookPlayerTruth `json:"players"`
 }
 
+// How a game book's name is resolved to a player_lookup (GamebookPlayerTruth.BookResolution,
+// GamebookRegistryTruth.Resolution).
+const (
+	ResolvedPrinted  = "printed"  // the book prints the full name
+	ResolvedBoxScore = "boxscore" // the last name matches one player of the team's box score that day
+	ResolvedRegistry = "registry" // the last name matches one player the team fielded that season
+	Unresolved       = "unresolved"
+)
+
 // GamebookPlayerTruth is one roster player of one team in one game book.
 type GamebookPlayerTruth struct {
 	GameID       string `json:"game_id"`
@@ -358,6 +437,16 @@ type GamebookPlayerTruth struct {
 	// InjuryReportStatus is the player's status on the game day's injury report ("Out",
 	// "Day-To-Day") when the injury model keeps him out; "" otherwise.
 	InjuryReportStatus string `json:"injury_report_status,omitempty"`
+	// Dressed says the player has a row in the game's box score at Ball Don't Lie (which
+	// lists players who dressed and did not play with 0 minutes).
+	Dressed bool `json:"dressed"`
+	// BookLookup is the player_lookup a reader of this book and of the date's box scores can
+	// tell, with how (BookResolution): the player's own when the book prints his full name
+	// ("printed") or when he has a box score row of his team that day ("boxscore"); "" when
+	// the book prints his last name only and he did not dress ("unresolved"): nothing of the
+	// date names him in full.
+	BookLookup     string `json:"book_player_lookup"`
+	BookResolution string `json:"book_resolution"`
 	// The stat line, zero unless Status is active; the same numbers as the NBA.com box score.
 	Minutes   int `json:"minutes"`
 	FGM       int `json:"fgm"`
@@ -419,8 +508,16 @@ func (s *Sim) gamebookTruth(m *seasonModel, gi int) GamebookTruth {
 				PrintedName: p.FullName(), Jersey: p.Jersey, Starter: row.starter,
 				Status: row.status, Reason: row.reason, Category: row.category, InjuryReportStatus: row.injury,
 			}
+			pt.Dressed = row.line >= 0
+			pt.BookLookup, pt.BookResolution = pt.PlayerLookup, ResolvedPrinted
 			if k >= len(gs.box) {
 				pt.PrintedName, pt.Jersey = s.printedName(m, gs.team, row.player), ""
+				switch {
+				case pt.Dressed:
+					pt.BookResolution = ResolvedBoxScore
+				case pt.PrintedName != pt.FullName:
+					pt.BookLookup, pt.BookResolution = "", Unresolved
+				}
 			}
 			if row.starter {
 				pt.Position = p.Position[:1]

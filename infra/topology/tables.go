@@ -46,10 +46,26 @@ func Tables() []Table {
 			Clustering: []string{"game_id", "player_lookup"},
 		},
 		{
+			Dataset: "nba_raw", Name: "nbac_gamebook_player_stats",
+			Description:    "NBA.com official game books, one row per roster player and game: availability status, reason and its category, the stat line of those who played.",
+			Schema:         gamebookSchema(),
+			PartitionField: "game_date", RequirePartitionFilter: true,
+			Clustering: []string{"game_id", "player_lookup"},
+		},
+		{
 			Dataset: "nba_reference", Name: "player_registry",
 			Description: "One row per player_lookup: a stable universal id, names seen per source, teams, first and last game date.",
 			Schema:      playerRegistrySchema(),
 			Clustering:  []string{"player_lookup"},
+		},
+		{
+			// Not filter-required: each date's MERGE also resolves again the names of other
+			// dates that the registry could not resolve before.
+			Dataset: "nba_reference", Name: "gamebook_registry",
+			Description:    "Per date, one row per scheduled game saying whether its game book was read, and one row per name of each book read with the player_lookup it resolves to; unresolved names are kept with a NULL player_lookup.",
+			Schema:         gamebookRegistrySchema(),
+			PartitionField: "game_date",
+			Clustering:     []string{"game_id"},
 		},
 		{
 			Dataset: "nba_analytics", Name: "team_offense_game_summary",
@@ -59,8 +75,15 @@ func Tables() []Table {
 			Clustering: []string{"team_abbr"},
 		},
 		{
+			Dataset: "nba_analytics", Name: "team_defense_game_summary",
+			Description:    "One row per game and team: what the opponent scored and shot, rebounds, turnovers forced, possessions, pace and defensive rating.",
+			Schema:         teamDefenseSchema(),
+			PartitionField: "game_date", RequirePartitionFilter: true,
+			Clustering: []string{"team_abbr"},
+		},
+		{
 			Dataset: "nba_analytics", Name: "player_game_summary",
-			Description:    "One row per game date and player: box score, consensus pre-tip points line and its outcome, usage, provenance.",
+			Description:    "One row per game date and player who played (box score, consensus pre-tip points line and its outcome, usage, provenance, availability), and one per player with a line who did not play (the line void).",
 			Schema:         playerGameSummarySchema(),
 			PartitionField: "game_date", RequirePartitionFilter: true,
 			Clustering: []string{"player_lookup"},
@@ -181,6 +204,67 @@ func oddsPropsSchema() bigquery.Schema {
 	return append(s, provenance()...)
 }
 
+func gamebookSchema() bigquery.Schema {
+	i, st := bigquery.IntegerFieldType, bigquery.StringFieldType
+	s := bigquery.Schema{
+		required("game_id", st, gameIDDesc),
+		required("nba_game_id", st, "NBA.com game id, e.g. 0022400061."),
+		required("game_date", bigquery.DateFieldType, gameDateDesc),
+		required("season_year", i, "Start year of the season."),
+		required("team_abbr", st, "The player's team tricode."),
+		required("opponent_abbr", st, "The opponent's tricode."),
+		required("is_home", bigquery.BooleanFieldType, ""),
+		required("printed_name", st, "The name as the book prints it: the full name in the box score, usually the last name only in the inactive list (Morant, Jackson Jr.)."),
+		required("name_key", st, "player_lookup of printed_name as printed (jackson for Jackson Jr.): the last name's key when that is all the book prints."),
+		field("player_full_name", st, "The full name: as printed, or of the box score row the printed last name matched; NULL when unresolved."),
+		field("player_lookup", st, lookupDesc+" NULL when the printed last name matches no player, or several, of the team's box score that day."),
+		required("name_resolution", st, "printed (the book prints the full name), boxscore (the last name matched one player of the team in that day's box scores) or unresolved."),
+		field("jersey", st, "Jersey number; NULL on the inactive list, which prints none."),
+		field("position", st, "A starter's position (G, F, C); NULL on the bench."),
+		required("starter", bigquery.BooleanFieldType, ""),
+		required("status", st, "active (played), dnp (did not play), dnd (did not dress), nwt (not with the team) or inactive."),
+		field("reason", st, "Why he did not play, as printed without the status: Coach's Decision, Injury/Illness - Left Ankle; Sprain. NULL when active."),
+		field("reason_category", st, "coach_decision, injury_illness, personal, not_with_team, g_league, suspension or other. NULL when active."),
+		field("minutes", bigquery.FloatFieldType, "Minutes played (decimal); NULL unless active."),
+		field("points", i, "NULL unless active, as every stat below."),
+		field("fgm", i, ""),
+		field("fga", i, ""),
+		field("fg3m", i, ""),
+		field("fg3a", i, ""),
+		field("ftm", i, ""),
+		field("fta", i, ""),
+		field("offensive_rebounds", i, ""),
+		field("defensive_rebounds", i, ""),
+		field("rebounds", i, ""),
+		field("assists", i, ""),
+		field("personal_fouls", i, ""),
+		field("steals", i, ""),
+		field("turnovers", i, ""),
+		field("blocks", i, ""),
+		field("plus_minus", i, ""),
+	}
+	return append(s, provenance()...)
+}
+
+func gamebookRegistrySchema() bigquery.Schema {
+	st := bigquery.StringFieldType
+	return bigquery.Schema{
+		required("game_date", bigquery.DateFieldType, gameDateDesc),
+		required("game_id", st, gameIDDesc),
+		required("entry", st, "game for a game's row; TEAM/printed name for a name's row. With game_date and game_id, the row's key."),
+		required("gamebook", st, "parsed (the game's book was read) or missing (the schedule has the game, nba_raw.nbac_gamebook_player_stats has no book of it)."),
+		field("home_team_abbr", st, ""),
+		field("away_team_abbr", st, ""),
+		field("source_file_path", st, "gs:// URI of the book; NULL when missing."),
+		field("team_abbr", st, "A name's team; NULL on a game's row."),
+		field("printed_name", st, "As the book prints it; NULL on a game's row."),
+		field("status", st, "A name's availability status; NULL on a game's row."),
+		field("player_lookup", st, lookupDesc+" The key of nba_reference.player_registry. NULL on a game's row and for a name nothing resolves (listed, not dropped)."),
+		field("resolution", st, "printed, boxscore (by the raw job), registry (the last name matched one player the team fielded that season) or unresolved; NULL on a game's row."),
+		field("updated_at", bigquery.TimestampFieldType, "When a MERGE last changed the row."),
+	}
+}
+
 func playerRegistrySchema() bigquery.Schema {
 	return bigquery.Schema{
 		required("player_lookup", bigquery.StringFieldType, lookupDesc),
@@ -229,6 +313,36 @@ func teamOffenseSchema() bigquery.Schema {
 	}
 }
 
+func teamDefenseSchema() bigquery.Schema {
+	i, f := bigquery.IntegerFieldType, bigquery.FloatFieldType
+	return bigquery.Schema{
+		field("game_id", bigquery.StringFieldType, gameIDDesc),
+		field("game_date", bigquery.DateFieldType, gameDateDesc),
+		field("season_year", i, ""),
+		field("team_abbr", bigquery.StringFieldType, "The defending team."),
+		field("opponent_abbr", bigquery.StringFieldType, ""),
+		field("is_home", bigquery.BooleanFieldType, ""),
+		field("opponent_points", i, "Points allowed."),
+		field("opponent_fgm", i, ""),
+		field("opponent_fga", i, ""),
+		field("opponent_fg3m", i, ""),
+		field("opponent_fg3a", i, ""),
+		field("opponent_ftm", i, ""),
+		field("opponent_fta", i, ""),
+		field("opponent_offensive_rebounds", i, ""),
+		field("opponent_rebounds", i, ""),
+		field("defensive_rebounds", i, "The team's own."),
+		field("turnovers_forced", i, "The opponent's turnovers."),
+		field("steals", i, ""),
+		field("blocks", i, ""),
+		field("team_minutes", f, "Sum of the players' minutes (240 in regulation)."),
+		field("opponent_possessions", f, "Opponent FGA + 0.44 FTA - OREB + TOV."),
+		field("pace", f, "Possessions per 48 minutes: the mean of both teams' possessions over team_minutes / 5, times 48."),
+		field("defensive_rating", f, "Points allowed per 100 opponent possessions."),
+		field("processed_at", bigquery.TimestampFieldType, ""),
+	}
+}
+
 func playerGameSummarySchema() bigquery.Schema {
 	i, f, s := bigquery.IntegerFieldType, bigquery.FloatFieldType, bigquery.StringFieldType
 	return bigquery.Schema{
@@ -267,5 +381,9 @@ func playerGameSummarySchema() bigquery.Schema {
 		field("has_bdl", bigquery.BooleanFieldType, "Ball Don't Lie also had the player's row."),
 		field("has_prop_line", bigquery.BooleanFieldType, ""),
 		field("processed_at", bigquery.TimestampFieldType, ""),
+		field("availability_status", s, "As the game book says: active, dnp, dnd, nwt or inactive; NULL without the game's book."),
+		field("availability_reason", s, "Why he did not play, as the book prints it; NULL when active."),
+		field("availability_category", s, "coach_decision, injury_illness, personal, not_with_team, g_league, suspension or other; NULL when active."),
+		field("line_void", bigquery.BooleanFieldType, "TRUE for a player with a pre-tip points line who did not play: the line is void, over_under_result and line_margin are NULL. FALSE for a player who played."),
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -373,14 +374,23 @@ FROM nba_analytics.team_offense_game_summary WHERE `+dateFilter)
 
 func (c comparer) playerSummary(ctx context.Context) (TableReport, error) {
 	type row struct {
-		GameID string               `bigquery:"game_id"`
-		Lookup string               `bigquery:"player_lookup"`
-		Points bigquery.NullInt64   `bigquery:"points"`
-		Line   bigquery.NullFloat64 `bigquery:"points_line"`
-		Result bigquery.NullString  `bigquery:"over_under_result"`
-		Margin bigquery.NullFloat64 `bigquery:"line_margin"`
+		GameID   string               `bigquery:"game_id"`
+		Lookup   string               `bigquery:"player_lookup"`
+		Team     bigquery.NullString  `bigquery:"team_abbr"`
+		Opponent bigquery.NullString  `bigquery:"opponent_abbr"`
+		Minutes  bigquery.NullFloat64 `bigquery:"minutes"`
+		Points   bigquery.NullInt64   `bigquery:"points"`
+		Line     bigquery.NullFloat64 `bigquery:"points_line"`
+		Books    bigquery.NullInt64   `bigquery:"bookmaker_count"`
+		Result   bigquery.NullString  `bigquery:"over_under_result"`
+		Margin   bigquery.NullFloat64 `bigquery:"line_margin"`
+		Status   bigquery.NullString  `bigquery:"availability_status"`
+		Reason   bigquery.NullString  `bigquery:"availability_reason"`
+		Category bigquery.NullString  `bigquery:"availability_category"`
+		Void     bool                 `bigquery:"line_void"`
 	}
-	rows, err := query[row](ctx, c, `SELECT game_id, player_lookup, points, points_line, over_under_result, line_margin
+	rows, err := query[row](ctx, c, `SELECT game_id, player_lookup, team_abbr, opponent_abbr, minutes, points, points_line,
+  bookmaker_count, over_under_result, line_margin, availability_status, availability_reason, availability_category, line_void
 FROM nba_analytics.player_game_summary WHERE `+dateFilter)
 	if err != nil {
 		return TableReport{}, err
@@ -399,7 +409,9 @@ FROM nba_analytics.player_game_summary WHERE `+dateFilter)
 				rep.problem("row %s missing", key)
 				continue
 			}
-			d := diffs("points", r.Points.Int64, int64(p.Points), "over_under_result", r.Result.StringVal, p.OverUnder)
+			d := diffs("points", r.Points.Int64, int64(p.Points), "over_under_result", r.Result.StringVal, p.OverUnder,
+				"availability_status", r.Status.StringVal, p.Availability, "availability_reason", r.Reason.StringVal, "",
+				"line_void", r.Void, false)
 			switch {
 			case p.PointsLine == nil && r.Line.Valid:
 				d = append(d, fmt.Sprintf("points_line=%v want NULL", r.Line.Float64))
@@ -409,6 +421,219 @@ FROM nba_analytics.player_game_summary WHERE `+dateFilter)
 				d = append(d, fmt.Sprintf("line_margin=%v want %v", r.Margin, *p.LineMargin))
 			}
 			if len(d) > 0 {
+				rep.problem("%s: %s", key, strings.Join(d, ", "))
+				continue
+			}
+			rep.Matched++
+		}
+		// A player with a closing line who did not play: the line void, why from the book.
+		for _, v := range day.VoidLines {
+			key := v.GameID + "/" + v.PlayerLookup
+			rep.Expected++
+			r, ok := got[key]
+			if !ok {
+				rep.problem("void line %s missing", key)
+				continue
+			}
+			d := diffs("line_void", r.Void, true, "team_abbr", r.Team.StringVal, v.TeamAbbr, "opponent_abbr", r.Opponent.StringVal, v.OpponentAbbr,
+				"availability_status", r.Status.StringVal, v.Status, "availability_reason", r.Reason.StringVal, v.Reason,
+				"availability_category", r.Category.StringVal, v.Category, "bookmaker_count", r.Books.Int64, int64(v.Bookmakers),
+				"points_line", r.Line.Float64, v.PointsLine)
+			if r.Minutes.Valid || r.Points.Valid || r.Result.Valid || r.Margin.Valid {
+				d = append(d, fmt.Sprintf("minutes=%v points=%v over_under_result=%v line_margin=%v want NULL", r.Minutes, r.Points, r.Result, r.Margin))
+			}
+			if len(d) > 0 {
+				rep.problem("void line %s: %s", key, strings.Join(d, ", "))
+				continue
+			}
+			rep.Matched++
+		}
+	}
+	return rep, nil
+}
+
+// gamebooks checks every row of the raw game book table against what the simulator's books
+// say. A date whose published books do not all read loads none of them.
+func (c comparer) gamebooks(ctx context.Context) (TableReport, error) {
+	type row struct {
+		GameID     string               `bigquery:"game_id"`
+		Team       string               `bigquery:"team_abbr"`
+		Printed    string               `bigquery:"printed_name"`
+		IsHome     bool                 `bigquery:"is_home"`
+		Status     string               `bigquery:"status"`
+		Reason     bigquery.NullString  `bigquery:"reason"`
+		Category   bigquery.NullString  `bigquery:"reason_category"`
+		Starter    bool                 `bigquery:"starter"`
+		Lookup     bigquery.NullString  `bigquery:"player_lookup"`
+		Resolution string               `bigquery:"name_resolution"`
+		Minutes    bigquery.NullFloat64 `bigquery:"minutes"`
+		Points     bigquery.NullInt64   `bigquery:"points"`
+		FGA        bigquery.NullInt64   `bigquery:"fga"`
+		FG3M       bigquery.NullInt64   `bigquery:"fg3m"`
+		Rebounds   bigquery.NullInt64   `bigquery:"rebounds"`
+		Assists    bigquery.NullInt64   `bigquery:"assists"`
+		PlusMinus  bigquery.NullInt64   `bigquery:"plus_minus"`
+	}
+	rows, err := query[row](ctx, c, `SELECT game_id, team_abbr, printed_name, is_home, status, reason, reason_category, starter,
+  player_lookup, name_resolution, minutes, points, fga, fg3m, rebounds, assists, plus_minus
+FROM nba_raw.nbac_gamebook_player_stats WHERE `+dateFilter)
+	if err != nil {
+		return TableReport{}, err
+	}
+	rep := TableReport{Table: "nba_raw.nbac_gamebook_player_stats", Found: len(rows)}
+	got := map[string]row{}
+	for _, r := range rows {
+		key := r.GameID + "/" + r.Team + "/" + r.Printed
+		if _, dup := got[key]; dup {
+			rep.problem("duplicate row %s", key)
+		}
+		got[key] = r
+	}
+	for _, day := range c.truth {
+		books, err := c.sim.Gamebooks(day.Date)
+		if err != nil {
+			return TableReport{}, fmt.Errorf("verify: game books of %s: %w", day.Date, err)
+		}
+		if slices.ContainsFunc(books, func(b sourcesim.GamebookTruth) bool { return b.Available && b.Corrupt != "" }) {
+			continue // a broken book keeps the date out
+		}
+		for _, b := range books {
+			if !b.Available {
+				continue
+			}
+			for _, p := range b.Players {
+				key := p.GameID + "/" + p.TeamAbbr + "/" + p.PrintedName
+				rep.Expected++
+				r, ok := got[key]
+				if !ok {
+					rep.problem("row %s missing", key)
+					continue
+				}
+				d := diffs("is_home", r.IsHome, p.IsHome, "status", r.Status, p.Status, "reason", r.Reason.StringVal, p.Reason,
+					"reason_category", r.Category.StringVal, p.Category, "starter", r.Starter, p.Starter,
+					"player_lookup", r.Lookup.StringVal, p.BookLookup, "name_resolution", r.Resolution, p.BookResolution,
+					"minutes", r.Minutes.Float64, float64(p.Minutes), "points", r.Points.Int64, int64(p.Points), "fga", r.FGA.Int64, int64(p.FGA),
+					"fg3m", r.FG3M.Int64, int64(p.FG3M), "rebounds", r.Rebounds.Int64, int64(p.Rebounds),
+					"assists", r.Assists.Int64, int64(p.Assists), "plus_minus", r.PlusMinus.Int64, int64(p.PlusMinus))
+				if active := p.Status == sourcesim.GamebookActive; r.Points.Valid != active || r.Minutes.Valid != active {
+					d = append(d, fmt.Sprintf("stat line present %v for status %s", r.Points.Valid, p.Status))
+				}
+				if len(d) > 0 {
+					rep.problem("%s: %s", key, strings.Join(d, ", "))
+					continue
+				}
+				rep.Matched++
+			}
+		}
+	}
+	return rep, nil
+}
+
+// gamebookRegistry checks the registry against the simulator's: a row per game of the range
+// (parsed or missing) and per name of every book read, resolved where the range can tell.
+func (c comparer) gamebookRegistry(ctx context.Context) (TableReport, error) {
+	type row struct {
+		GameDate   string              `bigquery:"game_date"`
+		GameID     string              `bigquery:"game_id"`
+		Entry      string              `bigquery:"entry"`
+		Gamebook   string              `bigquery:"gamebook"`
+		Status     bigquery.NullString `bigquery:"status"`
+		Lookup     bigquery.NullString `bigquery:"player_lookup"`
+		Resolution bigquery.NullString `bigquery:"resolution"`
+	}
+	rows, err := query[row](ctx, c, `SELECT CAST(game_date AS STRING) AS game_date, game_id, entry, gamebook, status,
+  player_lookup, resolution
+FROM nba_reference.gamebook_registry WHERE `+dateFilter)
+	if err != nil {
+		return TableReport{}, err
+	}
+	rep := TableReport{Table: "nba_reference.gamebook_registry", Found: len(rows)}
+	got := map[string]row{}
+	for _, r := range rows {
+		got[r.GameDate+"/"+r.GameID+"/"+r.Entry] = r
+	}
+	truth, err := c.sim.GamebookRegistry(c.loadedFrom, c.loadedTo)
+	if err != nil {
+		return TableReport{}, fmt.Errorf("verify: game book registry: %w", err)
+	}
+	for _, w := range truth {
+		if w.GameDate < c.from || w.GameDate > c.to {
+			continue
+		}
+		entry := "game"
+		if w.TeamAbbr != "" {
+			entry = w.TeamAbbr + "/" + w.PrintedName
+		}
+		key := w.GameDate + "/" + w.GameID + "/" + entry
+		rep.Expected++
+		r, ok := got[key]
+		if !ok {
+			rep.problem("row %s missing", key)
+			continue
+		}
+		if d := diffs("gamebook", r.Gamebook, w.Gamebook, "status", r.Status.StringVal, w.Status, "player_lookup", r.Lookup.StringVal, w.PlayerLookup,
+			"resolution", r.Resolution.StringVal, w.Resolution); len(d) > 0 {
+			rep.problem("%s: %s", key, strings.Join(d, ", "))
+			continue
+		}
+		rep.Matched++
+	}
+	return rep, nil
+}
+
+func (c comparer) teamDefense(ctx context.Context) (TableReport, error) {
+	type row struct {
+		GameID   string               `bigquery:"game_id"`
+		Team     string               `bigquery:"team_abbr"`
+		Opponent string               `bigquery:"opponent_abbr"`
+		IsHome   bool                 `bigquery:"is_home"`
+		Points   bigquery.NullInt64   `bigquery:"opponent_points"`
+		FGM      bigquery.NullInt64   `bigquery:"opponent_fgm"`
+		FGA      bigquery.NullInt64   `bigquery:"opponent_fga"`
+		FG3M     bigquery.NullInt64   `bigquery:"opponent_fg3m"`
+		FG3A     bigquery.NullInt64   `bigquery:"opponent_fg3a"`
+		FTM      bigquery.NullInt64   `bigquery:"opponent_ftm"`
+		FTA      bigquery.NullInt64   `bigquery:"opponent_fta"`
+		OReb     bigquery.NullInt64   `bigquery:"opponent_offensive_rebounds"`
+		Rebounds bigquery.NullInt64   `bigquery:"opponent_rebounds"`
+		DReb     bigquery.NullInt64   `bigquery:"defensive_rebounds"`
+		Forced   bigquery.NullInt64   `bigquery:"turnovers_forced"`
+		Steals   bigquery.NullInt64   `bigquery:"steals"`
+		Blocks   bigquery.NullInt64   `bigquery:"blocks"`
+		Poss     bigquery.NullFloat64 `bigquery:"opponent_possessions"`
+		Pace     bigquery.NullFloat64 `bigquery:"pace"`
+		Rating   bigquery.NullFloat64 `bigquery:"defensive_rating"`
+	}
+	rows, err := query[row](ctx, c, `SELECT game_id, team_abbr, opponent_abbr, is_home, opponent_points, opponent_fgm, opponent_fga,
+  opponent_fg3m, opponent_fg3a, opponent_ftm, opponent_fta, opponent_offensive_rebounds, opponent_rebounds, defensive_rebounds,
+  turnovers_forced, steals, blocks, opponent_possessions, pace, defensive_rating
+FROM nba_analytics.team_defense_game_summary WHERE `+dateFilter)
+	if err != nil {
+		return TableReport{}, err
+	}
+	rep := TableReport{Table: "nba_analytics.team_defense_game_summary", Found: len(rows)}
+	got := map[string]row{}
+	for _, r := range rows {
+		got[r.GameID+"/"+r.Team] = r
+	}
+	for _, day := range c.truth {
+		for _, t := range day.Defense {
+			key := t.GameID + "/" + t.TeamAbbr
+			rep.Expected++
+			r, ok := got[key]
+			if !ok {
+				rep.problem("row %s missing", key)
+				continue
+			}
+			if d := diffs("opponent", r.Opponent, t.OpponentAbbr, "is_home", r.IsHome, t.IsHome,
+				"opponent_points", r.Points.Int64, int64(t.OppPoints), "opponent_fgm", r.FGM.Int64, int64(t.OppFGM),
+				"opponent_fga", r.FGA.Int64, int64(t.OppFGA), "opponent_fg3m", r.FG3M.Int64, int64(t.OppFG3M),
+				"opponent_fg3a", r.FG3A.Int64, int64(t.OppFG3A), "opponent_ftm", r.FTM.Int64, int64(t.OppFTM),
+				"opponent_fta", r.FTA.Int64, int64(t.OppFTA), "opponent_offensive_rebounds", r.OReb.Int64, int64(t.OppOffReb),
+				"opponent_rebounds", r.Rebounds.Int64, int64(t.OppRebounds), "defensive_rebounds", r.DReb.Int64, int64(t.DefReb),
+				"turnovers_forced", r.Forced.Int64, int64(t.TurnoversForced), "steals", r.Steals.Int64, int64(t.Steals),
+				"blocks", r.Blocks.Int64, int64(t.Blocks), "opponent_possessions", r.Poss.Float64, t.OppPossessions,
+				"pace", r.Pace.Float64, t.Pace, "defensive_rating", r.Rating.Float64, t.DefensiveRating); len(d) > 0 {
 				rep.problem("%s: %s", key, strings.Join(d, ", "))
 				continue
 			}

@@ -1,6 +1,7 @@
 // Package verify compares what the pipeline wrote to BigQuery with the source simulator's
 // ground truth, table by table. The truth comes from the simulator's own model
-// (sourcesim.Truth, PropLines), never from pipeline code, so a match means something.
+// (sourcesim.Truth, PropLines, Gamebooks, GamebookRegistry), never from pipeline code, so a
+// match means something.
 package verify
 
 import (
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -88,13 +90,28 @@ func (r Report) Print(w io.Writer) {
 	}
 }
 
-// Compare checks every table for the dates against the simulator's truth.
+// Compare checks every table for the dates against the simulator's truth, as a backfill
+// of exactly those dates leaves them.
 func Compare(ctx context.Context, bq *bigquery.Client, sim *sourcesim.Sim, dates []string) (Report, error) {
+	if len(dates) == 0 {
+		return Report{}, fmt.Errorf("verify: no dates")
+	}
+	return CompareIn(ctx, bq, sim, dates, slices.Min(dates), slices.Max(dates))
+}
+
+// CompareIn checks every table for some dates of a backfill of loadedFrom..loadedTo
+// (YYYY-MM-DD, inclusive) against the simulator's truth. The game book registry's rows of
+// a date depend on the other dates loaded (a name a book prints short is resolved by the
+// season's other books), so its truth is the loaded range's.
+func CompareIn(ctx context.Context, bq *bigquery.Client, sim *sourcesim.Sim, dates []string, loadedFrom, loadedTo string) (Report, error) {
 	if len(dates) == 0 {
 		return Report{}, fmt.Errorf("verify: no dates")
 	}
 	sorted := append([]string(nil), dates...)
 	sort.Strings(sorted)
+	if sorted[0] < loadedFrom || sorted[len(sorted)-1] > loadedTo {
+		return Report{}, fmt.Errorf("verify: dates %s..%s outside the loaded range %s..%s", sorted[0], sorted[len(sorted)-1], loadedFrom, loadedTo)
+	}
 	rep := Report{From: sorted[0], To: sorted[len(sorted)-1]}
 	var truth []sourcesim.DayTruth
 	for _, d := range sorted {
@@ -104,9 +121,10 @@ func Compare(ctx context.Context, bq *bigquery.Client, sim *sourcesim.Sim, dates
 		}
 		truth = append(truth, t)
 	}
-	c := comparer{bq: bq, sim: sim, from: rep.From, to: rep.To, truth: truth}
+	c := comparer{bq: bq, sim: sim, from: rep.From, to: rep.To, loadedFrom: loadedFrom, loadedTo: loadedTo, truth: truth}
 	for _, check := range []func(context.Context) (TableReport, error){
-		c.schedule, c.nbacBoxScores, c.bdlBoxScores, c.props, c.registry, c.teamOffense, c.playerSummary,
+		c.schedule, c.nbacBoxScores, c.bdlBoxScores, c.props, c.gamebooks, c.registry, c.gamebookRegistry,
+		c.teamOffense, c.teamDefense, c.playerSummary,
 	} {
 		t, err := check(ctx)
 		if err != nil {
@@ -119,11 +137,32 @@ func Compare(ctx context.Context, bq *bigquery.Client, sim *sourcesim.Sim, dates
 	return rep, nil
 }
 
+// BrokenGamebooks returns the dates whose published game books include one the source holds
+// broken, with why: such a date loads no book (its raw job ends dead, naming the object),
+// and the comparison expects none of its rows.
+func BrokenGamebooks(sim *sourcesim.Sim, dates []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, d := range dates {
+		books, err := sim.Gamebooks(d)
+		if err != nil {
+			return nil, fmt.Errorf("verify: game books of %s: %w", d, err)
+		}
+		for _, b := range books {
+			if b.Available && b.Corrupt != "" {
+				out[d] = fmt.Sprintf("the source's game book of %s is broken (%s)", b.GameID, b.Corrupt)
+			}
+		}
+	}
+	return out, nil
+}
+
 type comparer struct {
 	bq       *bigquery.Client
 	sim      *sourcesim.Sim
 	from, to string
-	truth    []sourcesim.DayTruth
+	// loadedFrom and loadedTo are the backfilled range the dates are part of.
+	loadedFrom, loadedTo string
+	truth                []sourcesim.DayTruth
 }
 
 // query runs sql with @from and @to and decodes every row into a new T.

@@ -337,7 +337,30 @@ func Capture(tb testing.TB, sim *sourcesim.Sim, date string) map[string][]byte {
 	c.pages(messages.ScrapedBDLPlayerBoxscores, date, "/bdl/v1/stats?dates[]="+date+"&per_page=100")
 	c.injuries(messages.ScrapedBDLInjuries.Object(date, messages.InjuriesPart))
 	c.odds(date, d, -2*time.Hour, -10*time.Minute)
+	c.gamebooks(sim, date)
 	return c.out
+}
+
+// CaptureGamebooks fetches the game book of every game of date that is published at the
+// simulator's clock, as nbac_gamebook stores it.
+func CaptureGamebooks(tb testing.TB, sim *sourcesim.Sim, date string) map[string][]byte {
+	tb.Helper()
+	srv := httptest.NewServer(sim.Handler())
+	defer srv.Close()
+	c := &capturer{tb: tb, base: srv.URL, out: map[string][]byte{}}
+	c.gamebooks(sim, date)
+	return c.out
+}
+
+// gamebooks fetches the published game books of a date.
+func (c *capturer) gamebooks(sim *sourcesim.Sim, date string) {
+	books, err := sim.Gamebooks(date)
+	must(c.tb, err)
+	for _, b := range books {
+		if b.Available {
+			c.put(messages.ScrapedNBACGamebooks.Object(date, messages.GamebookPart(b.AwayTeam, b.HomeTeam)), b.Path)
+		}
+	}
 }
 
 // CaptureOdds fetches the events list of date and, per event of the date, one snapshot at

@@ -1,0 +1,61 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"cloud.google.com/go/storage"
+)
+
+// readJSON decodes the object name into v and returns its generation, the precondition of
+// a later conditional rewrite. A missing object is ErrNotFound; callers add what the
+// object is.
+func (l *Ledger) readJSON(ctx context.Context, name string, v any) (int64, error) {
+	r, err := l.bucket.Object(name).NewReader(ctx)
+	if errors.Is(err, storage.ErrObjectNotExist) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	body, err := io.ReadAll(r)
+	if err != nil {
+		return 0, err
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return 0, fmt.Errorf("%s is not valid JSON: %w", name, err)
+	}
+	return r.Attrs.Generation, nil
+}
+
+// writeJSON stores v as the object name with metadata meta, if cond holds (the zero
+// Conditions: whatever is stored), and returns the new generation. Every object of the
+// ledger bucket is written here: one upload of SmallObjectChunk, so the storage client
+// keeps its retries, and a failed precondition is reported as the storage error (see
+// preconditionFailed) for the caller to read as "someone wrote first".
+func (l *Ledger) writeJSON(ctx context.Context, name string, cond storage.Conditions, meta map[string]string, v any) (int64, error) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return 0, err
+	}
+	obj := l.bucket.Object(name)
+	if cond != (storage.Conditions{}) {
+		obj = obj.If(cond)
+	}
+	w := obj.NewWriter(ctx)
+	w.ChunkSize = SmallObjectChunk
+	w.ContentType = "application/json"
+	w.Metadata = meta
+	if _, err := w.Write(body); err != nil {
+		_ = w.Close()
+		return 0, err
+	}
+	if err := w.Close(); err != nil {
+		return 0, err
+	}
+	return w.Attrs().Generation, nil
+}
