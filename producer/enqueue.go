@@ -262,6 +262,17 @@ func enqueueSelection(ctx context.Context, e *env, sel selection, o publishOptio
 	}
 	defer cl.Close()
 	l := ledger.New(cl.storage, cfg.Bucket, ledger.Options{})
+	if o.runID != "" {
+		// Consumers drop every message of a cancelled run: publishing under its id would
+		// queue work that never runs.
+		switch c, err := l.Cancelled(ctx, o.runID); {
+		case err == nil:
+			return usagef("run %s was cancelled at %s: consumers drop its messages; enqueue without --run-id (a new run) to resume its dates, or producer retry --run %s --state cancelled",
+				o.runID, c.Cancelled.UTC().Format(time.RFC3339), o.runID)
+		case !errors.Is(err, ledger.ErrNotFound):
+			return err
+		}
+	}
 	if err := sel.resolve(ctx, l); err != nil {
 		return err
 	}

@@ -121,6 +121,11 @@ func runBackfill(ctx context.Context, f runFlags, stdout, stderr io.Writer, env 
 	for _, kv := range append(s.Vars(), o.Traces...) {
 		st.Env[kv[0]] = kv[1]
 	}
+	for k, v := range simRates { // the producer's plan counts with the rates the consumers use
+		if os.Getenv(k) == "" {
+			st.Env[k] = v
+		}
+	}
 	bo := backfill.Options{Start: f.start, End: f.end, Timeout: f.timeout, Out: stdout}
 	res, err := backfill.Run(ctx, st, bo)
 	if err != nil {
