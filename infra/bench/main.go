@@ -23,6 +23,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nba-props/pipeline/infra/emulators"
 	"github.com/nba-props/pipeline/infra/sourcesim"
 	"github.com/nba-props/pipeline/messages"
 )
@@ -41,6 +42,7 @@ type flags struct {
 	seed    int64
 	logs    string
 	skip    string
+	profile string
 }
 
 func main() {
@@ -59,6 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.full, "full", false, "also time three seasons in the scaling row")
 	fs.Int64Var(&f.seed, "sim-seed", 2024, "source simulator seed")
 	fs.StringVar(&f.logs, "logs", "", "`file` for the consumers', producer's and emulators' logs (default: a temporary file)")
+	fs.StringVar(&f.profile, "profile", "", "`directory` for pprof profiles of this process (emulators, DuckDB, simulator, sequential loop): cpu, block, mutex and allocs")
 	fs.StringVar(&f.skip, "skip", "", "comma-separated rows to leave out: instant, realistic, enqueue, runtime, scaling")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -87,6 +90,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "bench: --skip %q: rows are instant, realistic, enqueue, runtime, scaling\n", s)
 			return 2
 		}
+	}
+	if f.profile != "" {
+		stopProf, err := startProfiles(f.profile)
+		if err != nil {
+			fmt.Fprintf(stderr, "bench: --profile: %v\n", err)
+			return 1
+		}
+		defer func() {
+			if err := stopProf(); err != nil {
+				fmt.Fprintf(stderr, "bench: --profile: %v\n", err)
+			}
+		}()
 	}
 	if err := bench(ctx, f, dates, skip, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
@@ -212,20 +227,20 @@ func bench(ctx context.Context, f flags, dates []string, skip map[string]bool, s
 
 	if !skip["enqueue"] {
 		say("enqueue: seeding five seasons of finished records")
-		rates, err := enqueueRow(ctx, f.seed, logs)
+		rates, err := enqueueRow(ctx, f.seed, bins, logs)
 		if err != nil {
 			return fmt.Errorf("enqueue: %w", err)
 		}
 		for _, r := range rates {
 			t.add(fmt.Sprintf("3 enqueue %s", commas(r.n)), fmt.Sprintf("%s msg/s", commas(int(r.rate))),
-				fmt.Sprintf("%s: ledger listing of %s records (five seasons finished) + publish + every publish awaited", secs(r.took), commas(r.listed)))
+				fmt.Sprintf("%s: the producer binary, from its start to its exit: plan, ledger listing of %s records (five seasons finished), every publish awaited", secs(r.took), commas(r.listed)))
 			t.summary.enqueue = r.rate
 		}
 	}
 
 	if !skip["runtime"] {
 		say("runtime overhead: 10,000 messages, bare and through the runtime")
-		odir, err := overheadDir()
+		odir, err := emulators.ScratchDir("nba-props-bench-")
 		if err != nil {
 			return err
 		}
@@ -351,39 +366,40 @@ type enqueueRate struct {
 	rate      float64
 }
 
-// enqueueRow seeds five seasons of finished scraper records, then enqueues 10,000 and
-// 100,000 new (job, date) messages over ranges that include the seeded seasons.
-func enqueueRow(ctx context.Context, seed int64, logs io.Writer) ([]enqueueRate, error) {
+// enqueueRow seeds five seasons of finished scraper records, then runs the real producer
+// (producer enqueue --phase scrapers --job all) for 10,000 and 100,000 new (job, date)
+// messages, each over a range that includes the seeded seasons: the first range ends with
+// them, the second starts with them, so neither publishes the other's dates.
+func enqueueRow(ctx context.Context, seed int64, bins binaries, logs io.Writer) ([]enqueueRate, error) {
 	s, err := startStack(ctx, seed, 0, logs)
 	if err != nil {
 		return nil, err
 	}
 	defer s.close()
-	jobs := enqueueJobs()
-	seeded, err := messages.DateRange("2019-07-01", "2024-06-30")
+	seeded, err := messages.DateRange(seededFrom, seededTo)
 	if err != nil {
 		return nil, err
 	}
+	jobs := enqueueJobs()
 	if err := seedLedger(ctx, s, jobs, seeded); err != nil {
 		return nil, err
 	}
 	var out []enqueueRate
-	next := "2024-07-01"
-	for _, n := range []int{10_000, 100_000} {
-		days := (n + len(jobs) - 1) / len(jobs)
-		first, _ := time.Parse(messages.DateLayout, next)
-		last := first.AddDate(0, 0, days-1)
-		fresh, err := messages.DateRange(next, last.Format(messages.DateLayout))
+	for i, n := range []int{10_000, 100_000} {
+		from, to, want := seededFrom, seededTo, 0
+		if i == 0 {
+			from, want = freshDates(jobs, seededFrom, -1, n)
+		} else {
+			to, want = freshDates(jobs, seededTo, +1, n)
+		}
+		sent, took, err := enqueue(ctx, s, bins, from, to, logs)
 		if err != nil {
 			return nil, err
 		}
-		sent, took, err := enqueue(ctx, s, jobs, append(slices.Clone(seeded), fresh...))
-		if err != nil {
-			return nil, err
+		if sent != want {
+			return nil, fmt.Errorf("the producer published %d messages over %s..%s, want %d: the seeded seasons are %s..%s", sent, from, to, want, seededFrom, seededTo)
 		}
 		out = append(out, enqueueRate{n: sent, listed: len(seeded) * len(jobs), took: took, rate: float64(sent) / took.Seconds()})
-		// The next measurement publishes dates after these, so it skips the seeded seasons only.
-		next = last.AddDate(0, 0, 1).Format(messages.DateLayout)
 	}
 	return out, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -214,14 +213,4 @@ func (h *countHandler) Handle(_ context.Context, r slog.Record) error {
 		h.other[outcome] = errText
 	}
 	return nil
-}
-
-// overheadDir is where the runtime measurement keeps its GCS objects: tmpfs when there is
-// one (fake-gcs-server fsyncs every object under one lock, which on a disk caps the
-// ledger at a few dozen writes a second), as BenchmarkRuntime does.
-func overheadDir() (string, error) {
-	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
-		return os.MkdirTemp("/dev/shm", "nba-props-bench-")
-	}
-	return os.MkdirTemp("", "nba-props-bench-")
 }
