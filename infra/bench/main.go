@@ -23,7 +23,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nba-props/pipeline/infra/emulators"
+	"github.com/nba-props/pipeline/infra/bench/runtimebench"
 	"github.com/nba-props/pipeline/infra/sourcesim"
 	"github.com/nba-props/pipeline/messages"
 )
@@ -240,18 +240,13 @@ func bench(ctx context.Context, f flags, dates []string, skip map[string]bool, s
 
 	if !skip["runtime"] {
 		say("runtime overhead: 10,000 messages, bare and through the runtime")
-		odir, err := emulators.ScratchDir("nba-props-bench-")
-		if err != nil {
-			return err
-		}
-		o, err := runtimeOverhead(ctx, 10_000, odir)
-		os.RemoveAll(odir)
+		o, err := runtimebench.Measure(ctx, 10_000)
 		if err != nil {
 			return fmt.Errorf("runtime overhead: %w", err)
 		}
-		t.add("4 runtime overhead", fmt.Sprintf("%.2f ms/msg", o.perRuntime-o.perBare),
-			fmt.Sprintf("%s no-op messages, %d streams, 64 in flight, ledger on tmpfs: bare receive-and-ack %.2f ms/msg, runtime %.2f ms/msg (%.1f×); %d redeliveries",
-				commas(o.n), o.streams, o.perBare, o.perRuntime, o.perRuntime/o.perBare, o.redeliveries))
+		t.add("4 runtime overhead", fmt.Sprintf("%.2f ms/msg", o.Overhead),
+			fmt.Sprintf("%s no-op messages, %d streams, %d in flight, ledger on tmpfs: bare receive-and-ack %.2f ms/msg, runtime %.2f ms/msg (%.1f×); %d redeliveries",
+				commas(o.N), runtimebench.Streams, runtimebench.Concurrency, o.PerBare, o.PerRuntime, o.PerRuntime/o.PerBare, o.Redeliveries))
 	}
 
 	if !skip["instant"] {
