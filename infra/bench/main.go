@@ -136,7 +136,7 @@ func (t *table) add(what, figure, note string) {
 }
 
 type summary struct {
-	instant, sequential, realistic, floor, enqueue, consumerMiB, spread float64
+	instant, sequential, realistic, floor, seqRealistic, enqueue, overhead, consumerMiB, stackMiB, spread float64
 }
 
 func bench(ctx context.Context, f flags, dates []string, skip map[string]bool, stdout, stderr io.Writer) error {
@@ -216,7 +216,7 @@ func bench(ctx context.Context, f flags, dates []string, skip map[string]bool, s
 			scale, basis = float64(budgetRequests(reqs, binding))/float64(n), binding+" requests"
 		}
 		seqAll := time.Duration(float64(seq.elapsed) * scale)
-		t.summary.realistic, t.summary.floor = res.elapsed.Seconds(), floor.Seconds()
+		t.summary.realistic, t.summary.floor, t.summary.seqRealistic = res.elapsed.Seconds(), floor.Seconds(), seqAll.Seconds()
 		t.add("2 realistic: pipeline", secs(res.elapsed), fmt.Sprintf("%s; %v per request, the plans' rates; to the last ledger write (%s in all); %s", span, f.latency, secs(res.wall), verdict(res)))
 		t.add("2 realistic: floor", secs(floor), fmt.Sprintf("binding: %s; requests ÷ rate per source: %s", binding, parts))
 		t.add("2 realistic: share of floor", fmt.Sprintf("%.0f%%", 100*floor.Seconds()/res.elapsed.Seconds()), "floor / pipeline time (100% = the rate limit is all that paces it)")
@@ -244,6 +244,7 @@ func bench(ctx context.Context, f flags, dates []string, skip map[string]bool, s
 		if err != nil {
 			return fmt.Errorf("runtime overhead: %w", err)
 		}
+		t.summary.overhead = o.Overhead
 		t.add("4 runtime overhead", fmt.Sprintf("%.2f ms/msg", o.Overhead),
 			fmt.Sprintf("%s no-op messages, %d streams, %d in flight, ledger on tmpfs: bare receive-and-ack %.2f ms/msg, runtime %.2f ms/msg (%.1f×); %d redeliveries",
 				commas(o.N), runtimebench.Streams, runtimebench.Concurrency, o.PerBare, o.PerRuntime, o.PerRuntime/o.PerBare, o.Redeliveries))
@@ -253,7 +254,8 @@ func bench(ctx context.Context, f flags, dates []string, skip map[string]bool, s
 		t.add("5 memory: consumers", fmt.Sprintf("%.0f MiB", mib(instant.consumerPeak)), "peak RSS (VmHWM) of the consumers process over the instant pipeline run")
 	}
 	self, _ := vmHWM(os.Getpid())
-	t.add("5 memory: stack", fmt.Sprintf("%.0f MiB", mib(self+instant.consumerPeak)), fmt.Sprintf("emulators, DuckDB and simulator in this process %.0f MiB (VmHWM) + consumers", mib(self)))
+	t.summary.stackMiB = mib(self + instant.consumerPeak)
+	t.add("5 memory: stack", fmt.Sprintf("%.0f MiB", mib(self+instant.consumerPeak)), fmt.Sprintf("emulators, DuckDB and simulator in this process %.0f MiB (VmHWM) + consumers; besides, the instant run's GCS objects and DuckDB files on tmpfs: %.0f MiB", mib(self), mib(instant.data)))
 
 	if !skip["scaling"] {
 		per, err := scaling(ctx, f, dates, bins, instant, logs, say)
@@ -295,12 +297,12 @@ func bench(ctx context.Context, f flags, dates []string, skip map[string]bool, s
 	if s.sequential > 0 {
 		ratio = s.instant / s.sequential
 	}
-	share := 0.0
+	share, speedup := 0.0, 0.0
 	if s.realistic > 0 {
-		share = 100 * s.floor / s.realistic
+		share, speedup = 100*s.floor/s.realistic, s.seqRealistic/s.realistic
 	}
-	fmt.Fprintf(stdout, "bench: instant %.1fs vs sequential %.1fs (ratio %.2f); realistic %.1fs = %.0f%% of floor %.1fs; enqueue %.0f msg/s; consumers %.0f MiB; per-date spread %.2f\n",
-		s.instant, s.sequential, ratio, s.realistic, share, s.floor, s.enqueue, s.consumerMiB, s.spread)
+	fmt.Fprintf(stdout, "bench: instant %.1fs vs sequential %.1fs (ratio %.2f); realistic %.1fs = %.0f%% of floor %.1fs, %.1f× sequential; enqueue %.0f msg/s; overhead %.2f ms/msg; consumers %.0f MiB, stack %.0f MiB; per-date spread %.2f\n",
+		s.instant, s.sequential, ratio, s.realistic, share, s.floor, speedup, s.enqueue, s.overhead, s.consumerMiB, s.stackMiB, s.spread)
 	return nil
 }
 

@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -59,6 +61,9 @@ type pipelineResult struct {
 	// consumerCPU and stackCPU are the CPU time (user, system) the consumers process and
 	// this process (emulators, DuckDB, simulator) spent during the run.
 	consumerCPU, stackCPU [2]time.Duration
+	// data is the size of the stack's GCS objects and DuckDB files at the end (on tmpfs,
+	// so in memory but in no process's resident size).
+	data int64
 }
 
 // runPipeline runs the consumers binary against s with the given rates, drives the real
@@ -117,7 +122,7 @@ func runPipeline(ctx context.Context, s *stack, bins binaries, rates map[string]
 		problems = append(problems, "a table differs from the ground truth")
 	}
 	return pipelineResult{elapsed: last.Sub(t0), wall: res.Elapsed, pairs: res.Pairs, ok: res.OK(), problems: problems, consumerPeak: peak,
-		consumerCPU: ccpu, stackCPU: [2]time.Duration{self1[0] - self0[0], self1[1] - self0[1]}}, nil
+		consumerCPU: ccpu, stackCPU: [2]time.Duration{self1[0] - self0[0], self1[1] - self0[1]}, data: dirSize(s.dir)}, nil
 }
 
 // sequentialResult is the same jobs called directly, one after the other.
@@ -260,4 +265,18 @@ func selfCPU() [2]time.Duration {
 		return [2]time.Duration{}
 	}
 	return [2]time.Duration{time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())}
+}
+
+// dirSize is the bytes of the regular files under dir (0 if it cannot be read).
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }
