@@ -8,6 +8,10 @@ import (
 	"runtime/pprof"
 )
 
+// profileDir is --profile's directory ("" without it): each pipeline run also writes the
+// heap it holds at its end there (heap-<dates>-dates.pprof).
+var profileDir string
+
 // startProfiles profiles this process into dir until the returned func: CPU
 // (cpu.pprof), where goroutines block (block.pprof) and wait for locks (mutex.pprof),
 // and every allocation (allocs.pprof, written at the end). go tool pprof reads them.
@@ -15,6 +19,7 @@ func startProfiles(dir string) (func() error, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
+	profileDir = dir
 	cpu, err := os.Create(filepath.Join(dir, "cpu.pprof"))
 	if err != nil {
 		return nil, err

@@ -104,6 +104,10 @@ func runPipeline(ctx context.Context, s *stack, bins binaries, rates map[string]
 	self0 := selfCPU()
 	res, err := backfill.Run(ctx, st, backfill.Options{Start: dates[0], End: dates[len(dates)-1],
 		Timeout: 3 * time.Hour, Out: logs})
+	if profileDir != "" {
+		// What the stack holds at the end of a run, before it closes.
+		_ = writeProfile(filepath.Join(profileDir, fmt.Sprintf("heap-%d-dates.pprof", len(dates))), "heap")
+	}
 	peak, perr := vmHWM(cmd.Process.Pid)
 	var stackPeak int64
 	if reset {
