@@ -47,9 +47,9 @@ type Options struct {
 }
 
 // DefaultFileMemoryLimit is the memory DuckDB may use for a store in files when Options
-// names none. DuckDB otherwise keeps pages cached up to 80% of the machine's memory, so
-// the local stack's resident size grew with the season loaded (a whole season loaded
-// left the stack above 800 MB); a quarter of a gigabyte holds a season's working set.
+// names none. DuckDB otherwise caches pages up to 80% of the machine's memory, beside
+// everything else the local stack runs; past the limit it writes pages out to its files
+// and reads them back when needed.
 const DefaultFileMemoryLimit = "256MB"
 
 // Server is a BigQuery REST emulator backed by DuckDB. It is safe for concurrent use.
