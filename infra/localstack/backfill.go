@@ -12,6 +12,7 @@ import (
 
 	"github.com/nba-props/pipeline/infra/backfill"
 	"github.com/nba-props/pipeline/infra/cloud"
+	"github.com/nba-props/pipeline/infra/emulators"
 	"github.com/nba-props/pipeline/messages"
 	"github.com/sethvargo/go-envconfig"
 )
@@ -65,7 +66,11 @@ func runBackfill(ctx context.Context, f runFlags, stdout, stderr io.Writer, env 
 	dir := f.data
 	if dir == "" {
 		var err error
-		if dir, err = os.MkdirTemp("", "nba-props-run-"); err != nil {
+		mkdir := emulators.ScratchDir // tmpfs: nothing of a throw-away run needs a disk
+		if f.keep {
+			mkdir = func(pattern string) (string, error) { return os.MkdirTemp("", pattern) }
+		}
+		if dir, err = mkdir("nba-props-run-"); err != nil {
 			fmt.Fprintf(stderr, "localstack run: %v\n", err)
 			return 1
 		}
