@@ -63,6 +63,11 @@ func TestCancelDropsTheRun(t *testing.T) {
 		t.Errorf("the status grid does not show the dates cancelled:\n%s", stdout)
 	}
 
+	// Enqueued again under the cancelled id: refused, since consumers would drop it.
+	code, _, stderr = runProducer(t, vars, append(enqueueArgs, "--run-id", "doomed")...)
+	if code != exitUsage || !strings.Contains(stderr, "run doomed was cancelled at ") || !strings.Contains(stderr, "enqueue without --run-id") {
+		t.Errorf("enqueue under a cancelled run id (exit %d):\n%s", code, stderr)
+	}
 	// Enqueued again: a new run, and the cancelled dates are not finished.
 	code, stdout, _ = runProducer(t, vars, enqueueArgs...)
 	if code != exitOK || !strings.Contains(stdout, "published 3 of 3") {

@@ -373,7 +373,14 @@ func dlqReplay(ctx context.Context, e *env, f dlqReplayFlags) error {
 	}
 	w := e.stdout
 	if len(chosen) == 0 {
-		fmt.Fprintf(w, "no dead letters with reason %s to replay", f.reason)
+		fmt.Fprintf(w, "no dead letters with reason %s", f.reason)
+		if f.job != "" {
+			fmt.Fprintf(w, " of job %s", f.job)
+		}
+		if len(dates) > 0 {
+			fmt.Fprintf(w, " on %s", strings.Join(dates, ", "))
+		}
+		fmt.Fprint(w, " to replay")
 		if replayedBefore > 0 {
 			fmt.Fprintf(w, " (%s replayed already: --again replays them once more)", plural(replayedBefore, "letter"))
 		}

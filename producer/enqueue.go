@@ -262,6 +262,17 @@ func enqueueSelection(ctx context.Context, e *env, sel selection, o publishOptio
 	}
 	defer cl.Close()
 	l := ledger.New(cl.storage, cfg.Bucket, ledger.Options{})
+	if o.runID != "" {
+		// Consumers drop every message of a cancelled run: publishing under its id would
+		// queue work that never runs.
+		switch c, err := l.Cancelled(ctx, o.runID); {
+		case err == nil:
+			return usagef("run %s was cancelled at %s: consumers drop its messages; enqueue without --run-id (a new run) to resume its dates, or producer retry --run %s --state cancelled",
+				o.runID, c.Cancelled.UTC().Format(time.RFC3339), o.runID)
+		case !errors.Is(err, ledger.ErrNotFound):
+			return err
+		}
+	}
 	if err := sel.resolve(ctx, l); err != nil {
 		return err
 	}
@@ -534,12 +545,17 @@ func totals(items []item) string {
 
 // newPublisher is a publisher of topic that sends in batches and blocks on flow control,
 // so memory stays bounded however many messages a run has. Stop it when done.
+//
+// A batch is up to 1,000 messages, the most one Publish request takes, and ten batches may
+// be in flight, so a run of 100,000 messages is 100 requests rather than 1,000, ten at a
+// time. (On the local stack the emulator's own delivery passes bound the rate instead:
+// README, make bench.)
 func newPublisher(c *pubsub.Client, topic string) *pubsub.Publisher {
 	pub := c.Publisher(topic)
-	pub.PublishSettings.CountThreshold = 100
+	pub.PublishSettings.CountThreshold = 1000
 	pub.PublishSettings.DelayThreshold = 10 * time.Millisecond
 	pub.PublishSettings.FlowControlSettings = pubsub.FlowControlSettings{
-		MaxOutstandingMessages: 1000,
+		MaxOutstandingMessages: 10_000,
 		MaxOutstandingBytes:    16 << 20,
 		LimitExceededBehavior:  pubsub.FlowControlBlock,
 	}

@@ -295,8 +295,10 @@ func makePlan(ctx context.Context, e *env, l *ledger.Ledger, bucket *storage.Buc
 	p.chain = buildChain(e.catalog, sel.items, jobs, e.today(), records)
 
 	var scraperDates []string
+	seen := map[string]bool{}
 	for _, c := range p.chain {
-		if c.run && c.ref.Phase == messages.PhaseScrapers && !slices.Contains(scraperDates, c.date) {
+		if c.run && c.ref.Phase == messages.PhaseScrapers && !seen[c.date] {
+			seen[c.date] = true
 			scraperDates = append(scraperDates, c.date)
 		}
 	}

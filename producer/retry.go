@@ -153,7 +153,10 @@ func retry(ctx context.Context, e *env, f retryFlags) error {
 		what += " with reason " + f.reason
 	}
 	if len(reqs) == 0 {
-		fmt.Fprintf(e.stdout, "run %s has no %s pairs to retry\n", f.runID, what)
+		if !hasPlan && len(touched) == 0 {
+			return usagef("run %s: no plan and no ledger record name it; check the id (producer status --run ID, or the run ids enqueue printed)", f.runID)
+		}
+		fmt.Fprintf(e.stdout, "run %s: no pairs in state %s to retry\n", f.runID, what)
 		return nil
 	}
 

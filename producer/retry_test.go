@@ -117,9 +117,13 @@ func TestRetryRepublishesExactlyTheRunsPairs(t *testing.T) {
 	if code != exitOK || len(got) != 1 || got[0].Ref() != rawBDL || !got[0].Force {
 		t.Errorf("--state partial (exit %d) published %+v, want raw/bdl_player_boxscores with force", code, got)
 	}
-	code, stdout, _ = runProducer(t, vars, "retry", "--run", "r9")
-	if code != exitOK || !strings.Contains(stdout, "run r9 has no failed or dead pairs to retry") {
+	code, stdout, _ = runProducer(t, vars, "retry", "--run", "r1", "--state", "cancelled")
+	if code != exitOK || !strings.Contains(stdout, "run r1: no pairs in state cancelled to retry") {
 		t.Errorf("a run with nothing to retry (exit %d):\n%s", code, stdout)
+	}
+	code, _, stderr = runProducer(t, vars, "retry", "--run", "r9")
+	if code != exitUsage || !strings.Contains(stderr, "run r9: no plan and no ledger record name it") {
+		t.Errorf("a run id nothing knows (exit %d):\n%s", code, stderr)
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 
 	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/infra/sourcesim"
+	"github.com/nba-props/pipeline/infra/topology"
 	"github.com/nba-props/pipeline/infra/verify"
 	"github.com/nba-props/pipeline/messages"
 )
@@ -366,6 +367,9 @@ func (st Stack) countJobs(ctx context.Context, since time.Time) (map[string]int,
 			dst = c.Dst
 		case *bigquery.QueryConfig:
 			dst = c.Dst
+			if dst == nil {
+				dst = dmlTarget(c.Labels) // a MERGE names no destination; its labels say which table it writes
+			}
 		}
 		if dst == nil || strings.HasPrefix(dst.DatasetID, "_") {
 			continue // ad-hoc queries (this report's own) and anonymous results
@@ -373,6 +377,21 @@ func (st Stack) countJobs(ctx context.Context, since time.Time) (map[string]int,
 		name, _, _ := strings.Cut(dst.TableID, "$")
 		out[dst.DatasetID+"."+name]++
 	}
+}
+
+// dmlTarget is the table a pipeline job without a destination (a MERGE statement) writes,
+// from the labels every job of the pipeline carries (phase, table, partition); nil for
+// any other query.
+func dmlTarget(labels map[string]string) *bigquery.Table {
+	if labels["phase"] == "" {
+		return nil
+	}
+	for _, t := range topology.Tables() {
+		if t.Name == labels["table"] {
+			return &bigquery.Table{DatasetID: t.Dataset, TableID: t.Name}
+		}
+	}
+	return nil
 }
 
 func printJobs(w io.Writer, jobs map[string]int, dates int) {

@@ -1,11 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
-	"cloud.google.com/go/pubsub/v2"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/nba-props/pipeline/consumers/ledger"
@@ -45,51 +51,55 @@ func seedLedger(ctx context.Context, s *stack, jobs []messages.JobSpec, dates []
 	return g.Wait()
 }
 
-// enqueue does what producer enqueue does for a range: one ledger listing per job (the
-// metadata of every record in the range), every pair not finished published as one
-// message, every publish awaited. It returns the messages published and how long it took.
-func enqueue(ctx context.Context, s *stack, jobs []messages.JobSpec, dates []string) (int, time.Duration, error) {
-	l := ledger.New(s.storage, s.env.Bucket, ledger.Options{})
+// The five seasons of finished records the enqueue row seeds.
+const seededFrom, seededTo = "2019-07-01", "2024-06-30"
+
+// freshDates walks from the day after (dir +1) or before (dir -1) edge until the dates
+// passed hold at least n (job, date) pairs the producer publishes (the jobs' sources serve
+// them), and returns the far end of that walk and the number of pairs.
+func freshDates(jobs []messages.JobSpec, edge string, dir, n int) (string, int) {
 	cat := messages.DefaultCatalog()
+	today := messages.GameDate(time.Now())
+	d, _ := time.Parse(messages.DateLayout, edge)
+	pairs := 0
+	for pairs < n {
+		d = d.AddDate(0, 0, dir)
+		for _, spec := range jobs {
+			if cat.CheckDate(spec.Ref(), d.Format(messages.DateLayout), today) == nil {
+				pairs++
+			}
+		}
+	}
+	return d.Format(messages.DateLayout), pairs
+}
+
+// published matches the producer's closing line: "run <id>: published <n> of <m>; ...".
+var published = regexp.MustCompile(`(?m)^run \S+: published (\d+) of (\d+)`)
+
+// enqueue runs the producer binary against the stack for --job all of the scrapers over
+// from..to, as an operator would (its plan, its ledger listing, its publisher), and returns
+// how many messages it published and how long the process took from start to exit.
+func enqueue(ctx context.Context, s *stack, bins binaries, from, to string, logs io.Writer) (int, time.Duration, error) {
+	args := []string{"enqueue", "--phase", string(messages.PhaseScrapers), "--job", "all", "--start-date", from, "--end-date", to,
+		"--stop-after", string(messages.PhaseScrapers), "--max-dates", "100000", "--allow-over-budget"}
+	cmd := exec.CommandContext(ctx, bins.producer, args...)
+	cmd.Env = os.Environ()
+	for k, v := range s.vars() {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(&stdout, logs), logs
+	fmt.Fprintf(logs, "\n$ producer %s\n", strings.Join(args, " "))
 	t0 := time.Now()
-	type pair struct {
-		spec messages.JobSpec
-		date string
+	err := cmd.Run()
+	took := time.Since(t0)
+	if err != nil {
+		return 0, 0, fmt.Errorf("producer %s: %w (its output is in the log file)", strings.Join(args, " "), err)
 	}
-	var todo []pair
-	for _, spec := range jobs {
-		sums, err := l.List(ctx, spec.Ref(), dates[0], dates[len(dates)-1])
-		if err != nil {
-			return 0, 0, err
-		}
-		done := map[string]bool{}
-		for _, sm := range sums {
-			if sm.State.Done() {
-				done[sm.Date] = true
-			}
-		}
-		for _, d := range dates {
-			if !done[d] {
-				todo = append(todo, pair{spec, d})
-			}
-		}
+	m := published.FindStringSubmatch(stdout.String())
+	if m == nil {
+		return 0, 0, fmt.Errorf("producer %s: no \"published N of M\" line in its output", strings.Join(args, " "))
 	}
-	pub := s.pubsub.Publisher(messages.Names{}.Topic(messages.PhaseScrapers))
-	defer pub.Stop()
-	results := make([]*pubsub.PublishResult, 0, len(todo))
-	for _, p := range todo {
-		req := messages.Request{Version: messages.Version, Phase: p.spec.Phase, Job: p.spec.Name, Date: p.date,
-			RunID: "bench-enqueue", Trigger: messages.Trigger{Kind: messages.TriggerProducer}, Lane: messages.LaneBackfill}
-		body, attrs, err := messages.Encode(req, cat)
-		if err != nil {
-			return 0, 0, err
-		}
-		results = append(results, pub.Publish(ctx, &pubsub.Message{Data: body, Attributes: attrs}))
-	}
-	for _, r := range results {
-		if _, err := r.Get(ctx); err != nil {
-			return 0, 0, fmt.Errorf("publish: %w", err)
-		}
-	}
-	return len(todo), time.Since(t0), nil
+	n, _ := strconv.Atoi(m[1])
+	return n, took, nil
 }

@@ -23,6 +23,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nba-props/pipeline/infra/bench/runtimebench"
 	"github.com/nba-props/pipeline/messages"
 )
 
@@ -40,6 +41,7 @@ type flags struct {
 	seed    int64
 	logs    string
 	skip    string
+	profile string
 }
 
 func main() {
@@ -58,6 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.full, "full", false, "also time three seasons in the scaling row")
 	fs.Int64Var(&f.seed, "sim-seed", 2024, "source simulator seed")
 	fs.StringVar(&f.logs, "logs", "", "`file` for the consumers', producer's and emulators' logs (default: a temporary file)")
+	fs.StringVar(&f.profile, "profile", "", "`directory` for pprof profiles of this process (emulators, DuckDB, simulator, sequential loop): cpu, block, mutex and allocs")
 	fs.StringVar(&f.skip, "skip", "", "comma-separated rows to leave out: instant, realistic, enqueue, runtime, scaling")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -86,6 +89,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "bench: --skip %q: rows are instant, realistic, enqueue, runtime, scaling\n", s)
 			return 2
 		}
+	}
+	if f.profile != "" {
+		stopProf, err := startProfiles(f.profile)
+		if err != nil {
+			fmt.Fprintf(stderr, "bench: --profile: %v\n", err)
+			return 1
+		}
+		defer func() {
+			if err := stopProf(); err != nil {
+				fmt.Fprintf(stderr, "bench: --profile: %v\n", err)
+			}
+		}()
 	}
 	if err := bench(ctx, f, dates, skip, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
@@ -120,7 +135,7 @@ func (t *table) add(what, figure, note string) {
 }
 
 type summary struct {
-	instant, sequential, realistic, floor, enqueue, consumerMiB, spread float64
+	instant, sequential, realistic, floor, seqRealistic, enqueue, overhead, consumerMiB, stackMiB, spread float64
 }
 
 func bench(ctx context.Context, f flags, dates []string, skip map[string]bool, stdout, stderr io.Writer) error {
@@ -200,7 +215,7 @@ func bench(ctx context.Context, f flags, dates []string, skip map[string]bool, s
 			scale, basis = float64(budgetRequests(reqs, binding))/float64(n), binding+" requests"
 		}
 		seqAll := time.Duration(float64(seq.elapsed) * scale)
-		t.summary.realistic, t.summary.floor = res.elapsed.Seconds(), floor.Seconds()
+		t.summary.realistic, t.summary.floor, t.summary.seqRealistic = res.elapsed.Seconds(), floor.Seconds(), seqAll.Seconds()
 		t.add("2 realistic: pipeline", secs(res.elapsed), fmt.Sprintf("%s; %v per request, the plans' rates; to the last ledger write (%s in all); %s", span, f.latency, secs(res.wall), verdict(res)))
 		t.add("2 realistic: floor", secs(floor), fmt.Sprintf("binding: %s; requests ÷ rate per source: %s", binding, parts))
 		t.add("2 realistic: share of floor", fmt.Sprintf("%.0f%%", 100*floor.Seconds()/res.elapsed.Seconds()), "floor / pipeline time (100% = the rate limit is all that paces it)")
@@ -211,38 +226,40 @@ func bench(ctx context.Context, f flags, dates []string, skip map[string]bool, s
 
 	if !skip["enqueue"] {
 		say("enqueue: seeding five seasons of finished records")
-		rates, err := enqueueRow(ctx, f.seed, logs)
+		rates, err := enqueueRow(ctx, f.seed, bins, logs)
 		if err != nil {
 			return fmt.Errorf("enqueue: %w", err)
 		}
 		for _, r := range rates {
 			t.add(fmt.Sprintf("3 enqueue %s", commas(r.n)), fmt.Sprintf("%s msg/s", commas(int(r.rate))),
-				fmt.Sprintf("%s: ledger listing of %s records (five seasons finished) + publish + every publish awaited", secs(r.took), commas(r.listed)))
+				fmt.Sprintf("%s: the producer binary, from its start to its exit: plan, ledger listing of %s records (five seasons finished), every publish awaited", secs(r.took), commas(r.listed)))
 			t.summary.enqueue = r.rate
 		}
 	}
 
 	if !skip["runtime"] {
 		say("runtime overhead: 10,000 messages, bare and through the runtime")
-		odir, err := overheadDir()
-		if err != nil {
-			return err
-		}
-		o, err := runtimeOverhead(ctx, 10_000, odir)
-		os.RemoveAll(odir)
+		o, err := runtimebench.Measure(ctx, 10_000)
 		if err != nil {
 			return fmt.Errorf("runtime overhead: %w", err)
 		}
-		t.add("4 runtime overhead", fmt.Sprintf("%.2f ms/msg", o.perRuntime-o.perBare),
-			fmt.Sprintf("%s no-op messages, %d streams, 64 in flight, ledger on tmpfs: bare receive-and-ack %.2f ms/msg, runtime %.2f ms/msg (%.1f×); %d redeliveries",
-				commas(o.n), o.streams, o.perBare, o.perRuntime, o.perRuntime/o.perBare, o.redeliveries))
+		t.summary.overhead = o.Overhead
+		t.add("4 runtime overhead", fmt.Sprintf("%.2f ms/msg", o.Overhead),
+			fmt.Sprintf("%s no-op messages, %d streams, %d in flight, ledger on tmpfs: bare receive-and-ack %.2f ms/msg, runtime %.2f ms/msg (%.1f×); %d redeliveries",
+				commas(o.N), runtimebench.Streams, runtimebench.Concurrency, o.PerBare, o.PerRuntime, o.PerRuntime/o.PerBare, o.Redeliveries))
 	}
 
 	if !skip["instant"] {
 		t.add("5 memory: consumers", fmt.Sprintf("%.0f MiB", mib(instant.consumerPeak)), "peak RSS (VmHWM) of the consumers process over the instant pipeline run")
 	}
-	self, _ := vmHWM(os.Getpid())
-	t.add("5 memory: stack", fmt.Sprintf("%.0f MiB", mib(self+instant.consumerPeak)), fmt.Sprintf("emulators, DuckDB and simulator in this process %.0f MiB (VmHWM) + consumers", mib(self)))
+	self, over := instant.stackPeak, "over the instant pipeline run"
+	if self == 0 {
+		// No instant row, or a kernel that cannot reset the peak: the whole bench's.
+		self, _ = vmHWM(os.Getpid())
+		over = "over the whole bench (every row's stack)"
+	}
+	t.summary.stackMiB = mib(self + instant.consumerPeak)
+	t.add("5 memory: stack", fmt.Sprintf("%.0f MiB", mib(self+instant.consumerPeak)), fmt.Sprintf("emulators, DuckDB and simulator in this process %.0f MiB (VmHWM %s) + consumers; besides, the instant run's GCS objects and DuckDB files on tmpfs: %.0f MiB", mib(self), over, mib(instant.data)))
 
 	if !skip["scaling"] {
 		per, err := scaling(ctx, f, dates, bins, instant, logs, say)
@@ -284,12 +301,12 @@ func bench(ctx context.Context, f flags, dates []string, skip map[string]bool, s
 	if s.sequential > 0 {
 		ratio = s.instant / s.sequential
 	}
-	share := 0.0
+	share, speedup := 0.0, 0.0
 	if s.realistic > 0 {
-		share = 100 * s.floor / s.realistic
+		share, speedup = 100*s.floor/s.realistic, s.seqRealistic/s.realistic
 	}
-	fmt.Fprintf(stdout, "bench: instant %.1fs vs sequential %.1fs (ratio %.2f); realistic %.1fs = %.0f%% of floor %.1fs; enqueue %.0f msg/s; consumers %.0f MiB; per-date spread %.2f\n",
-		s.instant, s.sequential, ratio, s.realistic, share, s.floor, s.enqueue, s.consumerMiB, s.spread)
+	fmt.Fprintf(stdout, "bench: instant %.1fs vs sequential %.1fs (ratio %.2f); realistic %.1fs = %.0f%% of floor %.1fs, %.1f× sequential; enqueue %.0f msg/s; overhead %.2f ms/msg; consumers %.0f MiB, stack %.0f MiB; per-date spread %.2f\n",
+		s.instant, s.sequential, ratio, s.realistic, share, s.floor, speedup, s.enqueue, s.overhead, s.consumerMiB, s.stackMiB, s.spread)
 	return nil
 }
 
@@ -346,39 +363,40 @@ type enqueueRate struct {
 	rate      float64
 }
 
-// enqueueRow seeds five seasons of finished scraper records, then enqueues 10,000 and
-// 100,000 new (job, date) messages over ranges that include the seeded seasons.
-func enqueueRow(ctx context.Context, seed int64, logs io.Writer) ([]enqueueRate, error) {
+// enqueueRow seeds five seasons of finished scraper records, then runs the real producer
+// (producer enqueue --phase scrapers --job all) for 10,000 and 100,000 new (job, date)
+// messages, each over a range that includes the seeded seasons: the first range ends with
+// them, the second starts with them, so neither publishes the other's dates.
+func enqueueRow(ctx context.Context, seed int64, bins binaries, logs io.Writer) ([]enqueueRate, error) {
 	s, err := startStack(ctx, seed, 0, logs)
 	if err != nil {
 		return nil, err
 	}
 	defer s.close()
-	jobs := enqueueJobs()
-	seeded, err := messages.DateRange("2019-07-01", "2024-06-30")
+	seeded, err := messages.DateRange(seededFrom, seededTo)
 	if err != nil {
 		return nil, err
 	}
+	jobs := enqueueJobs()
 	if err := seedLedger(ctx, s, jobs, seeded); err != nil {
 		return nil, err
 	}
 	var out []enqueueRate
-	next := "2024-07-01"
-	for _, n := range []int{10_000, 100_000} {
-		days := (n + len(jobs) - 1) / len(jobs)
-		first, _ := time.Parse(messages.DateLayout, next)
-		last := first.AddDate(0, 0, days-1)
-		fresh, err := messages.DateRange(next, last.Format(messages.DateLayout))
+	for i, n := range []int{10_000, 100_000} {
+		from, to, want := seededFrom, seededTo, 0
+		if i == 0 {
+			from, want = freshDates(jobs, seededFrom, -1, n)
+		} else {
+			to, want = freshDates(jobs, seededTo, +1, n)
+		}
+		sent, took, err := enqueue(ctx, s, bins, from, to, logs)
 		if err != nil {
 			return nil, err
 		}
-		sent, took, err := enqueue(ctx, s, jobs, append(slices.Clone(seeded), fresh...))
-		if err != nil {
-			return nil, err
+		if sent != want {
+			return nil, fmt.Errorf("the producer published %d messages over %s..%s, want %d: the seeded seasons are %s..%s", sent, from, to, want, seededFrom, seededTo)
 		}
 		out = append(out, enqueueRate{n: sent, listed: len(seeded) * len(jobs), took: took, rate: float64(sent) / took.Seconds()})
-		// The next measurement publishes dates after these, so it skips the seeded seasons only.
-		next = last.AddDate(0, 0, 1).Format(messages.DateLayout)
 	}
 	return out, nil
 }

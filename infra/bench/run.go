@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -56,9 +58,15 @@ type pipelineResult struct {
 	ok            bool
 	problems      []string
 	consumerPeak  int64 // bytes, VmHWM of the consumers process
+	// stackPeak is this process's VmHWM over the run (emulators, DuckDB, simulator), the
+	// peak reset at its start where the kernel allows it (0 where it does not).
+	stackPeak int64
 	// consumerCPU and stackCPU are the CPU time (user, system) the consumers process and
 	// this process (emulators, DuckDB, simulator) spent during the run.
 	consumerCPU, stackCPU [2]time.Duration
+	// data is the size of the stack's GCS objects and DuckDB files at the end (on tmpfs,
+	// so in memory but in no process's resident size).
+	data int64
 }
 
 // runPipeline runs the consumers binary against s with the given rates, drives the real
@@ -91,11 +99,20 @@ func runPipeline(ctx context.Context, s *stack, bins binaries, rates map[string]
 	}
 	st := backfill.Stack{Env: vars, Storage: s.storage, Bucket: s.env.Bucket, BigQuery: s.bigquery,
 		Sim: s.sim, Catalog: messages.DefaultCatalog(), Producer: []string{bins.producer}}
+	reset := resetPeakRSS()
 	t0 := time.Now()
 	self0 := selfCPU()
 	res, err := backfill.Run(ctx, st, backfill.Options{Start: dates[0], End: dates[len(dates)-1],
 		Timeout: 3 * time.Hour, Out: logs})
+	if profileDir != "" {
+		// What the stack holds at the end of a run, before it closes.
+		_ = writeProfile(filepath.Join(profileDir, fmt.Sprintf("heap-%d-dates.pprof", len(dates))), "heap")
+	}
 	peak, perr := vmHWM(cmd.Process.Pid)
+	var stackPeak int64
+	if reset {
+		stackPeak, _ = vmHWM(os.Getpid())
+	}
 	ccpu, cerr := procCPU(cmd.Process.Pid)
 	self1 := selfCPU()
 	stop()
@@ -116,8 +133,8 @@ func runPipeline(ctx context.Context, s *stack, bins binaries, rates map[string]
 	if !res.Verify.OK() {
 		problems = append(problems, "a table differs from the ground truth")
 	}
-	return pipelineResult{elapsed: last.Sub(t0), wall: res.Elapsed, pairs: res.Pairs, ok: res.OK(), problems: problems, consumerPeak: peak,
-		consumerCPU: ccpu, stackCPU: [2]time.Duration{self1[0] - self0[0], self1[1] - self0[1]}}, nil
+	return pipelineResult{elapsed: last.Sub(t0), wall: res.Elapsed, pairs: res.Pairs, ok: res.OK(), problems: problems, consumerPeak: peak, stackPeak: stackPeak,
+		consumerCPU: ccpu, stackCPU: [2]time.Duration{self1[0] - self0[0], self1[1] - self0[1]}, data: dirSize(s.dir)}, nil
 }
 
 // sequentialResult is the same jobs called directly, one after the other.
@@ -260,4 +277,25 @@ func selfCPU() [2]time.Duration {
 		return [2]time.Duration{}
 	}
 	return [2]time.Duration{time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())}
+}
+
+// dirSize is the bytes of the regular files under dir (0 if it cannot be read).
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// resetPeakRSS sets this process's VmHWM back to its current resident size (Linux:
+// clear_refs 5), so that a later reading is the peak of what came after, not of an
+// earlier row's stack. It reports whether the kernel did.
+func resetPeakRSS() bool {
+	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
 }

@@ -50,7 +50,7 @@ func startStack(ctx context.Context, seed int64, latency time.Duration, logs io.
 			s.close()
 		}
 	}()
-	if s.dir, err = os.MkdirTemp("", "nba-props-bench-"); err != nil {
+	if s.dir, err = emulators.ScratchDir("nba-props-bench-"); err != nil {
 		return nil, err
 	}
 	dir := s.dir

@@ -121,6 +121,44 @@ func (s *Server) gcsSource(ctx context.Context, bucket, object string) source {
 	}}
 }
 
+// fetchedSource is one input of a load job read into memory, or the error that stopped
+// it (which the job reports only after checking its destination, and only if it gets to
+// this source).
+type fetchedSource struct {
+	uri  string
+	body io.Reader
+	err  error
+}
+
+// fetchSources resolves the URIs and reads every object whole, in order, stopping at the
+// first one that cannot be opened or read.
+func (s *Server) fetchSources(ctx context.Context, uris []string) ([]fetchedSource, error) {
+	sources, err := s.expandURIs(ctx, uris)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]fetchedSource, 0, len(sources))
+	for _, src := range sources {
+		f := fetchedSource{uri: src.uri}
+		rc, err := src.open()
+		if err == nil {
+			var b []byte
+			b, err = io.ReadAll(rc)
+			rc.Close()
+			if err != nil {
+				err = fmt.Errorf("read %s: %w", src.uri, err)
+			}
+			f.body = bytes.NewReader(b)
+		}
+		f.err = err
+		out = append(out, f)
+		if err != nil {
+			break
+		}
+	}
+	return out, nil
+}
+
 // loadStats accumulates a load job's statistics.
 type loadStats struct {
 	files, bytes, bad int64
@@ -200,6 +238,14 @@ func (s *Server) runLoadJob(ctx context.Context, p string, job *bq.Job, media io
 	}
 	stats := &bq.JobStatistics3{}
 	job.Statistics.Load = stats
+	// The sources are listed and read before the write lock: other jobs' writes need not
+	// wait for this one's GCS round trips. Their errors are reported after the
+	// destination's, in the order the job would meet them.
+	var fetched []fetchedSource
+	var fetchErr error
+	if media == nil {
+		fetched, fetchErr = s.fetchSources(ctx, cfg.SourceUris)
+	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	d, err := s.resolveDestination(ctx, p, cfg.DestinationTable)
@@ -221,25 +267,21 @@ func (s *Server) runLoadJob(ctx context.Context, p string, job *bq.Job, media io
 		}
 	}
 	fields := d.meta.Schema.Fields
-	var sources []source
 	if media != nil {
-		sources = []source{{uri: "upload", open: func() (io.ReadCloser, error) { return io.NopCloser(media), nil }}}
-	} else if sources, err = s.expandURIs(ctx, cfg.SourceUris); err != nil {
+		fetched = []fetchedSource{{uri: "upload", body: media}}
+	} else if fetchErr != nil {
 		s.dropCreated(ctx, d)
-		return nil, err
+		return nil, fetchErr
 	}
 	var ls loadStats
 	var rows [][]any
-	for _, src := range sources {
-		rc, err := src.open()
-		if err != nil {
+	for _, src := range fetched {
+		if src.err != nil {
 			s.dropCreated(ctx, d)
-			return nil, err
+			return nil, src.err
 		}
 		ls.files++
-		err = parseNDJSON(rc, src.uri, fields, cfg.IgnoreUnknownValues, &ls, &rows)
-		rc.Close()
-		if err != nil {
+		if err := parseNDJSON(src.body, src.uri, fields, cfg.IgnoreUnknownValues, &ls, &rows); err != nil {
 			s.dropCreated(ctx, d)
 			return nil, err
 		}

@@ -31,6 +31,11 @@ type Options struct {
 	// DuckDBPath is a directory that keeps the data between runs: one DuckDB file per project
 	// plus metadata.json. Empty keeps everything in memory.
 	DuckDBPath string
+	// MemoryLimit caps DuckDB's memory (its memory_limit setting, e.g. "256MB"). Empty means
+	// DefaultFileMemoryLimit with a DuckDBPath, whose pages DuckDB can write out and read
+	// back, and DuckDB's own default (80% of the machine's memory) in memory, where the
+	// data must fit.
+	MemoryLimit string
 	// GCS resolves gs:// URIs of load jobs. Without it, GCS loads fail with an invalid error.
 	GCS ObjectSource
 	// Now is the clock for creation and modification times (time.Now if nil).
@@ -40,6 +45,12 @@ type Options struct {
 	// Logger receives request errors and recovered panics (slog.Default if nil).
 	Logger *slog.Logger
 }
+
+// DefaultFileMemoryLimit is the memory DuckDB may use for a store in files when Options
+// names none. DuckDB otherwise caches pages up to 80% of the machine's memory, beside
+// everything else the local stack runs; past the limit it writes pages out to its files
+// and reads them back when needed.
+const DefaultFileMemoryLimit = "256MB"
 
 // Server is a BigQuery REST emulator backed by DuckDB. It is safe for concurrent use.
 type Server struct {
@@ -79,11 +90,19 @@ func New(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("bqemu: create data directory: %w", err)
 		}
 	}
+	settings := []string{
+		"SET TimeZone='UTC'",
+		"SET default_null_order='nulls_first_on_asc_last_on_desc'",
+	}
+	limit := opts.MemoryLimit
+	if limit == "" && opts.DuckDBPath != "" {
+		limit = DefaultFileMemoryLimit
+	}
+	if limit != "" {
+		settings = append(settings, "SET memory_limit="+quoteString(limit))
+	}
 	connector, err := duckdb.NewConnector("", func(execer driver.ExecerContext) error {
-		for _, q := range []string{
-			"SET TimeZone='UTC'",
-			"SET default_null_order='nulls_first_on_asc_last_on_desc'",
-		} {
+		for _, q := range settings {
 			if _, err := execer.ExecContext(context.Background(), q, nil); err != nil {
 				return fmt.Errorf("%s: %w", q, err)
 			}

@@ -68,7 +68,12 @@ func StartTest(tb testing.TB) *Env {
 
 	suffix := randomHex(tb, 4)
 	bucket := "test-" + suffix
-	gcs, err := StartGCS(GCSOptions{Addr: "127.0.0.1:0", Root: tb.TempDir(), Buckets: []string{bucket}})
+	root, err := ScratchDir("nba-props-test-gcs-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = os.RemoveAll(root) })
+	gcs, err := StartGCS(GCSOptions{Addr: "127.0.0.1:0", Root: root, Buckets: []string{bucket}})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/nba-props/pipeline/infra/backfill"
 	"github.com/nba-props/pipeline/infra/cloud"
+	"github.com/nba-props/pipeline/infra/emulators"
+	"github.com/nba-props/pipeline/infra/sourcesim"
 	"github.com/nba-props/pipeline/messages"
 	"github.com/sethvargo/go-envconfig"
 )
@@ -65,7 +67,11 @@ func runBackfill(ctx context.Context, f runFlags, stdout, stderr io.Writer, env 
 	dir := f.data
 	if dir == "" {
 		var err error
-		if dir, err = os.MkdirTemp("", "nba-props-run-"); err != nil {
+		mkdir := emulators.ScratchDir // tmpfs: nothing of a throw-away run needs a disk
+		if f.keep {
+			mkdir = func(pattern string) (string, error) { return os.MkdirTemp("", pattern) }
+		}
+		if dir, err = mkdir("nba-props-run-"); err != nil {
 			fmt.Fprintf(stderr, "localstack run: %v\n", err)
 			return 1
 		}
@@ -120,6 +126,11 @@ func runBackfill(ctx context.Context, f runFlags, stdout, stderr io.Writer, env 
 	}
 	for _, kv := range append(s.Vars(), o.Traces...) {
 		st.Env[kv[0]] = kv[1]
+	}
+	for k, v := range sourcesim.ScraperRates() { // the producer's plan counts with the rates the consumers use
+		if os.Getenv(k) == "" {
+			st.Env[k] = v
+		}
 	}
 	bo := backfill.Options{Start: f.start, End: f.end, Timeout: f.timeout, Out: stdout}
 	res, err := backfill.Run(ctx, st, bo)

@@ -1,17 +1,24 @@
-package main
+// Package runtimebench measures what the consumer runtime costs per message: the same
+// messages through a bare receive-and-ack loop and through the runtime with a no-op job
+// (decode, ledger claim and record, ack), on one Pub/Sub and one GCS emulator with the
+// same streams and concurrency. BenchmarkRuntime (consumers/runner) and make bench
+// (infra/bench) both run it, so the two report the same measurement.
+package runtimebench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"cloud.google.com/go/storage"
+	"google.golang.org/api/iterator"
 
 	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/infra/cloud"
@@ -19,28 +26,37 @@ import (
 	"github.com/nba-props/pipeline/messages"
 )
 
-// overheadResult compares a bare receive-and-ack loop with the runtime and a no-op job.
-type overheadResult struct {
-	n                     int
-	bare, withRuntime     time.Duration
-	perBare, perRuntime   float64 // ms per message
-	redeliveries, streams int
+// Streams and Concurrency are the streaming-pull streams and the messages in flight of
+// both loops.
+const Streams, Concurrency = 16, 64
+
+// Result is one measurement: both loops' times over the same N messages, and what they
+// come to per message.
+type Result struct {
+	N             int
+	Bare, Runtime time.Duration
+	// PerBare, PerRuntime and Overhead are milliseconds per message.
+	PerBare, PerRuntime, Overhead float64
+	Redeliveries                  int // messages the emulator delivered again, acked as duplicates
 }
 
-// runtimeOverhead pushes n messages through a bare receive-and-ack loop and through the
-// runtime with a no-op job (decode, ledger claim and record, ack) on one Pub/Sub emulator
-// and one GCS emulator, with the same streams and concurrency, as BenchmarkRuntime in
-// consumers/runner does. The GCS emulator keeps its objects in dir.
-func runtimeOverhead(ctx context.Context, n int, dir string) (overheadResult, error) {
-	const streams, concurrency = 16, 64
-	out := overheadResult{n: n, streams: streams}
+// Measure pushes n messages through both loops on emulators of its own (GCS on tmpfs where
+// there is one, see emulators.ScratchDir) and checks that the runtime recorded every one
+// succeeded in the ledger.
+func Measure(ctx context.Context, n int) (Result, error) {
+	out := Result{N: n}
 	ps, err := emulators.StartPubSub("127.0.0.1:0")
 	if err != nil {
 		return out, err
 	}
 	defer ps.Close()
+	dir, err := emulators.ScratchDir("nba-props-runtimebench-")
+	if err != nil {
+		return out, err
+	}
+	defer os.RemoveAll(dir)
 	project, bucket := cloud.LocalProject, cloud.LocalProject
-	g, err := emulators.StartGCS(emulators.GCSOptions{Addr: "127.0.0.1:0", Root: filepath.Join(dir, "gcs"), Buckets: []string{bucket}})
+	g, err := emulators.StartGCS(emulators.GCSOptions{Addr: "127.0.0.1:0", Root: dir, Buckets: []string{bucket}})
 	if err != nil {
 		return out, err
 	}
@@ -57,7 +73,7 @@ func runtimeOverhead(ctx context.Context, n int, dir string) (overheadResult, er
 	defer gcs.Close()
 
 	cat, err := messages.NewCatalog(messages.JobSpec{Phase: messages.PhaseScrapers, Name: "n1",
-		MaxConcurrency: concurrency, Timeout: time.Minute})
+		MaxConcurrency: Concurrency, Timeout: time.Minute})
 	if err != nil {
 		return out, err
 	}
@@ -111,8 +127,8 @@ func runtimeOverhead(ctx context.Context, n int, dir string) (overheadResult, er
 	}
 	var acked atomic.Int64
 	s := psc.Subscriber("bare.sub")
-	s.ReceiveSettings.NumGoroutines = streams
-	s.ReceiveSettings.MaxOutstandingMessages = concurrency
+	s.ReceiveSettings.NumGoroutines = Streams
+	s.ReceiveSettings.MaxOutstandingMessages = Concurrency
 	rctx, cancel := context.WithCancel(ctx)
 	t0 := time.Now()
 	err = s.Receive(rctx, func(_ context.Context, m *pubsub.Message) {
@@ -125,7 +141,7 @@ func runtimeOverhead(ctx context.Context, n int, dir string) (overheadResult, er
 	if err != nil {
 		return out, err
 	}
-	out.bare = time.Since(t0)
+	out.Bare = time.Since(t0)
 
 	// The runtime, ledger included.
 	if err := publishAll(names.Topic(messages.PhaseScrapers)); err != nil {
@@ -136,7 +152,7 @@ func runtimeOverhead(ctx context.Context, n int, dir string) (overheadResult, er
 		Jobs: map[messages.JobRef]runner.Job{n1: runner.JobFunc(func(context.Context, messages.Request) (runner.Result, error) {
 			return runner.Result{Rows: map[string]int64{"x": 1}}, nil
 		})},
-		Unroutable: []messages.Phase{}, Streams: streams, Logger: slog.New(counter)})
+		Unroutable: []messages.Phase{}, Streams: Streams, Logger: slog.New(counter)})
 	if err != nil {
 		return out, err
 	}
@@ -150,7 +166,7 @@ func runtimeOverhead(ctx context.Context, n int, dir string) (overheadResult, er
 	case err := <-done:
 		return out, fmt.Errorf("runtime stopped early: %v", err)
 	}
-	out.withRuntime = time.Since(t0)
+	out.Runtime = time.Since(t0)
 	cancel()
 	if err := <-done; err != nil {
 		return out, err
@@ -158,10 +174,40 @@ func runtimeOverhead(ctx context.Context, n int, dir string) (overheadResult, er
 	if f := counter.failed.Load(); f != 0 {
 		return out, fmt.Errorf("%d messages were not handled as succeeded; first error by outcome: %v", f, counter.other)
 	}
-	out.perBare = out.bare.Seconds() * 1000 / float64(n)
-	out.perRuntime = out.withRuntime.Seconds() * 1000 / float64(n)
-	out.redeliveries = int(counter.duplicates.Load())
+	if err := checkLedger(ctx, gcs, bucket, n); err != nil {
+		return out, err
+	}
+	out.PerBare = out.Bare.Seconds() * 1000 / float64(n)
+	out.PerRuntime = out.Runtime.Seconds() * 1000 / float64(n)
+	out.Overhead = out.PerRuntime - out.PerBare
+	out.Redeliveries = int(counter.duplicates.Load())
 	return out, nil
+}
+
+// checkLedger counts the succeeded records of the no-op job.
+func checkLedger(ctx context.Context, gcs *storage.Client, bucket string, want int) error {
+	q := &storage.Query{Prefix: "_ledger/scrapers/n1/"}
+	if err := q.SetAttrSelection([]string{"Name", "Metadata"}); err != nil {
+		return err
+	}
+	it := gcs.Bucket(bucket).Objects(ctx, q)
+	got := 0
+	for {
+		a, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("listing the ledger: %w", err)
+		}
+		if a.Metadata["state"] == "succeeded" {
+			got++
+		}
+	}
+	if got < want {
+		return fmt.Errorf("%d of %d ledger records succeeded", got, want)
+	}
+	return nil
 }
 
 // countHandler counts the runtime's per-message log lines and closes done when target
@@ -214,14 +260,4 @@ func (h *countHandler) Handle(_ context.Context, r slog.Record) error {
 		h.other[outcome] = errText
 	}
 	return nil
-}
-
-// overheadDir is where the runtime measurement keeps its GCS objects: tmpfs when there is
-// one (fake-gcs-server fsyncs every object under one lock, which on a disk caps the
-// ledger at a few dozen writes a second), as BenchmarkRuntime does.
-func overheadDir() (string, error) {
-	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
-		return os.MkdirTemp("/dev/shm", "nba-props-bench-")
-	}
-	return os.MkdirTemp("", "nba-props-bench-")
 }
