@@ -34,9 +34,8 @@ func TestStackRunsThePipeline(t *testing.T) {
 }
 
 // TestStackRunsThePipelineOnGcloud is TestStackRunsThePipeline on the official Pub/Sub
-// emulator, as `make up ARGS=--pubsub=gcloud` runs it.
+// emulator, as `make up ARGS=--pubsub=gcloud` runs it. Not parallel either.
 func TestStackRunsThePipelineOnGcloud(t *testing.T) {
-	t.Parallel()
 	emulators.NeedGcloudPubSub(t)
 	stackRunsThePipeline(t, PubSubGcloud)
 }
