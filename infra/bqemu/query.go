@@ -117,6 +117,8 @@ func (s *Server) runQueryJob(ctx context.Context, p string, job *bq.Job, params 
 		return s.queryToDestination(ctx, p, defDS, job, st, sqlText)
 	}
 	if st.Kind == "SELECT" {
+		s.writeMu.RLock()
+		defer s.writeMu.RUnlock()
 		conn, release, err := s.scopedConn(ctx, p, defDS)
 		if err != nil {
 			return nil, err

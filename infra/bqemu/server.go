@@ -67,8 +67,12 @@ type Server struct {
 	seenIDs  map[string]map[string]struct{} // table key -> insertId
 
 	// writeMu serialises every statement that writes to DuckDB, so jobs never conflict and
-	// run in a deterministic order.
-	writeMu sync.Mutex
+	// run in a deterministic order. A SELECT holds it shared: it never overlaps a write.
+	// DuckDB's snapshots alone were not enough: a count of one partition, read while a
+	// WRITE_TRUNCATE load of that partition committed (its delete and its appended rows in
+	// one transaction), now and then saw the old rows and the new ones at once
+	// (TestConcurrentLoadsAndQueries caught it about once in twenty runs).
+	writeMu sync.RWMutex
 }
 
 // New opens the DuckDB store and returns a Server ready to serve Handler.

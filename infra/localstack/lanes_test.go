@@ -41,9 +41,11 @@ const (
 // Times are not asserted (they depend on the machine). What is asserted is what makes them
 // close: no job picks backfill work ahead of daily work. For each pair of the daily date,
 // from the moment its last upstream finished (for a scraper: the enqueue) to the moment
-// the pair started, at most the job's backfill concurrency of backfill runs of that job may
-// start: those are the backfill lane's own slots, freed while the daily message was on its
-// way. A single queue would put the daily message behind the whole season instead. And the
+// the pair started, at most twice the job's backfill concurrency of backfill runs of that
+// job may start: the backfill lane's own slots, each free to turn over once while the daily
+// message is on its way (a scraper's message travels from the producer for 100 to 300 ms
+// here, and a backfill run can be as short as 100 ms). A single queue would put the daily
+// message behind the whole season (a thousand messages) instead. And the
 // backlog must still be queued when the daily date finished, or the test showed nothing.
 func TestDailyDateBesideASeasonBacklog(t *testing.T) {
 	if testing.Short() {
@@ -63,9 +65,9 @@ func TestDailyDateBesideASeasonBacklog(t *testing.T) {
 		a := alone.overtaken[min(i, len(alone.overtaken)-1)]
 		t.Logf("  %-36s ready to start %5.0f ms (alone %5.0f), run %5.0f ms (alone %5.0f); backfill runs started meanwhile: %d (backfill slots: %d)",
 			o.ref, ms(o.wait), ms(a.wait), ms(o.run), ms(a.run), o.backfill, o.slots)
-		if o.backfill > o.slots {
+		if o.backfill > 2*o.slots {
 			t.Errorf("%s: %d backfill runs started between the daily date being ready (%s) and starting (%s); "+
-				"want at most its %d backfill slots: daily work is queued behind the backlog",
+				"want at most twice its %d backfill slots: daily work is queued behind the backlog",
 				o.ref, o.backfill, o.ready.Format(time.StampMilli), o.started.Format(time.StampMilli), o.slots)
 		}
 	}
