@@ -309,7 +309,7 @@ func enqueueSelection(ctx context.Context, e *env, sel selection, o publishOptio
 	// The plan tells consumers which jobs this run queued, so a job can wait for a soft
 	// upstream that is queued but not started instead of running twice. It lists every
 	// pair of the run, also those --max-in-flight publishes later.
-	runPlan := ledger.Plan{RunID: runID, Pairs: map[string][]string{}}
+	runPlan := ledger.Plan{RunID: runID, Pairs: map[string][]string{}, Lane: o.lane, StopAfter: sel.stop, Paced: o.maxInFlight > 0}
 	for _, it := range items {
 		if it.run {
 			runPlan.Pairs[it.ref.String()] = append(runPlan.Pairs[it.ref.String()], it.date)

@@ -198,7 +198,7 @@ func retry(ctx context.Context, e *env, f retryFlags) error {
 	// The plan gains the retried pairs of jobs without upstreams, so a job can wait for
 	// a soft upstream the retry queued (the rule of enqueue's plan).
 	if !hasPlan || runID != f.runID {
-		plan = ledger.Plan{RunID: runID}
+		plan = ledger.Plan{RunID: runID, Lane: reqs[0].Lane, StopAfter: reqs[0].StopAfter}
 	}
 	if plan.Pairs == nil {
 		plan.Pairs = map[string][]string{}

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/storage"
+	"google.golang.org/api/iterator"
 
 	"github.com/nba-props/pipeline/messages"
 )
@@ -25,6 +27,57 @@ type Plan struct {
 	RunID   string              `json:"run_id"`
 	Created time.Time           `json:"created"`
 	Pairs   map[string][]string `json:"pairs"` // "phase/job" → dates
+	// Lane and StopAfter are the run's messages' (the reconciler sends a lost one again
+	// with them); Paced says the producer releases the dates over time (--max-in-flight),
+	// so a pair without a record may simply not be published yet.
+	Lane      string         `json:"lane,omitempty"`
+	StopAfter messages.Phase `json:"stop_after,omitempty"`
+	Paced     bool           `json:"paced,omitempty"`
+}
+
+// metaComplete marks a plan every pair of which has a ledger record: the reconciler no
+// longer reads it.
+const metaComplete = "complete"
+
+// PlanSummary is a plan as a listing shows it, from object metadata.
+type PlanSummary struct {
+	RunID    string
+	Created  time.Time
+	Complete bool
+}
+
+// ListPlans lists every run plan (not the cancellations beside them), reading metadata only.
+func (l *Ledger) ListPlans(ctx context.Context) ([]PlanSummary, error) {
+	q := &storage.Query{Prefix: PlanPrefix}
+	if err := q.SetAttrSelection([]string{"Name", "Created", "Metadata"}); err != nil {
+		return nil, err
+	}
+	var out []PlanSummary
+	it := l.bucket.Objects(ctx, q)
+	for {
+		a, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list run plans in bucket %s: %w", l.name, err)
+		}
+		id, ok := strings.CutSuffix(strings.TrimPrefix(a.Name, PlanPrefix), ".json")
+		if !ok || !runIDRE.MatchString(id) || strings.HasSuffix(id, ".cancelled") {
+			continue
+		}
+		out = append(out, PlanSummary{RunID: id, Created: a.Created, Complete: a.Metadata[metaComplete] == "true"})
+	}
+}
+
+// MarkPlanComplete marks the run's plan complete (every pair has a record), unless it
+// changed since it was read at generation gen (the run was enqueued again meanwhile).
+func (l *Ledger) MarkPlanComplete(ctx context.Context, p Plan, gen int64) error {
+	_, err := l.writeJSON(ctx, PlanPath(p.RunID), storage.Conditions{GenerationMatch: gen}, map[string]string{metaComplete: "true"}, p)
+	if err != nil && !preconditionFailed(err) {
+		return fmt.Errorf("run plan %s: %w", p.RunID, err)
+	}
+	return nil
 }
 
 // Has reports whether the plan published (ref, date).
@@ -62,14 +115,22 @@ func (l *Ledger) WritePlan(ctx context.Context, p Plan) error {
 // ReadPlan reads the plan of a run; ErrNotFound when the run wrote none (a message
 // published by hand, or by an upstream job).
 func (l *Ledger) ReadPlan(ctx context.Context, runID string) (Plan, error) {
+	p, _, err := l.ReadPlanGeneration(ctx, runID)
+	return p, err
+}
+
+// ReadPlanGeneration is ReadPlan with the plan's generation, the precondition of
+// MarkPlanComplete.
+func (l *Ledger) ReadPlanGeneration(ctx context.Context, runID string) (Plan, int64, error) {
 	if !runIDRE.MatchString(runID) {
-		return Plan{}, fmt.Errorf("run plan %q: %w", runID, ErrNotFound)
+		return Plan{}, 0, fmt.Errorf("run plan %q: %w", runID, ErrNotFound)
 	}
 	var p Plan
-	if _, err := l.readJSON(ctx, PlanPath(runID), &p); err != nil {
-		return Plan{}, fmt.Errorf("run plan %s: %w", runID, err)
+	gen, err := l.readJSON(ctx, PlanPath(runID), &p)
+	if err != nil {
+		return Plan{}, 0, fmt.Errorf("run plan %s: %w", runID, err)
 	}
-	return p, nil
+	return p, gen, nil
 }
 
 // Cancellation says a run was cancelled: no new work of it starts anywhere. Re-enqueueing

@@ -75,6 +75,9 @@ func (rt *Runtime) Reconcile(ctx context.Context) (ReconcileReport, error) {
 			}
 		}
 	}
+	lost, err := rt.reconcileLost(ctx, idx, now)
+	rep.Redriven = append(rep.Redriven, lost...)
+	errs = append(errs, err)
 	rep.Elapsed = time.Since(start)
 	return rep, errors.Join(errs...)
 }

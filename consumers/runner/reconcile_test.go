@@ -64,7 +64,9 @@ func TestReconcilerRedrivesEveryStrandedRecord(t *testing.T) {
 	for _, r := range rep.Redriven {
 		got = append(got, r[:strings.Index(r, ":")])
 	}
-	want := []string{"scrapers/s1 2024-11-01", "scrapers/s1 2024-11-02", "raw/v2 2024-11-03", "raw/u2 2024-11-04"}
+	// (u2 on 11-03 has no record though s1 emitted it: its message was lost, and it is
+	// sent again too; see TestReconcilerSendsWhatNoRecordCovers.)
+	want := []string{"scrapers/s1 2024-11-01", "scrapers/s1 2024-11-02", "raw/v2 2024-11-03", "raw/u2 2024-11-04", "raw/u2 2024-11-03"}
 	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); !rep.Ran || diff != "" {
 		t.Fatalf("pass ran=%v, re-driven (-want +got):\n%s\nreport: %v", rep.Ran, diff, rep.Redriven)
 	}
@@ -198,5 +200,80 @@ func TestPolicyDeadLetteredMessage(t *testing.T) {
 	}
 	if want := []string{d2.ID + " delivery_limit", "junk-1 delivery_limit"}; !cmp.Equal(ids, want, cmpopts.SortSlices(func(a, b string) bool { return a < b })) {
 		t.Errorf("dead letters kept %v, want %v", ids, want)
+	}
+}
+
+// A message lost before any consumer recorded its date is sent again from what the ledger
+// promised: a run's plan that lists the pair, or a finished record that emitted it. A
+// paced run's plan and a cancelled run's are left alone (their pairs may be unpublished on
+// purpose), and a plan whose pairs all have records is marked complete.
+func TestReconcilerSendsWhatNoRecordCovers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	tr := newTracker()
+	opts := e.options(tr.allJobs())
+	opts.ReconcileEvery, opts.RetryWithin = -1, time.Millisecond // passes by hand
+	rt, _ := e.start(opts)
+	ctx := context.Background()
+	long := time.Now().Add(-time.Hour)
+
+	d := []string{"2024-11-01", "2024-11-02", "2024-11-03", "2024-11-04"}
+	for _, p := range []ledger.Plan{
+		{RunID: "lost", Pairs: map[string][]string{a1.String(): {d[0]}}, Lane: messages.LaneDaily},
+		{RunID: "paced", Pairs: map[string][]string{a1.String(): {d[2]}}, Paced: true},
+		{RunID: "stopped", Pairs: map[string][]string{a1.String(): {d[3]}}},
+	} {
+		if err := e.led.WritePlan(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.led.CancelRun(ctx, "stopped", "test"); err != nil {
+		t.Fatal(err)
+	}
+	// a1 finished on d[1] and emitted, but a2's and ab2's messages never made a record.
+	emitted := ledger.Record{Phase: a1.Phase, Job: a1.Job, Date: d[1]}.For(request(a1, d[1])).
+		Start("x", "run-test", time.Minute, long).Succeed(ledger.Output{}, "fp", false, long).MarkEmittedThrough("", long)
+	e.write(emitted)
+	time.Sleep(5 * time.Millisecond) // RetryWithin
+
+	rep, err := rt.Reconcile(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rep.Redriven {
+		got = append(got, r[:strings.Index(r, ":")])
+	}
+	want := []string{"scrapers/a1 2024-11-01", "raw/a2 2024-11-02", "raw/ab2 2024-11-02"}
+	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Fatalf("re-sent (-want +got):\n%s\nreport: %v", diff, rep.Redriven)
+	}
+	rec := e.waitState(a1, d[0], ledger.StateSucceeded)
+	if rec.Lane != messages.LaneDaily || rec.RunID != "lost" {
+		t.Errorf("the lost pair ran in lane %q, run %q; want the plan's daily lane and run lost", rec.Lane, rec.RunID)
+	}
+	e.waitState(a2, d[1], ledger.StateSucceeded)
+	e.waitState(c3, d[1], ledger.StateSucceeded)
+	e.waitState(ab2, d[1], ledger.StateWaiting) // b1 never ran: waiting, recorded
+	for _, date := range d[2:] {
+		if _, gen := e.record(a1, date); gen != 0 {
+			t.Errorf("a1 %s has a record: a paced or cancelled run's pair was sent", date)
+		}
+	}
+
+	// The next pass marks the plan complete: every pair of it has a record now.
+	if _, err := rt.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	plans, err := e.led.ListPlans(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	complete := map[string]bool{}
+	for _, p := range plans {
+		complete[p.RunID] = p.Complete
+	}
+	if !complete["lost"] || complete["paced"] || complete["stopped"] {
+		t.Errorf("complete plans: %v; want lost only", complete)
 	}
 }
