@@ -14,11 +14,16 @@ import (
 // that dropped it (the official emulator keeps what a killed consumer held; a message
 // outlives its retention), or a consumer killed between receiving it and claiming. The
 // ledger still says it was promised, in two places, and the reconciler sends it again from
-// there once RetryWithin has passed:
+// there:
 //   - a run's plan lists every pair the producer published (not a paced run's: its
 //     producer releases dates over time, so a missing record may just be unpublished);
 //   - a finished record marked emitted published its downstream pairs, within its stop
 //     phase and the downstream job's source bounds.
+//
+// A pair without a record is taken for lost only once its run has been quiet for
+// RetryWithin: no record of the run written since (nor the plan). While a run moves, its
+// missing pairs are more likely queued behind its own backlog than lost, and sending them
+// again would only double the queue.
 //
 // The lost pair's record is created first, failed with the reason, so that its re-drive is
 // spaced and retried like any failed record's, and a plan whose pairs all have records is
@@ -41,12 +46,24 @@ func (rt *Runtime) reconcileLost(ctx context.Context, idx recordIndex, now time.
 			sent = append(sent, fmt.Sprintf("%s %s: %s", req.Ref(), req.Date, why))
 		}
 	}
+	moved := map[string]time.Time{} // run id → its last record write
+	for _, sum := range idx {
+		if sum.Updated.After(moved[sum.RunID]) {
+			moved[sum.RunID] = sum.Updated
+		}
+	}
+	quiet := func(runID string, since time.Time) bool {
+		if moved[runID].After(since) {
+			since = moved[runID]
+		}
+		return now.Sub(since) >= rt.opts.RetryWithin
+	}
 	plans, err := rt.ledger.ListPlans(ctx)
 	if err != nil {
 		return nil, err
 	}
 	for _, ps := range plans {
-		if ps.Complete || now.Sub(ps.Created) < rt.opts.RetryWithin {
+		if ps.Complete {
 			continue
 		}
 		if _, err := rt.ledger.Cancelled(ctx, ps.RunID); err == nil {
@@ -71,7 +88,7 @@ func (rt *Runtime) reconcileLost(ctx context.Context, idx recordIndex, now time.
 					continue
 				}
 				missing++
-				if !p.Paced {
+				if !p.Paced && quiet(p.RunID, ps.Created) {
 					send(messages.Request{Version: messages.Version, Phase: ref.Phase, Job: ref.Job, Date: date, RunID: p.RunID,
 						Trigger: messages.Trigger{Kind: messages.TriggerReconcile, From: "run plan"}, StopAfter: p.StopAfter, Lane: p.Lane},
 						"planned by run "+p.RunID+", no record")
@@ -85,7 +102,7 @@ func (rt *Runtime) reconcileLost(ctx context.Context, idx recordIndex, now time.
 		}
 	}
 	for key, sum := range idx {
-		if !sum.Emitted || !sum.State.Done() || now.Sub(sum.Updated) < rt.opts.RetryWithin {
+		if !sum.Emitted || !sum.State.Done() || !quiet(sum.RunID, sum.Updated) {
 			continue
 		}
 		var from *ledger.Record
