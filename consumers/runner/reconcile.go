@@ -34,7 +34,9 @@ type ReconcileReport struct {
 //     dead-lettered it, or the emulator dropped it);
 //   - waiting for hard upstreams that have all finished since;
 //   - waiting for soft upstreams that have all finished or can no longer come (dead, or
-//     stuck behind a dead upstream), or for longer than SoftWait.
+//     stuck behind a dead upstream), or for longer than SoftWait;
+//   - no record at all, though a run's plan or an upstream's emitted record promised the
+//     pair (lost.go).
 //
 // Each re-drive is first written into the record (Redriven), so a record is sent again at
 // most once per redrive spacing, whichever instance runs the next pass. The requests it
