@@ -2,14 +2,12 @@ package ledger
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"cloud.google.com/go/storage"
-	"google.golang.org/api/iterator"
 )
 
 // DeadLetterPrefix is where dead-lettered messages are kept, one object each:
@@ -144,33 +142,17 @@ type DeadLetterSummary struct {
 // ListDeadLetters lists every stored dead letter stored at or after since (zero: all), in
 // message id order, reading metadata only.
 func (l *Ledger) ListDeadLetters(ctx context.Context, since time.Time) ([]DeadLetterSummary, error) {
-	q := &storage.Query{Prefix: DeadLetterPrefix}
-	if err := q.SetAttrSelection([]string{"Name", "Metadata"}); err != nil {
-		return nil, err
-	}
 	var out []DeadLetterSummary
-	it := l.bucket.Objects(ctx, q)
-	for {
-		a, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list dead letters in bucket %s: %w", l.name, err)
-		}
-		id, ok := strings.CutSuffix(strings.TrimPrefix(a.Name, DeadLetterPrefix), ".json")
-		if !ok {
-			continue
-		}
+	err := l.eachJSON(ctx, DeadLetterPrefix, []string{"Metadata"}, func(id string, a *storage.ObjectAttrs) {
 		m := a.Metadata
 		s := DeadLetterSummary{MessageID: id, Reason: m[MetaReason], Phase: m["phase"], Job: m["job"], Date: m["date"],
 			RunID: m[MetaRunID], Error: m[MetaLastError]}
 		s.Stored, _ = time.Parse(time.RFC3339Nano, m[metaStored])
 		s.Replayed, _ = time.Parse(time.RFC3339Nano, m[metaReplayed])
 		s.Replays, _ = strconv.Atoi(m[metaReplays])
-		if !since.IsZero() && s.Stored.Before(since) {
-			continue
+		if since.IsZero() || !s.Stored.Before(since) {
+			out = append(out, s)
 		}
-		out = append(out, s)
-	}
+	})
+	return out, err
 }

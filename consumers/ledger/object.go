@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"cloud.google.com/go/storage"
+	"google.golang.org/api/iterator"
 )
 
 // readJSON decodes the object name into v and returns its generation, the precondition of
@@ -58,4 +60,27 @@ func (l *Ledger) writeJSON(ctx context.Context, name string, cond storage.Condit
 		return 0, err
 	}
 	return w.Attrs().Generation, nil
+}
+
+// eachJSON calls fn with the id (the name between prefix and ".json") and the attributes
+// of every JSON object under prefix, in name order, reading only attrs (always with Name):
+// the listings of dead letters and run plans, which read object metadata, never bodies.
+func (l *Ledger) eachJSON(ctx context.Context, prefix string, attrs []string, fn func(id string, a *storage.ObjectAttrs)) error {
+	q := &storage.Query{Prefix: prefix}
+	if err := q.SetAttrSelection(append([]string{"Name"}, attrs...)); err != nil {
+		return err
+	}
+	it := l.bucket.Objects(ctx, q)
+	for {
+		a, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("list %s in bucket %s: %w", prefix, l.name, err)
+		}
+		if id, ok := strings.CutSuffix(strings.TrimPrefix(a.Name, prefix), ".json"); ok {
+			fn(id, a)
+		}
+	}
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"cloud.google.com/go/storage"
-	"google.golang.org/api/iterator"
 
 	"github.com/nba-props/pipeline/messages"
 )
@@ -48,26 +47,13 @@ type PlanSummary struct {
 
 // ListPlans lists every run plan (not the cancellations beside them), reading metadata only.
 func (l *Ledger) ListPlans(ctx context.Context) ([]PlanSummary, error) {
-	q := &storage.Query{Prefix: PlanPrefix}
-	if err := q.SetAttrSelection([]string{"Name", "Created", "Metadata"}); err != nil {
-		return nil, err
-	}
 	var out []PlanSummary
-	it := l.bucket.Objects(ctx, q)
-	for {
-		a, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			return out, nil
+	err := l.eachJSON(ctx, PlanPrefix, []string{"Created", "Metadata"}, func(id string, a *storage.ObjectAttrs) {
+		if runIDRE.MatchString(id) && !strings.HasSuffix(id, ".cancelled") {
+			out = append(out, PlanSummary{RunID: id, Created: a.Created, Complete: a.Metadata[metaComplete] == "true"})
 		}
-		if err != nil {
-			return nil, fmt.Errorf("list run plans in bucket %s: %w", l.name, err)
-		}
-		id, ok := strings.CutSuffix(strings.TrimPrefix(a.Name, PlanPrefix), ".json")
-		if !ok || !runIDRE.MatchString(id) || strings.HasSuffix(id, ".cancelled") {
-			continue
-		}
-		out = append(out, PlanSummary{RunID: id, Created: a.Created, Complete: a.Metadata[metaComplete] == "true"})
-	}
+	})
+	return out, err
 }
 
 // MarkPlanComplete marks the run's plan complete (every pair has a record), unless it
