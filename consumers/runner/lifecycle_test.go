@@ -201,14 +201,7 @@ func TestDailyLaneDoesNotQueueBehindABackfill(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 		return runner.Result{Rows: map[string]int64{req.Date: 1}}, nil
 	}
-	cat, err := messages.NewCatalog(messages.JobSpec{Phase: messages.PhaseScrapers, Name: "a1", MaxConcurrency: 1, Timeout: 20 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.cat = cat
-	opts := e.options(map[messages.JobRef]runner.Job{a1: tr.job(a1, slow)})
-	opts.Catalog, opts.Unroutable = cat, []messages.Phase{}
-	e.start(opts)
+	e.startLaneJob(tr.job(a1, slow), 1)
 	var backlog []messages.Request
 	for i := range 20 {
 		backlog = append(backlog, request(a1, time.Date(2023, 1, 1+i, 0, 0, 0, 0, time.UTC).Format(messages.DateLayout)))
@@ -252,14 +245,7 @@ func TestBackfillWaitsWhileDailyWorkRuns(t *testing.T) {
 		}
 		return runner.Result{Rows: map[string]int64{req.Date: 1}}, nil
 	}
-	cat, err := messages.NewCatalog(messages.JobSpec{Phase: messages.PhaseScrapers, Name: "a1", MaxConcurrency: 4, Timeout: 20 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.cat = cat
-	opts := e.options(map[messages.JobRef]runner.Job{a1: tr.job(a1, job)})
-	opts.Catalog, opts.Unroutable = cat, []messages.Phase{}
-	e.start(opts)
+	e.startLaneJob(tr.job(a1, job), 4)
 	e.publish(1, daily)
 	waitFor(t, 30*time.Second, "the daily run to start", func() (bool, string) { return tr.count(a1, daily.Date) > 0, "" })
 	var backlog []messages.Request
@@ -280,4 +266,18 @@ func TestBackfillWaitsWhileDailyWorkRuns(t *testing.T) {
 			t.Errorf("backfill %s started before the daily run ended: %v", r.Date, events)
 		}
 	}
+}
+
+// startLaneJob runs a runtime serving only a1 (scrapers, both lanes) with job and the
+// given concurrency per lane: the lane tests' pipeline.
+func (e *env) startLaneJob(job runner.Job, maxConcurrency int) {
+	e.t.Helper()
+	cat, err := messages.NewCatalog(messages.JobSpec{Phase: messages.PhaseScrapers, Name: "a1", MaxConcurrency: maxConcurrency, Timeout: 20 * time.Second})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.cat = cat
+	opts := e.options(map[messages.JobRef]runner.Job{a1: job})
+	opts.Catalog, opts.Unroutable = cat, []messages.Phase{}
+	e.start(opts)
 }
