@@ -15,8 +15,9 @@ import (
 // A book appears some time after the final buzzer (usually within two hours, sometimes the
 // next day) and the host answers 404 until then, so a game without its book is a missing
 // game of the source: awaited with a transient error, then recorded missing from
-// PartialFromAttempt on. The bytes are not parsed here: a book that is served broken is
-// broken whatever the number of fetches, and the raw phase reports it naming the object.
+// PartialFromAttempt on. The bytes are not parsed here: a book served cut short is fetched
+// again (nbaStatsDMZ.gamebook), and one that stays cut over runs until PartialFromAttempt is
+// stored as served, for the raw phase to report naming the object.
 type nbacGamebook struct {
 	cdn *nbaCDN
 	dmz *nbaStatsDMZ
@@ -63,6 +64,19 @@ func (j nbacGamebook) Run(ctx context.Context, req messages.Request) (runner.Res
 	}
 	if err := awaitMissing(ctx, len(games), missing); err != nil {
 		return runner.Result{}, fmt.Errorf("nbac_gamebook %s: %w", req.Date, err)
+	}
+	var cut []string
+	for i, b := range bodies {
+		if !complete(b) {
+			cut = append(cut, names[i])
+		}
+	}
+	// Fetches that agreed on a cut book within one run can still be transfers cut at the
+	// same point; the book is taken for what the host holds only when later runs, after the
+	// runtime's retry delay, get the same: from PartialFromAttempt on, as for a missing game.
+	if info, _ := runner.Info(ctx); len(cut) > 0 && info.Attempt < PartialFromAttempt {
+		return runner.Result{}, fmt.Errorf("nbac_gamebook %s: %w: %v served cut short the same way %d times in a row (attempt %d; from attempt %d such a book is stored as the host holds it)",
+			req.Date, ErrBadBody, cut, gamebookAgreeing, info.Attempt, PartialFromAttempt)
 	}
 	objs, err := publish(ctx, j.out, prefix, names, bodies)
 	if err != nil {

@@ -260,8 +260,8 @@ func TestGamebookCutTransferIsFetchedAgain(t *testing.T) {
 }
 
 // TestGamebookStoredBrokenIsKeptAsServed: a book the host holds broken (it ends mid-file every
-// time) is stored as served once three fetches in a row agree, for the raw phase to report
-// naming it.
+// time) is stored as served once three fetches in a row agree on a run from
+// PartialFromAttempt on, for the raw phase to report naming it; before, the run is retried.
 func TestGamebookStoredBrokenIsKeptAsServed(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, sourcesim.Config{}, nil)
@@ -281,8 +281,20 @@ func TestGamebookStoredBrokenIsKeptAsServed(t *testing.T) {
 	if broken.GameID == "" {
 		t.Fatal("no book of the 2024 season is stored truncated")
 	}
-	res := e.mustRun(t, "nbac_gamebook", broken.GameDate)
 	name := messages.ScrapedNBACGamebooks.Object(broken.GameDate, messages.GamebookPart(broken.AwayTeam, broken.HomeTeam))
+	// Before PartialFromAttempt the agreeing cut fetches may still be unlucky transfers: a
+	// transient error naming the book, nothing stored.
+	_, err := e.runAttempt(t, "nbac_gamebook", broken.GameDate, PartialFromAttempt-1)
+	if !errors.Is(err, ErrBadBody) || runner.IsPermanent(err) || !strings.Contains(err.Error(), messages.GamebookPart(broken.AwayTeam, broken.HomeTeam)) {
+		t.Fatalf("attempt %d: err = %v; want a transient ErrBadBody naming the cut book", PartialFromAttempt-1, err)
+	}
+	if objs := e.list(t, messages.ScrapedNBACGamebooks.Prefix(broken.GameDate)); len(objs) != 0 {
+		t.Errorf("attempt %d stored %v", PartialFromAttempt-1, objs)
+	}
+	res, err := e.runAttempt(t, "nbac_gamebook", broken.GameDate, PartialFromAttempt)
+	if err != nil {
+		t.Fatalf("attempt %d: %v", PartialFromAttempt, err)
+	}
 	body := e.read(t, name)
 	if !bytes.Equal(body, e.served(t, broken.Path)) || complete(body) {
 		t.Errorf("%s: %d bytes, complete %v; want the broken bytes as served", name, len(body), complete(body))
