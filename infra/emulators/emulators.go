@@ -104,11 +104,17 @@ func StartGCS(opts GCSOptions) (*GCS, error) {
 // Host is the "host:port" to put in STORAGE_EMULATOR_HOST.
 func (g *GCS) Host() string { return g.host }
 
-// Close stops accepting requests and waits up to five seconds for those in flight.
+// Close stops accepting requests and waits up to five seconds for those in flight, then
+// cuts what is left: a client still talking to an emulator that is being stopped (a
+// consumer's retry at shutdown) gets a closed connection, as from a GCS endpoint that went
+// away, and the stop is not an error.
 func (g *GCS) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := g.http.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = g.http.Close()
+	}
 	if serr := <-g.done; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
 	}
