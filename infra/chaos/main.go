@@ -73,7 +73,7 @@ func flagSet(f *flags, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&o.Lease, "lease", 15*time.Second, "CONSUMER_LEASE of the consumers")
 	fs.DurationVar(&o.ReconcileEvery, "reconcile-every", 5*time.Second, "CONSUMER_RECONCILE_EVERY of the consumers")
 	fs.DurationVar(&o.RetryWithin, "retry-within", time.Minute, "CONSUMER_RETRY_WITHIN of the consumers")
-	fs.DurationVar(&o.Timeout, "timeout", 0, "give up when the run has not settled after this long (default: 8m, 45m with --season)")
+	fs.DurationVar(&o.Timeout, "timeout", 0, "give up when the run has not settled after this long (default: 8m, 12m with --pubsub=gcloud, 45m with --season)")
 	fs.StringVar(&o.Dir, "dir", "", "`directory` for the binaries, the stack's data and every log (default: a temporary one, kept only if the run fails)")
 	fs.StringVar(&o.PubSub, "pubsub", "", "Pub/Sub emulator of the local stack, passed to localstack up --pubsub (default: the stack's own)")
 	return fs
@@ -97,6 +97,12 @@ func (f flags) options() (Options, error) {
 	}
 	if o.Timeout == 0 {
 		o.Timeout = 8 * time.Minute
+		if o.PubSub == "gcloud" {
+			// The official emulator backs nacks off (up to 26 s apart) and never returns what
+			// a killed consumer held: those pairs wait for the reconciler, once their run is
+			// quiet. A month settled after 235 to 453 s here.
+			o.Timeout = 12 * time.Minute
+		}
 		if len(dates) > 31 {
 			o.Timeout = 45 * time.Minute
 		}
