@@ -103,9 +103,10 @@ func (rt *Runtime) keepDeadLetter(ctx context.Context, d Delivery) handling {
 	return h
 }
 
-// deliveryLimit records what a policy-forwarded request means for its date: nothing for a
-// date that is done or running, failed and sent again while runs remain (unless it was
-// re-sent within the redrive spacing: the reconciler then sends it later), dead with
+// deliveryLimit records what a policy-forwarded request means for its date: for a date
+// that is done, its downstream messages are sent if they are not out yet; nothing for a
+// date running or dead; failed and sent again while runs remain (unless it was re-sent
+// within the redrive spacing: the reconciler then sends it later), dead with
 // ReasonDeliveryLimit once they are spent. It reports whether the date goes on.
 func (rt *Runtime) deliveryLimit(ctx context.Context, req messages.Request, cause error) (resend bool, err error) {
 	for range casRetries {
@@ -117,7 +118,11 @@ func (rt *Runtime) deliveryLimit(ctx context.Context, req messages.Request, caus
 			return false, err
 		}
 		now := rt.ledger.Now()
-		if rec.State.Done() || rec.State == ledger.StateDead || rec.LeaseLive(now) {
+		if rec.State.Done() {
+			// Its deliveries may have run out on emitting: emit what is not out yet.
+			return true, rt.emitIfNeeded(ctx, req, rec, gen)
+		}
+		if rec.State == ledger.StateDead || rec.LeaseLive(now) {
 			return true, nil
 		}
 		if rec.Attempts >= rt.opts.MaxAttempts {

@@ -35,6 +35,10 @@ type ReconcileReport struct {
 //   - waiting for hard upstreams that have all finished since;
 //   - waiting for soft upstreams that have all finished or can no longer come (dead, or
 //     stuck behind a dead upstream), or for longer than SoftWait;
+//   - finished for longer than RetryWithin without its downstream messages marked sent
+//     (its consumer died between recording and emitting, and the message that would
+//     have emitted them on redelivery is gone: dead-lettered by the subscription's policy
+//     or dropped); the re-sent request finds the date done and emits them;
 //   - no record at all, though a run's plan or an upstream's emitted record promised the
 //     pair (lost.go).
 //
@@ -67,6 +71,14 @@ func (rt *Runtime) Reconcile(ctx context.Context) (ReconcileReport, error) {
 			why := rt.redriveReason(sum, idx, now)
 			if why == "" || (!sum.Redriven.IsZero() && now.Sub(sum.Redriven) < rt.redriveSpacing()) {
 				continue
+			}
+			if sum.State.Done() {
+				// A cancelled run's messages are dropped on purpose: its done dates emit
+				// nothing more.
+				if cancelled, err := rt.cancels.cancelled(ctx, rt.ledger, sum.RunID); err != nil || cancelled {
+					errs = append(errs, err)
+					continue
+				}
 			}
 			sent, err := rt.redrive(ctx, sum, now)
 			if err != nil {
@@ -102,6 +114,10 @@ func (rt *Runtime) redriveReason(s ledger.Summary, idx recordIndex, now time.Tim
 	case ledger.StateRunning:
 		if s.Stalled(now) {
 			return fmt.Sprintf("lease lapsed %s ago", now.Sub(s.LeaseExpires).Round(time.Second))
+		}
+	case ledger.StateSucceeded, ledger.StateEmpty, ledger.StatePartial:
+		if !s.Emitted && now.Sub(s.Updated) >= rt.opts.RetryWithin {
+			return fmt.Sprintf("finished %s ago, its downstream messages not sent", now.Sub(s.Updated).Round(time.Second))
 		}
 	case ledger.StateFailed:
 		if now.Sub(s.Updated) >= rt.opts.RetryWithin {

@@ -28,7 +28,8 @@ func (e *env) write(rec ledger.Record) {
 // Each kind of stranded record is found by one pass and its request sent again, so the
 // date finishes with no operator: a lapsed lease, a failed run whose retry never came, a
 // date waiting for hard upstreams that have finished since, and one waiting for a soft
-// upstream that died. Records that are fine are left alone.
+// upstream that died, and a finished date whose downstream messages never went out.
+// Records that are fine are left alone.
 func TestReconcilerRedrivesEveryStrandedRecord(t *testing.T) {
 	t.Parallel()
 	cat, s1, u2, v2 := settleCatalog(t)
@@ -46,7 +47,7 @@ func TestReconcilerRedrivesEveryStrandedRecord(t *testing.T) {
 	done := func(ref messages.JobRef, date string) ledger.Record {
 		return run(ref, date).Start("x", "run-test", time.Minute, long).Succeed(ledger.Output{}, "fp-"+date, false, long).MarkEmittedThrough("", long)
 	}
-	d := []string{"2024-11-01", "2024-11-02", "2024-11-03", "2024-11-04", "2024-11-05"}
+	d := []string{"2024-11-01", "2024-11-02", "2024-11-03", "2024-11-04", "2024-11-05", "2024-11-07"}
 	e.write(run(s1, d[0]).Start("crashed-consumer", "run-test", time.Minute, long))       // lease lapsed
 	e.write(run(s1, d[1]).Start("c", "run-test", time.Minute, long).Fail(errFlaky, long)) // never retried
 	e.write(done(s1, d[2]))
@@ -55,6 +56,8 @@ func TestReconcilerRedrivesEveryStrandedRecord(t *testing.T) {
 	e.write(run(v2, d[3]).Start("c", "run-test", time.Minute, long).Die("job_error", errors.New("bad"), long))
 	e.write(run(u2, d[3]).Wait(nil, []string{v2.String()}, now))      // awaits v2, which died
 	e.write(run(s1, d[4]).Start("alive", "run-test", time.Hour, now)) // a live lease: left alone
+	// Finished, but its consumer died before its downstream messages went out.
+	e.write(run(s1, d[5]).Start("c", "run-test", time.Minute, long).Succeed(ledger.Output{}, "fp-"+d[5], false, long))
 
 	rep, err := rt.Reconcile(context.Background())
 	if err != nil {
@@ -66,7 +69,7 @@ func TestReconcilerRedrivesEveryStrandedRecord(t *testing.T) {
 	}
 	// (u2 on 11-03 has no record though s1 emitted it, but the run is still moving: its
 	// message may be queued; see TestReconcilerSendsWhatNoRecordCovers.)
-	want := []string{"scrapers/s1 2024-11-01", "scrapers/s1 2024-11-02", "raw/v2 2024-11-03", "raw/u2 2024-11-04"}
+	want := []string{"scrapers/s1 2024-11-01", "scrapers/s1 2024-11-02", "raw/v2 2024-11-03", "raw/u2 2024-11-04", "scrapers/s1 2024-11-07"}
 	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); !rep.Ran || diff != "" {
 		t.Fatalf("pass ran=%v, re-driven (-want +got):\n%s\nreport: %v", rep.Ran, diff, rep.Redriven)
 	}
@@ -74,6 +77,7 @@ func TestReconcilerRedrivesEveryStrandedRecord(t *testing.T) {
 	e.waitState(s1, d[1], ledger.StateSucceeded)
 	e.waitState(v2, d[2], ledger.StateSucceeded)
 	e.waitState(u2, d[3], ledger.StateSucceeded)
+	e.waitState(v2, d[5], ledger.StateSucceeded) // s1's downstream, sent at last
 	if rec, _ := e.record(s1, d[4]); rec.State != ledger.StateRunning || rec.Lease.Owner != "alive" {
 		t.Errorf("the live lease was touched: %s %+v", rec.State, rec.Lease)
 	}
@@ -182,6 +186,19 @@ func TestPolicyDeadLetteredMessage(t *testing.T) {
 	deliver(d2)
 	if rec, _ := e.record(a2, dates[1]); rec.State != ledger.StateDead || rec.Reason != runner.ReasonDeliveryLimit {
 		t.Errorf("runs spent: record %s (%s), want dead (delivery_limit)", rec.State, rec.Reason)
+	}
+	// A date that finished, but whose downstream messages were never marked sent: its
+	// deliveries ran out on emitting them. They are sent now.
+	finished := ledger.Record{Phase: a1.Phase, Job: a1.Job, Date: dates[0]}.For(request(a1, dates[0])).
+		Start("x", "run-test", time.Minute, time.Now().Add(-time.Hour)).Succeed(ledger.Output{}, "fp", false, time.Now().Add(-time.Hour))
+	e.write(finished)
+	before := len(e.published(e.names.Topic(messages.PhaseRaw)))
+	deliver(e.delivery(e.names.DeadLetterSubscription(), request(a1, dates[0])))
+	if n := len(e.published(e.names.Topic(messages.PhaseRaw))) - before; n != 2 {
+		t.Errorf("finished date not emitted: %d downstream messages sent, want 2 (a2, ab2)", n)
+	}
+	if rec, _ := e.record(a1, dates[0]); rec.State != ledger.StateSucceeded || !rec.Emitted {
+		t.Errorf("finished date: record %s emitted=%v, want succeeded and emitted", rec.State, rec.Emitted)
 	}
 	junk := runner.Delivery{ID: "junk-1", Data: []byte("{"), Attributes: map[string]string{"job": "a2", "phase": "raw", "date": dates[2]},
 		Subscription: e.names.DeadLetterSubscription()}
