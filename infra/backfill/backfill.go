@@ -142,7 +142,7 @@ func Run(ctx context.Context, st Stack, o Options) (Result, error) {
 	if err := st.sample(ctx, o.Out, dates[len(dates)-1]); err != nil {
 		return res, err
 	}
-	if res.BQJobs, err = st.countJobs(ctx, start); err != nil {
+	if res.BQJobs, err = CountJobs(ctx, st.BigQuery, start); err != nil {
 		return res, err
 	}
 	printJobs(o.Out, res.BQJobs, len(dates))
@@ -340,11 +340,13 @@ LIMIT 10`)
 	return tw.Flush()
 }
 
-// countJobs counts the BigQuery load and query jobs created since start, by destination
-// table (partition decorators stripped).
-func (st Stack) countJobs(ctx context.Context, since time.Time) (map[string]int, error) {
+// CountJobs counts the BigQuery load and query jobs created since since (a second of
+// clock skew allowed), by the table they write, partition decorators stripped: a load's or
+// query's destination, or for a MERGE the table its pipeline labels name. Ad-hoc queries
+// and anonymous results are left out.
+func CountJobs(ctx context.Context, bq *bigquery.Client, since time.Time) (map[string]int, error) {
 	out := map[string]int{}
-	it := st.BigQuery.Jobs(ctx)
+	it := bq.Jobs(ctx)
 	it.MinCreationTime = since.Add(-time.Second)
 	for {
 		j, err := it.Next()

@@ -22,6 +22,7 @@ import (
 	"cloud.google.com/go/bigquery"
 
 	"github.com/nba-props/pipeline/consumers/ledger"
+	"github.com/nba-props/pipeline/infra/backfill"
 	"github.com/nba-props/pipeline/infra/chaos/faultproxy"
 	"github.com/nba-props/pipeline/infra/cloud"
 	"github.com/nba-props/pipeline/infra/sourcesim"
@@ -567,7 +568,7 @@ func finish(ctx context.Context, res *Result, a finishArgs) error {
 		}
 		res.Problems = append(res.Problems, "API key in a consumer log: "+l)
 	}
-	jobs, err := bqJobs(ctx, a.bq, a.began.Add(-time.Second))
+	jobs, err := backfill.CountJobs(ctx, a.bq, a.began)
 	if err != nil {
 		return err
 	}

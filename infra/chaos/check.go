@@ -281,35 +281,3 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
-
-// bqJobs counts the BigQuery load and query jobs created since since, by destination table.
-func bqJobs(ctx context.Context, bq *bigquery.Client, since time.Time) (map[string]int, error) {
-	out := map[string]int{}
-	it := bq.Jobs(ctx)
-	it.MinCreationTime = since
-	for {
-		j, err := it.Next()
-		if err == iterator.Done {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list BigQuery jobs: %w", err)
-		}
-		cfg, err := j.Config()
-		if err != nil {
-			return nil, fmt.Errorf("BigQuery job %s: %w", j.ID(), err)
-		}
-		var dst *bigquery.Table
-		switch c := cfg.(type) {
-		case *bigquery.LoadConfig:
-			dst = c.Dst
-		case *bigquery.QueryConfig:
-			dst = c.Dst
-		}
-		if dst == nil || strings.HasPrefix(dst.DatasetID, "_") {
-			continue
-		}
-		name, _, _ := strings.Cut(dst.TableID, "$")
-		out[dst.DatasetID+"."+name]++
-	}
-}
