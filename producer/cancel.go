@@ -50,11 +50,12 @@ func cancelRun(ctx context.Context, e *env, f cancelFlags) error {
 	if err := ledger.CheckRunID(f.runID); err != nil {
 		return usagef("--run: %w", err)
 	}
-	l, _, closeLedger, err := openLedger(ctx, e)
+	cl, err := open(ctx, e, false)
 	if err != nil {
 		return err
 	}
-	defer closeLedger()
+	defer cl.Close()
+	l := cl.ledger
 	plan, err := l.ReadPlan(ctx, f.runID)
 	known := err == nil
 	if err != nil && !errors.Is(err, ledger.ErrNotFound) {

@@ -34,10 +34,12 @@ func loadConfig(ctx context.Context, l envconfig.Lookuper) (config, error) {
 	return c, nil
 }
 
-// clients are the connections one command uses.
+// clients are what one command opens: its configuration, the connections and the ledger.
 type clients struct {
-	pubsub  *pubsub.Client
+	cfg     config
+	pubsub  *pubsub.Client // nil unless opened withPubSub
 	storage *storage.Client
+	ledger  *ledger.Ledger
 }
 
 func (c *clients) Close() {
@@ -49,14 +51,19 @@ func (c *clients) Close() {
 	}
 }
 
-// connect opens the storage client and, when withPubSub, the Pub/Sub client. The emulator
-// hosts come from the config, not the process environment, so tests run in-process.
-func connect(ctx context.Context, cfg config, withPubSub bool) (*clients, error) {
-	var cl clients
-	var err error
+// open reads the environment and opens the storage client and the ledger, and the
+// Pub/Sub client when withPubSub (a command that publishes). The emulator hosts come from
+// the config, not the process environment, so tests run in-process. Close releases them.
+func open(ctx context.Context, e *env, withPubSub bool) (*clients, error) {
+	cfg, err := loadConfig(ctx, e.lookuper)
+	if err != nil {
+		return nil, err
+	}
+	cl := clients{cfg: cfg}
 	if cl.storage, err = cloud.Storage(ctx, cfg.StorageEmulatorHost); err != nil {
 		return nil, err
 	}
+	cl.ledger = ledger.New(cl.storage, cfg.Bucket, ledger.Options{})
 	if !withPubSub {
 		return &cl, nil
 	}
@@ -65,21 +72,6 @@ func connect(ctx context.Context, cfg config, withPubSub bool) (*clients, error)
 		return nil, err
 	}
 	return &cl, nil
-}
-
-// openLedger reads the environment and opens the ledger, for a command that reads it
-// (or, as cancel, writes its run markers) and publishes nothing. close releases the
-// client.
-func openLedger(ctx context.Context, e *env) (_ *ledger.Ledger, _ config, close func(), _ error) {
-	cfg, err := loadConfig(ctx, e.lookuper)
-	if err != nil {
-		return nil, cfg, nil, err
-	}
-	cl, err := connect(ctx, cfg, false)
-	if err != nil {
-		return nil, cfg, nil, err
-	}
-	return ledger.New(cl.storage, cfg.Bucket, ledger.Options{}), cfg, cl.Close, nil
 }
 
 // today is the US Eastern game date now; availability checks are relative to it.

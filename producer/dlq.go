@@ -142,11 +142,12 @@ func dlqList(ctx context.Context, e *env, f dlqListFlags) error {
 	if err != nil {
 		return err
 	}
-	l, _, closeLedger, err := openLedger(ctx, e)
+	cl, err := open(ctx, e, false)
 	if err != nil {
 		return err
 	}
-	defer closeLedger()
+	defer cl.Close()
+	l := cl.ledger
 	letters, err := l.ListDeadLetters(ctx, since)
 	if err != nil {
 		return err
@@ -344,16 +345,12 @@ func dlqReplay(ctx context.Context, e *env, f dlqReplayFlags) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(ctx, e.lookuper)
-	if err != nil {
-		return err
-	}
-	cl, err := connect(ctx, cfg, !f.dryRun)
+	cl, err := open(ctx, e, !f.dryRun)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	l := ledger.New(cl.storage, cfg.Bucket, ledger.Options{})
+	cfg, l := cl.cfg, cl.ledger
 	letters, err := l.ListDeadLetters(ctx, since)
 	if err != nil {
 		return err

@@ -252,16 +252,12 @@ func (o publishOptions) check() error {
 // enqueueSelection plans the selection, refuses it over a budget, and publishes it (or
 // prints it, for a dry run).
 func enqueueSelection(ctx context.Context, e *env, sel selection, o publishOptions) error {
-	cfg, err := loadConfig(ctx, e.lookuper)
-	if err != nil {
-		return err
-	}
-	cl, err := connect(ctx, cfg, !o.dryRun)
+	cl, err := open(ctx, e, !o.dryRun)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	l := ledger.New(cl.storage, cfg.Bucket, ledger.Options{})
+	cfg, l := cl.cfg, cl.ledger
 	if o.runID != "" {
 		// Consumers drop every message of a cancelled run: publishing under its id would
 		// queue work that never runs.

@@ -91,16 +91,12 @@ func planRun(ctx context.Context, e *env, f planFlags) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(ctx, e.lookuper)
-	if err != nil {
-		return err
-	}
-	cl, err := connect(ctx, cfg, false)
+	cl, err := open(ctx, e, false)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	l := ledger.New(cl.storage, cfg.Bucket, ledger.Options{})
+	cfg, l := cl.cfg, cl.ledger
 	if err := sel.resolve(ctx, l); err != nil {
 		return err
 	}

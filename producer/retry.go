@@ -78,16 +78,12 @@ func retry(ctx context.Context, e *env, f retryFlags) error {
 		}
 		states[st] = true
 	}
-	cfg, err := loadConfig(ctx, e.lookuper)
-	if err != nil {
-		return err
-	}
-	cl, err := connect(ctx, cfg, !f.dryRun)
+	cl, err := open(ctx, e, !f.dryRun)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	l := ledger.New(cl.storage, cfg.Bucket, ledger.Options{})
+	cfg, l := cl.cfg, cl.ledger
 
 	// The run's plan bounds the dates to read; without one, the whole ledger is read.
 	plan, err := l.ReadPlan(ctx, f.runID)

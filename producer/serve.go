@@ -91,11 +91,12 @@ func serve(ctx context.Context, e *env, f serveFlags) error {
 			return err
 		}
 	}
-	l, cfg, closeLedger, err := openLedger(ctx, e)
+	cl, err := open(ctx, e, false)
 	if err != nil {
 		return err
 	}
-	defer closeLedger()
+	defer cl.Close()
+	cfg, l := cl.cfg, cl.ledger
 	if dates == nil {
 		if dates, err = planDates(ctx, l, f.runID, f.maxDates); err != nil {
 			return err

@@ -160,11 +160,12 @@ func status(ctx context.Context, e *env, f statusFlags) error {
 	if err != nil {
 		return err
 	}
-	l, _, closeLedger, err := openLedger(ctx, e)
+	cl, err := open(ctx, e, false)
 	if err != nil {
 		return err
 	}
-	defer closeLedger()
+	defer cl.Close()
+	l := cl.ledger
 	if f.watch <= 0 {
 		return statusOnce(ctx, e, f, l, specs, dates)
 	}
