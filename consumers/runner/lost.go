@@ -26,8 +26,9 @@ import (
 // again would only double the queue.
 //
 // The lost pair's record is created first, failed with the reason, so that its re-drive is
-// spaced and retried like any failed record's, and a plan whose pairs all have records is
-// marked complete and not read again.
+// spaced and retried like any failed record's. A plan is read only while its run is quiet
+// (a pass costs no read per moving run), and one whose pairs all have records is marked
+// complete and not read again.
 
 // errLost is the error a lost pair's record carries.
 var errLost = errors.New("its message was lost: no consumer recorded the date, so the reconciler sent it again")
@@ -63,8 +64,8 @@ func (rt *Runtime) reconcileLost(ctx context.Context, idx recordIndex, now time.
 		return nil, err
 	}
 	for _, ps := range plans {
-		if ps.Complete {
-			continue
+		if ps.Complete || !quiet(ps.RunID, ps.Created) {
+			continue // a moving run's plan is read once the run is quiet
 		}
 		if _, err := rt.ledger.Cancelled(ctx, ps.RunID); err == nil {
 			continue // its messages are dropped on purpose
@@ -88,7 +89,7 @@ func (rt *Runtime) reconcileLost(ctx context.Context, idx recordIndex, now time.
 					continue
 				}
 				missing++
-				if !p.Paced && quiet(p.RunID, ps.Created) {
+				if !p.Paced {
 					send(messages.Request{Version: messages.Version, Phase: ref.Phase, Job: ref.Job, Date: date, RunID: p.RunID,
 						Trigger: messages.Trigger{Kind: messages.TriggerReconcile, From: "run plan"}, StopAfter: p.StopAfter, Lane: p.Lane},
 						"planned by run "+p.RunID+", no record")

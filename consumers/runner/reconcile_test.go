@@ -3,8 +3,10 @@ package runner_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -232,7 +234,9 @@ func TestReconcilerSendsWhatNoRecordCovers(t *testing.T) {
 	opts.ReconcileEvery, opts.RetryWithin = -1, time.Minute // passes by hand
 	// The runtime's clock runs two minutes ahead: the plans written now are older than
 	// RetryWithin to it.
-	ahead := func() time.Time { return time.Now().Add(2 * time.Minute) }
+	var skew atomic.Int64
+	skew.Store(int64(2 * time.Minute))
+	ahead := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
 	opts.Now = ahead
 	rt, _ := e.start(opts)
 	ctx := context.Background()
@@ -287,7 +291,15 @@ func TestReconcilerSendsWhatNoRecordCovers(t *testing.T) {
 		}
 	}
 
-	// The next pass marks the plan complete: every pair of it has a record now.
+	// A pass while the run "lost" moves does not read its plan; the first once it is quiet
+	// marks the plan complete: every pair of it has a record now.
+	if _, err := rt.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if plans, err := e.led.ListPlans(ctx); err != nil || !slices.ContainsFunc(plans, func(p ledger.PlanSummary) bool { return p.RunID == "lost" && !p.Complete }) {
+		t.Fatalf("plan of the moving run lost marked complete (or unlisted: %v)", err)
+	}
+	skew.Store(int64(4 * time.Minute))
 	if _, err := rt.Reconcile(ctx); err != nil {
 		t.Fatal(err)
 	}
