@@ -97,9 +97,31 @@ func (c Config) ScheduleRequests(pairs, seasons int, d time.Duration) float64 {
 	return min(perUse, float64(seasons*2)*(1+math.Ceil(float64(d)/float64(c.NBACDNScheduleMaxAge))))
 }
 
+// Rate is one source's token bucket: its requests a minute and burst, per scraper
+// process, set by the variables <Env>_RATE_PER_MINUTE and <Env>_BURST.
+type Rate struct {
+	Source    string
+	Env       string
+	PerMinute float64
+	Burst     int
+}
+
+// Rates are the configured token buckets of every source the scrapers call.
+func (c Config) Rates() []Rate {
+	return []Rate{
+		{SourceBDL, "BDL", c.BDLRatePerMinute, c.BDLBurst},
+		{SourceOdds, "ODDS_API", c.OddsRatePerMinute, c.OddsBurst},
+		{SourceNBACDN, "NBA_CDN", c.NBACDNRatePerMinute, c.NBACDNBurst},
+		{SourceNBAStats, "NBA_STATS", c.NBAStatsRatePerMinute, c.NBAStatsBurst},
+		{SourceNBAStatsDMZ, "NBA_STATSDMZ", c.NBAStatsDMZRatePerMinute, c.NBAStatsDMZBurst},
+	}
+}
+
 // RatesPerMinute are the configured request rates of each source, per scraper process.
 func (c Config) RatesPerMinute() map[string]float64 {
-	return map[string]float64{SourceBDL: c.BDLRatePerMinute, SourceOdds: c.OddsRatePerMinute,
-		SourceNBACDN: c.NBACDNRatePerMinute, SourceNBAStats: c.NBAStatsRatePerMinute,
-		SourceNBAStatsDMZ: c.NBAStatsDMZRatePerMinute}
+	out := map[string]float64{}
+	for _, r := range c.Rates() {
+		out[r.Source] = r.PerMinute
+	}
+	return out
 }

@@ -157,17 +157,9 @@ func (c Config) validate() error {
 			errs = append(errs, fmt.Errorf("%s=%q: want an http(s) base URL such as https://api.example.com", u.env, u.v))
 		}
 	}
-	for _, r := range []struct {
-		env   string
-		rate  float64
-		burst int
-	}{
-		{"BDL", c.BDLRatePerMinute, c.BDLBurst}, {"ODDS_API", c.OddsRatePerMinute, c.OddsBurst},
-		{"NBA_CDN", c.NBACDNRatePerMinute, c.NBACDNBurst}, {"NBA_STATS", c.NBAStatsRatePerMinute, c.NBAStatsBurst},
-		{"NBA_STATSDMZ", c.NBAStatsDMZRatePerMinute, c.NBAStatsDMZBurst},
-	} {
-		if r.rate <= 0 || r.burst < 1 {
-			errs = append(errs, fmt.Errorf("%s_RATE_PER_MINUTE=%v and %s_BURST=%d: want a rate > 0 and a burst >= 1", r.env, r.rate, r.env, r.burst))
+	for _, r := range c.Rates() {
+		if r.PerMinute <= 0 || r.Burst < 1 {
+			errs = append(errs, fmt.Errorf("%s_RATE_PER_MINUTE=%v and %s_BURST=%d: want a rate > 0 and a burst >= 1", r.Env, r.PerMinute, r.Env, r.Burst))
 		}
 	}
 	if c.BDLPerPage < 1 || c.BDLPerPage > 100 {

@@ -166,11 +166,11 @@ func bench(ctx context.Context, f flags, dates []string, skip map[string]bool, s
 	var instant pipelineResult
 	if !skip["instant"] {
 		say("instant sources: pipeline over %s", span)
-		if instant, err = pipelineOn(ctx, f.seed, 0, bins, instantRates, dates, logs); err != nil {
+		if instant, err = pipelineOn(ctx, f.seed, 0, bins, instantRates(), dates, logs); err != nil {
 			return fmt.Errorf("instant pipeline: %w", err)
 		}
 		say("instant sources: sequential loop")
-		seq, err := sequentialOn(ctx, f.seed, 0, instantRates, dates, logs)
+		seq, err := sequentialOn(ctx, f.seed, 0, instantRates(), dates, logs)
 		if err != nil {
 			return fmt.Errorf("instant sequential: %w", err)
 		}
@@ -191,7 +191,7 @@ func bench(ctx context.Context, f flags, dates []string, skip map[string]bool, s
 			return err
 		}
 		res, err := runPipeline(ctx, s, bins, nil, dates, logs)
-		reqs := requestsBySource(s.sim)
+		reqs := requestsBySource(s.Sim)
 		s.close()
 		if err != nil {
 			return fmt.Errorf("realistic pipeline: %w", err)
@@ -328,7 +328,7 @@ func sequentialOn(ctx context.Context, seed int64, latency time.Duration, rates 
 	}
 	defer s.close()
 	r, err := runSequential(ctx, s, rates, dates, logs)
-	r.requests = requestsBySource(s.sim)
+	r.requests = requestsBySource(s.Sim)
 	return r, err
 }
 
@@ -420,7 +420,7 @@ func scaling(ctx context.Context, f flags, dates []string, bins binaries, whole 
 			continue
 		}
 		say("scaling: pipeline over a %s", w.name)
-		r, err := pipelineOn(ctx, f.seed, 0, bins, instantRates, dates[:w.n], logs)
+		r, err := pipelineOn(ctx, f.seed, 0, bins, instantRates(), dates[:w.n], logs)
 		if err != nil {
 			return nil, err
 		}
@@ -438,7 +438,7 @@ func scaling(ctx context.Context, f flags, dates []string, bins binaries, whole 
 		return nil, err
 	}
 	say("scaling: pipeline over three seasons (%d dates)", len(three))
-	r, err := pipelineOn(ctx, f.seed, 0, bins, instantRates, three, logs)
+	r, err := pipelineOn(ctx, f.seed, 0, bins, instantRates(), three, logs)
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/consumers/runner"
+	"github.com/nba-props/pipeline/consumers/scrapers"
 	"github.com/nba-props/pipeline/consumers/service"
 	"github.com/nba-props/pipeline/infra/backfill"
 	"github.com/nba-props/pipeline/infra/sourcesim"
@@ -25,28 +26,24 @@ import (
 	"github.com/sethvargo/go-envconfig"
 )
 
-// instantRates lift the scrapers' token buckets far above anything the simulator serves,
-// so that no client-side limit paces an instant run.
-var instantRates = map[string]string{
-	"BDL_RATE_PER_MINUTE": "600000", "BDL_BURST": "100",
-	"ODDS_API_RATE_PER_MINUTE": "600000", "ODDS_API_BURST": "100",
-	"NBA_CDN_RATE_PER_MINUTE": "600000", "NBA_CDN_BURST": "100",
-	"NBA_STATS_RATE_PER_MINUTE": "600000", "NBA_STATS_BURST": "100",
+// instantRates lift every scraper source's token bucket far above anything the simulator
+// serves, so that no client-side limit paces an instant run.
+func instantRates() map[string]string {
+	out := map[string]string{}
+	for _, r := range (scrapers.Config{}).Rates() {
+		out[r.Env+"_RATE_PER_MINUTE"], out[r.Env+"_BURST"] = "600000", "100"
+	}
+	return out
 }
 
-// planRates are the real plans' rates per minute by simulator source: the defaults of the
-// scrapers' configuration (the game books on statsdmz.nba.com have a rate of their own).
+// planRates are the real plans' rates per minute by simulator source (the scrapers name
+// their sources as the simulator does): the defaults of the scrapers' configuration.
 func planRates(ctx context.Context) (map[string]float64, error) {
 	cfg, err := service.Load(ctx, envconfig.MapLookuper(map[string]string{}))
 	if err != nil {
 		return nil, err
 	}
-	c := cfg.Scrapers
-	return map[string]float64{
-		sourcesim.SourceBDL: c.BDLRatePerMinute, sourcesim.SourceOdds: c.OddsRatePerMinute,
-		sourcesim.SourceNBACDN: c.NBACDNRatePerMinute, sourcesim.SourceNBAStats: c.NBAStatsRatePerMinute,
-		sourcesim.SourceNBAStatsDMZ: c.NBAStatsDMZRatePerMinute,
-	}, nil
+	return cfg.Scrapers.RatesPerMinute(), nil
 }
 
 // pipelineResult is one end-to-end run through Pub/Sub, the ledger and the consumers.
@@ -97,8 +94,8 @@ func runPipeline(ctx context.Context, s *stack, bins binaries, rates map[string]
 			<-exited
 		}
 	}
-	st := backfill.Stack{Env: vars, Storage: s.storage, Bucket: s.env.Bucket, BigQuery: s.bigquery,
-		Sim: s.sim, Catalog: messages.DefaultCatalog(), Producer: []string{bins.producer}}
+	st := backfill.Stack{Env: vars, Storage: s.Storage, Bucket: s.bucket, BigQuery: s.BigQuery,
+		Sim: s.Sim, Catalog: messages.DefaultCatalog(), Producer: []string{bins.producer}}
 	reset := resetPeakRSS()
 	t0 := time.Now()
 	self0 := selfCPU()
@@ -162,8 +159,8 @@ func runSequential(ctx context.Context, s *stack, rates map[string]string, dates
 	if err := cfg.Resolve(); err != nil {
 		return sequentialResult{}, err
 	}
-	deps := service.Deps{PubSub: s.pubsub, Storage: s.storage, BigQuery: s.bigquery, HTTP: &http.Client{},
-		Bucket: s.env.Bucket, Logger: slog.New(slog.NewJSONHandler(logs, nil))}
+	deps := service.Deps{PubSub: s.PubSub, Storage: s.Storage, BigQuery: s.BigQuery, HTTP: &http.Client{},
+		Bucket: s.bucket, Logger: slog.New(slog.NewJSONHandler(logs, nil))}
 	jobs := map[messages.JobRef]runner.Job{}
 	for _, p := range service.Phases() {
 		built, err := p.Jobs(cfg, deps)
@@ -230,7 +227,7 @@ func requestsBySource(sim *sourcesim.Sim) map[string]int {
 
 // lastWrite is when the last ledger record of the range was written, over every job.
 func lastWrite(ctx context.Context, s *stack, dates []string) (time.Time, error) {
-	l := ledger.New(s.storage, s.env.Bucket, ledger.Options{})
+	l := ledger.New(s.Storage, s.bucket, ledger.Options{})
 	var last time.Time
 	for _, spec := range messages.DefaultCatalog().Jobs() {
 		sums, err := l.List(ctx, spec.Ref(), dates[0], dates[len(dates)-1])

@@ -1,4 +1,4 @@
-package main
+package local
 
 import (
 	"context"
@@ -19,6 +19,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/storage"
 	"github.com/nba-props/pipeline/consumers/push"
+	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/consumers/service"
 	"github.com/nba-props/pipeline/infra/bqemu"
 	"github.com/nba-props/pipeline/infra/cloud"
@@ -55,6 +56,8 @@ type Options struct {
 	// SimSeed and SimNow configure the source simulator (SimNow zero: the wall clock).
 	SimSeed int64
 	SimNow  time.Time
+	// SimLatency delays every simulator response (realistic sources for make bench).
+	SimLatency time.Duration
 	// Env is the process environment, for settings the stack does not fix (API keys, rates).
 	Env envconfig.Lookuper
 	// Logs receives the consumers' JSON log lines.
@@ -104,12 +107,23 @@ func (s *Stack) Vars() [][2]string {
 // Exports are the variables to export in another shell: where the emulators are and, when
 // the stack runs no consumers (so the user runs them), the simulator's base URLs for the
 // scrapers. Nothing empty: an unset variable already means its default.
-func (s *Stack) Exports() [][2]string {
-	if s.o.NoConsumers {
-		return s.Vars()
-	}
-	return append(s.env.Vars(), s.o.Traces...)
+func (s *Stack) Exports() [][2]string { return exports(s.o, s.env, s.sources) }
+
+// ExportsAt are the Exports of a stack of o listening at o's addresses as given, with
+// the simulator at sources: what `up` prints with fixed ports, known before it starts.
+func ExportsAt(o Options, sources [][2]string) [][2]string {
+	return exports(o, localEnv(o, o.PubSubAddr, o.GCSAddr, o.BigQueryAddr), sources)
 }
+
+func exports(o Options, env cloud.Env, sources [][2]string) [][2]string {
+	if o.NoConsumers {
+		return append(env.Vars(), sources...)
+	}
+	return append(env.Vars(), o.Traces...)
+}
+
+// Env says where the stack's emulators are.
+func (s *Stack) Env() cloud.Env { return s.env }
 
 // localEnv is the environment of a stack whose emulators listen on these host:port
 // addresses (bigquery "" when it has none). The HTTP emulators are written as URLs, which
@@ -124,16 +138,9 @@ func localEnv(o Options, pubsub, gcs, bigquery string) cloud.Env {
 	return e
 }
 
-// printExports writes the export lines of Exports, ready to paste into a shell.
-func printExports(w io.Writer, s *Stack) {
-	for _, kv := range s.Exports() {
-		fmt.Fprintf(w, "  export %s=%s\n", kv[0], kv[1])
-	}
-}
-
 // Start brings the stack up: emulators, simulator, topology, then the consumers.
 func Start(ctx context.Context, o Options) (_ *Stack, err error) {
-	if err := checkPubSub(o); err != nil {
+	if err := CheckPubSub(o); err != nil {
 		return nil, err
 	}
 	s := &Stack{o: o}
@@ -198,6 +205,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			now := o.SimNow
 			cfg.Now = func() time.Time { return now }
 		}
+		if o.SimLatency > 0 {
+			// A latency fault without source, dataset or date matches every request.
+			cfg.Faults = []sourcesim.Fault{{Kind: sourcesim.FaultLatency, LatencyMS: int(o.SimLatency.Milliseconds())}}
+		}
 		s.Sim = sourcesim.New(cfg)
 		host, err := s.serve(o.SimAddr, s.Sim.Handler(), "source simulator")
 		if err != nil {
@@ -236,10 +247,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	return s, nil
 }
 
-// checkPubSub refuses, before anything starts, a Pub/Sub emulator the stack does not know,
+// CheckPubSub refuses, before anything starts, a Pub/Sub emulator the stack does not know,
 // and push delivery on the official one: that emulator pushes to the consumers' endpoints
 // itself, without the OIDC token they require, so every push is refused (seen here).
-func checkPubSub(o Options) error {
+func CheckPubSub(o Options) error {
 	switch o.PubSub {
 	case "", PubSubPstest:
 		return nil
@@ -327,7 +338,7 @@ func (s *Stack) startConsumers(ctx context.Context) error {
 		// Without BigQuery only the scrapers can run.
 		cfg.Phases = []string{string(messages.PhaseScrapers)}
 	}
-	logger := slog.New(runnerLogHandler(s.o.Logs))
+	logger := slog.New(runner.NewLogHandler(s.o.Logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	svc, err := service.New(ctx, cfg, service.Options{Logger: logger, PubSub: s.PubSub, Storage: s.Storage, BigQuery: s.BigQuery})
 	if err != nil {
 		return fmt.Errorf("consumers: %w", err)

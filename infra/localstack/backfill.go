@@ -13,6 +13,7 @@ import (
 	"github.com/nba-props/pipeline/infra/backfill"
 	"github.com/nba-props/pipeline/infra/cloud"
 	"github.com/nba-props/pipeline/infra/emulators"
+	"github.com/nba-props/pipeline/infra/local"
 	"github.com/nba-props/pipeline/infra/sourcesim"
 	"github.com/nba-props/pipeline/messages"
 	"github.com/sethvargo/go-envconfig"
@@ -60,7 +61,7 @@ func runBackfill(ctx context.Context, f runFlags, stdout, stderr io.Writer, env 
 		fmt.Fprintf(stderr, "localstack run: %v\n", err)
 		return 2
 	}
-	if err := checkPubSub(Options{PubSub: f.pubsub, Push: f.push}); err != nil {
+	if err := local.CheckPubSub(local.Options{PubSub: f.pubsub, Push: f.push}); err != nil {
 		fmt.Fprintf(stderr, "localstack run: %v\n", err)
 		return 2
 	}
@@ -94,7 +95,7 @@ func runBackfill(ctx context.Context, f runFlags, stdout, stderr io.Writer, env 
 	defer logs.Close()
 	now, _ := time.Parse(time.RFC3339, runSimNow)
 	ports := "127.0.0.1:0"
-	o := Options{
+	o := local.Options{
 		PubSubAddr: ports, GCSAddr: ports, BigQueryAddr: ports, SimAddr: ports, PubSub: f.pubsub,
 		DataDir: dir, Project: cloud.LocalProject, Bucket: cloud.LocalProject,
 		SimSeed: f.seed, SimNow: now, Env: env, Logs: logs, Push: f.push,
@@ -112,7 +113,7 @@ func runBackfill(ctx context.Context, f runFlags, stdout, stderr io.Writer, env 
 	}()
 	o.Traces = tel.tracesVars()
 	began := time.Now()
-	s, err := Start(ctx, o)
+	s, err := local.Start(ctx, o)
 	if err != nil {
 		fmt.Fprintf(stderr, "localstack run: %v\n", err)
 		return 1
@@ -156,7 +157,7 @@ func runBackfill(ctx context.Context, f runFlags, stdout, stderr io.Writer, env 
 	}
 	if f.keep {
 		fmt.Fprintln(stdout, "\nthe stack keeps running; in another shell:")
-		printExports(stdout, s)
+		printExports(stdout, s.Exports())
 		fmt.Fprintln(stdout, "Ctrl-C stops it.")
 		<-ctx.Done()
 	}

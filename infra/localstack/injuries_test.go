@@ -11,6 +11,7 @@ import (
 
 	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/infra/cloud"
+	"github.com/nba-props/pipeline/infra/local"
 	"github.com/nba-props/pipeline/infra/testlog"
 	"github.com/nba-props/pipeline/messages"
 	"github.com/sethvargo/go-envconfig"
@@ -23,10 +24,10 @@ import (
 func TestInjuryReportEndToEnd(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	o := Options{PubSubAddr: "127.0.0.1:0", GCSAddr: "127.0.0.1:0", BigQueryAddr: "127.0.0.1:0", SimAddr: "127.0.0.1:0",
+	o := local.Options{PubSubAddr: "127.0.0.1:0", GCSAddr: "127.0.0.1:0", BigQueryAddr: "127.0.0.1:0", SimAddr: "127.0.0.1:0",
 		DataDir: t.TempDir(), Project: cloud.LocalProject, Bucket: cloud.LocalProject, Prefix: "inj-", SimSeed: 7,
 		Env: envconfig.MapLookuper(map[string]string{"CONSUMER_STREAMS": "2"}), Logs: &testlog.Buffer{}}
-	s, err := Start(ctx, o)
+	s, err := local.Start(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}

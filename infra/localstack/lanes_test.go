@@ -14,6 +14,7 @@ import (
 
 	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/infra/cloud"
+	"github.com/nba-props/pipeline/infra/local"
 	"github.com/nba-props/pipeline/infra/sourcesim"
 	"github.com/nba-props/pipeline/messages"
 	"github.com/sethvargo/go-envconfig"
@@ -113,7 +114,7 @@ func runDailyDate(t *testing.T, producer string, cat *messages.Catalog, backlog 
 	}
 	defer logs.Close()
 	ports := "127.0.0.1:0"
-	s, err := Start(ctx, Options{PubSubAddr: ports, GCSAddr: ports, BigQueryAddr: ports, SimAddr: ports,
+	s, err := local.Start(ctx, local.Options{PubSubAddr: ports, GCSAddr: ports, BigQueryAddr: ports, SimAddr: ports,
 		DataDir: t.TempDir(), Project: cloud.LocalProject, Bucket: cloud.LocalProject, SimSeed: 1, SimNow: now,
 		Env: envconfig.MapLookuper(nil), Logs: logs})
 	if err != nil {

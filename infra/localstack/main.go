@@ -16,7 +16,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -26,8 +25,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/infra/cloud"
+	"github.com/nba-props/pipeline/infra/local"
 	"github.com/nba-props/pipeline/infra/topology"
 	"github.com/sethvargo/go-envconfig"
 )
@@ -39,15 +38,11 @@ func main() {
 	os.Exit(code)
 }
 
-func runnerLogHandler(w io.Writer) slog.Handler {
-	return runner.NewLogHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})
-}
-
 // run dispatches to a subcommand: up (the default when the first argument is a flag or
 // there is none) or run. ready, if not nil, receives the stack of up once it is up (tests).
 // Help goes to stdout and exits 0; a mistyped command or a stray argument exits 2 with the
 // usage before anything starts.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, env envconfig.Lookuper, ready chan<- *Stack) int {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, env envconfig.Lookuper, ready chan<- *local.Stack) int {
 	cmd, rest := "up", args
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, rest = args[0], args[1:]
@@ -165,7 +160,7 @@ func editDistance(a, b string) int {
 
 // upFlags are the flags of up.
 type upFlags struct {
-	o                                    Options
+	o                                    local.Options
 	host                                 string
 	pubsubPort, gcsPort, bqPort, simPort int
 	fresh                                bool
@@ -209,13 +204,13 @@ func upFlagSet(f *upFlags) *flag.FlagSet {
 
 // pubsubFlag is --pubsub, the same for up and run.
 func pubsubFlag(fs *flag.FlagSet, v *string) {
-	fs.StringVar(v, "pubsub", PubSubPstest, "Pub/Sub `emulator`: pstest (built in) or gcloud (Google's official one, installed with the Google Cloud CLI)")
+	fs.StringVar(v, "pubsub", local.PubSubPstest, "Pub/Sub `emulator`: pstest (built in) or gcloud (Google's official one, installed with the Google Cloud CLI)")
 }
 
-// options are the stack's Options from the flags: addresses and the simulator's clock.
-func (f upFlags) options() (Options, error) {
+// options are the stack's local.Options from the flags: addresses and the simulator's clock.
+func (f upFlags) options() (local.Options, error) {
 	o := f.o
-	if err := checkPubSub(o); err != nil {
+	if err := local.CheckPubSub(o); err != nil {
 		return o, err
 	}
 	if f.simNow != "" {
@@ -232,7 +227,7 @@ func (f upFlags) options() (Options, error) {
 
 // up starts the stack, prints the environment to stdout, sends consumer logs to stderr (or
 // --log-file), and stops when ctx ends.
-func up(ctx context.Context, f upFlags, stdout, stderr io.Writer, env envconfig.Lookuper, ready chan<- *Stack) int {
+func up(ctx context.Context, f upFlags, stdout, stderr io.Writer, env envconfig.Lookuper, ready chan<- *local.Stack) int {
 	o, err := f.options()
 	if err != nil {
 		fmt.Fprintf(stderr, "localstack: %v\n", err)
@@ -271,7 +266,7 @@ func up(ctx context.Context, f upFlags, stdout, stderr io.Writer, env envconfig.
 		o.Traces = tel.tracesVars()
 	}
 
-	s, err := Start(ctx, o)
+	s, err := local.Start(ctx, o)
 	if err != nil {
 		fmt.Fprintf(stderr, "localstack: %v\n", err)
 		return 1
@@ -283,14 +278,14 @@ func up(ctx context.Context, f upFlags, stdout, stderr io.Writer, env envconfig.
 		fmt.Fprintf(stdout, "consumers: %d jobs\n", len(s.Consumer.Selected))
 	}
 	fmt.Fprintln(stdout, "local stack is up; in another shell:")
-	printExports(stdout, s)
+	printExports(stdout, s.Exports())
 	fmt.Fprintln(stdout, "then e.g.: go run ./producer enqueue --phase scrapers --job all --start-date 2024-10-22 --end-date 2024-10-24")
 	if tel != nil {
 		tel.print(stdout)
 	}
 	var page *statusPage
 	if f.statusPort >= 0 {
-		page, err = startStatusPage(ctx, f.host, f.statusPort, f.statusStart, f.statusEnd, append(s.env.Vars(), tel.traceLink()...), o.Logs)
+		page, err = startStatusPage(ctx, f.host, f.statusPort, f.statusStart, f.statusEnd, append(s.Env().Vars(), tel.traceLink()...), o.Logs)
 		if err != nil {
 			fmt.Fprintf(stderr, "localstack: %v\n", err)
 			_ = s.Close()
@@ -327,4 +322,11 @@ func up(ctx context.Context, f upFlags, stdout, stderr io.Writer, env envconfig.
 		code = 1
 	}
 	return code
+}
+
+// printExports writes export lines, ready to paste into a shell.
+func printExports(w io.Writer, vars [][2]string) {
+	for _, kv := range vars {
+		fmt.Fprintf(w, "  export %s=%s\n", kv[0], kv[1])
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/infra/cloud"
 	"github.com/nba-props/pipeline/infra/emulators"
+	"github.com/nba-props/pipeline/infra/local"
 	"github.com/nba-props/pipeline/infra/testlog"
 	"github.com/nba-props/pipeline/messages"
 	"github.com/sethvargo/go-envconfig"
@@ -30,21 +31,21 @@ import (
 // Not parallel: the stack installs its consumers' telemetry as the process's global
 // providers, and the test reads the trace view and the metrics of this stack.
 func TestStackRunsThePipeline(t *testing.T) {
-	stackRunsThePipeline(t, PubSubPstest)
+	stackRunsThePipeline(t, local.PubSubPstest)
 }
 
 // TestStackRunsThePipelineOnGcloud is TestStackRunsThePipeline on the official Pub/Sub
 // emulator, as `make up ARGS=--pubsub=gcloud` runs it. Not parallel either.
 func TestStackRunsThePipelineOnGcloud(t *testing.T) {
 	emulators.NeedGcloudPubSub(t)
-	stackRunsThePipeline(t, PubSubGcloud)
+	stackRunsThePipeline(t, local.PubSubGcloud)
 }
 
 func stackRunsThePipeline(t *testing.T, backend string) {
 	var stdout, stderr testlog.Buffer
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	ready := make(chan *Stack, 1)
+	ready := make(chan *local.Stack, 1)
 	code := make(chan int, 1)
 	go func() {
 		code <- run(ctx, []string{"--pubsub-port", "0", "--gcs-port", "0", "--bigquery-port", "0", "--sim-port", "0",
@@ -52,7 +53,7 @@ func stackRunsThePipeline(t *testing.T, backend string) {
 			"--data", t.TempDir(), "--prefix", "ls-", "--sim-now", "2025-06-30T12:00:00Z", "--pubsub", backend},
 			&stdout, &stderr, envconfig.MapLookuper(map[string]string{"CONSUMER_STREAMS": "2"}), ready)
 	}()
-	var s *Stack
+	var s *local.Stack
 	select {
 	case s = <-ready:
 	case c := <-code:
@@ -226,7 +227,7 @@ func TestReadmeShowsTheExportsAsPrinted(t *testing.T) {
 	// make up's consumers send their spans to the trace view, and the producer is told to.
 	o.Traces = (&stackTelemetry{tracesURL: "http://" + net.JoinHostPort(f.host, strconv.Itoa(f.tracesPort))}).tracesVars()
 	var printed bytes.Buffer
-	printExports(&printed, &Stack{o: o, env: localEnv(o, o.PubSubAddr, o.GCSAddr, o.BigQueryAddr)})
+	printExports(&printed, local.ExportsAt(o, nil))
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -248,9 +249,8 @@ func TestReadmeShowsTheExportsAsPrinted(t *testing.T) {
 
 	// With --no-consumers the user runs the consumers, which need the simulator's URLs.
 	o.NoConsumers = true
-	s := &Stack{o: o, env: localEnv(o, o.PubSubAddr, o.GCSAddr, o.BigQueryAddr), sources: [][2]string{{"BDL_BASE_URL", "http://127.0.0.1:8090/bdl"}}}
 	printed.Reset()
-	printExports(&printed, s)
+	printExports(&printed, local.ExportsAt(o, [][2]string{{"BDL_BASE_URL", "http://127.0.0.1:8090/bdl"}}))
 	if !strings.Contains(printed.String(), "export BDL_BASE_URL=http://127.0.0.1:8090/bdl") {
 		t.Errorf("--no-consumers does not print the simulator's URLs:\n%s", printed.String())
 	}
@@ -338,7 +338,7 @@ func TestBackfillWeekMatchesGroundTruth(t *testing.T) {
 				t.Skip("end-to-end backfill")
 			}
 			t.Parallel()
-			backfillWeek(t, PubSubPstest, mode.flag)
+			backfillWeek(t, local.PubSubPstest, mode.flag)
 		})
 	}
 }
@@ -353,7 +353,7 @@ func TestBackfillWeekMatchesGroundTruthOnGcloud(t *testing.T) {
 	}
 	t.Parallel()
 	emulators.NeedGcloudPubSub(t)
-	backfillWeek(t, PubSubGcloud)
+	backfillWeek(t, local.PubSubGcloud)
 }
 
 // backfillWeek runs make run over a week on a Pub/Sub emulator, then again with the
