@@ -23,6 +23,8 @@ type project struct {
 	datasets map[string]*dataset
 	jobs     map[string]*jobRecord
 	jobOrder []string
+	// resultBytes is the estimated size of the results the jobs keep.
+	resultBytes int64
 }
 
 type dataset struct {

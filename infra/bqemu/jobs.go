@@ -11,14 +11,19 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"time"
 
 	bq "google.golang.org/api/bigquery/v2"
 )
 
-// jobRecord is a finished job. The job is never mutated after it is stored.
+// jobRecord is a finished job. The record is never mutated after it is stored: dropping
+// its results stores a new one.
 type jobRecord struct {
 	job    *bq.Job
 	result *resultSet // query jobs only
+	stored time.Time
+	// expired says the results were dropped to keep within Options.ResultMemory.
+	expired bool
 }
 
 // resultSet is a query job's result, kept in memory and encoded at read time.
@@ -26,6 +31,16 @@ type resultSet struct {
 	schema      []*bq.TableFieldSchema // nil for DDL/DML
 	rows        [][]any
 	dmlAffected *int64
+	size        int64 // estimated bytes held
+}
+
+// resultGrace is how long a job's results are kept whatever the memory they take: a client
+// reads them right after the job ends.
+const resultGrace = time.Minute
+
+// errResultsExpired is what reading the rows of a job whose results were dropped returns.
+func errResultsExpired(id string, limit int64) error {
+	return errNotFound("Not found: the results of job %s expired: the emulator keeps at most %d MiB of query results and dropped the oldest (Options.ResultMemory)", id, limit>>20)
 }
 
 // requestError marks a failure of the request itself (malformed job, missing dataset); it is
@@ -146,7 +161,7 @@ func (s *Server) runJob(reqCtx context.Context, p string, job *bq.Job, raw []byt
 		job.Status.ErrorResult = ep
 		job.Status.Errors = append([]*bq.ErrorProto{ep}, warnings...)
 	}
-	s.storeJob(p, &jobRecord{job: job, result: result})
+	s.storeJob(p, &jobRecord{job: job, result: result, stored: s.now()})
 	return job, nil
 }
 
@@ -187,13 +202,37 @@ func (s *Server) storeJob(p string, rec *jobRecord) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pr := s.projects[p]
-	pr.jobs[rec.job.JobReference.JobId] = rec
+	id := rec.job.JobReference.JobId
+	pr.resultBytes += rec.bytes() - pr.jobs[id].bytes()
+	pr.jobs[id] = rec
 	if n := len(pr.jobOrder) - maxJobs; n > 0 {
 		for _, id := range pr.jobOrder[:n] {
+			pr.resultBytes -= pr.jobs[id].bytes()
 			delete(pr.jobs, id)
 		}
 		pr.jobOrder = slices.Clone(pr.jobOrder[n:])
 	}
+	// Past the budget, drop the results of the oldest jobs out of their grace period.
+	now := s.now()
+	for _, id := range pr.jobOrder {
+		if pr.resultBytes <= s.opts.ResultMemory {
+			break
+		}
+		old := pr.jobs[id]
+		if old.result == nil || len(old.result.rows) == 0 || now.Sub(old.stored) < resultGrace {
+			continue
+		}
+		pr.resultBytes -= old.bytes()
+		pr.jobs[id] = &jobRecord{job: old.job, stored: old.stored, expired: true}
+	}
+}
+
+// bytes is the estimated memory of the job's results (0 for none).
+func (r *jobRecord) bytes() int64 {
+	if r == nil || r.result == nil {
+		return 0
+	}
+	return r.result.size
 }
 
 func (s *Server) lookupJob(ctx context.Context, p, id string) (*jobRecord, error) {
@@ -313,6 +352,9 @@ func (s *Server) getQueryResults(r *http.Request) (any, error) {
 	}
 	if job.Status.ErrorResult != nil {
 		return nil, errorFromProto(job.Status.ErrorResult)
+	}
+	if rec.expired {
+		return nil, errResultsExpired(job.JobReference.JobId, s.opts.ResultMemory)
 	}
 	if rec.result == nil {
 		return nil, errInvalid("Job %s is not a query job", job.JobReference.JobId)

@@ -133,6 +133,27 @@ func (s *Server) runQueryJob(ctx context.Context, p string, job *bq.Job, params 
 	return s.runStatement(ctx, p, defDS, st, sqlText, stats)
 }
 
+// valuesSize estimates the memory a row of values holds: a slot per value, plus what
+// strings, bytes and nested values point to.
+func valuesSize(vals []any) int64 {
+	n := int64(24 + 16*len(vals))
+	for _, v := range vals {
+		switch v := v.(type) {
+		case string:
+			n += int64(len(v))
+		case []byte:
+			n += int64(len(v))
+		case []any:
+			n += valuesSize(v)
+		case map[string]any:
+			for k, e := range v {
+				n += int64(len(k)) + valuesSize([]any{e})
+			}
+		}
+	}
+	return n
+}
+
 // readResult runs a SELECT and keeps its rows in memory.
 func readResult(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
@@ -173,6 +194,7 @@ func readResult(ctx context.Context, q interface {
 			}
 		}
 		res.rows = append(res.rows, vals)
+		res.size += valuesSize(vals)
 	}
 	return res, rows.Err()
 }

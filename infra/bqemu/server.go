@@ -42,9 +42,19 @@ type Options struct {
 	Now func() time.Time
 	// MaxPageRows caps a result page when the request gives no maxResults (10,000 if zero).
 	MaxPageRows int
+	// ResultMemory bounds the query results kept in memory for reading after their job
+	// (DefaultResultMemory if zero): past it, the results of the oldest jobs finished over
+	// a minute ago are dropped, as BigQuery drops a query's temporary results table after
+	// a day; their jobs stay, and reading their rows says the results expired.
+	ResultMemory int64
 	// Logger receives request errors and recovered panics (slog.Default if nil).
 	Logger *slog.Logger
 }
+
+// DefaultResultMemory is the memory kept for query results when Options names none: every
+// job of the pipeline reads its results at once, so a budget far below a long run's total
+// (a season's runs read about a gigabyte) loses nothing anyone reads.
+const DefaultResultMemory = 64 << 20
 
 // DefaultFileMemoryLimit is the memory DuckDB may use for a store in files when Options
 // names none. DuckDB otherwise caches pages up to 80% of the machine's memory, beside
@@ -82,6 +92,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.ResultMemory <= 0 {
+		opts.ResultMemory = DefaultResultMemory
 	}
 	if opts.MaxPageRows <= 0 {
 		opts.MaxPageRows = 10000
