@@ -37,6 +37,49 @@ func run(t *testing.T, jobs map[string]runner.Job, p messages.Phase, date string
 	return out
 }
 
+// warehouse is the BigQuery and GCS emulators with the raw and analytics jobs on them, fed
+// from the simulator: where every test of this package starts.
+type warehouse struct {
+	*warehousetest.Env
+	sim           *sourcesim.Sim
+	rawJobs, jobs map[string]runner.Job
+}
+
+func startWarehouse(t *testing.T) warehouse {
+	t.Helper()
+	env := warehousetest.Start(t)
+	rawJobs, err := raw.Jobs(raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := analytics.Jobs(analytics.Deps{BigQuery: env.BigQuery})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return warehouse{Env: env, sim: warehousetest.Sim(time.Time{}), rawJobs: rawJobs, jobs: jobs}
+}
+
+// load stores what the scrapers capture of date from the simulator and runs the raw jobs
+// named on it.
+func (w warehouse) load(t *testing.T, date string, rawJobs ...string) {
+	t.Helper()
+	w.Put(t, warehousetest.Capture(t, w.sim, date))
+	w.raw(t, date, rawJobs...)
+}
+
+// raw runs the raw jobs named for date, in order.
+func (w warehouse) raw(t *testing.T, date string, names ...string) {
+	t.Helper()
+	run(t, w.rawJobs, messages.PhaseRaw, date, names...)
+}
+
+// analytics runs the analytics jobs named for date, in order, and returns their results by
+// job.
+func (w warehouse) analytics(t *testing.T, date string, names ...string) map[string]runner.Result {
+	t.Helper()
+	return run(t, w.jobs, messages.PhaseAnalytics, date, names...)
+}
+
 // summary is what the ground truth fixes for one player_game_summary row.
 type summary struct {
 	Team, Opponent string
@@ -60,16 +103,7 @@ type summary struct {
 // only his last name. The props include in-game snapshots, whose lines must be ignored.
 func TestPlayerGameSummaryMatchesTruth(t *testing.T) {
 	t.Parallel()
-	env := warehousetest.Start(t)
-	sim := warehousetest.Sim(time.Time{})
-	rawJobs, err := raw.Jobs(raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
-	if err != nil {
-		t.Fatal(err)
-	}
-	jobs, err := analytics.Jobs(analytics.Deps{BigQuery: env.BigQuery})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := startWarehouse(t)
 	str := func(s string) *string {
 		if s == "" {
 			return nil
@@ -78,15 +112,15 @@ func TestPlayerGameSummaryMatchesTruth(t *testing.T) {
 	}
 	lines, pushes, voids, byLastName := 0, 0, 0, 0
 	for _, date := range []string{"2024-10-22", "2024-10-24", "2024-10-26", "2024-11-25", "2024-12-25", "2025-03-14"} {
-		env.Put(t, warehousetest.Capture(t, sim, date))
+		w.Put(t, warehousetest.Capture(t, w.sim, date))
 		// In-game snapshots carry lines that moved after tip-off: they must not count.
-		env.Put(t, warehousetest.CaptureOdds(t, sim, date, 20*time.Minute, 75*time.Minute))
-		run(t, rawJobs, messages.PhaseRaw, date, "nbac_schedule", "nbac_player_boxscores", "bdl_player_boxscores",
+		w.Put(t, warehousetest.CaptureOdds(t, w.sim, date, 20*time.Minute, 75*time.Minute))
+		w.raw(t, date, "nbac_schedule", "nbac_player_boxscores", "bdl_player_boxscores",
 			"odds_api_player_points_props", "nbac_gamebook_player_stats")
-		run(t, jobs, messages.PhaseAnalytics, date, "team_offense_game_summary")
-		res := run(t, jobs, messages.PhaseAnalytics, date, "player_game_summary")["player_game_summary"]
+		w.analytics(t, date, "team_offense_game_summary")
+		res := w.analytics(t, date, "player_game_summary")["player_game_summary"]
 
-		truth, err := sim.Truth(date)
+		truth, err := w.sim.Truth(date)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,7 +137,7 @@ func TestPlayerGameSummaryMatchesTruth(t *testing.T) {
 				}
 			}
 		}
-		books, _ := sim.Gamebooks(date)
+		books, _ := w.sim.Gamebooks(date)
 		for _, v := range truth.VoidLines {
 			line := v.PointsLine
 			want[v.GameID+"/"+v.PlayerLookup] = summary{Team: v.TeamAbbr, Opponent: v.OpponentAbbr, Line: &line, HasLine: true,
@@ -118,7 +152,7 @@ func TestPlayerGameSummaryMatchesTruth(t *testing.T) {
 			}
 		}
 		got := map[string]summary{}
-		for _, r := range env.Partition(t, "nba_analytics.player_game_summary", "game_date", date) {
+		for _, r := range w.Partition(t, "nba_analytics.player_game_summary", "game_date", date) {
 			s := summary{
 				Team: fmt.Sprint(r["team_abbr"]), Opponent: fmt.Sprint(r["opponent_abbr"]),
 				Minutes: floatPtr(r["minutes"]), Line: floatPtr(r["points_line"]), Margin: floatPtr(r["line_margin"]),
@@ -170,21 +204,11 @@ func floatPtr(v any) *float64 {
 // every game of the date has two rows.
 func TestTeamOffenseMatchesTruth(t *testing.T) {
 	t.Parallel()
-	env := warehousetest.Start(t)
-	sim := warehousetest.Sim(time.Time{})
-	rawJobs, err := raw.Jobs(raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
-	if err != nil {
-		t.Fatal(err)
-	}
-	jobs, err := analytics.Jobs(analytics.Deps{BigQuery: env.BigQuery})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := startWarehouse(t)
 	const date = "2024-11-15"
-	env.Put(t, warehousetest.Capture(t, sim, date))
-	run(t, rawJobs, messages.PhaseRaw, date, "nbac_schedule", "nbac_player_boxscores")
-	run(t, jobs, messages.PhaseAnalytics, date, "team_offense_game_summary")
-	truth, err := sim.Truth(date)
+	w.load(t, date, "nbac_schedule", "nbac_player_boxscores")
+	w.analytics(t, date, "team_offense_game_summary")
+	truth, err := w.sim.Truth(date)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +222,7 @@ func TestTeamOffenseMatchesTruth(t *testing.T) {
 		want[g.GameID+"/"+g.AwayTeam] = team{int64(g.AwayScore), int64(g.HomeScore), g.AwayScore > g.HomeScore, false}
 	}
 	got := map[string]team{}
-	for _, r := range env.Partition(t, "nba_analytics.team_offense_game_summary", "game_date", date) {
+	for _, r := range w.Partition(t, "nba_analytics.team_offense_game_summary", "game_date", date) {
 		got[fmt.Sprint(r["game_id"], "/", r["team_abbr"])] = team{int64(r["points"].(float64)), int64(r["opponent_points"].(float64)), r["win"].(bool), r["is_home"].(bool)}
 		if r["possessions"].(float64) <= 0 || r["offensive_rating"].(float64) <= 0 {
 			t.Errorf("%v: possessions %v, rating %v", r["team_abbr"], r["possessions"], r["offensive_rating"])
@@ -214,22 +238,12 @@ func TestTeamOffenseMatchesTruth(t *testing.T) {
 // arrive, the rerun fills them in and replaces the partition (same row count).
 func TestSoftUpstreamArrivingLater(t *testing.T) {
 	t.Parallel()
-	env := warehousetest.Start(t)
-	sim := warehousetest.Sim(time.Time{})
-	rawJobs, err := raw.Jobs(raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
-	if err != nil {
-		t.Fatal(err)
-	}
-	jobs, err := analytics.Jobs(analytics.Deps{BigQuery: env.BigQuery})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := startWarehouse(t)
 	const date = "2024-11-15"
-	env.Put(t, warehousetest.Capture(t, sim, date))
-	run(t, rawJobs, messages.PhaseRaw, date, "nbac_schedule", "nbac_player_boxscores")
-	first := run(t, jobs, messages.PhaseAnalytics, date, "player_game_summary")["player_game_summary"]
+	w.load(t, date, "nbac_schedule", "nbac_player_boxscores")
+	first := w.analytics(t, date, "player_game_summary")["player_game_summary"]
 	count := func() (rows, lines, usage, bdl int) {
-		for _, r := range env.Partition(t, "nba_analytics.player_game_summary", "game_date", date) {
+		for _, r := range w.Partition(t, "nba_analytics.player_game_summary", "game_date", date) {
 			if r["line_void"] == true {
 				continue // a line of a player who did not play: no box score of his own
 			}
@@ -253,8 +267,8 @@ func TestSoftUpstreamArrivingLater(t *testing.T) {
 	if rows == 0 || lines != 0 || usage != 0 || bdl != 0 || first.Rows[date] != int64(rows) {
 		t.Fatalf("hard upstreams only: %d rows (Result %v), %d with lines, %d with usage, %d with BDL; want rows and no soft data", rows, first.Rows, lines, usage, bdl)
 	}
-	run(t, rawJobs, messages.PhaseRaw, date, "bdl_player_boxscores", "odds_api_player_points_props")
-	run(t, jobs, messages.PhaseAnalytics, date, "team_offense_game_summary", "player_game_summary")
+	w.raw(t, date, "bdl_player_boxscores", "odds_api_player_points_props")
+	w.analytics(t, date, "team_offense_game_summary", "player_game_summary")
 	rows2, lines2, usage2, bdl2 := count()
 	if rows2 != rows || lines2 == 0 || usage2 != rows || bdl2 != rows {
 		t.Errorf("after the soft upstreams: %d rows (before %d), %d with lines, %d with usage, %d with BDL; want the same rows, lines, usage and BDL on every row", rows2, rows, lines2, usage2, bdl2)
@@ -262,7 +276,7 @@ func TestSoftUpstreamArrivingLater(t *testing.T) {
 	// The game books come last: every player who played becomes active, nothing else moves.
 	availability := func() map[any]int {
 		out := map[any]int{}
-		for _, r := range env.Partition(t, "nba_analytics.player_game_summary", "game_date", date) {
+		for _, r := range w.Partition(t, "nba_analytics.player_game_summary", "game_date", date) {
 			if r["line_void"] == false {
 				out[r["availability_status"]]++
 			}
@@ -272,8 +286,8 @@ func TestSoftUpstreamArrivingLater(t *testing.T) {
 	if got := availability(); got[nil] != rows {
 		t.Errorf("without game books: availability %v; want NULL on all %d rows", got, rows)
 	}
-	run(t, rawJobs, messages.PhaseRaw, date, "nbac_gamebook_player_stats")
-	run(t, jobs, messages.PhaseAnalytics, date, "player_game_summary")
+	w.raw(t, date, "nbac_gamebook_player_stats")
+	w.analytics(t, date, "player_game_summary")
 	if got := availability(); got["active"] != rows {
 		t.Errorf("with the game books: availability %v; want active on all %d rows", got, rows)
 	}
@@ -286,21 +300,11 @@ func TestSoftUpstreamArrivingLater(t *testing.T) {
 // opponent scored, shot, rebounded and turned over, with the game's pace.
 func TestTeamDefenseMatchesTruth(t *testing.T) {
 	t.Parallel()
-	env := warehousetest.Start(t)
-	sim := warehousetest.Sim(time.Time{})
-	rawJobs, err := raw.Jobs(raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
-	if err != nil {
-		t.Fatal(err)
-	}
-	jobs, err := analytics.Jobs(analytics.Deps{BigQuery: env.BigQuery})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := startWarehouse(t)
 	for _, date := range []string{"2024-11-15", "2024-12-25"} {
-		env.Put(t, warehousetest.Capture(t, sim, date))
-		run(t, rawJobs, messages.PhaseRaw, date, "nbac_schedule", "nbac_player_boxscores")
-		res := run(t, jobs, messages.PhaseAnalytics, date, "team_defense_game_summary")["team_defense_game_summary"]
-		truth, err := sim.Truth(date)
+		w.load(t, date, "nbac_schedule", "nbac_player_boxscores")
+		res := w.analytics(t, date, "team_defense_game_summary")["team_defense_game_summary"]
+		truth, err := w.sim.Truth(date)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -309,7 +313,7 @@ func TestTeamDefenseMatchesTruth(t *testing.T) {
 			want[d.GameID+"/"+d.TeamAbbr] = d
 		}
 		got := map[string]sourcesim.TeamDefenseTruth{}
-		for _, r := range env.Partition(t, "nba_analytics.team_defense_game_summary", "game_date", date) {
+		for _, r := range w.Partition(t, "nba_analytics.team_defense_game_summary", "game_date", date) {
 			n := func(col string) int { return int(r[col].(float64)) }
 			got[fmt.Sprint(r["game_id"], "/", r["team_abbr"])] = sourcesim.TeamDefenseTruth{
 				GameID: r["game_id"].(string), GameDate: r["game_date"].(string), TeamAbbr: r["team_abbr"].(string),
@@ -337,18 +341,9 @@ func TestTeamDefenseMatchesTruth(t *testing.T) {
 // same points as the ground truth and primary_source bdl.
 func TestBDLFallback(t *testing.T) {
 	t.Parallel()
-	env := warehousetest.Start(t)
-	sim := warehousetest.Sim(time.Time{})
-	rawJobs, err := raw.Jobs(raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
-	if err != nil {
-		t.Fatal(err)
-	}
-	jobs, err := analytics.Jobs(analytics.Deps{BigQuery: env.BigQuery})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := startWarehouse(t)
 	const date = "2024-11-15"
-	objs := warehousetest.Capture(t, sim, date)
+	objs := warehousetest.Capture(t, w.sim, date)
 	name := messages.ScrapedNBACPlayerBoxscores.Object(date, messages.LeagueGameLogPart("Regular Season"))
 	var doc map[string]any
 	if err := json.Unmarshal(objs[name], &doc); err != nil {
@@ -359,10 +354,10 @@ func TestBDLFallback(t *testing.T) {
 	dropped := rowSet[0].([]any)
 	rs["rowSet"] = rowSet[1:]
 	objs[name], _ = json.Marshal(doc)
-	env.Put(t, objs)
-	run(t, rawJobs, messages.PhaseRaw, date, "nbac_schedule", "nbac_player_boxscores", "bdl_player_boxscores")
-	run(t, jobs, messages.PhaseAnalytics, date, "player_game_summary")
-	truth, err := sim.Truth(date)
+	w.Put(t, objs)
+	w.raw(t, date, "nbac_schedule", "nbac_player_boxscores", "bdl_player_boxscores")
+	w.analytics(t, date, "player_game_summary")
+	truth, err := w.sim.Truth(date)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +371,7 @@ func TestBDLFallback(t *testing.T) {
 		t.Fatalf("player %v is not in the truth", dropped[2])
 	}
 	found := false
-	for _, r := range env.Partition(t, "nba_analytics.player_game_summary", "game_date", date) {
+	for _, r := range w.Partition(t, "nba_analytics.player_game_summary", "game_date", date) {
 		if r["player_lookup"] != want.PlayerLookup {
 			continue
 		}
@@ -395,20 +390,11 @@ func TestBDLFallback(t *testing.T) {
 // input starts one.
 func TestRedeliveryAttachesToTheSameJob(t *testing.T) {
 	t.Parallel()
-	env := warehousetest.Start(t)
-	rawJobs, err := raw.Jobs(raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
-	if err != nil {
-		t.Fatal(err)
-	}
-	jobs, err := analytics.Jobs(analytics.Deps{BigQuery: env.BigQuery})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := startWarehouse(t)
 	const date = "2024-11-15"
-	env.Put(t, warehousetest.Capture(t, warehousetest.Sim(time.Time{}), date))
-	run(t, rawJobs, messages.PhaseRaw, date, "nbac_schedule", "nbac_player_boxscores")
+	w.load(t, date, "nbac_schedule", "nbac_player_boxscores")
 	queryJobs := func() int {
-		it := env.BigQuery.Jobs(context.Background())
+		it := w.BigQuery.Jobs(context.Background())
 		n := 0
 		for {
 			j, err := it.Next()
@@ -423,7 +409,7 @@ func TestRedeliveryAttachesToTheSameJob(t *testing.T) {
 	req := request(messages.PhaseAnalytics, "team_offense_game_summary", date)
 	for i, fp := range []string{"0123456789abcdef0123", "0123456789abcdef0123", "fedcba9876543210fedc"} {
 		ctx := runner.WithInfo(context.Background(), runner.RunInfo{Attempt: 1, InputFingerprint: fp})
-		res, err := jobs["team_offense_game_summary"].Run(ctx, req)
+		res, err := w.jobs["team_offense_game_summary"].Run(ctx, req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -24,39 +24,26 @@ func (c comparer) schedule(ctx context.Context) (TableReport, error) {
 		AwayScore bigquery.NullInt64 `bigquery:"away_team_score"`
 		Start     time.Time          `bigquery:"game_start_utc"`
 	}
-	rows, err := query[row](ctx, c, `SELECT game_id, nba_game_id, CAST(game_date AS STRING) AS game_date, home_team_abbr,
-  away_team_abbr, home_team_score, away_team_score, game_start_utc
-FROM nba_raw.nbac_schedule WHERE `+dateFilter)
+	rep, err := load(ctx, c, "nba_raw.nbac_schedule", `game_id, nba_game_id, CAST(game_date AS STRING) AS game_date, home_team_abbr,
+  away_team_abbr, home_team_score, away_team_score, game_start_utc`, dateFilter,
+		func(r row) string { return r.GameID })
 	if err != nil {
 		return TableReport{}, err
 	}
-	rep := TableReport{Table: "nba_raw.nbac_schedule", Found: len(rows)}
-	got := map[string]row{}
-	for _, r := range rows {
-		got[r.GameID] = r
-	}
 	for _, day := range c.truth {
 		for _, g := range day.Games {
-			rep.Expected++
-			r, ok := got[g.GameID]
-			if !ok {
-				rep.problem("game %s missing", g.GameID)
-				continue
-			}
-			d := diffs("nba_game_id", r.NBAGameID, g.NBAGameID, "game_date", r.GameDate, g.GameDate,
-				"home", r.Home, g.HomeTeam, "away", r.Away, g.AwayTeam,
-				"home_score", r.HomeScore.Int64, int64(g.HomeScore), "away_score", r.AwayScore.Int64, int64(g.AwayScore))
-			if !r.Start.Equal(g.StartUTC) {
-				d = append(d, fmt.Sprintf("game_start_utc=%v want %v", r.Start, g.StartUTC))
-			}
-			if len(d) > 0 {
-				rep.problem("game %s: %s", g.GameID, strings.Join(d, ", "))
-				continue
-			}
-			rep.Matched++
+			rep.expectNamed("game", g.GameID, func(r row) []string {
+				d := diffs("nba_game_id", r.NBAGameID, g.NBAGameID, "game_date", r.GameDate, g.GameDate,
+					"home", r.Home, g.HomeTeam, "away", r.Away, g.AwayTeam,
+					"home_score", r.HomeScore.Int64, int64(g.HomeScore), "away_score", r.AwayScore.Int64, int64(g.AwayScore))
+				if !r.Start.Equal(g.StartUTC) {
+					d = append(d, fmt.Sprintf("game_start_utc=%v want %v", r.Start, g.StartUTC))
+				}
+				return d
+			})
 		}
 	}
-	return rep, nil
+	return rep.TableReport, nil
 }
 
 type boxRow struct {
@@ -100,35 +87,16 @@ func boxDiffs(r boxRow, p sourcesim.PlayerTruth) []string {
 // dressed but did not play (0 minutes, no stats) are allowed only when allowDNP is set, and
 // then counted against the source's own row count.
 func (c comparer) boxScores(ctx context.Context, table string, allowDNP bool) (TableReport, error) {
-	rows, err := query[boxRow](ctx, c, "SELECT "+boxColumns+"\nFROM "+table+" WHERE "+dateFilter)
+	rep, err := load(ctx, c, table, boxColumns, dateFilter, func(r boxRow) string { return r.GameID + "/" + r.Lookup })
 	if err != nil {
 		return TableReport{}, err
-	}
-	rep := TableReport{Table: table, Found: len(rows)}
-	got := map[string]boxRow{}
-	for _, r := range rows {
-		key := r.GameID + "/" + r.Lookup
-		if _, dup := got[key]; dup {
-			rep.problem("duplicate row %s", key)
-		}
-		got[key] = r
 	}
 	want := map[string]bool{}
 	for _, day := range c.truth {
 		for _, p := range day.Players {
 			key := p.GameID + "/" + p.PlayerLookup
 			want[key] = true
-			rep.Expected++
-			r, ok := got[key]
-			if !ok {
-				rep.problem("row %s missing", key)
-				continue
-			}
-			if d := boxDiffs(r, p); len(d) > 0 {
-				rep.problem("%s: %s", key, strings.Join(d, ", "))
-				continue
-			}
-			rep.Matched++
+			rep.expect(key, func(r boxRow) []string { return boxDiffs(r, p) })
 		}
 		if allowDNP {
 			for _, g := range day.Games {
@@ -142,7 +110,7 @@ func (c comparer) boxScores(ctx context.Context, table string, allowDNP bool) (T
 			}
 		}
 	}
-	for key, r := range got {
+	for key, r := range rep.rows {
 		if want[key] {
 			continue
 		}
@@ -152,7 +120,7 @@ func (c comparer) boxScores(ctx context.Context, table string, allowDNP bool) (T
 		}
 		rep.problem("unexpected row %s", key)
 	}
-	return rep, nil
+	return rep.TableReport, nil
 }
 
 func (c comparer) nbacBoxScores(ctx context.Context) (TableReport, error) {
@@ -282,13 +250,12 @@ func (c comparer) registry(ctx context.Context) (TableReport, error) {
 		First  string `bigquery:"first_game_date"`
 		Last   string `bigquery:"last_game_date"`
 	}
-	rows, err := query[row](ctx, c, `SELECT player_lookup, CAST(first_game_date AS STRING) AS first_game_date,
-  CAST(last_game_date AS STRING) AS last_game_date
-FROM nba_reference.player_registry WHERE last_game_date >= CAST(@from AS DATE) AND first_game_date <= CAST(@to AS DATE)`)
+	rep, err := load(ctx, c, "nba_reference.player_registry", `player_lookup, CAST(first_game_date AS STRING) AS first_game_date,
+  CAST(last_game_date AS STRING) AS last_game_date`, "last_game_date >= CAST(@from AS DATE) AND first_game_date <= CAST(@to AS DATE)",
+		func(r row) string { return r.Lookup })
 	if err != nil {
 		return TableReport{}, err
 	}
-	rep := TableReport{Table: "nba_reference.player_registry", Found: len(rows)}
 	first, last := map[string]string{}, map[string]string{}
 	for _, day := range c.truth {
 		for _, p := range day.Players {
@@ -298,31 +265,22 @@ FROM nba_reference.player_registry WHERE last_game_date >= CAST(@from AS DATE) A
 			last[p.PlayerLookup] = p.GameDate
 		}
 	}
-	got := map[string]row{}
-	for _, r := range rows {
-		got[r.Lookup] = r
-	}
 	for lookup := range first {
-		rep.Expected++
-		r, ok := got[lookup]
-		if !ok {
-			rep.problem("player %s missing", lookup)
-			continue
-		}
-		// A registry built from a wider backfill may know earlier or later games.
-		if r.First > first[lookup] || r.Last < last[lookup] {
-			rep.problem("player %s: seen %s..%s, want at least %s..%s", lookup, r.First, r.Last, first[lookup], last[lookup])
-			continue
-		}
-		rep.Matched++
+		rep.expectNamed("player", lookup, func(r row) []string {
+			// A registry built from a wider backfill may know earlier or later games.
+			if r.First > first[lookup] || r.Last < last[lookup] {
+				return []string{fmt.Sprintf("seen %s..%s, want at least %s..%s", r.First, r.Last, first[lookup], last[lookup])}
+			}
+			return nil
+		})
 	}
-	for lookup := range got {
+	for lookup := range rep.rows {
 		if first[lookup] == "" {
 			rep.Expected++ // known from dates outside the range, or a dressed-only player: not an error
 			rep.Matched++
 		}
 	}
-	return rep, nil
+	return rep.TableReport, nil
 }
 
 func (c comparer) teamOffense(ctx context.Context) (TableReport, error) {
@@ -339,37 +297,22 @@ func (c comparer) teamOffense(ctx context.Context) (TableReport, error) {
 		Win      bool               `bigquery:"win"`
 		Margin   bigquery.NullInt64 `bigquery:"margin"`
 	}
-	rows, err := query[row](ctx, c, `SELECT game_id, team_abbr, opponent_abbr, is_home, points, opponent_points, fga, fg3m,
-  assists, win, margin
-FROM nba_analytics.team_offense_game_summary WHERE `+dateFilter)
+	rep, err := load(ctx, c, "nba_analytics.team_offense_game_summary", `game_id, team_abbr, opponent_abbr, is_home, points, opponent_points, fga, fg3m,
+  assists, win, margin`, dateFilter, func(r row) string { return r.GameID + "/" + r.Team })
 	if err != nil {
 		return TableReport{}, err
 	}
-	rep := TableReport{Table: "nba_analytics.team_offense_game_summary", Found: len(rows)}
-	got := map[string]row{}
-	for _, r := range rows {
-		got[r.GameID+"/"+r.Team] = r
-	}
 	for _, day := range c.truth {
 		for _, t := range day.Teams {
-			key := t.GameID + "/" + t.TeamAbbr
-			rep.Expected++
-			r, ok := got[key]
-			if !ok {
-				rep.problem("row %s missing", key)
-				continue
-			}
-			if d := diffs("opponent", r.Opponent, t.OpponentAbbr, "is_home", r.IsHome, t.IsHome,
-				"points", r.Points.Int64, int64(t.Points), "opponent_points", r.Opp.Int64, int64(t.OppPoints),
-				"fga", r.FGA.Int64, int64(t.FGA), "fg3m", r.FG3M.Int64, int64(t.FG3M), "assists", r.Assists.Int64, int64(t.Assists),
-				"win", r.Win, t.Win, "margin", r.Margin.Int64, int64(t.Margin)); len(d) > 0 {
-				rep.problem("%s: %s", key, strings.Join(d, ", "))
-				continue
-			}
-			rep.Matched++
+			rep.expect(t.GameID+"/"+t.TeamAbbr, func(r row) []string {
+				return diffs("opponent", r.Opponent, t.OpponentAbbr, "is_home", r.IsHome, t.IsHome,
+					"points", r.Points.Int64, int64(t.Points), "opponent_points", r.Opp.Int64, int64(t.OppPoints),
+					"fga", r.FGA.Int64, int64(t.FGA), "fg3m", r.FG3M.Int64, int64(t.FG3M), "assists", r.Assists.Int64, int64(t.Assists),
+					"win", r.Win, t.Win, "margin", r.Margin.Int64, int64(t.Margin))
+			})
 		}
 	}
-	return rep, nil
+	return rep.TableReport, nil
 }
 
 func (c comparer) playerSummary(ctx context.Context) (TableReport, error) {
@@ -389,67 +332,44 @@ func (c comparer) playerSummary(ctx context.Context) (TableReport, error) {
 		Category bigquery.NullString  `bigquery:"availability_category"`
 		Void     bool                 `bigquery:"line_void"`
 	}
-	rows, err := query[row](ctx, c, `SELECT game_id, player_lookup, team_abbr, opponent_abbr, minutes, points, points_line,
-  bookmaker_count, over_under_result, line_margin, availability_status, availability_reason, availability_category, line_void
-FROM nba_analytics.player_game_summary WHERE `+dateFilter)
+	rep, err := load(ctx, c, "nba_analytics.player_game_summary", `game_id, player_lookup, team_abbr, opponent_abbr, minutes, points, points_line,
+  bookmaker_count, over_under_result, line_margin, availability_status, availability_reason, availability_category, line_void`,
+		dateFilter, func(r row) string { return r.GameID + "/" + r.Lookup })
 	if err != nil {
 		return TableReport{}, err
 	}
-	rep := TableReport{Table: "nba_analytics.player_game_summary", Found: len(rows)}
-	got := map[string]row{}
-	for _, r := range rows {
-		got[r.GameID+"/"+r.Lookup] = r
-	}
 	for _, day := range c.truth {
 		for _, p := range day.Players {
-			key := p.GameID + "/" + p.PlayerLookup
-			rep.Expected++
-			r, ok := got[key]
-			if !ok {
-				rep.problem("row %s missing", key)
-				continue
-			}
-			d := diffs("points", r.Points.Int64, int64(p.Points), "over_under_result", r.Result.StringVal, p.OverUnder,
-				"availability_status", r.Status.StringVal, p.Availability, "availability_reason", r.Reason.StringVal, "",
-				"line_void", r.Void, false)
-			switch {
-			case p.PointsLine == nil && r.Line.Valid:
-				d = append(d, fmt.Sprintf("points_line=%v want NULL", r.Line.Float64))
-			case p.PointsLine != nil && (!r.Line.Valid || !near(r.Line.Float64, *p.PointsLine)):
-				d = append(d, fmt.Sprintf("points_line=%v want %v", r.Line, *p.PointsLine))
-			case p.LineMargin != nil && (!r.Margin.Valid || !near(r.Margin.Float64, *p.LineMargin)):
-				d = append(d, fmt.Sprintf("line_margin=%v want %v", r.Margin, *p.LineMargin))
-			}
-			if len(d) > 0 {
-				rep.problem("%s: %s", key, strings.Join(d, ", "))
-				continue
-			}
-			rep.Matched++
+			rep.expect(p.GameID+"/"+p.PlayerLookup, func(r row) []string {
+				d := diffs("points", r.Points.Int64, int64(p.Points), "over_under_result", r.Result.StringVal, p.OverUnder,
+					"availability_status", r.Status.StringVal, p.Availability, "availability_reason", r.Reason.StringVal, "",
+					"line_void", r.Void, false)
+				switch {
+				case p.PointsLine == nil && r.Line.Valid:
+					d = append(d, fmt.Sprintf("points_line=%v want NULL", r.Line.Float64))
+				case p.PointsLine != nil && (!r.Line.Valid || !near(r.Line.Float64, *p.PointsLine)):
+					d = append(d, fmt.Sprintf("points_line=%v want %v", r.Line, *p.PointsLine))
+				case p.LineMargin != nil && (!r.Margin.Valid || !near(r.Margin.Float64, *p.LineMargin)):
+					d = append(d, fmt.Sprintf("line_margin=%v want %v", r.Margin, *p.LineMargin))
+				}
+				return d
+			})
 		}
 		// A player with a closing line who did not play: the line void, why from the book.
 		for _, v := range day.VoidLines {
-			key := v.GameID + "/" + v.PlayerLookup
-			rep.Expected++
-			r, ok := got[key]
-			if !ok {
-				rep.problem("void line %s missing", key)
-				continue
-			}
-			d := diffs("line_void", r.Void, true, "team_abbr", r.Team.StringVal, v.TeamAbbr, "opponent_abbr", r.Opponent.StringVal, v.OpponentAbbr,
-				"availability_status", r.Status.StringVal, v.Status, "availability_reason", r.Reason.StringVal, v.Reason,
-				"availability_category", r.Category.StringVal, v.Category, "bookmaker_count", r.Books.Int64, int64(v.Bookmakers),
-				"points_line", r.Line.Float64, v.PointsLine)
-			if r.Minutes.Valid || r.Points.Valid || r.Result.Valid || r.Margin.Valid {
-				d = append(d, fmt.Sprintf("minutes=%v points=%v over_under_result=%v line_margin=%v want NULL", r.Minutes, r.Points, r.Result, r.Margin))
-			}
-			if len(d) > 0 {
-				rep.problem("void line %s: %s", key, strings.Join(d, ", "))
-				continue
-			}
-			rep.Matched++
+			rep.expectNamed("void line", v.GameID+"/"+v.PlayerLookup, func(r row) []string {
+				d := diffs("line_void", r.Void, true, "team_abbr", r.Team.StringVal, v.TeamAbbr, "opponent_abbr", r.Opponent.StringVal, v.OpponentAbbr,
+					"availability_status", r.Status.StringVal, v.Status, "availability_reason", r.Reason.StringVal, v.Reason,
+					"availability_category", r.Category.StringVal, v.Category, "bookmaker_count", r.Books.Int64, int64(v.Bookmakers),
+					"points_line", r.Line.Float64, v.PointsLine)
+				if r.Minutes.Valid || r.Points.Valid || r.Result.Valid || r.Margin.Valid {
+					d = append(d, fmt.Sprintf("minutes=%v points=%v over_under_result=%v line_margin=%v want NULL", r.Minutes, r.Points, r.Result, r.Margin))
+				}
+				return d
+			})
 		}
 	}
-	return rep, nil
+	return rep.TableReport, nil
 }
 
 // gamebooks checks every row of the raw game book table against what the simulator's books
@@ -474,20 +394,11 @@ func (c comparer) gamebooks(ctx context.Context) (TableReport, error) {
 		Assists    bigquery.NullInt64   `bigquery:"assists"`
 		PlusMinus  bigquery.NullInt64   `bigquery:"plus_minus"`
 	}
-	rows, err := query[row](ctx, c, `SELECT game_id, team_abbr, printed_name, is_home, status, reason, reason_category, starter,
-  player_lookup, name_resolution, minutes, points, fga, fg3m, rebounds, assists, plus_minus
-FROM nba_raw.nbac_gamebook_player_stats WHERE `+dateFilter)
+	rep, err := load(ctx, c, "nba_raw.nbac_gamebook_player_stats", `game_id, team_abbr, printed_name, is_home, status, reason, reason_category, starter,
+  player_lookup, name_resolution, minutes, points, fga, fg3m, rebounds, assists, plus_minus`,
+		dateFilter, func(r row) string { return r.GameID + "/" + r.Team + "/" + r.Printed })
 	if err != nil {
 		return TableReport{}, err
-	}
-	rep := TableReport{Table: "nba_raw.nbac_gamebook_player_stats", Found: len(rows)}
-	got := map[string]row{}
-	for _, r := range rows {
-		key := r.GameID + "/" + r.Team + "/" + r.Printed
-		if _, dup := got[key]; dup {
-			rep.problem("duplicate row %s", key)
-		}
-		got[key] = r
 	}
 	for _, day := range c.truth {
 		books, err := c.sim.Gamebooks(day.Date)
@@ -502,31 +413,22 @@ FROM nba_raw.nbac_gamebook_player_stats WHERE `+dateFilter)
 				continue
 			}
 			for _, p := range b.Players {
-				key := p.GameID + "/" + p.TeamAbbr + "/" + p.PrintedName
-				rep.Expected++
-				r, ok := got[key]
-				if !ok {
-					rep.problem("row %s missing", key)
-					continue
-				}
-				d := diffs("is_home", r.IsHome, p.IsHome, "status", r.Status, p.Status, "reason", r.Reason.StringVal, p.Reason,
-					"reason_category", r.Category.StringVal, p.Category, "starter", r.Starter, p.Starter,
-					"player_lookup", r.Lookup.StringVal, p.BookLookup, "name_resolution", r.Resolution, p.BookResolution,
-					"minutes", r.Minutes.Float64, float64(p.Minutes), "points", r.Points.Int64, int64(p.Points), "fga", r.FGA.Int64, int64(p.FGA),
-					"fg3m", r.FG3M.Int64, int64(p.FG3M), "rebounds", r.Rebounds.Int64, int64(p.Rebounds),
-					"assists", r.Assists.Int64, int64(p.Assists), "plus_minus", r.PlusMinus.Int64, int64(p.PlusMinus))
-				if active := p.Status == sourcesim.GamebookActive; r.Points.Valid != active || r.Minutes.Valid != active {
-					d = append(d, fmt.Sprintf("stat line present %v for status %s", r.Points.Valid, p.Status))
-				}
-				if len(d) > 0 {
-					rep.problem("%s: %s", key, strings.Join(d, ", "))
-					continue
-				}
-				rep.Matched++
+				rep.expect(p.GameID+"/"+p.TeamAbbr+"/"+p.PrintedName, func(r row) []string {
+					d := diffs("is_home", r.IsHome, p.IsHome, "status", r.Status, p.Status, "reason", r.Reason.StringVal, p.Reason,
+						"reason_category", r.Category.StringVal, p.Category, "starter", r.Starter, p.Starter,
+						"player_lookup", r.Lookup.StringVal, p.BookLookup, "name_resolution", r.Resolution, p.BookResolution,
+						"minutes", r.Minutes.Float64, float64(p.Minutes), "points", r.Points.Int64, int64(p.Points), "fga", r.FGA.Int64, int64(p.FGA),
+						"fg3m", r.FG3M.Int64, int64(p.FG3M), "rebounds", r.Rebounds.Int64, int64(p.Rebounds),
+						"assists", r.Assists.Int64, int64(p.Assists), "plus_minus", r.PlusMinus.Int64, int64(p.PlusMinus))
+					if active := p.Status == sourcesim.GamebookActive; r.Points.Valid != active || r.Minutes.Valid != active {
+						d = append(d, fmt.Sprintf("stat line present %v for status %s", r.Points.Valid, p.Status))
+					}
+					return d
+				})
 			}
 		}
 	}
-	return rep, nil
+	return rep.TableReport, nil
 }
 
 // gamebookRegistry checks the registry against the simulator's: a row per game of the range
@@ -541,16 +443,10 @@ func (c comparer) gamebookRegistry(ctx context.Context) (TableReport, error) {
 		Lookup     bigquery.NullString `bigquery:"player_lookup"`
 		Resolution bigquery.NullString `bigquery:"resolution"`
 	}
-	rows, err := query[row](ctx, c, `SELECT CAST(game_date AS STRING) AS game_date, game_id, entry, gamebook, status,
-  player_lookup, resolution
-FROM nba_reference.gamebook_registry WHERE `+dateFilter)
+	rep, err := load(ctx, c, "nba_reference.gamebook_registry", `CAST(game_date AS STRING) AS game_date, game_id, entry, gamebook, status,
+  player_lookup, resolution`, dateFilter, func(r row) string { return r.GameDate + "/" + r.GameID + "/" + r.Entry })
 	if err != nil {
 		return TableReport{}, err
-	}
-	rep := TableReport{Table: "nba_reference.gamebook_registry", Found: len(rows)}
-	got := map[string]row{}
-	for _, r := range rows {
-		got[r.GameDate+"/"+r.GameID+"/"+r.Entry] = r
 	}
 	truth, err := c.sim.GamebookRegistry(c.loadedFrom, c.loadedTo)
 	if err != nil {
@@ -564,21 +460,12 @@ FROM nba_reference.gamebook_registry WHERE `+dateFilter)
 		if w.TeamAbbr != "" {
 			entry = w.TeamAbbr + "/" + w.PrintedName
 		}
-		key := w.GameDate + "/" + w.GameID + "/" + entry
-		rep.Expected++
-		r, ok := got[key]
-		if !ok {
-			rep.problem("row %s missing", key)
-			continue
-		}
-		if d := diffs("gamebook", r.Gamebook, w.Gamebook, "status", r.Status.StringVal, w.Status, "player_lookup", r.Lookup.StringVal, w.PlayerLookup,
-			"resolution", r.Resolution.StringVal, w.Resolution); len(d) > 0 {
-			rep.problem("%s: %s", key, strings.Join(d, ", "))
-			continue
-		}
-		rep.Matched++
+		rep.expect(w.GameDate+"/"+w.GameID+"/"+entry, func(r row) []string {
+			return diffs("gamebook", r.Gamebook, w.Gamebook, "status", r.Status.StringVal, w.Status, "player_lookup", r.Lookup.StringVal, w.PlayerLookup,
+				"resolution", r.Resolution.StringVal, w.Resolution)
+		})
 	}
-	return rep, nil
+	return rep.TableReport, nil
 }
 
 func (c comparer) teamDefense(ctx context.Context) (TableReport, error) {
@@ -604,41 +491,27 @@ func (c comparer) teamDefense(ctx context.Context) (TableReport, error) {
 		Pace     bigquery.NullFloat64 `bigquery:"pace"`
 		Rating   bigquery.NullFloat64 `bigquery:"defensive_rating"`
 	}
-	rows, err := query[row](ctx, c, `SELECT game_id, team_abbr, opponent_abbr, is_home, opponent_points, opponent_fgm, opponent_fga,
+	rep, err := load(ctx, c, "nba_analytics.team_defense_game_summary", `game_id, team_abbr, opponent_abbr, is_home, opponent_points, opponent_fgm, opponent_fga,
   opponent_fg3m, opponent_fg3a, opponent_ftm, opponent_fta, opponent_offensive_rebounds, opponent_rebounds, defensive_rebounds,
-  turnovers_forced, steals, blocks, opponent_possessions, pace, defensive_rating
-FROM nba_analytics.team_defense_game_summary WHERE `+dateFilter)
+  turnovers_forced, steals, blocks, opponent_possessions, pace, defensive_rating`, dateFilter,
+		func(r row) string { return r.GameID + "/" + r.Team })
 	if err != nil {
 		return TableReport{}, err
 	}
-	rep := TableReport{Table: "nba_analytics.team_defense_game_summary", Found: len(rows)}
-	got := map[string]row{}
-	for _, r := range rows {
-		got[r.GameID+"/"+r.Team] = r
-	}
 	for _, day := range c.truth {
 		for _, t := range day.Defense {
-			key := t.GameID + "/" + t.TeamAbbr
-			rep.Expected++
-			r, ok := got[key]
-			if !ok {
-				rep.problem("row %s missing", key)
-				continue
-			}
-			if d := diffs("opponent", r.Opponent, t.OpponentAbbr, "is_home", r.IsHome, t.IsHome,
-				"opponent_points", r.Points.Int64, int64(t.OppPoints), "opponent_fgm", r.FGM.Int64, int64(t.OppFGM),
-				"opponent_fga", r.FGA.Int64, int64(t.OppFGA), "opponent_fg3m", r.FG3M.Int64, int64(t.OppFG3M),
-				"opponent_fg3a", r.FG3A.Int64, int64(t.OppFG3A), "opponent_ftm", r.FTM.Int64, int64(t.OppFTM),
-				"opponent_fta", r.FTA.Int64, int64(t.OppFTA), "opponent_offensive_rebounds", r.OReb.Int64, int64(t.OppOffReb),
-				"opponent_rebounds", r.Rebounds.Int64, int64(t.OppRebounds), "defensive_rebounds", r.DReb.Int64, int64(t.DefReb),
-				"turnovers_forced", r.Forced.Int64, int64(t.TurnoversForced), "steals", r.Steals.Int64, int64(t.Steals),
-				"blocks", r.Blocks.Int64, int64(t.Blocks), "opponent_possessions", r.Poss.Float64, t.OppPossessions,
-				"pace", r.Pace.Float64, t.Pace, "defensive_rating", r.Rating.Float64, t.DefensiveRating); len(d) > 0 {
-				rep.problem("%s: %s", key, strings.Join(d, ", "))
-				continue
-			}
-			rep.Matched++
+			rep.expect(t.GameID+"/"+t.TeamAbbr, func(r row) []string {
+				return diffs("opponent", r.Opponent, t.OpponentAbbr, "is_home", r.IsHome, t.IsHome,
+					"opponent_points", r.Points.Int64, int64(t.OppPoints), "opponent_fgm", r.FGM.Int64, int64(t.OppFGM),
+					"opponent_fga", r.FGA.Int64, int64(t.OppFGA), "opponent_fg3m", r.FG3M.Int64, int64(t.OppFG3M),
+					"opponent_fg3a", r.FG3A.Int64, int64(t.OppFG3A), "opponent_ftm", r.FTM.Int64, int64(t.OppFTM),
+					"opponent_fta", r.FTA.Int64, int64(t.OppFTA), "opponent_offensive_rebounds", r.OReb.Int64, int64(t.OppOffReb),
+					"opponent_rebounds", r.Rebounds.Int64, int64(t.OppRebounds), "defensive_rebounds", r.DReb.Int64, int64(t.DefReb),
+					"turnovers_forced", r.Forced.Int64, int64(t.TurnoversForced), "steals", r.Steals.Int64, int64(t.Steals),
+					"blocks", r.Blocks.Int64, int64(t.Blocks), "opponent_possessions", r.Poss.Float64, t.OppPossessions,
+					"pace", r.Pace.Float64, t.Pace, "defensive_rating", r.Rating.Float64, t.DefensiveRating)
+			})
 		}
 	}
-	return rep, nil
+	return rep.TableReport, nil
 }

@@ -187,6 +187,64 @@ func query[T any](ctx context.Context, c comparer, sql string) ([]T, error) {
 	}
 }
 
+// comparison is one table's rows for the checked dates, by key, and its report under way.
+// Every table is checked the same way: each row the truth expects is looked up by its key,
+// missing or differing rows are problems, and the rest count as matched.
+type comparison[R any] struct {
+	TableReport
+	rows map[string]R
+}
+
+// load reads the columns of table's rows that pass where (usually dateFilter) and indexes
+// them by key.
+func load[R any](ctx context.Context, c comparer, table, columns, where string, key func(R) string) (*comparison[R], error) {
+	rows, err := query[R](ctx, c, "SELECT "+columns+"\nFROM "+table+" WHERE "+where)
+	if err != nil {
+		return nil, err
+	}
+	return compareRows(table, rows, key), nil
+}
+
+// compareRows indexes the rows table holds by key; a key that stands twice is a problem
+// ("duplicate row K"), and the later row is the one compared.
+func compareRows[R any](table string, rows []R, key func(R) string) *comparison[R] {
+	rep := &comparison[R]{TableReport: TableReport{Table: table, Found: len(rows)}, rows: make(map[string]R, len(rows))}
+	for _, r := range rows {
+		k := key(r)
+		if _, dup := rep.rows[k]; dup {
+			rep.problem("duplicate row %s", k)
+		}
+		rep.rows[k] = r
+	}
+	return rep
+}
+
+// expect checks the row the truth expects under key: "row K missing" when the table lacks
+// it, "K: differences" when differ finds any, matched otherwise.
+func (rep *comparison[R]) expect(key string, differ func(R) []string) {
+	rep.check(key, "row "+key, key, differ)
+}
+
+// expectNamed is expect for a row a noun names in problems better than "row": "game K
+// missing", "game K: differences".
+func (rep *comparison[R]) expectNamed(noun, key string, differ func(R) []string) {
+	rep.check(key, noun+" "+key, noun+" "+key, differ)
+}
+
+func (rep *comparison[R]) check(key, missing, label string, differ func(R) []string) {
+	rep.Expected++
+	r, ok := rep.rows[key]
+	if !ok {
+		rep.problem("%s missing", missing)
+		return
+	}
+	if d := differ(r); len(d) > 0 {
+		rep.problem("%s: %s", label, strings.Join(d, ", "))
+		return
+	}
+	rep.Matched++
+}
+
 func firstLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexByte(s, '\n'); i > 0 {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/civil"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/nba-props/pipeline/infra/sourcesim"
 	"github.com/nba-props/pipeline/infra/warehousetest"
@@ -103,5 +104,29 @@ func TestPropsReportsAMissingSnapshot(t *testing.T) {
 	}
 	if rep.Expected-rep.Matched == 0 || rep.Found != rep.Matched {
 		t.Errorf("%d/%d matched, %d found: the missing snapshot's lines must count as expected and unmatched", rep.Matched, rep.Expected, rep.Found)
+	}
+}
+
+// TestComparisonReportsEachKindOfProblem: a table compared row by row names a key it holds
+// twice, a row the truth expects and the table lacks, and a row whose columns differ, and
+// counts only the equal rows as matched.
+func TestComparisonReportsEachKindOfProblem(t *testing.T) {
+	t.Parallel()
+	type row struct {
+		GameID string
+		Points int64
+	}
+	rows := []row{{"a", 10}, {"b", 20}, {"b", 20}, {"c", 31}, {"extra", 1}}
+	tab := compareRows("nba_test.points", rows, func(r row) string { return r.GameID })
+	for _, want := range []row{{"a", 10}, {"b", 20}, {"c", 30}} {
+		tab.expect(want.GameID, func(r row) []string { return diffs("points", r.Points, want.Points) })
+	}
+	tab.expectNamed("game", "d", func(row) []string { return nil })
+	rep := tab.TableReport
+	if diff := cmp.Diff([]string{"duplicate row b", "c: points=31 want 30", "game d missing"}, rep.Problems); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+	if rep.Table != "nba_test.points" || rep.Expected != 4 || rep.Matched != 2 || rep.Found != 5 || rep.OK() {
+		t.Errorf("%s: %d/%d matched, %d found, OK %v; want nba_test.points: 2/4 matched, 5 found, not OK", rep.Table, rep.Matched, rep.Expected, rep.Found, rep.OK())
 	}
 }
