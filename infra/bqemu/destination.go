@@ -13,7 +13,7 @@ import (
 )
 
 // tmpPrefix names the scratch tables that hold a query result before it is written to its
-// destination; they live inside the job's transaction only.
+// destination: a temporary table of the job's own connection, dropped when the job ends.
 const tmpPrefix = "__bqemu_result_"
 
 // destination is a resolved write target of a load or query job.
@@ -138,14 +138,15 @@ func inTx(ctx context.Context, conn *sql.Conn, fn func() error) error {
 }
 
 // queryToDestination runs a SELECT into a destination table with BigQuery's dispositions and
-// decorator rules, atomically: a failed job writes nothing.
+// decorator rules, atomically: a failed job writes nothing. The SELECT itself runs beside
+// other reads, into a temporary table of its own connection (DuckDB keeps temporary tables
+// out of the shared catalogue); only writing the destination takes the write lock, so a
+// long query does not hold every other job's write back. The query reads the tables as
+// they were when it ran, as BigQuery's do.
 func (s *Server) queryToDestination(ctx context.Context, p, defDS string, job *bq.Job, st *statement, sqlText string) (*resultSet, error) {
 	cfg := job.Configuration.Query
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	d, err := s.resolveDestination(ctx, p, cfg.DestinationTable)
-	if err != nil {
-		return nil, err
+	if _, err := s.resolveDestination(ctx, p, cfg.DestinationTable); err != nil {
+		return nil, err // a bad destination is reported before the query runs
 	}
 	write := cfg.WriteDisposition
 	if write == "" {
@@ -156,28 +157,33 @@ func (s *Server) queryToDestination(ctx context.Context, p, defDS string, job *b
 		return nil, err
 	}
 	defer release()
-	probe, err := readResult(ctx, conn, "SELECT * FROM ("+sqlText+") LIMIT 0")
+	tmp := "temp.main." + quoteIdent(tmpPrefix+job.JobReference.JobId)
+	res, err := func() (*resultSet, error) {
+		s.writeMu.RLock()
+		defer s.writeMu.RUnlock()
+		if _, err := conn.ExecContext(ctx, "CREATE TEMP TABLE "+tmp+" AS "+sqlText); err != nil {
+			return nil, s.explainMissing(ctx, conn, p, defDS, st, err)
+		}
+		return readResult(ctx, conn, "SELECT * FROM "+tmp)
+	}()
+	defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+tmp) }()
 	if err != nil {
-		return nil, s.explainMissing(ctx, conn, p, defDS, st, err)
-	}
-	if err := s.prepareDestination(ctx, d, cfg.CreateDisposition, probe.schema, cfg.TimePartitioning, cfg.Clustering); err != nil {
 		return nil, err
 	}
-	tmp := tableRef{project: d.ref.project, dataset: d.ref.dataset, table: tmpPrefix + job.JobReference.JobId}
-	var res *resultSet
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	d, err := s.resolveDestination(ctx, p, cfg.DestinationTable)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.prepareDestination(ctx, d, cfg.CreateDisposition, res.schema, cfg.TimePartitioning, cfg.Clustering); err != nil {
+		return nil, err
+	}
 	var newSchema []*bq.TableFieldSchema
 	err = inTx(ctx, conn, func() error {
-		if _, err := conn.ExecContext(ctx, "CREATE TABLE "+tmp.fqn()+" AS "+sqlText); err != nil {
-			return err
-		}
-		var err error
-		res, err = readResult(ctx, conn, "SELECT * FROM "+tmp.fqn())
-		if err != nil {
-			return err
-		}
 		if d.pred != "" {
 			var bad int64
-			if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+tmp.fqn()+" WHERE ("+d.pred+") IS NOT TRUE").Scan(&bad); err != nil {
+			if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+tmp+" WHERE ("+d.pred+") IS NOT TRUE").Scan(&bad); err != nil {
 				return fmt.Errorf("check destination partition: %w", err)
 			}
 			if bad > 0 {
@@ -226,13 +232,12 @@ func (s *Server) queryToDestination(ctx context.Context, p, defDS string, job *b
 			exprs = append(exprs, "CAST("+quoteIdent(rf.Name)+" AS "+duckType(tf)+")")
 		}
 		if len(cols) > 0 {
-			q := "INSERT INTO " + d.ref.fqn() + " (" + strings.Join(cols, ", ") + ") SELECT " + strings.Join(exprs, ", ") + " FROM " + tmp.fqn()
+			q := "INSERT INTO " + d.ref.fqn() + " (" + strings.Join(cols, ", ") + ") SELECT " + strings.Join(exprs, ", ") + " FROM " + tmp
 			if _, err := conn.ExecContext(ctx, q); err != nil {
 				return err
 			}
 		}
-		_, err = conn.ExecContext(ctx, "DROP TABLE "+tmp.fqn())
-		return err
+		return nil
 	})
 	if err != nil {
 		s.dropCreated(ctx, d)
