@@ -104,6 +104,9 @@ func runPipeline(ctx context.Context, s *stack, bins binaries, rates map[string]
 	if profileDir != "" {
 		// What the stack holds at the end of a run, before it closes.
 		_ = writeProfile(filepath.Join(profileDir, fmt.Sprintf("heap-%d-dates.pprof", len(dates))), "heap")
+		if rep, err := s.BigQueryEmulator.MemoryReport(ctx); err == nil {
+			_ = os.WriteFile(filepath.Join(profileDir, fmt.Sprintf("duckdb-memory-%d-dates.txt", len(dates))), []byte(rep), 0o644)
+		}
 	}
 	peak, perr := vmHWM(cmd.Process.Pid)
 	var stackPeak int64

@@ -195,6 +195,9 @@ func (s *Server) releaseJob(p, id string) {
 	}
 }
 
+// jobsPerPage is the jobs.list page size when the request sets no maxResults.
+const jobsPerPage = 1000
+
 // maxJobs bounds the jobs kept per project (with their results); the oldest go first.
 const maxJobs = 20000
 
@@ -318,7 +321,9 @@ func (s *Server) listJobs(r *http.Request) (any, error) {
 		all = append(all, e)
 	}
 	s.mu.Unlock()
-	page, next, err := pageSlice(all, r, 0)
+	// The service pages long lists; so does the emulator, so that a long run's listing
+	// (every job with its configuration and parameters) is never one giant response.
+	page, next, err := pageSlice(all, r, jobsPerPage)
 	if err != nil {
 		return nil, err
 	}

@@ -319,3 +319,24 @@ func (s *Server) metadataPath() string {
 func (s *Server) now() time.Time { return s.opts.Now() }
 
 func msString(t time.Time) int64 { return t.UnixMilli() }
+
+// MemoryReport is DuckDB's own account of the memory it holds, by component (its
+// duckdb_memory() table: buffer pool pages, hash tables, ...), one "tag bytes temporary"
+// line each, for finding what a long run keeps.
+func (s *Server) MemoryReport(ctx context.Context) (string, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT tag, memory_usage_bytes, temporary_storage_bytes FROM duckdb_memory() ORDER BY memory_usage_bytes DESC")
+	if err != nil {
+		return "", fmt.Errorf("duckdb_memory(): %w", err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var tag string
+		var mem, tmp int64
+		if err := rows.Scan(&tag, &mem, &tmp); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "%-28s %12d %12d\n", tag, mem, tmp)
+	}
+	return b.String(), rows.Err()
+}

@@ -86,6 +86,8 @@ type Stack struct {
 	PubSub   *pubsub.Client
 	Storage  *storage.Client
 	BigQuery *bigquery.Client
+	// BigQueryEmulator is the emulator behind BigQuery (nil with NoBigQuery).
+	BigQueryEmulator *bqemu.Server
 	Sim      *sourcesim.Sim
 	Report   topology.Report
 	Consumer *service.Service
@@ -182,6 +184,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			return nil, fmt.Errorf("bigquery emulator: %w", err)
 		}
 		s.closers = append(s.closers, bq.Close)
+		s.BigQueryEmulator = bq
 		host, err := s.serve(o.BigQueryAddr, bq.Handler(), "bigquery emulator")
 		if err != nil {
 			return nil, err
