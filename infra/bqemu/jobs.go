@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	bq "google.golang.org/api/bigquery/v2"
@@ -32,10 +33,12 @@ type resultSet struct {
 	rows        [][]any
 	dmlAffected *int64
 	size        int64 // estimated bytes held
+	// read says the last page was served: a client has read the results to the end.
+	read atomic.Bool
 }
 
-// resultGrace is how long a job's results are kept whatever the memory they take: a client
-// reads them right after the job ends.
+// resultGrace is how long a job's results are kept whatever the memory they take, unless a
+// client has read them to the end: a client reads them right after the job ends.
 const resultGrace = time.Minute
 
 // errResultsExpired is what reading the rows of a job whose results were dropped returns.
@@ -222,7 +225,7 @@ func (s *Server) storeJob(p string, rec *jobRecord) {
 			break
 		}
 		old := pr.jobs[id]
-		if old.result == nil || len(old.result.rows) == 0 || now.Sub(old.stored) < resultGrace {
+		if old.result == nil || len(old.result.rows) == 0 || (now.Sub(old.stored) < resultGrace && !old.result.read.Load()) {
 			continue
 		}
 		pr.resultBytes -= old.bytes()
@@ -419,6 +422,8 @@ func (s *Server) resultPage(job *bq.Job, res *resultSet, start, limit int, int64
 	}
 	if end < len(res.rows) {
 		out.PageToken = strconv.Itoa(end)
+	} else {
+		res.read.Store(true)
 	}
 	return out
 }

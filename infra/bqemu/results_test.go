@@ -13,9 +13,9 @@ import (
 	"github.com/nba-props/pipeline/infra/bqemu"
 )
 
-// Query results are kept within Options.ResultMemory: past it, the oldest results out of
-// their grace minute are dropped, and reading them says why; the newest stay readable, and
-// the job itself is still there.
+// Query results are kept within Options.ResultMemory: past it, the oldest results read to
+// the end or out of their grace minute are dropped, and reading them says why; the newest
+// stay readable, and the job itself is still there.
 func TestResultMemoryDropsTheOldestResults(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
@@ -72,6 +72,11 @@ func TestResultMemoryDropsTheOldestResults(t *testing.T) {
 	}
 	if got, err := read(third); err != nil || got != "third" {
 		t.Errorf("newest results: %q, %v", got, err)
+	}
+	// Read to the end, results go at the next job over the budget, grace minute or not.
+	run("SELECT 'fourth' AS x")
+	if _, err := read(third); err == nil {
+		t.Errorf("results read to the end outlived the budget")
 	}
 	if st, err := first.Status(ctx); err != nil || st.State != bigquery.Done {
 		t.Errorf("the job whose results were dropped: %v, %v; want it still listed as done", st, err)

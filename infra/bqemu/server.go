@@ -43,9 +43,10 @@ type Options struct {
 	// MaxPageRows caps a result page when the request gives no maxResults (10,000 if zero).
 	MaxPageRows int
 	// ResultMemory bounds the query results kept in memory for reading after their job
-	// (DefaultResultMemory if zero): past it, the results of the oldest jobs finished over
-	// a minute ago are dropped, as BigQuery drops a query's temporary results table after
-	// a day; their jobs stay, and reading their rows says the results expired.
+	// (DefaultResultMemory if zero): past it, the results of the oldest jobs that were
+	// read to the end or finished over a minute ago are dropped, as BigQuery drops a
+	// query's temporary results table after a day; their jobs stay, and reading their rows
+	// says the results expired.
 	ResultMemory int64
 	// Logger receives request errors and recovered panics (slog.Default if nil).
 	Logger *slog.Logger
