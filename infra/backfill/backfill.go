@@ -55,6 +55,10 @@ type Options struct {
 	// the run counts as over (a soft upstream may still re-trigger a job).
 	Quiet time.Duration
 	Out   io.Writer
+	// Finished, if set, is called once the chain has finished, before the status, the job
+	// count and the ground-truth comparison: what a caller measures of the pipeline itself
+	// (a process's peak memory) it reads there.
+	Finished func()
 }
 
 // Result is what a backfill did.
@@ -115,6 +119,9 @@ func Run(ctx context.Context, st Stack, o Options) (Result, error) {
 	res.Elapsed = time.Since(start)
 	if err != nil {
 		return res, err
+	}
+	if o.Finished != nil {
+		o.Finished()
 	}
 	fmt.Fprintf(o.Out, "\nStatus grid\n")
 	if err := st.producer(ctx, o.Out, "status", "--job", "all", "--start-date", o.Start, "--end-date", o.End); err != nil {

@@ -8,8 +8,9 @@ import (
 	"runtime/pprof"
 )
 
-// profileDir is --profile's directory ("" without it): each pipeline run also writes the
-// heap it holds at its end there (heap-<dates>-dates.pprof).
+// profileDir is --profile's directory ("" without it): each pipeline run also writes there
+// what the stack holds once its chain has finished: the Go heap (heap-<dates>-dates.pprof)
+// and DuckDB's memory by component (duckdb-memory-<dates>-dates.txt).
 var profileDir string
 
 // startProfiles profiles this process into dir until the returned func: CPU

@@ -88,9 +88,9 @@ type Stack struct {
 	BigQuery *bigquery.Client
 	// BigQueryEmulator is the emulator behind BigQuery (nil with NoBigQuery).
 	BigQueryEmulator *bqemu.Server
-	Sim      *sourcesim.Sim
-	Report   topology.Report
-	Consumer *service.Service
+	Sim              *sourcesim.Sim
+	Report           topology.Report
+	Consumer         *service.Service
 
 	consumerDone chan struct{}
 	consumerErr  error
