@@ -61,7 +61,7 @@ func (rt *Runtime) reconcileLost(ctx context.Context, idx recordIndex, now time.
 	}
 	plans, err := rt.ledger.ListPlans(ctx)
 	if err != nil {
-		return nil, err
+		errs = append(errs, err) // the emitted records below are still looked at
 	}
 	for _, ps := range plans {
 		if ps.Complete || !quiet(ps.RunID, ps.Created) {
