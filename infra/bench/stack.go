@@ -24,6 +24,9 @@ type stack struct {
 	bucket string
 }
 
+// pubsubEmulator is --pubsub: the Pub/Sub emulator of every row's stack.
+var pubsubEmulator = local.PubSubPstest
+
 // startStack starts a fresh stack; latency is added to every simulator request.
 func startStack(ctx context.Context, seed int64, latency time.Duration, logs io.Writer) (*stack, error) {
 	dir, err := emulators.ScratchDir("nba-props-bench-")
@@ -32,7 +35,7 @@ func startStack(ctx context.Context, seed int64, latency time.Duration, logs io.
 	}
 	free := "127.0.0.1:0"
 	ls, err := local.Start(ctx, local.Options{PubSubAddr: free, GCSAddr: free, BigQueryAddr: free, SimAddr: free,
-		DataDir: dir, Project: cloud.LocalProject, Bucket: cloud.LocalProject, NoConsumers: true,
+		DataDir: dir, PubSub: pubsubEmulator, Project: cloud.LocalProject, Bucket: cloud.LocalProject, NoConsumers: true,
 		SimSeed: seed, SimNow: simNow, SimLatency: latency, Logs: logs})
 	if err != nil {
 		_ = os.RemoveAll(dir)
