@@ -19,24 +19,6 @@ import (
 	"github.com/nba-props/pipeline/messages"
 )
 
-func TestJobsMatchTheCatalogue(t *testing.T) {
-	t.Parallel()
-	e := newTestEnv(t, sourcesim.Config{}, nil)
-	var want []string
-	for _, s := range messages.DefaultCatalog().InPhase(messages.PhaseScrapers) {
-		want = append(want, s.Name)
-	}
-	var got []string
-	for name := range e.jobs {
-		got = append(got, name)
-	}
-	slices.Sort(want)
-	slices.Sort(got)
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("jobs differ from the catalogue's scrapers phase (-catalogue +jobs):\n%s", diff)
-	}
-}
-
 func TestGameDay(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, sourcesim.Config{}, nil)

@@ -3,14 +3,19 @@ package service_test
 import (
 	"context"
 	"errors"
+	"maps"
+	"net/http"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/consumers/service"
+	"github.com/nba-props/pipeline/infra/cloud"
 	"github.com/nba-props/pipeline/infra/emulators"
 	"github.com/nba-props/pipeline/messages"
 	"github.com/sethvargo/go-envconfig"
@@ -221,6 +226,45 @@ func TestReadmeEnvironmentTableMatchesConfig(t *testing.T) {
 	for name := range documented {
 		if !read[name] {
 			t.Errorf("the README's environment table lists %s, which Config does not read", name)
+		}
+	}
+}
+
+// Every phase's implementations and the catalogue name the same jobs, in every phase: a job
+// declared without an implementation, or implemented without a declaration, is caught here.
+func TestPhasesImplementTheCatalogue(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	// Clients pointed at a closed port: building the jobs only wires them.
+	gcs, err := cloud.Storage(ctx, "127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bq, err := cloud.BigQuery(ctx, "p", "127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := service.Deps{Storage: gcs, BigQuery: bq, HTTP: http.DefaultClient, Bucket: "b"}
+	cat := messages.DefaultCatalog()
+	wired := map[messages.Phase]bool{}
+	for _, p := range service.Phases() {
+		wired[p.Phase] = true
+		jobs, err := p.Jobs(load(t, nil), deps)
+		if err != nil {
+			t.Fatalf("%s: %v", p.Phase, err)
+		}
+		var want []string
+		for _, s := range cat.InPhase(p.Phase) {
+			want = append(want, s.Name)
+		}
+		got := slices.Collect(maps.Keys(jobs))
+		if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+			t.Errorf("%s: the catalogue (-) and the implementations (+) differ:\n%s", p.Phase, diff)
+		}
+	}
+	for _, p := range messages.Phases() {
+		if len(cat.InPhase(p)) > 0 && !wired[p] {
+			t.Errorf("the catalogue has %s jobs, and service.Phases does not wire that phase", p)
 		}
 	}
 }
