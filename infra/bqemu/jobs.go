@@ -22,6 +22,10 @@ import (
 type jobRecord struct {
 	job    *bq.Job
 	result *resultSet // query jobs only
+	// params are a query job's parameters as JSON, kept apart from job (whose parameters
+	// are nil): decoded, a registry's array of structs is a tree of maps, and a long run
+	// keeps thousands of jobs. view puts them back.
+	params []byte
 	stored time.Time
 	// expired says the results were dropped to keep within Options.ResultMemory.
 	expired bool
@@ -164,7 +168,7 @@ func (s *Server) runJob(reqCtx context.Context, p string, job *bq.Job, raw []byt
 		job.Status.ErrorResult = ep
 		job.Status.Errors = append([]*bq.ErrorProto{ep}, warnings...)
 	}
-	s.storeJob(p, &jobRecord{job: job, result: result, stored: s.now()})
+	s.storeJob(p, compactJob(job, result, s.now()))
 	return job, nil
 }
 
@@ -229,8 +233,49 @@ func (s *Server) storeJob(p string, rec *jobRecord) {
 			continue
 		}
 		pr.resultBytes -= old.bytes()
-		pr.jobs[id] = &jobRecord{job: old.job, stored: old.stored, expired: true}
+		pr.jobs[id] = &jobRecord{job: old.job, params: old.params, stored: old.stored, expired: true}
 	}
+}
+
+// jobState is the job's state as jobs.list reports it.
+func jobState(j *bq.Job) string {
+	if j.Status != nil {
+		return j.Status.State
+	}
+	return "DONE"
+}
+
+// compactJob is the record of a finished job, its query parameters kept as JSON.
+func compactJob(job *bq.Job, result *resultSet, now time.Time) *jobRecord {
+	rec := &jobRecord{job: job, result: result, stored: now}
+	if q := job.Configuration.Query; q != nil && len(q.QueryParameters) > 0 {
+		params, err := json.Marshal(q.QueryParameters)
+		if err != nil {
+			return rec // kept as they are
+		}
+		j, c, qc := *job, *job.Configuration, *q
+		qc.QueryParameters = nil
+		c.Query = &qc
+		j.Configuration = &c
+		rec.job, rec.params = &j, params
+	}
+	return rec
+}
+
+// view is the job as the API shows it, query parameters included.
+func (r *jobRecord) view() *bq.Job {
+	if len(r.params) == 0 {
+		return r.job
+	}
+	var params []*bq.QueryParameter
+	if err := json.Unmarshal(r.params, &params); err != nil {
+		return r.job
+	}
+	j, c, qc := *r.job, *r.job.Configuration, *r.job.Configuration.Query
+	qc.QueryParameters = params
+	c.Query = &qc
+	j.Configuration = &c
+	return &j
 }
 
 // bytes is the estimated memory of the job's results (0 for none).
@@ -260,7 +305,7 @@ func (s *Server) getJob(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return rec.job, nil
+	return rec.view(), nil
 }
 
 func (s *Server) cancelJob(r *http.Request) (any, error) {
@@ -268,7 +313,7 @@ func (s *Server) cancelJob(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &bq.JobCancelResponse{Kind: "bigquery#jobCancelResponse", Job: rec.job}, nil
+	return &bq.JobCancelResponse{Kind: "bigquery#jobCancelResponse", Job: rec.view()}, nil
 }
 
 func (s *Server) deleteJob(r *http.Request) (any, error) {
@@ -299,14 +344,11 @@ func (s *Server) listJobs(r *http.Request) (any, error) {
 		s.mu.Unlock()
 		return nil, err
 	}
-	var all []*bq.JobListJobs
+	var all []*jobRecord
 	for i := len(pr.jobOrder) - 1; i >= 0; i-- {
-		j := pr.jobs[pr.jobOrder[i]].job
-		state := "DONE"
-		if j.Status != nil {
-			state = j.Status.State
-		}
-		if len(states) > 0 && !states[map[string]string{"DONE": "done", "RUNNING": "running", "PENDING": "pending"}[state]] {
+		rec := pr.jobs[pr.jobOrder[i]]
+		j := rec.job
+		if len(states) > 0 && !states[map[string]string{"DONE": "done", "RUNNING": "running", "PENDING": "pending"}[jobState(j)]] {
 			continue
 		}
 		ct := int64(0)
@@ -316,19 +358,24 @@ func (s *Server) listJobs(r *http.Request) (any, error) {
 		if (minT > 0 && ct < minT) || (maxT > 0 && ct > maxT) {
 			continue
 		}
-		e := &bq.JobListJobs{Kind: "bigquery#job", Id: j.Id, JobReference: j.JobReference, State: state,
-			Status: j.Status, Configuration: j.Configuration, Statistics: j.Statistics, UserEmail: j.UserEmail}
-		if j.Status != nil {
-			e.ErrorResult = j.Status.ErrorResult
-		}
-		all = append(all, e)
+		all = append(all, rec)
 	}
 	s.mu.Unlock()
 	// The service pages long lists; so does the emulator, so that a long run's listing
 	// (every job with its configuration and parameters) is never one giant response.
-	page, next, err := pageSlice(all, r, jobsPerPage)
+	recs, next, err := pageSlice(all, r, jobsPerPage)
 	if err != nil {
 		return nil, err
+	}
+	page := make([]*bq.JobListJobs, len(recs))
+	for i, rec := range recs {
+		j := rec.view()
+		e := &bq.JobListJobs{Kind: "bigquery#job", Id: j.Id, JobReference: j.JobReference, State: jobState(j),
+			Status: j.Status, Configuration: j.Configuration, Statistics: j.Statistics, UserEmail: j.UserEmail}
+		if j.Status != nil {
+			e.ErrorResult = j.Status.ErrorResult
+		}
+		page[i] = e
 	}
 	return &bq.JobList{Kind: "bigquery#jobList", Jobs: page, NextPageToken: next, Etag: "0"}, nil
 }

@@ -1,6 +1,7 @@
 package bqemu_test
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -80,5 +81,60 @@ func TestResultMemoryDropsTheOldestResults(t *testing.T) {
 	}
 	if st, err := first.Status(ctx); err != nil || st.State != bigquery.Done {
 		t.Errorf("the job whose results were dropped: %v, %v; want it still listed as done", st, err)
+	}
+}
+
+// A finished job's configuration keeps its query parameters, an array of structs
+// included, in jobs.get and jobs.list (the emulator stores them compactly).
+func TestJobKeepsItsQueryParameters(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := ctx5(t)
+	type row struct {
+		Name string `bigquery:"name"`
+		N    int64  `bigquery:"n"`
+	}
+	q := e.bq.Query("SELECT COUNT(*) AS c FROM UNNEST(@rows)")
+	q.Parameters = []bigquery.QueryParameter{{Name: "rows", Value: []row{{"a", 1}, {"b", 2}}}}
+	j, err := q.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	again, err := e.bq.JobFromID(ctx, j.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := again.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := cfg.(*bigquery.QueryConfig).Parameters
+	if len(params) != 1 || params[0].Name != "rows" {
+		t.Fatalf("jobs.get parameters: %+v, want @rows", params)
+	}
+	got, ok := params[0].Value.([]any)
+	if !ok || len(got) != 2 || !strings.Contains(fmt.Sprint(got), "name:b") {
+		t.Fatalf("jobs.get @rows = %#v, want two structs", params[0].Value)
+	}
+	it := e.bq.Jobs(ctx)
+	for {
+		lj, err := it.Next()
+		if err != nil {
+			t.Fatalf("jobs.list never listed %s: %v", j.ID(), err)
+		}
+		if lj.ID() != j.ID() {
+			continue
+		}
+		cfg, err := lj.Config()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := cfg.(*bigquery.QueryConfig).Parameters; len(p) != 1 || p[0].Name != "rows" {
+			t.Errorf("jobs.list parameters: %+v, want @rows", p)
+		}
+		break
 	}
 }
