@@ -46,7 +46,9 @@ func DefaultCatalog() *Catalog {
 
 		JobSpec{Phase: PhaseReference, Name: "gamebook_registry", Description: "game books against the schedule, names resolved to player_lookup → nba_reference.gamebook_registry (one MERGE per date)",
 			Hard: []JobRef{raw("nbac_schedule")}, Soft: []JobRef{raw("nbac_gamebook_player_stats"), Ref(PhaseReference, "player_registry")},
-			MaxConcurrency: 1, Timeout: 3 * time.Minute},
+			MaxConcurrency: 1, Timeout: 3 * time.Minute,
+			// Its runs rewrite earlier dates of the season too: one at a time, everywhere.
+			Deploy: Deploy{MaxInstances: 1}},
 
 		JobSpec{Phase: PhaseAnalytics, Name: "team_offense_game_summary", Description: "raw box scores + schedule → nba_analytics.team_offense_game_summary",
 			Hard: []JobRef{raw("nbac_player_boxscores"), raw("nbac_schedule")}, MaxConcurrency: 4, Timeout: 5 * time.Minute},

@@ -13,8 +13,9 @@ import (
 func TestRegistriesRunOneDateAtATime(t *testing.T) {
 	t.Parallel()
 	for _, s := range messages.DefaultCatalog().InPhase(messages.PhaseReference) {
-		if (s.Name == "player_registry" || s.Name == "gamebook_registry") && s.MaxConcurrency != 1 {
-			t.Errorf("%s has MaxConcurrency %d; its MERGEs into one table must not race (want 1)", s.Ref(), s.MaxConcurrency)
+		if (s.Name == "player_registry" || s.Name == "gamebook_registry") && (s.MaxConcurrency != 1 || s.Deploy.MaxInstances != 1) {
+			t.Errorf("%s has MaxConcurrency %d and MaxInstances %d; its MERGEs into one table must not race (want 1 and 1: MaxConcurrency is per instance)",
+				s.Ref(), s.MaxConcurrency, s.Deploy.MaxInstances)
 		}
 	}
 }
