@@ -116,7 +116,9 @@ type binaries struct{ producer, consumers string }
 
 func build(ctx context.Context, dir string) (binaries, error) {
 	b := binaries{producer: filepath.Join(dir, "producer"), consumers: filepath.Join(dir, "consumers")}
-	for pkg, out := range map[string]string{"./producer": b.producer, "./consumers": b.consumers} {
+	// By import path, so that it builds from any directory of the module (make bench runs
+	// at its root, go test in this package's).
+	for pkg, out := range map[string]string{"github.com/nba-props/pipeline/producer": b.producer, "github.com/nba-props/pipeline/consumers": b.consumers} {
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if o, err := cmd.CombinedOutput(); err != nil {

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// make bench over two dates, the instant row only: it exits 0, every table matches the
+// ground truth, and the last line is the summary in its exact format.
+func TestBenchPrintsTheTableAndTheSummary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binaries and runs the pipeline: not with -short")
+	}
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"--range", "2024-10-22..2024-10-23", "--skip", "realistic,enqueue,runtime,scaling"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+	text := out.String()
+	for _, want := range []string{"1 instant: pipeline", "every table equals the ground truth", "1 instant: sequential", "5 memory: consumers"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the table lacks %q:\n%s", want, text)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	summary := regexp.MustCompile(`^bench: instant \d+\.\ds vs sequential \d+\.\ds \(ratio \d+\.\d\d\); realistic \d+\.\ds = \d+% of floor \d+\.\ds; enqueue \d+ msg/s; consumers \d+ MiB; per-date spread \d+\.\d\d$`)
+	if last := lines[len(lines)-1]; !summary.MatchString(last) {
+		t.Errorf("last line %q is not the summary in its format", last)
+	}
+}
