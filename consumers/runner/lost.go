@@ -67,10 +67,8 @@ func (rt *Runtime) reconcileLost(ctx context.Context, idx recordIndex, now time.
 		if ps.Complete || !quiet(ps.RunID, ps.Created) {
 			continue // a moving run's plan is read once the run is quiet
 		}
-		if _, err := rt.ledger.Cancelled(ctx, ps.RunID); err == nil {
-			continue // its messages are dropped on purpose
-		} else if !errors.Is(err, ledger.ErrNotFound) {
-			errs = append(errs, err)
+		if cancelled, err := rt.cancels.cancelled(ctx, rt.ledger, ps.RunID); err != nil || cancelled {
+			errs = append(errs, err) // a cancelled run's messages are dropped on purpose
 			continue
 		}
 		p, gen, err := rt.ledger.ReadPlanGeneration(ctx, ps.RunID)
