@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -245,35 +246,35 @@ func jobState(j *bq.Job) string {
 	return "DONE"
 }
 
-// compactJob is the record of a finished job, its query parameters kept as JSON.
+// compactJob is the record of a finished job, its query parameters kept as JSON (a job
+// whose parameters do not encode keeps them as they are).
 func compactJob(job *bq.Job, result *resultSet, now time.Time) *jobRecord {
 	rec := &jobRecord{job: job, result: result, stored: now}
 	if q := job.Configuration.Query; q != nil && len(q.QueryParameters) > 0 {
-		params, err := json.Marshal(q.QueryParameters)
-		if err != nil {
-			return rec // kept as they are
+		if params, err := json.Marshal(q.QueryParameters); err == nil {
+			rec.job, rec.params = withParams(job, nil), params
 		}
-		j, c, qc := *job, *job.Configuration, *q
-		qc.QueryParameters = nil
-		c.Query = &qc
-		j.Configuration = &c
-		rec.job, rec.params = &j, params
 	}
 	return rec
 }
 
 // view is the job as the API shows it, query parameters included.
-func (r *jobRecord) view() *bq.Job {
+func (r *jobRecord) view() (*bq.Job, error) {
 	if len(r.params) == 0 {
-		return r.job
+		return r.job, nil
 	}
 	var params []*bq.QueryParameter
 	if err := json.Unmarshal(r.params, &params); err != nil {
-		return r.job
+		return nil, fmt.Errorf("job %s: its stored query parameters: %w", r.job.JobReference.JobId, err)
 	}
-	j, c, qc := *r.job, *r.job.Configuration, *r.job.Configuration.Query
-	qc.QueryParameters = params
-	c.Query = &qc
+	return withParams(r.job, params), nil
+}
+
+// withParams is a copy of the query job with its parameters replaced; job is unchanged.
+func withParams(job *bq.Job, params []*bq.QueryParameter) *bq.Job {
+	j, c, q := *job, *job.Configuration, *job.Configuration.Query
+	q.QueryParameters = params
+	c.Query = &q
 	j.Configuration = &c
 	return &j
 }
@@ -305,7 +306,7 @@ func (s *Server) getJob(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return rec.view(), nil
+	return rec.view()
 }
 
 func (s *Server) cancelJob(r *http.Request) (any, error) {
@@ -313,7 +314,11 @@ func (s *Server) cancelJob(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &bq.JobCancelResponse{Kind: "bigquery#jobCancelResponse", Job: rec.view()}, nil
+	j, err := rec.view()
+	if err != nil {
+		return nil, err
+	}
+	return &bq.JobCancelResponse{Kind: "bigquery#jobCancelResponse", Job: j}, nil
 }
 
 func (s *Server) deleteJob(r *http.Request) (any, error) {
@@ -369,7 +374,10 @@ func (s *Server) listJobs(r *http.Request) (any, error) {
 	}
 	page := make([]*bq.JobListJobs, len(recs))
 	for i, rec := range recs {
-		j := rec.view()
+		j, err := rec.view()
+		if err != nil {
+			return nil, err
+		}
 		e := &bq.JobListJobs{Kind: "bigquery#job", Id: j.Id, JobReference: j.JobReference, State: jobState(j),
 			Status: j.Status, Configuration: j.Configuration, Statistics: j.Statistics, UserEmail: j.UserEmail}
 		if j.Status != nil {
