@@ -33,7 +33,7 @@ func enqueueJobs() []messages.JobSpec {
 // seedLedger writes a finished record for every job and every date of the five seasons
 // before seededEnd, directly with the ledger package, as earlier backfills would have left.
 func seedLedger(ctx context.Context, s *stack, jobs []messages.JobSpec, dates []string) error {
-	l := ledger.New(s.Storage, s.bucket, ledger.Options{})
+	l := ledger.New(s.Storage, s.Env().Bucket, ledger.Options{})
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(32)
 	now := time.Now().UTC()

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -94,7 +95,7 @@ func runPipeline(ctx context.Context, s *stack, bins binaries, rates map[string]
 			<-exited
 		}
 	}
-	st := backfill.Stack{Env: vars, Storage: s.Storage, Bucket: s.bucket, BigQuery: s.BigQuery,
+	st := backfill.Stack{Env: vars, Storage: s.Storage, Bucket: s.Env().Bucket, BigQuery: s.BigQuery,
 		Sim: s.Sim, Catalog: messages.DefaultCatalog(), Producer: []string{bins.producer}}
 	reset := resetPeakRSS()
 	t0 := time.Now()
@@ -106,14 +107,19 @@ func runPipeline(ctx context.Context, s *stack, bins binaries, rates map[string]
 	var perr error
 	finished := func() {
 		peak, perr = vmHWM(cmd.Process.Pid)
-		if reset {
-			stackPeak, _ = vmHWM(os.Getpid())
+		if reset && perr == nil {
+			stackPeak, perr = vmHWM(os.Getpid())
 		}
 		if profileDir != "" {
 			// What the stack holds when the chain has finished: Go's heap, DuckDB's memory.
-			_ = writeProfile(filepath.Join(profileDir, fmt.Sprintf("heap-%d-dates.pprof", len(dates))), "heap")
-			if rep, err := s.BigQueryEmulator.MemoryReport(ctx); err == nil {
-				_ = os.WriteFile(filepath.Join(profileDir, fmt.Sprintf("duckdb-memory-%d-dates.txt", len(dates))), []byte(rep), 0o644)
+			// A profile that cannot be written is said in the log; the run goes on.
+			err := writeProfile(filepath.Join(profileDir, fmt.Sprintf("heap-%d-dates.pprof", len(dates))), "heap")
+			rep, merr := s.BigQueryEmulator.MemoryReport(ctx)
+			if merr == nil {
+				merr = os.WriteFile(filepath.Join(profileDir, fmt.Sprintf("duckdb-memory-%d-dates.txt", len(dates))), []byte(rep), 0o644)
+			}
+			if err = errors.Join(err, merr); err != nil {
+				fmt.Fprintf(logs, "bench: --profile: %v\n", err)
 			}
 		}
 	}
@@ -169,7 +175,7 @@ func runSequential(ctx context.Context, s *stack, rates map[string]string, dates
 		return sequentialResult{}, err
 	}
 	deps := service.Deps{PubSub: s.PubSub, Storage: s.Storage, BigQuery: s.BigQuery, HTTP: &http.Client{},
-		Bucket: s.bucket, Logger: slog.New(slog.NewJSONHandler(logs, nil))}
+		Bucket: s.Env().Bucket, Logger: slog.New(slog.NewJSONHandler(logs, nil))}
 	jobs := map[messages.JobRef]runner.Job{}
 	for _, p := range service.Phases() {
 		built, err := p.Jobs(cfg, deps)
@@ -236,7 +242,7 @@ func requestsBySource(sim *sourcesim.Sim) map[string]int {
 
 // lastWrite is when the last ledger record of the range was written, over every job.
 func lastWrite(ctx context.Context, s *stack, dates []string) (time.Time, error) {
-	l := ledger.New(s.Storage, s.bucket, ledger.Options{})
+	l := ledger.New(s.Storage, s.Env().Bucket, ledger.Options{})
 	var last time.Time
 	for _, spec := range messages.DefaultCatalog().Jobs() {
 		sums, err := l.List(ctx, spec.Ref(), dates[0], dates[len(dates)-1])

@@ -14,14 +14,13 @@ import (
 // simNow puts the simulator after the 2024-25 season, so every game of it is final.
 var simNow = time.Date(2025, 6, 30, 16, 0, 0, 0, time.UTC)
 
-// stack is the local stack of `make run` without its in-process consumers (localstack with
-// NoConsumers), on free ports, with data in a fresh scratch directory. The consumers run
+// stack is the local stack of `make run` without its in-process consumers (local.Start
+// with NoConsumers), on free ports, with data in a fresh scratch directory. The consumers run
 // beside it as a separate process (the consumers binary), so that their memory is
 // measured on its own.
 type stack struct {
 	*local.Stack
-	dir    string
-	bucket string
+	dir string
 }
 
 // pubsubEmulator is --pubsub: the Pub/Sub emulator of every row's stack.
@@ -41,7 +40,7 @@ func startStack(ctx context.Context, seed int64, latency time.Duration, logs io.
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	return &stack{Stack: ls, dir: dir, bucket: cloud.LocalProject}, nil
+	return &stack{Stack: ls, dir: dir}, nil
 }
 
 // vars is the environment that points a process (producer, consumers) at the stack.
