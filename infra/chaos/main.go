@@ -30,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nba-props/pipeline/infra/local"
 	"github.com/nba-props/pipeline/messages"
 )
 
@@ -97,7 +98,7 @@ func (f flags) options() (Options, error) {
 	}
 	if o.Timeout == 0 {
 		o.Timeout = 8 * time.Minute
-		if o.PubSub == "gcloud" {
+		if o.PubSub == local.PubSubGcloud {
 			// The official emulator backs nacks off (up to 26 s apart) and never returns what
 			// a killed consumer held: those pairs wait for the reconciler, once their run is
 			// quiet. A month settled after 235 to 453 s here.

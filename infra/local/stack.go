@@ -1,3 +1,6 @@
+// Package local is the local stack: the emulators (Pub/Sub, GCS, BigQuery), the source
+// simulator, the topology applied to them and, unless left out, the consumers in-process.
+// make up and make run (infra/localstack) and make bench start it with Start.
 package local
 
 import (
