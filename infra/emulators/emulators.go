@@ -93,7 +93,7 @@ func StartGCS(opts GCSOptions) (*GCS, error) {
 	}
 	g := &GCS{
 		Server: srv,
-		http:   &http.Server{Handler: &prefixLister{root: opts.Root, next: srv.HTTPHandler()}, ReadHeaderTimeout: 10 * time.Second},
+		http:   &http.Server{Handler: newPrefixLister(opts.Root, srv.HTTPHandler()), ReadHeaderTimeout: 10 * time.Second},
 		host:   host,
 		done:   make(chan error, 1),
 	}

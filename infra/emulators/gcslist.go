@@ -3,6 +3,7 @@ package emulators
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io/fs"
 	"maps"
 	"net/http"
@@ -13,6 +14,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+
+	"github.com/pkg/xattr"
 )
 
 // prefixLister answers object listings (GET /storage/v1/b/<bucket>/o) by walking only the
@@ -30,9 +34,46 @@ import (
 // follow fake-gcs-server's rules (the page token is the first name of the next page). A
 // listing with parameters it does not know (versions, match globs, folders) goes to
 // fake-gcs-server unchanged.
+//
+// Describing an object through fake-gcs-server costs a trip through its router and lock;
+// a ledger listed every few seconds would pay it for every record every time. So each
+// description is kept with the object's stored metadata and size it was made from, and
+// reused while both are the same: the stored metadata carries the generation (a new one at
+// every write) and the metageneration (a new one at every metadata change), so equal
+// metadata means the same object state.
 type prefixLister struct {
 	root string // the filesystem backend's root: <root>/<bucket, path-escaped>/<object name>
 	next http.Handler
+
+	// xattr says where fake-gcs-server keeps an object's metadata: in an extended
+	// attribute of its file when the root supports them, else in a "<name>.metadata" file.
+	xattr bool
+
+	mu    sync.Mutex
+	known map[string]description // by host, bucket and object name
+}
+
+// description is an object's listing item and what it was made from.
+type description struct {
+	meta []byte
+	size int64
+	item json.RawMessage
+}
+
+// maxDescriptions bounds the descriptions kept: past it they are all dropped and made
+// again (objects deleted meanwhile leave theirs behind until then).
+const maxDescriptions = 200_000
+
+// xattrKey is the extended attribute fake-gcs-server's filesystem backend keeps an
+// object's metadata in.
+const xattrKey = "user.metadata"
+
+func newPrefixLister(root string, next http.Handler) *prefixLister {
+	// fake-gcs-server's own test: the root's attribute can be read, or is merely absent.
+	_, err := xattr.Get(root, xattrKey)
+	var xerr *xattr.Error
+	useXattr := xattr.XATTR_SUPPORTED && (err == nil || errors.As(err, &xerr) && errors.Is(xerr.Err, xattr.ENOATTR))
+	return &prefixLister{root: root, next: next, xattr: useXattr, known: map[string]description{}}
 }
 
 const listPathPrefix, listPathSuffix = "/storage/v1/b/", "/o"
@@ -136,7 +177,7 @@ func (p *prefixLister) list(w http.ResponseWriter, r *http.Request) bool {
 	}
 	items := make([]json.RawMessage, 0, len(chosen))
 	for _, name := range chosen {
-		if item, ok := p.describe(r, escBucket, name); ok {
+		if item, ok := p.describe(r, bucket, escBucket, name); ok {
 			items = append(items, item)
 		}
 	}
@@ -155,9 +196,61 @@ func (p *prefixLister) list(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // describe is fake-gcs-server's own JSON for the object (its GET of the object's
-// metadata); ok is false when the object is gone (deleted since the walk) or is not an
+// metadata), or the one kept from last time while the object's stored metadata and size
+// are unchanged; ok is false when the object is gone (deleted since the walk) or is not an
 // object (a file of the backend's own, such as a metadata sidecar).
-func (p *prefixLister) describe(r *http.Request, escBucket, name string) (json.RawMessage, bool) {
+func (p *prefixLister) describe(r *http.Request, bucket, escBucket, name string) (json.RawMessage, bool) {
+	key := r.Host + "\x00" + bucket + "\x00" + name
+	before, ok := p.stored(bucket, name)
+	if !ok {
+		return p.ask(r, escBucket, name)
+	}
+	p.mu.Lock()
+	d, hit := p.known[key]
+	p.mu.Unlock()
+	if hit && d.size == before.size && bytes.Equal(d.meta, before.meta) {
+		return d.item, true
+	}
+	item, ok := p.ask(r, escBucket, name)
+	if !ok {
+		return nil, false
+	}
+	// fake-gcs-server writes an object's file and its metadata under its lock, which its
+	// GET takes too: if the stored state is the same after the GET as before it, the GET
+	// described that state.
+	if after, ok := p.stored(bucket, name); ok && after.size == before.size && bytes.Equal(after.meta, before.meta) {
+		before.item = item
+		p.mu.Lock()
+		if len(p.known) >= maxDescriptions {
+			clear(p.known)
+		}
+		p.known[key] = before
+		p.mu.Unlock()
+	}
+	return item, true
+}
+
+// stored reads what fake-gcs-server keeps of an object: its metadata and its file's size.
+func (p *prefixLister) stored(bucket, name string) (description, bool) {
+	path := filepath.Join(p.root, url.PathEscape(bucket), filepath.FromSlash(name))
+	st, err := os.Stat(path)
+	if err != nil || !st.Mode().IsRegular() {
+		return description{}, false
+	}
+	var meta []byte
+	if p.xattr {
+		meta, err = xattr.Get(path, xattrKey)
+	} else {
+		meta, err = os.ReadFile(path + ".metadata")
+	}
+	if err != nil {
+		return description{}, false
+	}
+	return description{meta: meta, size: st.Size()}, true
+}
+
+// ask is fake-gcs-server's answer to a GET of the object's metadata.
+func (p *prefixLister) ask(r *http.Request, escBucket, name string) (json.RawMessage, bool) {
 	// projection=full: a listing's items carry the ACL, an object GET's only on request.
 	u := &url.URL{Path: listPathPrefix + escBucket + "/o/" + name,
 		RawPath: listPathPrefix + escBucket + "/o/" + url.PathEscape(name), RawQuery: "projection=full"}

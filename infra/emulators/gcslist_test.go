@@ -72,12 +72,39 @@ func TestListingMatchesFakeGCSServer(t *testing.T) {
 			}
 		}
 	}
-	// Each item carries the object's attributes, as a GET of the object has them.
-	it := b.Objects(ctx, &storage.Query{Prefix: "scraped/bdl/2024-10-22/"})
+	// Each item carries the object's attributes, as a GET of the object has them, also
+	// after the object is written again with a body of the same size, or only its
+	// metadata changes (the listing keeps descriptions between listings).
+	const prefix = "scraped/bdl/2024-10-22/"
+	sameAsObjects(ctx, t, b, prefix)
+	w := b.Object(prefix + "page-1.json").NewWriter(ctx)
+	w.Metadata = map[string]string{"state": "failed"}
+	if _, err := w.Write([]byte(`{"n":"` + prefix + "page-9.json" + `"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sameAsObjects(ctx, t, b, prefix)
+	if _, err := b.Object(prefix+"page-2.json").Update(ctx, storage.ObjectAttrsToUpdate{Metadata: map[string]string{"state": "dead"}}); err != nil {
+		t.Fatal(err)
+	}
+	got := sameAsObjects(ctx, t, b, prefix)
+	if got[prefix+"page-1.json"].Metadata["state"] != "failed" || got[prefix+"page-2.json"].Metadata["state"] != "dead" {
+		t.Errorf("listing after the changes: states %q and %q, want failed and dead",
+			got[prefix+"page-1.json"].Metadata["state"], got[prefix+"page-2.json"].Metadata["state"])
+	}
+}
+
+// sameAsObjects lists prefix and checks each item against a GET of the object.
+func sameAsObjects(ctx context.Context, t *testing.T, b *storage.BucketHandle, prefix string) map[string]*storage.ObjectAttrs {
+	t.Helper()
+	out := map[string]*storage.ObjectAttrs{}
+	it := b.Objects(ctx, &storage.Query{Prefix: prefix})
 	for {
 		a, err := it.Next()
 		if errors.Is(err, iterator.Done) {
-			break
+			return out
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -89,6 +116,7 @@ func TestListingMatchesFakeGCSServer(t *testing.T) {
 		if diff := cmp.Diff(direct, a); diff != "" {
 			t.Errorf("%s: listed attributes differ from the object's (-object +listed):\n%s", a.Name, diff)
 		}
+		out[a.Name] = a
 	}
 }
 
