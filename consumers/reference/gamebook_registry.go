@@ -19,13 +19,16 @@ import (
 	"github.com/nba-props/pipeline/messages"
 )
 
-// gamebookRegistrySQL is the MERGE of a run's rows; gamebookRegistryRowsSQL reads the rows
-// it starts from.
+// gamebookRegistrySQL is the MERGE of a run's rows; gamebookRegistryRowsSQL reads the
+// date's rows it starts from, gamebookRegistryAgainSQL the other dates' names it resolves
+// again.
 var (
 	//go:embed gamebook_registry.sql
 	gamebookRegistrySQL string
 	//go:embed gamebook_registry_rows.sql
 	gamebookRegistryRowsSQL string
+	//go:embed gamebook_registry_again.sql
+	gamebookRegistryAgainSQL string
 )
 
 // gamebookRegistry keeps nba_reference.gamebook_registry: for each date, a row per game of
@@ -42,7 +45,8 @@ var (
 // in: the run after the season's last registry change sees every player. The player_lookup
 // is the registry's key: join nba_reference.player_registry on it for the universal id.
 //
-// A run reads with two queries and writes with one MERGE; the catalogue runs one date at a
+// A run reads with three queries (the date's rows, the season's names to resolve again with
+// what their books list, the season's players) and writes with one MERGE; the catalogue runs one date at a
 // time (MaxConcurrency 1), so MERGEs into the table never race.
 type gamebookRegistry struct{ bq *bigquery.Client }
 
@@ -86,17 +90,13 @@ func (j *gamebookRegistry) Run(ctx context.Context, req messages.Request) (runne
 	to := civil.Date{Year: season + 1, Month: time.September, Day: 30}
 	day := civil.DateOf(d)
 
-	all, err := read[registryRow](ctx, j.bq, gamebookRegistryRowsSQL, map[string]any{"game_date": day, "from": from, "to": to})
+	rows, err := read[registryRow](ctx, j.bq, gamebookRegistryRowsSQL, map[string]any{"game_date": day})
 	if err != nil {
-		return runner.Result{}, fmt.Errorf("gamebook_registry %s: the date's games and names, and the names to resolve again: %w", req.Date, err)
+		return runner.Result{}, fmt.Errorf("gamebook_registry %s: the date's games and names: %w", req.Date, err)
 	}
-	var rows, known []registryRow
-	for _, r := range all {
-		if r.GameDate == day {
-			rows = append(rows, r)
-		} else {
-			known = append(known, r)
-		}
+	others, err := read[againRow](ctx, j.bq, gamebookRegistryAgainSQL, map[string]any{"game_date": day, "from": from, "to": to})
+	if err != nil {
+		return runner.Result{}, fmt.Errorf("gamebook_registry %s: the season's names to resolve again: %w", req.Date, err)
 	}
 	type fielded struct {
 		Team string `bigquery:"team_abbr"`
@@ -119,9 +119,15 @@ ORDER BY 1, 2`, map[string]any{"from": from, "to": to})
 	for _, p := range players {
 		roster[p.Team] = append(roster[p.Team], p.Name)
 	}
-	resolveRows(rows, roster)
+	resolveRows(rows, roster, listedIn(rows))
+	known := make([]registryRow, len(others))
+	listed := map[string]map[string]bool{}
+	for i, o := range others {
+		known[i] = o.registryRow
+		listed[o.GameID+"/"+o.TeamAbbr.StringVal] = setOf(o.Listed)
+	}
 	again := slices.Clone(known)
-	resolveRows(again, roster)
+	resolveRows(again, roster, listed)
 	changed := 0
 	for i, r := range again {
 		if r != known[i] {
@@ -157,11 +163,17 @@ ORDER BY 1, 2`, map[string]any{"from": from, "to": to})
 	return runner.Result{Rows: map[string]int64{req.Date: int64(len(own))}, Empty: len(own) == 0, Metrics: m}, nil
 }
 
-// resolveRows resolves the names the raw job left unresolved, or that the registry resolved
-// before, among the players each team fielded in the season (roster), leaving out the
-// players the book lists elsewhere for the team.
-func resolveRows(rows []registryRow, roster map[string][]string) {
-	listed := map[string]map[string]bool{} // game/team -> lookups the book names itself
+// againRow is a row of another date to resolve again, with the player_lookups its book
+// names itself for the same team.
+type againRow struct {
+	registryRow
+	Listed []string `bigquery:"listed"`
+}
+
+// listedIn is, by game/team, the player_lookups the books of rows name themselves: printed
+// in full, or found in the day's box score.
+func listedIn(rows []registryRow) map[string]map[string]bool {
+	listed := map[string]map[string]bool{}
 	for _, r := range rows {
 		res := r.Resolution.StringVal
 		if r.Entry != gameEntry && r.PlayerLookup.Valid && (res == resolvedPrinted || res == resolvedBoxScore) {
@@ -172,6 +184,21 @@ func resolveRows(rows []registryRow, roster map[string][]string) {
 			listed[k][r.PlayerLookup.StringVal] = true
 		}
 	}
+	return listed
+}
+
+func setOf(xs []string) map[string]bool {
+	m := make(map[string]bool, len(xs))
+	for _, x := range xs {
+		m[x] = true
+	}
+	return m
+}
+
+// resolveRows resolves the names the raw job left unresolved, or that the registry resolved
+// before, among the players each team fielded in the season (roster), leaving out the
+// players the book lists elsewhere for the team (listed, by game/team).
+func resolveRows(rows []registryRow, roster map[string][]string, listed map[string]map[string]bool) {
 	for i := range rows {
 		r := &rows[i]
 		if r.Entry == gameEntry {

@@ -1,8 +1,6 @@
--- gamebook_registry, the rows a run starts from: the rows of @game_date as the schedule and
--- the raw game book rows give them (a row per game, parsed when the raw table has its book,
--- and a row per name, resolved as the raw job resolved it), then the rows of the other dates
--- of the season (@from to @to) that hold a name the registry resolved or could not resolve,
--- with every other name of the same games (a player appears once in a book).
+-- gamebook_registry, the rows of @game_date a run starts from, as the schedule and the raw
+-- game book rows give them: a row per game, parsed when the raw table has its book, and a
+-- row per name, resolved as the raw job resolved it.
 WITH names AS (
   SELECT game_id, team_abbr, opponent_abbr, is_home, printed_name, status, player_lookup, name_resolution, source_file_path
   FROM `nba_raw.nbac_gamebook_player_stats`
@@ -42,13 +40,4 @@ SELECT
   n.team_abbr, n.printed_name, n.status, n.player_lookup, n.name_resolution
 FROM names AS n
 JOIN games AS g ON g.game_id = n.game_id
-UNION ALL
-SELECT
-  game_date, game_id, entry, gamebook, home_team_abbr, away_team_abbr, source_file_path,
-  team_abbr, printed_name, status, player_lookup, resolution
-FROM `nba_reference.gamebook_registry`
-WHERE game_date BETWEEN @from AND @to AND game_date != @game_date AND entry != 'game'
-  AND game_id IN (
-    SELECT game_id FROM `nba_reference.gamebook_registry`
-    WHERE game_date BETWEEN @from AND @to AND game_date != @game_date AND resolution IN ('registry', 'unresolved'))
 ORDER BY game_date, game_id, entry
