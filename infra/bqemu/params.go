@@ -190,6 +190,13 @@ func paramDuckType(t *paramType) (string, error) {
 // paramLiteral renders a parameter value as a typed DuckDB SQL literal. Parameters are
 // inlined rather than bound so that NULLs, arrays and structs keep their declared types.
 func paramLiteral(name string, t *paramType, v *paramValue) (string, error) {
+	return literal(name, t, v, false)
+}
+
+// literal is paramLiteral; inList says the literal is an element of a list whose own CAST
+// types its elements, so a struct element is left without a CAST of its own: DuckDB binds
+// every CAST, and for a few hundred struct rows the binding cost more than the statement.
+func literal(name string, t *paramType, v *paramValue, inList bool) (string, error) {
 	dt, err := paramDuckType(t)
 	if err != nil {
 		return "", err
@@ -204,7 +211,7 @@ func paramLiteral(name string, t *paramType, v *paramValue) (string, error) {
 		}
 		elems := make([]string, len(v.ArrayValues))
 		for i, ev := range v.ArrayValues {
-			if elems[i], err = paramLiteral(name, t.ArrayType, ev); err != nil {
+			if elems[i], err = literal(name, t.ArrayType, ev, true); err != nil {
 				return "", err
 			}
 		}
@@ -220,11 +227,14 @@ func paramLiteral(name string, t *paramType, v *paramValue) (string, error) {
 			if fname == "" {
 				fname = fmt.Sprintf("_field_%d", i+1)
 			}
-			lit, err := paramLiteral(name+"."+fname, st.Type, v.StructValues[st.Name])
+			lit, err := literal(name+"."+fname, st.Type, v.StructValues[st.Name], inList)
 			if err != nil {
 				return "", err
 			}
 			parts[i] = quoteIdent(fname) + " := " + lit
+		}
+		if inList {
+			return "struct_pack(" + strings.Join(parts, ", ") + ")", nil
 		}
 		return "CAST(struct_pack(" + strings.Join(parts, ", ") + ") AS " + dt + ")", nil
 	}
@@ -262,6 +272,9 @@ func paramLiteral(name string, t *paramType, v *paramValue) (string, error) {
 		}
 		return "", bad(s)
 	case "STRING", "GEOGRAPHY":
+		if inList {
+			return quoteString(s), nil
+		}
 		return "CAST(" + quoteString(s) + " AS VARCHAR)", nil
 	case "BYTES":
 		b, err := base64.StdEncoding.DecodeString(s)

@@ -96,6 +96,11 @@ func TestQueryParameterValuesInEveryJSONForm(t *testing.T) {
 				`{"name":"tags","type":{"type":"ARRAY","arrayType":{"type":"STRING"}}},{"name":"inner","type":{"type":"STRUCT","structTypes":[{"name":"ok","type":`+boolT+`}]}}]}}`,
 				`{"arrayValues":[{"structValues":{"n":{"value":1},"tags":{"arrayValues":[{"value":"a"},{"value":"b"}]},"inner":{"structValues":{"ok":{"value":false}}}}},`+
 					`{"structValues":{"n":{"value":"2"},"tags":{"arrayValues":[]},"inner":{"structValues":{"ok":{"value":true}}}}}]}`)}},
+		{"ARRAY of STRUCTs with strings, NULLs, a date and a NULL element",
+			"SELECT ARRAY_LENGTH(@x) = 3 AND @x[OFFSET(0)].s = 'it''s' AND @x[OFFSET(1)].s IS NULL AND @x[OFFSET(1)].d = DATE '2024-10-22' " +
+				"AND @x[OFFSET(0)].d IS NULL AND @x[OFFSET(2)] IS NULL AND (SELECT COUNT(*) FROM UNNEST(@x) AS r WHERE r.s = 'b') = 0",
+			[]string{param("x", `{"type":"ARRAY","arrayType":{"type":"STRUCT","structTypes":[{"name":"s","type":{"type":"STRING"}},{"name":"d","type":{"type":"DATE"}}]}}`,
+				`{"arrayValues":[{"structValues":{"s":{"value":"it's"}}},{"structValues":{"d":{"value":"2024-10-22"}}},{}]}`)}},
 		{"positional parameters", "SELECT ? + ? = 3 AND ?",
 			[]string{`{"parameterType":` + int64T + `,"parameterValue":{"value":1}}`, `{"parameterType":` + int64T + `,"parameterValue":{"value":"2"}}`,
 				`{"parameterType":` + boolT + `,"parameterValue":{"value":true}}`}},
