@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -158,13 +159,13 @@ func BenchmarkSeasonLoadAndQuery(b *testing.B) {
 // BenchmarkDMLBesideLoads measures how long a MERGE into one table waits behind load jobs
 // into another, as the pipeline's serial registry MERGEs wait behind a backfill's loads.
 // On an emulator with its store in files (as the local stack runs it), it times a run of
-// MERGEs alone, then the same MERGEs while two clients load 2,000-row partitions without
-// pause, and reports the MERGE latencies of both runs, their difference (the wait) and the
-// loads' rate.
+// MERGEs alone, two clients loading 2,000-row partitions side by side, then the MERGEs
+// again while the two clients load without pause. It reports the MERGE latencies of both
+// runs, their difference (the wait), and the loads' rate alone and beside the MERGEs.
 //
 //	go test -run '^$' -bench DMLBesideLoads -benchtime 1x ./infra/bqemu/
 func BenchmarkDMLBesideLoads(b *testing.B) {
-	const loaders, rowsPerLoad, merges, rosterRows = 2, 2000, 60, 500
+	const loaders, rowsPerLoad, loadsEach, merges, rosterRows = 2, 2000, 30, 60, 500
 	for b.Loop() {
 		gcs, err := fakestorage.NewServerWithOptions(fakestorage.Options{NoListener: true})
 		if err != nil {
@@ -245,49 +246,77 @@ func BenchmarkDMLBesideLoads(b *testing.B) {
 				Name: fmt.Sprintf("box/%d.json", l)}, Content: []byte(sb.String())})
 		}
 
-		alone := mergeRun(0)
-		stop := make(chan struct{})
-		var loads atomic.Int64
-		var wg sync.WaitGroup
-		loadErr := make(chan error, loaders)
-		for l := range loaders {
-			wg.Go(func() {
-				ref := bigquery.NewGCSReference(fmt.Sprintf("gs://bucket/box/%d.json", l))
-				ref.SourceFormat = bigquery.JSON
-				dst := ds.Table("games$" + strings.ReplaceAll(day0.AddDays(l).String(), "-", ""))
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					ld := dst.LoaderFrom(ref)
-					ld.WriteDisposition = bigquery.WriteTruncate
-					ld.CreateDisposition = bigquery.CreateNever
-					job, err := ld.Run(ctx)
-					if err == nil {
-						var st *bigquery.JobStatus
-						if st, err = job.Wait(ctx); err == nil {
-							err = st.Err()
-						}
-					}
-					if err != nil {
-						loadErr <- err
-						return
-					}
-					loads.Add(1)
-				}
-			})
+		loadOnce := func(l int) error {
+			ref := bigquery.NewGCSReference(fmt.Sprintf("gs://bucket/box/%d.json", l))
+			ref.SourceFormat = bigquery.JSON
+			ld := ds.Table("games$" + strings.ReplaceAll(day0.AddDays(l).String(), "-", "")).LoaderFrom(ref)
+			ld.WriteDisposition = bigquery.WriteTruncate
+			ld.CreateDisposition = bigquery.CreateNever
+			job, err := ld.Run(ctx)
+			if err != nil {
+				return err
+			}
+			st, err := job.Wait(ctx)
+			if err != nil {
+				return err
+			}
+			return st.Err()
 		}
+		// runLoaders runs the loaders side by side until each has made n loads or stop is
+		// closed, and returns the number of loads.
+		runLoaders := func(n int, stop <-chan struct{}) (int64, error) {
+			var loads atomic.Int64
+			var wg sync.WaitGroup
+			errs := make(chan error, loaders)
+			for l := range loaders {
+				wg.Go(func() {
+					for range n {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						if err := loadOnce(l); err != nil {
+							errs <- fmt.Errorf("load: %w", err)
+							return
+						}
+						loads.Add(1)
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			return loads.Load(), <-errs
+		}
+
+		alone := mergeRun(0)
 		start := time.Now()
+		loadsAlone, err := runLoaders(loadsEach, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		loadRateAlone := float64(loadsAlone) / time.Since(start).Seconds()
+		stop := make(chan struct{})
+		stopLoaders := sync.OnceFunc(func() { close(stop) })
+		defer stopLoaders() // a failed MERGE must not leave the loaders running
+		type result struct {
+			loads int64
+			err   error
+		}
+		done := make(chan result)
+		go func() {
+			n, err := runLoaders(math.MaxInt, stop)
+			done <- result{n, err}
+		}()
+		start = time.Now()
 		beside := mergeRun(merges)
 		elapsed := time.Since(start)
-		close(stop)
-		wg.Wait()
-		close(loadErr)
-		for err := range loadErr {
-			b.Fatalf("load: %v", err)
+		stopLoaders()
+		r := <-done
+		if r.err != nil {
+			b.Fatal(r.err)
 		}
+		loadsBeside := r.loads
 		ts.Close()
 		if err := srv.Close(); err != nil {
 			b.Fatal(err)
@@ -296,14 +325,16 @@ func BenchmarkDMLBesideLoads(b *testing.B) {
 
 		med := func(ms []float64) float64 { return ms[len(ms)/2] }
 		p95 := func(ms []float64) float64 { return ms[len(ms)*95/100] }
-		loadRate := float64(loads.Load()) / elapsed.Seconds()
+		loadRate := float64(loadsBeside) / elapsed.Seconds()
 		b.ReportMetric(med(alone), "merge-median-ms-alone")
 		b.ReportMetric(med(beside), "merge-median-ms-beside-loads")
 		b.ReportMetric(p95(beside), "merge-p95-ms-beside-loads")
 		b.ReportMetric(med(beside)-med(alone), "merge-wait-median-ms")
-		b.ReportMetric(loadRate, "loads/s")
-		b.Logf("MERGE alone: median %.1f ms, p95 %.1f ms; beside %d loaders of %d rows: median %.1f ms, p95 %.1f ms (median wait %.1f ms); %d loads in %.1f s (%.1f loads/s, %.0f rows/s)",
-			med(alone), p95(alone), loaders, rowsPerLoad, med(beside), p95(beside), med(beside)-med(alone),
-			loads.Load(), elapsed.Seconds(), loadRate, loadRate*rowsPerLoad)
+		b.ReportMetric(loadRateAlone, "loads/s-alone")
+		b.ReportMetric(loadRate, "loads/s-beside-merges")
+		b.Logf("%d loaders of %d rows alone: %.1f loads/s (%.0f rows/s)", loaders, rowsPerLoad, loadRateAlone, loadRateAlone*rowsPerLoad)
+		b.Logf("MERGE alone: median %.1f ms, p95 %.1f ms; beside the loaders: median %.1f ms, p95 %.1f ms (median wait %.1f ms), while %d loads ran in %.1f s (%.1f loads/s)",
+			med(alone), p95(alone), med(beside), p95(beside), med(beside)-med(alone),
+			loadsBeside, elapsed.Seconds(), loadRate)
 	}
 }
