@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -149,5 +153,188 @@ func BenchmarkSeasonLoadAndQuery(b *testing.B) {
 			rows, oneRate, med1, p951)
 		b.Logf("five seasons: %d rows (seasons 2-5 loaded at %.0f rows/s); per-date query median %.2f ms, p95 %.2f ms; ratio %.2f",
 			rows+rows5, fiveRate, med5, p955, med5/med1)
+	}
+}
+
+// BenchmarkDMLBesideLoads measures how long a MERGE into one table waits behind load jobs
+// into another, as the pipeline's serial registry MERGEs wait behind a backfill's loads.
+// On an emulator with its store in files (as the local stack runs it), it times a run of
+// MERGEs alone, two clients loading 2,000-row partitions side by side, then the MERGEs
+// again while the two clients load without pause. It reports the MERGE latencies of both
+// runs, their difference (the wait), and the loads' rate alone and beside the MERGEs.
+//
+//	go test -run '^$' -bench DMLBesideLoads -benchtime 1x ./infra/bqemu/
+func BenchmarkDMLBesideLoads(b *testing.B) {
+	const loaders, rowsPerLoad, loadsEach, merges, rosterRows = 2, 2000, 30, 60, 500
+	for b.Loop() {
+		gcs, err := fakestorage.NewServerWithOptions(fakestorage.Options{NoListener: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		gcs.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "bucket"})
+		srv, err := bqemu.New(bqemu.Options{DuckDBPath: b.TempDir(), GCS: bqemu.StorageSource(gcs.Client())})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ts := httptest.NewServer(srv.Handler())
+		c := newClient(b, strings.TrimPrefix(ts.URL, "http://"))
+		ctx := context.Background()
+		ds := c.Dataset("ds")
+		if err := ds.Create(ctx, nil); err != nil {
+			b.Fatal(err)
+		}
+		games := bigquery.Schema{
+			{Name: "game_date", Type: bigquery.DateFieldType, Required: true},
+			{Name: "game_id", Type: bigquery.StringFieldType},
+			{Name: "player", Type: bigquery.StringFieldType},
+			{Name: "team", Type: bigquery.StringFieldType},
+			{Name: "pts", Type: bigquery.IntegerFieldType},
+			{Name: "reb", Type: bigquery.IntegerFieldType},
+			{Name: "ast", Type: bigquery.IntegerFieldType},
+			{Name: "minutes", Type: bigquery.FloatFieldType},
+			{Name: "loaded_at", Type: bigquery.TimestampFieldType},
+		}
+		if err := ds.Table("games").Create(ctx, &bigquery.TableMetadata{Schema: games,
+			TimePartitioning: &bigquery.TimePartitioning{Field: "game_date"}}); err != nil {
+			b.Fatal(err)
+		}
+		registry := bigquery.Schema{
+			{Name: "player", Type: bigquery.StringFieldType},
+			{Name: "team", Type: bigquery.StringFieldType},
+			{Name: "last_seen", Type: bigquery.DateFieldType},
+		}
+		for _, name := range []string{"registry", "roster"} {
+			if err := ds.Table(name).Create(ctx, &bigquery.TableMetadata{Schema: registry}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		run := func(q *bigquery.Query) {
+			job, err := q.Run(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			st, err := job.Wait(ctx)
+			if err != nil || st.Err() != nil {
+				b.Fatalf("%s: %v %v", q.Q, err, st.Err())
+			}
+		}
+		run(c.Query(fmt.Sprintf("INSERT INTO `test-proj.ds.roster` (player, team) "+
+			"SELECT CONCAT('p', CAST(n AS STRING)), CONCAT('T', CAST(MOD(n, 30) AS STRING)) FROM UNNEST(GENERATE_ARRAY(1, %d)) AS n", rosterRows)))
+		day0 := civil.Date{Year: 2024, Month: 10, Day: 22}
+		mergeRun := func(first int) []float64 {
+			ms := make([]float64, 0, merges)
+			for i := range merges {
+				q := c.Query("MERGE `test-proj.ds.registry` T USING (SELECT player, team FROM `test-proj.ds.roster`) S " +
+					"ON T.player = S.player " +
+					"WHEN MATCHED THEN UPDATE SET team = S.team, last_seen = @d " +
+					"WHEN NOT MATCHED THEN INSERT (player, team, last_seen) VALUES (S.player, S.team, @d)")
+				q.Parameters = []bigquery.QueryParameter{{Name: "d", Value: day0.AddDays(first + i)}}
+				start := time.Now()
+				run(q)
+				ms = append(ms, float64(time.Since(start).Microseconds())/1000)
+			}
+			slices.Sort(ms)
+			return ms
+		}
+		for l := range loaders {
+			var sb strings.Builder
+			for r := range rowsPerLoad {
+				fmt.Fprintf(&sb, `{"game_date":"%s","game_id":"g%02d","player":"p%04d","team":"T%02d","pts":%d,"reb":%d,"ast":%d,"minutes":%.1f,"loaded_at":"%sT12:00:00Z"}`+"\n",
+					day0.AddDays(l), r/26, r, r%30, r%40, r%15, r%11, float64(r%48), day0.AddDays(l))
+			}
+			gcs.CreateObject(fakestorage.Object{ObjectAttrs: fakestorage.ObjectAttrs{BucketName: "bucket",
+				Name: fmt.Sprintf("box/%d.json", l)}, Content: []byte(sb.String())})
+		}
+
+		loadOnce := func(l int) error {
+			ref := bigquery.NewGCSReference(fmt.Sprintf("gs://bucket/box/%d.json", l))
+			ref.SourceFormat = bigquery.JSON
+			ld := ds.Table("games$" + strings.ReplaceAll(day0.AddDays(l).String(), "-", "")).LoaderFrom(ref)
+			ld.WriteDisposition = bigquery.WriteTruncate
+			ld.CreateDisposition = bigquery.CreateNever
+			job, err := ld.Run(ctx)
+			if err != nil {
+				return err
+			}
+			st, err := job.Wait(ctx)
+			if err != nil {
+				return err
+			}
+			return st.Err()
+		}
+		// runLoaders runs the loaders side by side until each has made n loads or stop is
+		// closed, and returns the number of loads.
+		runLoaders := func(n int, stop <-chan struct{}) (int64, error) {
+			var loads atomic.Int64
+			var wg sync.WaitGroup
+			errs := make(chan error, loaders)
+			for l := range loaders {
+				wg.Go(func() {
+					for range n {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						if err := loadOnce(l); err != nil {
+							errs <- fmt.Errorf("load: %w", err)
+							return
+						}
+						loads.Add(1)
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			return loads.Load(), <-errs
+		}
+
+		alone := mergeRun(0)
+		start := time.Now()
+		loadsAlone, err := runLoaders(loadsEach, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		loadRateAlone := float64(loadsAlone) / time.Since(start).Seconds()
+		stop := make(chan struct{})
+		stopLoaders := sync.OnceFunc(func() { close(stop) })
+		defer stopLoaders() // a failed MERGE must not leave the loaders running
+		type result struct {
+			loads int64
+			err   error
+		}
+		done := make(chan result)
+		go func() {
+			n, err := runLoaders(math.MaxInt, stop)
+			done <- result{n, err}
+		}()
+		start = time.Now()
+		beside := mergeRun(merges)
+		elapsed := time.Since(start)
+		stopLoaders()
+		r := <-done
+		if r.err != nil {
+			b.Fatal(r.err)
+		}
+		loadsBeside := r.loads
+		ts.Close()
+		if err := srv.Close(); err != nil {
+			b.Fatal(err)
+		}
+		gcs.Stop()
+
+		med := func(ms []float64) float64 { return ms[len(ms)/2] }
+		p95 := func(ms []float64) float64 { return ms[len(ms)*95/100] }
+		loadRate := float64(loadsBeside) / elapsed.Seconds()
+		b.ReportMetric(med(alone), "merge-median-ms-alone")
+		b.ReportMetric(med(beside), "merge-median-ms-beside-loads")
+		b.ReportMetric(p95(beside), "merge-p95-ms-beside-loads")
+		b.ReportMetric(med(beside)-med(alone), "merge-wait-median-ms")
+		b.ReportMetric(loadRateAlone, "loads/s-alone")
+		b.ReportMetric(loadRate, "loads/s-beside-merges")
+		b.Logf("%d loaders of %d rows alone: %.1f loads/s (%.0f rows/s)", loaders, rowsPerLoad, loadRateAlone, loadRateAlone*rowsPerLoad)
+		b.Logf("MERGE alone: median %.1f ms, p95 %.1f ms; beside the loaders: median %.1f ms, p95 %.1f ms (median wait %.1f ms), while %d loads ran in %.1f s (%.1f loads/s)",
+			med(alone), p95(alone), med(beside), p95(beside), med(beside)-med(alone),
+			loadsBeside, elapsed.Seconds(), loadRate)
 	}
 }

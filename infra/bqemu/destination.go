@@ -170,13 +170,29 @@ func (s *Server) queryToDestination(ctx context.Context, p, defDS string, job *b
 	if err != nil {
 		return nil, err
 	}
+	d, err := s.writeQueryResult(ctx, conn, p, cfg, write, tmp, res.schema)
+	if err != nil {
+		return nil, err
+	}
+	// Moving the table's modification time changes no data: it needs no write lock.
+	if err := s.touchTables(d.ref); err != nil {
+		return nil, err
+	}
+	dt := d.meta.TableReference
+	cfg.DestinationTable = &bq.TableReference{ProjectId: dt.ProjectId, DatasetId: dt.DatasetId, TableId: cfg.DestinationTable.TableId}
+	return res, nil
+}
+
+// writeQueryResult writes a query's result, held in the temporary table tmp of conn, to
+// the job's destination under the write lock, and returns the destination.
+func (s *Server) writeQueryResult(ctx context.Context, conn *sql.Conn, p string, cfg *bq.JobConfigurationQuery, write, tmp string, schema []*bq.TableFieldSchema) (*destination, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	d, err := s.resolveDestination(ctx, p, cfg.DestinationTable)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.prepareDestination(ctx, d, cfg.CreateDisposition, res.schema, cfg.TimePartitioning, cfg.Clustering); err != nil {
+	if err := s.prepareDestination(ctx, d, cfg.CreateDisposition, schema, cfg.TimePartitioning, cfg.Clustering); err != nil {
 		return nil, err
 	}
 	var newSchema []*bq.TableFieldSchema
@@ -193,17 +209,17 @@ func (s *Server) queryToDestination(ctx context.Context, p, defDS string, job *b
 		fields := d.meta.Schema.Fields
 		if write == "WRITE_TRUNCATE" && d.pred == "" && !d.created {
 			// BigQuery replaces the schema with the result's; partitioning stays.
-			if _, err := conn.ExecContext(ctx, createTableSQL(d.ref.fqn(), res.schema, true)); err != nil {
+			if _, err := conn.ExecContext(ctx, createTableSQL(d.ref.fqn(), schema, true)); err != nil {
 				return err
 			}
-			fields = res.schema
-			newSchema = res.schema
+			fields = schema
+			newSchema = schema
 		} else {
 			if err := applyDisposition(ctx, conn, d, write); err != nil {
 				return err
 			}
 			var added []*bq.TableFieldSchema
-			for _, rf := range res.schema {
+			for _, rf := range schema {
 				if _, tf := findField(fields, rf.Name); tf == nil {
 					if !slices.Contains(cfg.SchemaUpdateOptions, "ALLOW_FIELD_ADDITION") {
 						return errInvalid("Invalid schema update. Cannot add fields (field: %s)", rf.Name)
@@ -226,7 +242,7 @@ func (s *Server) queryToDestination(ctx context.Context, p, defDS string, job *b
 			}
 		}
 		var cols, exprs []string
-		for _, rf := range res.schema {
+		for _, rf := range schema {
 			_, tf := findField(fields, rf.Name)
 			cols = append(cols, quoteIdent(tf.Name))
 			exprs = append(exprs, "CAST("+quoteIdent(rf.Name)+" AS "+duckType(tf)+")")
@@ -253,12 +269,7 @@ func (s *Server) queryToDestination(ctx context.Context, p, defDS string, job *b
 			return nil, err
 		}
 	}
-	if err := s.touchTables(d.ref); err != nil {
-		return nil, err
-	}
-	dt := d.meta.TableReference
-	cfg.DestinationTable = &bq.TableReference{ProjectId: dt.ProjectId, DatasetId: dt.DatasetId, TableId: cfg.DestinationTable.TableId}
-	return res, nil
+	return d, nil
 }
 
 // dropCreated removes a destination table that a failed job created.

@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -126,7 +128,7 @@ func (s *Server) gcsSource(ctx context.Context, bucket, object string) source {
 // this source).
 type fetchedSource struct {
 	uri  string
-	body io.Reader
+	body []byte
 	err  error
 }
 
@@ -142,13 +144,11 @@ func (s *Server) fetchSources(ctx context.Context, uris []string) ([]fetchedSour
 		f := fetchedSource{uri: src.uri}
 		rc, err := src.open()
 		if err == nil {
-			var b []byte
-			b, err = io.ReadAll(rc)
+			f.body, err = io.ReadAll(rc)
 			rc.Close()
 			if err != nil {
 				err = fmt.Errorf("read %s: %w", src.uri, err)
 			}
-			f.body = bytes.NewReader(b)
 		}
 		f.err = err
 		out = append(out, f)
@@ -163,6 +163,62 @@ func (s *Server) fetchSources(ctx context.Context, uris []string) ([]fetchedSour
 type loadStats struct {
 	files, bytes, bad int64
 	warnings          []*bq.ErrorProto
+}
+
+// parsedLoad is a load job's sources decoded against one schema, and the verdict on
+// whether its rows fit one partition: everything the write needs that depends on the
+// destination only through its schema and partitioning. parseAhead builds it before the
+// write lock, against the destination as the catalogue describes it then, so that other
+// writers do not wait for this job's JSON decoding; under the lock it is rebuilt only if
+// the destination no longer has that schema (the table did not exist, or the job added
+// fields, or another job changed it in between).
+type parsedLoad struct {
+	fields []*bq.TableFieldSchema
+	stats  loadStats
+	rows   [][]any
+	// err is the first source that could not be read or decoded; the sources after it
+	// are not parsed.
+	err error
+	// partChecked says partErr is checkPartition's verdict for partitioning partType and
+	// partField.
+	partChecked         bool
+	partType, partField string
+	partErr             error
+}
+
+// parseLoad decodes the sources in order against fields, stopping at the first error.
+func parseLoad(srcs []fetchedSource, fields []*bq.TableFieldSchema, ignoreUnknown bool) *parsedLoad {
+	pl := &parsedLoad{fields: fields}
+	for _, src := range srcs {
+		if src.err != nil {
+			pl.err = src.err
+			break
+		}
+		pl.stats.files++
+		if err := parseNDJSON(bytes.NewReader(src.body), src.uri, fields, ignoreUnknown, &pl.stats, &pl.rows); err != nil {
+			pl.err = err
+			break
+		}
+	}
+	return pl
+}
+
+// fits reports whether the rows were decoded against the schema fields: decoding depends
+// on nothing else of the destination, so equal schemas give equal rows.
+func (pl *parsedLoad) fits(fields []*bq.TableFieldSchema) bool {
+	return pl != nil && reflect.DeepEqual(pl.fields, fields)
+}
+
+// partitionError is checkPartition's verdict on the rows for destination d (which has a
+// decorator and a partitioned table), reached again only if d's partitioning is not the
+// one it was last reached for.
+func (pl *parsedLoad) partitionError(d *destination) error {
+	tp := d.meta.TimePartitioning
+	if !pl.partChecked || pl.partType != tp.Type || pl.partField != tp.Field {
+		pl.partChecked, pl.partType, pl.partField = true, tp.Type, tp.Field
+		pl.partErr = checkPartition(d, pl.fields, pl.rows)
+	}
+	return pl.partErr
 }
 
 // parseNDJSON decodes newline-delimited JSON objects into rows, recording bad rows.
@@ -216,6 +272,18 @@ func decodeLine(line []byte, fields []*bq.TableFieldSchema, ignoreUnknown bool, 
 	return nil
 }
 
+// loadInput is what a load job brings to the write lock: its job schema, its sources read
+// into memory and, when the destination could be looked up, the sources parsed against it.
+// Each error is one the job reports at its turn under the lock, in the order it would
+// meet them.
+type loadInput struct {
+	jobSchema []*bq.TableFieldSchema
+	schemaErr error
+	fetched   []fetchedSource
+	fetchErr  error
+	parsed    *parsedLoad
+}
+
 // runLoadJob executes a load from GCS URIs or from uploaded media. It returns
 // the per-row warnings of a job that succeeded despite bad records.
 func (s *Server) runLoadJob(ctx context.Context, p string, job *bq.Job, media io.Reader) ([]*bq.ErrorProto, error) {
@@ -238,54 +306,94 @@ func (s *Server) runLoadJob(ctx context.Context, p string, job *bq.Job, media io
 	}
 	stats := &bq.JobStatistics3{}
 	job.Statistics.Load = stats
-	// The sources are listed and read before the write lock: other jobs' writes need not
-	// wait for this one's GCS round trips. Their errors are reported after the
-	// destination's, in the order the job would meet them.
-	var fetched []fetchedSource
-	var fetchErr error
-	if media == nil {
-		fetched, fetchErr = s.fetchSources(ctx, cfg.SourceUris)
+	// The sources are listed, read and decoded before the write lock: other jobs' writes
+	// need not wait for this one's GCS round trips or JSON decoding.
+	var in loadInput
+	if cfg.Schema != nil {
+		in.jobSchema, in.schemaErr = normalizeSchema(cfg.Schema.Fields)
 	}
+	if media != nil {
+		b, err := io.ReadAll(media)
+		if err != nil {
+			err = fmt.Errorf("read upload: %w", err)
+		}
+		in.fetched = []fetchedSource{{uri: "upload", body: b, err: err}}
+	} else {
+		in.fetched, in.fetchErr = s.fetchSources(ctx, cfg.SourceUris)
+	}
+	if in.schemaErr == nil && in.fetchErr == nil {
+		in.parsed = s.parseAhead(ctx, p, cfg, in)
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	ref, warnings, err := s.writeLoad(ctx, conn, p, cfg, stats, in)
+	if err != nil {
+		return warnings, err
+	}
+	// Moving the table's modification time (and saving the catalogue) needs no write lock:
+	// it changes no data.
+	return warnings, s.touchTables(ref)
+}
+
+// parseAhead parses the sources against the schema the destination has now, or, if it has
+// none yet, the job's: the one the write lock will most likely find. It returns nil when
+// the destination cannot be looked up or there is no schema, for the lock to report.
+func (s *Server) parseAhead(ctx context.Context, p string, cfg *bq.JobConfigurationLoad, in loadInput) *parsedLoad {
+	d, err := s.resolveDestination(ctx, p, cfg.DestinationTable)
+	if err != nil {
+		return nil
+	}
+	fields := in.jobSchema
+	if d.meta != nil && physical(d.meta) {
+		fields = d.meta.Schema.Fields
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	pl := parseLoad(in.fetched, fields, cfg.IgnoreUnknownValues)
+	if pl.err == nil && d.ref.decorator != "" && d.meta != nil && physical(d.meta) && d.meta.TimePartitioning != nil {
+		_ = pl.partitionError(d) // kept in pl for the lock to reuse
+	}
+	return pl
+}
+
+// writeLoad checks and prepares the destination and writes the rows, under the write lock,
+// on conn. It returns the table written.
+func (s *Server) writeLoad(ctx context.Context, conn *sql.Conn, p string, cfg *bq.JobConfigurationLoad, stats *bq.JobStatistics3, in loadInput) (tableRef, []*bq.ErrorProto, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	d, err := s.resolveDestination(ctx, p, cfg.DestinationTable)
 	if err != nil {
-		return nil, err
+		return tableRef{}, nil, err
 	}
-	var jobSchema []*bq.TableFieldSchema
-	if cfg.Schema != nil {
-		if jobSchema, err = normalizeSchema(cfg.Schema.Fields); err != nil {
-			return nil, err
+	if in.schemaErr != nil {
+		return tableRef{}, nil, in.schemaErr
+	}
+	if err := s.prepareDestination(ctx, d, cfg.CreateDisposition, in.jobSchema, cfg.TimePartitioning, cfg.Clustering); err != nil {
+		return tableRef{}, nil, err
+	}
+	if len(in.jobSchema) > 0 && !d.created {
+		if err := s.checkLoadSchema(ctx, d, in.jobSchema, cfg.SchemaUpdateOptions); err != nil {
+			return tableRef{}, nil, err
 		}
 	}
-	if err := s.prepareDestination(ctx, d, cfg.CreateDisposition, jobSchema, cfg.TimePartitioning, cfg.Clustering); err != nil {
-		return nil, err
-	}
-	if len(jobSchema) > 0 && !d.created {
-		if err := s.checkLoadSchema(ctx, d, jobSchema, cfg.SchemaUpdateOptions); err != nil {
-			return nil, err
-		}
+	if in.fetchErr != nil {
+		s.dropCreated(ctx, d)
+		return tableRef{}, nil, in.fetchErr
 	}
 	fields := d.meta.Schema.Fields
-	if media != nil {
-		fetched = []fetchedSource{{uri: "upload", body: media}}
-	} else if fetchErr != nil {
+	pl := in.parsed
+	if !pl.fits(fields) {
+		pl = parseLoad(in.fetched, fields, cfg.IgnoreUnknownValues)
+	}
+	if pl.err != nil {
 		s.dropCreated(ctx, d)
-		return nil, fetchErr
+		return tableRef{}, nil, pl.err
 	}
-	var ls loadStats
-	var rows [][]any
-	for _, src := range fetched {
-		if src.err != nil {
-			s.dropCreated(ctx, d)
-			return nil, src.err
-		}
-		ls.files++
-		if err := parseNDJSON(src.body, src.uri, fields, cfg.IgnoreUnknownValues, &ls, &rows); err != nil {
-			s.dropCreated(ctx, d)
-			return nil, err
-		}
-	}
+	ls, rows := pl.stats, pl.rows
 	stats.InputFiles = ls.files
 	stats.InputFileBytes = ls.bytes
 	stats.BadRecords = ls.bad
@@ -296,25 +404,20 @@ func (s *Server) runLoadJob(ctx context.Context, p string, job *bq.Job, media io
 		if len(cfg.SourceUris) > 0 {
 			loc = cfg.SourceUris[0]
 		}
-		return ls.warnings, &apiError{code: 400, reason: "invalid", location: loc, message: fmt.Sprintf(
+		return tableRef{}, ls.warnings, &apiError{code: 400, reason: "invalid", location: loc, message: fmt.Sprintf(
 			"Error while reading data, error message: JSON table encountered too many errors, giving up. Rows: %d; errors: %d. Please look into the errors[] collection for more details.",
 			int64(len(rows))+ls.bad, ls.bad)}
 	}
 	if d.ref.decorator != "" {
-		if err := checkPartition(d, fields, rows); err != nil {
+		if err := pl.partitionError(d); err != nil {
 			s.dropCreated(ctx, d)
-			return ls.warnings, err
+			return tableRef{}, ls.warnings, err
 		}
 	}
 	write := cfg.WriteDisposition
 	if write == "" {
 		write = "WRITE_APPEND"
 	}
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
 	err = inTx(ctx, conn, func() error {
 		if err := applyDisposition(ctx, conn, d, write); err != nil {
 			return err
@@ -323,10 +426,10 @@ func (s *Server) runLoadJob(ctx context.Context, p string, job *bq.Job, media io
 	})
 	if err != nil {
 		s.dropCreated(ctx, d)
-		return ls.warnings, err
+		return tableRef{}, ls.warnings, err
 	}
 	stats.OutputRows = int64(len(rows))
-	return ls.warnings, s.touchTables(d.ref)
+	return d.ref, ls.warnings, nil
 }
 
 // appendRows bulk-inserts rows with the DuckDB Appender on the connection (and therefore

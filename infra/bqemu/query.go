@@ -117,13 +117,15 @@ func (s *Server) runQueryJob(ctx context.Context, p string, job *bq.Job, params 
 		return s.queryToDestination(ctx, p, defDS, job, st, sqlText)
 	}
 	if st.Kind == "SELECT" {
-		s.writeMu.RLock()
-		defer s.writeMu.RUnlock()
+		// Pointing a connection at the dataset, and back, reads and writes no table: a
+		// writer waiting for the read lock need not wait for it.
 		conn, release, err := s.scopedConn(ctx, p, defDS)
 		if err != nil {
 			return nil, err
 		}
 		defer release()
+		s.writeMu.RLock()
+		defer s.writeMu.RUnlock()
 		res, err := readResult(ctx, conn, sqlText)
 		if err != nil {
 			return nil, s.explainMissing(ctx, conn, p, defDS, st, err)
@@ -199,26 +201,35 @@ func readResult(ctx context.Context, q interface {
 	return res, rows.Err()
 }
 
-// runStatement executes DML or DDL under the write lock and syncs the metadata.
+// runStatement executes DML or DDL under the write lock and syncs the metadata. Only the
+// statement and, after DDL, reading the catalogue back hold the lock: pointing the
+// connection at the dataset and back, the statistics and the tables' modification times
+// change no table. (A lone BEGIN TRANSACTION leaves a transaction open until the
+// connection is released, but one that has written nothing.)
 func (s *Server) runStatement(ctx context.Context, p, defDS string, st *statement, sqlText string, stats *bq.JobStatistics2) (*resultSet, error) {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
 	conn, release, err := s.scopedConn(ctx, p, defDS)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	res, err := conn.ExecContext(ctx, sqlText)
+	n, err := func() (int64, error) {
+		s.writeMu.Lock()
+		defer s.writeMu.Unlock()
+		res, err := conn.ExecContext(ctx, sqlText)
+		if err != nil {
+			return 0, s.explainMissing(ctx, conn, p, defDS, st, err)
+		}
+		if isDML(st.Kind) {
+			return res.RowsAffected()
+		}
+		return 0, s.syncCatalog(ctx, p, st)
+	}()
 	if err != nil {
-		return nil, s.explainMissing(ctx, conn, p, defDS, st, err)
+		return nil, err
 	}
 	out := &resultSet{}
 	switch st.Kind {
 	case "INSERT", "UPDATE", "DELETE", "MERGE":
-		n, err := res.RowsAffected()
-		if err != nil {
-			return nil, err
-		}
 		out.dmlAffected = &n
 		stats.NumDmlAffectedRows = n
 		stats.ForceSendFields = append(stats.ForceSendFields, "NumDmlAffectedRows")
@@ -242,11 +253,6 @@ func (s *Server) runStatement(ctx context.Context, p, defDS string, st *statemen
 			stats.DdlOperationPerformed = "DROP"
 		case st.Kind == "ALTER_TABLE":
 			stats.DdlOperationPerformed = "ALTER"
-		}
-	}
-	if out.dmlAffected == nil {
-		if err := s.syncCatalog(ctx, p, st); err != nil {
-			return nil, err
 		}
 	}
 	if out.dmlAffected == nil || *out.dmlAffected > 0 {
@@ -346,11 +352,29 @@ func (s *Server) runScript(ctx context.Context, p string, cfg *bq.JobConfigurati
 	if cfg.DefaultDataset != nil {
 		defDS = cfg.DefaultDataset.DatasetId
 	}
+	out, wrote, err := s.runScriptLocked(ctx, p, defDS, st, params)
+	if err != nil {
+		return nil, err
+	}
+	// Moving the tables' modification times changes no data: it needs no write lock.
+	for _, part := range wrote {
+		if err := s.touchTarget(p, defDS, part); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// runScriptLocked runs the script's statements under the write lock and reads the catalogue
+// back. It returns the result of the last SELECT and the statements that wrote. The
+// connection is released under the lock too: a script may leave a transaction open, with
+// its writes, that only the release rolls back.
+func (s *Server) runScriptLocked(ctx context.Context, p, defDS string, st *statement, params []*queryParam) (*resultSet, []*statement, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	conn, release, err := s.scopedConn(ctx, p, defDS)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer release()
 	out := &resultSet{}
@@ -359,17 +383,17 @@ func (s *Server) runScript(ctx context.Context, p string, cfg *bq.JobConfigurati
 	for _, part := range st.Parts {
 		q, err := bindParams(strings.TrimRight(strings.TrimSpace(part.SQL), ";"), params)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if part.Kind == "SELECT" {
 			if out, err = readResult(ctx, conn, q); err != nil {
-				return nil, s.explainMissing(ctx, conn, p, defDS, part, err)
+				return nil, nil, s.explainMissing(ctx, conn, p, defDS, part, err)
 			}
 			continue
 		}
 		res, err := conn.ExecContext(ctx, q)
 		if err != nil {
-			return nil, s.explainMissing(ctx, conn, p, defDS, part, err)
+			return nil, nil, s.explainMissing(ctx, conn, p, defDS, part, err)
 		}
 		if part.PartitionField != "" || len(part.Clustering) > 0 {
 			ddl = part
@@ -379,14 +403,9 @@ func (s *Server) runScript(ctx context.Context, p string, cfg *bq.JobConfigurati
 		}
 	}
 	if err := s.syncCatalog(ctx, p, ddl); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	for _, part := range wrote {
-		if err := s.touchTarget(p, defDS, part); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return out, wrote, nil
 }
 
 // isDML reports whether a statement kind changes rows and reports how many.

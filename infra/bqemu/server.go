@@ -82,7 +82,11 @@ type Server struct {
 	// DuckDB's snapshots alone were not enough: a count of one partition, read while a
 	// WRITE_TRUNCATE load of that partition committed (its delete and its appended rows in
 	// one transaction), now and then saw the old rows and the new ones at once
-	// (TestConcurrentLoadsAndQueries caught it about once in twenty runs).
+	// (TestConcurrentLoadsAndQueries caught it about once in twenty runs). Work that
+	// touches no table is done outside it, so the writers behind wait for writes alone:
+	// reading and decoding a load's sources, pointing a connection at a dataset and back
+	// (unless a script may have left a transaction with writes open on it), a job's
+	// statistics, and moving a table's modification time.
 	writeMu sync.RWMutex
 }
 
