@@ -18,6 +18,7 @@ import (
 	"github.com/nba-props/pipeline/messages"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/term"
 	"google.golang.org/grpc/codes"
 	grpcstatus "google.golang.org/grpc/status"
@@ -454,26 +455,39 @@ func skipFinished(ctx context.Context, l *ledger.Ledger, specs []messages.JobSpe
 	for _, it := range items {
 		from, to = min(from, it.date), max(to, it.date)
 	}
-	done := map[messages.JobRef]map[string]ledger.Summary{}
-	for _, s := range specs {
-		sums, err := l.List(ctx, s.Ref(), from, to)
-		if err != nil {
-			return fmt.Errorf("reading the ledger: %w", err)
-		}
-		m := map[string]ledger.Summary{}
-		for _, sum := range sums {
-			if sum.State.Finished() {
-				m[sum.Date] = sum
+	// One listing per job, side by side: each is a few round trips of up to 1,000 records.
+	done := make([]map[string]ledger.Summary, len(specs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, s := range specs {
+		g.Go(func() error {
+			sums, err := l.List(gctx, s.Ref(), from, to)
+			if err != nil {
+				return fmt.Errorf("reading the ledger: %w", err)
 			}
-		}
-		done[s.Ref()] = m
+			m := map[string]ledger.Summary{}
+			for _, sum := range sums {
+				if sum.State.Finished() {
+					m[sum.Date] = sum
+				}
+			}
+			done[i] = m
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	byRef := map[messages.JobRef]map[string]ledger.Summary{}
+	for i, s := range specs {
+		byRef[s.Ref()] = done[i]
 	}
 	for i := range items {
 		it := &items[i]
 		if !it.run {
 			continue
 		}
-		if sum, ok := done[it.ref][it.date]; ok {
+		if sum, ok := byRef[it.ref][it.date]; ok {
 			it.run, it.kind = false, skipDone
 			it.reason = fmt.Sprintf("already %s (run %s, %s); --force to run again", sum.State, sum.RunID, output(sum.Phase, sum.Rows, sum.Objects))
 		}

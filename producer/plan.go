@@ -477,9 +477,9 @@ func averageGamesOn(date string) float64 {
 // scheduleObjects counts the games in the scraped schedule objects of dates that have one
 // (messages.ScrapedNBACSchedule: NBA.com's schedule narrowed to the date).
 func scheduleObjects(ctx context.Context, bucket *storage.BucketHandle, dates []string) (map[string]int, error) {
-	want := map[string]bool{}
+	want := map[string]string{} // object name -> date
 	for _, d := range dates {
-		want[d] = true
+		want[messages.ScrapedNBACSchedule.Object(d, messages.SchedulePart)] = d
 	}
 	base := string(messages.ScrapedNBACSchedule) + "/"
 	q := &storage.Query{Prefix: base, StartOffset: messages.ScrapedNBACSchedule.Prefix(dates[0]),
@@ -497,10 +497,8 @@ func scheduleObjects(ctx context.Context, bucket *storage.BucketHandle, dates []
 		if err != nil {
 			return nil, fmt.Errorf("listing the scraped schedules: %w", err)
 		}
-		for _, d := range dates {
-			if want[d] && a.Name == messages.ScrapedNBACSchedule.Object(d, messages.SchedulePart) {
-				found = append(found, d)
-			}
+		if d, ok := want[a.Name]; ok {
+			found = append(found, d)
 		}
 	}
 	out := map[string]int{}
