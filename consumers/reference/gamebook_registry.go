@@ -11,6 +11,7 @@ import (
 
 	"cloud.google.com/go/bigquery"
 	"cloud.google.com/go/civil"
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/api/iterator"
 
 	"github.com/nba-props/pipeline/consumers/bqjob"
@@ -21,7 +22,7 @@ import (
 
 // gamebookRegistrySQL is the MERGE of a run's rows; gamebookRegistryRowsSQL reads the
 // date's rows it starts from, gamebookRegistryAgainSQL the other dates' names it resolves
-// again.
+// again, gamebookRegistryPlayersSQL the players each team fielded in the season.
 var (
 	//go:embed gamebook_registry.sql
 	gamebookRegistrySQL string
@@ -29,6 +30,8 @@ var (
 	gamebookRegistryRowsSQL string
 	//go:embed gamebook_registry_again.sql
 	gamebookRegistryAgainSQL string
+	//go:embed gamebook_registry_players.sql
+	gamebookRegistryPlayersSQL string
 )
 
 // gamebookRegistry keeps nba_reference.gamebook_registry: for each date, a row per game of
@@ -45,9 +48,10 @@ var (
 // in: the run after the season's last registry change sees every player. The player_lookup
 // is the registry's key: join nba_reference.player_registry on it for the universal id.
 //
-// A run reads with three queries (the date's rows, the season's names to resolve again with
-// what their books list, the season's players) and writes with one MERGE; the catalogue runs one date at a
-// time (MaxConcurrency 1), so MERGEs into the table never race.
+// A run reads with three queries side by side (the date's rows, the season's names to
+// resolve again with what their books list, the season's players) and writes with one
+// MERGE; the catalogue runs one date at a time (MaxConcurrency 1), so MERGEs into the table
+// never race.
 type gamebookRegistry struct{ bq *bigquery.Client }
 
 // registryRow is one row of the MERGE's source, as the @rows parameter.
@@ -90,30 +94,38 @@ func (j *gamebookRegistry) Run(ctx context.Context, req messages.Request) (runne
 	to := civil.Date{Year: season + 1, Month: time.September, Day: 30}
 	day := civil.DateOf(d)
 
-	rows, err := read[registryRow](ctx, j.bq, gamebookRegistryRowsSQL, map[string]any{"game_date": day})
-	if err != nil {
-		return runner.Result{}, fmt.Errorf("gamebook_registry %s: the date's games and names: %w", req.Date, err)
-	}
-	others, err := read[againRow](ctx, j.bq, gamebookRegistryAgainSQL, map[string]any{"game_date": day, "from": from, "to": to})
-	if err != nil {
-		return runner.Result{}, fmt.Errorf("gamebook_registry %s: the season's names to resolve again: %w", req.Date, err)
-	}
+	// The three reads are independent: side by side, a run (and the chain of runs, one
+	// date at a time) waits for the slowest of them, not for their sum.
 	type fielded struct {
 		Team string `bigquery:"team_abbr"`
 		Name string `bigquery:"player_full_name"`
 	}
-	players, err := read[fielded](ctx, j.bq, `SELECT DISTINCT b.team_abbr, b.player_full_name
-FROM (
-  SELECT team_abbr, player_lookup, player_full_name FROM nba_raw.nbac_player_boxscores
-  WHERE game_date BETWEEN @from AND @to AND minutes > 0
-  UNION ALL
-  SELECT team_abbr, player_lookup, player_full_name FROM nba_raw.bdl_player_boxscores
-  WHERE game_date BETWEEN @from AND @to AND minutes > 0
-) AS b
-JOIN nba_reference.player_registry AS r ON r.player_lookup = b.player_lookup
-ORDER BY 1, 2`, map[string]any{"from": from, "to": to})
-	if err != nil {
-		return runner.Result{}, fmt.Errorf("gamebook_registry %s: the season's players: %w", req.Date, err)
+	var (
+		rows    []registryRow
+		others  []againRow
+		players []fielded
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		if rows, err = read[registryRow](gctx, j.bq, gamebookRegistryRowsSQL, map[string]any{"game_date": day}); err != nil {
+			return fmt.Errorf("gamebook_registry %s: the date's games and names: %w", req.Date, err)
+		}
+		return nil
+	})
+	g.Go(func() (err error) {
+		if others, err = read[againRow](gctx, j.bq, gamebookRegistryAgainSQL, map[string]any{"game_date": day, "from": from, "to": to}); err != nil {
+			return fmt.Errorf("gamebook_registry %s: the season's names to resolve again: %w", req.Date, err)
+		}
+		return nil
+	})
+	g.Go(func() (err error) {
+		if players, err = read[fielded](gctx, j.bq, gamebookRegistryPlayersSQL, map[string]any{"from": from, "to": to}); err != nil {
+			return fmt.Errorf("gamebook_registry %s: the season's players: %w", req.Date, err)
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return runner.Result{}, err
 	}
 	roster := map[string][]string{} // team -> full names of the players it fielded
 	for _, p := range players {
