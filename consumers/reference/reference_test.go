@@ -2,6 +2,8 @@ package reference_test
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,5 +112,69 @@ func TestPlayerRegistry(t *testing.T) {
 		if len(r["nbac_names"].([]any)) == 0 || len(r["bdl_names"].([]any)) == 0 {
 			t.Errorf("registry row %s lacks the names of a source: %v / %v", lookup, r["nbac_names"], r["bdl_names"])
 		}
+	}
+}
+
+// TestPlayerRegistryKeepsWhatItHad folds a date into a registry whose row for one of its
+// players already holds other spellings and teams, an earlier first game, a later last game
+// with its display name, and ids: the fold keeps all of it, adding the date's spellings and
+// teams to the sorted sets.
+func TestPlayerRegistryKeepsWhatItHad(t *testing.T) {
+	t.Parallel()
+	const date = "2024-11-13"
+	env := warehousetest.Start(t)
+	rawJobs, err := raw.Jobs(raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := reference.Jobs(reference.Deps{BigQuery: env.BigQuery})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	env.Put(t, warehousetest.Capture(t, warehousetest.Sim(time.Time{}), date))
+	for _, j := range []string{"nbac_player_boxscores", "bdl_player_boxscores"} {
+		if _, err := rawJobs[j].Run(ctx, request(messages.PhaseRaw, j, date)); err != nil {
+			t.Fatalf("raw %s: %v", j, err)
+		}
+	}
+	fold := func() {
+		if _, err := jobs["player_registry"].Run(ctx, request(messages.PhaseReference, "player_registry", date)); err != nil {
+			t.Fatalf("player_registry: %v", err)
+		}
+	}
+	row := func(lookup string) map[string]any {
+		rows := env.Query(t, "SELECT * EXCEPT (updated_at) FROM nba_reference.player_registry WHERE player_lookup = @p", map[string]any{"p": lookup})
+		if len(rows) != 1 {
+			t.Fatalf("%d registry rows for %s", len(rows), lookup)
+		}
+		return rows[0]
+	}
+	fold()
+	lookup := env.Query(t, "SELECT MIN(player_lookup) AS p FROM nba_reference.player_registry", nil)[0]["p"].(string)
+	before := row(lookup)
+	env.Query(t, `UPDATE nba_reference.player_registry SET
+  nbac_names = ARRAY_CONCAT(['Aaa Old Spelling'], nbac_names), bdl_names = ARRAY_CONCAT(bdl_names, ['Zzz Older']),
+  teams = ARRAY_CONCAT(teams, ['AAA']), first_game_date = DATE '2024-10-22', last_game_date = DATE '2025-01-05',
+  player_name = 'Kept Name', nba_player_id = 7, bdl_player_id = 8
+WHERE player_lookup = @p`, map[string]any{"p": lookup})
+	fold()
+	got := row(lookup)
+	want := map[string]any{}
+	for k, v := range before {
+		want[k] = v
+	}
+	with := func(list any, x string) []any {
+		out := append([]any{x}, list.([]any)...)
+		slices.SortFunc(out, func(a, b any) int { return strings.Compare(a.(string), b.(string)) })
+		return out
+	}
+	want["nbac_names"] = with(before["nbac_names"], "Aaa Old Spelling")
+	want["bdl_names"] = with(before["bdl_names"], "Zzz Older")
+	want["teams"] = with(before["teams"], "AAA")
+	want["first_game_date"], want["last_game_date"] = "2024-10-22", "2025-01-05"
+	want["player_name"], want["nba_player_id"], want["bdl_player_id"] = "Kept Name", float64(7), float64(8)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("registry row %s after folding %s again (-want +got):\n%s", lookup, date, diff)
 	}
 }
