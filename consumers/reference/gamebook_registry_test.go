@@ -41,13 +41,11 @@ func newRegistryEnv(t *testing.T) *registryEnv {
 func (e *registryEnv) day(t *testing.T, date string) runner.Result {
 	t.Helper()
 	ctx := context.Background()
-	for _, j := range []string{"nbac_schedule", "nbac_player_boxscores", "bdl_player_boxscores", "nbac_gamebook_player_stats"} {
+	e.fold(t, date) // the box scores first: the game books' raw job reads them
+	for _, j := range []string{"nbac_schedule", "nbac_gamebook_player_stats"} {
 		if _, err := e.raw[j].Run(ctx, request(messages.PhaseRaw, j, date)); err != nil {
 			t.Fatalf("raw %s %s: %v", j, date, err)
 		}
-	}
-	if _, err := e.ref["player_registry"].Run(ctx, request(messages.PhaseReference, "player_registry", date)); err != nil {
-		t.Fatalf("player_registry %s: %v", date, err)
 	}
 	res, err := e.ref["gamebook_registry"].Run(ctx, request(messages.PhaseReference, "gamebook_registry", date))
 	if err != nil {

@@ -9,8 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/nba-props/pipeline/consumers/raw"
-	"github.com/nba-props/pipeline/consumers/reference"
+	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/infra/warehousetest"
 	"github.com/nba-props/pipeline/messages"
 )
@@ -32,28 +31,10 @@ func TestPlayerRegistry(t *testing.T) {
 		captures[d] = warehousetest.Capture(t, sim, d)
 	}
 	registry := func(order []string) []map[string]any {
-		env := warehousetest.Start(t)
-		rawJobs, err := raw.Jobs(raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
-		if err != nil {
-			t.Fatal(err)
-		}
-		jobs, err := reference.Jobs(reference.Deps{BigQuery: env.BigQuery})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx := context.Background()
+		env := newRegistryEnv(t)
 		for _, d := range order {
 			env.Put(t, captures[d])
-			for _, j := range []string{"nbac_player_boxscores", "bdl_player_boxscores"} {
-				if _, err := rawJobs[j].Run(ctx, request(messages.PhaseRaw, j, d)); err != nil {
-					t.Fatalf("raw %s %s: %v", j, d, err)
-				}
-			}
-			res, err := jobs["player_registry"].Run(ctx, request(messages.PhaseReference, "player_registry", d))
-			if err != nil {
-				t.Fatalf("player_registry %s: %v", d, err)
-			}
-			if res.Rows[d] == 0 {
+			if res := env.fold(t, d); res.Rows[d] == 0 {
 				t.Errorf("player_registry %s touched no rows", d)
 			}
 		}
@@ -122,27 +103,9 @@ func TestPlayerRegistry(t *testing.T) {
 func TestPlayerRegistryKeepsWhatItHad(t *testing.T) {
 	t.Parallel()
 	const date = "2024-11-13"
-	env := warehousetest.Start(t)
-	rawJobs, err := raw.Jobs(raw.Deps{Storage: env.Storage, Bucket: env.Bucket, BigQuery: env.BigQuery})
-	if err != nil {
-		t.Fatal(err)
-	}
-	jobs, err := reference.Jobs(reference.Deps{BigQuery: env.BigQuery})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
+	env := newRegistryEnv(t)
 	env.Put(t, warehousetest.Capture(t, warehousetest.Sim(time.Time{}), date))
-	for _, j := range []string{"nbac_player_boxscores", "bdl_player_boxscores"} {
-		if _, err := rawJobs[j].Run(ctx, request(messages.PhaseRaw, j, date)); err != nil {
-			t.Fatalf("raw %s: %v", j, err)
-		}
-	}
-	fold := func() {
-		if _, err := jobs["player_registry"].Run(ctx, request(messages.PhaseReference, "player_registry", date)); err != nil {
-			t.Fatalf("player_registry: %v", err)
-		}
-	}
+	fold := func() { env.fold(t, date) }
 	row := func(lookup string) map[string]any {
 		rows := env.Query(t, "SELECT * EXCEPT (updated_at) FROM nba_reference.player_registry WHERE player_lookup = @p", map[string]any{"p": lookup})
 		if len(rows) != 1 {
@@ -177,4 +140,21 @@ WHERE player_lookup = @p`, map[string]any{"p": lookup})
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("registry row %s after folding %s again (-want +got):\n%s", lookup, date, diff)
 	}
+}
+
+// fold loads a date's box scores, whose objects are stored, into the raw tables and folds
+// them into the player registry.
+func (e *registryEnv) fold(t *testing.T, date string) runner.Result {
+	t.Helper()
+	ctx := context.Background()
+	for _, j := range []string{"nbac_player_boxscores", "bdl_player_boxscores"} {
+		if _, err := e.raw[j].Run(ctx, request(messages.PhaseRaw, j, date)); err != nil {
+			t.Fatalf("raw %s %s: %v", j, date, err)
+		}
+	}
+	res, err := e.ref["player_registry"].Run(ctx, request(messages.PhaseReference, "player_registry", date))
+	if err != nil {
+		t.Fatalf("player_registry %s: %v", date, err)
+	}
+	return res
 }
