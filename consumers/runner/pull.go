@@ -125,24 +125,12 @@ func (rt *Runtime) Prepare(ctx context.Context) error {
 	return nil
 }
 
-// maxAckExtension bounds the ack deadline the client asks for each message it holds, and
-// so how long a delivery that never reached a handler stays invisible before Pub/Sub
-// delivers it again: a message sent on a stream that then closed (the client restarts a
-// stream whose keep-alive pings go unanswered, for one), or held by a process that died. The
-// client sets the deadline from the 99th percentile of its messages' time to ack, which
-// counts the time they wait for a free handler: with slow jobs behind the flow control it
-// reached the 10-minute maximum, and a season's realistic backfill stood still for ten
-// minutes waiting for such deliveries. A message a handler holds keeps being extended, one
-// minute at a time, up to MaxExtension.
-const maxAckExtension = time.Minute
-
 func (rt *Runtime) subscriber(id string, maxOutstanding int) *pubsub.Subscriber {
 	sub := rt.opts.PubSub.Subscriber(id)
 	sub.ReceiveSettings.NumGoroutines = rt.opts.Streams
 	if maxOutstanding > 0 {
 		sub.ReceiveSettings.MaxOutstandingMessages = maxOutstanding
 	}
-	sub.ReceiveSettings.MaxDurationPerAckExtension = maxAckExtension
 	sub.ReceiveSettings.ShutdownOptions = &pubsub.ShutdownOptions{
 		Behavior: pubsub.ShutdownBehaviorWaitForProcessing,
 		Timeout:  rt.opts.ShutdownGrace,
