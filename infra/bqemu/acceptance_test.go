@@ -323,14 +323,7 @@ func TestQueryRunDestinationDecorator(t *testing.T) {
 		q.Dst = ds.Table(dst)
 		q.WriteDisposition = write
 		job, err := q.Run(ctx)
-		if err != nil {
-			return err
-		}
-		st, err := job.Wait(ctx)
-		if err != nil {
-			return err
-		}
-		return st.Err()
+		return finished(ctx, job, err)
 	}
 	sql := "SELECT DATE '2024-10-22' AS game_date, 'z' AS player, 99 AS pts"
 	for range 2 {

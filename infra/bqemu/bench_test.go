@@ -70,18 +70,8 @@ func BenchmarkSeasonLoadAndQuery(b *testing.B) {
 			}
 			start := time.Now()
 			for _, d := range dates {
-				ref := bigquery.NewGCSReference(fmt.Sprintf("gs://bucket/box/%s/*.json", d))
-				ref.SourceFormat = bigquery.JSON
-				l := ds.Table("games$" + strings.ReplaceAll(d.String(), "-", "")).LoaderFrom(ref)
-				l.WriteDisposition = bigquery.WriteTruncate
-				l.CreateDisposition = bigquery.CreateNever
-				job, err := l.Run(ctx)
-				if err != nil {
-					b.Fatal(err)
-				}
-				st, err := job.Wait(ctx)
-				if err != nil || st.Err() != nil {
-					b.Fatalf("load %s: %v %v", d, err, st.Err())
+				if err := loadPartition(ctx, ds, fmt.Sprintf("gs://bucket/box/%s/*.json", d), d); err != nil {
+					b.Fatalf("load %s: %v", d, err)
 				}
 			}
 			return len(dates) * rowsPerDate, time.Since(start)
@@ -190,12 +180,8 @@ func BenchmarkDMLBesideLoads(b *testing.B) {
 		}
 		run := func(q *bigquery.Query) {
 			job, err := q.Run(ctx)
-			if err != nil {
-				b.Fatal(err)
-			}
-			st, err := job.Wait(ctx)
-			if err != nil || st.Err() != nil {
-				b.Fatalf("%s: %v %v", q.Q, err, st.Err())
+			if err := finished(ctx, job, err); err != nil {
+				b.Fatalf("%s: %v", q.Q, err)
 			}
 		}
 		run(c.Query(fmt.Sprintf("INSERT INTO `test-proj.ds.roster` (player, team) "+
@@ -227,20 +213,7 @@ func BenchmarkDMLBesideLoads(b *testing.B) {
 		}
 
 		loadOnce := func(l int) error {
-			ref := bigquery.NewGCSReference(fmt.Sprintf("gs://bucket/box/%d.json", l))
-			ref.SourceFormat = bigquery.JSON
-			ld := ds.Table("games$" + strings.ReplaceAll(day0.AddDays(l).String(), "-", "")).LoaderFrom(ref)
-			ld.WriteDisposition = bigquery.WriteTruncate
-			ld.CreateDisposition = bigquery.CreateNever
-			job, err := ld.Run(ctx)
-			if err != nil {
-				return err
-			}
-			st, err := job.Wait(ctx)
-			if err != nil {
-				return err
-			}
-			return st.Err()
+			return loadPartition(ctx, ds, fmt.Sprintf("gs://bucket/box/%d.json", l), day0.AddDays(l))
 		}
 		// runLoaders runs the loaders side by side until each has made n loads or stop is
 		// closed, and returns the number of loads.
@@ -331,4 +304,28 @@ var boxScoreSchema = bigquery.Schema{
 	{Name: "ast", Type: bigquery.IntegerFieldType},
 	{Name: "minutes", Type: bigquery.FloatFieldType},
 	{Name: "loaded_at", Type: bigquery.TimestampFieldType},
+}
+
+// loadPartition loads NDJSON objects into one day's partition of the table games, replacing
+// it, as the pipeline's raw jobs do, and waits for the job.
+func loadPartition(ctx context.Context, ds *bigquery.Dataset, uri string, day civil.Date) error {
+	ref := bigquery.NewGCSReference(uri)
+	ref.SourceFormat = bigquery.JSON
+	l := ds.Table("games$" + strings.ReplaceAll(day.String(), "-", "")).LoaderFrom(ref)
+	l.WriteDisposition = bigquery.WriteTruncate
+	l.CreateDisposition = bigquery.CreateNever
+	job, err := l.Run(ctx)
+	return finished(ctx, job, err)
+}
+
+// finished waits for a job that started (err is Run's error) and returns its error, if any.
+func finished(ctx context.Context, job *bigquery.Job, err error) error {
+	if err != nil {
+		return err
+	}
+	st, err := job.Wait(ctx)
+	if err != nil {
+		return err
+	}
+	return st.Err()
 }
