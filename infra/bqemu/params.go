@@ -172,11 +172,7 @@ func paramDuckType(t *paramType) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			name := st.Name
-			if name == "" {
-				name = fmt.Sprintf("_field_%d", i+1)
-			}
-			parts[i] = quoteIdent(name) + " " + e
+			parts[i] = quoteIdent(fieldName(i, st)) + " " + e
 		}
 		return "STRUCT(" + strings.Join(parts, ", ") + ")", nil
 	}
@@ -233,10 +229,7 @@ func literal(name string, t *paramType, v *paramValue, inList bool) (string, err
 		}
 		parts := make([]string, len(t.StructTypes))
 		for i, st := range t.StructTypes {
-			fname := st.Name
-			if fname == "" {
-				fname = fmt.Sprintf("_field_%d", i+1)
-			}
+			fname := fieldName(i, st)
 			lit, err := literal(name+"."+fname, st.Type, v.StructValues[st.Name], inList)
 			if err != nil {
 				return "", err
@@ -254,16 +247,17 @@ func literal(name string, t *paramType, v *paramValue, inList bool) (string, err
 	s := *v.Value
 	switch typ {
 	case "INT64", "INTEGER", "INT":
-		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-		if err != nil {
+		n, ok := scalar(typ, s)
+		if !ok {
 			return "", bad(s)
 		}
-		return "CAST(" + strconv.FormatInt(n, 10) + " AS BIGINT)", nil
+		return "CAST(" + strconv.FormatInt(n.(int64), 10) + " AS BIGINT)", nil
 	case "FLOAT64", "FLOAT":
-		f, err := parseFloat(s)
-		if err != nil {
+		x, ok := scalar(typ, s)
+		if !ok {
 			return "", bad(s)
 		}
+		f := x.(float64)
 		switch {
 		case math.IsNaN(f):
 			return "CAST('NaN' AS DOUBLE)", nil
@@ -274,13 +268,14 @@ func literal(name string, t *paramType, v *paramValue, inList bool) (string, err
 		}
 		return "CAST(" + strconv.FormatFloat(f, 'g', -1, 64) + " AS DOUBLE)", nil
 	case "BOOL", "BOOLEAN":
-		switch strings.ToLower(strings.TrimSpace(s)) {
-		case "true":
-			return "TRUE", nil
-		case "false":
-			return "FALSE", nil
+		b, ok := scalar(typ, s)
+		if !ok {
+			return "", bad(s)
 		}
-		return "", bad(s)
+		if b.(bool) {
+			return "TRUE", nil
+		}
+		return "FALSE", nil
 	case "STRING", "GEOGRAPHY":
 		if inList {
 			return quoteString(s), nil
@@ -293,11 +288,11 @@ func literal(name string, t *paramType, v *paramValue, inList bool) (string, err
 		}
 		return "unhex('" + hex.EncodeToString(b) + "')", nil
 	case "DATE":
-		d, err := time.Parse("2006-01-02", strings.TrimSpace(s))
-		if err != nil {
+		d, ok := scalar(typ, s)
+		if !ok {
 			return "", bad(s)
 		}
-		return "DATE '" + d.Format("2006-01-02") + "'", nil
+		return "DATE '" + d.(string) + "'", nil
 	case "TIMESTAMP":
 		ts, err := parseTimestamp(s)
 		if err != nil {
@@ -366,15 +361,11 @@ func jsonValue(t *paramType, v *paramValue) (any, bool) {
 		}
 		out := make(map[string]any, len(t.StructTypes))
 		for i, st := range t.StructTypes {
-			name := st.Name
-			if name == "" {
-				name = fmt.Sprintf("_field_%d", i+1)
-			}
 			f, ok := jsonValue(st.Type, v.StructValues[st.Name])
 			if !ok {
 				return nil, false
 			}
-			out[name] = f
+			out[fieldName(i, st)] = f
 		}
 		if len(out) != len(t.StructTypes) {
 			return nil, false // two fields of one name: the literal says so
@@ -384,33 +375,50 @@ func jsonValue(t *paramType, v *paramValue) (any, bool) {
 		if v == nil || v.Value == nil {
 			return nil, true
 		}
-		s := strings.TrimSpace(*v.Value)
-		switch typ {
-		case "STRING":
-			return *v.Value, true
-		case "INT64", "INTEGER", "INT":
-			n, err := strconv.ParseInt(s, 10, 64)
-			return json.Number(strconv.FormatInt(n, 10)), err == nil
-		case "BOOL", "BOOLEAN":
-			switch strings.ToLower(s) {
-			case "true":
-				return true, true
-			case "false":
-				return false, true
-			}
-			return nil, false
-		case "DATE":
-			d, err := time.Parse("2006-01-02", s)
-			return d.Format("2006-01-02"), err == nil
-		default:
-			f, err := parseFloat(s)
-			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-				return nil, false
-			}
-			return json.Number(strconv.FormatFloat(f, 'g', -1, 64)), true
+		x, ok := scalar(typ, *v.Value)
+		if f, isFloat := x.(float64); isFloat && (math.IsNaN(f) || math.IsInf(f, 0)) {
+			return nil, false // JSON has no NaN or Infinity
 		}
+		return x, ok
 	}
 	return nil, false
+}
+
+// scalar parses a parameter value of a type both the SQL literal and the JSON binding
+// take: int64 for INT64, float64 for FLOAT64, bool for BOOL, "YYYY-MM-DD" for DATE, the
+// text itself for STRING; ok is false when it does not parse, or for any other type.
+func scalar(typ, s string) (any, bool) {
+	t := strings.TrimSpace(s)
+	switch typ {
+	case "STRING", "GEOGRAPHY":
+		return s, true
+	case "INT64", "INTEGER", "INT":
+		n, err := strconv.ParseInt(t, 10, 64)
+		return n, err == nil
+	case "FLOAT64", "FLOAT":
+		f, err := parseFloat(s)
+		return f, err == nil
+	case "BOOL", "BOOLEAN":
+		switch strings.ToLower(t) {
+		case "true":
+			return true, true
+		case "false":
+			return false, true
+		}
+	case "DATE":
+		d, err := time.Parse("2006-01-02", t)
+		return d.Format("2006-01-02"), err == nil
+	}
+	return nil, false
+}
+
+// fieldName is the name of a struct parameter's i-th field: its own, or BigQuery's
+// _field_N for an unnamed one.
+func fieldName(i int, st *structType) string {
+	if st.Name != "" {
+		return st.Name
+	}
+	return fmt.Sprintf("_field_%d", i+1)
 }
 
 // bindParams substitutes $name, $N and ? placeholders in translated DuckDB SQL with literals.
