@@ -13,7 +13,8 @@ import (
 
 // bdlPlayerBoxscores loads Ball Don't Lie stats pages into nba_raw.bdl_player_boxscores.
 // Each stat carries only team ids for the game's sides: they are resolved through the BDL
-// games objects of the same date (a hard upstream). Rows of players who did not play (min
+// games objects of the same date (a hard upstream), or, for a game those objects leave out,
+// through the teams the date's objects name (statGame). Rows of players who did not play (min
 // "00") are kept with 0 minutes.
 type bdlPlayerBoxscores struct{ l *loader }
 
@@ -86,34 +87,28 @@ func (j *bdlPlayerBoxscores) Run(ctx context.Context, req messages.Request) (run
 	if err != nil {
 		return runner.Result{}, err
 	}
+	parsed, err := parseBDLStats(stats)
+	if err != nil {
+		return runner.Result{}, err
+	}
+	addStatTeams(parsed, teams)
 	now := processedAt()
 	var rows []any
 	seen := map[string]bool{}
-	for _, o := range stats {
-		var p bdlPage
-		if err := json.Unmarshal(o.Body, &p); err != nil {
-			return runner.Result{}, badRecord(o, jsonPosition(err), err)
+	for _, st := range parsed {
+		r, err := bdlStatRow(st.stat, games, teams, st.o)
+		if err != nil {
+			return runner.Result{}, badRecord(st.o, fmt.Sprintf("%s (stat %d)", st.pos, st.stat.ID), err)
 		}
-		for i, raw := range p.Data {
-			pos := fmt.Sprintf("data[%d]", i)
-			var s bdlStat
-			if err := json.Unmarshal(raw, &s); err != nil {
-				return runner.Result{}, badRecord(o, pos, err)
-			}
-			r, err := bdlStatRow(s, games, teams, o)
-			if err != nil {
-				return runner.Result{}, badRecord(o, fmt.Sprintf("%s (stat %d)", pos, s.ID), err)
-			}
-			if r.GameDate != req.Date {
-				return runner.Result{}, badRecord(o, pos, fmt.Errorf("game date %s in the object of %s", r.GameDate, req.Date))
-			}
-			if seen[r.key()] {
-				return runner.Result{}, badRecord(o, pos, fmt.Errorf("second row for %s in game %s", r.PlayerLookup, r.GameID))
-			}
-			seen[r.key()] = true
-			r.ProcessedAt = now
-			rows = append(rows, r)
+		if r.GameDate != req.Date {
+			return runner.Result{}, badRecord(st.o, st.pos, fmt.Errorf("game date %s in the object of %s", r.GameDate, req.Date))
 		}
+		if seen[r.key()] {
+			return runner.Result{}, badRecord(st.o, st.pos, fmt.Errorf("second row for %s in game %s", r.PlayerLookup, r.GameID))
+		}
+		seen[r.key()] = true
+		r.ProcessedAt = now
+		rows = append(rows, r)
 	}
 	if len(rows) == 0 {
 		final := 0
@@ -128,6 +123,47 @@ func (j *bdlPlayerBoxscores) Run(ctx context.Context, req messages.Request) (run
 		}
 	}
 	return j.l.load(ctx, req, "bdl_player_boxscores", fingerprint("bdl_player_boxscores", req.Date, groups...), rows)
+}
+
+// statAt is a stat of the stats objects with the object and the position it came from.
+type statAt struct {
+	stat bdlStat
+	o    object
+	pos  string
+}
+
+// parseBDLStats decodes every stat of the stats objects, in order.
+func parseBDLStats(objs []object) ([]statAt, error) {
+	var out []statAt
+	for _, o := range objs {
+		var p bdlPage
+		if err := json.Unmarshal(o.Body, &p); err != nil {
+			return nil, badRecord(o, jsonPosition(err), err)
+		}
+		for i, raw := range p.Data {
+			st := statAt{o: o, pos: fmt.Sprintf("data[%d]", i)}
+			if err := json.Unmarshal(raw, &st.stat); err != nil {
+				return nil, badRecord(o, st.pos, err)
+			}
+			out = append(out, st)
+		}
+	}
+	return out, nil
+}
+
+// addStatTeams adds to teams (BDL team id → tricode, from the games objects) the teams the
+// stats themselves name that the games objects do not: what places the stats of a game the
+// games objects left out (see bdlStatRow). A team whose name does not map is left out here;
+// its own stats fail with the reason.
+func addStatTeams(stats []statAt, teams map[int]string) {
+	for _, st := range stats {
+		if _, ok := teams[st.stat.Team.ID]; ok {
+			continue
+		}
+		if code, err := bdlTeamCode(st.stat.Team); err == nil {
+			teams[st.stat.Team.ID] = code
+		}
+	}
 }
 
 // parseBDLGames indexes the games objects: games by BDL id and tricodes by BDL team id.
@@ -160,11 +196,11 @@ func parseBDLGames(objs []object) (map[int]bdlGameInfo, map[int]string, error) {
 				teams[t.ID] = code
 				sides[k] = code
 			}
-			date, err := bdlGameDate(g)
+			info, err := gameInfo(g, sides[0], sides[1])
 			if err != nil {
 				return nil, nil, badRecord(o, pos, err)
 			}
-			games[g.ID] = bdlGameInfo{date: date, home: sides[0], away: sides[1], season: g.Season, final: strings.EqualFold(g.Status, "Final")}
+			games[g.ID] = info
 		}
 	}
 	return games, teams, nil
@@ -202,10 +238,39 @@ func bdlGameDate(g bdlGame) (string, error) {
 	return "", fmt.Errorf("game %d: date %q: want YYYY-MM-DD", g.ID, g.Date)
 }
 
+// statGame places a game the BDL games objects of the date leave out by the stat's own game
+// object: its date, season and status, and its sides' team ids as tricodes (teams, which
+// holds the games objects' teams and those of the date's stats). A games list can lack a
+// game its stats hold (the source left it out and the scraper recorded the game missing);
+// the stats still say everything a row needs.
+func statGame(g bdlGame, teams map[int]string) (bdlGameInfo, error) {
+	if g.HomeTeamID == nil || g.VisitorTeamID == nil {
+		return bdlGameInfo{}, fmt.Errorf("game %d is not in the BDL games objects of the date and its stats do not name home_team_id and visitor_team_id", g.ID)
+	}
+	home, okH := teams[*g.HomeTeamID]
+	away, okA := teams[*g.VisitorTeamID]
+	if !okH || !okA {
+		return bdlGameInfo{}, fmt.Errorf("game %d is not in the BDL games objects of the date and no object of the date names its teams %d and %d", g.ID, *g.HomeTeamID, *g.VisitorTeamID)
+	}
+	return gameInfo(g, home, away)
+}
+
+// gameInfo is a BDL game with its sides' tricodes.
+func gameInfo(g bdlGame, home, away string) (bdlGameInfo, error) {
+	date, err := bdlGameDate(g)
+	if err != nil {
+		return bdlGameInfo{}, err
+	}
+	return bdlGameInfo{date: date, home: home, away: away, season: g.Season, final: strings.EqualFold(g.Status, "Final")}, nil
+}
+
 func bdlStatRow(s bdlStat, games map[int]bdlGameInfo, teams map[int]string, o object) (boxScoreRow, error) {
 	g, ok := games[s.Game.ID]
 	if !ok {
-		return boxScoreRow{}, fmt.Errorf("game %d is not in the BDL games objects of the date", s.Game.ID)
+		var err error
+		if g, err = statGame(s.Game, teams); err != nil {
+			return boxScoreRow{}, err
+		}
 	}
 	team, ok := teams[s.Team.ID]
 	if !ok {

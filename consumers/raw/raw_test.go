@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -292,6 +293,85 @@ func TestRescrapeDropsARow(t *testing.T) {
 		if r["source_player_id"] == first[1] {
 			t.Errorf("player %v is still in the partition after the re-scrape dropped him", first[2])
 		}
+	}
+}
+
+// TestBDLGameTheGamesListLeftOut: a game that the BDL games objects leave out (the source
+// left it out of the list and the games scraper recorded it missing) is placed by its
+// stats' own game object and the teams the date's stats name, so the partition is the one
+// the full list gives. Stats of such a game that do not name its teams fail permanently,
+// naming the game.
+func TestBDLGameTheGamesListLeftOut(t *testing.T) {
+	t.Parallel()
+	const job = "bdl_player_boxscores"
+	captured := warehousetest.ReadDir(t, "testdata/capture/"+gameDay)
+	gamesName := messages.ScrapedBDLGames.Object(gameDay, messages.PagePart(1))
+	var games map[string]any
+	if err := json.Unmarshal(captured[gamesName], &games); err != nil {
+		t.Fatal(err)
+	}
+	list := games["data"].([]any)
+	if len(list) < 2 {
+		t.Fatalf("%s lists %d games", gamesName, len(list))
+	}
+	left := list[len(list)-1].(map[string]any)["id"].(float64)
+	games["data"] = list[:len(list)-1]
+	shortList, err := json.Marshal(games)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := func(env *warehousetest.Env) []map[string]any {
+		rs := env.Partition(t, tables[job].table, tables[job].field, gameDay)
+		for _, r := range rs {
+			delete(r, "processed_at")
+		}
+		return rs
+	}
+
+	env, jobs := setup(t, gameDay)
+	ctx := context.Background()
+	if _, err := jobs[job].Run(ctx, request(job, gameDay)); err != nil {
+		t.Fatal(err)
+	}
+	full := rows(env)
+	env.Put(t, map[string][]byte{gamesName: shortList})
+	if _, err := jobs[job].Run(ctx, request(job, gameDay)); err != nil {
+		t.Fatalf("stats of game %.0f, which the games list leaves out: %v", left, err)
+	}
+	if diff := cmp.Diff(full, rows(env)); diff != "" {
+		t.Errorf("rows with game %.0f left out of the games list (-full list +short list):\n%s", left, diff)
+	}
+
+	// The same game's stats without its home team id: nothing places it.
+	stripped := map[string][]byte{}
+	for name, body := range captured {
+		if !strings.HasPrefix(name, messages.ScrapedBDLPlayerBoxscores.Prefix(gameDay)) {
+			continue
+		}
+		var page map[string]any
+		if err := json.Unmarshal(body, &page); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, d := range page["data"].([]any) {
+			if g := d.(map[string]any)["game"].(map[string]any); g["id"] == left {
+				delete(g, "home_team_id")
+				n++
+			}
+		}
+		if n > 0 {
+			if stripped[name], err = json.Marshal(page); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(stripped) == 0 {
+		t.Fatalf("no stats object holds game %.0f", left)
+	}
+	env.Put(t, stripped)
+	_, err = jobs[job].Run(ctx, request(job, gameDay))
+	if !runner.IsPermanent(err) || !errors.Is(err, raw.ErrBadRecord) || !strings.Contains(err.Error(), fmt.Sprintf("game %.0f is not in the BDL games objects", left)) {
+		t.Errorf("error = %v, want a permanent ErrBadRecord naming game %.0f", err, left)
 	}
 }
 
