@@ -35,7 +35,10 @@ type decision struct {
 // date (see pendingSoft) gets actionSoftWait: a record not done is written waiting with
 // the pending soft upstreams in Awaiting, for at most SoftWait from the start of the wait;
 // the reconciler re-sends the request when they land or the wait is over.
-func (rt *Runtime) decide(ctx context.Context, spec messages.JobSpec, req messages.Request) (decision, error) {
+//
+// Before it claims a run, decide takes slot, waiting while the job's runs fill every slot;
+// the record it read may have moved meanwhile, which the claim's compare-and-swap finds.
+func (rt *Runtime) decide(ctx context.Context, spec messages.JobSpec, req messages.Request, slot *runSlot) (decision, error) {
 	ref := spec.Ref()
 	rec, gen, err := rt.ledger.Get(ctx, ref, req.Date)
 	switch {
@@ -90,6 +93,10 @@ func (rt *Runtime) decide(ctx context.Context, spec messages.JobSpec, req messag
 	if rec.State.Done() && rec.InputFingerprint == fp && !req.Force && !refetch {
 		return decision{action: actionDuplicate, rec: rec, gen: gen}, nil
 	}
+	if err := slot.take(ctx); err != nil {
+		return decision{}, err
+	}
+	now = rt.ledger.Now() // the lease starts when the run does, after any wait for a slot
 	rec = rec.For(req).Start(rt.opts.Owner, req.RunID, rt.opts.Lease, now)
 	rec.InputFingerprint, rec.Inputs = fp, inputs
 	if gen, err = rt.ledger.Write(ctx, rec, gen); err != nil {

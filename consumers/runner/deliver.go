@@ -130,8 +130,10 @@ func (rt *Runtime) handleJob(ctx, dctx context.Context, t target, d Delivery) ha
 		return h
 	}
 	defer rt.markRunning(spec.Ref(), req.Date)()
+	slot := &runSlot{runs: t.runs}
+	defer slot.release()
 	cctx, endDecide := rt.span(ctx, "decide")
-	dec, err := rt.claim(cctx, dctx, spec, req)
+	dec, err := rt.claim(cctx, dctx, spec, req, slot)
 	endDecide(err)
 	h.state, h.attempt = dec.rec.State, dec.rec.Attempts
 	switch {
@@ -189,14 +191,15 @@ func (rt *Runtime) accept(ctx context.Context, t target, d Delivery) (messages.R
 const casRetries = 8
 
 // claim decides on the request until the decision holds: it re-reads after a lost
-// compare-and-swap race, and waits up to LeaseWait for a lease another consumer holds.
-func (rt *Runtime) claim(ctx, dctx context.Context, spec messages.JobSpec, req messages.Request) (decision, error) {
+// compare-and-swap race, and waits up to LeaseWait for a lease another consumer holds. A
+// run is claimed only while slot is held (decide takes it).
+func (rt *Runtime) claim(ctx, dctx context.Context, spec messages.JobSpec, req messages.Request, slot *runSlot) (decision, error) {
 	waitUntil := time.Now().Add(rt.opts.LeaseWait)
 	for conflicts := 0; ; {
 		if rt.abandoned() {
 			return decision{action: actionAbandoned}, nil
 		}
-		d, err := rt.decide(ctx, spec, req)
+		d, err := rt.decide(ctx, spec, req, slot)
 		if errors.Is(err, ledger.ErrConflict) {
 			if conflicts++; conflicts < casRetries {
 				continue
@@ -235,5 +238,36 @@ func (rt *Runtime) waitLease(dctx context.Context, held ledger.Record, until tim
 		return true
 	case <-dctx.Done():
 		return false
+	}
+}
+
+// runSlot is one delivery's hold on a slot of its subscription's runs (target.runs, as
+// many as the job's MaxConcurrency): decide takes it right before it claims the record
+// for a run, and the delivery gives it back when it is handled. Deliveries that end
+// without a run never wait for one.
+type runSlot struct {
+	runs chan struct{}
+	held bool
+}
+
+// take waits for a slot unless the delivery holds one already.
+func (s *runSlot) take(ctx context.Context) error {
+	if s.held {
+		return nil
+	}
+	select {
+	case s.runs <- struct{}{}:
+		s.held = true
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for a run slot: %w", ctx.Err())
+	}
+}
+
+// release gives the slot back if the delivery holds one.
+func (s *runSlot) release() {
+	if s.held {
+		<-s.runs
+		s.held = false
 	}
 }

@@ -324,3 +324,68 @@ func TestLessonInFlightWorkIsBounded(t *testing.T) {
 		t.Errorf("at most %d runs were in flight at once; want between 2 and MaxConcurrency %d", p, spec.MaxConcurrency)
 	}
 }
+
+// TestDeliveriesWithoutARunPassBusySlots: MaxConcurrency bounds a job's runs, not its
+// deliveries. While the only slot of a job with MaxConcurrency 1 is held by a long run, a
+// delivery for a date whose upstream is not done is still recorded waiting, and one for a
+// date already done is acknowledged as a duplicate, without waiting for the run to end.
+func TestDeliveriesWithoutARunPassBusySlots(t *testing.T) {
+	t.Parallel()
+	cat, err := messages.NewCatalog(
+		messages.JobSpec{Phase: messages.PhaseScrapers, Name: "a1", MaxConcurrency: 1, Timeout: 20 * time.Second},
+		messages.JobSpec{Phase: messages.PhaseRaw, Name: "a2", Hard: []messages.JobRef{a1}, MaxConcurrency: 1, Timeout: 20 * time.Second},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, cat)
+	ctx := context.Background()
+	now := time.Now()
+	for _, d := range dates[:2] {
+		rec := ledger.Record{Phase: a1.Phase, Job: a1.Job, Date: d}.Start("gone", "run-0", time.Minute, now)
+		if _, err := e.led.Write(ctx, rec.Succeed(ledger.Output{}, "out-"+d, false, now).MarkEmittedThrough("", now), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	started, release := make(chan string, 4), make(chan struct{})
+	var runs atomic.Int32
+	job := runner.JobFunc(func(ctx context.Context, req messages.Request) (runner.Result, error) {
+		runs.Add(1)
+		started <- req.Date
+		if req.Date == dates[0] {
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return runner.Result{}, ctx.Err()
+			}
+		}
+		return runner.Result{}, nil
+	})
+	o := e.options(map[messages.JobRef]runner.Job{a2: job})
+	o.Unroutable = []messages.Phase{}
+	e.start(o)
+	e.publish(1, request(a2, dates[1]))
+	e.waitState(a2, dates[1], ledger.StateSucceeded)
+	<-started
+	e.publish(1, request(a2, dates[0]))
+	if d := <-started; d != dates[0] {
+		t.Fatalf("ran %s, want %s", d, dates[0])
+	}
+	// The slot is held. A date without its upstream, and a duplicate of a done date:
+	e.publish(1, request(a2, dates[2]), request(a2, dates[1]))
+	rec := e.waitState(a2, dates[2], ledger.StateWaiting)
+	waitFor(t, 30*time.Second, "the duplicate of "+dates[1]+" acknowledged", func() (bool, string) {
+		n := strings.Count(e.logs.String(), `"outcome":"duplicate"`)
+		return n == 1, fmt.Sprintf("%d duplicate deliveries logged", n)
+	})
+	select {
+	case d := <-started:
+		t.Errorf("%s ran while %s held the only slot", d, dates[0])
+	default:
+	}
+	close(release)
+	e.waitState(a2, dates[0], ledger.StateSucceeded)
+	if n := runs.Load(); n != 2 {
+		t.Errorf("%d runs, want 2 (%s and %s once each); %s is %s", n, dates[1], dates[0], dates[2], rec.State)
+	}
+}

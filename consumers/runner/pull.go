@@ -17,6 +17,14 @@ import (
 // abandonWait is how long Run waits for abandoned handlers to return.
 const abandonWait = time.Second
 
+// decideAhead is how many deliveries of a job subscription the pull client hands the
+// runtime beyond the job's MaxConcurrency. MaxConcurrency bounds the job's runs (runSlot),
+// not its deliveries: most deliveries of a job with several upstreams end without a run
+// (an upstream still on its way, or the date already done), and they are decided while
+// the runs hold every slot instead of queueing behind them. What one consumer holds stays
+// bounded by the catalogue.
+const decideAhead = 4
+
 // Run consumes the subscriptions by streaming pull until ctx is cancelled or a subscription
 // fails. On cancellation it stops taking messages, lets in-flight work finish for up to
 // ShutdownGrace, then abandons what is left (its leases lapse and the messages are
@@ -34,7 +42,7 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	for id, t := range rt.targets {
 		maxOutstanding := 0
 		if t.job != nil {
-			maxOutstanding = t.job.MaxConcurrency
+			maxOutstanding = t.job.MaxConcurrency + decideAhead
 		}
 		sub := rt.subscriber(id, maxOutstanding)
 		g.Go(func() error {

@@ -184,6 +184,9 @@ type target struct {
 	lane        string // of a job's subscription: messages.LaneDaily or messages.LaneBackfill
 	phase       messages.Phase
 	deadLetters bool
+	// runs holds one token per run of the job in flight on this subscription: its
+	// capacity is the job's MaxConcurrency (see runSlot).
+	runs chan struct{}
 }
 
 // New checks the options and builds a runtime. It refuses a selected job that has no
@@ -230,7 +233,8 @@ func New(opts Options) (*Runtime, error) {
 	rt.abandon, rt.stop = context.WithCancel(context.Background())
 	for i := range rt.jobs {
 		for _, lane := range messages.Lanes() {
-			rt.targets[opts.Names.LaneSubscription(rt.jobs[i].Ref(), lane)] = target{job: &rt.jobs[i], lane: lane, phase: rt.jobs[i].Phase}
+			rt.targets[opts.Names.LaneSubscription(rt.jobs[i].Ref(), lane)] = target{job: &rt.jobs[i], lane: lane, phase: rt.jobs[i].Phase,
+				runs: make(chan struct{}, rt.jobs[i].MaxConcurrency)}
 		}
 	}
 	for _, p := range rt.phases {
