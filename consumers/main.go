@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -53,6 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, l envconf
 	fs.IntVar(&cfg.Streams, "streams", cfg.Streams, "streaming-pull streams per subscription (CONSUMER_STREAMS)")
 	fs.BoolVar(&cfg.Available, "available-only", cfg.Available, "consume only the selected jobs that have an implementation (CONSUMER_AVAILABLE_ONLY)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	cpuProfile := fs.String("cpu-profile", "", "write a CPU profile of the whole run to `file` (go tool pprof reads it)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: consumers [flags]\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -75,6 +77,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, l envconf
 		return 2
 	}
 	logger := slog.New(runner.NewLogHandler(stdout, &slog.HandlerOptions{Level: lv, AddSource: true}))
+	if *cpuProfile != "" {
+		stopProfile, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "consumers: --cpu-profile: %v\n", err)
+			return 2
+		}
+		defer func() {
+			if err := stopProfile(); err != nil {
+				logger.Error("writing the CPU profile", "file", *cpuProfile, "err", err)
+			}
+		}()
+	}
 
 	tel, err := setupTelemetry(ctx, l, cfg.Project, logger)
 	if err != nil {
@@ -165,4 +179,19 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// startCPUProfile profiles the process's CPU into file until the returned func.
+func startCPUProfile(file string) (stop func() error, err error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return nil, errors.Join(err, f.Close())
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }

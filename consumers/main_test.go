@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +37,8 @@ func TestConfigErrors(t *testing.T) {
 		{"bad flag", nil, []string{"--bogus"}, "flag provided but not defined: -bogus"},
 		{"stray argument", nil, []string{"raw"}, `unexpected arguments ["raw"]`},
 		{"bad duration", map[string]string{"CONSUMER_SHUTDOWN_GRACE": "soon"}, nil, `invalid duration "soon"`},
+		{"profile where none can be written", map[string]string{"GOOGLE_CLOUD_PROJECT": "p"}, []string{"--cpu-profile", "/nonexistent/cpu.pprof"},
+			"--cpu-profile: open /nonexistent/cpu.pprof"},
 		{"unknown traces exporter", map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "OTEL_TRACES_EXPORTER": "jaeger"}, nil,
 			`OTEL_TRACES_EXPORTER="jaeger": use none, console, otlp or gcp`},
 	}
@@ -66,12 +70,13 @@ func TestServiceRunsScraperAndChains(t *testing.T) {
 
 	var logs testlog.Buffer
 	var stderr bytes.Buffer
+	profile := filepath.Join(t.TempDir(), "cpu.pprof")
 	runCtx, stop := context.WithCancel(ctx)
 	code := make(chan int, 1)
 	exited := make(chan struct{})
 	go func() {
 		defer close(exited)
-		code <- run(runCtx, []string{"--jobs", "scrapers/nbac_schedule", "--streams", "2", "--shutdown-grace", "2s"}, &logs, &stderr,
+		code <- run(runCtx, []string{"--jobs", "scrapers/nbac_schedule", "--streams", "2", "--shutdown-grace", "2s", "--cpu-profile", profile}, &logs, &stderr,
 			envconfig.MapLookuper(env.Vars(map[string]string{"NBA_CDN_BASE_URL": sim.URL + "/nbacdn"})))
 	}()
 	t.Cleanup(func() {
@@ -137,6 +142,10 @@ func TestServiceRunsScraperAndChains(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("service did not stop after its context was cancelled")
+	}
+	// --cpu-profile: a gzipped profile, written when the service stopped.
+	if b, err := os.ReadFile(profile); err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Errorf("--cpu-profile %s: %d bytes, err %v; want a gzipped pprof profile", profile, len(b), err)
 	}
 
 	// Logs are JSON lines in Cloud Logging's shape, one of them for the message handled.

@@ -61,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.full, "full", false, "also time three seasons in the scaling row")
 	fs.Int64Var(&f.seed, "sim-seed", 2024, "source simulator seed")
 	fs.StringVar(&f.logs, "logs", "", "`file` for the consumers', producer's and emulators' logs (default: a temporary file)")
-	fs.StringVar(&f.profile, "profile", "", "`directory` for pprof profiles of this process (emulators, DuckDB, simulator, sequential loop): cpu, block, mutex and allocs, and at the end of each pipeline run its heap and DuckDB's memory by component")
+	fs.StringVar(&f.profile, "profile", "", "`directory` for pprof profiles of this process (emulators, DuckDB, simulator, sequential loop): cpu, block, mutex and allocs, and at the end of each pipeline run its heap and DuckDB's memory by component; and the consumers process's CPU over each pipeline run")
 	fs.StringVar(&pubsubEmulator, "pubsub", local.PubSubPstest, "Pub/Sub `emulator` of every row's stack: "+local.PubSubPstest+" (built in) or "+local.PubSubGcloud+" (Google's official emulator, when the Google Cloud CLI has it)")
 	fs.StringVar(&f.skip, "skip", "", "comma-separated rows to leave out: instant, realistic, enqueue, runtime, scaling")
 	if err := fs.Parse(args); err != nil {

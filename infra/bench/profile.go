@@ -10,7 +10,10 @@ import (
 
 // profileDir is --profile's directory ("" without it): each pipeline run also writes there
 // what the stack holds once its chain has finished: the Go heap (heap-<dates>-dates.pprof)
-// and DuckDB's memory by component (duckdb-memory-<dates>-dates.txt).
+// and DuckDB's memory by component (duckdb-memory-<dates>-dates.txt); and the consumers
+// process writes its CPU profile over the run (consumers-cpu-<dates>-dates.pprof).
+// The emulator's own CPU profile labels the time of BigQuery jobs with their table
+// (go tool pprof -tags cpu.pprof).
 var profileDir string
 
 // startProfiles profiles this process into dir until the returned func: CPU

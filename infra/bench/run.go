@@ -71,7 +71,11 @@ type pipelineResult struct {
 // producer through infra/backfill (as make run does) and reads the consumers' peak RSS.
 func runPipeline(ctx context.Context, s *stack, bins binaries, rates map[string]string, dates []string, logs io.Writer) (pipelineResult, error) {
 	vars := s.vars()
-	cmd := exec.CommandContext(ctx, bins.consumers)
+	var args []string
+	if profileDir != "" {
+		args = append(args, "--cpu-profile", filepath.Join(profileDir, fmt.Sprintf("consumers-cpu-%d-dates.pprof", len(dates))))
+	}
+	cmd := exec.CommandContext(ctx, bins.consumers, args...)
 	cmd.Env = os.Environ()
 	for k, v := range vars {
 		cmd.Env = append(cmd.Env, k+"="+v)
