@@ -62,7 +62,7 @@ func (rt *Runtime) decide(ctx context.Context, spec messages.JobSpec, req messag
 	if len(missing) > 0 {
 		// A done record stays as it is while an upstream runs again: that upstream's
 		// completion triggers this job anyway.
-		if !rec.State.Done() && !(rec.State == ledger.StateWaiting && slices.Equal(rec.Missing, missing)) {
+		if !rec.State.Done() && !(rec.State == ledger.StateWaiting && waitsAlready(rec, req, rec.Missing, missing)) {
 			rec = rec.For(req).Wait(missing, nil, now)
 			if gen, err = rt.ledger.Write(ctx, rec, gen); err != nil {
 				return decision{}, err
@@ -77,7 +77,7 @@ func (rt *Runtime) decide(ctx context.Context, spec messages.JobSpec, req messag
 			return decision{}, err
 		}
 		if len(pending) > 0 {
-			if !rec.State.Done() && !(waiting && slices.Equal(rec.Awaiting, pending)) {
+			if !rec.State.Done() && !(waiting && waitsAlready(rec, req, rec.Awaiting, pending)) {
 				rec = rec.For(req).Wait(nil, pending, now)
 				if gen, err = rt.ledger.Write(ctx, rec, gen); err != nil {
 					return decision{}, err
@@ -103,6 +103,25 @@ func (rt *Runtime) decide(ctx context.Context, spec messages.JobSpec, req messag
 		return decision{}, err
 	}
 	return decision{action: actionRun, rec: rec, gen: gen}, nil
+}
+
+// waitsAlready reports whether a waiting record says all that writing it again would: it is
+// of the same request (run, stop phase, lane) and the upstreams it lists (listed) include
+// every one still on its way (pending). An upstream that finished since stays listed until
+// the record is next written; whoever reads the list (the reconciler, producer status)
+// looks up which of its upstreams are done, so a list that holds more says the same, and
+// the write is saved: a job with several upstreams gets one delivery per upstream, most of
+// them while others still run.
+func waitsAlready(rec ledger.Record, req messages.Request, listed, pending []string) bool {
+	if rec.RunID != req.RunID || rec.StopAfter != req.StopAfter || rec.Lane != req.Lane {
+		return false
+	}
+	for _, p := range pending {
+		if !slices.Contains(listed, p) {
+			return false
+		}
+	}
+	return true
 }
 
 // upstreams reads the records of the job's upstreams for date: the output fingerprints of

@@ -3,6 +3,8 @@ package runner_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,5 +143,93 @@ func TestSoftDependentsAreNotifiedWithTheTraceContext(t *testing.T) {
 	}
 	if !cmp.Equal(notes, []string{tp}) {
 		t.Errorf("notifications to u2 that v2 died carry traceparents %q, want one with %q", notes, tp)
+	}
+}
+
+// TestWaitingRecordWrittenOnlyWhenItWouldSayMore: a record waiting for two soft upstreams
+// is not written again when one of them finishes and its delivery comes (the list still
+// holds the other, and its readers look up which are done); it is written when a request of
+// another run comes, and the job runs once both are done.
+func TestWaitingRecordWrittenOnlyWhenItWouldSayMore(t *testing.T) {
+	t.Parallel()
+	s1, v2, w2, u2 := messages.Ref(messages.PhaseScrapers, "s1"), messages.Ref(messages.PhaseRaw, "v2"),
+		messages.Ref(messages.PhaseRaw, "w2"), messages.Ref(messages.PhaseRaw, "u2")
+	cat, err := messages.NewCatalog(
+		messages.JobSpec{Phase: messages.PhaseScrapers, Name: "s1", Timeout: 20 * time.Second},
+		messages.JobSpec{Phase: messages.PhaseRaw, Name: "v2", Hard: []messages.JobRef{s1}, Timeout: 20 * time.Second},
+		messages.JobSpec{Phase: messages.PhaseRaw, Name: "w2", Hard: []messages.JobRef{s1}, Timeout: 20 * time.Second},
+		messages.JobSpec{Phase: messages.PhaseRaw, Name: "u2", Hard: []messages.JobRef{s1}, Soft: []messages.JobRef{v2, w2}, Timeout: 20 * time.Second},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, cat)
+	ctx := context.Background()
+	now := time.Now()
+	d := dates[0]
+	write := func(rec ledger.Record) {
+		t.Helper()
+		_, gen, err := e.led.Get(ctx, rec.Ref(), d)
+		if err != nil && !errors.Is(err, ledger.ErrNotFound) {
+			t.Fatal(err)
+		}
+		if _, err := e.led.Write(ctx, rec, gen); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record := func(ref messages.JobRef) ledger.Record {
+		return ledger.Record{Phase: ref.Phase, Job: ref.Job, Date: d}.For(request(ref, d)).Start("elsewhere", "run-test", time.Minute, now)
+	}
+	done := func(ref messages.JobRef) ledger.Record {
+		return record(ref).Succeed(ledger.Output{}, "out-"+ref.Job, false, now).MarkEmittedThrough("", now)
+	}
+	write(done(s1))
+	write(record(v2)) // running elsewhere: on its way
+	write(record(w2))
+	tr := newTracker()
+	opts := e.options(map[messages.JobRef]runner.Job{u2: tr.job(u2, nil)})
+	opts.Select, opts.Unroutable = []messages.JobRef{u2}, []messages.Phase{}
+	opts.SoftWait, opts.ReconcileEvery = 10*time.Minute, -1
+	e.start(opts)
+
+	deliveries := func(n int) {
+		t.Helper()
+		waitFor(t, 30*time.Second, fmt.Sprintf("%d deliveries of u2 handled", n), func() (bool, string) {
+			got := strings.Count(e.logs.String(), `"outcome":"waiting"`)
+			return got == n, fmt.Sprintf("%d handled", got)
+		})
+	}
+	get := func() (ledger.Record, int64) {
+		t.Helper()
+		rec, gen, err := e.led.Get(ctx, u2, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec, gen
+	}
+	e.publish(1, request(u2, d))
+	deliveries(1)
+	first, gen1 := get()
+	if want := []string{v2.String(), w2.String()}; !cmp.Equal(first.Awaiting, want) {
+		t.Fatalf("u2 awaits %v, want %v", first.Awaiting, want)
+	}
+	write(done(v2))
+	e.publish(1, request(u2, d))
+	deliveries(2)
+	if rec, gen := get(); gen != gen1 || !cmp.Equal(rec.Awaiting, first.Awaiting) {
+		t.Errorf("after v2 finished: u2 awaits %v at generation %d; want the record unwritten (%v at %d)", rec.Awaiting, gen, first.Awaiting, gen1)
+	}
+	other := request(u2, d)
+	other.RunID = "run-other"
+	e.publish(1, other)
+	deliveries(3)
+	if rec, gen := get(); gen == gen1 || rec.RunID != "run-other" || !cmp.Equal(rec.Awaiting, []string{w2.String()}) {
+		t.Errorf("after a request of another run: u2 of run %q awaits %v at generation %d; want it written for run-other, awaiting w2", rec.RunID, rec.Awaiting, gen)
+	}
+	write(done(w2))
+	e.publish(1, request(u2, d))
+	e.waitState(u2, d, ledger.StateSucceeded)
+	if n := tr.count(u2, d); n != 1 {
+		t.Errorf("u2 ran %d times, want once", n)
 	}
 }
