@@ -246,7 +246,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // request takes one; database/sql keeps two by default, so with a pipeline's dozens of
 // requests at once most opened a connection (and ran the session settings) and closed it
 // again: 5 s of a season's CPU.
-const idleConns = 32
+const idleConns = 16
 
 func (s *Server) routes() *http.ServeMux {
 	m := http.NewServeMux()
