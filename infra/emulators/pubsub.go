@@ -83,17 +83,33 @@ type pingAnswerer struct {
 	mu          sync.Mutex
 	sub         string
 	ackDeadline time.Duration
+	// client and budget are the stream's client and the flow-control budget its streams
+	// on the subscription share (pubsubflow.go), set by the first request.
+	client string
+	budget *flowBudget
 }
 
 func (p *pingAnswerer) SendMsg(m any) error {
-	p.sendMu.Lock()
-	defer p.sendMu.Unlock()
 	if res, ok := m.(*pb.StreamingPullResponse); ok && len(res.ReceivedMessages) > 0 {
 		p.mu.Lock()
-		sub, d := p.sub, p.ackDeadline
+		sub, d, budget := p.sub, p.ackDeadline, p.budget
 		p.mu.Unlock()
+		if d <= 0 {
+			d = 10 * time.Second // pstest's default when the subscription sets none
+		}
+		// Before the send lock: pings are answered while this waits for room.
+		if budget != nil {
+			if err := p.final.admit(p.Context(), budget, sub, res.ReceivedMessages, d); err != nil {
+				return err
+			}
+		}
+		p.sendMu.Lock()
+		defer p.sendMu.Unlock()
 		p.final.delivered(sub, res.ReceivedMessages, d)
+		return p.ServerStream.SendMsg(m)
 	}
+	p.sendMu.Lock()
+	defer p.sendMu.Unlock()
 	return p.ServerStream.SendMsg(m)
 }
 
@@ -108,7 +124,11 @@ func (p *pingAnswerer) RecvMsg(m any) error {
 		}
 		p.mu.Lock()
 		if !p.started {
-			p.sub = req.Subscription
+			p.sub, p.client = req.Subscription, req.ClientId
+			if p.client == "" {
+				p.client = fmt.Sprintf("stream %p", p) // a client that does not name itself: its own budget
+			}
+			p.budget = p.final.budgetFor(p.sub, p.client, req.MaxOutstandingMessages)
 		}
 		if req.StreamAckDeadlineSeconds > 0 {
 			p.ackDeadline = secs(req.StreamAckDeadlineSeconds)
@@ -167,6 +187,10 @@ type finalDeliveries struct {
 	held   map[heldKey]*heldMessage
 	errs   []error
 	closed bool
+	// budgets are the flow-control budgets of the clients' streams, and outIn the budget
+	// each message out with a client counts against (pubsubflow.go).
+	budgets map[flowKey]*flowBudget
+	outIn   map[heldKey]*flowBudget
 }
 
 type heldKey struct{ sub, ackID string }
@@ -181,7 +205,7 @@ type heldMessage struct {
 }
 
 func newFinalDeliveries(gs *pstest.GServer) *finalDeliveries {
-	return &finalDeliveries{gs: gs, held: map[heldKey]*heldMessage{}}
+	return &finalDeliveries{gs: gs, held: map[heldKey]*heldMessage{}, budgets: map[flowKey]*flowBudget{}, outIn: map[heldKey]*flowBudget{}}
 }
 
 // delivered is called with every batch of messages going out to a client of sub, before
@@ -219,6 +243,7 @@ func (f *finalDeliveries) delivered(sub string, rms []*pb.ReceivedMessage, ackDe
 
 // acked ends the last deliveries among ackIDs: the client has them.
 func (f *finalDeliveries) acked(sub string, ackIDs []string) {
+	f.settled(sub, ackIDs, 0, true)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, id := range ackIDs {
@@ -233,6 +258,7 @@ func (f *finalDeliveries) acked(sub string, ackIDs []string) {
 // modified applies a deadline change to the last deliveries among ackIDs: 0 is a nack,
 // which forwards them now.
 func (f *finalDeliveries) modified(sub string, ackIDs []string, seconds int32) {
+	f.settled(sub, ackIDs, seconds, false)
 	for _, id := range ackIDs {
 		k := heldKey{sub, id}
 		f.mu.Lock()
@@ -304,7 +330,15 @@ func (f *finalDeliveries) streamInterceptor(srv any, ss grpc.ServerStream, info 
 	if info.FullMethod != streamingPull {
 		return handler(srv, ss)
 	}
-	return handler(srv, &pingAnswerer{ServerStream: ss, final: f})
+	p := &pingAnswerer{ServerStream: ss, final: f}
+	err := handler(srv, p)
+	p.mu.Lock()
+	sub, client, budget := p.sub, p.client, p.budget
+	p.mu.Unlock()
+	if budget != nil {
+		f.dropBudget(sub, client, budget)
+	}
+	return err
 }
 
 // unaryInterceptor sees the unary calls that deliver or settle messages: Pull, and the

@@ -28,7 +28,7 @@ import (
 
 // Streams and Concurrency are the streaming-pull streams and the messages in flight of
 // both loops.
-const Streams, Concurrency = 16, 64
+const Streams, Concurrency = 16, 256
 
 // Result is one measurement: both loops' times over the same N messages, and what they
 // come to per message.
