@@ -36,6 +36,8 @@ type Options struct {
 	// back, and DuckDB's own default (80% of the machine's memory) in memory, where the
 	// data must fit.
 	MemoryLimit string
+	// Threads is DuckDB's worker threads (its threads setting); zero means DefaultThreads.
+	Threads int
 	// GCS resolves gs:// URIs of load jobs. Without it, GCS loads fail with an invalid error.
 	GCS ObjectSource
 	// Now is the clock for creation and modification times (time.Now if nil).
@@ -58,6 +60,13 @@ type Options struct {
 // about half again their estimate in the Go heap, and the heap's own headroom doubles
 // that: 64 MiB kept about 200 MB of the local stack's peak, 16 MiB keeps about 50.
 const DefaultResultMemory = 16 << 20
+
+// DefaultThreads is DuckDB's worker threads when Options names none: each statement runs
+// on the thread of the request that sent it, and statements of requests at once run side by
+// side. DuckDB's default (one worker per core) splits each statement into tasks on one pool
+// that every connection shares, so a short statement (a registry's MERGE) queues behind the
+// tasks of every long one running beside it.
+const DefaultThreads = 1
 
 // DefaultFileMemoryLimit is the memory DuckDB may use for a store in files when Options
 // names none. DuckDB otherwise caches pages up to 80% of the machine's memory, beside
@@ -125,6 +134,11 @@ func New(opts Options) (*Server, error) {
 	if limit != "" {
 		settings = append(settings, "SET memory_limit="+quoteString(limit))
 	}
+	threads := opts.Threads
+	if threads <= 0 {
+		threads = DefaultThreads
+	}
+	settings = append(settings, fmt.Sprintf("SET threads=%d", threads))
 	connector, err := duckdb.NewConnector("", func(execer driver.ExecerContext) error {
 		for _, q := range settings {
 			if _, err := execer.ExecContext(context.Background(), q, nil); err != nil {
