@@ -36,7 +36,8 @@ type PubSub struct {
 //
 // The same interceptors take over each message's last delivery under a dead-letter policy
 // (see finalDeliveries), because pstest forwards a dead-lettered message again on every
-// delivery pass, a hundred times a second, for as long as it keeps it.
+// delivery pass, a hundred times a second, for as long as it keeps it; and they hold each
+// client to the messages it said it takes at once (pubsubflow.go), which pstest ignores.
 func StartPubSub(addr string) (*PubSub, error) {
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
