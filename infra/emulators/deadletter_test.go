@@ -16,7 +16,7 @@ import (
 )
 
 // startPstest starts the wrapped pstest for one test.
-func startPstest(t *testing.T) string {
+func startPstest(t *testing.T) *PubSub {
 	t.Helper()
 	ps, err := StartPubSub("127.0.0.1:0")
 	if err != nil {
@@ -27,7 +27,7 @@ func startPstest(t *testing.T) string {
 			t.Error(err)
 		}
 	})
-	return ps.Host()
+	return ps
 }
 
 // dlSetup is a topic whose one subscription dead-letters after five attempts into a
@@ -117,7 +117,7 @@ func (d *deadLetters) snapshot() []string {
 // delivery and acked then is never forwarded. Each is delivered five times.
 func TestDeadLetteredOnce(t *testing.T) {
 	t.Parallel()
-	deadLetteredOnce(t, startPstest(t))
+	deadLetteredOnce(t, startPstest(t).Host())
 }
 
 // TestDeadLetteredOnceOnGcloud is TestDeadLetteredOnce on the official emulator.
@@ -186,7 +186,7 @@ func deadLetteredOnce(t *testing.T, host string) {
 // at least, which would make this a minute long.
 func TestLapsedLastDeliveryIsDeadLetteredOnce(t *testing.T) {
 	t.Parallel()
-	host := startPstest(t)
+	host := startPstest(t).Host()
 	s := newDLSetup(t, host)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -18,15 +18,7 @@ import (
 // the dead-letter policy's fifth attempt without a handler ever seeing it.
 func TestBacklogBehindFlowControlIsDeliveredOnce(t *testing.T) {
 	t.Parallel()
-	ps, err := StartPubSub("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := ps.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	ps := startPstest(t)
 	s := newDLSetup(t, ps.Host())
 	const n, each = 40, 350 * time.Millisecond // 14 s of work, beyond the 10 s deadline
 	ctx := context.Background()
