@@ -91,28 +91,33 @@ type pingAnswerer struct {
 }
 
 func (p *pingAnswerer) SendMsg(m any) error {
-	if res, ok := m.(*pb.StreamingPullResponse); ok && len(res.ReceivedMessages) > 0 {
-		p.mu.Lock()
-		sub, d, budget := p.sub, p.ackDeadline, p.budget
-		p.mu.Unlock()
-		if d <= 0 {
-			d = 10 * time.Second // pstest's default when the subscription sets none
+	var rms []*pb.ReceivedMessage
+	if res, ok := m.(*pb.StreamingPullResponse); ok {
+		rms = res.ReceivedMessages
+	}
+	p.mu.Lock()
+	sub, d, budget := p.sub, p.ackDeadline, p.budget
+	p.mu.Unlock()
+	if d <= 0 {
+		d = pstestAckDeadline
+	}
+	// Before the send lock: pings are answered while this waits for room.
+	if len(rms) > 0 && budget != nil {
+		if err := p.final.admit(p.Context(), budget, sub, rms, d); err != nil {
+			return err
 		}
-		// Before the send lock: pings are answered while this waits for room.
-		if budget != nil {
-			if err := p.final.admit(p.Context(), budget, sub, res.ReceivedMessages, d); err != nil {
-				return err
-			}
-		}
-		p.sendMu.Lock()
-		defer p.sendMu.Unlock()
-		p.final.delivered(sub, res.ReceivedMessages, d)
-		return p.ServerStream.SendMsg(m)
 	}
 	p.sendMu.Lock()
 	defer p.sendMu.Unlock()
+	if len(rms) > 0 {
+		p.final.delivered(sub, rms, d)
+	}
 	return p.ServerStream.SendMsg(m)
 }
+
+// pstestAckDeadline is pstest's ack deadline when neither the subscription nor the stream
+// sets one.
+const pstestAckDeadline = 10 * time.Second
 
 func (p *pingAnswerer) RecvMsg(m any) error {
 	for {
@@ -244,7 +249,7 @@ func (f *finalDeliveries) delivered(sub string, rms []*pb.ReceivedMessage, ackDe
 
 // acked ends the last deliveries among ackIDs: the client has them.
 func (f *finalDeliveries) acked(sub string, ackIDs []string) {
-	f.settled(sub, ackIDs, 0, true)
+	f.settled(sub, ackIDs, 0)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, id := range ackIDs {
@@ -259,7 +264,7 @@ func (f *finalDeliveries) acked(sub string, ackIDs []string) {
 // modified applies a deadline change to the last deliveries among ackIDs: 0 is a nack,
 // which forwards them now.
 func (f *finalDeliveries) modified(sub string, ackIDs []string, seconds int32) {
-	f.settled(sub, ackIDs, seconds, false)
+	f.settled(sub, ackIDs, seconds)
 	for _, id := range ackIDs {
 		k := heldKey{sub, id}
 		f.mu.Lock()
@@ -355,7 +360,7 @@ func (f *finalDeliveries) unaryInterceptor(ctx context.Context, req any, info *g
 	res, err := handler(ctx, req)
 	if pr, ok := res.(*pb.PullResponse); ok && err == nil && len(pr.ReceivedMessages) > 0 {
 		sub := req.(*pb.PullRequest).Subscription
-		d := 10 * time.Second // pstest's default when the subscription sets none
+		d := pstestAckDeadline
 		if s, err := f.gs.GetSubscription(ctx, &pb.GetSubscriptionRequest{Subscription: sub}); err == nil && s.AckDeadlineSeconds > 0 {
 			d = secs(s.AckDeadlineSeconds)
 		}

@@ -15,8 +15,8 @@ import (
 // lapsed. pstest ignores the setting and pushes every available message into whichever
 // stream will take it. The Go client reads a stream only while its flow controller admits
 // messages: once the handlers fill it, what pstest pushed waits in the stream's transport
-// buffers, unknown to the client, so nothing extends its ack deadline (the stream's, ten
-// seconds for a young client). It lapses there, pstest delivers it again (counting a
+// buffers, unknown to the client, so nothing extends its ack deadline (the stream's: 60 s
+// from the Go client, unless it caps its extensions lower). It lapses there, pstest delivers it again (counting a
 // delivery attempt), and a backlog of slow messages (a rate-limited scraper's) uses up
 // its attempts without ever reaching a handler: the dead-letter policy then takes them,
 // and the run stands still until the reconciler sends them again.
@@ -151,13 +151,13 @@ func (f *finalDeliveries) track(sub string, b *flowBudget, sent, lapsed []string
 }
 
 // settled gives back to their budgets the messages among ackIDs that the client
-// acknowledged or nacked (seconds <= 0), or moves their deadlines (seconds > 0).
-func (f *finalDeliveries) settled(sub string, ackIDs []string, seconds int32, acked bool) {
+// acknowledged or nacked (seconds 0), or moves their deadlines (seconds > 0).
+func (f *finalDeliveries) settled(sub string, ackIDs []string, seconds int32) {
 	for _, id := range ackIDs {
 		k := heldKey{sub, id}
 		f.mu.Lock()
 		b := f.outIn[k]
-		if b != nil && (acked || seconds <= 0) {
+		if b != nil && seconds <= 0 {
 			delete(f.outIn, k)
 		}
 		f.mu.Unlock()
@@ -166,7 +166,7 @@ func (f *finalDeliveries) settled(sub string, ackIDs []string, seconds int32, ac
 		}
 		b.mu.Lock()
 		if _, ok := b.out[id]; ok {
-			if acked || seconds <= 0 {
+			if seconds <= 0 {
 				delete(b.out, id)
 				if b.freed != nil {
 					close(b.freed)
