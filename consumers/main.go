@@ -40,7 +40,7 @@ func main() {
 // run is main without the process: logs go to stdout as JSON lines, start-up errors to
 // stderr as text. It returns 2 for a configuration error, 1 when the service fails, and 0
 // after a clean shutdown.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, l envconfig.Lookuper) int {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, l envconfig.Lookuper) (code int) {
 	cfg, err := service.Load(ctx, l)
 	if err != nil {
 		fmt.Fprintf(stderr, "consumers: %v\n", err)
@@ -86,6 +86,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, l envconf
 		defer func() {
 			if err := stopProfile(); err != nil {
 				logger.Error("writing the CPU profile", "file", *cpuProfile, "err", err)
+				if code == 0 {
+					code = 1 // the profile asked for is not there
+				}
 			}
 		}()
 	}
