@@ -131,6 +131,11 @@ func (rt *Runtime) handleJob(ctx, dctx context.Context, t target, d Delivery) ha
 	}
 	defer rt.markRunning(spec.Ref(), req.Date)()
 	slot := &runSlot{runs: t.runs}
+	if t.lane != messages.LaneDaily {
+		// A backfill delivery that waited for a slot yields again before it claims:
+		// daily work that came meanwhile goes first (lanes.go).
+		slot.ready = func() bool { return rt.lanes.yield(dctx) }
+	}
 	defer slot.release()
 	cctx, endDecide := rt.span(ctx, "decide")
 	dec, err := rt.claim(cctx, dctx, spec, req, slot)
@@ -248,6 +253,9 @@ func (rt *Runtime) waitLease(dctx context.Context, held ledger.Record, until tim
 type runSlot struct {
 	runs chan struct{}
 	held bool
+	// ready, if set, is asked once the slot is taken whether the run may start; false
+	// (shutting down) gives the slot back.
+	ready func() bool
 }
 
 // take waits for a slot unless the delivery holds one already.
@@ -258,10 +266,14 @@ func (s *runSlot) take(ctx context.Context) error {
 	select {
 	case s.runs <- struct{}{}:
 		s.held = true
-		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("waiting for a run slot: %w", ctx.Err())
 	}
+	if s.ready != nil && !s.ready() {
+		s.release()
+		return errors.New("shutting down while daily work went first")
+	}
+	return nil
 }
 
 // release gives the slot back if the delivery holds one.
