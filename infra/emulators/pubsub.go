@@ -88,12 +88,18 @@ type pingAnswerer struct {
 	// on the subscription share (pubsubflow.go), set by the first request.
 	client string
 	budget *flowBudget
+	// drainCtx ends when the stream does; drained waits for the stream's sender of queued
+	// messages (drain) to return.
+	drainCtx context.Context
+	drained  sync.WaitGroup
 }
 
+// SendMsg sends what pstest sends on the stream: pings at once, messages through the
+// client's flow-control budget when it has one (pubsubflow.go).
 func (p *pingAnswerer) SendMsg(m any) error {
-	var rms []*pb.ReceivedMessage
-	if res, ok := m.(*pb.StreamingPullResponse); ok {
-		rms = res.ReceivedMessages
+	res, ok := m.(*pb.StreamingPullResponse)
+	if !ok || len(res.ReceivedMessages) == 0 {
+		return p.send(m, "", 0)
 	}
 	p.mu.Lock()
 	sub, d, budget := p.sub, p.ackDeadline, p.budget
@@ -101,18 +107,37 @@ func (p *pingAnswerer) SendMsg(m any) error {
 	if d <= 0 {
 		d = pstestAckDeadline
 	}
-	// Before the send lock: pings are answered while this waits for room.
-	if len(rms) > 0 && budget != nil {
-		if err := p.final.admit(p.Context(), budget, sub, rms, d); err != nil {
-			return err
-		}
+	if budget != nil && budget.limit > 0 {
+		budget.enqueue(res, d)
+		return nil
 	}
+	return p.send(res, sub, d)
+}
+
+// send sends m on the stream, telling final of the messages it delivers to sub with ack
+// deadline d.
+func (p *pingAnswerer) send(m any, sub string, d time.Duration) error {
 	p.sendMu.Lock()
 	defer p.sendMu.Unlock()
-	if len(rms) > 0 {
-		p.final.delivered(sub, rms, d)
+	if res, ok := m.(*pb.StreamingPullResponse); ok && len(res.ReceivedMessages) > 0 {
+		p.final.delivered(sub, res.ReceivedMessages, d)
 	}
 	return p.ServerStream.SendMsg(m)
+}
+
+// drain sends the client's queued messages on this stream while its budget has room, until
+// ctx ends; what it took and could not send goes back to the queue.
+func (p *pingAnswerer) drain(ctx context.Context, sub string, b *flowBudget) {
+	for {
+		q, err := p.final.next(ctx, sub, b)
+		if err != nil {
+			return
+		}
+		if err := p.send(q.res, sub, q.ackDeadline); err != nil {
+			p.final.requeue(sub, b, q)
+			return
+		}
+	}
 }
 
 // pstestAckDeadline is pstest's ack deadline when neither the subscription nor the stream
@@ -135,6 +160,13 @@ func (p *pingAnswerer) RecvMsg(m any) error {
 				p.client = fmt.Sprintf("stream %p", p) // a client that does not name itself: its own budget
 			}
 			p.budget = p.final.budgetFor(p.sub, p.client, req.MaxOutstandingMessages)
+			if p.budget.limit > 0 {
+				p.drained.Add(1)
+				go func(sub string, b *flowBudget) {
+					defer p.drained.Done()
+					p.drain(p.drainCtx, sub, b)
+				}(p.sub, p.budget)
+			}
 		}
 		if req.StreamAckDeadlineSeconds > 0 {
 			p.ackDeadline = secs(req.StreamAckDeadlineSeconds)
@@ -336,8 +368,13 @@ func (f *finalDeliveries) streamInterceptor(srv any, ss grpc.ServerStream, info 
 	if info.FullMethod != streamingPull {
 		return handler(srv, ss)
 	}
-	p := &pingAnswerer{ServerStream: ss, final: f}
+	ctx, cancel := context.WithCancel(ss.Context())
+	p := &pingAnswerer{ServerStream: ss, final: f, drainCtx: ctx}
 	err := handler(srv, p)
+	// The stream's sender stops before its budget may be dropped, so that nothing it took
+	// is left queued on a budget no stream uses.
+	cancel()
+	p.drained.Wait()
 	p.mu.Lock()
 	sub, client, budget := p.sub, p.client, p.budget
 	p.mu.Unlock()

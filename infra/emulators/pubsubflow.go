@@ -6,6 +6,7 @@ import (
 	"time"
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // Flow control on the server's side, which pstest lacks.
@@ -16,24 +17,44 @@ import (
 // stream will take it. The Go client reads a stream only while its flow controller admits
 // messages: once the handlers fill it, what pstest pushed waits in the stream's transport
 // buffers, unknown to the client, so nothing extends its ack deadline (the stream's: 60 s
-// from the Go client, unless it caps its extensions lower). It lapses there, pstest delivers it again (counting a
-// delivery attempt), and a backlog of slow messages (a rate-limited scraper's) uses up
-// its attempts without ever reaching a handler: the dead-letter policy then takes them,
-// and the run stands still until the reconciler sends them again.
+// from the Go client, unless it caps its extensions lower). It lapses there, pstest
+// delivers it again (counting a delivery attempt), and a backlog of slow messages (a
+// rate-limited scraper's) uses up its attempts without ever reaching a handler: the
+// dead-letter policy then takes them, and the run stands still until the reconciler sends
+// them again.
+//
+// Nor can the backlog simply wait in pstest: pstest forgets a message that is undelivered
+// ten minutes after its publication (Pub/Sub keeps it for the subscription's retention,
+// seven days by default), and a season's scraper backlog waits longer than that.
 //
 // So the streams of one client on one subscription (the client names itself in its first
 // request; the Go client's streams share one flow controller) share one budget, the
 // client's max_outstanding_messages: a message leaves it when the client acknowledges it,
-// nacks it, or lets its deadline lapse. A send that finds the budget spent waits; pstest
-// sends one message at a time per stream, so at most one waits per stream, and its ack
-// deadline on pstest is moved on while it waits and once more when it goes out, so that
-// the client's deadline starts when the client gets it.
+// nacks it, or lets its deadline lapse. What pstest sends to those streams goes into the
+// budget's queue instead of the stream, and stays outstanding on pstest, its ack deadline
+// moved on while it waits; each stream takes from the queue and sends while the budget has
+// room, and the deadline is moved once more as a message goes, so that the client's
+// deadline starts when the client gets it. When the client's last stream on the
+// subscription ends, what is still queued is handed back to pstest (nacked) for other
+// clients.
 type flowBudget struct {
 	limit int // the client's max_outstanding_messages; 0: no limit
 	mu    sync.Mutex
 	out   map[string]time.Time // ack id → its ack deadline
-	freed chan struct{}        // closed (and replaced) when a message leaves out
-	refs  int                  // streams using the budget
+	queue []queuedSend         // what pstest sent to the client's streams, in order
+	// changed is closed (and replaced) when a message leaves out or joins the queue.
+	changed chan struct{}
+	// extendAt is when the queued messages' deadlines on pstest are next moved on.
+	extendAt time.Time
+	refs     int // streams using the budget
+}
+
+// queuedSend is a response pstest sent to a client's stream, waiting for room.
+type queuedSend struct {
+	res         *pb.StreamingPullResponse
+	ids         []string      // its messages' ack ids
+	ackDeadline time.Duration // the stream's when pstest sent it
+	since       time.Time
 }
 
 // flowKey names a budget: a subscription and a client of it.
@@ -54,11 +75,12 @@ func (f *finalDeliveries) budgetFor(sub, client string, limit int64) *flowBudget
 	return b
 }
 
-// dropBudget ends a stream's use of its budget; the last stream's end forgets it.
+// dropBudget ends a stream's use of its budget; the last stream's end forgets it and
+// hands what is still queued back to pstest.
 func (f *finalDeliveries) dropBudget(sub, client string, b *flowBudget) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if b.refs--; b.refs > 0 {
+		f.mu.Unlock()
 		return
 	}
 	k := flowKey{sub, client}
@@ -70,17 +92,47 @@ func (f *finalDeliveries) dropBudget(sub, client string, b *flowBudget) {
 			delete(f.outIn, id)
 		}
 	}
+	f.mu.Unlock()
+	b.mu.Lock()
+	var ids []string
+	for _, q := range b.queue {
+		ids = append(ids, q.ids...)
+	}
+	b.queue = nil
+	b.mu.Unlock()
+	if len(ids) > 0 {
+		f.extend(sub, ids, 0)
+	}
 }
 
-// admit waits until b has room for rms (one message, as pstest sends them), counts them
-// out with ackDeadline, and returns; ctx ending (the stream closing) stops the wait. While
-// it waits, the messages' deadlines on pstest are moved on, and once more before they go.
-func (f *finalDeliveries) admit(ctx context.Context, b *flowBudget, sub string, rms []*pb.ReceivedMessage, ackDeadline time.Duration) error {
-	ids := make([]string, 0, len(rms))
-	for _, rm := range rms {
-		ids = append(ids, rm.AckId)
+// enqueue takes a response pstest sends on a stream of b's client: its messages wait in b's
+// queue for room.
+func (b *flowBudget) enqueue(res *pb.StreamingPullResponse, ackDeadline time.Duration) {
+	q := queuedSend{res: proto.Clone(res).(*pb.StreamingPullResponse), ackDeadline: ackDeadline, since: time.Now()}
+	for _, rm := range q.res.ReceivedMessages {
+		q.ids = append(q.ids, rm.AckId)
 	}
-	waited, moved := false, time.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.queue) == 0 {
+		b.extendAt = q.since.Add(ackDeadline / 3)
+	}
+	b.queue = append(b.queue, q)
+	b.signal()
+}
+
+// signal wakes the streams waiting on b. Called with b.mu held.
+func (b *flowBudget) signal() {
+	if b.changed != nil {
+		close(b.changed)
+		b.changed = nil
+	}
+}
+
+// next waits until b has room and a queued response, counts its messages out, and returns
+// it; ctx ending (the stream closing) stops the wait. Meanwhile it forgets messages whose
+// deadline lapsed and moves the queued messages' deadlines on pstest on.
+func (f *finalDeliveries) next(ctx context.Context, sub string, b *flowBudget) (queuedSend, error) {
 	for {
 		now := time.Now()
 		b.mu.Lock()
@@ -91,48 +143,76 @@ func (f *finalDeliveries) admit(ctx context.Context, b *flowBudget, sub string, 
 				lapsed = append(lapsed, id)
 			}
 		}
-		if b.limit <= 0 || len(b.out) < b.limit {
-			for _, id := range ids {
-				b.out[id] = now.Add(ackDeadline)
+		if len(b.queue) > 0 && len(b.out) < b.limit {
+			q := b.queue[0]
+			b.queue = b.queue[1:]
+			for _, id := range q.ids {
+				b.out[id] = now.Add(q.ackDeadline)
 			}
 			b.mu.Unlock()
-			f.track(sub, b, ids, lapsed)
-			break
+			f.track(sub, b, q.ids, lapsed)
+			if now.Sub(q.since) > time.Second {
+				f.extend(sub, q.ids, q.ackDeadline)
+			}
+			return q, nil
 		}
-		if b.freed == nil {
-			b.freed = make(chan struct{})
+		wait := time.Minute
+		extend := map[time.Duration][]string{}
+		if len(b.queue) > 0 {
+			if !now.Before(b.extendAt) {
+				d := b.queue[0].ackDeadline
+				for _, q := range b.queue {
+					extend[q.ackDeadline] = append(extend[q.ackDeadline], q.ids...)
+					d = min(d, q.ackDeadline)
+				}
+				b.extendAt = now.Add(d / 3)
+			}
+			wait = b.extendAt.Sub(now)
 		}
-		freed, next := b.freed, ackDeadline
 		for _, dl := range b.out {
-			next = min(next, dl.Sub(now))
+			wait = min(wait, dl.Sub(now))
 		}
+		if b.changed == nil {
+			b.changed = make(chan struct{})
+		}
+		changed := b.changed
 		b.mu.Unlock()
 		f.track(sub, b, nil, lapsed)
-		waited = true
-		if now.Sub(moved) >= ackDeadline/3 {
-			f.extend(sub, ids, ackDeadline)
-			moved = now
+		for d, ids := range extend {
+			f.extend(sub, ids, d)
 		}
-		t := time.NewTimer(max(min(next, ackDeadline/3), 10*time.Millisecond))
+		t := time.NewTimer(max(wait, 10*time.Millisecond))
 		select {
-		case <-freed:
+		case <-changed:
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return ctx.Err()
+			return queuedSend{}, ctx.Err()
 		}
 		t.Stop()
 	}
-	if waited {
-		f.extend(sub, ids, ackDeadline)
-	}
-	return nil
 }
 
-// extend moves the ack deadline of messages waiting to go out, on pstest.
+// requeue puts back, first in line, a response a stream took but could not send.
+func (f *finalDeliveries) requeue(sub string, b *flowBudget, q queuedSend) {
+	b.mu.Lock()
+	for _, id := range q.ids {
+		delete(b.out, id)
+	}
+	b.queue = append([]queuedSend{q}, b.queue...)
+	b.signal()
+	b.mu.Unlock()
+	f.track(sub, b, nil, q.ids)
+}
+
+// extend sets the ack deadline of messages on pstest to d from now (0: hands them back).
 func (f *finalDeliveries) extend(sub string, ids []string, d time.Duration) {
+	seconds := int32(0)
+	if d > 0 {
+		seconds = int32(max(d/time.Second, 1))
+	}
 	_, _ = f.gs.ModifyAckDeadline(context.Background(), &pb.ModifyAckDeadlineRequest{
-		Subscription: sub, AckIds: ids, AckDeadlineSeconds: int32(max(d/time.Second, 1))})
+		Subscription: sub, AckIds: ids, AckDeadlineSeconds: seconds})
 }
 
 // track records which budget the ack ids sent are out of, and forgets those that lapsed.
@@ -168,10 +248,7 @@ func (f *finalDeliveries) settled(sub string, ackIDs []string, seconds int32) {
 		if _, ok := b.out[id]; ok {
 			if seconds <= 0 {
 				delete(b.out, id)
-				if b.freed != nil {
-					close(b.freed)
-					b.freed = nil
-				}
+				b.signal()
 			} else {
 				b.out[id] = time.Now().Add(secs(seconds))
 			}
