@@ -14,6 +14,7 @@ import (
 	"cloud.google.com/go/pubsub/v2/pstest"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/emptypb"
 )
 
 // PubSub is a running Pub/Sub emulator.
@@ -73,7 +74,8 @@ const streamingPull = "/google.pubsub.v1.Subscriber/StreamingPull"
 // pingAnswerer answers keep-alive pings (requests with nothing to ack or modify, after the
 // first) on the stream itself. gRPC allows one sender at a time, and pstest sends from its
 // own goroutine, so sends are serialised. It also tells final of every message the stream
-// delivers and of every ack and deadline change sent on it.
+// delivers and of every ack and deadline change sent on it, and sends the messages pstest
+// gives it through its client's flow-control budget (pubsubflow.go).
 type pingAnswerer struct {
 	grpc.ServerStream
 	final   *finalDeliveries
@@ -179,10 +181,18 @@ func (p *pingAnswerer) RecvMsg(m any) error {
 		}
 		if len(req.AckIds) > 0 || len(req.ModifyDeadlineAckIds) > 0 {
 			p.final.acked(sub, req.AckIds)
+			var ids []string
+			var seconds []int32
 			for i, id := range req.ModifyDeadlineAckIds {
 				if i < len(req.ModifyDeadlineSeconds) {
-					p.final.modified(sub, []string{id}, req.ModifyDeadlineSeconds[i])
+					if len(p.final.modified(sub, []string{id}, req.ModifyDeadlineSeconds[i])) > 0 {
+						ids, seconds = append(ids, id), append(seconds, req.ModifyDeadlineSeconds[i])
+					}
 				}
+			}
+			req.ModifyDeadlineAckIds, req.ModifyDeadlineSeconds = ids, seconds
+			if len(req.AckIds) == 0 && len(ids) == 0 {
+				continue // nothing left for pstest, which would take it for a ping
 			}
 			return nil
 		}
@@ -293,22 +303,38 @@ func (f *finalDeliveries) acked(sub string, ackIDs []string) {
 	}
 }
 
-// modified applies a deadline change to the last deliveries among ackIDs: 0 is a nack,
-// which forwards them now.
-func (f *finalDeliveries) modified(sub string, ackIDs []string, seconds int32) {
-	f.settled(sub, ackIDs, seconds)
+// modified applies a deadline change to the messages among ackIDs, and returns those
+// pstest must see it for. 0 is a nack: a last delivery is forwarded to its dead-letter
+// topic now, and a message out with a client that has a flow-control budget is sent again
+// by the budget (redeliver), not by pstest.
+func (f *finalDeliveries) modified(sub string, ackIDs []string, seconds int32) []string {
+	if seconds > 0 {
+		f.settled(sub, ackIDs, seconds)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for _, id := range ackIDs {
+			if h := f.held[heldKey{sub, id}]; h != nil {
+				h.timer.Reset(secs(seconds))
+			}
+		}
+		return ackIDs
+	}
+	var pass []string
 	for _, id := range ackIDs {
 		k := heldKey{sub, id}
 		f.mu.Lock()
 		h := f.held[k]
-		if h != nil && seconds > 0 {
-			h.timer.Reset(secs(seconds))
-		}
 		f.mu.Unlock()
-		if h != nil && seconds <= 0 {
+		if h == nil && f.redeliver(sub, id) {
+			continue
+		}
+		f.settled(sub, []string{id}, 0)
+		if h != nil {
 			f.forward(k, h)
 		}
+		pass = append(pass, id)
 	}
+	return pass
 }
 
 // forward publishes a held message to its dead-letter topic, once: whichever of a nack
@@ -392,7 +418,15 @@ func (f *finalDeliveries) unaryInterceptor(ctx context.Context, req any, info *g
 	case *pb.AcknowledgeRequest:
 		f.acked(r.Subscription, r.AckIds)
 	case *pb.ModifyAckDeadlineRequest:
-		f.modified(r.Subscription, r.AckIds, r.AckDeadlineSeconds)
+		pass := f.modified(r.Subscription, r.AckIds, r.AckDeadlineSeconds)
+		if len(pass) == 0 && len(r.AckIds) > 0 {
+			return &emptypb.Empty{}, nil
+		}
+		if len(pass) < len(r.AckIds) {
+			r = proto.Clone(r).(*pb.ModifyAckDeadlineRequest)
+			r.AckIds = pass
+			req = r
+		}
 	}
 	res, err := handler(ctx, req)
 	if pr, ok := res.(*pb.PullResponse); ok && err == nil && len(pr.ReceivedMessages) > 0 {

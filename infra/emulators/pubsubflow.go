@@ -40,10 +40,11 @@ import (
 type flowBudget struct {
 	limit int // the client's max_outstanding_messages; 0: no limit
 	mu    sync.Mutex
-	out   map[string]time.Time // ack id → its ack deadline
-	queue []queuedSend         // what pstest sent to the client's streams, in order
-	// changed is closed (and replaced) when a message leaves out or joins the queue.
-	changed chan struct{}
+	out   map[string]outMessage // ack id → the message out with the client
+	queue []queuedSend          // what pstest sent to the client's streams, in order
+	// wake holds a token when a message left out or joined the queue: one waiting stream
+	// takes it, and passes it on if more can go.
+	wake chan struct{}
 	// extendAt is when the queued messages' deadlines on pstest are next moved on.
 	extendAt time.Time
 	refs     int // streams using the budget
@@ -57,6 +58,13 @@ type queuedSend struct {
 	since       time.Time
 }
 
+// outMessage is a message out with the client: when its ack deadline lapses, and the
+// response it went in, for its redelivery after a nack.
+type outMessage struct {
+	deadline time.Time
+	sent     queuedSend
+}
+
 // flowKey names a budget: a subscription and a client of it.
 type flowKey struct{ sub, client string }
 
@@ -68,7 +76,7 @@ func (f *finalDeliveries) budgetFor(sub, client string, limit int64) *flowBudget
 	k := flowKey{sub, client}
 	b := f.budgets[k]
 	if b == nil {
-		b = &flowBudget{limit: int(limit), out: map[string]time.Time{}}
+		b = &flowBudget{limit: int(limit), out: map[string]outMessage{}, wake: make(chan struct{}, 1)}
 		f.budgets[k] = b
 	}
 	b.refs++
@@ -121,11 +129,11 @@ func (b *flowBudget) enqueue(res *pb.StreamingPullResponse, ackDeadline time.Dur
 	b.signal()
 }
 
-// signal wakes the streams waiting on b. Called with b.mu held.
+// signal wakes one of the streams waiting on b.
 func (b *flowBudget) signal() {
-	if b.changed != nil {
-		close(b.changed)
-		b.changed = nil
+	select {
+	case b.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -137,8 +145,8 @@ func (f *finalDeliveries) next(ctx context.Context, sub string, b *flowBudget) (
 		now := time.Now()
 		b.mu.Lock()
 		var lapsed []string
-		for id, dl := range b.out {
-			if now.After(dl) {
+		for id, o := range b.out {
+			if now.After(o.deadline) {
 				delete(b.out, id)
 				lapsed = append(lapsed, id)
 			}
@@ -147,7 +155,10 @@ func (f *finalDeliveries) next(ctx context.Context, sub string, b *flowBudget) (
 			q := b.queue[0]
 			b.queue = b.queue[1:]
 			for _, id := range q.ids {
-				b.out[id] = now.Add(q.ackDeadline)
+				b.out[id] = outMessage{now.Add(q.ackDeadline), q}
+			}
+			if len(b.queue) > 0 && len(b.out) < b.limit {
+				b.signal() // another stream may send the next one meanwhile
 			}
 			b.mu.Unlock()
 			f.track(sub, b, q.ids, lapsed)
@@ -169,13 +180,9 @@ func (f *finalDeliveries) next(ctx context.Context, sub string, b *flowBudget) (
 			}
 			wait = b.extendAt.Sub(now)
 		}
-		for _, dl := range b.out {
-			wait = min(wait, dl.Sub(now))
+		for _, o := range b.out {
+			wait = min(wait, o.deadline.Sub(now))
 		}
-		if b.changed == nil {
-			b.changed = make(chan struct{})
-		}
-		changed := b.changed
 		b.mu.Unlock()
 		f.track(sub, b, nil, lapsed)
 		for d, ids := range extend {
@@ -183,7 +190,7 @@ func (f *finalDeliveries) next(ctx context.Context, sub string, b *flowBudget) (
 		}
 		t := time.NewTimer(max(wait, 10*time.Millisecond))
 		select {
-		case <-changed:
+		case <-b.wake:
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
@@ -203,6 +210,49 @@ func (f *finalDeliveries) requeue(sub string, b *flowBudget, q queuedSend) {
 	b.signal()
 	b.mu.Unlock()
 	f.track(sub, b, nil, q.ids)
+}
+
+// redeliver takes over the nack of a message out with a client that has a budget: the
+// message goes back to the front of the client's queue, with its delivery attempt counted
+// one more, and stays out on pstest's books, where a nacked message more than ten minutes
+// old would be forgotten at once. It says whether it took the message; pstest must then
+// not see the nack. Like pstest, it sends the message again at once, whatever the
+// subscription's retry policy says.
+func (f *finalDeliveries) redeliver(sub, id string) bool {
+	k := heldKey{sub, id}
+	f.mu.Lock()
+	b := f.outIn[k]
+	delete(f.outIn, k)
+	f.mu.Unlock()
+	if b == nil {
+		return false
+	}
+	b.mu.Lock()
+	o, ok := b.out[id]
+	if !ok {
+		b.mu.Unlock()
+		return false
+	}
+	delete(b.out, id)
+	q := queuedSend{res: proto.Clone(o.sent.res).(*pb.StreamingPullResponse), ids: []string{id}, ackDeadline: o.sent.ackDeadline, since: time.Now()}
+	rms := q.res.ReceivedMessages[:0]
+	for _, rm := range q.res.ReceivedMessages {
+		if rm.AckId == id {
+			if rm.DeliveryAttempt > 0 { // pstest counts attempts only under a dead-letter policy
+				rm.DeliveryAttempt++
+			}
+			rms = append(rms, rm)
+		}
+	}
+	q.res.ReceivedMessages = rms
+	if len(b.queue) == 0 {
+		b.extendAt = q.since.Add(q.ackDeadline / 3)
+	}
+	b.queue = append([]queuedSend{q}, b.queue...)
+	b.signal()
+	b.mu.Unlock()
+	f.extend(sub, q.ids, q.ackDeadline)
+	return true
 }
 
 // extend sets the ack deadline of messages on pstest to d from now (0: hands them back).
@@ -250,7 +300,9 @@ func (f *finalDeliveries) settled(sub string, ackIDs []string, seconds int32) {
 				delete(b.out, id)
 				b.signal()
 			} else {
-				b.out[id] = time.Now().Add(secs(seconds))
+				o := b.out[id]
+				o.deadline = time.Now().Add(secs(seconds))
+				b.out[id] = o
 			}
 		}
 		b.mu.Unlock()
