@@ -15,6 +15,7 @@ import (
 
 	"cloud.google.com/go/storage"
 	"github.com/nba-props/pipeline/consumers/ledger"
+	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/consumers/scrapers"
 	"github.com/nba-props/pipeline/infra/topology"
 	"github.com/nba-props/pipeline/messages"
@@ -685,6 +686,12 @@ func (p *plan) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "estimated duration: %s (set by %s; processing %s at %s per pair)\n",
 		roundDuration(p.duration), by, roundDuration(p.processing), perPairProcessing)
+	if p.floor > runner.DefaultSoftWait {
+		// A job waits that long for a soft upstream queued by the same run, then runs
+		// without it, and again when it lands: two BigQuery jobs for the date.
+		fmt.Fprintf(w, "soft waits: the %s source takes %s, beyond the consumers' default soft wait (%s): set CONSUMER_SOFT_WAIT above %s, or the jobs with soft upstreams behind it run twice for the dates that wait longest\n",
+			p.floorBy, roundDuration(p.floor), roundDuration(runner.DefaultSoftWait), roundDuration(p.floor))
+	}
 	for _, o := range p.overBudget() {
 		fmt.Fprintf(w, "OVER BUDGET: %s\n", o)
 	}

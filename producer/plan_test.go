@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"strings"
 	"testing"
@@ -164,6 +165,21 @@ func TestPlanCountsTheChain(t *testing.T) {
 		if !strings.Contains(stdout, s) {
 			t.Errorf("plan text lacks %q:\n%s", s, stdout)
 		}
+	}
+	if strings.Contains(stdout, "soft waits") {
+		t.Errorf("a 22 s run warns of soft waits:\n%s", stdout)
+	}
+
+	// At one odds request a minute the same run takes longer than a consumer waits for a
+	// soft upstream: the plan says so, and what to set.
+	slow := maps.Clone(vars)
+	slow["ODDS_API_RATE_PER_MINUTE"] = "1"
+	code, stdout, stderr = runProducer(t, slow, "plan", "--phase", "scrapers", "--job", "all", "--start-date", "2024-10-22", "--end-date", "2024-10-24")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if want := "soft waits: the odds source takes 43m8s, beyond the consumers' default soft wait (15m0s): set CONSUMER_SOFT_WAIT above 43m8s"; !strings.Contains(stdout, want) {
+		t.Errorf("plan text lacks %q:\n%s", want, stdout)
 	}
 }
 

@@ -27,7 +27,7 @@ import (
 const (
 	DefaultLease          = time.Minute
 	DefaultMaxAttempts    = 5
-	DefaultStreams        = 16
+	DefaultStreams        = 4
 	DefaultShutdownGrace  = 8 * time.Second
 	DefaultPublishTimeout = time.Minute
 	DefaultLeaseWait      = 10 * time.Second
@@ -67,8 +67,10 @@ type Options struct {
 	// backstop; this bound also holds on the emulator, which does not apply it reliably.
 	MaxAttempts int
 	// Streams is the number of StreamingPull streams per subscription
-	// (ReceiveSettings.NumGoroutines). The emulator delivers about 80 messages/s per
-	// stream, so local runs need 8 to 32.
+	// (ReceiveSettings.NumGoroutines). pstest sends at most one message per stream every
+	// 10 ms, so four carry 400 messages/s a subscription, beyond what one consumer decides;
+	// each stream costs the client timers and buffers whether it carries anything or not
+	// (16 streams: a third more of the consumers' memory over a backfill, 40 MiB).
 	Streams int
 	// ShutdownGrace is how long in-flight work may go on after Run's context is cancelled
 	// (SIGTERM); then it is abandoned and its leases lapse. Cloud Run kills 10 s after

@@ -46,7 +46,7 @@ type Config struct {
 	Available bool `env:"CONSUMER_AVAILABLE_ONLY, default=false"`
 
 	ShutdownGrace time.Duration `env:"CONSUMER_SHUTDOWN_GRACE, default=8s"`
-	Streams       int           `env:"CONSUMER_STREAMS, default=16"`
+	Streams       int           `env:"CONSUMER_STREAMS, default=4"`
 	Lease         time.Duration `env:"CONSUMER_LEASE, default=1m"`
 	MaxAttempts   int           `env:"CONSUMER_MAX_ATTEMPTS, default=5"`
 	// SoftWait is how long a job waits for soft upstreams already on their way for the date
