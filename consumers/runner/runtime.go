@@ -70,7 +70,7 @@ type Options struct {
 	// (ReceiveSettings.NumGoroutines). pstest sends at most one message per stream every
 	// 10 ms, so four carry 400 messages/s a subscription, beyond what one consumer decides;
 	// each stream costs the client timers and buffers whether it carries anything or not
-	// (16 streams: a third more of the consumers' memory over a backfill, 40 MiB).
+	// (sixteen took about 40 MiB more of the consumers' memory over a backfill).
 	Streams int
 	// ShutdownGrace is how long in-flight work may go on after Run's context is cancelled
 	// (SIGTERM); then it is abandoned and its leases lapse. Cloud Run kills 10 s after
