@@ -122,10 +122,20 @@ func (b *flowBudget) enqueue(res *pb.StreamingPullResponse, ackDeadline time.Dur
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.put(q, false)
+}
+
+// put adds q to the queue, last or first, and wakes a stream; a queue that was empty
+// starts its deadline extensions from q's. Called with b.mu held.
+func (b *flowBudget) put(q queuedSend, first bool) {
 	if len(b.queue) == 0 {
-		b.extendAt = q.since.Add(ackDeadline / 3)
+		b.extendAt = time.Now().Add(q.ackDeadline / 3)
 	}
-	b.queue = append(b.queue, q)
+	if first {
+		b.queue = append([]queuedSend{q}, b.queue...)
+	} else {
+		b.queue = append(b.queue, q)
+	}
 	b.signal()
 }
 
@@ -206,8 +216,7 @@ func (f *finalDeliveries) requeue(sub string, b *flowBudget, q queuedSend) {
 	for _, id := range q.ids {
 		delete(b.out, id)
 	}
-	b.queue = append([]queuedSend{q}, b.queue...)
-	b.signal()
+	b.put(q, true)
 	b.mu.Unlock()
 	f.track(sub, b, nil, q.ids)
 }
@@ -245,17 +254,15 @@ func (f *finalDeliveries) redeliver(sub, id string) bool {
 		}
 	}
 	q.res.ReceivedMessages = rms
-	if len(b.queue) == 0 {
-		b.extendAt = q.since.Add(q.ackDeadline / 3)
-	}
-	b.queue = append([]queuedSend{q}, b.queue...)
-	b.signal()
+	b.put(q, true)
 	b.mu.Unlock()
 	f.extend(sub, q.ids, q.ackDeadline)
 	return true
 }
 
 // extend sets the ack deadline of messages on pstest to d from now (0: hands them back).
+// It fails only for a subscription deleted meanwhile (pstest passes over messages it no
+// longer holds): there is nothing left to deliver, so the error is not kept.
 func (f *finalDeliveries) extend(sub string, ids []string, d time.Duration) {
 	seconds := int32(0)
 	if d > 0 {
