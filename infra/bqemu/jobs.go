@@ -1,6 +1,8 @@
 package bqemu
 
 import (
+	"bytes"
+	"compress/flate"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -13,6 +15,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,9 +27,10 @@ import (
 type jobRecord struct {
 	job    *bq.Job
 	result *resultSet // query jobs only
-	// params are a query job's parameters as JSON, kept apart from job (whose parameters
-	// are nil): decoded, a registry's array of structs is a tree of maps, and a long run
-	// keeps thousands of jobs. view puts them back.
+	// params are a query job's parameters as DEFLATE-compressed JSON, kept apart from job
+	// (whose parameters are nil): decoded, a registry's array of structs is a tree of maps,
+	// and a long run keeps every job; as JSON a season's jobs held 24 MB of them, the
+	// repeated field names most of it. view puts them back.
 	params []byte
 	stored time.Time
 	// expired says the results were dropped to keep within Options.ResultMemory.
@@ -255,16 +259,33 @@ func jobState(j *bq.Job) string {
 	return "DONE"
 }
 
-// compactJob is the record of a finished job, its query parameters kept as JSON (a job
-// whose parameters do not encode keeps them as they are).
+// compactJob is the record of a finished job, its query parameters kept as compressed JSON
+// (a job whose parameters do not encode keeps them as they are).
 func compactJob(job *bq.Job, result *resultSet, now time.Time) *jobRecord {
 	rec := &jobRecord{job: job, result: result, stored: now}
 	if q := job.Configuration.Query; q != nil && len(q.QueryParameters) > 0 {
 		if params, err := json.Marshal(q.QueryParameters); err == nil {
-			rec.job, rec.params = withParams(job, nil), params
+			rec.job, rec.params = withParams(job, nil), deflate(params)
 		}
 	}
 	return rec
+}
+
+// deflaters are DEFLATE writers to reuse: each holds about a megabyte of tables.
+var deflaters = sync.Pool{New: func() any {
+	w, _ := flate.NewWriter(nil, flate.BestSpeed) // fails only for a level out of range
+	return w
+}}
+
+// deflate compresses b. Writing to a bytes.Buffer cannot fail.
+func deflate(b []byte) []byte {
+	var out bytes.Buffer
+	w := deflaters.Get().(*flate.Writer)
+	w.Reset(&out)
+	_, _ = w.Write(b)
+	_ = w.Close()
+	deflaters.Put(w)
+	return bytes.Clone(out.Bytes())
 }
 
 // view is the job as the API shows it, query parameters included.
@@ -273,7 +294,7 @@ func (r *jobRecord) view() (*bq.Job, error) {
 		return r.job, nil
 	}
 	var params []*bq.QueryParameter
-	if err := json.Unmarshal(r.params, &params); err != nil {
+	if err := json.NewDecoder(flate.NewReader(bytes.NewReader(r.params))).Decode(&params); err != nil {
 		return nil, fmt.Errorf("job %s: its stored query parameters: %w", r.job.JobReference.JobId, err)
 	}
 	return withParams(r.job, params), nil
