@@ -2,6 +2,7 @@ package emulators
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -53,12 +54,17 @@ type prefixLister struct {
 	known map[string]description // by host, bucket and object name
 }
 
-// description is an object's listing item and what it was made from.
+// description is an object's listing item and what it was made from: the SHA-256 of the
+// stored metadata (the metadata itself would double what a long run's descriptions hold)
+// and the file's size.
 type description struct {
-	meta []byte
+	meta [sha256.Size]byte
 	size int64
 	item json.RawMessage
 }
+
+// same says whether two readings of an object's stored state are equal.
+func (d description) same(o description) bool { return d.size == o.size && d.meta == o.meta }
 
 // maxDescriptions bounds the descriptions kept: past it they are all dropped and made
 // again (objects deleted meanwhile leave theirs behind until then).
@@ -208,7 +214,7 @@ func (p *prefixLister) describe(r *http.Request, bucket, escBucket, name string)
 	p.mu.Lock()
 	d, hit := p.known[key]
 	p.mu.Unlock()
-	if hit && d.size == before.size && bytes.Equal(d.meta, before.meta) {
+	if hit && d.same(before) {
 		return d.item, true
 	}
 	item, ok := p.ask(r, escBucket, name)
@@ -218,8 +224,8 @@ func (p *prefixLister) describe(r *http.Request, bucket, escBucket, name string)
 	// fake-gcs-server writes an object's file and its metadata under its lock, which its
 	// GET takes too: if the stored state is the same after the GET as before it, the GET
 	// described that state.
-	if after, ok := p.stored(bucket, name); ok && after.size == before.size && bytes.Equal(after.meta, before.meta) {
-		before.item = item
+	if after, ok := p.stored(bucket, name); ok && after.same(before) {
+		before.item = bytes.Clone(item) // not the recorder's buffer, up to twice as large
 		p.mu.Lock()
 		if len(p.known) >= maxDescriptions {
 			clear(p.known)
@@ -246,7 +252,7 @@ func (p *prefixLister) stored(bucket, name string) (description, bool) {
 	if err != nil {
 		return description{}, false
 	}
-	return description{meta: meta, size: st.Size()}, true
+	return description{meta: sha256.Sum256(meta), size: st.Size()}, true
 }
 
 // ask is fake-gcs-server's answer to a GET of the object's metadata.
