@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"net/http"
 	"strings"
+	"time"
 
 	bq "google.golang.org/api/bigquery/v2"
 )
@@ -135,22 +136,30 @@ func (s *Server) runQueryJob(ctx context.Context, p string, job *bq.Job, params 
 	return s.runStatement(ctx, p, defDS, st, sqlText, stats)
 }
 
-// valuesSize estimates the memory a row of values holds: a slot per value, plus what
-// strings, bytes and nested values point to.
+// valuesSize estimates the memory a row of values holds: its slice and a slot per value,
+// what each slot boxes (a number, a time, a string's or a slice's header) and what strings,
+// bytes and nested values point to. Counting the slots alone, a season's results held
+// two thirds more than Options.ResultMemory allowed.
 func valuesSize(vals []any) int64 {
 	n := int64(24 + 16*len(vals))
 	for _, v := range vals {
 		switch v := v.(type) {
+		case nil:
 		case string:
-			n += int64(len(v))
+			n += 16 + int64(len(v))
 		case []byte:
-			n += int64(len(v))
+			n += 24 + int64(len(v))
 		case []any:
 			n += valuesSize(v)
 		case map[string]any:
+			n += 48
 			for k, e := range v {
-				n += int64(len(k)) + valuesSize([]any{e})
+				n += 16 + int64(len(k)) + valuesSize([]any{e})
 			}
+		case time.Time:
+			n += 24
+		default:
+			n += 8 // a boxed number or boolean
 		}
 	}
 	return n
