@@ -61,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.full, "full", false, "also time three seasons in the scaling row")
 	fs.Int64Var(&f.seed, "sim-seed", 2024, "source simulator seed")
 	fs.StringVar(&f.logs, "logs", "", "`file` for the consumers', producer's and emulators' logs (default: a temporary file)")
-	fs.StringVar(&f.profile, "profile", "", "`directory` for pprof profiles of this process (emulators, DuckDB, simulator, sequential loop): cpu, block, mutex and allocs, and at the end of each pipeline run its heap and DuckDB's memory by component; and the consumers process's CPU over each pipeline run")
+	fs.StringVar(&f.profile, "profile", "", "`directory` for pprof profiles of this process (emulators, DuckDB, simulator, sequential loop): the CPU by stage (cpu-<stage>.pprof), block, mutex and allocs, and at the end of each pipeline run its heap and DuckDB's memory by component; and the consumers process's CPU over each pipeline run")
 	fs.StringVar(&pubsubEmulator, "pubsub", local.PubSubPstest, "Pub/Sub `emulator` of every row's stack: "+local.PubSubPstest+" (built in) or "+local.PubSubGcloud+" (Google's official emulator, when the Google Cloud CLI has it)")
 	fs.StringVar(&f.skip, "skip", "", "comma-separated rows to leave out: instant, realistic, enqueue, runtime, scaling")
 	if err := fs.Parse(args); err != nil {
@@ -165,15 +165,23 @@ func bench(ctx context.Context, f flags, dates []string, skip map[string]bool, s
 	loadBefore := loadavg()
 	t := &table{}
 	say := func(format string, args ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", args...) }
+	// stage says what the bench does next and, with --profile, profiles it on its own. A
+	// profile that cannot be written is said; the bench goes on.
+	stage := func(name, format string, args ...any) {
+		say(format, args...)
+		if err := profileStage(name); err != nil {
+			say("--profile: %v", err)
+		}
+	}
 	span := fmt.Sprintf("%s..%s, %d dates", dates[0], dates[len(dates)-1], len(dates))
 
 	var instant pipelineResult
 	if !skip["instant"] {
-		say("instant sources: pipeline over %s", span)
+		stage("instant-pipeline", "instant sources: pipeline over %s", span)
 		if instant, err = pipelineOn(ctx, f.seed, 0, bins, instantRates(), dates, logs); err != nil {
 			return fmt.Errorf("instant pipeline: %w", err)
 		}
-		say("instant sources: sequential loop")
+		stage("instant-sequential", "instant sources: sequential loop")
 		seq, err := sequentialOn(ctx, f.seed, 0, instantRates(), dates, logs)
 		if err != nil {
 			return fmt.Errorf("instant sequential: %w", err)
@@ -189,7 +197,7 @@ func bench(ctx context.Context, f flags, dates []string, skip map[string]bool, s
 	}
 
 	if !skip["realistic"] {
-		say("realistic sources (%v per request, plan rates): pipeline over %s", f.latency, span)
+		stage("realistic-pipeline", "realistic sources (%v per request, plan rates): pipeline over %s", f.latency, span)
 		s, err := startStack(ctx, f.seed, f.latency, logs)
 		if err != nil {
 			return err
@@ -210,7 +218,7 @@ func bench(ctx context.Context, f flags, dates []string, skip map[string]bool, s
 		}
 		floor, binding, parts := floorOf(reqs, rates)
 		sample := spread(dates, f.sample)
-		say("realistic sources: sequential loop over %d sample dates", len(sample))
+		stage("realistic-sequential", "realistic sources: sequential loop over %d sample dates", len(sample))
 		seq, err := sequentialOn(ctx, f.seed, f.latency, nil, sample, logs)
 		if err != nil {
 			return fmt.Errorf("realistic sequential: %w", err)
@@ -233,7 +241,7 @@ func bench(ctx context.Context, f flags, dates []string, skip map[string]bool, s
 	}
 
 	if !skip["enqueue"] {
-		say("enqueue: seeding five seasons of finished records")
+		stage("enqueue", "enqueue: seeding five seasons of finished records")
 		rates, err := enqueueRow(ctx, f.seed, bins, logs)
 		if err != nil {
 			return fmt.Errorf("enqueue: %w", err)
@@ -246,7 +254,7 @@ func bench(ctx context.Context, f flags, dates []string, skip map[string]bool, s
 	}
 
 	if !skip["runtime"] {
-		say("runtime overhead: 10,000 messages, bare and through the runtime")
+		stage("runtime", "runtime overhead: 10,000 messages, bare and through the runtime")
 		o, err := runtimebench.Measure(ctx, 10_000)
 		if err != nil {
 			return fmt.Errorf("runtime overhead: %w", err)
@@ -270,7 +278,7 @@ func bench(ctx context.Context, f flags, dates []string, skip map[string]bool, s
 	t.add("5 memory: stack", fmt.Sprintf("%.0f MiB", mib(self+instant.consumerPeak)), fmt.Sprintf("emulators, DuckDB and simulator in this process %.0f MiB (VmHWM %s) + consumers; besides, the instant run's GCS objects and DuckDB files on tmpfs: %.0f MiB", mib(self), over, mib(instant.data)))
 
 	if !skip["scaling"] {
-		per, err := scaling(ctx, f, dates, bins, instant, logs, say)
+		per, err := scaling(ctx, f, dates, bins, instant, logs, stage)
 		if err != nil {
 			return fmt.Errorf("scaling: %w", err)
 		}
@@ -420,7 +428,7 @@ type scaled struct {
 
 // scaling times the pipeline per date for a week, a month and the range (the instant
 // row's run), and with --full three seasons.
-func scaling(ctx context.Context, f flags, dates []string, bins binaries, whole pipelineResult, logs io.Writer, say func(string, ...any)) ([]scaled, error) {
+func scaling(ctx context.Context, f flags, dates []string, bins binaries, whole pipelineResult, logs io.Writer, stage func(name, format string, args ...any)) ([]scaled, error) {
 	var out []scaled
 	for _, w := range []struct {
 		name string
@@ -429,7 +437,7 @@ func scaling(ctx context.Context, f flags, dates []string, bins binaries, whole 
 		if len(dates) <= w.n {
 			continue
 		}
-		say("scaling: pipeline over a %s", w.name)
+		stage("scaling-"+w.name, "scaling: pipeline over a %s", w.name)
 		r, err := pipelineOn(ctx, f.seed, 0, bins, instantRates(), dates[:w.n], logs)
 		if err != nil {
 			return nil, err
@@ -447,7 +455,7 @@ func scaling(ctx context.Context, f flags, dates []string, bins binaries, whole 
 	if err != nil {
 		return nil, err
 	}
-	say("scaling: pipeline over three seasons (%d dates)", len(three))
+	stage("scaling-three-seasons", "scaling: pipeline over three seasons (%d dates)", len(three))
 	r, err := pipelineOn(ctx, f.seed, 0, bins, instantRates(), three, logs)
 	if err != nil {
 		return nil, err

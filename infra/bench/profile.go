@@ -13,23 +13,24 @@ import (
 // and DuckDB's memory by component (duckdb-memory-<dates>-dates.txt); and the consumers
 // process writes its CPU profile over the run (consumers-cpu-<dates>-dates.pprof).
 // The emulator's own CPU profile labels the time of BigQuery jobs with their table
-// (go tool pprof -tags cpu.pprof).
+// (go tool pprof -tags cpu-instant-pipeline.pprof).
 var profileDir string
 
-// startProfiles profiles this process into dir until the returned func: CPU
-// (cpu.pprof), where goroutines block (block.pprof) and wait for locks (mutex.pprof),
-// and every allocation (allocs.pprof, written at the end). go tool pprof reads them.
+// cpuFile is the file of the CPU profile being written, one per stage of the bench
+// (cpu-<stage>.pprof): the pipeline and the sequential loop run on emulators in this
+// process, so a single profile of the whole bench mixes what each of them cost.
+var cpuFile *os.File
+
+// startProfiles profiles this process into dir until the returned func: CPU by stage
+// (cpu-setup.pprof until the first profileStage), where goroutines block (block.pprof)
+// and wait for locks (mutex.pprof), and every allocation (allocs.pprof, written at the
+// end). go tool pprof reads them.
 func startProfiles(dir string) (func() error, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	profileDir = dir
-	cpu, err := os.Create(filepath.Join(dir, "cpu.pprof"))
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(cpu); err != nil {
-		cpu.Close()
+	if err := profileStage("setup"); err != nil {
 		return nil, err
 	}
 	// One sample per 100 µs blocked, and every fifth lock contention: enough detail
@@ -37,8 +38,7 @@ func startProfiles(dir string) (func() error, error) {
 	runtime.SetBlockProfileRate(100_000)
 	runtime.SetMutexProfileFraction(5)
 	return func() error {
-		pprof.StopCPUProfile()
-		errs := []error{cpu.Close()}
+		errs := []error{stopCPU()}
 		runtime.GC()
 		for _, name := range []string{"block", "mutex", "allocs"} {
 			errs = append(errs, writeProfile(filepath.Join(dir, name+".pprof"), name))
@@ -57,4 +57,33 @@ func writeProfile(path, name string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// profileStage ends the current stage's CPU profile and starts stage's, in
+// cpu-<stage>.pprof (nothing without --profile).
+func profileStage(stage string) error {
+	if profileDir == "" {
+		return nil
+	}
+	err := stopCPU()
+	f, cerr := os.Create(filepath.Join(profileDir, "cpu-"+stage+".pprof"))
+	if cerr != nil {
+		return errors.Join(err, cerr)
+	}
+	if serr := pprof.StartCPUProfile(f); serr != nil {
+		return errors.Join(err, serr, f.Close())
+	}
+	cpuFile = f
+	return err
+}
+
+// stopCPU ends the CPU profile being written, if any.
+func stopCPU() error {
+	if cpuFile == nil {
+		return nil
+	}
+	pprof.StopCPUProfile()
+	err := cpuFile.Close()
+	cpuFile = nil
+	return err
 }
