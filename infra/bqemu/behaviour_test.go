@@ -231,8 +231,9 @@ func TestConcurrentLoadsAndQueries(t *testing.T) {
 func TestRestartOnDatabaseDirectoryKeepsTables(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
+	clk := &clock{t: time.Date(2024, 10, 22, 12, 0, 0, 0, time.UTC)}
 	start := func() (*bigquery.Client, func()) {
-		s, err := bqemu.New(bqemu.Options{DuckDBPath: dir})
+		s, err := bqemu.New(bqemu.Options{DuckDBPath: dir, Now: clk.Now})
 		if err != nil {
 			t.Fatalf("new: %v", err)
 		}
@@ -256,15 +257,31 @@ func TestRestartOnDatabaseDirectoryKeepsTables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := bigquery.NewReaderSource(strings.NewReader(ndjson("2024-10-22", 4, "r")))
-	src.SourceFormat = bigquery.JSON
-	job, err := tbl.LoaderFrom(src).Run(ctx)
-	if err != nil {
+	load := func(tbl *bigquery.Table, rows int) {
+		t.Helper()
+		src := bigquery.NewReaderSource(strings.NewReader(ndjson("2024-10-22", rows, "r")))
+		src.SourceFormat = bigquery.JSON
+		job, err := tbl.LoaderFrom(src).Run(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, err := job.Wait(ctx); err != nil || st.Err() != nil {
+			t.Fatalf("load: %v %v", err, st.Err())
+		}
+	}
+	// Each write saves the metadata again, every table in it: the last save must carry the
+	// games table as its last load left it, after saves that changed other tables.
+	load(tbl, 2)
+	clk.Set(time.Date(2024, 10, 22, 12, 5, 0, 0, time.UTC))
+	if err := ds.Table("other").Create(ctx, &bigquery.TableMetadata{Schema: gamesSchema}); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := job.Wait(ctx); err != nil || st.Err() != nil {
-		t.Fatalf("load: %v %v", err, st.Err())
-	}
+	load(ds.Table("other"), 1)
+	lastLoad := time.Date(2024, 10, 22, 12, 10, 0, 0, time.UTC)
+	clk.Set(lastLoad)
+	load(tbl, 2)
+	clk.Set(time.Date(2024, 10, 22, 12, 15, 0, 0, time.UTC))
+	load(ds.Table("other"), 1)
 	stop()
 
 	c, stop = start()
@@ -273,15 +290,16 @@ func TestRestartOnDatabaseDirectoryKeepsTables(t *testing.T) {
 	if err != nil {
 		t.Fatalf("metadata after restart: %v", err)
 	}
-	if md.NumRows != 4 || md.TimePartitioning == nil || md.TimePartitioning.Field != "game_date" {
-		t.Errorf("after restart: %d rows, partitioning %+v", md.NumRows, md.TimePartitioning)
+	if md.NumRows != 4 || md.TimePartitioning == nil || md.TimePartitioning.Field != "game_date" || !md.LastModifiedTime.Equal(lastLoad) {
+		t.Errorf("after restart: %d rows, partitioning %+v, last modified %v; want 4 rows, by game_date, %v",
+			md.NumRows, md.TimePartitioning, md.LastModifiedTime.UTC(), lastLoad)
 	}
 	it, err := c.Query("SELECT SUM(pts) FROM `test-proj.ds.games` WHERE game_date = '2024-10-22'").Read(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var r []bigquery.Value
-	if err := it.Next(&r); err != nil || r[0] != int64(0+1+2+3) {
+	if err := it.Next(&r); err != nil || r[0] != int64(0+1+0+1) {
 		t.Errorf("sum after restart = %v, %v", r, err)
 	}
 }

@@ -152,14 +152,16 @@ func (s *Server) removeTable(r tableRef) error {
 	return s.saveLocked()
 }
 
-// persisted is the metadata sidecar written next to the DuckDB files.
-type persisted struct {
-	Projects map[string]map[string]persistedDataset `json:"projects"`
+// persisted is the metadata sidecar written next to the DuckDB files, by project and
+// dataset. It is read with each table decoded (T is *bq.Table) and written with each
+// table already encoded (T is json.RawMessage).
+type persisted[T any] struct {
+	Projects map[string]map[string]persistedDataset[T] `json:"projects"`
 }
 
-type persistedDataset struct {
-	Dataset *bq.Dataset          `json:"dataset"`
-	Tables  map[string]*bq.Table `json:"tables"`
+type persistedDataset[T any] struct {
+	Dataset *bq.Dataset  `json:"dataset"`
+	Tables  map[string]T `json:"tables"`
 }
 
 // saveLocked writes the metadata sidecar; the caller holds s.mu.
@@ -168,14 +170,27 @@ func (s *Server) saveLocked() error {
 	if path == "" {
 		return nil
 	}
-	out := persisted{Projects: map[string]map[string]persistedDataset{}}
+	encoded := make(map[*bq.Table]json.RawMessage, len(s.tableJSON))
+	out := persisted[json.RawMessage]{Projects: map[string]map[string]persistedDataset[json.RawMessage]{}}
 	for pid, p := range s.projects {
-		m := map[string]persistedDataset{}
+		m := map[string]persistedDataset[json.RawMessage]{}
 		for did, d := range p.datasets {
-			m[did] = persistedDataset{Dataset: d.meta, Tables: d.tables}
+			tables := make(map[string]json.RawMessage, len(d.tables))
+			for tid, t := range d.tables {
+				b, ok := s.tableJSON[t]
+				if !ok {
+					var err error
+					if b, err = json.Marshal(t); err != nil {
+						return fmt.Errorf("bqemu: encode metadata of table %s.%s: %w", did, tid, err)
+					}
+				}
+				tables[tid], encoded[t] = b, b
+			}
+			m[did] = persistedDataset[json.RawMessage]{Dataset: d.meta, Tables: tables}
 		}
 		out.Projects[pid] = m
 	}
+	s.tableJSON = encoded
 	b, err := json.Marshal(out)
 	if err != nil {
 		return fmt.Errorf("bqemu: encode metadata: %w", err)
@@ -202,7 +217,7 @@ func (s *Server) loadMetadata(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("bqemu: read metadata: %w", err)
 	}
-	var in persisted
+	var in persisted[*bq.Table]
 	if err := json.Unmarshal(b, &in); err != nil {
 		return fmt.Errorf("bqemu: metadata %s is corrupt (delete the directory to start afresh): %w", path, err)
 	}
