@@ -293,12 +293,21 @@ func (r *jobRecord) view() (*bq.Job, error) {
 	if len(r.params) == 0 {
 		return r.job, nil
 	}
+	in := inflaters.Get().(io.ReadCloser)
+	defer inflaters.Put(in)
+	if err := in.(flate.Resetter).Reset(bytes.NewReader(r.params), nil); err != nil {
+		return nil, fmt.Errorf("job %s: its stored query parameters: %w", r.job.JobReference.JobId, err)
+	}
 	var params []*bq.QueryParameter
-	if err := json.NewDecoder(flate.NewReader(bytes.NewReader(r.params))).Decode(&params); err != nil {
+	if err := json.NewDecoder(in).Decode(&params); err != nil {
 		return nil, fmt.Errorf("job %s: its stored query parameters: %w", r.job.JobReference.JobId, err)
 	}
 	return withParams(r.job, params), nil
 }
+
+// inflaters are DEFLATE readers to reuse: each holds a 32 KiB window, and every jobs.get
+// and jobs.list entry of a query job with parameters reads them.
+var inflaters = sync.Pool{New: func() any { return flate.NewReader(nil) }}
 
 // withParams is a copy of the query job with its parameters replaced; job is unchanged.
 func withParams(job *bq.Job, params []*bq.QueryParameter) *bq.Job {
