@@ -202,43 +202,60 @@ func ExpectedPairs(c *messages.Catalog, dates []string, today string) map[messag
 	return out
 }
 
-// pollEvery is how often wait lists the ledger. Each poll lists every record of the run
-// (a season: 2,784), which costs the stack it measures CPU (about 17 s over a season at two
-// polls a second); the times it reports come from the records' own timestamps, so a slower
-// poll only delays noticing the end.
+// pollEvery is how often wait lists the ledger. Listing costs the stack it measures CPU (a
+// season's 2,784 records listed at every poll took about 8 s of it at one poll a second);
+// the times it reports come from the records' own timestamps, so a slower poll only delays
+// noticing the end.
 const pollEvery = time.Second
 
 // wait polls the ledger until every expected pair is finished (done or dead, or waiting
 // on an upstream that died), every scraper pair was run by this run (so a forced rerun is
 // not mistaken for the previous one), and nothing has changed for o.Quiet.
+//
+// A poll lists the jobs that had a pair still open at the poll before, and keeps what it
+// read last of the others; once no job has one, every poll lists every job, so the end is
+// decided on whole listings, and a finished record that changed meanwhile (a rerun) is
+// seen then and opens its job again.
 func (st Stack) wait(ctx context.Context, pairs map[messages.JobRef][]string, runID string, o Options, start time.Time) (map[ledger.State]int, map[messages.Phase]time.Duration, []pair, error) {
 	led := ledger.New(st.Storage, st.Bucket, ledger.Options{})
 	deadline := time.Now().Add(o.Timeout)
 	phases := map[messages.Phase]time.Duration{}
 	var lastChange time.Time
 	var lastSig string
+	refs := make([]messages.JobRef, 0, len(pairs))
+	for ref := range pairs {
+		refs = append(refs, ref)
+	}
+	sort.Slice(refs, func(i, j int) bool { return refs[i].String() < refs[j].String() })
+	byRef := map[messages.JobRef]map[string]ledger.Summary{}
+	open := map[messages.JobRef]bool{}
+	for _, ref := range refs {
+		open[ref] = true
+	}
 	for {
 		states := map[ledger.State]int{}
-		byRef := map[messages.JobRef]map[string]ledger.Summary{}
+		whole := len(open) == 0
 		var sig strings.Builder
-		refs := make([]messages.JobRef, 0, len(pairs))
-		for ref := range pairs {
-			refs = append(refs, ref)
-		}
-		sort.Slice(refs, func(i, j int) bool { return refs[i].String() < refs[j].String() })
 		for _, ref := range refs {
-			dates := pairs[ref]
-			sums, err := led.List(ctx, ref, dates[0], dates[len(dates)-1])
-			if err != nil {
-				return nil, nil, nil, fmt.Errorf("backfill: ledger of %s: %w", ref, err)
+			if whole || open[ref] {
+				dates := pairs[ref]
+				sums, err := led.List(ctx, ref, dates[0], dates[len(dates)-1])
+				if err != nil {
+					return nil, nil, nil, fmt.Errorf("backfill: ledger of %s: %w", ref, err)
+				}
+				byRef[ref] = map[string]ledger.Summary{}
+				for _, s := range sums {
+					byRef[ref][s.Date] = s
+				}
 			}
-			byRef[ref] = map[string]ledger.Summary{}
-			for _, s := range sums {
-				byRef[ref][s.Date] = s
-				fmt.Fprintf(&sig, "%s/%s:%d;", ref, s.Date, s.Generation)
+			for _, d := range pairs[ref] {
+				if s, ok := byRef[ref][d]; ok {
+					fmt.Fprintf(&sig, "%s/%s:%d;", ref, s.Date, s.Generation)
+				}
 			}
 		}
 		phaseOpen := map[messages.Phase]bool{}
+		clear(open)
 		var dead []pair
 		for ref, dates := range pairs {
 			for _, d := range dates {
@@ -248,6 +265,7 @@ func (st Stack) wait(ctx context.Context, pairs map[messages.JobRef][]string, ru
 					(ref.Phase != messages.PhaseScrapers || s.RunID == runID)
 				if !finished {
 					phaseOpen[ref.Phase] = true
+					open[ref] = true
 				}
 				if ok {
 					states[s.State]++
