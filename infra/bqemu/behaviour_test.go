@@ -73,15 +73,7 @@ func TestValuesRoundTripExactly(t *testing.T) {
 	line := `{"d":"2024-10-22","ts":"2024-10-22 23:59:58.123456 UTC","dt":"2024-10-22T10:01:02.000345","tm":"07:30:05.5",` +
 		`"num":"-123456789.123","ok":true,"f":2.5,"b":"AAEC/w==","tags":["x","y"],` +
 		`"rec":{"at":"2024-10-22T22:59:58.123456Z","scores":[1,2]},"recs":[{"name":"p"},{"name":"q"}],"nothing":null}`
-	src := bigquery.NewReaderSource(strings.NewReader(line + "\n"))
-	src.SourceFormat = bigquery.JSON
-	job, err := tbl.LoaderFrom(src).Run(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st, err := job.Wait(ctx); err != nil || st.Err() != nil {
-		t.Fatalf("upload: %v %v", err, st.Err())
-	}
+	upload(t, ctx, tbl, line+"\n")
 	ratEq := cmp.Comparer(func(a, b *big.Rat) bool { return a.Cmp(b) == 0 })
 	check := func(name string, it *bigquery.RowIterator) {
 		t.Helper()
@@ -111,7 +103,7 @@ func TestValuesRoundTripExactly(t *testing.T) {
 	}
 	check("query", it)
 	// A query job (getQueryResults path) decodes the same.
-	job, err = e.bq.Query("SELECT * FROM `test-proj.ds.types`").Run(ctx)
+	job, err := e.bq.Query("SELECT * FROM `test-proj.ds.types`").Run(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,15 +121,7 @@ func TestPagingThrough25000Rows(t *testing.T) {
 	defer cancel()
 	e.gamesTable(t, "games")
 	const n = 25000
-	src := bigquery.NewReaderSource(strings.NewReader(ndjson("2024-10-22", n, "p")))
-	src.SourceFormat = bigquery.JSON
-	job, err := e.dataset(t).Table("games").LoaderFrom(src).Run(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st, err := job.Wait(ctx); err != nil || st.Err() != nil {
-		t.Fatalf("load: %v %v", err, st.Err())
-	}
+	upload(t, ctx, e.dataset(t).Table("games"), ndjson("2024-10-22", n, "p"))
 	sumAll := func(it *bigquery.RowIterator, col int) (rows, sum int64) {
 		for {
 			var r []bigquery.Value
@@ -257,18 +241,7 @@ func TestRestartOnDatabaseDirectoryKeepsTables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	load := func(tbl *bigquery.Table, rows int) {
-		t.Helper()
-		src := bigquery.NewReaderSource(strings.NewReader(ndjson("2024-10-22", rows, "r")))
-		src.SourceFormat = bigquery.JSON
-		job, err := tbl.LoaderFrom(src).Run(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st, err := job.Wait(ctx); err != nil || st.Err() != nil {
-			t.Fatalf("load: %v %v", err, st.Err())
-		}
-	}
+	load := func(tbl *bigquery.Table, rows int) { t.Helper(); upload(t, ctx, tbl, ndjson("2024-10-22", rows, "r")) }
 	// Each write saves the metadata again, every table in it: the last save must carry the
 	// games table as its last load left it, after saves that changed other tables.
 	load(tbl, 2)

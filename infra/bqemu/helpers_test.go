@@ -134,6 +134,22 @@ func (e *env) load(t testing.TB, uri string, dst *bigquery.Table, write bigquery
 	return st
 }
 
+// upload loads newline-delimited JSON into tbl through the upload endpoint (a reader
+// source), with the table's default write disposition, and fails the test unless the job
+// succeeds.
+func upload(t testing.TB, ctx context.Context, tbl *bigquery.Table, body string) {
+	t.Helper()
+	src := bigquery.NewReaderSource(strings.NewReader(body))
+	src.SourceFormat = bigquery.JSON
+	job, err := tbl.LoaderFrom(src).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := job.Wait(ctx); err != nil || st.Err() != nil {
+		t.Fatalf("upload: %v %v", err, st.Err())
+	}
+}
+
 // countRows counts rows with a query, optionally for one date.
 func (e *env) countRows(t testing.TB, table, date string) int64 {
 	t.Helper()
