@@ -51,7 +51,7 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
 	var f flags
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -101,6 +101,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer func() {
 			if err := stopProf(); err != nil {
 				fmt.Fprintf(stderr, "bench: --profile: %v\n", err)
+				code = 1
 			}
 		}()
 	}
@@ -166,7 +167,7 @@ func bench(ctx context.Context, f flags, dates []string, skip map[string]bool, s
 	t := &table{}
 	say := func(format string, args ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", args...) }
 	// stage says what the bench does next and, with --profile, profiles it on its own. A
-	// profile that cannot be written is said; the bench goes on.
+	// profile that cannot be written is said; the bench goes on and exits non-zero.
 	stage := func(name, format string, args ...any) {
 		say(format, args...)
 		if err := profileStage(name); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -16,6 +17,14 @@ import (
 // (go tool pprof -tags cpu-instant-pipeline.pprof).
 var profileDir string
 
+// profileErr gathers the profiles that could not be written while the bench ran: it goes
+// on without them, and the func startProfiles returns reports them, so that the bench
+// exits non-zero after its table.
+var profileErr error
+
+// profileFailed records a profile that could not be written.
+func profileFailed(err error) { profileErr = errors.Join(profileErr, err) }
+
 // cpuFile is the file of the CPU profile being written, one per stage of the bench
 // (cpu-<stage>.pprof): the pipeline and the sequential loop run on emulators in this
 // process, so a single profile of the whole bench mixes what each of them cost.
@@ -29,7 +38,7 @@ func startProfiles(dir string) (func() error, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	profileDir = dir
+	profileDir, profileErr = dir, nil
 	if err := profileStage("setup"); err != nil {
 		return nil, err
 	}
@@ -38,7 +47,7 @@ func startProfiles(dir string) (func() error, error) {
 	runtime.SetBlockProfileRate(100_000)
 	runtime.SetMutexProfileFraction(5)
 	return func() error {
-		errs := []error{stopCPU()}
+		errs := []error{profileErr, stopCPU()}
 		runtime.GC()
 		for _, name := range []string{"block", "mutex", "allocs"} {
 			errs = append(errs, writeProfile(filepath.Join(dir, name+".pprof"), name))
@@ -60,20 +69,23 @@ func writeProfile(path, name string) error {
 }
 
 // profileStage ends the current stage's CPU profile and starts stage's, in
-// cpu-<stage>.pprof (nothing without --profile).
+// cpu-<stage>.pprof (nothing without --profile). What fails is recorded (profileFailed)
+// and returned.
 func profileStage(stage string) error {
 	if profileDir == "" {
 		return nil
 	}
 	err := stopCPU()
-	f, cerr := os.Create(filepath.Join(profileDir, "cpu-"+stage+".pprof"))
-	if cerr != nil {
-		return errors.Join(err, cerr)
+	if f, cerr := os.Create(filepath.Join(profileDir, "cpu-"+stage+".pprof")); cerr != nil {
+		err = errors.Join(err, cerr)
+	} else if serr := pprof.StartCPUProfile(f); serr != nil {
+		err = errors.Join(err, serr, f.Close())
+	} else {
+		cpuFile = f
 	}
-	if serr := pprof.StartCPUProfile(f); serr != nil {
-		return errors.Join(err, serr, f.Close())
+	if err != nil {
+		profileFailed(fmt.Errorf("CPU profile of stage %s: %w", stage, err))
 	}
-	cpuFile = f
 	return err
 }
 

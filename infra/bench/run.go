@@ -116,7 +116,8 @@ func runPipeline(ctx context.Context, s *stack, bins binaries, rates map[string]
 		}
 		if profileDir != "" {
 			// What the stack holds when the chain has finished: Go's heap, DuckDB's memory.
-			// A profile that cannot be written is said in the log; the run goes on.
+			// A profile that cannot be written is said in the log; the run goes on, and the
+			// bench exits non-zero at the end.
 			err := writeProfile(filepath.Join(profileDir, fmt.Sprintf("heap-%d-dates.pprof", len(dates))), "heap")
 			rep, merr := s.BigQueryEmulator.MemoryReport(ctx)
 			if merr == nil {
@@ -124,6 +125,7 @@ func runPipeline(ctx context.Context, s *stack, bins binaries, rates map[string]
 			}
 			if err = errors.Join(err, merr); err != nil {
 				fmt.Fprintf(logs, "bench: --profile: %v\n", err)
+				profileFailed(err)
 			}
 		}
 	}
