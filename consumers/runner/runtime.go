@@ -204,7 +204,7 @@ func New(opts Options) (*Runtime, error) {
 	case opts.Catalog == nil:
 		return nil, errors.New("runner: Options.Catalog is nil")
 	}
-	opts = opts.withDefaults()
+	opts = opts.WithDefaults()
 	jobs, err := opts.selectedJobs()
 	if err != nil {
 		return nil, err
@@ -248,8 +248,9 @@ func New(opts Options) (*Runtime, error) {
 	return rt, nil
 }
 
-// withDefaults fills every unset option with its default.
-func (opts Options) withDefaults() Options {
+// WithDefaults fills every unset setting with its default (the Default... constants) and
+// returns the result; New applies it.
+func (opts Options) WithDefaults() Options {
 	setDefault(&opts.Lease, DefaultLease)
 	setDefault(&opts.MaxAttempts, DefaultMaxAttempts)
 	setDefault(&opts.Streams, DefaultStreams)

@@ -55,9 +55,9 @@
 // what the source has and succeeds with the games in Result.Missing, the date is recorded
 // partial (its dependents run with what there is, the status grid names the games, and the
 // next request for the date fetches again). The runtime's attempt bound
-// (CONSUMER_MAX_ATTEMPTS, 5 by default) is above it, so a game a source never delivers
-// leaves the date partial, not dead. A run outside the
-// runtime (no runner.Info) is attempt 0: it never records a game missing.
+// (CONSUMER_MAX_ATTEMPTS, runner.DefaultMaxAttempts by default) is above it, so a game a
+// source never delivers leaves the date partial, not dead. A run outside the runtime (no
+// runner.Info) is attempt 0: it never records a game missing.
 //
 // The rule counts attempts, not hours, because the clock part is already decided before any
 // comparison, by the source's own clock (the simulator's --sim-now locally): box scores wait

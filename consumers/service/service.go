@@ -45,18 +45,21 @@ type Config struct {
 	// refusing to start (the local stack uses it).
 	Available bool `env:"CONSUMER_AVAILABLE_ONLY, default=false"`
 
-	ShutdownGrace time.Duration `env:"CONSUMER_SHUTDOWN_GRACE, default=8s"`
-	Streams       int           `env:"CONSUMER_STREAMS, default=4"`
-	Lease         time.Duration `env:"CONSUMER_LEASE, default=1m"`
-	MaxAttempts   int           `env:"CONSUMER_MAX_ATTEMPTS, default=5"`
+	// The runtime's settings (see runner.Options). Unset or zero means the runner's
+	// default (runner.Default...), which is written only there; Runtime returns them
+	// filled in.
+	ShutdownGrace time.Duration `env:"CONSUMER_SHUTDOWN_GRACE"`
+	Streams       int           `env:"CONSUMER_STREAMS"`
+	Lease         time.Duration `env:"CONSUMER_LEASE"`
+	MaxAttempts   int           `env:"CONSUMER_MAX_ATTEMPTS"`
 	// SoftWait is how long a job waits for soft upstreams already on their way for the date
-	// (negative: not at all); see runner.Options.SoftWait.
-	SoftWait time.Duration `env:"CONSUMER_SOFT_WAIT, default=15m"`
+	// (negative: not at all).
+	SoftWait time.Duration `env:"CONSUMER_SOFT_WAIT"`
 	// ReconcileEvery is how often this process offers to run the reconciler (negative:
 	// never); RetryWithin how long a failed date may wait for its redelivery before the
-	// reconciler re-sends it. See runner.Options.
-	ReconcileEvery time.Duration `env:"CONSUMER_RECONCILE_EVERY, default=1m"`
-	RetryWithin    time.Duration `env:"CONSUMER_RETRY_WITHIN, default=15m"`
+	// reconciler re-sends it.
+	ReconcileEvery time.Duration `env:"CONSUMER_RECONCILE_EVERY"`
+	RetryWithin    time.Duration `env:"CONSUMER_RETRY_WITHIN"`
 	// DeadLetters makes this process keep the dead-letter topic's messages in the bucket.
 	DeadLetters bool `env:"CONSUMER_DEADLETTERS, default=true"`
 
@@ -88,6 +91,28 @@ func (c Config) checkMode() error {
 		return nil
 	}
 	return configErr("CONSUMER_MODE=%q: want pull or push", c.Mode)
+}
+
+// Runtime returns the runtime's settings this configuration makes, each unset one at the
+// runner's default; the caller adds the clients, jobs and logger. Push mode runs the
+// reconciler only when asked (POST /reconcile), never between requests.
+func (c Config) Runtime() runner.Options {
+	o := runner.Options{
+		Bucket:         c.Bucket,
+		Names:          messages.Names{Prefix: c.Prefix},
+		Lease:          c.Lease,
+		MaxAttempts:    c.MaxAttempts,
+		SoftWait:       c.SoftWait,
+		ReconcileEvery: c.ReconcileEvery,
+		RetryWithin:    c.RetryWithin,
+		DeadLetters:    c.DeadLetters,
+		Streams:        c.Streams,
+		ShutdownGrace:  c.ShutdownGrace,
+	}
+	if c.Mode == ModePush {
+		o.ReconcileEvery = -1
+	}
+	return o.WithDefaults()
 }
 
 // Load reads the configuration from l (envconfig.OsLookuper() in production).
@@ -235,9 +260,10 @@ func New(ctx context.Context, c Config, o Options) (*Service, error) {
 	if err := c.checkMode(); err != nil {
 		return nil, err
 	}
-	if c.MaxAttempts < scrapers.PartialFromAttempt {
+	ro := c.Runtime()
+	if ro.MaxAttempts < scrapers.PartialFromAttempt {
 		return nil, configErr("CONSUMER_MAX_ATTEMPTS=%d: at least %d, so that a scraper whose source leaves out a game records the date partial before it would die",
-			c.MaxAttempts, scrapers.PartialFromAttempt)
+			ro.MaxAttempts, scrapers.PartialFromAttempt)
 	}
 	selected, err := Select(c, o.Catalog)
 	if err != nil {
@@ -300,29 +326,10 @@ func New(ctx context.Context, c Config, o Options) (*Service, error) {
 	if slices.Contains(c.Phases, "all") {
 		unroutable = messages.Phases()
 	}
-	reconcileEvery := c.ReconcileEvery
-	if c.Mode == ModePush {
-		reconcileEvery = -1 // nothing runs between requests: POST /reconcile runs it
-	}
-	rt, err := runner.New(runner.Options{
-		Unroutable:     unroutable,
-		PubSub:         deps.PubSub,
-		Storage:        deps.Storage,
-		Bucket:         c.Bucket,
-		Catalog:        o.Catalog,
-		Names:          messages.Names{Prefix: c.Prefix},
-		Jobs:           jobs,
-		Select:         kept,
-		Lease:          c.Lease,
-		MaxAttempts:    c.MaxAttempts,
-		SoftWait:       c.SoftWait,
-		ReconcileEvery: reconcileEvery,
-		RetryWithin:    c.RetryWithin,
-		DeadLetters:    c.DeadLetters,
-		Streams:        c.Streams,
-		ShutdownGrace:  c.ShutdownGrace,
-		Logger:         o.Logger,
-	})
+	ro.Unroutable = unroutable
+	ro.PubSub, ro.Storage, ro.Catalog, ro.Logger = deps.PubSub, deps.Storage, o.Catalog, o.Logger
+	ro.Jobs, ro.Select = jobs, kept
+	rt, err := runner.New(ro)
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("consumer runtime: %w", err)

@@ -7,9 +7,12 @@ import (
 	"net/http"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -180,7 +183,9 @@ func TestNewSaysWhichEmulatorIsDown(t *testing.T) {
 }
 
 // TestReadmeEnvironmentTableMatchesConfig keeps the README's environment table and the
-// struct tags of Config (with cloud.Env and each phase's part) the same set of variables.
+// struct tags of Config (with cloud.Env and each phase's part) the same set of variables,
+// with the same defaults: a tag's default, or for the runtime's settings, which have none
+// in their tags, the runner's (Config.Runtime).
 func TestReadmeEnvironmentTableMatchesConfig(t *testing.T) {
 	t.Parallel()
 	readme, err := os.ReadFile("../../README.md")
@@ -193,22 +198,39 @@ func TestReadmeEnvironmentTableMatchesConfig(t *testing.T) {
 	}
 	section, _, _ = strings.Cut(section, "\n#")
 	documented := map[string]bool{}
+	documentedDefault := map[string]string{} // only rows whose default column is backquoted values, one per variable
+	value := regexp.MustCompile("`([^`]*)`")
 	for _, line := range strings.Split(section, "\n") {
 		if !strings.HasPrefix(line, "| `") {
 			continue
 		}
-		first := strings.Split(line, "|")[1]
-		for _, name := range strings.Split(first, ",") {
-			documented[strings.Trim(strings.TrimSpace(name), "`")] = true
+		cols := strings.Split(line, "|")
+		var names []string
+		for _, name := range strings.Split(cols[1], ",") {
+			names = append(names, strings.Trim(strings.TrimSpace(name), "`"))
+			documented[names[len(names)-1]] = true
+		}
+		defs := value.FindAllStringSubmatch(cols[3], -1)
+		if rest := strings.Trim(value.ReplaceAllString(cols[3], ""), " ,"); rest != "" || len(defs) != len(names) {
+			continue
+		}
+		for i, name := range names {
+			documentedDefault[name] = defs[i][1]
 		}
 	}
+
 	read := map[string]bool{}
+	defaults := map[string]string{}
 	var walk func(reflect.Type)
 	walk = func(t reflect.Type) {
 		for i := range t.NumField() {
 			f := t.Field(i)
-			if name, _, _ := strings.Cut(f.Tag.Get("env"), ","); name != "" {
-				read[strings.TrimSpace(name)] = true
+			if name, opts, _ := strings.Cut(f.Tag.Get("env"), ","); name != "" {
+				name = strings.TrimSpace(name)
+				read[name] = true
+				if _, def, ok := strings.Cut(opts, "default="); ok {
+					defaults[name] = def
+				}
 			} else if f.Type.Kind() == reflect.Struct {
 				walk(f.Type)
 			}
@@ -218,6 +240,22 @@ func TestReadmeEnvironmentTableMatchesConfig(t *testing.T) {
 	if len(read) < 10 {
 		t.Fatalf("found only %d variables in Config: %v", len(read), read)
 	}
+	rt := load(t, nil).Runtime()
+	for name, v := range map[string]string{
+		"CONSUMER_SHUTDOWN_GRACE":  rt.ShutdownGrace.String(),
+		"CONSUMER_STREAMS":         strconv.Itoa(rt.Streams),
+		"CONSUMER_LEASE":           rt.Lease.String(),
+		"CONSUMER_MAX_ATTEMPTS":    strconv.Itoa(rt.MaxAttempts),
+		"CONSUMER_SOFT_WAIT":       rt.SoftWait.String(),
+		"CONSUMER_RECONCILE_EVERY": rt.ReconcileEvery.String(),
+		"CONSUMER_RETRY_WITHIN":    rt.RetryWithin.String(),
+	} {
+		if def, ok := defaults[name]; ok {
+			t.Errorf("%s has a default in its tag (%s) besides the runner's (%s): the runner's alone must decide", name, def, v)
+		}
+		defaults[name] = v
+	}
+
 	for name := range read {
 		if !documented[name] {
 			t.Errorf("Config reads %s, which the README's environment table does not list", name)
@@ -228,6 +266,30 @@ func TestReadmeEnvironmentTableMatchesConfig(t *testing.T) {
 			t.Errorf("the README's environment table lists %s, which Config does not read", name)
 		}
 	}
+	if len(documentedDefault) < 10 {
+		t.Fatalf("found only %d defaults in the README's table: %v", len(documentedDefault), documentedDefault)
+	}
+	for name, doc := range documentedDefault {
+		def, ok := defaults[name]
+		if !ok {
+			t.Errorf("the README's environment table gives %s the default %q, which Config does not have", name, doc)
+			continue
+		}
+		if !sameSetting(doc, def) {
+			t.Errorf("the README's environment table gives %s the default %q; it is %q", name, doc, def)
+		}
+	}
+}
+
+// sameSetting says whether two written settings are the same value: durations however
+// written (1m, 1m0s), anything else as written.
+func sameSetting(a, b string) bool {
+	da, errA := time.ParseDuration(a)
+	db, errB := time.ParseDuration(b)
+	if errA == nil && errB == nil {
+		return da == db
+	}
+	return a == b
 }
 
 // Every phase's implementations and the catalogue name the same jobs, in every phase: a job
