@@ -860,11 +860,21 @@ func (t *translator) arrayAgg(c *call) (string, error) {
 	if c.u == "STRING_AGG" && limit == nil {
 		return "string_agg(" + distinct + x + ", " + sep + ord + ")" + c.over, nil
 	}
-	if dir, ok := sortsItself(x, ord); ok && distinct != "" && ignore && limit == nil && c.over == "" && c.u == "ARRAY_AGG" {
+	if dir, ok := sortsItself(x, ord); ok && limit == nil && c.over == "" && c.u == "ARRAY_AGG" && (distinct == "" || ignore) {
 		// The same array as DuckDB's ordered aggregate, which keeps a sort state per group
 		// and costs several times as much (the player registry's MERGE spent about half its
-		// time there: a few hundred groups of a handful of names).
-		return "list_sort(list_distinct(array_agg(" + x + ") FILTER (WHERE (" + x + ") IS NOT NULL)), '" + dir + "')", nil
+		// time there: a few hundred groups of a handful of names). NULLs sort as BigQuery
+		// sorts them (first ascending, last descending); list_distinct drops them, so
+		// DISTINCT takes this form only when they are ignored anyway.
+		nulls := map[string]string{"ASC": "NULLS FIRST", "DESC": "NULLS LAST"}[dir]
+		list := "array_agg(" + x + ")"
+		if ignore {
+			list += " FILTER (WHERE (" + x + ") IS NOT NULL)"
+		}
+		if distinct != "" {
+			list = "list_distinct(" + list + ")"
+		}
+		return "list_sort(" + list + ", '" + dir + "', '" + nulls + "')", nil
 	}
 	s := "array_agg(" + distinct + x + ord + ")"
 	if ignore || c.u == "STRING_AGG" {
