@@ -93,6 +93,33 @@ func (c Config) checkMode() error {
 	return configErr("CONSUMER_MODE=%q: want pull or push", c.Mode)
 }
 
+// checkRuntime refuses a runtime setting that means nothing: a negative count or duration
+// where only CONSUMER_SOFT_WAIT and CONSUMER_RECONCILE_EVERY take negative for never, and
+// an attempt bound a scraper's partial rule cannot fit under. Zero means the default.
+func (c Config) checkRuntime() error {
+	def := Config{}.Runtime()
+	for _, s := range []struct {
+		name     string
+		set, def time.Duration
+	}{
+		{"CONSUMER_SHUTDOWN_GRACE", c.ShutdownGrace, def.ShutdownGrace},
+		{"CONSUMER_LEASE", c.Lease, def.Lease},
+		{"CONSUMER_RETRY_WITHIN", c.RetryWithin, def.RetryWithin},
+	} {
+		if s.set < 0 {
+			return configErr("%s=%s: want a positive duration, or leave it unset for %s", s.name, s.set, s.def)
+		}
+	}
+	if c.Streams < 0 {
+		return configErr("CONSUMER_STREAMS=%d: want a positive count, or leave it unset for %d", c.Streams, def.Streams)
+	}
+	if n := c.MaxAttempts; n < 0 || n > 0 && n < scrapers.PartialFromAttempt {
+		return configErr("CONSUMER_MAX_ATTEMPTS=%d: at least %d, so that a scraper whose source leaves out a game records the date partial before it would die (unset: %d)",
+			n, scrapers.PartialFromAttempt, def.MaxAttempts)
+	}
+	return nil
+}
+
 // Runtime returns the runtime's settings this configuration makes, each unset one at the
 // runner's default; the caller adds the clients, jobs and logger. Push mode runs the
 // reconciler only when asked (POST /reconcile), never between requests.
@@ -260,11 +287,10 @@ func New(ctx context.Context, c Config, o Options) (*Service, error) {
 	if err := c.checkMode(); err != nil {
 		return nil, err
 	}
-	ro := c.Runtime()
-	if ro.MaxAttempts < scrapers.PartialFromAttempt {
-		return nil, configErr("CONSUMER_MAX_ATTEMPTS=%d: at least %d, so that a scraper whose source leaves out a game records the date partial before it would die",
-			ro.MaxAttempts, scrapers.PartialFromAttempt)
+	if err := c.checkRuntime(); err != nil {
+		return nil, err
 	}
+	ro := c.Runtime()
 	selected, err := Select(c, o.Catalog)
 	if err != nil {
 		return nil, err

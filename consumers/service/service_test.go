@@ -159,6 +159,14 @@ func TestNewRefusesABadEnvironment(t *testing.T) {
 			"STORAGE_EMULATOR_HOST is set but PUBSUB_EMULATOR_HOST is not"},
 		{"real project without bucket", map[string]string{"CONSUMER_PHASES": "scrapers", "GOOGLE_CLOUD_PROJECT": "prod"},
 			"GOOGLE_CLOUD_PROJECT=prod with no emulator needs GCS_BUCKET"},
+		{"attempts below the partial rule", map[string]string{"CONSUMER_MAX_ATTEMPTS": "2"},
+			"CONSUMER_MAX_ATTEMPTS=2: at least 3"},
+		{"negative attempts", map[string]string{"CONSUMER_MAX_ATTEMPTS": "-1"},
+			"CONSUMER_MAX_ATTEMPTS=-1: at least 3"},
+		{"negative streams", map[string]string{"CONSUMER_STREAMS": "-4"},
+			"CONSUMER_STREAMS=-4: want a positive count, or leave it unset for 4"},
+		{"negative lease", map[string]string{"CONSUMER_LEASE": "-30s"},
+			"CONSUMER_LEASE=-30s: want a positive duration, or leave it unset for 1m0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
