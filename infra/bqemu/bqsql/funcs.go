@@ -901,11 +901,14 @@ func sortsItself(x, ord string) (dir string, ok bool) {
 	if !found {
 		return "", false
 	}
-	key = strings.TrimSpace(key)
-	switch {
-	case key == x, key == x+" ASC":
+	rest, found := strings.CutPrefix(strings.TrimSpace(key), x)
+	if !found {
+		return "", false
+	}
+	switch rest = strings.ToUpper(rest); rest {
+	case "", " ASC":
 		return "ASC", true
-	case key == x+" DESC":
+	case " DESC":
 		return "DESC", true
 	}
 	return "", false

@@ -751,6 +751,8 @@ func TestArrayAggSortedByItselfIsAList(t *testing.T) {
 		`SELECT ARRAY_AGG(DISTINCT team IGNORE NULLS ORDER BY team DESC) FROM games`:       true,
 		`SELECT ARRAY_AGG(team ORDER BY team) FROM games`:                                  true,
 		`SELECT ARRAY_AGG(team IGNORE NULLS ORDER BY team DESC) FROM games`:                true,
+		`SELECT ARRAY_AGG(team ORDER BY team desc) FROM games`:                             true,
+		`SELECT ARRAY_AGG(team ORDER BY team || 'x') FROM games`:                           false,
 		`SELECT ARRAY_AGG(DISTINCT team ORDER BY team) FROM games`:                         false,
 		`SELECT ARRAY_AGG(DISTINCT team IGNORE NULLS ORDER BY d) FROM games`:               false,
 		`SELECT ARRAY_AGG(DISTINCT team IGNORE NULLS ORDER BY team LIMIT 2) FROM games`:    false,
