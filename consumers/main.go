@@ -8,6 +8,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -50,9 +51,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, l envconf
 	fs.SetOutput(stderr)
 	phases := fs.String("phases", strings.Join(cfg.Phases, ","), "phases to consume, comma-separated, or all (CONSUMER_PHASES)")
 	jobs := fs.String("jobs", strings.Join(cfg.Jobs, ","), "jobs to consume as phase/job, comma-separated, or all (CONSUMER_JOBS)")
-	set := cfg.Runtime() // the settings in effect, defaults filled in, for the flags' help
-	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", set.ShutdownGrace, "how long in-flight work may go on after SIGTERM (CONSUMER_SHUTDOWN_GRACE)")
-	fs.IntVar(&cfg.Streams, "streams", set.Streams, "streaming-pull streams per subscription (CONSUMER_STREAMS)")
+	// The flags start from the environment's values, or the runner's defaults where it sets
+	// none (a bad value stays, for the service to refuse).
+	set := cfg.Runtime()
+	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", cmp.Or(cfg.ShutdownGrace, set.ShutdownGrace), "how long in-flight work may go on after SIGTERM (CONSUMER_SHUTDOWN_GRACE)")
+	fs.IntVar(&cfg.Streams, "streams", cmp.Or(cfg.Streams, set.Streams), "streaming-pull streams per subscription (CONSUMER_STREAMS)")
 	fs.BoolVar(&cfg.Available, "available-only", cfg.Available, "consume only the selected jobs that have an implementation (CONSUMER_AVAILABLE_ONLY)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	cpuProfile := fs.String("cpu-profile", "", "write a CPU profile of the whole run to `file` (go tool pprof reads it)")

@@ -37,6 +37,8 @@ func TestConfigErrors(t *testing.T) {
 		{"bad flag", nil, []string{"--bogus"}, "flag provided but not defined: -bogus"},
 		{"stray argument", nil, []string{"raw"}, `unexpected arguments ["raw"]`},
 		{"bad duration", map[string]string{"CONSUMER_SHUTDOWN_GRACE": "soon"}, nil, `invalid duration "soon"`},
+		{"negative streams env", map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "CONSUMER_STREAMS": "-4"}, nil, "CONSUMER_STREAMS=-4: want a positive count"},
+		{"negative grace flag", map[string]string{"GOOGLE_CLOUD_PROJECT": "p"}, []string{"--shutdown-grace", "-1s"}, "CONSUMER_SHUTDOWN_GRACE=-1s: want a positive duration"},
 		{"profile where none can be written", map[string]string{"GOOGLE_CLOUD_PROJECT": "p"}, []string{"--cpu-profile", "/nonexistent/cpu.pprof"},
 			"--cpu-profile: open /nonexistent/cpu.pprof"},
 		{"unknown traces exporter", map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "OTEL_TRACES_EXPORTER": "jaeger"}, nil,
