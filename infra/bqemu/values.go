@@ -302,16 +302,46 @@ func parseFloat(s string) (float64, error) {
 	return strconv.ParseFloat(strings.TrimSpace(s), 64)
 }
 
-var tsZoneRe = regexp.MustCompile(`(?i)\s*(UTC|Z|[+-]\d{2}(:?\d{2})?)$`)
+// cutZone splits a timestamp's zone from its end: UTC or Z (any case), ±HH, ±HHMM or
+// ±HH:MM, with the blanks before it. It reads the end of the string only: a pattern
+// searched for at the end tries every start position, and a load parses a timestamp per
+// row and column.
+func cutZone(s string) (rest, zone string, ok bool) {
+	n := len(s)
+	sign := func(i int) bool { return i >= 0 && (s[i] == '+' || s[i] == '-') }
+	digits := func(from, to int) bool {
+		for i := from; i < to; i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return false
+			}
+		}
+		return true
+	}
+	switch {
+	case n >= 3 && strings.EqualFold(s[n-3:], "UTC"):
+		zone = s[n-3:]
+	case n >= 1 && (s[n-1] == 'Z' || s[n-1] == 'z'):
+		zone = s[n-1:]
+	case n >= 6 && sign(n-6) && digits(n-5, n-3) && s[n-3] == ':' && digits(n-2, n):
+		zone = s[n-6:]
+	case n >= 5 && sign(n-5) && digits(n-4, n):
+		zone = s[n-5:]
+	case n >= 3 && sign(n-3) && digits(n-2, n):
+		zone = s[n-3:]
+	default:
+		return s, "", false
+	}
+	return strings.TrimRight(s[:n-len(zone)], " \t\n\f\r"), zone, true
+}
 
 // parseTimestamp accepts the TIMESTAMP spellings of BigQuery's loaders and parameters:
 // "YYYY-MM-DD[ T]HH:MM[:SS[.ffffff]]" with an optional zone (Z, ±HH[:MM], UTC), or a date.
 func parseTimestamp(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	loc := time.UTC
-	if m := tsZoneRe.FindStringSubmatch(s); m != nil && len(s) > 10 {
-		zone := strings.ToUpper(m[1])
-		s = strings.TrimSpace(s[:len(s)-len(m[0])])
+	if rest, zone, ok := cutZone(s); ok && len(s) > 10 {
+		zone = strings.ToUpper(zone)
+		s = strings.TrimSpace(rest)
 		if zone != "UTC" && zone != "Z" {
 			sign := 1
 			if zone[0] == '-' {
@@ -326,20 +356,35 @@ func parseTimestamp(s string) (time.Time, error) {
 			loc = time.FixedZone("", sign*(h*3600+mm*60))
 		}
 	}
-	for _, layout := range []string{"2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999", "2006-01-02 15:04", "2006-01-02T15:04", "2006-01-02"} {
-		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
-			return t.UTC().Truncate(time.Microsecond), nil
-		}
+	if t, ok := parseClock(s, loc); ok {
+		return t.UTC(), nil
 	}
 	return time.Time{}, fmt.Errorf("invalid timestamp %q", s)
 }
 
+// parseClock reads "YYYY-MM-DD[ T]HH:MM[:SS[.fffffffff]]" or a date in loc, to the
+// microsecond. It tries the layouts of the separator the string has, a failed parse
+// costing an error each.
+func parseClock(s string, loc *time.Location) (time.Time, bool) {
+	layouts := []string{"2006-01-02 15:04:05.999999999", "2006-01-02 15:04"}
+	switch {
+	case len(s) <= 10:
+		layouts = []string{"2006-01-02"}
+	case s[10] == 'T':
+		layouts = []string{"2006-01-02T15:04:05.999999999", "2006-01-02T15:04"}
+	}
+	for _, layout := range layouts {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t.Truncate(time.Microsecond), true
+		}
+	}
+	return time.Time{}, false
+}
+
 func parseDateTime(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
-	for _, layout := range []string{"2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999", "2006-01-02 15:04", "2006-01-02T15:04", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.Truncate(time.Microsecond), nil
-		}
+	if t, ok := parseClock(s, time.UTC); ok {
+		return t, nil
 	}
 	return time.Time{}, fmt.Errorf("invalid datetime %q", s)
 }

@@ -2,6 +2,7 @@ package bqemu
 
 import (
 	"math/big"
+	"regexp"
 	"testing"
 	"time"
 
@@ -28,6 +29,25 @@ func TestParseTimestampSpellings(t *testing.T) {
 	}
 	if _, err := parseTimestamp("yesterday"); err == nil {
 		t.Errorf("parseTimestamp(yesterday) succeeded")
+	}
+}
+
+func TestParseDateTimeSpellings(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]time.Time{
+		" 2024-10-22T10:00:00.1234567 ": time.Date(2024, 10, 22, 10, 0, 0, 123456000, time.UTC),
+		"2024-10-22 10:00:05":           time.Date(2024, 10, 22, 10, 0, 5, 0, time.UTC),
+		"2024-10-22T10:00":              time.Date(2024, 10, 22, 10, 0, 0, 0, time.UTC),
+		"2024-10-22":                    time.Date(2024, 10, 22, 0, 0, 0, 0, time.UTC),
+	} {
+		if got, err := parseDateTime(in); err != nil || !got.Equal(want) {
+			t.Errorf("parseDateTime(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"2024-10-22X10:00", "2024-10-22 10", "2024-10-2", "2024-10-22T10:00:00Z"} {
+		if got, err := parseDateTime(in); err == nil {
+			t.Errorf("parseDateTime(%q) = %v, want an error", in, got)
+		}
 	}
 }
 
@@ -131,5 +151,36 @@ func TestPartitionPredicate(t *testing.T) {
 	tbl.TimePartitioning = &bq.TimePartitioning{Field: "d", Type: "DAY"}
 	if _, err := partitionPredicate(tbl, "202410"); err == nil {
 		t.Errorf("month decorator on a day-partitioned table accepted")
+	}
+}
+
+// cutZone reads the same zone off a timestamp as the pattern it replaced, which searched
+// for `(?i)\s*(UTC|Z|[+-]\d{2}(:?\d{2})?)$`: the pattern is the oracle here.
+func TestCutZoneAgreesWithThePattern(t *testing.T) {
+	t.Parallel()
+	pattern := regexp.MustCompile(`(?i)\s*(UTC|Z|[+-]\d{2}(:?\d{2})?)$`)
+	bodies := []string{"", "2024-10-22", "2024-10-22 10:00", "2024-10-22T10:00:00", "2024-10-22 10:00:00.123456",
+		"10:00", "yesterday", "-", "+1", "2024-10-22T10:00:00.5 "}
+	zones := []string{"", "Z", "z", "UTC", "utc", "Utc", " UTC", "\tZ", "+00", "-05", "+0530", "-05:30", " +02:00",
+		"+5", "+123", "+12:3", "+1:30", "++05", "-05:", "Zulu", "UT", "TC", "+05 ", "x", "05:30", "-0500x", ":00"}
+	for _, b := range bodies {
+		for _, z := range zones {
+			s := b + z
+			rest, zone, ok := cutZone(s)
+			m := pattern.FindStringSubmatch(s)
+			if ok != (m != nil) {
+				t.Errorf("%q: cutZone found a zone: %v, the pattern: %v", s, ok, m != nil)
+				continue
+			}
+			if !ok {
+				if rest != s || zone != "" {
+					t.Errorf("%q: no zone, but cutZone returned %q, %q", s, rest, zone)
+				}
+				continue
+			}
+			if zone != m[1] || rest != s[:len(s)-len(m[0])] {
+				t.Errorf("%q: cutZone = %q, %q; the pattern: %q, %q", s, rest, zone, s[:len(s)-len(m[0])], m[1])
+			}
+		}
 	}
 }
