@@ -205,6 +205,12 @@ func New(opts Options) (*Runtime, error) {
 		return nil, errors.New("runner: Options.Catalog is nil")
 	}
 	opts = opts.WithDefaults()
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Owner == "" {
+		opts.Owner = defaultOwner()
+	}
 	jobs, err := opts.selectedJobs()
 	if err != nil {
 		return nil, err
@@ -249,7 +255,7 @@ func New(opts Options) (*Runtime, error) {
 }
 
 // WithDefaults fills every unset setting with its default (the Default... constants) and
-// returns the result; New applies it.
+// returns the result; New applies it, and names the owner and the logger when unset.
 func (opts Options) WithDefaults() Options {
 	setDefault(&opts.Lease, DefaultLease)
 	setDefault(&opts.MaxAttempts, DefaultMaxAttempts)
@@ -263,12 +269,6 @@ func (opts Options) WithDefaults() Options {
 	}
 	if opts.SoftWait == 0 { // negative disables the wait
 		opts.SoftWait = DefaultSoftWait
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	if opts.Owner == "" {
-		opts.Owner = defaultOwner()
 	}
 	return opts
 }
