@@ -340,8 +340,7 @@ func parseTimestamp(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	loc := time.UTC
 	if rest, zone, ok := cutZone(s); ok && len(s) > 10 {
-		zone = strings.ToUpper(zone)
-		s = strings.TrimSpace(rest)
+		zone, s = strings.ToUpper(zone), rest
 		if zone != "UTC" && zone != "Z" {
 			sign := 1
 			if zone[0] == '-' {

@@ -866,7 +866,10 @@ func (t *translator) arrayAgg(c *call) (string, error) {
 		// time there: a few hundred groups of a handful of names). NULLs sort as BigQuery
 		// sorts them (first ascending, last descending); list_distinct drops them, so
 		// DISTINCT takes this form only when they are ignored anyway.
-		nulls := map[string]string{"ASC": "NULLS FIRST", "DESC": "NULLS LAST"}[dir]
+		nulls := "NULLS FIRST"
+		if dir == "DESC" {
+			nulls = "NULLS LAST"
+		}
 		list := "array_agg(" + x + ")"
 		if ignore {
 			list += " FILTER (WHERE (" + x + ") IS NOT NULL)"
