@@ -266,17 +266,19 @@ func bench(ctx context.Context, f flags, dates []string, skip map[string]bool, s
 				commas(o.N), runtimebench.Streams, runtimebench.Concurrency, o.PerBare, o.PerRuntime, o.PerRuntime/o.PerBare, o.Redeliveries))
 	}
 
+	// The memory rows are the instant run's: without it there is no run to measure (the
+	// scaling rows come later, and every pipeline run resets the peak).
 	if !skip["instant"] {
 		t.add("5 memory: consumers", fmt.Sprintf("%.0f MiB", mib(instant.consumerPeak)), "peak RSS (VmHWM) of the consumers process over the instant pipeline run")
+		self, over := instant.stackPeak, "over the instant pipeline run"
+		if self == 0 {
+			// A kernel that cannot reset the peak: this process's peak so far.
+			self, _ = vmHWM(os.Getpid())
+			over = "over every row before this one: the peak could not be reset"
+		}
+		t.summary.stackMiB = mib(self + instant.consumerPeak)
+		t.add("5 memory: stack", fmt.Sprintf("%.0f MiB", mib(self+instant.consumerPeak)), fmt.Sprintf("emulators, DuckDB and simulator in this process %.0f MiB (VmHWM %s) + consumers; besides, the instant run's GCS objects and DuckDB files on tmpfs: %.0f MiB", mib(self), over, mib(instant.data)))
 	}
-	self, over := instant.stackPeak, "over the instant pipeline run"
-	if self == 0 {
-		// No instant row, or a kernel that cannot reset the peak: the whole bench's.
-		self, _ = vmHWM(os.Getpid())
-		over = "over the whole bench (every row's stack)"
-	}
-	t.summary.stackMiB = mib(self + instant.consumerPeak)
-	t.add("5 memory: stack", fmt.Sprintf("%.0f MiB", mib(self+instant.consumerPeak)), fmt.Sprintf("emulators, DuckDB and simulator in this process %.0f MiB (VmHWM %s) + consumers; besides, the instant run's GCS objects and DuckDB files on tmpfs: %.0f MiB", mib(self), over, mib(instant.data)))
 
 	if !skip["scaling"] {
 		per, err := scaling(ctx, f, dates, bins, instant, logs, stage)

@@ -42,3 +42,19 @@ func TestBenchPrintsTheTableAndTheSummary(t *testing.T) {
 		}
 	}
 }
+
+// Without the instant row there is no run whose memory the memory rows could give: they are
+// left out rather than filled with the bench process's own peak before any stack ran.
+func TestBenchWithoutTheInstantRowPrintsNoMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binaries: not with -short")
+	}
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"--range", "2024-10-22..2024-10-23", "--skip", "instant,realistic,enqueue,runtime,scaling"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+	if text := out.String(); strings.Contains(text, "5 memory") {
+		t.Errorf("the table has a memory row without an instant run:\n%s", text)
+	}
+}
