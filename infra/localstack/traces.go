@@ -22,11 +22,15 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// maxTraces bounds the trace view's memory: the oldest traces of pipeline work go first.
-// A season's backfill is about 170 traces (one per date), hundreds of spans each.
-// maxOthers bounds the housekeeping traces apart (the Pub/Sub client's acknowledgements
-// are a trace each, thousands in a backfill), so they never push pipeline work out.
+// maxSpans and maxTraces bound the trace view's memory: past either, the oldest traces of
+// pipeline work go first. A backfill's trace is a date's, about 1,300 spans over its jobs
+// (a month's backfill is 30 traces and about 40,000 spans, some 20 to 40 MB), so the spans,
+// not the traces, are what must be bounded: a five-season backfill would otherwise keep
+// every one of its 900 dates, over a million spans. maxOthers bounds the housekeeping
+// traces apart (the Pub/Sub client's acknowledgements are a trace each, thousands in a
+// backfill), so they never push pipeline work out.
 const (
+	maxSpans  = 50_000
 	maxTraces = 2000
 	maxOthers = 500
 )
@@ -39,6 +43,7 @@ const (
 type traceView struct {
 	mu     sync.Mutex
 	traces map[string][]viewSpan
+	spans  int      // the spans in traces
 	order  []string // trace ids of pipeline work, oldest first
 	others []string // trace ids of housekeeping alone so far, oldest first
 }
@@ -72,6 +77,12 @@ func (v *traceView) add(spans []viewSpan) {
 			v.order = v.push(v.order, s.TraceID, maxTraces)
 		}
 		v.traces[s.TraceID] = append(v.traces[s.TraceID], s)
+		v.spans++
+	}
+	// The newest trace of pipeline work stays, whatever its size.
+	for v.spans > maxSpans && len(v.order) > 1 {
+		v.drop(v.order[0])
+		v.order = v.order[1:]
 	}
 }
 
@@ -79,10 +90,16 @@ func (v *traceView) add(spans []viewSpan) {
 func (v *traceView) push(ring []string, id string, limit int) []string {
 	ring = append(ring, id)
 	if len(ring) > limit {
-		delete(v.traces, ring[0])
+		v.drop(ring[0])
 		ring = ring[1:]
 	}
 	return ring
+}
+
+// drop forgets a trace's spans.
+func (v *traceView) drop(id string) {
+	v.spans -= len(v.traces[id])
+	delete(v.traces, id)
 }
 
 // isWork reports a span of pipeline work: a date enqueued by the producer or a message
@@ -296,8 +313,8 @@ func (v *traceView) show(w http.ResponseWriter, r *http.Request) {
 	id := strings.ToLower(r.PathValue("id"))
 	spans := v.snapshot(id)
 	if len(spans) == 0 {
-		http.Error(w, fmt.Sprintf("no spans of trace %s here: the view keeps the spans sent while this stack runs (the last %d traces); "+
-			"a trace recorded before `make up` started, or with telemetry off, is not kept", id, maxTraces), http.StatusNotFound)
+		http.Error(w, fmt.Sprintf("no spans of trace %s here: the view keeps the spans sent while this stack runs (the latest traces, up to %d of them and %d spans); "+
+			"a trace recorded before `make up` started, or with telemetry off, is not kept", id, maxTraces, maxSpans), http.StatusNotFound)
 		return
 	}
 	start, end, root := bounds(spans)

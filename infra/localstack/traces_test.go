@@ -102,3 +102,46 @@ func TestTraceViewKeepsWorkThroughAFloodOfHousekeeping(t *testing.T) {
 		t.Errorf("%d traces kept, want the date's and the last %d of housekeeping", len(v.traces), maxOthers)
 	}
 }
+
+// TestTraceViewKeepsItsSpansWithinTheBudget: a date's trace holds over a thousand spans, so
+// a long backfill's traces are dropped, oldest first, by their spans, not only their count;
+// the newest stays whatever its size.
+func TestTraceViewKeepsItsSpansWithinTheBudget(t *testing.T) {
+	t.Parallel()
+	v := newTraceView()
+	const perDate = 1300
+	dates := maxSpans/perDate + 10
+	for d := range dates {
+		spans := make([]viewSpan, perDate)
+		for i := range spans {
+			spans[i] = viewSpan{TraceID: fmt.Sprint("date", d), SpanID: fmt.Sprint(i), Name: "deliver nba-phase2-raw.nbac_schedule"}
+		}
+		v.add(spans)
+	}
+	total := 0
+	for _, ss := range v.traces {
+		total += len(ss)
+	}
+	if total > maxSpans || total != v.spans {
+		t.Errorf("the view holds %d spans (counted %d), want at most %d", total, v.spans, maxSpans)
+	}
+	if got := len(v.snapshot(fmt.Sprint("date", dates-1))); got != perDate {
+		t.Errorf("the newest date's trace has %d spans, want %d", got, perDate)
+	}
+	if got := len(v.snapshot("date0")); got != 0 {
+		t.Errorf("the oldest date's trace still has %d spans", got)
+	}
+	if kept := len(v.traces); kept != maxSpans/perDate {
+		t.Errorf("%d traces kept, want the newest %d", kept, maxSpans/perDate)
+	}
+
+	// One trace larger than the budget is kept whole while it is the newest.
+	big := make([]viewSpan, maxSpans+1)
+	for i := range big {
+		big[i] = viewSpan{TraceID: "big", SpanID: fmt.Sprint(i), Name: "deliver nba-phase3-analytics.player_game_summary"}
+	}
+	v.add(big)
+	if got := len(v.snapshot("big")); got != maxSpans+1 || len(v.traces) != 1 {
+		t.Errorf("the oversized newest trace has %d spans of %d, %d traces kept", got, maxSpans+1, len(v.traces))
+	}
+}
