@@ -3,6 +3,7 @@ package nba
 import (
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -37,6 +38,27 @@ func PlayerLookup(name string) string {
 
 // foldName decomposes accented letters, drops the combining marks and lower-cases.
 func foldName(s string) string {
+	for i := range len(s) {
+		if s[i] >= utf8.RuneSelf {
+			return foldUnicode(s)
+		}
+	}
+	// ASCII, as most names are: decomposition changes nothing, no ASCII character is a
+	// combining mark or in foldExtra, and the ASCII spaces are the six below.
+	b := []byte(s)
+	for i, c := range b {
+		switch {
+		case 'A' <= c && c <= 'Z':
+			b[i] = c + 'a' - 'A'
+		case c == '\t', c == '\n', c == '\v', c == '\f', c == '\r':
+			b[i] = ' '
+		}
+	}
+	return string(b)
+}
+
+// foldUnicode is foldName for any text.
+func foldUnicode(s string) string {
 	var b strings.Builder
 	for _, r := range norm.NFD.String(s) {
 		switch {
