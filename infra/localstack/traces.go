@@ -24,7 +24,7 @@ import (
 
 // maxSpans and maxTraces bound the trace view's memory: past either, the oldest traces of
 // pipeline work go first. A backfill's trace is a date's, about 1,300 spans over its jobs
-// (a month's backfill is 30 traces and about 40,000 spans, some 20 to 40 MB), so the spans,
+// (a month's backfill is 30 traces, about 40,000 spans, about 20 MB of heap), so the spans,
 // not the traces, are what must be bounded: a five-season backfill would otherwise keep
 // every one of its 900 dates, over a million spans. maxOthers bounds the housekeeping
 // traces apart (the Pub/Sub client's acknowledgements are a trace each, thousands in a
