@@ -177,6 +177,7 @@ func selectWork(e *env, f enqueueFlags) (selection, error) {
 	// Availability: a job named explicitly for a date it cannot serve is a mistake; under
 	// --job all it is skipped with the reason.
 	today := e.today()
+	sel.items = make([]item, 0, len(dates)*len(specs))
 	for _, d := range dates {
 		for _, s := range specs {
 			it := item{ref: s.Ref(), date: d, run: true}

@@ -189,7 +189,9 @@ func buildChain(c *messages.Catalog, items []item, jobs []messages.JobSpec, toda
 	for _, s := range jobs {
 		inChain[s.Ref()] = true
 	}
-	var out []chainPair
+	// At most one pair per date and job: sized once, a backfill of 100,000 pairs is not
+	// copied over and over as it grows.
+	out := make([]chainPair, 0, len(dates)*len(jobs))
 	for _, d := range dates {
 		runs := map[messages.JobRef]bool{}
 		present := map[messages.JobRef]bool{}
