@@ -100,14 +100,21 @@ func (s *Server) insertJob(r *http.Request) (any, error) {
 
 // runJob validates, reserves the id, executes synchronously and stores a job.
 func (s *Server) runJob(reqCtx context.Context, p string, job *bq.Job, raw []byte, media io.Reader) (*bq.Job, error) {
+	done, _, err := s.execJob(reqCtx, p, job, raw, media)
+	return done, err
+}
+
+// execJob is runJob that also returns a query job's result as it ran: what is stored may
+// be dropped (Options.ResultMemory) before the caller reads it.
+func (s *Server) execJob(reqCtx context.Context, p string, job *bq.Job, raw []byte, media io.Reader) (*bq.Job, *resultSet, error) {
 	ctx := context.WithoutCancel(reqCtx)
 	if job.Configuration == nil {
-		return nil, errInvalid("Required parameter is missing: configuration")
+		return nil, nil, errInvalid("Required parameter is missing: configuration")
 	}
 	var in jobInput
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &in); err != nil {
-			return nil, errInvalid("Invalid JSON payload received: %v", err)
+			return nil, nil, errInvalid("Invalid JSON payload received: %v", err)
 		}
 	}
 	c := job.Configuration
@@ -118,16 +125,16 @@ func (s *Server) runJob(reqCtx context.Context, p string, job *bq.Job, raw []byt
 		}
 	}
 	if kinds != 1 {
-		return nil, errInvalid("Job configuration must set exactly one of query, load, copy or extract")
+		return nil, nil, errInvalid("Job configuration must set exactly one of query, load, copy or extract")
 	}
 	if c.Copy != nil || c.Extract != nil {
-		return nil, errInvalid("Emulator: copy and extract jobs are not supported")
+		return nil, nil, errInvalid("Emulator: copy and extract jobs are not supported")
 	}
 	if c.DryRun {
-		return nil, errInvalid("Emulator: dry-run jobs are not supported")
+		return nil, nil, errInvalid("Emulator: dry-run jobs are not supported")
 	}
 	if media != nil && c.Load == nil {
-		return nil, errInvalid("An upload must carry a load job configuration")
+		return nil, nil, errInvalid("An upload must carry a load job configuration")
 	}
 	ref := job.JobReference
 	if ref == nil {
@@ -139,14 +146,14 @@ func (s *Server) runJob(reqCtx context.Context, p string, job *bq.Job, raw []byt
 		jr.JobId = newJobID()
 	}
 	if !jobIDRe.MatchString(jr.JobId) || len(jr.JobId) > 1024 {
-		return nil, errInvalid("Invalid job ID %q. Job IDs must be alphanumeric (plus underscores and dashes) and must be at most 1024 characters long.", jr.JobId)
+		return nil, nil, errInvalid("Invalid job ID %q. Job IDs must be alphanumeric (plus underscores and dashes) and must be at most 1024 characters long.", jr.JobId)
 	}
 	if jr.Location == "" {
 		jr.Location = s.opts.DefaultLocation
 	}
 	job.JobReference = &jr
 	if err := s.reserveJob(ctx, p, jr); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	start := s.now()
 	job.Kind = "bigquery#job"
@@ -173,7 +180,7 @@ func (s *Server) runJob(reqCtx context.Context, p string, job *bq.Job, raw []byt
 	var re *requestError
 	if errors.As(runErr, &re) {
 		s.releaseJob(p, jr.JobId)
-		return nil, re.err
+		return nil, nil, re.err
 	}
 	job.Statistics.EndTime = msString(s.now())
 	job.Status = &bq.JobStatus{State: "DONE", Errors: warnings}
@@ -183,7 +190,7 @@ func (s *Server) runJob(reqCtx context.Context, p string, job *bq.Job, raw []byt
 		job.Status.Errors = append([]*bq.ErrorProto{ep}, warnings...)
 	}
 	s.storeJob(p, compactJob(job, result, s.now()))
-	return job, nil
+	return job, result, nil
 }
 
 func (s *Server) reserveJob(ctx context.Context, p string, jr bq.JobReference) error {

@@ -330,23 +330,21 @@ func (s *Server) query(r *http.Request) (any, error) {
 		JobReference:  &bq.JobReference{ProjectId: p, Location: qr.Location},
 		Configuration: &bq.JobConfiguration{Query: cfg, Labels: qr.Labels, JobType: "QUERY"},
 	}
-	done, err := s.runJob(r.Context(), p, job, paramsRaw, nil)
+	// The first page comes from the result as it ran: the stored copy may already have been
+	// dropped to keep within Options.ResultMemory.
+	done, result, err := s.execJob(r.Context(), p, job, paramsRaw, nil)
 	if err != nil {
 		return nil, err
 	}
 	if done.Status.ErrorResult != nil {
 		return nil, errorFromProto(done.Status.ErrorResult)
 	}
-	rec, err := s.lookupJob(r.Context(), p, done.JobReference.JobId)
-	if err != nil {
-		return nil, err
-	}
 	limit := -1
 	if qr.MaxResults > 0 {
 		limit = int(qr.MaxResults)
 	}
 	int64TS := qr.FormatOptions != nil && qr.FormatOptions.UseInt64Timestamp
-	page := s.resultPage(done, rec.result, 0, limit, int64TS)
+	page := s.resultPage(done, result, 0, limit, int64TS)
 	return &queryResponse{
 		Kind: "bigquery#queryResponse", JobReference: done.JobReference, Schema: page.Schema, Rows: page.Rows,
 		TotalRows: page.TotalRows, PageToken: page.PageToken, JobComplete: true, TotalBytesProcessed: "0",

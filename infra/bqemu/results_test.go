@@ -138,3 +138,40 @@ func TestJobKeepsItsQueryParameters(t *testing.T) {
 		break
 	}
 }
+
+// jobs.query answers with the rows its job produced even when the budget drops them as the
+// job is stored (here every result is out of its grace minute at once): the response comes
+// from the result as it ran, not from the store.
+func TestQueryAnswersRowsTheBudgetDropped(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { // two minutes pass between any two readings
+		mu.Lock()
+		defer mu.Unlock()
+		now = now.Add(2 * time.Minute)
+		return now
+	}
+	s, err := bqemu.New(bqemu.Options{Projects: []string{testProject}, ResultMemory: 1, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	c := newClient(t, strings.TrimPrefix(srv.URL, "http://"))
+	ctx := ctx5(t)
+	for _, want := range []string{"first", "second"} {
+		it, err := c.Query("SELECT '" + want + "' AS x").Read(ctx) // jobs.query
+		if err != nil {
+			t.Fatalf("%s: %v", want, err)
+		}
+		var row []bigquery.Value
+		if err := it.Next(&row); err != nil {
+			t.Fatalf("%s: %v", want, err)
+		}
+		if len(row) != 1 || row[0] != want {
+			t.Errorf("row %v, want [%s]", row, want)
+		}
+	}
+}
