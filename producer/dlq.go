@@ -244,18 +244,19 @@ func dlqList(ctx context.Context, e *env, f dlqListFlags) error {
 // statesNow reads the ledger state of the (job, date) of each letter that names a job of
 // the catalogue, by "phase/job date": one listing per job.
 func statesNow(ctx context.Context, c *messages.Catalog, l *ledger.Ledger, letters []ledger.DeadLetterSummary) (map[string]ledger.State, error) {
-	out := map[string]ledger.State{}
-	listed := map[messages.JobRef]bool{}
+	var refs []messages.JobRef
 	for _, d := range letters {
 		ref := messages.Ref(messages.Phase(d.Phase), d.Job)
-		if _, ok := c.Lookup(ref); !ok || listed[ref] {
-			continue
+		if _, ok := c.Lookup(ref); ok {
+			refs = append(refs, ref) // ListJobs lists a job named twice once
 		}
-		listed[ref] = true
-		sums, err := l.List(ctx, ref, "", "")
-		if err != nil {
-			return nil, fmt.Errorf("reading the ledger: %w", err)
-		}
+	}
+	listed, err := l.ListJobs(ctx, refs, "", "")
+	if err != nil {
+		return nil, fmt.Errorf("reading the ledger: %w", err)
+	}
+	out := map[string]ledger.State{}
+	for ref, sums := range listed {
 		for _, s := range sums {
 			out[ref.String()+" "+s.Date] = s.State
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -18,7 +19,6 @@ import (
 	"github.com/nba-props/pipeline/messages"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"golang.org/x/sync/errgroup"
 	"golang.org/x/term"
 	"google.golang.org/grpc/codes"
 	grpcstatus "google.golang.org/grpc/status"
@@ -447,6 +447,20 @@ func expandDates(start, end string, list []string, withList bool, maxDates int) 
 	return dates, nil
 }
 
+// listJobs lists the ledger records of each job of specs over [from, to] ("" unbounded),
+// the jobs side by side.
+func listJobs(ctx context.Context, l *ledger.Ledger, specs []messages.JobSpec, from, to string) (map[messages.JobRef][]ledger.Summary, error) {
+	refs := make([]messages.JobRef, len(specs))
+	for i, s := range specs {
+		refs[i] = s.Ref()
+	}
+	listed, err := l.ListJobs(ctx, refs, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("reading the ledger: %w", err)
+	}
+	return listed, nil
+}
+
 // skipFinished marks the pairs whose ledger record is done (succeeded or empty).
 func skipFinished(ctx context.Context, l *ledger.Ledger, specs []messages.JobSpec, items []item) error {
 	if len(items) == 0 {
@@ -456,32 +470,19 @@ func skipFinished(ctx context.Context, l *ledger.Ledger, specs []messages.JobSpe
 	for _, it := range items {
 		from, to = min(from, it.date), max(to, it.date)
 	}
-	// One listing per job, side by side: each is a few round trips of up to 1,000 records.
-	done := make([]map[string]ledger.Summary, len(specs))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
-	for i, s := range specs {
-		g.Go(func() error {
-			sums, err := l.List(gctx, s.Ref(), from, to)
-			if err != nil {
-				return fmt.Errorf("reading the ledger: %w", err)
-			}
-			m := map[string]ledger.Summary{}
-			for _, sum := range sums {
-				if sum.State.Finished() {
-					m[sum.Date] = sum
-				}
-			}
-			done[i] = m
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	listed, err := listJobs(ctx, l, specs, from, to)
+	if err != nil {
 		return err
 	}
 	byRef := map[messages.JobRef]map[string]ledger.Summary{}
-	for i, s := range specs {
-		byRef[s.Ref()] = done[i]
+	for ref, sums := range listed {
+		m := map[string]ledger.Summary{}
+		for _, sum := range sums {
+			if sum.State.Finished() {
+				m[sum.Date] = sum
+			}
+		}
+		byRef[ref] = m
 	}
 	for i := range items {
 		it := &items[i]
@@ -764,12 +765,12 @@ func pace(ctx context.Context, e *env, l *ledger.Ledger, pub *pubsub.Publisher, 
 		for _, d := range inflight {
 			from, to = min(from, d.date), max(to, d.date)
 		}
+		listed, err := l.ListJobs(ctx, slices.Collect(maps.Keys(watch)), from, to)
+		if err != nil {
+			return published, fmt.Errorf("reading the ledger: %w", err)
+		}
 		states := map[messages.JobRef]map[string]ledger.Summary{}
-		for ref := range watch {
-			sums, err := l.List(ctx, ref, from, to)
-			if err != nil {
-				return published, fmt.Errorf("reading the ledger: %w", err)
-			}
+		for ref, sums := range listed {
 			m := map[string]ledger.Summary{}
 			for _, s := range sums {
 				m[s.Date] = s

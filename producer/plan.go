@@ -277,19 +277,19 @@ func makePlan(ctx context.Context, e *env, l *ledger.Ledger, bucket *storage.Buc
 	records := map[messages.JobRef]map[string]ledger.Summary{}
 	now := time.Now()
 	last24h := map[messages.JobRef]int{}
-	for _, s := range jobs {
-		sums, err := l.List(ctx, s.Ref(), "", "")
-		if err != nil {
-			return nil, fmt.Errorf("reading the ledger: %w", err)
-		}
+	listed, err := listJobs(ctx, l, jobs, "", "")
+	if err != nil {
+		return nil, err
+	}
+	for ref, sums := range listed {
 		m := map[string]ledger.Summary{}
 		for _, sum := range sums {
 			m[sum.Date] = sum
 			if sum.State.Done() && now.Sub(sum.Updated) < 24*time.Hour {
-				last24h[s.Ref()]++
+				last24h[ref]++
 			}
 		}
-		records[s.Ref()] = m
+		records[ref] = m
 	}
 	p.chain = buildChain(e.catalog, sel.items, jobs, e.today(), records)
 

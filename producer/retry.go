@@ -106,12 +106,12 @@ func retry(ctx context.Context, e *env, f retryFlags) error {
 	count := map[ledger.State]int{}
 	touched := map[string]bool{} // "phase/job date" the run moved
 	var last *ledger.Record      // a record the run moved: its lane and stop-after are the run's
+	listed, err := listJobs(ctx, l, e.catalog.Jobs(), from, to)
+	if err != nil {
+		return err
+	}
 	for _, s := range e.catalog.Jobs() {
-		sums, err := l.List(ctx, s.Ref(), from, to)
-		if err != nil {
-			return fmt.Errorf("reading the ledger: %w", err)
-		}
-		for _, sum := range sums {
+		for _, sum := range listed[s.Ref()] {
 			if sum.RunID == f.runID {
 				touched[sum.Ref().String()+" "+sum.Date] = true
 			}

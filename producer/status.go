@@ -225,19 +225,19 @@ func statusOnce(ctx context.Context, e *env, f statusFlags, l *ledger.Ledger, sp
 // set, keeps only records last touched by that run. games holds the games per date that
 // judged the rows (nil when only scrapers are shown). status and serve both draw it.
 func gridCells(ctx context.Context, l *ledger.Ledger, specs []messages.JobSpec, dates []string, runID string, now time.Time) (cells []cell, games map[string]int64, err error) {
+	listed, err := listJobs(ctx, l, specs, dates[0], dates[len(dates)-1])
+	if err != nil {
+		return nil, nil, err
+	}
 	grid := map[messages.JobRef]map[string]ledger.Summary{}
-	for _, s := range specs {
-		sums, err := l.List(ctx, s.Ref(), dates[0], dates[len(dates)-1])
-		if err != nil {
-			return nil, nil, fmt.Errorf("reading the ledger: %w", err)
-		}
+	for ref, sums := range listed {
 		m := map[string]ledger.Summary{}
 		for _, sum := range sums {
 			if runID == "" || sum.RunID == runID {
 				m[sum.Date] = sum
 			}
 		}
-		grid[s.Ref()] = m
+		grid[ref] = m
 	}
 	upstream, err := upstreamRecords(ctx, l, grid, dates)
 	if err != nil {
@@ -314,7 +314,7 @@ func cancelledUnpublished(ctx context.Context, l *ledger.Ledger, runID string) (
 }
 
 // upstreamRecords reads the records that waiting records of the grid wait for, by
-// "phase/job date": those of jobs in the grid from it, others with one listing per job.
+// "phase/job date": those of jobs in the grid from it, others listed.
 func upstreamRecords(ctx context.Context, l *ledger.Ledger, grid map[messages.JobRef]map[string]ledger.Summary, dates []string) (map[string]ledger.Summary, error) {
 	out := map[string]ledger.Summary{}
 	listed := map[messages.JobRef]bool{}
@@ -324,22 +324,24 @@ func upstreamRecords(ctx context.Context, l *ledger.Ledger, grid map[messages.Jo
 			out[ref.String()+" "+d] = s
 		}
 	}
+	var others []messages.JobRef
 	for _, m := range grid {
 		for _, s := range m {
 			for _, u := range append(slices.Clone(s.Missing), s.Awaiting...) {
-				ref, err := messages.ParseJobRef(u)
-				if err != nil || listed[ref] {
-					continue
-				}
-				listed[ref] = true
-				sums, err := l.List(ctx, ref, dates[0], dates[len(dates)-1])
-				if err != nil {
-					return nil, fmt.Errorf("reading the ledger: %w", err)
-				}
-				for _, us := range sums {
-					out[u+" "+us.Date] = us
+				if ref, err := messages.ParseJobRef(u); err == nil && !listed[ref] {
+					listed[ref] = true
+					others = append(others, ref)
 				}
 			}
+		}
+	}
+	sums, err := l.ListJobs(ctx, others, dates[0], dates[len(dates)-1])
+	if err != nil {
+		return nil, fmt.Errorf("reading the ledger: %w", err)
+	}
+	for ref, ss := range sums {
+		for _, us := range ss {
+			out[ref.String()+" "+us.Date] = us
 		}
 	}
 	return out, nil

@@ -239,6 +239,46 @@ func TestRejectsUnsafeKeys(t *testing.T) {
 	}
 }
 
+// ListJobs lists each job named once, over the same dates as List, with a job that has no
+// records present and empty; a job that cannot be listed fails the call, naming it.
+func TestListJobs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l := ledger.New(newStorage(t), bucket, ledger.Options{})
+	games := messages.Ref(messages.PhaseScrapers, "bdl_games")
+	none := messages.Ref(messages.PhaseRaw, "bdl_games")
+	for _, w := range []struct {
+		ref  messages.JobRef
+		date string
+	}{{ref, "2024-01-01"}, {ref, "2024-01-02"}, {ref, "2024-01-03"}, {games, "2024-01-02"}, {games, "2024-02-01"}} {
+		if _, err := l.Write(ctx, ledger.Record{Phase: w.ref.Phase, Job: w.ref.Job, Date: w.date, State: ledger.StateWaiting}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := l.ListJobs(ctx, []messages.JobRef{ref, games, ref, none}, "2024-01-02", "2024-01-31")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dates := map[messages.JobRef][]string{}
+	for r, sums := range got {
+		dates[r] = []string{}
+		for _, s := range sums {
+			if s.Ref() != r {
+				t.Errorf("%s listed under %s", s.Ref(), r)
+			}
+			dates[r] = append(dates[r], s.Date)
+		}
+	}
+	want := map[messages.JobRef][]string{ref: {"2024-01-02", "2024-01-03"}, games: {"2024-01-02"}, none: {}}
+	if diff := cmp.Diff(want, dates); diff != "" {
+		t.Errorf("ListJobs dates (-want +got):\n%s", diff)
+	}
+	bad := messages.Ref("nophase", "x")
+	if _, err := l.ListJobs(ctx, []messages.JobRef{ref, bad}, "", ""); err == nil || !strings.Contains(err.Error(), bad.String()) {
+		t.Errorf("listing an unknown phase: %v, want an error naming %s", err, bad)
+	}
+}
+
 func TestListRange(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

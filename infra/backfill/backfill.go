@@ -227,6 +227,13 @@ func (st Stack) wait(ctx context.Context, pairs map[messages.JobRef][]string, ru
 		refs = append(refs, ref)
 	}
 	sort.Slice(refs, func(i, j int) bool { return refs[i].String() < refs[j].String() })
+	var from, to string
+	for _, dates := range pairs {
+		if from == "" || dates[0] < from {
+			from = dates[0]
+		}
+		to = max(to, dates[len(dates)-1])
+	}
 	byRef := map[messages.JobRef]map[string]ledger.Summary{}
 	open := map[messages.JobRef]bool{}
 	for _, ref := range refs {
@@ -236,18 +243,25 @@ func (st Stack) wait(ctx context.Context, pairs map[messages.JobRef][]string, ru
 		states := map[ledger.State]int{}
 		whole := len(open) == 0
 		var sig strings.Builder
+		// The jobs' dates differ (a date without games has no work for some), so the
+		// listings span every job's dates.
+		var list []messages.JobRef
 		for _, ref := range refs {
 			if whole || open[ref] {
-				dates := pairs[ref]
-				sums, err := led.List(ctx, ref, dates[0], dates[len(dates)-1])
-				if err != nil {
-					return nil, nil, nil, fmt.Errorf("backfill: ledger of %s: %w", ref, err)
-				}
-				byRef[ref] = map[string]ledger.Summary{}
-				for _, s := range sums {
-					byRef[ref][s.Date] = s
-				}
+				list = append(list, ref)
 			}
+		}
+		listed, err := led.ListJobs(ctx, list, from, to)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("backfill: %w", err)
+		}
+		for ref, sums := range listed {
+			byRef[ref] = map[string]ledger.Summary{}
+			for _, s := range sums {
+				byRef[ref][s.Date] = s
+			}
+		}
+		for _, ref := range refs {
 			for _, d := range pairs[ref] {
 				if s, ok := byRef[ref][d]; ok {
 					fmt.Fprintf(&sig, "%s/%s:%d;", ref, s.Date, s.Generation)
