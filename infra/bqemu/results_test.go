@@ -14,6 +14,20 @@ import (
 	"github.com/nba-props/pipeline/infra/bqemu"
 )
 
+// clientOnTinyBudget is a client of an emulator on clock that keeps a byte of query results:
+// every result is over the budget as soon as it is stored.
+func clientOnTinyBudget(t *testing.T, clock func() time.Time) *bigquery.Client {
+	t.Helper()
+	s, err := bqemu.New(bqemu.Options{Projects: []string{testProject}, ResultMemory: 1, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return newClient(t, strings.TrimPrefix(srv.URL, "http://"))
+}
+
 // Query results are kept within Options.ResultMemory: past it, the oldest results read to
 // the end or out of their grace minute are dropped, and reading them says why; the newest
 // stay readable, and the job itself is still there.
@@ -22,14 +36,7 @@ func TestResultMemoryDropsTheOldestResults(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	s, err := bqemu.New(bqemu.Options{Projects: []string{testProject}, ResultMemory: 1, Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(srv.Close)
-	c := newClient(t, strings.TrimPrefix(srv.URL, "http://"))
+	c := clientOnTinyBudget(t, clock)
 	ctx := ctx5(t)
 
 	run := func(sql string) *bigquery.Job {
@@ -64,7 +71,7 @@ func TestResultMemoryDropsTheOldestResults(t *testing.T) {
 	now = now.Add(2 * time.Minute)
 	mu.Unlock()
 	third := run("SELECT 'third' AS x")
-	_, err = read(first)
+	_, err := read(first)
 	if err == nil || !strings.Contains(err.Error(), "expired") || !strings.Contains(err.Error(), "ResultMemory") {
 		t.Errorf("reading dropped results: %v, want an error saying they expired and why", err)
 	}
@@ -152,14 +159,7 @@ func TestQueryAnswersRowsTheBudgetDropped(t *testing.T) {
 		now = now.Add(2 * time.Minute)
 		return now
 	}
-	s, err := bqemu.New(bqemu.Options{Projects: []string{testProject}, ResultMemory: 1, Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(srv.Close)
-	c := newClient(t, strings.TrimPrefix(srv.URL, "http://"))
+	c := clientOnTinyBudget(t, clock)
 	ctx := ctx5(t)
 	for _, want := range []string{"first", "second"} {
 		it, err := c.Query("SELECT '" + want + "' AS x").Read(ctx) // jobs.query
