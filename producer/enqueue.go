@@ -193,13 +193,18 @@ func selectWork(e *env, f enqueueFlags) (selection, error) {
 	return sel, nil
 }
 
-// resolve skips the pairs the ledger shows finished (unless force) and those over the
-// limit.
-func (s *selection) resolve(ctx context.Context, l *ledger.Ledger) error {
+// chainLedger lists every record of each job of the selection's chain (the selected jobs
+// and what they lead to up to its stop): what resolve skips and what makePlan plans from,
+// read once.
+func chainLedger(ctx context.Context, e *env, l *ledger.Ledger, s selection) (map[messages.JobRef][]ledger.Summary, error) {
+	return listJobs(ctx, l, chainJobs(e.catalog, s.specs, s.stop), "", "")
+}
+
+// resolve skips the pairs the ledger (chainLedger's records) shows finished (unless force)
+// and those over the limit.
+func (s *selection) resolve(records map[messages.JobRef][]ledger.Summary) {
 	if !s.force {
-		if err := skipFinished(ctx, l, s.specs, s.items); err != nil {
-			return err
-		}
+		skipFinished(records, s.items)
 	}
 	n := 0
 	for i := range s.items {
@@ -212,7 +217,6 @@ func (s *selection) resolve(ctx context.Context, l *ledger.Ledger) error {
 		}
 		n++
 	}
-	return nil
 }
 
 // publishOptions say how a selection is published.
@@ -271,10 +275,12 @@ func enqueueSelection(ctx context.Context, e *env, sel selection, o publishOptio
 			return err
 		}
 	}
-	if err := sel.resolve(ctx, l); err != nil {
+	records, err := chainLedger(ctx, e, l, sel)
+	if err != nil {
 		return err
 	}
-	p, err := makePlan(ctx, e, l, cl.storage.Bucket(cfg.Bucket), sel)
+	sel.resolve(records)
+	p, err := makePlan(ctx, e, l, records, cl.storage.Bucket(cfg.Bucket), sel)
 	if err != nil {
 		return err
 	}
@@ -462,20 +468,9 @@ func listJobs(ctx context.Context, l *ledger.Ledger, specs []messages.JobSpec, f
 }
 
 // skipFinished marks the pairs whose ledger record is done (succeeded or empty).
-func skipFinished(ctx context.Context, l *ledger.Ledger, specs []messages.JobSpec, items []item) error {
-	if len(items) == 0 {
-		return nil
-	}
-	from, to := items[0].date, items[0].date
-	for _, it := range items {
-		from, to = min(from, it.date), max(to, it.date)
-	}
-	listed, err := listJobs(ctx, l, specs, from, to)
-	if err != nil {
-		return err
-	}
+func skipFinished(records map[messages.JobRef][]ledger.Summary, items []item) {
 	byRef := map[messages.JobRef]map[string]ledger.Summary{}
-	for ref, sums := range listed {
+	for ref, sums := range records {
 		m := map[string]ledger.Summary{}
 		for _, sum := range sums {
 			if sum.State.Finished() {
@@ -494,7 +489,6 @@ func skipFinished(ctx context.Context, l *ledger.Ledger, specs []messages.JobSpe
 			it.reason = fmt.Sprintf("already %s (run %s, %s); --force to run again", sum.State, sum.RunID, output(sum.Phase, sum.Rows, sum.Objects))
 		}
 	}
-	return nil
 }
 
 func printPlan(w io.Writer, items []item) {

@@ -98,10 +98,12 @@ func planRun(ctx context.Context, e *env, f planFlags) error {
 	}
 	defer cl.Close()
 	cfg, l := cl.cfg, cl.ledger
-	if err := sel.resolve(ctx, l); err != nil {
+	records, err := chainLedger(ctx, e, l, sel)
+	if err != nil {
 		return err
 	}
-	p, err := makePlan(ctx, e, l, cl.storage.Bucket(cfg.Bucket), sel)
+	sel.resolve(records)
+	p, err := makePlan(ctx, e, l, records, cl.storage.Bucket(cfg.Bucket), sel)
 	if err != nil {
 		return err
 	}
@@ -263,9 +265,9 @@ type tableLoad struct {
 // Over is how far the table's jobs per day go over the quota (0: within it).
 func (t tableLoad) Over() int { return max(0, t.PerDay-t.Limit) }
 
-// makePlan reads what the plan needs (the ledger of the chain's jobs, game counts, the
-// odds account) and counts the run's cost.
-func makePlan(ctx context.Context, e *env, l *ledger.Ledger, bucket *storage.BucketHandle, sel selection) (*plan, error) {
+// makePlan reads what else the plan needs (game counts, the odds account) beside the chain's
+// ledger records (chainLedger) and counts the run's cost.
+func makePlan(ctx context.Context, e *env, l *ledger.Ledger, listed map[messages.JobRef][]ledger.Summary, bucket *storage.BucketHandle, sel selection) (*plan, error) {
 	scfg, err := scraperConfig(ctx, e.lookuper)
 	if err != nil {
 		return nil, err
@@ -277,10 +279,6 @@ func makePlan(ctx context.Context, e *env, l *ledger.Ledger, bucket *storage.Buc
 	records := map[messages.JobRef]map[string]ledger.Summary{}
 	now := time.Now()
 	last24h := map[messages.JobRef]int{}
-	listed, err := listJobs(ctx, l, jobs, "", "")
-	if err != nil {
-		return nil, err
-	}
 	for ref, sums := range listed {
 		m := map[string]ledger.Summary{}
 		for _, sum := range sums {
