@@ -114,6 +114,8 @@ func TestApplyDevCreatesEveryResource(t *testing.T) {
 		"GOOGLE_CLOUD_PROJECT": project, "GCS_BUCKET": project + "-nba-props", "CONSUMER_MODE": "push",
 		"CONSUMER_PHASES": "raw", "CONSUMER_DEADLETTERS": "true", "PUSH_AUDIENCE": url("nba-raw"),
 		"PUSH_SERVICE_ACCOUNT": sa("nba-push"),
+		// Nine tenths of the raw phase's 1Gi.
+		"GOMEMLIMIT": "921MiB",
 	}
 	if diff := cmp.Diff(wantEnv, envOf(ctr)); diff != "" {
 		t.Errorf("nba-raw env (-want +got):\n%s", diff)
@@ -161,6 +163,9 @@ func TestApplyDevCreatesEveryResource(t *testing.T) {
 	if jc.GetImage() != repo+"/producer@"+producerDigest || !slices.Equal(jc.GetArgs(), []string{"daily"}) ||
 		job.GetTemplate().GetTemplate().GetServiceAccount() != sa("nba-producer") {
 		t.Errorf("producer job: image %s, args %v, account %s", jc.GetImage(), jc.GetArgs(), job.GetTemplate().GetTemplate().GetServiceAccount())
+	}
+	if got := envOf(jc)["GOMEMLIMIT"]; got != "460MiB" {
+		t.Errorf("producer job GOMEMLIMIT = %q, want 460MiB (nine tenths of its 512Mi)", got)
 	}
 
 	// The schedules.
