@@ -32,7 +32,6 @@ type jobRecord struct {
 	// and a long run keeps every job; as JSON a season's jobs held 24 MB of them, the
 	// repeated field names most of it. view puts them back.
 	params []byte
-	stored time.Time
 	// expired says the results were dropped to keep within Options.ResultMemory.
 	expired bool
 }
@@ -45,11 +44,18 @@ type resultSet struct {
 	size        int64 // estimated bytes held
 	// read says the last page was served: a client has read the results to the end.
 	read atomic.Bool
+	// touched is when the results were stored or a page of them last served (Unix
+	// nanoseconds on the server's clock).
+	touched atomic.Int64
 }
 
-// resultGrace is how long a job's results are kept whatever the memory they take, unless a
-// client has read them to the end: a client reads them right after the job ends.
-const resultGrace = time.Minute
+// resultGrace is how long results are kept whatever the memory they take after they were
+// stored or a page of them was last served, unless a client has read them to the end: a
+// client reads the first page right after its job ends and each next page right after the
+// one before. Past it and over the budget, results nobody is reading go: a season's
+// analytics jobs write their results to their tables and never read them back, and with a
+// minute counted from the job those held about a third of the local stack's live heap.
+const resultGrace = 10 * time.Second
 
 // errResultsExpired is what reading the rows of a job whose results were dropped returns.
 func errResultsExpired(id string, limit int64) error {
@@ -250,11 +256,11 @@ func (s *Server) storeJob(p string, rec *jobRecord) {
 			break
 		}
 		old := pr.jobs[id]
-		if old.result == nil || len(old.result.rows) == 0 || (now.Sub(old.stored) < resultGrace && !old.result.read.Load()) {
+		if old.result == nil || len(old.result.rows) == 0 || (!old.result.read.Load() && now.Sub(time.Unix(0, old.result.touched.Load())) < resultGrace) {
 			continue
 		}
 		pr.resultBytes -= old.bytes()
-		pr.jobs[id] = &jobRecord{job: old.job, params: old.params, stored: old.stored, expired: true}
+		pr.jobs[id] = &jobRecord{job: old.job, params: old.params, expired: true}
 	}
 }
 
@@ -269,7 +275,10 @@ func jobState(j *bq.Job) string {
 // compactJob is the record of a finished job, its query parameters kept as compressed JSON
 // (a job whose parameters do not encode keeps them as they are).
 func compactJob(job *bq.Job, result *resultSet, now time.Time) *jobRecord {
-	rec := &jobRecord{job: job, result: result, stored: now}
+	rec := &jobRecord{job: job, result: result}
+	if result != nil {
+		result.touched.Store(now.UnixNano())
+	}
 	if q := job.Configuration.Query; q != nil && len(q.QueryParameters) > 0 {
 		if params, err := json.Marshal(q.QueryParameters); err == nil {
 			rec.job, rec.params = withParams(job, nil), deflate(params)
@@ -526,5 +535,6 @@ func (s *Server) resultPage(job *bq.Job, res *resultSet, start, limit int, int64
 	} else {
 		res.read.Store(true)
 	}
+	res.touched.Store(s.now().UnixNano())
 	return out
 }

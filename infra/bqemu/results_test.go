@@ -29,8 +29,8 @@ func clientOnTinyBudget(t *testing.T, clock func() time.Time) *bigquery.Client {
 }
 
 // Query results are kept within Options.ResultMemory: past it, the oldest results read to
-// the end or out of their grace minute are dropped, and reading them says why; the newest
-// stay readable, and the job itself is still there.
+// the end or out of their grace are dropped, and reading them says why; the newest stay
+// readable, and the job itself is still there.
 func TestResultMemoryDropsTheOldestResults(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
@@ -63,9 +63,9 @@ func TestResultMemoryDropsTheOldestResults(t *testing.T) {
 	}
 
 	first := run("SELECT 'first' AS x")
-	second := run("SELECT 'second' AS x") // within the first's grace minute: both kept
+	second := run("SELECT 'second' AS x") // within the first's grace: both kept
 	if got, err := read(first); err != nil || got != "first" {
-		t.Fatalf("first results within the grace minute: %q, %v", got, err)
+		t.Fatalf("first results within their grace: %q, %v", got, err)
 	}
 	mu.Lock()
 	now = now.Add(2 * time.Minute)
@@ -81,7 +81,7 @@ func TestResultMemoryDropsTheOldestResults(t *testing.T) {
 	if got, err := read(third); err != nil || got != "third" {
 		t.Errorf("newest results: %q, %v", got, err)
 	}
-	// Read to the end, results go at the next job over the budget, grace minute or not.
+	// Read to the end, results go at the next job over the budget, grace or not.
 	run("SELECT 'fourth' AS x")
 	if _, err := read(third); err == nil {
 		t.Errorf("results read to the end outlived the budget")
@@ -147,7 +147,7 @@ func TestJobKeepsItsQueryParameters(t *testing.T) {
 }
 
 // jobs.query answers with the rows its job produced even when the budget drops them as the
-// job is stored (here every result is out of its grace minute at once): the response comes
+// job is stored (here every result is out of its grace at once): the response comes
 // from the result as it ran, not from the store.
 func TestQueryAnswersRowsTheBudgetDropped(t *testing.T) {
 	t.Parallel()
@@ -172,6 +172,59 @@ func TestQueryAnswersRowsTheBudgetDropped(t *testing.T) {
 		}
 		if len(row) != 1 || row[0] != want {
 			t.Errorf("row %v, want [%s]", row, want)
+		}
+	}
+}
+
+// The grace counts from the last page served, not from the job: results read page by page
+// stay past the budget for as long as the pages keep coming (here one every 8 s, for over
+// a minute), while results nobody has read since their job go once their grace is over.
+func TestResultsBeingReadOutliveTheirJob(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	wait := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	c := clientOnTinyBudget(t, clock)
+	ctx := ctx5(t)
+	run := func(sql string) *bigquery.Job {
+		t.Helper()
+		j, err := c.Query(sql).Run(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, err := j.Wait(ctx); err != nil || st.Err() != nil {
+			t.Fatalf("%s: %v %v", sql, err, st.Err())
+		}
+		return j
+	}
+
+	paged := run("SELECT x FROM UNNEST(GENERATE_ARRAY(1, 10)) AS x ORDER BY x")
+	unread := run("SELECT 'unread' AS y")
+	it, err := paged.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it.PageInfo().MaxSize = 1
+	for want := int64(1); want <= 10; want++ {
+		var row []bigquery.Value
+		if err := it.Next(&row); err != nil {
+			t.Fatalf("row %d, %s after the job: %v", want, time.Duration(want-1)*8*time.Second, err)
+		}
+		if row[0] != want {
+			t.Fatalf("row %v, want [%d]", row, want)
+		}
+		wait(8 * time.Second)
+		run("SELECT 'another' AS z") // stores a job: the budget is enforced
+		if want == 2 {
+			ui, err := unread.Read(ctx)
+			if err == nil {
+				var row []bigquery.Value
+				err = ui.Next(&row)
+			}
+			if err == nil || !strings.Contains(err.Error(), "expired") {
+				t.Errorf("results unread for 16 s, past the budget: %v, want them expired", err)
+			}
 		}
 	}
 }

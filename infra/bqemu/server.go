@@ -47,20 +47,23 @@ type Options struct {
 	MaxPageRows int
 	// ResultMemory bounds the query results kept in memory for reading after their job
 	// (DefaultResultMemory if zero): past it, the results of the oldest jobs that were
-	// read to the end or finished over a minute ago are dropped, as BigQuery drops a
-	// query's temporary results table after a day; their jobs stay, and reading their rows
-	// says the results expired.
+	// read to the end, or that nobody has read for ten seconds since their job or their
+	// last page, are dropped, as BigQuery drops a query's temporary results table after a
+	// day; their jobs stay, and reading their rows says the results expired.
 	ResultMemory int64
 	// Logger receives request errors and recovered panics (slog.Default if nil).
 	Logger *slog.Logger
 }
 
 // DefaultResultMemory is the memory kept for query results when Options names none: every
-// job of the pipeline reads its results at once, so a budget far below a long run's total
-// (a season's runs read about a gigabyte) loses nothing anyone reads. Results held cost
-// about half again their estimate in the Go heap, and the heap's own headroom doubles
-// that: 64 MiB kept about 200 MB of the local stack's peak, 16 MiB keeps about 50.
-const DefaultResultMemory = 16 << 20
+// job of the pipeline reads its results at once, page after page, and results being read
+// stay whatever the budget (resultGrace), so a budget far below a long run's total (a
+// season's runs read about a gigabyte) loses nothing anyone reads. Results held cost about
+// half again their estimate in the Go heap, and the heap's own headroom doubles that: 64
+// MiB kept about 200 MB of the local stack's peak; 16 MiB, with a minute's grace counted
+// from the job, held 35 MB of a season's 100 MB live heap at its end; 4 MiB, with the
+// grace counted from the last page, 2 MB of 69.
+const DefaultResultMemory = 4 << 20
 
 // DefaultThreads is DuckDB's worker threads when Options names none: each statement runs
 // on the thread of the request that sent it, and statements of requests at once run side by
