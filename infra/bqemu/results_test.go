@@ -1,6 +1,7 @@
 package bqemu_test
 
 import (
+	"context"
 	"fmt"
 	"net/http/httptest"
 	"strings"
@@ -28,6 +29,19 @@ func clientOnTinyBudget(t *testing.T, clock func() time.Time) *bigquery.Client {
 	return newClient(t, strings.TrimPrefix(srv.URL, "http://"))
 }
 
+// runToEnd runs sql as a query job and waits for it to succeed.
+func runToEnd(ctx context.Context, t *testing.T, c *bigquery.Client, sql string) *bigquery.Job {
+	t.Helper()
+	j, err := c.Query(sql).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := j.Wait(ctx); err != nil || st.Err() != nil {
+		t.Fatalf("%s: %v %v", sql, err, st.Err())
+	}
+	return j
+}
+
 // Query results are kept within Options.ResultMemory: past it, the oldest results read to
 // the end or out of their grace are dropped, and reading them says why; the newest stay
 // readable, and the job itself is still there.
@@ -39,17 +53,7 @@ func TestResultMemoryDropsTheOldestResults(t *testing.T) {
 	c := clientOnTinyBudget(t, clock)
 	ctx := ctx5(t)
 
-	run := func(sql string) *bigquery.Job {
-		t.Helper()
-		j, err := c.Query(sql).Run(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st, err := j.Wait(ctx); err != nil || st.Err() != nil {
-			t.Fatalf("%s: %v %v", sql, err, st.Err())
-		}
-		return j
-	}
+	run := func(sql string) *bigquery.Job { t.Helper(); return runToEnd(ctx, t, c, sql) }
 	read := func(j *bigquery.Job) (string, error) {
 		it, err := j.Read(ctx)
 		if err != nil {
@@ -187,17 +191,7 @@ func TestResultsBeingReadOutliveTheirJob(t *testing.T) {
 	wait := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	c := clientOnTinyBudget(t, clock)
 	ctx := ctx5(t)
-	run := func(sql string) *bigquery.Job {
-		t.Helper()
-		j, err := c.Query(sql).Run(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st, err := j.Wait(ctx); err != nil || st.Err() != nil {
-			t.Fatalf("%s: %v %v", sql, err, st.Err())
-		}
-		return j
-	}
+	run := func(sql string) *bigquery.Job { t.Helper(); return runToEnd(ctx, t, c, sql) }
 
 	paged := run("SELECT x FROM UNNEST(GENERATE_ARRAY(1, 10)) AS x ORDER BY x")
 	unread := run("SELECT 'unread' AS y")
