@@ -64,6 +64,8 @@ type Producer struct {
 	Memory     string   `json:"memory"`
 	Timeout    Duration `json:"timeout"`
 	MaxRetries int      `json:"max_retries"`
+	// goMemLimit is the job's GOMEMLIMIT, from its memory (goMemLimit).
+	goMemLimit string
 }
 
 // Override is an environment's change to deployment settings; a field left out keeps the
@@ -197,9 +199,11 @@ func ParseEnvironment(name string, b []byte, c *messages.Catalog) (*Environment,
 	if _, err := cpuMillis(e.Producer.CPU); err != nil {
 		return nil, bad("producer.cpu: %v", err)
 	}
-	if _, err := memoryBytes(e.Producer.Memory); err != nil {
+	mem, err := memoryBytes(e.Producer.Memory)
+	if err != nil {
 		return nil, bad("producer.memory: %v", err)
 	}
+	e.Producer.goMemLimit = goMemLimit(mem)
 	for p := range e.Phases {
 		ph, err := messages.ParsePhase(p)
 		if err != nil {

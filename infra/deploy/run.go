@@ -47,18 +47,6 @@ func (e *env) plain(name, value string) {
 	*e = append(*e, &runpb.EnvVar{Name: name, Values: &runpb.EnvVar_Value{Value: value}})
 }
 
-// memoryLimit sets GOMEMLIMIT to nine tenths of the container's memory limit (a size
-// deploy has already checked). Go sizes its heap to twice the live part between collections
-// and does not read the container's limit, so a burst could take an instance past it and
-// Cloud Run would kill it with its requests; with the soft limit the collector runs more
-// often near it instead. The tenth left over is for what the Go runtime does not count:
-// the binary's pages and the container's own files, which Cloud Run keeps in memory.
-func (e *env) memoryLimit(limit string) {
-	if n, err := memoryBytes(limit); err == nil {
-		e.plain("GOMEMLIMIT", strconv.FormatInt(n/10*9>>20, 10)+"MiB")
-	}
-}
-
 func (e *env) secret(name, secret string) {
 	*e = append(*e, &runpb.EnvVar{Name: name, Values: &runpb.EnvVar_ValueSource{ValueSource: &runpb.EnvVarSource{
 		SecretKeyRef: &runpb.SecretKeySelector{Secret: secret, Version: "latest"}}}})
@@ -76,7 +64,7 @@ func (t *target) serviceEnv(s Service) env {
 	e.plain("CONSUMER_DEADLETTERS", strconv.FormatBool(s.DeadLetters))
 	e.plain("PUSH_AUDIENCE", t.urls[s.Phase])
 	e.plain("PUSH_SERVICE_ACCOUNT", t.account(PushAccount))
-	e.memoryLimit(s.Memory)
+	e.plain("GOMEMLIMIT", s.goMemLimit)
 	for _, v := range sortedKeys(s.Rates) {
 		e.plain(v, formatRate(s.Rates[v]))
 	}
@@ -299,7 +287,7 @@ func (r *producerResource) declared() *runpb.Job {
 	e.plain(cloud.ProjectEnv, t.project)
 	e.plain(cloud.BucketEnv, t.bucket)
 	p := t.env.Producer
-	e.memoryLimit(p.Memory)
+	e.plain("GOMEMLIMIT", p.goMemLimit)
 	return &runpb.Job{
 		Labels: map[string]string{"managed-by": managedBy},
 		Template: &runpb.ExecutionTemplate{

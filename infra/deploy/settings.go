@@ -125,6 +125,8 @@ type Service struct {
 	Rates map[string]float64
 	// Secrets are the secret variables the service reads from Secret Manager.
 	Secrets []string
+	// goMemLimit is the container's GOMEMLIMIT, from its memory (goMemLimit).
+	goMemLimit string
 }
 
 // Cloud Run's limits that the settings are checked against.
@@ -241,9 +243,11 @@ func phaseService(p messages.Phase, jobs []messages.JobSpec, e *Environment) (Se
 	if cpu < 1000 {
 		return s, fmt.Errorf("cpu %s: Cloud Run allows only one request at a time below 1 CPU, and the service needs %d", d.CPU, need)
 	}
-	if _, err := memoryBytes(d.Memory); err != nil {
+	mem, err := memoryBytes(d.Memory)
+	if err != nil {
 		return s, fmt.Errorf("memory: %w", err)
 	}
+	s.goMemLimit = goMemLimit(mem)
 	if err := checkAccountID(d.ServiceAccount); err != nil {
 		return s, err
 	}
@@ -317,6 +321,14 @@ func memoryBytes(s string) (int64, error) {
 	}
 	return 0, fmt.Errorf("%q: want a size such as \"512Mi\" or \"2Gi\"", s)
 }
+
+// goMemLimit is the GOMEMLIMIT of a container of memory bytes: nine tenths of it. Go sizes
+// its heap to twice the live part between collections and does not read the container's
+// limit, so a burst could take an instance past it and Cloud Run would kill it with its
+// requests; with the soft limit the collector runs more often near it instead. The tenth
+// left over is for what the Go runtime does not count: the binary's pages and the
+// container's own files, which Cloud Run keeps in memory.
+func goMemLimit(memory int64) string { return strconv.FormatInt(memory/10*9>>20, 10) + "MiB" }
 
 // formatRate writes a rate as Go's strconv would read it back, without trailing zeros.
 func formatRate(r float64) string { return strconv.FormatFloat(r, 'f', -1, 64) }
