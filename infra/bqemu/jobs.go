@@ -32,7 +32,9 @@ type jobRecord struct {
 	// and a long run keeps every job; as JSON a season's jobs held 24 MB of them, the
 	// repeated field names most of it. view puts them back.
 	params []byte
-	// expired says the results were dropped to keep within Options.ResultMemory.
+	// expired says the rows were dropped to keep within Options.ResultMemory; result keeps
+	// the rest (schema, row count), so waiting for the job still works as on BigQuery,
+	// where a redelivered message attaches to its job and waits for it however late.
 	expired bool
 }
 
@@ -42,6 +44,8 @@ type resultSet struct {
 	rows        [][]any
 	dmlAffected *int64
 	size        int64 // estimated bytes held
+	// dropped is how many rows the results had before they expired (rows is then nil).
+	dropped int
 	// read says the last page was served: a client has read the results to the end.
 	read atomic.Bool
 	// touched is when the results were stored or a page of them last served (Unix
@@ -260,7 +264,8 @@ func (s *Server) storeJob(p string, rec *jobRecord) {
 			continue
 		}
 		pr.resultBytes -= old.bytes()
-		pr.jobs[id] = &jobRecord{job: old.job, params: old.params, expired: true}
+		husk := &resultSet{schema: old.result.schema, dmlAffected: old.result.dmlAffected, dropped: old.result.rowCount()}
+		pr.jobs[id] = &jobRecord{job: old.job, params: old.params, result: husk, expired: true}
 	}
 }
 
@@ -341,6 +346,9 @@ func (r *jobRecord) bytes() int64 {
 	}
 	return r.result.size
 }
+
+// rowCount is how many rows the query returned, kept or dropped.
+func (r *resultSet) rowCount() int { return len(r.rows) + r.dropped }
 
 func (s *Server) lookupJob(ctx context.Context, p, id string) (*jobRecord, error) {
 	s.mu.Lock()
@@ -471,9 +479,6 @@ func (s *Server) getQueryResults(r *http.Request) (any, error) {
 	if job.Status.ErrorResult != nil {
 		return nil, errorFromProto(job.Status.ErrorResult)
 	}
-	if rec.expired {
-		return nil, errResultsExpired(job.JobReference.JobId, s.opts.ResultMemory)
-	}
 	if rec.result == nil {
 		return nil, errInvalid("Job %s is not a query job", job.JobReference.JobId)
 	}
@@ -501,6 +506,10 @@ func (s *Server) getQueryResults(r *http.Request) (any, error) {
 		}
 		limit = n
 	}
+	if rec.expired && limit != 0 && start < rec.result.rowCount() {
+		// Waiting (maxResults=0) still answers: only reading rows needs them.
+		return nil, errResultsExpired(job.JobReference.JobId, s.opts.ResultMemory)
+	}
 	return s.resultPage(job, rec.result, start, limit, q.Get("formatOptions.useInt64Timestamp") == "true"), nil
 }
 
@@ -508,7 +517,7 @@ func (s *Server) getQueryResults(r *http.Request) (any, error) {
 func (s *Server) resultPage(job *bq.Job, res *resultSet, start, limit int, int64TS bool) *getQueryResultsResponse {
 	out := &getQueryResultsResponse{
 		Kind: "bigquery#getQueryResultsResponse", JobReference: job.JobReference, JobComplete: true,
-		TotalBytesProcessed: "0", TotalRows: strconv.Itoa(len(res.rows)),
+		TotalBytesProcessed: "0", TotalRows: strconv.Itoa(res.rowCount()),
 	}
 	if res.schema != nil {
 		out.Schema = &bq.TableSchema{Fields: res.schema}

@@ -44,7 +44,7 @@ func runToEnd(ctx context.Context, t *testing.T, c *bigquery.Client, sql string)
 
 // Query results are kept within Options.ResultMemory: past it, the oldest results read to
 // the end or out of their grace are dropped, and reading them says why; the newest stay
-// readable, and the job itself is still there.
+// readable, and the job itself is still there and can still be waited for.
 func TestResultMemoryDropsTheOldestResults(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
@@ -92,6 +92,15 @@ func TestResultMemoryDropsTheOldestResults(t *testing.T) {
 	}
 	if st, err := first.Status(ctx); err != nil || st.State != bigquery.Done {
 		t.Errorf("the job whose results were dropped: %v, %v; want it still listed as done", st, err)
+	}
+	// A redelivered message attaches to its job by id and waits for it (getQueryResults
+	// with maxResults=0): that works however long ago the rows went.
+	attached, err := c.JobFromID(ctx, first.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := attached.Wait(ctx); err != nil || st.Err() != nil {
+		t.Errorf("waiting for a job whose results were dropped: %v, %v; want it done", err, st)
 	}
 }
 

@@ -49,7 +49,8 @@ type Options struct {
 	// (DefaultResultMemory if zero): past it, the results of the oldest jobs that were
 	// read to the end, or that nobody has read for ten seconds since their job or their
 	// last page, are dropped, as BigQuery drops a query's temporary results table after a
-	// day; their jobs stay, and reading their rows says the results expired.
+	// day; their jobs, schemas and row counts stay (waiting for a job still works), and
+	// reading their rows says the results expired.
 	ResultMemory int64
 	// Logger receives request errors and recovered panics (slog.Default if nil).
 	Logger *slog.Logger
