@@ -158,10 +158,15 @@ func (r Record) LeaseLive(now time.Time) bool {
 
 // Start returns the record as claimed by owner for runID: running, leased until now+ttl,
 // with the attempt counted. A record that was finished, waiting or new starts a new effort
-// (attempt 1); a failed or abandoned running record counts one more attempt.
+// (attempt 1); a failed or abandoned running record counts one more attempt. A record
+// under a live lease of owner itself is owner's own, a write of which committed with its
+// answer lost (the retried write found the record moved): taken again, it is the same
+// attempt, so that lost answers cannot use up a date's attempts before its job has run.
+// A run whose end was not recorded so is not counted, as one handed back (Release).
 func (r Record) Start(owner, runID string, ttl time.Duration, now time.Time) Record {
-	switch r.State {
-	case StateFailed, StateRunning:
+	switch {
+	case r.LeaseLive(now) && r.Lease.Owner == owner:
+	case r.State == StateFailed || r.State == StateRunning:
 		r.Attempts++
 	default:
 		r.Attempts = 1

@@ -49,8 +49,8 @@ func (rt *Runtime) decide(ctx context.Context, spec messages.JobSpec, req messag
 	}
 	now := rt.ledger.Now()
 	// A live lease of this very process on a date it does not run is its own claim whose
-	// answer was lost (the write committed, the response did not arrive): take it again
-	// rather than wait a whole lease for nobody.
+	// answer was lost (the write committed, the response did not arrive): take it again,
+	// as the same attempt (ledger.Record.Start), rather than wait a whole lease for nobody.
 	if rec.LeaseLive(now) && !(rec.Lease.Owner == rt.opts.Owner && !rt.runningElsewhereHere(ref, req.Date)) {
 		return decision{action: actionLeaseHeld, rec: rec, gen: gen}, nil
 	}

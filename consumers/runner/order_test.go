@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,21 +29,36 @@ import (
 type gcsFaults struct {
 	delay  atomic.Int64 // nanoseconds before an upload is forwarded
 	refuse atomic.Bool
+	// lose is how many more uploads the emulator accepts whose answer is then lost: the
+	// object is written, and the client gets a 503 instead of the emulator's 200.
+	lose atomic.Int32
 }
 
 func (f *gcsFaults) RoundTrip(r *http.Request) (*http.Response, error) {
-	if strings.HasPrefix(r.URL.Path, "/upload/") {
-		if d := f.delay.Load(); d > 0 {
-			time.Sleep(time.Duration(d))
-		}
-		if f.refuse.Load() {
-			body := `{"error":{"code":403,"message":"injected: upload refused","errors":[{"reason":"forbidden"}]}}`
-			return &http.Response{StatusCode: http.StatusForbidden, Status: "403 Forbidden", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-				Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(body)),
-				ContentLength: int64(len(body)), Request: r}, nil
-		}
+	if !strings.HasPrefix(r.URL.Path, "/upload/") {
+		return http.DefaultTransport.RoundTrip(r)
 	}
-	return http.DefaultTransport.RoundTrip(r)
+	if d := f.delay.Load(); d > 0 {
+		time.Sleep(time.Duration(d))
+	}
+	if f.refuse.Load() {
+		return googleError(r, http.StatusForbidden, "forbidden", "injected: upload refused"), nil
+	}
+	res, err := http.DefaultTransport.RoundTrip(r)
+	if err != nil || res.StatusCode != http.StatusOK || f.lose.Add(-1) < 0 {
+		return res, err
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return googleError(r, http.StatusServiceUnavailable, "backendError", "injected: the upload was written, its answer lost"), nil
+}
+
+// googleError is an answer in the JSON error shape of Google's APIs.
+func googleError(r *http.Request, code int, reason, msg string) *http.Response {
+	body := fmt.Sprintf(`{"error":{"code":%d,"message":%q,"errors":[{"reason":%q}]}}`, code, msg, reason)
+	return &http.Response{StatusCode: code, Status: fmt.Sprintf("%d %s", code, http.StatusText(code)), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(body)),
+		ContentLength: int64(len(body)), Request: r}
 }
 
 // faultyStorage is a real storage client for the env's emulator whose uploads pass f.
@@ -98,6 +114,37 @@ func TestFailedSuccessWriteIsHandedBackAndNothingEmitted(t *testing.T) {
 	}
 	if n := len(e.published(e.names.Topic(messages.PhaseRaw))); n != 2 {
 		t.Errorf("%d downstream messages after the redelivery, want 2 (a2 and ab2)", n)
+	}
+}
+
+// A claim whose write committed but whose answer was lost (the client's retry then finds
+// the record moved) is taken again by the same consumer as the same attempt: lost answers
+// do not use up the date's attempts before its job has run. Counted as new attempts, two
+// lost answers made the first run attempt 3, the attempt from which a scraper accepts a
+// game its source still leaves out, and a source's passing glitch became a partial date.
+func TestLostClaimAnswersAreNotAttempts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	faults := &gcsFaults{}
+	faults.lose.Store(2) // the first claim and the claim taken again after it
+	var seen []int
+	job := func(ctx context.Context, req messages.Request) (runner.Result, error) {
+		info, _ := runner.Info(ctx)
+		seen = append(seen, info.Attempt)
+		return runner.Result{Rows: map[string]int64{req.Date: 3}}, nil
+	}
+	opts := e.options(map[messages.JobRef]runner.Job{a1: runner.JobFunc(job)})
+	opts.Storage = e.faultyStorage(faults)
+	rt := e.runtime(opts)
+	if s := rt.Deliver(context.Background(), e.delivery(e.names.Subscription(a1), request(a1, dates[0]))); s != runner.Ack {
+		t.Fatalf("settlement: %v, want ack", s)
+	}
+	if n := faults.lose.Load(); n > 0 {
+		t.Fatalf("%d lost answers left: the test did not reach the claims", n)
+	}
+	rec, _ := e.record(a1, dates[0])
+	if !slices.Equal(seen, []int{1}) || rec.State != ledger.StateSucceeded || rec.Attempts != 1 {
+		t.Errorf("job ran at attempts %v, record %s after %d attempts; want one run at attempt 1, succeeded after 1", seen, rec.State, rec.Attempts)
 	}
 }
 

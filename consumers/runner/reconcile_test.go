@@ -180,8 +180,8 @@ func TestPolicyDeadLetteredMessage(t *testing.T) {
 		t.Errorf("runs left: %d messages sent again, want 1", n)
 	}
 	spent := ledger.Record{Phase: a2.Phase, Job: a2.Job, Date: dates[1]}.For(request(a2, dates[1]))
-	for range 3 {
-		spent = spent.Start("x", "run-test", time.Second, time.Now().Add(-time.Hour))
+	for i := range 3 { // three runs, each after the lease of the one before lapsed
+		spent = spent.Start("x", "run-test", time.Second, time.Now().Add(-time.Hour+time.Duration(i)*time.Minute))
 	}
 	e.write(spent.Fail(errFlaky, time.Now().Add(-time.Hour)))
 	d2 := e.delivery(e.names.DeadLetterSubscription(), request(a2, dates[1]))
