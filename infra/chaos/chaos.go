@@ -89,7 +89,10 @@ type Result struct {
 	Duplicates            int
 	PeakKB                int64
 	LogLines              int
-	Problems              []string
+	// Handled counts the deliveries the consumers' logs say they handled, and MostHandled
+	// the most times one message was handled on one subscription.
+	Handled, MostHandled int
+	Problems             []string
 }
 
 // OK reports whether every invariant held.
@@ -556,17 +559,26 @@ func finish(ctx context.Context, res *Result, a finishArgs) error {
 		res.Problems = append(res.Problems, fmt.Sprintf("unexpected dead letter %s: %s reason %q (the date ended %s): %s",
 			u.MessageID, k, u.Reason, describe(s, ok), u.Error))
 	}
-	leaks, lines, err := leakedKeys(a.fl.logFiles(), []string{fakeBDLKey, fakeOddsKey})
+	scan, err := scanLogs(a.fl.logFiles(), []string{fakeBDLKey, fakeOddsKey})
 	if err != nil {
 		return err
 	}
-	res.LogLines = lines
-	for i, l := range leaks {
+	res.LogLines = scan.lines
+	res.MostHandled, res.Handled = scan.mostHandled()
+	for i, l := range scan.leaks {
 		if i == 10 {
-			res.Problems = append(res.Problems, fmt.Sprintf("... and %d more log lines with an API key", len(leaks)-10))
+			res.Problems = append(res.Problems, fmt.Sprintf("... and %d more log lines with an API key", len(scan.leaks)-10))
 			break
 		}
 		res.Problems = append(res.Problems, "API key in a consumer log: "+l)
+	}
+	loops := scan.redeliveryLoops()
+	for i, l := range loops {
+		if i == 10 {
+			res.Problems = append(res.Problems, fmt.Sprintf("... and %d more messages delivered in a loop", len(loops)-10))
+			break
+		}
+		res.Problems = append(res.Problems, l)
 	}
 	jobs, err := backfill.CountJobs(ctx, a.bq, a.began)
 	if err != nil {
@@ -617,6 +629,7 @@ func report(out io.Writer, res *Result, a finishArgs, jobs map[string]int) {
 		res.WorstStall.Seconds(), res.Stalls, res.StallBound.Seconds())
 	fmt.Fprintf(out, "Consumers' peak RSS: %s (VmHWM, the highest of every process before each kill and at the end)\n", mb(res.PeakKB))
 	fmt.Fprintf(out, "Consumer log lines searched for the API keys: %d\n", res.LogLines)
+	fmt.Fprintf(out, "Deliveries handled: %d; one message at most %d times on one subscription (bound %d)\n", res.Handled, res.MostHandled, maxHandled)
 	for _, p := range res.Problems {
 		fmt.Fprintf(out, "PROBLEM: %s\n", p)
 	}

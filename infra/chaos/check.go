@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/infra/sourcesim"
+	"github.com/nba-props/pipeline/infra/topology"
 	"github.com/nba-props/pipeline/infra/verify"
 )
 
@@ -245,34 +247,97 @@ func storedPoison(ctx context.Context, led *ledger.Ledger, poison map[string]str
 	return n, nil
 }
 
-// leakedKeys returns every line of the files that holds one of the secrets.
-func leakedKeys(files []string, secrets []string) ([]string, int, error) {
-	var leaks []string
-	lines := 0
+// logScan is what the consumers' logs say: the lines that hold a secret, the lines read,
+// and how many times each message was handled on each subscription.
+type logScan struct {
+	leaks   []string
+	lines   int
+	handled map[handledKey]int
+}
+
+type handledKey struct{ subscription, messageID string }
+
+// handledLine is the part of a consumer's log line about one delivery it handled.
+type handledLine struct {
+	Outcome      string `json:"outcome"`
+	Subscription string `json:"subscription"`
+	MessageID    string `json:"message_id"`
+}
+
+// scanLogs reads every line of the files once: which hold one of the secrets, and which
+// say a delivery was handled (they carry an outcome, a subscription and a message id).
+func scanLogs(files []string, secrets []string) (logScan, error) {
+	scan := logScan{handled: map[handledKey]int{}}
 	for _, f := range files {
 		fh, err := os.Open(f)
 		if err != nil {
-			return nil, 0, err
+			return logScan{}, err
 		}
 		sc := bufio.NewScanner(fh)
 		sc.Buffer(make([]byte, 64<<10), 16<<20)
 		n := 0
 		for sc.Scan() {
 			n++
-			lines++
+			scan.lines++
 			for _, s := range secrets {
 				if strings.Contains(sc.Text(), s) {
-					leaks = append(leaks, fmt.Sprintf("%s:%d: %s", f, n, truncate(sc.Text(), 300)))
+					scan.leaks = append(scan.leaks, fmt.Sprintf("%s:%d: %s", f, n, truncate(sc.Text(), 300)))
 				}
+			}
+			var h handledLine
+			if json.Unmarshal(sc.Bytes(), &h) == nil && h.Outcome != "" && h.Subscription != "" && h.MessageID != "" {
+				scan.handled[handledKey{h.Subscription, h.MessageID}]++
 			}
 		}
 		err = sc.Err()
 		fh.Close()
 		if err != nil {
-			return nil, 0, fmt.Errorf("%s: %w", f, err)
+			return logScan{}, fmt.Errorf("%s: %w", f, err)
 		}
 	}
-	return leaks, lines, nil
+	return scan, nil
+}
+
+// maxHandled bounds how many times a message may be handled on one subscription: a job
+// subscription's dead-letter policy takes a message after topology.MaxDeliveryAttempts
+// deliveries, and kills and faulted acknowledgements add a few more. Beyond twice that,
+// something delivers it in a loop (an emulator forwarding a dead letter again and again).
+const maxHandled = 2 * topology.MaxDeliveryAttempts
+
+// mostHandled is the most times one message was handled on one subscription, and the
+// deliveries handled in all.
+func (s logScan) mostHandled() (most, all int) {
+	for _, n := range s.handled {
+		most, all = max(most, n), all+n
+	}
+	return most, all
+}
+
+// redeliveryLoops names each message handled more than maxHandled times on a subscription,
+// most handled first. Logs with lines but no handled delivery say the check cannot see
+// them (the log lines changed shape).
+func (s logScan) redeliveryLoops() []string {
+	if s.lines > 0 && len(s.handled) == 0 {
+		return []string{fmt.Sprintf("none of %d consumer log lines says a delivery was handled (outcome, subscription, message_id): the redelivery check cannot read them", s.lines)}
+	}
+	var keys []handledKey
+	for k, n := range s.handled {
+		if n > maxHandled {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if a, b := s.handled[keys[i]], s.handled[keys[j]]; a != b {
+			return a > b
+		}
+		return keys[i].messageID < keys[j].messageID
+	})
+	var out []string
+	for _, k := range keys {
+		out = append(out, fmt.Sprintf("message %s handled %d times on %s (at most %d expected): it is delivered in a loop",
+			k.messageID, s.handled[k], k.subscription, maxHandled))
+	}
+	return out
 }
 
 func truncate(s string, n int) string {

@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/nba-props/pipeline/consumers/ledger"
 	"github.com/nba-props/pipeline/consumers/runner"
 	"github.com/nba-props/pipeline/infra/sourcesim"
@@ -195,5 +199,54 @@ func TestBrokenGamebooksMustEndDead(t *testing.T) {
 	}
 	if bad := exp.check(got); len(bad) != 0 {
 		t.Errorf("the broken dates dead: %v, want no problem (nothing depends hard on the raw game book job)", bad)
+	}
+}
+
+// TestScanLogsFindsRedeliveryLoopsAndKeys: the log scan counts each message's handlings per
+// subscription from the consumers' JSON lines, names those past the bound, and finds the
+// API keys; logs where no line says a delivery was handled are a problem of their own.
+func TestScanLogsFindsRedeliveryLoopsAndKeys(t *testing.T) {
+	dir := t.TempDir()
+	line := func(msg, outcome, sub, id string) string {
+		return fmt.Sprintf(`{"time":"2026-12-03T10:59:13Z","severity":"INFO","message":%q,"outcome":%q,"phase":"scrapers","job":"odds_api_player_props","subscription":%q,"message_id":%q}`, msg, outcome, sub, id)
+	}
+	var a, b []string
+	for range maxHandled + 1 {
+		a = append(a, line("message deferred", "deferred", "nba-deadletter.archive", "m142"))
+	}
+	for range maxHandled {
+		b = append(b, line("message retry", "retry", "nba-phase1-scrapers.odds_api_player_props", "m7"))
+	}
+	// The same message id on another subscription is another message's count.
+	b = append(b, line("message dead", "dead", "nba-deadletter.archive", "m7"),
+		`{"message":"retrying source request","err":"GET /v4?apiKey=`+fakeOddsKey+`"}`, "not json at all")
+	files := []string{filepath.Join(dir, "consumer-1.1.log"), filepath.Join(dir, "consumer-2.1.log")}
+	for i, lines := range [][]string{a, b} {
+		if err := os.WriteFile(files[i], []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scan, err := scanLogs(files, []string{fakeBDLKey, fakeOddsKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if scan.lines != len(a)+len(b) || len(scan.leaks) != 1 || !strings.Contains(scan.leaks[0], "consumer-2.1.log:12:") {
+		t.Errorf("scanned %d lines (want %d), leaks %q (want line 12 of consumer-2.1.log)", scan.lines, len(a)+len(b), scan.leaks)
+	}
+	want := []string{fmt.Sprintf("message m142 handled %d times on nba-deadletter.archive (at most %d expected): it is delivered in a loop", maxHandled+1, maxHandled)}
+	if diff := cmp.Diff(want, scan.redeliveryLoops()); diff != "" {
+		t.Errorf("loops (-want +got):\n%s", diff)
+	}
+	if most, all := scan.mostHandled(); most != maxHandled+1 || all != 2*maxHandled+2 {
+		t.Errorf("most handled %d, all %d; want %d and %d", most, all, maxHandled+1, 2*maxHandled+2)
+	}
+
+	blind, err := scanLogs(files[1:], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blind.handled = map[handledKey]int{}
+	if got := blind.redeliveryLoops(); len(got) != 1 || !strings.Contains(got[0], "cannot read them") {
+		t.Errorf("logs with no handled delivery: %q, want the check to say it cannot read them", got)
 	}
 }

@@ -3,6 +3,7 @@ package emulators
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -235,5 +236,94 @@ func TestLapsedLastDeliveryIsDeadLetteredOnce(t *testing.T) {
 	}
 	if diff := cmp.Diff([]int32{1, 2, 3, 4, 5}, attempts); diff != "" {
 		t.Errorf("delivery attempts (-want +got):\n%s", diff)
+	}
+}
+
+// TestQueuedLastDeliveryOfAStoppedClientIsDeadLetteredOnce: messages that pstest sends on
+// their fifth and last attempt to a client taking one at a time wait in the client's
+// flow-control queue; when the client's last stream ends they are handed back, and each is
+// forwarded to the dead-letter topic once, as is the one the client had and never settled.
+// Handed back to pstest as a nack, a message on its last attempt is forwarded again on
+// every delivery pass, a hundred times a second, as long as the emulator runs (seen in
+// make chaos: three such messages delivered 5,900 times each on the dead-letter
+// subscription in 70 s).
+func TestQueuedLastDeliveryOfAStoppedClientIsDeadLetteredOnce(t *testing.T) {
+	t.Parallel()
+	host := startPstest(t).Host()
+	s := newDLSetup(t, host)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dead := s.receiveDeadLetters(ctx)
+	for _, c := range []string{"a", "b", "c"} {
+		s.publish(t, c)
+	}
+	conn, err := grpc.NewClient(host, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// A client without a limit nacks the first three attempts and keeps the fourth, then
+	// goes: the fourth deliveries lapse after its one-second deadline.
+	actx, acancel := context.WithCancel(ctx)
+	a, err := pb.NewSubscriberClient(conn).StreamingPull(actx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Send(&pb.StreamingPullRequest{Subscription: s.sub, StreamAckDeadlineSeconds: 1, ClientId: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	fourth := map[string]bool{}
+	for len(fourth) < 3 {
+		res, err := a.Recv()
+		if err != nil {
+			t.Fatalf("first client, fourth attempts %v: %v", fourth, err)
+		}
+		for _, rm := range res.ReceivedMessages {
+			if rm.DeliveryAttempt >= 4 {
+				fourth[string(rm.Message.Data)] = true
+				continue
+			}
+			if err := a.Send(&pb.StreamingPullRequest{ModifyDeadlineAckIds: []string{rm.AckId}, ModifyDeadlineSeconds: []int32{0}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	acancel()
+	// A client taking one message at a time gets one fifth attempt; pstest sends it the
+	// other two as well, which wait in its queue. It goes without settling anything.
+	bctx, bcancel := context.WithCancel(ctx)
+	b, err := pb.NewSubscriberClient(conn).StreamingPull(bctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Send(&pb.StreamingPullRequest{Subscription: s.sub, StreamAckDeadlineSeconds: 1, ClientId: "b", MaxOutstandingMessages: 1}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := b.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.ReceivedMessages) != 1 || res.ReceivedMessages[0].DeliveryAttempt != 5 {
+		t.Fatalf("second client got %v, want one message on its fifth attempt", res.ReceivedMessages)
+	}
+	time.Sleep(200 * time.Millisecond) // pstest's passes put the other two in the queue
+	bcancel()
+
+	deadline := time.Now().Add(time.Minute)
+	for len(dead.snapshot()) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("dead-lettered %v within a minute, want the three messages", dead.snapshot())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second) // pstest runs a delivery pass every 10 ms
+	got := dead.snapshot()
+	slices.Sort(got)
+	var want []string
+	for _, c := range []string{"a", "b", "c"} {
+		want = append(want, c+" case="+c+" from nba-props-test/work after 5 deliveries, publish time ok (5 attributes)")
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("dead letters (-want +got):\n%s", diff)
 	}
 }

@@ -259,7 +259,16 @@ func newFinalDeliveries(gs *pstest.GServer) *finalDeliveries {
 // delivered is called with every batch of messages going out to a client of sub, before
 // the client has them; ackDeadline is how long the client has to settle them.
 func (f *finalDeliveries) delivered(sub string, rms []*pb.ReceivedMessage, ackDeadline time.Duration) {
+	f.takeLast(sub, rms, ackDeadline)
+}
+
+// takeLast takes over those of rms that are their message's last delivery under sub's
+// dead-letter policy: each is acknowledged on pstest with its own ack id and held here, to
+// be forwarded to the dead-letter topic once after d unless the client settles it first (0:
+// at once). It returns the ack ids it took.
+func (f *finalDeliveries) takeLast(sub string, rms []*pb.ReceivedMessage, d time.Duration) map[string]bool {
 	var policy *pb.DeadLetterPolicy
+	taken := map[string]bool{}
 	for _, rm := range rms {
 		// pstest fills DeliveryAttempt only on subscriptions with a dead-letter policy.
 		if rm.DeliveryAttempt <= 0 || rm.Message == nil {
@@ -268,7 +277,7 @@ func (f *finalDeliveries) delivered(sub string, rms []*pb.ReceivedMessage, ackDe
 		if policy == nil {
 			s, err := f.gs.GetSubscription(context.Background(), &pb.GetSubscriptionRequest{Subscription: sub})
 			if err != nil || s.DeadLetterPolicy == nil {
-				return
+				return taken
 			}
 			policy = proto.Clone(s.DeadLetterPolicy).(*pb.DeadLetterPolicy)
 		}
@@ -278,15 +287,17 @@ func (f *finalDeliveries) delivered(sub string, rms []*pb.ReceivedMessage, ackDe
 		if _, err := f.gs.Acknowledge(context.Background(), &pb.AcknowledgeRequest{Subscription: sub, AckIds: []string{rm.AckId}}); err != nil {
 			continue // the subscription is gone: nothing to forward from
 		}
+		taken[rm.AckId] = true
 		k := heldKey{sub, rm.AckId}
 		h := &heldMessage{msg: proto.Clone(rm.Message).(*pb.PubsubMessage), attempt: rm.DeliveryAttempt, deadLetter: policy.DeadLetterTopic}
 		f.mu.Lock()
 		if !f.closed {
 			f.held[k] = h
-			h.timer = time.AfterFunc(ackDeadline, func() { f.forward(k, h) })
+			h.timer = time.AfterFunc(d, func() { f.forward(k, h) })
 		}
 		f.mu.Unlock()
 	}
+	return taken
 }
 
 // acked ends the last deliveries among ackIDs: the client has them.

@@ -84,7 +84,13 @@ func (f *finalDeliveries) budgetFor(sub, client string, limit int64) *flowBudget
 }
 
 // dropBudget ends a stream's use of its budget; the last stream's end forgets it and
-// hands what is still queued back to pstest.
+// hands what is still queued back to pstest, except the messages pstest sent on their last
+// attempt: those are forwarded to the dead-letter topic, once, as if the client had let
+// them lapse. Handed back, such a message has no ack id on pstest that its own
+// dead-lettering could acknowledge, and pstest would forward it again on every delivery
+// pass (finalDeliveries). Pub/Sub, whose flow control does not send what the client cannot
+// take, would not have counted that attempt; the dead-letter subscription's consumer sends
+// a request whose date has runs left again.
 func (f *finalDeliveries) dropBudget(sub, client string, b *flowBudget) {
 	f.mu.Lock()
 	if b.refs--; b.refs > 0 {
@@ -102,12 +108,18 @@ func (f *finalDeliveries) dropBudget(sub, client string, b *flowBudget) {
 	}
 	f.mu.Unlock()
 	b.mu.Lock()
-	var ids []string
-	for _, q := range b.queue {
-		ids = append(ids, q.ids...)
-	}
+	queue := b.queue
 	b.queue = nil
 	b.mu.Unlock()
+	var ids []string
+	for _, q := range queue {
+		taken := f.takeLast(sub, q.res.ReceivedMessages, 0)
+		for _, id := range q.ids {
+			if !taken[id] {
+				ids = append(ids, id)
+			}
+		}
+	}
 	if len(ids) > 0 {
 		f.extend(sub, ids, 0)
 	}
