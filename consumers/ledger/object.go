@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,22 +17,14 @@ import (
 // a later conditional rewrite. A missing object is ErrNotFound; callers add what the
 // object is.
 func (l *Ledger) readJSON(ctx context.Context, name string, v any) (int64, error) {
-	r, err := l.bucket.Object(name).NewReader(ctx)
-	if errors.Is(err, storage.ErrObjectNotExist) {
-		return 0, ErrNotFound
-	}
-	if err != nil {
-		return 0, err
-	}
-	defer r.Close()
-	body, err := io.ReadAll(r)
+	body, gen, err := l.readBody(ctx, name)
 	if err != nil {
 		return 0, err
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return 0, fmt.Errorf("%s is not valid JSON: %w", name, err)
 	}
-	return r.Attrs.Generation, nil
+	return gen, nil
 }
 
 // writeJSON stores v as the object name with metadata meta, if cond holds (the zero
@@ -39,11 +32,48 @@ func (l *Ledger) readJSON(ctx context.Context, name string, v any) (int64, error
 // ledger bucket is written here: one upload of SmallObjectChunk, so the storage client
 // keeps its retries, and a failed precondition is reported as the storage error (see
 // preconditionFailed) for the caller to read as "someone wrote first".
+//
+// Unless the object holds exactly what this call sent: then the upload went through and
+// its answer was lost (a 503 or a cut connection after the object was stored), and the
+// client's retry of the same conditional upload found its own write in the way. That is
+// a success, with the stored generation; taken for a conflict, the caller would decide
+// again from a record that already says what it decided (a date recorded dead whose dead
+// letter is never kept, a claim counted twice). The bodies carry the writer's timestamps
+// and lease, so another writer's record is not byte for byte the same.
 func (l *Ledger) writeJSON(ctx context.Context, name string, cond storage.Conditions, meta map[string]string, v any) (int64, error) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		return 0, err
 	}
+	gen, err := l.upload(ctx, name, cond, meta, body)
+	if err == nil || cond == (storage.Conditions{}) || !preconditionFailed(err) {
+		return gen, err
+	}
+	if stored, sgen, rerr := l.readBody(ctx, name); rerr == nil && bytes.Equal(stored, body) {
+		return sgen, nil
+	}
+	return 0, err
+}
+
+// readBody reads an object's bytes and generation; a missing object is ErrNotFound.
+func (l *Ledger) readBody(ctx context.Context, name string) ([]byte, int64, error) {
+	r, err := l.bucket.Object(name).NewReader(ctx)
+	if errors.Is(err, storage.ErrObjectNotExist) {
+		return nil, 0, ErrNotFound
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	defer r.Close()
+	body, err := io.ReadAll(r)
+	if err != nil {
+		return nil, 0, err
+	}
+	return body, r.Attrs.Generation, nil
+}
+
+// upload is one conditional upload of body.
+func (l *Ledger) upload(ctx context.Context, name string, cond storage.Conditions, meta map[string]string, body []byte) (int64, error) {
 	obj := l.bucket.Object(name)
 	if cond != (storage.Conditions{}) {
 		obj = obj.If(cond)

@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -145,6 +146,38 @@ func TestLostClaimAnswersAreNotAttempts(t *testing.T) {
 	rec, _ := e.record(a1, dates[0])
 	if !slices.Equal(seen, []int{1}) || rec.State != ledger.StateSucceeded || rec.Attempts != 1 {
 		t.Errorf("job ran at attempts %v, record %s after %d attempts; want one run at attempt 1, succeeded after 1", seen, rec.State, rec.Attempts)
+	}
+}
+
+// A dead record whose write committed but whose answer was lost is still dead-lettered:
+// the ledger reads back what it wrote. Before, the write's retry found the generation moved,
+// the delivery was handed back as a conflict, and every later delivery found the date dead
+// already (a duplicate) or, on the last one, the dead-letter policy's copy found it dead and
+// kept nothing: a dead date without its dead letter (make chaos --seed 6).
+func TestLostDeadRecordAnswerIsStillDeadLettered(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	faults := &gcsFaults{}
+	job := func(ctx context.Context, req messages.Request) (runner.Result, error) {
+		faults.lose.Store(1) // the next upload is the dead record
+		return runner.Result{}, runner.Permanent(errors.New("the source's file is broken"))
+	}
+	opts := e.options(map[messages.JobRef]runner.Job{a1: runner.JobFunc(job)})
+	opts.Storage = e.faultyStorage(faults)
+	rt := e.runtime(opts)
+	if s := rt.Deliver(context.Background(), e.delivery(e.names.Subscription(a1), request(a1, dates[0]))); s != runner.Ack {
+		t.Fatalf("settlement: %v, want ack", s)
+	}
+	if n := faults.lose.Load(); n > 0 {
+		t.Fatalf("%d lost answers left: the test did not reach the dead record", n)
+	}
+	rec, _ := e.record(a1, dates[0])
+	stored, err := e.led.ListDeadLetters(context.Background(), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.State != ledger.StateDead || len(stored) != 1 || stored[0].Reason != runner.ReasonJobError {
+		t.Errorf("record %s, dead letters %+v; want dead with one dead letter, reason %s", rec.State, stored, runner.ReasonJobError)
 	}
 }
 

@@ -25,7 +25,7 @@ import (
 // infra/verify, as make run does, as a backfill of the whole range leaves them. A date with
 // a permanent failure is compared on its own: its lost tables must hold no row of it, its
 // degraded ones the right rows (with the lost input's columns empty), every other table
-// must match. Every other run of consecutive dates must match entirely, but for the
+// must match; a degraded table lacks the rows the lost input alone makes. Every other run of consecutive dates must match entirely, but for the
 // tables a permanent failure degrades everywhere: those must hold the right rows.
 func compareTables(ctx context.Context, bq *bigquery.Client, sim *sourcesim.Sim, dates []string, perms []permanent, out io.Writer) ([]string, error) {
 	byDate := map[string][]permanent{}
@@ -78,8 +78,19 @@ func compareTables(ctx context.Context, bq *bigquery.Client, sim *sourcesim.Sim,
 			return nil, err
 		}
 		lost, degraded := []string{}, slices.Clone(everywhere)
+		unmade := map[string]int{}
 		for _, p := range ps {
 			lost, degraded = append(lost, p.lost...), append(degraded, p.degraded...)
+			if p.unmade == nil {
+				continue
+			}
+			day, err := sim.Truth(d)
+			if err != nil {
+				return nil, err
+			}
+			for t, n := range p.unmade(day) {
+				unmade[t] += n
+			}
 		}
 		fmt.Fprintf(out, "(%s has a permanent failure: %s hold no row of it; %s keep their rows without what it feeds)\n",
 			d, strings.Join(lost, ", "), orNone(degraded))
@@ -91,8 +102,9 @@ func compareTables(ctx context.Context, bq *bigquery.Client, sim *sourcesim.Sim,
 					problems = append(problems, fmt.Sprintf("%s on %s: %d rows, want none (its source failed for good)", t.Table, d, t.Found))
 				}
 			case slices.Contains(degraded, t.Table):
-				if t.Found != t.Expected {
-					problems = append(problems, fmt.Sprintf("%s on %s: %d rows, want %d", t.Table, d, t.Found, t.Expected))
+				if want := t.Expected - unmade[t.Table]; t.Found != want {
+					problems = append(problems, fmt.Sprintf("%s on %s: %d rows, want %d (the truth's %d, less %d the lost input alone makes)",
+						t.Table, d, t.Found, want, t.Expected, unmade[t.Table]))
 				}
 			case !t.OK():
 				problems = append(problems, fmt.Sprintf("%s on %s differs from the ground truth", t.Table, d))

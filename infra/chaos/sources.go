@@ -23,7 +23,9 @@ import (
 // of the date; degraded those that keep their rows but lack what the lost input adds to
 // them (player_game_summary without prop lines); everywhere those whose rows of every
 // date may lack it (the game book registry resolves a short name by the season's other
-// books, which name players in full from the BDL box scores).
+// books, which name players in full from the BDL box scores). unmade counts, of the
+// truth's rows of a degraded table, those the lost input alone makes (a late scratch's
+// row in player_game_summary exists only for his prop line).
 type permanent struct {
 	ref        messages.JobRef
 	date       string
@@ -32,6 +34,7 @@ type permanent struct {
 	lost       []string
 	degraded   []string
 	everywhere []string
+	unmade     func(sourcesim.DayTruth) map[string]int
 }
 
 // deadEnd is a (job, date) that must end dead: a permanent failure the run planted, or a
@@ -86,12 +89,17 @@ var permanentKinds = []struct {
 	status          int
 	lost, degraded  []string
 	everywhere      []string
+	unmade          func(sourcesim.DayTruth) map[string]int
 }{
 	{job: "bdl_player_boxscores", source: sourcesim.SourceBDL, dataset: sourcesim.DatasetBDLStats, status: 503,
 		lost: []string{"nba_raw.bdl_player_boxscores"}, degraded: []string{"nba_raw.nbac_gamebook_player_stats"},
 		everywhere: []string{"nba_reference.gamebook_registry"}},
 	{job: "odds_api_player_props", source: sourcesim.SourceOdds, dataset: sourcesim.DatasetOddsEvents, status: 502,
-		lost: []string{"nba_raw.odds_api_player_points_props"}, degraded: []string{"nba_analytics.player_game_summary"}},
+		lost: []string{"nba_raw.odds_api_player_points_props"}, degraded: []string{"nba_analytics.player_game_summary"},
+		// A player with a closing line who did not play has a row for his line alone.
+		unmade: func(day sourcesim.DayTruth) map[string]int {
+			return map[string]int{"nba_analytics.player_game_summary": len(day.VoidLines)}
+		}},
 }
 
 // contentTargets are the datasets whose answers the scrapers check against the NBA.com
@@ -143,7 +151,7 @@ func planSources(rng *rand.Rand, shareSeed int64, gameDates []string, permanents
 		f := sourcesim.Fault{Source: k.source, Dataset: k.dataset, Date: d, Kind: sourcesim.FaultServerError, Status: k.status}
 		p.faults = append(p.faults, f)
 		p.permanent = append(p.permanent, permanent{ref: messages.Ref(messages.PhaseScrapers, k.job), date: d, fault: f,
-			reasons: permanentReasons, lost: k.lost, degraded: k.degraded, everywhere: k.everywhere})
+			reasons: permanentReasons, lost: k.lost, degraded: k.degraded, everywhere: k.everywhere, unmade: k.unmade})
 	}
 	for _, d := range gameDates {
 		if rng.IntN(3) != 0 {

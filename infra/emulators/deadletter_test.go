@@ -187,25 +187,9 @@ func deadLetteredOnce(t *testing.T, host string) {
 // at least, which would make this a minute long.
 func TestLapsedLastDeliveryIsDeadLetteredOnce(t *testing.T) {
 	t.Parallel()
-	host := startPstest(t).Host()
-	s := newDLSetup(t, host)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	dead := s.receiveDeadLetters(ctx)
+	_, s, ctx, dead, conn := pstestDeadLetters(t)
 	s.publish(t, "lapsed")
-
-	conn, err := grpc.NewClient(host, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	st, err := pb.NewSubscriberClient(conn).StreamingPull(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Send(&pb.StreamingPullRequest{Subscription: s.sub, StreamAckDeadlineSeconds: 1}); err != nil {
-		t.Fatal(err)
-	}
+	st := openStreamingPull(ctx, t, conn, &pb.StreamingPullRequest{Subscription: s.sub, StreamAckDeadlineSeconds: 1})
 	var attempts []int32
 	for len(attempts) < 5 {
 		res, err := st.Recv()
@@ -217,26 +201,72 @@ func TestLapsedLastDeliveryIsDeadLetteredOnce(t *testing.T) {
 			if rm.DeliveryAttempt < 5 {
 				// Nacked: letting the first four lapse too would only be slower (and trips
 				// the race detector on pstest's own redelivery of a lapsed message).
-				if err := st.Send(&pb.StreamingPullRequest{ModifyDeadlineAckIds: []string{rm.AckId}, ModifyDeadlineSeconds: []int32{0}}); err != nil {
-					t.Fatal(err)
-				}
+				nack(t, st, rm.AckId)
 			} // the fifth is never settled: the consumer died
 		}
 	}
-	deadline := time.Now().Add(time.Minute)
-	for len(dead.snapshot()) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("delivered %v, never dead-lettered", attempts)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	time.Sleep(10 * time.Second)
-	if diff := cmp.Diff([]string{"lapsed case=lapsed from nba-props-test/work after 5 deliveries, publish time ok (5 attributes)"}, dead.snapshot()); diff != "" {
+	got := dead.settled(t, 1, 10*time.Second)
+	if diff := cmp.Diff([]string{"lapsed case=lapsed from nba-props-test/work after 5 deliveries, publish time ok (5 attributes)"}, got); diff != "" {
 		t.Errorf("dead letters (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]int32{1, 2, 3, 4, 5}, attempts); diff != "" {
 		t.Errorf("delivery attempts (-want +got):\n%s", diff)
 	}
+}
+
+// pstestDeadLetters starts the wrapped pstest with the dead-letter setup, a receiver of its
+// dead letters and a connection for raw streaming pulls, all ending with the test.
+func pstestDeadLetters(t *testing.T) (*PubSub, dlSetup, context.Context, *deadLetters, *grpc.ClientConn) {
+	t.Helper()
+	ps := startPstest(t)
+	host := ps.Host()
+	s := newDLSetup(t, host)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	conn, err := grpc.NewClient(host, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return ps, s, ctx, s.receiveDeadLetters(ctx), conn
+}
+
+// openStreamingPull opens a raw streaming pull with its first request.
+func openStreamingPull(ctx context.Context, t *testing.T, conn *grpc.ClientConn, first *pb.StreamingPullRequest) pb.Subscriber_StreamingPullClient {
+	t.Helper()
+	st, err := pb.NewSubscriberClient(conn).StreamingPull(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Send(first); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// nack hands a delivery back on its stream.
+func nack(t *testing.T, st pb.Subscriber_StreamingPullClient, ackID string) {
+	t.Helper()
+	if err := st.Send(&pb.StreamingPullRequest{ModifyDeadlineAckIds: []string{ackID}, ModifyDeadlineSeconds: []int32{0}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// settled waits a minute at most for n dead letters, then for more as long as linger (pstest
+// runs a delivery pass every 10 ms: a loop shows within it), and returns them sorted.
+func (d *deadLetters) settled(t *testing.T, n int, linger time.Duration) []string {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for len(d.snapshot()) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("dead-lettered %q within a minute, want %d", d.snapshot(), n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(linger)
+	got := d.snapshot()
+	slices.Sort(got)
+	return got
 }
 
 // TestQueuedLastDeliveryOfAStoppedClientIsDeadLetteredOnce: messages that pstest sends on
@@ -249,54 +279,42 @@ func TestLapsedLastDeliveryIsDeadLetteredOnce(t *testing.T) {
 // subscription in 70 s).
 func TestQueuedLastDeliveryOfAStoppedClientIsDeadLetteredOnce(t *testing.T) {
 	t.Parallel()
-	host := startPstest(t).Host()
-	s := newDLSetup(t, host)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	dead := s.receiveDeadLetters(ctx)
+	ps, s, ctx, dead, conn := pstestDeadLetters(t)
 	for _, c := range []string{"a", "b", "c"} {
 		s.publish(t, c)
 	}
-	conn, err := grpc.NewClient(host, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	// A client without a limit nacks the first three attempts and keeps the fourth, then
-	// goes: the fourth deliveries lapse after its one-second deadline.
+	// A client without a limit nacks the first three attempts and keeps the fourth.
 	actx, acancel := context.WithCancel(ctx)
-	a, err := pb.NewSubscriberClient(conn).StreamingPull(actx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Send(&pb.StreamingPullRequest{Subscription: s.sub, StreamAckDeadlineSeconds: 1, ClientId: "a"}); err != nil {
-		t.Fatal(err)
-	}
-	fourth := map[string]bool{}
+	defer acancel()
+	a := openStreamingPull(actx, t, conn, &pb.StreamingPullRequest{Subscription: s.sub, StreamAckDeadlineSeconds: 10, ClientId: "a"})
+	var fourth []string
 	for len(fourth) < 3 {
 		res, err := a.Recv()
 		if err != nil {
-			t.Fatalf("first client, fourth attempts %v: %v", fourth, err)
+			t.Fatalf("first client, %d fourth attempts: %v", len(fourth), err)
 		}
 		for _, rm := range res.ReceivedMessages {
 			if rm.DeliveryAttempt >= 4 {
-				fourth[string(rm.Message.Data)] = true
+				fourth = append(fourth, rm.AckId)
 				continue
 			}
-			if err := a.Send(&pb.StreamingPullRequest{ModifyDeadlineAckIds: []string{rm.AckId}, ModifyDeadlineSeconds: []int32{0}}); err != nil {
-				t.Fatal(err)
-			}
+			nack(t, a, rm.AckId)
 		}
 	}
-	acancel()
-	// A client taking one message at a time gets one fifth attempt; pstest sends it the
-	// other two as well, which wait in its queue. It goes without settling anything.
+	// A client taking one message at a time comes and the first goes; then the fourth
+	// attempts are nacked on a unary call (the Go client settles a stream's deliveries so).
+	// pstest sends the fifth attempts to the one stream left: the second client gets one,
+	// and the other two wait in its queue. It goes without settling anything.
 	bctx, bcancel := context.WithCancel(ctx)
-	b, err := pb.NewSubscriberClient(conn).StreamingPull(bctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Send(&pb.StreamingPullRequest{Subscription: s.sub, StreamAckDeadlineSeconds: 1, ClientId: "b", MaxOutstandingMessages: 1}); err != nil {
+	defer bcancel()
+	b := openStreamingPull(bctx, t, conn, &pb.StreamingPullRequest{Subscription: s.sub, StreamAckDeadlineSeconds: 1, ClientId: "b", MaxOutstandingMessages: 1})
+	acancel()
+	waitFor(t, "the first client's stream to end", func() bool {
+		ps.final.mu.Lock()
+		defer ps.final.mu.Unlock()
+		return ps.final.budgets[flowKey{s.sub, "a"}] == nil // dropped once pstest let the stream go
+	})
+	if _, err := pb.NewSubscriberClient(conn).ModifyAckDeadline(ctx, &pb.ModifyAckDeadlineRequest{Subscription: s.sub, AckIds: fourth}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := b.Recv()
@@ -306,24 +324,36 @@ func TestQueuedLastDeliveryOfAStoppedClientIsDeadLetteredOnce(t *testing.T) {
 	if len(res.ReceivedMessages) != 1 || res.ReceivedMessages[0].DeliveryAttempt != 5 {
 		t.Fatalf("second client got %v, want one message on its fifth attempt", res.ReceivedMessages)
 	}
-	time.Sleep(200 * time.Millisecond) // pstest's passes put the other two in the queue
+	waitFor(t, "two messages queued for the second client", func() bool {
+		ps.final.mu.Lock()
+		defer ps.final.mu.Unlock()
+		queued := 0
+		if bq := ps.final.budgets[flowKey{s.sub, "b"}]; bq != nil {
+			bq.mu.Lock()
+			for _, q := range bq.queue {
+				queued += len(q.ids)
+			}
+			bq.mu.Unlock()
+		}
+		return queued == 2
+	})
 	bcancel()
 
-	deadline := time.Now().Add(time.Minute)
-	for len(dead.snapshot()) < 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("dead-lettered %v within a minute, want the three messages", dead.snapshot())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	time.Sleep(3 * time.Second) // pstest runs a delivery pass every 10 ms
-	got := dead.snapshot()
-	slices.Sort(got)
 	var want []string
 	for _, c := range []string{"a", "b", "c"} {
 		want = append(want, c+" case="+c+" from nba-props-test/work after 5 deliveries, publish time ok (5 attributes)")
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, dead.settled(t, 3, 3*time.Second)); diff != "" {
 		t.Errorf("dead letters (-want +got):\n%s", diff)
+	}
+}
+
+// waitFor polls cond every 10 ms for a minute at most.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited a minute for %s", what)
+		}
 	}
 }
