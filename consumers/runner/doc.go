@@ -41,8 +41,8 @@
 //	duplicate    done with the same input               (emitted if not)  Ack
 //	waiting      an upstream is not done, or a soft     waiting           Ack
 //	               upstream is on its way
-//	dead         Permanent error, a panic, MaxAttempts  dead              Ack, after the
-//	               runs, or the subscription's last                         dead-letter publish
+//	dead         Permanent error, a panic, MaxAttempts  dead, after the   Ack, after the
+//	               runs, or the subscription's last       dead letter       dead-letter publish
 //	               delivery; or a message that does     nothing
 //	               not decode or asks for a date the
 //	               source cannot serve

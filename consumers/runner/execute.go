@@ -152,6 +152,14 @@ func (rt *Runtime) fail(ctx context.Context, h handling, d Delivery, req message
 		}
 		return h
 	}
+	// The dead letter first: once the record says dead, later deliveries of the date are
+	// duplicates, and nothing would keep a dead letter that failed after it. Kept first, a
+	// record write that fails hands the delivery back; its redelivery, with the same message
+	// id, finds the dead letter already stored.
+	if err := rt.deadLetter(ctx, d, reason, jerr); err != nil {
+		h.outcome, h.err = OutcomeNotHandled, errors.Join(jerr, err)
+		return h
+	}
 	dead := rec.Die(reason, jerr, now)
 	if _, err := rt.ledger.Write(ctx, dead, gen); err != nil {
 		// Not recorded: hand the delivery back, so that the date is decided again rather
@@ -160,10 +168,6 @@ func (rt *Runtime) fail(ctx context.Context, h handling, d Delivery, req message
 		return h
 	}
 	h.state, h.reason = dead.State, reason
-	if err := rt.deadLetter(ctx, d, reason, jerr); err != nil {
-		h.outcome, h.err = OutcomeNotHandled, errors.Join(jerr, err)
-		return h
-	}
 	if err := rt.notifySoftDependents(ctx, req); err != nil {
 		h.err = errors.Join(h.err, err) // they still run when their soft wait ends
 	}

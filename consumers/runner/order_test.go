@@ -33,6 +33,9 @@ type gcsFaults struct {
 	// lose is how many more uploads the emulator accepts whose answer is then lost: the
 	// object is written, and the client gets a 503 instead of the emulator's 200.
 	lose atomic.Int32
+	// refuseUnder is a name prefix whose next refuseCount uploads are refused.
+	refuseUnder string
+	refuseCount atomic.Int32
 }
 
 func (f *gcsFaults) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -42,7 +45,7 @@ func (f *gcsFaults) RoundTrip(r *http.Request) (*http.Response, error) {
 	if d := f.delay.Load(); d > 0 {
 		time.Sleep(time.Duration(d))
 	}
-	if f.refuse.Load() {
+	if f.refuse.Load() || f.refuseUnder != "" && strings.HasPrefix(r.URL.Query().Get("name"), f.refuseUnder) && f.refuseCount.Add(-1) >= 0 {
 		return googleError(r, http.StatusForbidden, "forbidden", "injected: upload refused"), nil
 	}
 	res, err := http.DefaultTransport.RoundTrip(r)
@@ -170,6 +173,41 @@ func TestLostDeadRecordAnswerIsStillDeadLettered(t *testing.T) {
 	}
 	if n := faults.lose.Load(); n > 0 {
 		t.Fatalf("%d lost answers left: the test did not reach the dead record", n)
+	}
+	rec, _ := e.record(a1, dates[0])
+	stored, err := e.led.ListDeadLetters(context.Background(), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.State != ledger.StateDead || len(stored) != 1 || stored[0].Reason != runner.ReasonJobError {
+		t.Errorf("record %s, dead letters %+v; want dead with one dead letter, reason %s", rec.State, stored, runner.ReasonJobError)
+	}
+}
+
+// A dead letter that cannot be kept leaves the date undecided, not dead without it: the
+// dead letter is stored before the record says dead, so the delivery handed back runs
+// again and keeps it. Recorded dead first, the redelivery was a duplicate of a dead date
+// and the dead letter was never kept.
+func TestDeadLetterKeptBeforeTheDateIsDead(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testCatalog(t))
+	faults := &gcsFaults{refuseUnder: ledger.DeadLetterPrefix}
+	faults.refuseCount.Store(1)
+	job := func(ctx context.Context, req messages.Request) (runner.Result, error) {
+		return runner.Result{}, runner.Permanent(errors.New("the source's file is broken"))
+	}
+	opts := e.options(map[messages.JobRef]runner.Job{a1: runner.JobFunc(job)})
+	opts.Storage = e.faultyStorage(faults)
+	rt := e.runtime(opts)
+	d := e.delivery(e.names.Subscription(a1), request(a1, dates[0]))
+	if s := rt.Deliver(context.Background(), d); s != runner.Nack {
+		t.Fatalf("first delivery, the dead letter refused: %v, want nack", s)
+	}
+	if rec, _ := e.record(a1, dates[0]); rec.State == ledger.StateDead {
+		t.Fatalf("the date is dead without its dead letter")
+	}
+	if s := rt.Deliver(context.Background(), d); s != runner.Ack {
+		t.Fatalf("redelivery: %v, want ack", s)
 	}
 	rec, _ := e.record(a1, dates[0])
 	stored, err := e.led.ListDeadLetters(context.Background(), time.Time{})
