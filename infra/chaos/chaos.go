@@ -624,7 +624,7 @@ func report(out io.Writer, res *Result, a finishArgs, jobs map[string]int) {
 		fmt.Fprintf(out, "  %-42s %4d for %d dates\n", t, jobs[t], len(a.dates))
 	}
 
-	fmt.Fprintf(out, "\nConverged %.1fs after the first enqueue, %.1fs after the last kill\n", res.Converged.Seconds(), res.AfterKill.Seconds())
+	fmt.Fprintf(out, "\nConverged %.1fs after the first enqueue, %s\n", res.Converged.Seconds(), res.sinceLastKill())
 	fmt.Fprintf(out, "Longest a record sat under a lapsed lease before a re-drive or a takeover: %.1fs (%d times; bound %.0fs = 7 × CONSUMER_RECONCILE_EVERY + 6s)\n",
 		res.WorstStall.Seconds(), res.Stalls, res.StallBound.Seconds())
 	fmt.Fprintf(out, "Consumers' peak RSS: %s (VmHWM, the highest of every process before each kill and at the end)\n", mb(res.PeakKB))

@@ -166,11 +166,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// sinceLastKill says when the run settled against the last kill: a run can settle before
+// the kills planned for it are over.
+func (r Result) sinceLastKill() string {
+	if r.AfterKill < 0 {
+		return fmt.Sprintf("%.0fs before the last of %d kills", -r.AfterKill.Seconds(), len(r.Kills))
+	}
+	return fmt.Sprintf("%.0fs after the last of %d kills", r.AfterKill.Seconds(), len(r.Kills))
+}
+
 // summary is the one line a run ends with.
 func summary(o Options, r Result) string {
-	figures := fmt.Sprintf("%d pairs over %s..%s settled %.0fs after the first enqueue (%.0fs after the last of %d kills); "+
+	figures := fmt.Sprintf("%d pairs over %s..%s settled %.0fs after the first enqueue (%s); "+
 		"%.1f%% of %d source requests faulted (besides the permanent failures); BigQuery %d/%d and GCS %d/%d requests faulted; %d poison and %d permanent dead letters; consumers' peak RSS %s",
-		r.Pairs, o.Start, o.End, r.Converged.Seconds(), r.AfterKill.Seconds(), len(r.Kills),
+		r.Pairs, o.Start, o.End, r.Converged.Seconds(), r.sinceLastKill(),
 		100*r.Sources.share(), r.Sources.Requests-r.Sources.Permanent, r.BigQuery.Faulted(), r.BigQuery.Requests, r.GCS.Faulted(), r.GCS.Requests,
 		r.Poison, r.PermanentDead, mb(r.PeakKB))
 	if r.OK() {

@@ -250,3 +250,17 @@ func TestScanLogsFindsRedeliveryLoopsAndKeys(t *testing.T) {
 		t.Errorf("logs with no handled delivery: %q, want the check to say it cannot read them", got)
 	}
 }
+
+// TestSummarySaysARunSettledBeforeItsLastKill: a run that settled before the kills planned
+// for it were over says so, not a negative time after the last kill.
+func TestSummarySaysARunSettledBeforeItsLastKill(t *testing.T) {
+	r := Result{Pairs: 480, Converged: 79 * time.Second, AfterKill: -6 * time.Second, Kills: make([]kill, 10)}
+	o := Options{Start: "2024-11-01", End: "2024-11-30"}
+	if got := summary(o, r); !strings.Contains(got, "settled 79s after the first enqueue (6s before the last of 10 kills)") {
+		t.Errorf("summary: %s", got)
+	}
+	r.AfterKill = 86 * time.Second
+	if got := summary(o, r); !strings.Contains(got, "(86s after the last of 10 kills)") {
+		t.Errorf("summary: %s", got)
+	}
+}
