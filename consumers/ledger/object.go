@@ -49,6 +49,7 @@ func (l *Ledger) writeJSON(ctx context.Context, name string, cond storage.Condit
 	if err == nil || cond == (storage.Conditions{}) || !preconditionFailed(err) {
 		return gen, err
 	}
+	// A read that fails leaves the conflict as it is: the caller reads the record again.
 	if stored, sgen, rerr := l.readBody(ctx, name); rerr == nil && bytes.Equal(stored, body) {
 		return sgen, nil
 	}

@@ -565,21 +565,8 @@ func finish(ctx context.Context, res *Result, a finishArgs) error {
 	}
 	res.LogLines = scan.lines
 	res.MostHandled, res.Handled = scan.mostHandled()
-	for i, l := range scan.leaks {
-		if i == 10 {
-			res.Problems = append(res.Problems, fmt.Sprintf("... and %d more log lines with an API key", len(scan.leaks)-10))
-			break
-		}
-		res.Problems = append(res.Problems, "API key in a consumer log: "+l)
-	}
-	loops := scan.redeliveryLoops()
-	for i, l := range loops {
-		if i == 10 {
-			res.Problems = append(res.Problems, fmt.Sprintf("... and %d more messages delivered in a loop", len(loops)-10))
-			break
-		}
-		res.Problems = append(res.Problems, l)
-	}
+	res.Problems = appendFirst(res.Problems, scan.leaks, "API key in a consumer log: ", "log lines with an API key")
+	res.Problems = appendFirst(res.Problems, scan.redeliveryLoops(), "", "messages delivered in a loop")
 	jobs, err := backfill.CountJobs(ctx, a.bq, a.began)
 	if err != nil {
 		return err
@@ -589,6 +576,18 @@ func finish(ctx context.Context, res *Result, a finishArgs) error {
 
 	report(out, res, a, jobs)
 	return nil
+}
+
+// appendFirst appends the first ten of found to problems, each after prefix, and then how
+// many more there are, of what.
+func appendFirst(problems, found []string, prefix, what string) []string {
+	for i, f := range found {
+		if i == 10 {
+			return append(problems, fmt.Sprintf("... and %d more %s", len(found)-10, what))
+		}
+		problems = append(problems, prefix+f)
+	}
+	return problems
 }
 
 // report prints the figures of the run and its problems.

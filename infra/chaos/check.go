@@ -24,9 +24,10 @@ import (
 // compareTables checks every table against the simulator's ground truth with
 // infra/verify, as make run does, as a backfill of the whole range leaves them. A date with
 // a permanent failure is compared on its own: its lost tables must hold no row of it, its
-// degraded ones the right rows (with the lost input's columns empty), every other table
-// must match; a degraded table lacks the rows the lost input alone makes. Every other run of consecutive dates must match entirely, but for the
-// tables a permanent failure degrades everywhere: those must hold the right rows.
+// degraded ones the right rows (with the lost input's columns empty, and without the rows
+// the lost input alone makes), every other table must match. Every other run of
+// consecutive dates must match entirely, but for the tables a permanent failure degrades
+// everywhere: those must hold the right rows.
 func compareTables(ctx context.Context, bq *bigquery.Client, sim *sourcesim.Sim, dates []string, perms []permanent, out io.Writer) ([]string, error) {
 	byDate := map[string][]permanent{}
 	var everywhere []string

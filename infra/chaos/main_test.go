@@ -264,3 +264,19 @@ func TestSummarySaysARunSettledBeforeItsLastKill(t *testing.T) {
 		t.Errorf("summary: %s", got)
 	}
 }
+
+// TestAppendFirstKeepsTenAndCountsTheRest: a problem list names ten findings of a kind and
+// counts the others.
+func TestAppendFirstKeepsTenAndCountsTheRest(t *testing.T) {
+	var found []string
+	for i := range 12 {
+		found = append(found, fmt.Sprint(i))
+	}
+	got := appendFirst([]string{"earlier"}, found, "key: ", "lines")
+	if len(got) != 12 || got[1] != "key: 0" || got[10] != "key: 9" || got[11] != "... and 2 more lines" {
+		t.Errorf("got %q", got)
+	}
+	if got := appendFirst(nil, found[:3], "", "lines"); !slices.Equal(got, found[:3]) {
+		t.Errorf("three findings: %q", got)
+	}
+}
