@@ -70,7 +70,14 @@ func (rt *Runtime) decide(ctx context.Context, spec messages.JobSpec, req messag
 		}
 		return decision{action: actionWaiting, rec: rec, gen: gen}, nil
 	}
-	if since, waiting := rec.SoftWait(); len(spec.Soft) > 0 && rt.opts.SoftWait > 0 &&
+	// A record this run already finished has had its soft wait: it ran once every soft
+	// upstream had come or the wait was over. A soft upstream that comes later runs it again
+	// at once, whatever other soft upstream is still on its way. Waiting again would leave
+	// nothing in the ledger to end the wait (the record says done, not waiting): if the one
+	// still on its way never finished (stuck behind a dead upstream), the date would keep
+	// the run that lacked both.
+	again := rec.State.Done() && rec.RunID == req.RunID
+	if since, waiting := rec.SoftWait(); len(spec.Soft) > 0 && rt.opts.SoftWait > 0 && !again &&
 		(!waiting || now.Sub(since) < rt.opts.SoftWait) {
 		pending, err := rt.pendingSoft(ctx, spec, req, recs)
 		if err != nil {

@@ -63,6 +63,56 @@ func TestSoftUpstreamOnItsWayIsAwaitedSoTheJobRunsOnce(t *testing.T) {
 	}
 }
 
+// A job that ran once its soft wait was over runs again when a soft upstream it lacked
+// comes later, even while another soft upstream is still on its way: here that one is
+// stuck for good behind an upstream that dies, so waiting for it would keep the run that
+// lacked both.
+func TestLateSoftUpstreamRunsAFinishedJobAgainWhileAnotherIsStillComing(t *testing.T) {
+	t.Parallel()
+	s1, x1 := messages.Ref(messages.PhaseScrapers, "s1"), messages.Ref(messages.PhaseScrapers, "x1")
+	v2, w2, u2 := messages.Ref(messages.PhaseRaw, "v2"), messages.Ref(messages.PhaseRaw, "w2"), messages.Ref(messages.PhaseRaw, "u2")
+	cat, err := messages.NewCatalog(
+		messages.JobSpec{Phase: messages.PhaseScrapers, Name: "s1", Timeout: 20 * time.Second},
+		messages.JobSpec{Phase: messages.PhaseScrapers, Name: "x1", Timeout: 20 * time.Second},
+		messages.JobSpec{Phase: messages.PhaseRaw, Name: "v2", Hard: []messages.JobRef{s1}, Timeout: 20 * time.Second},
+		messages.JobSpec{Phase: messages.PhaseRaw, Name: "w2", Hard: []messages.JobRef{x1}, Timeout: 20 * time.Second},
+		messages.JobSpec{Phase: messages.PhaseRaw, Name: "u2", Hard: []messages.JobRef{s1}, Soft: []messages.JobRef{v2, w2}, Timeout: 20 * time.Second},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, cat)
+	tr := newTracker()
+	late := func(ctx context.Context, req messages.Request) (runner.Result, error) {
+		time.Sleep(2500 * time.Millisecond) // past u2's soft wait
+		return runner.Result{Rows: map[string]int64{req.Date: 3}}, nil
+	}
+	dies := func(ctx context.Context, req messages.Request) (runner.Result, error) {
+		time.Sleep(6 * time.Second) // still running when v2 comes; w2 waits for it
+		return runner.Result{}, runner.Permanent(errors.New("the source will never answer"))
+	}
+	opts := e.options(map[messages.JobRef]runner.Job{s1: tr.job(s1, nil), x1: tr.job(x1, dies),
+		v2: tr.job(v2, late), w2: tr.job(w2, nil), u2: tr.job(u2, nil)})
+	opts.SoftWait = time.Second
+	opts.ReconcileEvery = 300 * time.Millisecond // the reconciler ends the first wait
+	e.start(opts)
+
+	e.publish(1, request(s1, dates[0]), request(x1, dates[0]))
+	e.waitState(v2, dates[0], ledger.StateSucceeded)
+	e.waitState(x1, dates[0], ledger.StateDead)
+	waitFor(t, 30*time.Second, "u2 run again with v2's output", func() (bool, string) {
+		r, _, err := e.led.Get(context.Background(), u2, dates[0])
+		if err != nil {
+			return false, err.Error()
+		}
+		_, ok := r.Inputs[v2.String()]
+		return ok && r.State == ledger.StateSucceeded, fmt.Sprintf("u2 %s with inputs %v after %d runs", r.State, r.Inputs, tr.count(u2, dates[0]))
+	})
+	if n := tr.count(u2, dates[0]); n != 2 {
+		t.Errorf("u2 ran %d times, want 2 (without v2 and w2 once the soft wait was over, then with v2)", n)
+	}
+}
+
 func TestSoftUpstreamThatNeverComesIsAwaitedOnlySoftWait(t *testing.T) {
 	t.Parallel()
 	cat, s1, u2, v2 := settleCatalog(t)
