@@ -463,3 +463,22 @@ func TestPartialOutputIsDoneButNotFinished(t *testing.T) {
 		t.Errorf("summary %s incomplete %v, want partial naming 0022400061", got.State, got.Incomplete)
 	}
 }
+
+// Failures counts the runs of an effort that ended failed; a run whose lease lapsed (its
+// consumer died) counts in Attempts only, and a new effort starts both again.
+func TestFailuresCountOnlyRunsThatEnded(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	boom := errors.New("503 from the source")
+	rec := ledger.Record{Phase: ref.Phase, Job: ref.Job, Date: "2024-10-22"}.Start("a", "run-1", time.Minute, now).RunFailed(boom, now)
+	rec = rec.Start("b", "run-1", time.Minute, now)                                         // b dies: its lease lapses
+	rec = rec.Start("c", "run-1", time.Minute, now.Add(2*time.Minute)).RunFailed(boom, now) // c takes over and fails
+	if rec.Attempts != 3 || rec.Failures != 2 {
+		t.Errorf("attempts %d, failures %d; want 3 runs, 2 that ended", rec.Attempts, rec.Failures)
+	}
+	rec = rec.Start("c", "run-1", time.Minute, now).Succeed(ledger.Output{Rows: map[string]int64{"2024-10-22": 1}}, "fp", false, now)
+	rec = rec.Start("c", "run-2", time.Minute, now)
+	if rec.Attempts != 1 || rec.Failures != 0 {
+		t.Errorf("a new effort: attempts %d, failures %d; want 1 and 0", rec.Attempts, rec.Failures)
+	}
+}

@@ -102,7 +102,12 @@ type Record struct {
 	State State          `json:"state"`
 	// Attempts counts the runs started since the date was last finished (succeeded, empty,
 	// dead) or waiting: the runtime bounds it. A new effort starts again at 1.
-	Attempts int    `json:"attempts"`
+	Attempts int `json:"attempts"`
+	// Failures counts the runs of the current effort that ended in a recorded transient
+	// failure (RunFailed). Unlike Attempts it leaves out a run whose consumer died before
+	// recording its end (the lease lapsed), which may never have reached its source: a job
+	// that judges a source by its answers (the scrapers' missing games) reads it.
+	Failures int    `json:"failures,omitempty"`
 	RunID    string `json:"run_id,omitempty"`
 	// StopAfter and Lane are those of the request that last moved the record, so that a
 	// re-drive (see Redriven) sends the same request again.
@@ -169,7 +174,7 @@ func (r Record) Start(owner, runID string, ttl time.Duration, now time.Time) Rec
 	case r.State == StateFailed || r.State == StateRunning:
 		r.Attempts++
 	default:
-		r.Attempts = 1
+		r.Attempts, r.Failures = 1, 0
 		r.FirstStarted = now
 	}
 	if r.FirstStarted.IsZero() {
@@ -253,6 +258,13 @@ func (r Record) Succeed(out Output, outputFingerprint string, empty bool, now ti
 	r.LastError = ""
 	r.Reason = ""
 	return r.finish(now)
+}
+
+// RunFailed is Fail for a run that ended in a transient error: it counts in Failures.
+func (r Record) RunFailed(err error, now time.Time) Record {
+	r = r.Fail(err, now)
+	r.Failures++
+	return r
 }
 
 // Fail returns the record after a transient error: failed, lease released, error kept.

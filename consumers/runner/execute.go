@@ -17,7 +17,7 @@ func (rt *Runtime) execute(ctx context.Context, spec messages.JobSpec, d Deliver
 	h := handling{req: req, ref: spec.Ref(), date: req.Date, state: rec.State, attempt: rec.Attempts}
 
 	jctx, cancel := context.WithTimeout(ctx, spec.Timeout)
-	jctx = WithInfo(jctx, RunInfo{Attempt: rec.Attempts, InputFingerprint: rec.InputFingerprint, Inputs: rec.Inputs, Lane: req.Lane})
+	jctx = WithInfo(jctx, RunInfo{Attempt: rec.Attempts, Failures: rec.Failures, InputFingerprint: rec.InputFingerprint, Inputs: rec.Inputs, Lane: req.Lane})
 	lease := &leaseKeeper{rt: rt, rec: rec, gen: gen, cancelJob: cancel}
 	stopLease := lease.start(ctx)
 	res, jerr := rt.runTraced(jctx, rt.opts.Jobs[spec.Ref()], req)
@@ -139,7 +139,7 @@ func (rt *Runtime) fail(ctx context.Context, h handling, d Delivery, req message
 	h.err = jerr
 	now := rt.ledger.Now()
 	if reason == "" {
-		failed := rec.Fail(jerr, now)
+		failed := rec.RunFailed(jerr, now)
 		if _, err := rt.ledger.Write(ctx, failed, gen); err != nil {
 			h.err = errors.Join(jerr, fmt.Errorf("record failed: %w", err))
 		}

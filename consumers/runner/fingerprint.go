@@ -63,6 +63,10 @@ func toOutput(res Result) ledger.Output {
 type RunInfo struct {
 	// Attempt is 1 for the first run of an effort on the date.
 	Attempt int
+	// Failures counts the runs of the effort before this one that ended in a recorded
+	// failure. Unlike Attempt-1 it leaves out a run whose consumer died before recording
+	// its end, which may never have reached its source.
+	Failures int
 	// InputFingerprint is the hash of the upstream outputs this run reads ("" for a job
 	// without upstreams).
 	InputFingerprint string

@@ -48,7 +48,9 @@
 //	                       ErrEmptyWithGames
 //
 // A missing game is awaited, then recorded. Before PartialFromAttempt (the third attempt of
-// the effort on the date, runner.Info) the run fails with a transient MissingGamesError
+// the effort on the date, counting only the runs before it that ended: runner.RunInfo's
+// Failures, so that a run whose consumer died, which may never have asked the source, is not
+// taken for an answer) the run fails with a transient MissingGamesError
 // (wrapping ErrIncomplete) that names the games by canonical id (YYYYMMDD_AWAY_HOME) and
 // writes nothing, so the subscription retries with back-off and a late or glitching source
 // delivers them. From that attempt on the source is no longer expected to: the run writes

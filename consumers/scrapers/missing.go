@@ -20,6 +20,18 @@ import (
 // die instead.
 const PartialFromAttempt = 3
 
+// answeredAttempt is the attempt of the effort on the date that this run is, for the rules
+// that judge a source by its answers (PartialFromAttempt): the runs before it that ended
+// (runner.RunInfo.Failures) and this one. A run whose consumer died before it ended is
+// left out: it may never have asked the source. 0 outside the runtime.
+func answeredAttempt(ctx context.Context) int {
+	info, ok := runner.Info(ctx)
+	if !ok || info.Attempt == 0 {
+		return 0
+	}
+	return info.Failures + 1
+}
+
 // MissingGamesError is the transient error of a run whose source left out scheduled games
 // before PartialFromAttempt. It wraps ErrIncomplete.
 type MissingGamesError struct {
@@ -48,11 +60,11 @@ func awaitMissing(ctx context.Context, scheduled int, missing []string) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	info, _ := runner.Info(ctx)
-	if info.Attempt >= PartialFromAttempt {
+	attempt := answeredAttempt(ctx)
+	if attempt >= PartialFromAttempt {
 		return nil
 	}
-	return &MissingGamesError{Games: missing, Scheduled: scheduled, Attempt: info.Attempt}
+	return &MissingGamesError{Games: missing, Scheduled: scheduled, Attempt: attempt}
 }
 
 // EmptySnapshotsError is the transient error of an Odds API run before PartialFromAttempt
@@ -82,11 +94,11 @@ func awaitEmptySnapshots(ctx context.Context, gaps []string) error {
 	if len(gaps) == 0 {
 		return nil
 	}
-	info, _ := runner.Info(ctx)
-	if info.Attempt >= PartialFromAttempt {
+	attempt := answeredAttempt(ctx)
+	if attempt >= PartialFromAttempt {
 		return nil
 	}
-	return &EmptySnapshotsError{Snapshots: gaps, Attempt: info.Attempt}
+	return &EmptySnapshotsError{Snapshots: gaps, Attempt: attempt}
 }
 
 // missingFrom lists the games for which covered is false, by id (see MissingGamesError.Games), sorted.

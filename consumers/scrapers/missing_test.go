@@ -46,7 +46,7 @@ func dropEnv(t *testing.T, tc dropCase) (*testEnv, string) {
 // runAttempt runs a job as the runtime runs the given attempt of an effort.
 func (e *testEnv) runAttempt(t testing.TB, job, date string, attempt int) (runner.Result, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(runner.WithInfo(context.Background(), runner.RunInfo{Attempt: attempt}), time.Minute)
+	ctx, cancel := context.WithTimeout(runner.WithInfo(context.Background(), runner.RunInfo{Attempt: attempt, Failures: max(attempt-1, 0)}), time.Minute)
 	defer cancel()
 	return e.jobs[job].Run(ctx, messages.Request{
 		Version: messages.Version, Phase: messages.PhaseScrapers, Job: job, Date: date, RunID: "test-run",
@@ -100,6 +100,30 @@ func TestMissingGameIsRetriedThenPartial(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRunsThatNeverEndedDoNotCountTowardsPartial: the third attempt of a date whose second
+// run's consumer died before it ended has seen the source leave the game out once, not
+// twice: it still fails transiently, and the next run that ends records the date partial.
+func TestRunsThatNeverEndedDoNotCountTowardsPartial(t *testing.T) {
+	t.Parallel()
+	tc := dropCases[0]
+	e, dropped := dropEnv(t, tc)
+	run := func(attempt, failures int) (runner.Result, error) {
+		ctx, cancel := context.WithTimeout(runner.WithInfo(context.Background(), runner.RunInfo{Attempt: attempt, Failures: failures}), time.Minute)
+		defer cancel()
+		return e.jobs[tc.job].Run(ctx, messages.Request{Version: messages.Version, Phase: messages.PhaseScrapers, Job: tc.job, Date: gameDay,
+			RunID: "test-run", Trigger: messages.Trigger{Kind: messages.TriggerReconcile}, Lane: messages.LaneBackfill})
+	}
+	var me *MissingGamesError
+	if res, err := run(PartialFromAttempt, PartialFromAttempt-2); !errors.As(err, &me) || me.Attempt != PartialFromAttempt-1 {
+		t.Fatalf("attempt %d after %d ended runs: err = %v (result %+v); want a transient MissingGamesError at answered attempt %d",
+			PartialFromAttempt, PartialFromAttempt-2, err, res, PartialFromAttempt-1)
+	}
+	res, err := run(PartialFromAttempt+1, PartialFromAttempt-1)
+	if err != nil || !cmp.Equal(res.Missing, []string{dropped}) {
+		t.Fatalf("attempt %d after %d ended runs: %v, missing %v; want the date partial without %s", PartialFromAttempt+1, PartialFromAttempt-1, err, res.Missing, dropped)
 	}
 }
 

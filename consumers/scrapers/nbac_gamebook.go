@@ -74,9 +74,9 @@ func (j nbacGamebook) Run(ctx context.Context, req messages.Request) (runner.Res
 	// Fetches that agreed on a cut book within one run can still be transfers cut at the
 	// same point; the book is taken for what the host holds only when later runs, after the
 	// runtime's retry delay, get the same: from PartialFromAttempt on, as for a missing game.
-	if info, _ := runner.Info(ctx); len(cut) > 0 && info.Attempt < PartialFromAttempt {
+	if attempt := answeredAttempt(ctx); len(cut) > 0 && attempt < PartialFromAttempt {
 		return runner.Result{}, fmt.Errorf("nbac_gamebook %s: %w: %v served cut short the same way %d times in a row (attempt %d; from attempt %d such a book is stored as the host holds it)",
-			req.Date, ErrBadBody, cut, gamebookAgreeing, info.Attempt, PartialFromAttempt)
+			req.Date, ErrBadBody, cut, gamebookAgreeing, attempt, PartialFromAttempt)
 	}
 	objs, err := publish(ctx, j.out, prefix, names, bodies)
 	if err != nil {
