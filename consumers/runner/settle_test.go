@@ -19,15 +19,22 @@ import (
 func settleCatalog(t *testing.T) (cat *messages.Catalog, s1, u2, v2 messages.JobRef) {
 	t.Helper()
 	s1, u2, v2 = messages.Ref(messages.PhaseScrapers, "s1"), messages.Ref(messages.PhaseRaw, "u2"), messages.Ref(messages.PhaseRaw, "v2")
-	cat, err := messages.NewCatalog(
-		messages.JobSpec{Phase: messages.PhaseScrapers, Name: "s1", Timeout: 20 * time.Second},
-		messages.JobSpec{Phase: messages.PhaseRaw, Name: "v2", Hard: []messages.JobRef{s1}, Timeout: 20 * time.Second},
-		messages.JobSpec{Phase: messages.PhaseRaw, Name: "u2", Hard: []messages.JobRef{s1}, Soft: []messages.JobRef{v2}, Timeout: 20 * time.Second},
-	)
+	return catalogOf(t, jobSpec(s1, nil, nil), jobSpec(v2, []messages.JobRef{s1}, nil), jobSpec(u2, []messages.JobRef{s1}, []messages.JobRef{v2})), s1, u2, v2
+}
+
+// catalogOf is the catalogue of specs; the test fails if it is not one.
+func catalogOf(t testing.TB, specs ...messages.JobSpec) *messages.Catalog {
+	t.Helper()
+	cat, err := messages.NewCatalog(specs...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cat, s1, u2, v2
+	return cat
+}
+
+// jobSpec is the spec of the job ref with its hard and soft upstreams and a 20 s timeout.
+func jobSpec(ref messages.JobRef, hard, soft []messages.JobRef) messages.JobSpec {
+	return messages.JobSpec{Phase: ref.Phase, Name: ref.Job, Hard: hard, Soft: soft, Timeout: 20 * time.Second}
 }
 
 func TestSoftUpstreamOnItsWayIsAwaitedSoTheJobRunsOnce(t *testing.T) {
@@ -71,17 +78,8 @@ func TestLateSoftUpstreamRunsAFinishedJobAgainWhileAnotherIsStillComing(t *testi
 	t.Parallel()
 	s1, x1 := messages.Ref(messages.PhaseScrapers, "s1"), messages.Ref(messages.PhaseScrapers, "x1")
 	v2, w2, u2 := messages.Ref(messages.PhaseRaw, "v2"), messages.Ref(messages.PhaseRaw, "w2"), messages.Ref(messages.PhaseRaw, "u2")
-	cat, err := messages.NewCatalog(
-		messages.JobSpec{Phase: messages.PhaseScrapers, Name: "s1", Timeout: 20 * time.Second},
-		messages.JobSpec{Phase: messages.PhaseScrapers, Name: "x1", Timeout: 20 * time.Second},
-		messages.JobSpec{Phase: messages.PhaseRaw, Name: "v2", Hard: []messages.JobRef{s1}, Timeout: 20 * time.Second},
-		messages.JobSpec{Phase: messages.PhaseRaw, Name: "w2", Hard: []messages.JobRef{x1}, Timeout: 20 * time.Second},
-		messages.JobSpec{Phase: messages.PhaseRaw, Name: "u2", Hard: []messages.JobRef{s1}, Soft: []messages.JobRef{v2, w2}, Timeout: 20 * time.Second},
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEnv(t, cat)
+	e := newEnv(t, catalogOf(t, jobSpec(s1, nil, nil), jobSpec(x1, nil, nil), jobSpec(v2, []messages.JobRef{s1}, nil),
+		jobSpec(w2, []messages.JobRef{x1}, nil), jobSpec(u2, []messages.JobRef{s1}, []messages.JobRef{v2, w2})))
 	tr := newTracker()
 	late := func(ctx context.Context, req messages.Request) (runner.Result, error) {
 		time.Sleep(2500 * time.Millisecond) // past u2's soft wait
@@ -204,16 +202,8 @@ func TestWaitingRecordWrittenOnlyWhenItWouldSayMore(t *testing.T) {
 	t.Parallel()
 	s1, v2, w2, u2 := messages.Ref(messages.PhaseScrapers, "s1"), messages.Ref(messages.PhaseRaw, "v2"),
 		messages.Ref(messages.PhaseRaw, "w2"), messages.Ref(messages.PhaseRaw, "u2")
-	cat, err := messages.NewCatalog(
-		messages.JobSpec{Phase: messages.PhaseScrapers, Name: "s1", Timeout: 20 * time.Second},
-		messages.JobSpec{Phase: messages.PhaseRaw, Name: "v2", Hard: []messages.JobRef{s1}, Timeout: 20 * time.Second},
-		messages.JobSpec{Phase: messages.PhaseRaw, Name: "w2", Hard: []messages.JobRef{s1}, Timeout: 20 * time.Second},
-		messages.JobSpec{Phase: messages.PhaseRaw, Name: "u2", Hard: []messages.JobRef{s1}, Soft: []messages.JobRef{v2, w2}, Timeout: 20 * time.Second},
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEnv(t, cat)
+	e := newEnv(t, catalogOf(t, jobSpec(s1, nil, nil), jobSpec(v2, []messages.JobRef{s1}, nil),
+		jobSpec(w2, []messages.JobRef{s1}, nil), jobSpec(u2, []messages.JobRef{s1}, []messages.JobRef{v2, w2})))
 	ctx := context.Background()
 	now := time.Now()
 	d := dates[0]
