@@ -42,7 +42,7 @@ func statusCmd(e *env) *cobra.Command {
 	fl.StringVar(&f.phase, "phase", "", "only jobs of this phase")
 	rangeFlags(fl, &f.start, &f.end, &f.maxDates)
 	fl.StringVar(&f.runID, "run", "", "only records last touched by this run id")
-	fl.BoolVar(&f.json, "json", false, "print JSON, one object per (job, date)")
+	fl.BoolVar(&f.json, "json", false, "print a JSON array, one object per (job, date)")
 	fl.DurationVar(&f.watch, "watch", 0, "redraw the grid at this interval until interrupted (e.g. 2s)")
 	return cmd
 }
