@@ -162,7 +162,7 @@ func (s *Server) queryToDestination(ctx context.Context, p, defDS string, job *b
 		s.writeMu.RLock()
 		defer s.writeMu.RUnlock()
 		if _, err := conn.ExecContext(ctx, "CREATE TEMP TABLE "+tmp+" AS "+sqlText); err != nil {
-			return nil, s.explainMissing(ctx, conn, p, defDS, st, err)
+			return nil, s.explainError(ctx, conn, p, defDS, st, sqlText, err)
 		}
 		return readResult(ctx, conn, "SELECT * FROM "+tmp)
 	}()

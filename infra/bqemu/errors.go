@@ -1,6 +1,7 @@
 package bqemu
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -129,6 +130,36 @@ func parserMessage(msg string) string {
 		return strings.ToUpper(msg[:1]) + msg[1:]
 	}
 	return msg
+}
+
+// endOfScriptProbe is what explainSyntax appends, on a line of its own, to a statement
+// DuckDB's parser refused.
+const endOfScriptProbe = "bqemu_end_of_script"
+
+// explainSyntax returns BigQuery's "Syntax error: Unexpected end of script" for DuckDB's
+// parser error err when sqlText ended where more had to follow, and err otherwise. DuckDB's
+// parser names the last token it read in both cases: "SELECT 1 1" and "SELECT * FROM t
+// WHERE" both fail "at or near" their last token. With one more token appended the first
+// still fails at the same token, while the second parses, or fails at the token appended.
+// Preparing parses and binds without running anything, so the probe writes nothing.
+func (s *Server) explainSyntax(ctx context.Context, sqlText string, err error) error {
+	var de *duckdb.Error
+	if !errors.As(err, &de) || de.Type != duckdb.ErrorTypeParser {
+		return err
+	}
+	stmt, perr := s.db.PrepareContext(context.WithoutCancel(ctx), sqlText+"\n"+endOfScriptProbe)
+	if perr == nil {
+		stmt.Close()
+		return errInvalidQuery("Syntax error: Unexpected end of script")
+	}
+	var pe *duckdb.Error
+	if !errors.As(perr, &pe) {
+		return err // the probe could not be run: keep DuckDB's own wording
+	}
+	if pe.Type != duckdb.ErrorTypeParser || strings.Contains(pe.Msg, `"`+endOfScriptProbe+`"`) {
+		return errInvalidQuery("Syntax error: Unexpected end of script")
+	}
+	return err
 }
 
 // errorProto renders an error as a job's errorResult.

@@ -29,6 +29,16 @@ type queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
+// explainError words DuckDB's error from running sqlText, st's statement, the way BigQuery
+// does: a syntax error at the end of the text (explainSyntax) or a missing table or dataset
+// (explainMissing). Any other error is returned unchanged.
+func (s *Server) explainError(ctx context.Context, q queryer, p, defDS string, st *statement, sqlText string, err error) error {
+	if e := s.explainSyntax(ctx, sqlText, err); e != err {
+		return e
+	}
+	return s.explainMissing(ctx, q, p, defDS, st, err)
+}
+
 // explainMissing words DuckDB's error about a missing table or schema the way BigQuery
 // does: 404 notFound "Not found: Table p:d.t was not found in location US", or "Not found:
 // Dataset p:d ..." when the dataset is missing, or 400 when a one-part table name has no

@@ -129,7 +129,7 @@ func (s *Server) runQueryJob(ctx context.Context, p string, job *bq.Job, params 
 		defer s.writeMu.RUnlock()
 		res, err := readResult(ctx, conn, sqlText)
 		if err != nil {
-			return nil, s.explainMissing(ctx, conn, p, defDS, st, err)
+			return nil, s.explainError(ctx, conn, p, defDS, st, sqlText, err)
 		}
 		return res, nil
 	}
@@ -226,7 +226,7 @@ func (s *Server) runStatement(ctx context.Context, p, defDS string, st *statemen
 		defer s.writeMu.Unlock()
 		res, err := conn.ExecContext(ctx, sqlText)
 		if err != nil {
-			return 0, s.explainMissing(ctx, conn, p, defDS, st, err)
+			return 0, s.explainError(ctx, conn, p, defDS, st, sqlText, err)
 		}
 		if isDML(st.Kind) {
 			return res.RowsAffected()
@@ -394,13 +394,13 @@ func (s *Server) runScriptLocked(ctx context.Context, p, defDS string, st *state
 		}
 		if part.Kind == "SELECT" {
 			if out, err = readResult(ctx, conn, q); err != nil {
-				return nil, nil, s.explainMissing(ctx, conn, p, defDS, part, err)
+				return nil, nil, s.explainError(ctx, conn, p, defDS, part, q, err)
 			}
 			continue
 		}
 		res, err := conn.ExecContext(ctx, q)
 		if err != nil {
-			return nil, nil, s.explainMissing(ctx, conn, p, defDS, part, err)
+			return nil, nil, s.explainError(ctx, conn, p, defDS, part, q, err)
 		}
 		if part.PartitionField != "" || len(part.Clustering) > 0 {
 			ddl = part

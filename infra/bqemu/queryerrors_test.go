@@ -38,6 +38,9 @@ var queryErrorCases = []struct {
 	{"unknown function", "SELECT NOSUCHFN(1)", false, http.StatusBadRequest, "invalidQuery", "Function not found: nosuchfn"},
 	{"unknown column", "SELECT nosuchcolumn FROM ds.games", false, http.StatusBadRequest, "invalidQuery", "Unrecognized name: nosuchcolumn"},
 	{"unfinished query", "SELECT * FROM ds.games WHERE", false, http.StatusBadRequest, "invalidQuery", "Syntax error: Unexpected end of script"},
+	{"unfinished expression", "SELECT 1 +", false, http.StatusBadRequest, "invalidQuery", "Syntax error: Unexpected end of script"},
+	{"unfinished DML", "DELETE FROM ds.games WHERE", false, http.StatusBadRequest, "invalidQuery", "Syntax error: Unexpected end of script"},
+	{"unexpected last token", "SELECT 1 1", false, http.StatusBadRequest, "invalidQuery", `Syntax error: Unexpected "1"`},
 	{"unqualified table without a default dataset", "SELECT * FROM nope", false, http.StatusBadRequest, "invalidQuery", `Table "nope" must be qualified with a dataset (e.g. dataset.table).`},
 }
 
