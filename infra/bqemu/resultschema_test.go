@@ -1,0 +1,49 @@
+package bqemu
+
+import (
+	"context"
+	"testing"
+
+	bq "google.golang.org/api/bigquery/v2"
+)
+
+// TestResultsOfTheSameColumnsShareTheirSchema checks that results read with the same
+// column names and types share one schema, and that a result whose columns differ in a
+// name, a type or their order gets its own.
+func TestResultsOfTheSameColumnsShareTheirSchema(t *testing.T) {
+	s, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	read := func(q string) []*bq.TableFieldSchema {
+		t.Helper()
+		res, err := readResult(context.Background(), s.db, q)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return res.schema
+	}
+	describe := func(schema []*bq.TableFieldSchema) string {
+		out := ""
+		for _, f := range schema {
+			out += f.Name + " " + f.Type + " " + f.Mode + "; "
+		}
+		return out
+	}
+	first := read("SELECT 1::BIGINT AS a, 'x' AS b, [1.5::DOUBLE] AS c")
+	again := read("SELECT 2::BIGINT AS a, 'y' AS b, [2.5::DOUBLE, 3.5] AS c")
+	if len(first) != 3 || &first[0] != &again[0] {
+		t.Errorf("the same columns read twice: schemas %s and %s not shared", describe(first), describe(again))
+	}
+	for _, c := range []struct{ query, want string }{
+		{"SELECT 'x' AS a, 'x' AS b, [1.5::DOUBLE] AS c", "a STRING NULLABLE; b STRING NULLABLE; c FLOAT REPEATED; "},
+		{"SELECT 1::BIGINT AS a, 'x' AS d, [1.5::DOUBLE] AS c", "a INTEGER NULLABLE; d STRING NULLABLE; c FLOAT REPEATED; "},
+		{"SELECT 'x' AS b, 1::BIGINT AS a, [1.5::DOUBLE] AS c", "b STRING NULLABLE; a INTEGER NULLABLE; c FLOAT REPEATED; "},
+		{"SELECT 1::BIGINT AS a, 'x' AS b, [1.5::DOUBLE] AS c", "a INTEGER NULLABLE; b STRING NULLABLE; c FLOAT REPEATED; "},
+	} {
+		if got := describe(read(c.query)); got != c.want {
+			t.Errorf("%s: schema %s, want %s", c.query, got, c.want)
+		}
+	}
+}
