@@ -110,6 +110,10 @@ type Server struct {
 	// (unless a script may have left a transaction with writes open on it), a job's
 	// statistics, and moving a table's modification time.
 	writeMu sync.RWMutex
+
+	// stopTrim ends the goroutine that returns DuckDB's freed memory (trimMalloc).
+	stopTrim  chan struct{}
+	closeOnce sync.Once
 }
 
 // New opens the DuckDB store and returns a Server ready to serve Handler.
@@ -196,11 +200,18 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	s.mux = s.routes()
+	s.stopTrim = make(chan struct{})
+	go trimMalloc(s.stopTrim)
 	return s, nil
 }
 
 // Close releases DuckDB. Metadata is saved after every change, so nothing is lost.
 func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		if s.stopTrim != nil {
+			close(s.stopTrim)
+		}
+	})
 	var errs []error
 	if s.db != nil {
 		errs = append(errs, s.db.Close())
