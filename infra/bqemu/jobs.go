@@ -289,8 +289,16 @@ func compactJob(job *bq.Job, result *resultSet, now time.Time) *jobRecord {
 			rec.job, rec.params = withParams(job, nil), deflate(params)
 		}
 	}
+	if q := rec.job.Configuration.Query; q != nil {
+		q.Query = queryTexts.share(q.Query, q.Query)
+	}
 	return rec
 }
+
+// queryTexts are the query texts of the jobs kept. A pipeline runs the same few dozen
+// statements for every date, with other parameters, and each request decodes a copy of
+// its text: a season's kept jobs held several megabytes of the same texts.
+var queryTexts = newShared[string]()
 
 // deflaters are DEFLATE writers to reuse: each holds about a megabyte of tables.
 var deflaters = sync.Pool{New: func() any {

@@ -9,7 +9,6 @@ import (
 	"math/big"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	bq "google.golang.org/api/bigquery/v2"
@@ -172,18 +171,10 @@ func valuesSize(vals []any) int64 {
 // its own per result, the schemas were 8 MB of the local stack's 76 MB live heap at the end
 // of a season. A schema is never changed once read: a table created from it keeps it as
 // it is, and a changed table schema is a new slice.
-var resultSchemas = &schemaCache{byColumns: map[string][]*bq.TableFieldSchema{}}
+var resultSchemas = newShared[[]*bq.TableFieldSchema]()
 
-// maxCachedSchemas bounds resultSchemas; past it, schemas are read anew each time.
-const maxCachedSchemas = 4096
-
-type schemaCache struct {
-	mu        sync.Mutex
-	byColumns map[string][]*bq.TableFieldSchema
-}
-
-// of is the schema of a result with these columns.
-func (c *schemaCache) of(cols []*sql.ColumnType) ([]*bq.TableFieldSchema, error) {
+// resultSchema is the schema of a result with these columns.
+func resultSchema(cols []*sql.ColumnType) ([]*bq.TableFieldSchema, error) {
 	var key strings.Builder
 	for _, col := range cols {
 		key.WriteString(col.Name())
@@ -191,13 +182,10 @@ func (c *schemaCache) of(cols []*sql.ColumnType) ([]*bq.TableFieldSchema, error)
 		key.WriteString(col.DatabaseTypeName())
 		key.WriteByte(0)
 	}
-	c.mu.Lock()
-	schema, ok := c.byColumns[key.String()]
-	c.mu.Unlock()
-	if ok {
+	if schema, ok := resultSchemas.get(key.String()); ok {
 		return schema, nil
 	}
-	schema = make([]*bq.TableFieldSchema, len(cols))
+	schema := make([]*bq.TableFieldSchema, len(cols))
 	for i, col := range cols {
 		f, err := fieldFromDuckType(col.Name(), col.DatabaseTypeName())
 		if err != nil {
@@ -205,12 +193,7 @@ func (c *schemaCache) of(cols []*sql.ColumnType) ([]*bq.TableFieldSchema, error)
 		}
 		schema[i] = f
 	}
-	c.mu.Lock()
-	if len(c.byColumns) < maxCachedSchemas {
-		c.byColumns[key.String()] = schema
-	}
-	c.mu.Unlock()
-	return schema, nil
+	return resultSchemas.share(key.String(), schema), nil
 }
 
 // readResult runs a SELECT and keeps its rows in memory.
@@ -226,7 +209,7 @@ func readResult(ctx context.Context, q interface {
 	if err != nil {
 		return nil, err
 	}
-	schema, err := resultSchemas.of(cols)
+	schema, err := resultSchema(cols)
 	if err != nil {
 		return nil, err
 	}
