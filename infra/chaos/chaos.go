@@ -26,6 +26,7 @@ import (
 	"github.com/nba-props/pipeline/infra/backfill"
 	"github.com/nba-props/pipeline/infra/chaos/faultproxy"
 	"github.com/nba-props/pipeline/infra/cloud"
+	"github.com/nba-props/pipeline/infra/local"
 	"github.com/nba-props/pipeline/infra/sourcesim"
 	"github.com/nba-props/pipeline/messages"
 )
@@ -745,10 +746,11 @@ func consumerEnv(stackEnv map[string]string, gcsProxy, bqProxy string, o Options
 // every message to the first stream that pulls, so a second stream only costs it CPU:
 // with four per subscription (168 per consumer), a season's run had about 600 threads in
 // the emulator's JVM, polling subscriptions that each hold every message of their phase
-// (the emulator ignores filters), and the JVM took 1.6 of the two cores. pstest (through the stack's wrapper) spreads a subscription's
-// messages over the streams, and four carry its 400 messages a second.
+// (the emulator ignores filters), and the JVM took 1.6 of the two cores. pstest (through
+// the stack's wrapper) spreads a subscription's messages over the streams, and four carry
+// its 400 messages a second.
 func consumerStreams(pubsub string) int {
-	if pubsub == "gcloud" {
+	if pubsub == local.PubSubGcloud {
 		return 1
 	}
 	return 4
