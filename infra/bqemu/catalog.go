@@ -23,6 +23,9 @@ type project struct {
 	datasets map[string]*dataset
 	jobs     map[string]*jobRecord
 	jobOrder []string
+	// packedTo is how many of the oldest jobs (in jobOrder) were looked at for packing:
+	// packed, or left as they were because they did not encode.
+	packedTo int
 	// resultBytes is the estimated size of the results the jobs keep.
 	resultBytes int64
 }

@@ -1,8 +1,6 @@
 package bqemu
 
 import (
-	"bytes"
-	"compress/flate"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -15,16 +13,19 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	bq "google.golang.org/api/bigquery/v2"
+
+	"github.com/nba-props/pipeline/infra/internal/deflate"
 )
 
-// jobRecord is a finished job. The record is never mutated after it is stored: dropping
-// its results stores a new one.
+// jobRecord is a job, finished or running. The record is never mutated after it is
+// stored: dropping its results or packing it stores a new one.
 type jobRecord struct {
+	// job is the job as it finished (or its pending form while it runs); nil once the
+	// record is packed.
 	job    *bq.Job
 	result *resultSet // query jobs only
 	// params are a query job's parameters as DEFLATE-compressed JSON, kept apart from job
@@ -32,6 +33,11 @@ type jobRecord struct {
 	// and a long run keeps every job; as JSON a season's jobs held 24 MB of them, the
 	// repeated field names most of it. view puts them back.
 	params []byte
+	// packed is the whole job as the API shows it (parameters included), DEFLATE-compressed
+	// JSON, once it has been finished for packAge: job and params are then nil.
+	packed []byte
+	// created is the job's creation time (Unix milliseconds), what jobs.list filters on.
+	created int64
 	// expired says the rows were dropped to keep within Options.ResultMemory; result keeps
 	// the rest (schema, row count), so waiting for the job still works as on BigQuery,
 	// where a redelivered message attaches to its job and waits for it however late.
@@ -199,6 +205,7 @@ func (s *Server) execJob(reqCtx context.Context, p string, job *bq.Job, raw []by
 		job.Status.ErrorResult = ep
 		job.Status.Errors = append([]*bq.ErrorProto{ep}, warnings...)
 	}
+	sendZeros(job)
 	s.storeJob(p, compactJob(job, result, s.now()))
 	return job, result, nil
 }
@@ -215,7 +222,7 @@ func (s *Server) reserveJob(ctx context.Context, p string, jr bq.JobReference) e
 	}
 	pending := &bq.Job{Kind: "bigquery#job", JobReference: &jr, Status: &bq.JobStatus{State: "RUNNING"},
 		Id: p + ":" + jr.Location + "." + jr.JobId, Statistics: &bq.JobStatistics{CreationTime: msString(s.now())}}
-	pr.jobs[jr.JobId] = &jobRecord{job: pending}
+	pr.jobs[jr.JobId] = &jobRecord{job: pending, created: pending.Statistics.CreationTime}
 	pr.jobOrder = append(pr.jobOrder, jr.JobId)
 	return nil
 }
@@ -228,6 +235,9 @@ func (s *Server) releaseJob(p, id string) {
 	for i, j := range pr.jobOrder {
 		if j == id {
 			pr.jobOrder = append(pr.jobOrder[:i], pr.jobOrder[i+1:]...)
+			if i < pr.packedTo {
+				pr.packedTo--
+			}
 			break
 		}
 	}
@@ -252,6 +262,7 @@ func (s *Server) storeJob(p string, rec *jobRecord) {
 			delete(pr.jobs, id)
 		}
 		pr.jobOrder = slices.Clone(pr.jobOrder[n:])
+		pr.packedTo = max(0, pr.packedTo-n)
 	}
 	// Past the budget, drop the results of the oldest jobs out of their grace period.
 	now := s.now()
@@ -264,10 +275,35 @@ func (s *Server) storeJob(p string, rec *jobRecord) {
 			continue
 		}
 		pr.resultBytes -= old.bytes()
-		husk := &resultSet{schema: old.result.schema, dmlAffected: old.result.dmlAffected, dropped: old.result.rowCount()}
-		pr.jobs[id] = &jobRecord{job: old.job, params: old.params, result: husk, expired: true}
+		husked := *old
+		husked.result = &resultSet{schema: old.result.schema, dmlAffected: old.result.dmlAffected, dropped: old.result.rowCount()}
+		husked.expired = true
+		pr.jobs[id] = &husked
+	}
+	// Pack the oldest jobs finished for packAge, in order, up to the first that is not.
+	for ; pr.packedTo < len(pr.jobOrder); pr.packedTo++ {
+		id := pr.jobOrder[pr.packedTo]
+		old := pr.jobs[id]
+		if old.packed != nil {
+			continue
+		}
+		if jobState(old.job) != "DONE" || now.Sub(time.UnixMilli(old.job.Statistics.EndTime)) < packAge {
+			break
+		}
+		packed, err := old.pack()
+		if err != nil {
+			// A job that does not encode stays as it is; the next ones are still packed.
+			continue
+		}
+		pr.jobs[id] = packed
 	}
 }
+
+// packAge is how long a finished job stays unpacked: a client waits for its job and reads
+// the first page of results right after it ends, each read decoding the job from its
+// record, and a season's jobs, kept whole, held about a fifth of the emulator's live heap
+// (every job a tree of some twenty structs).
+const packAge = 10 * time.Second
 
 // jobState is the job's state as jobs.list reports it.
 func jobState(j *bq.Job) string {
@@ -277,16 +313,24 @@ func jobState(j *bq.Job) string {
 	return "DONE"
 }
 
+// state is the job's state; only a finished job is packed.
+func (r *jobRecord) state() string {
+	if r.packed != nil {
+		return "DONE"
+	}
+	return jobState(r.job)
+}
+
 // compactJob is the record of a finished job, its query parameters kept as compressed JSON
 // (a job whose parameters do not encode keeps them as they are).
 func compactJob(job *bq.Job, result *resultSet, now time.Time) *jobRecord {
-	rec := &jobRecord{job: job, result: result}
+	rec := &jobRecord{job: job, result: result, created: job.Statistics.CreationTime}
 	if result != nil {
 		result.touched.Store(now.UnixNano())
 	}
 	if q := job.Configuration.Query; q != nil && len(q.QueryParameters) > 0 {
 		if params, err := json.Marshal(q.QueryParameters); err == nil {
-			rec.job, rec.params = withParams(job, nil), deflate(params)
+			rec.job, rec.params = withParams(job, nil), jobCodec.Compress(params)
 		}
 	}
 	if q := rec.job.Configuration.Query; q != nil {
@@ -300,43 +344,92 @@ func compactJob(job *bq.Job, result *resultSet, now time.Time) *jobRecord {
 // its text: a season's kept jobs held several megabytes of the same texts.
 var queryTexts = newShared[string]()
 
-// deflaters are DEFLATE writers to reuse: each holds about a megabyte of tables.
-var deflaters = sync.Pool{New: func() any {
-	w, _ := flate.NewWriter(nil, flate.BestSpeed) // fails only for a level out of range
-	return w
-}}
-
-// deflate compresses b. Writing to a bytes.Buffer cannot fail.
-func deflate(b []byte) []byte {
-	var out bytes.Buffer
-	w := deflaters.Get().(*flate.Writer)
-	w.Reset(&out)
-	_, _ = w.Write(b)
-	_ = w.Close()
-	deflaters.Put(w)
-	return bytes.Clone(out.Bytes())
-}
+// jobCodec compresses what a kept job holds as JSON: its query parameters, or all of it
+// once packed.
+var jobCodec = deflate.New(nil)
 
 // view is the job as the API shows it, query parameters included.
 func (r *jobRecord) view() (*bq.Job, error) {
+	if r.packed != nil {
+		return r.unpack()
+	}
 	if len(r.params) == 0 {
 		return r.job, nil
 	}
-	in := inflaters.Get().(io.ReadCloser)
-	defer inflaters.Put(in)
-	if err := in.(flate.Resetter).Reset(bytes.NewReader(r.params), nil); err != nil {
-		return nil, fmt.Errorf("job %s: its stored query parameters: %w", r.job.JobReference.JobId, err)
-	}
 	var params []*bq.QueryParameter
-	if err := json.NewDecoder(in).Decode(&params); err != nil {
+	if err := inflateJSON(r.params, &params); err != nil {
 		return nil, fmt.Errorf("job %s: its stored query parameters: %w", r.job.JobReference.JobId, err)
 	}
 	return withParams(r.job, params), nil
 }
 
-// inflaters are DEFLATE readers to reuse: each holds a 32 KiB window, and every jobs.get
-// and jobs.list entry of a query job with parameters reads them.
-var inflaters = sync.Pool{New: func() any { return flate.NewReader(nil) }}
+// stored is the job without its query parameters where the record keeps them apart: what
+// reading its status and results needs.
+func (r *jobRecord) stored() (*bq.Job, error) {
+	if r.packed != nil {
+		return r.unpack()
+	}
+	return r.job, nil
+}
+
+// pack is the record with its job packed: its view as compressed JSON.
+func (r *jobRecord) pack() (*jobRecord, error) {
+	j, err := r.view()
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(j)
+	if err != nil {
+		return nil, err
+	}
+	packed := *r
+	packed.job, packed.params, packed.packed = nil, nil, jobCodec.Compress(b)
+	return &packed, nil
+}
+
+// unpack decodes a packed job. Decoding leaves the fields sent even when zero unmarked;
+// sendZeros marks them as they were when the job finished.
+func (r *jobRecord) unpack() (*bq.Job, error) {
+	var j bq.Job
+	if err := inflateJSON(r.packed, &j); err != nil {
+		return nil, fmt.Errorf("a stored job: %w", err)
+	}
+	sendZeros(&j)
+	return &j, nil
+}
+
+// inflateJSON decodes JSON compressed by jobCodec into v.
+func inflateJSON(b []byte, v any) error {
+	plain, err := jobCodec.Expand(b, 0)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(plain, v)
+}
+
+// sendZeros marks the fields of a finished job that BigQuery sends even when they are
+// zero (the API's Go types leave out a zero field not named in its ForceSendFields): the
+// query statistics' bytes and cache hit, a DML statement's row counts, a load's counts.
+// A job is marked when it finishes, and again when it is decoded from its packed record.
+func sendZeros(j *bq.Job) {
+	if c := j.Configuration; c != nil && c.Query != nil {
+		c.Query.ForceSendFields = append(c.Query.ForceSendFields, "UseLegacySql")
+	}
+	st := j.Statistics
+	if st == nil {
+		return
+	}
+	if q := st.Query; q != nil {
+		q.ForceSendFields = append(q.ForceSendFields, "TotalBytesProcessed", "CacheHit")
+		if q.DmlStats != nil {
+			q.ForceSendFields = append(q.ForceSendFields, "NumDmlAffectedRows")
+			q.DmlStats.ForceSendFields = append(q.DmlStats.ForceSendFields, "InsertedRowCount", "DeletedRowCount", "UpdatedRowCount")
+		}
+	}
+	if l := st.Load; l != nil {
+		l.ForceSendFields = append(l.ForceSendFields, "InputFiles", "InputFileBytes", "OutputRows", "OutputBytes", "BadRecords")
+	}
+}
 
 // withParams is a copy of the query job with its parameters replaced; job is unchanged.
 func withParams(job *bq.Job, params []*bq.QueryParameter) *bq.Job {
@@ -423,15 +516,10 @@ func (s *Server) listJobs(r *http.Request) (any, error) {
 	var all []*jobRecord
 	for i := len(pr.jobOrder) - 1; i >= 0; i-- {
 		rec := pr.jobs[pr.jobOrder[i]]
-		j := rec.job
-		if len(states) > 0 && !states[map[string]string{"DONE": "done", "RUNNING": "running", "PENDING": "pending"}[jobState(j)]] {
+		if len(states) > 0 && !states[map[string]string{"DONE": "done", "RUNNING": "running", "PENDING": "pending"}[rec.state()]] {
 			continue
 		}
-		ct := int64(0)
-		if j.Statistics != nil {
-			ct = j.Statistics.CreationTime
-		}
-		if (minT > 0 && ct < minT) || (maxT > 0 && ct > maxT) {
+		if ct := rec.created; (minT > 0 && ct < minT) || (maxT > 0 && ct > maxT) {
 			continue
 		}
 		all = append(all, rec)
@@ -480,7 +568,10 @@ func (s *Server) getQueryResults(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	job := rec.job
+	job, err := rec.stored()
+	if err != nil {
+		return nil, err
+	}
 	if job.Status == nil || job.Status.State != "DONE" {
 		return &getQueryResultsResponse{Kind: "bigquery#getQueryResultsResponse", JobReference: job.JobReference, TotalRows: "0", TotalBytesProcessed: "0"}, nil
 	}

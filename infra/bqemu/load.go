@@ -397,7 +397,6 @@ func (s *Server) writeLoad(ctx context.Context, conn *sql.Conn, p string, cfg *b
 	stats.InputFiles = ls.files
 	stats.InputFileBytes = ls.bytes
 	stats.BadRecords = ls.bad
-	stats.ForceSendFields = []string{"InputFiles", "InputFileBytes", "OutputRows", "OutputBytes", "BadRecords"}
 	if ls.bad > cfg.MaxBadRecords {
 		s.dropCreated(ctx, d)
 		loc := "upload"

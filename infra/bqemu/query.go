@@ -72,11 +72,10 @@ func (s *Server) runQueryJob(ctx context.Context, p string, job *bq.Job, params 
 			`send "useLegacySql": false (the Go client does unless UseLegacySQL is set; bq: --use_legacy_sql=false)`)}
 	}
 	cfg.UseLegacySql = &falseValue
-	cfg.ForceSendFields = append(cfg.ForceSendFields, "UseLegacySql")
 	if cfg.Priority == "" {
 		cfg.Priority = "INTERACTIVE"
 	}
-	stats := &bq.JobStatistics2{TotalBytesProcessed: 0, CacheHit: false, ForceSendFields: []string{"TotalBytesProcessed", "CacheHit"}}
+	stats := &bq.JobStatistics2{}
 	job.Statistics.Query = stats
 	st, err := translate(cfg.Query)
 	if err != nil {
@@ -269,8 +268,7 @@ func (s *Server) runStatement(ctx context.Context, p, defDS string, st *statemen
 	case "INSERT", "UPDATE", "DELETE", "MERGE":
 		out.dmlAffected = &n
 		stats.NumDmlAffectedRows = n
-		stats.ForceSendFields = append(stats.ForceSendFields, "NumDmlAffectedRows")
-		ds := &bq.DmlStatistics{ForceSendFields: []string{"InsertedRowCount", "DeletedRowCount", "UpdatedRowCount"}}
+		ds := &bq.DmlStatistics{}
 		switch st.Kind {
 		case "INSERT":
 			ds.InsertedRowCount = n

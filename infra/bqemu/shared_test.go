@@ -56,7 +56,7 @@ func TestResultsOfTheSameColumnsShareTheirSchema(t *testing.T) {
 func TestKeptJobsShareTheirQueryText(t *testing.T) {
 	text := "SELECT @n AS n -- TestKeptJobsShareTheirQueryText"
 	job := func(q string) *bq.Job {
-		return &bq.Job{JobReference: &bq.JobReference{JobId: "j"}, Configuration: &bq.JobConfiguration{Query: &bq.JobConfigurationQuery{Query: q,
+		return &bq.Job{JobReference: &bq.JobReference{JobId: "j"}, Statistics: &bq.JobStatistics{}, Configuration: &bq.JobConfiguration{Query: &bq.JobConfigurationQuery{Query: q,
 			QueryParameters: []*bq.QueryParameter{{Name: "n", ParameterType: &bq.QueryParameterType{Type: "INT64"}, ParameterValue: &bq.QueryParameterValue{Value: "1"}}}}}}
 	}
 	first := compactJob(job(strings.Clone(text)), nil, time.Now()).job.Configuration.Query.Query
