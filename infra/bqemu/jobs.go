@@ -22,14 +22,19 @@ import (
 )
 
 // jobRecord is a job, finished or running. The record is never mutated after it is
-// stored: dropping its results or its job's structs stores a new one.
+// stored: dropping its results or packing it stores a new one.
 type jobRecord struct {
 	// job is the job as it finished (or its pending form while it runs); nil once the
-	// job has been finished for packAge, when packed alone is kept.
+	// record is packed.
 	job    *bq.Job
 	result *resultSet // query jobs only
-	// packed is the finished job as the API shows it, DEFLATE-compressed JSON (nil if it
-	// did not encode, and while the job runs).
+	// params are a query job's parameters as DEFLATE-compressed JSON, kept apart from job
+	// (whose parameters are nil): decoded, a registry's array of structs is a tree of maps,
+	// and a long run keeps every job; as JSON a season's jobs held 24 MB of them, the
+	// repeated field names most of it. view puts them back.
+	params []byte
+	// packed is the whole job as the API shows it (parameters included), DEFLATE-compressed
+	// JSON, once it has been finished for packAge: job and params are then nil.
 	packed []byte
 	// created is the job's creation time (Unix milliseconds), what jobs.list filters on.
 	created int64
@@ -109,38 +114,23 @@ func (s *Server) insertJob(r *http.Request) (any, error) {
 	return s.runJob(r.Context(), r.PathValue("p"), &job, raw, nil)
 }
 
-// runJob validates, reserves the id, executes synchronously and stores a job, and
-// answers the job as the API shows it.
-func (s *Server) runJob(reqCtx context.Context, p string, job *bq.Job, raw []byte, media io.Reader) (any, error) {
-	done, err := s.execJob(reqCtx, p, job, raw, media)
-	if err != nil {
-		return nil, err
-	}
-	if done.json != nil {
-		return done.json, nil // encoded once, for its record and the answer
-	}
-	return done.job, nil
+// runJob validates, reserves the id, executes synchronously and stores a job.
+func (s *Server) runJob(reqCtx context.Context, p string, job *bq.Job, raw []byte, media io.Reader) (*bq.Job, error) {
+	done, _, err := s.execJob(reqCtx, p, job, raw, media)
+	return done, err
 }
 
-// finished is a job execJob ran: the job, its JSON (nil if it did not encode), and a query
-// job's result as it ran (what is stored may be dropped, Options.ResultMemory, before the
-// caller reads it).
-type finished struct {
-	job    *bq.Job
-	json   encoded
-	result *resultSet
-}
-
-// execJob is runJob's work.
-func (s *Server) execJob(reqCtx context.Context, p string, job *bq.Job, raw []byte, media io.Reader) (finished, error) {
+// execJob is runJob that also returns a query job's result as it ran: what is stored may
+// be dropped (Options.ResultMemory) before the caller reads it.
+func (s *Server) execJob(reqCtx context.Context, p string, job *bq.Job, raw []byte, media io.Reader) (*bq.Job, *resultSet, error) {
 	ctx := context.WithoutCancel(reqCtx)
 	if job.Configuration == nil {
-		return finished{}, errInvalid("Required parameter is missing: configuration")
+		return nil, nil, errInvalid("Required parameter is missing: configuration")
 	}
 	var in jobInput
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &in); err != nil {
-			return finished{}, errInvalid("Invalid JSON payload received: %v", err)
+			return nil, nil, errInvalid("Invalid JSON payload received: %v", err)
 		}
 	}
 	c := job.Configuration
@@ -151,16 +141,16 @@ func (s *Server) execJob(reqCtx context.Context, p string, job *bq.Job, raw []by
 		}
 	}
 	if kinds != 1 {
-		return finished{}, errInvalid("Job configuration must set exactly one of query, load, copy or extract")
+		return nil, nil, errInvalid("Job configuration must set exactly one of query, load, copy or extract")
 	}
 	if c.Copy != nil || c.Extract != nil {
-		return finished{}, errInvalid("Emulator: copy and extract jobs are not supported")
+		return nil, nil, errInvalid("Emulator: copy and extract jobs are not supported")
 	}
 	if c.DryRun {
-		return finished{}, errInvalid("Emulator: dry-run jobs are not supported")
+		return nil, nil, errInvalid("Emulator: dry-run jobs are not supported")
 	}
 	if media != nil && c.Load == nil {
-		return finished{}, errInvalid("An upload must carry a load job configuration")
+		return nil, nil, errInvalid("An upload must carry a load job configuration")
 	}
 	ref := job.JobReference
 	if ref == nil {
@@ -172,14 +162,14 @@ func (s *Server) execJob(reqCtx context.Context, p string, job *bq.Job, raw []by
 		jr.JobId = newJobID()
 	}
 	if !jobIDRe.MatchString(jr.JobId) || len(jr.JobId) > 1024 {
-		return finished{}, errInvalid("Invalid job ID %q. Job IDs must be alphanumeric (plus underscores and dashes) and must be at most 1024 characters long.", jr.JobId)
+		return nil, nil, errInvalid("Invalid job ID %q. Job IDs must be alphanumeric (plus underscores and dashes) and must be at most 1024 characters long.", jr.JobId)
 	}
 	if jr.Location == "" {
 		jr.Location = s.opts.DefaultLocation
 	}
 	job.JobReference = &jr
 	if err := s.reserveJob(ctx, p, jr); err != nil {
-		return finished{}, err
+		return nil, nil, err
 	}
 	start := s.now()
 	job.Kind = "bigquery#job"
@@ -206,7 +196,7 @@ func (s *Server) execJob(reqCtx context.Context, p string, job *bq.Job, raw []by
 	var re *requestError
 	if errors.As(runErr, &re) {
 		s.releaseJob(p, jr.JobId)
-		return finished{}, re.err
+		return nil, nil, re.err
 	}
 	job.Statistics.EndTime = msString(s.now())
 	job.Status = &bq.JobStatus{State: "DONE", Errors: warnings}
@@ -216,9 +206,8 @@ func (s *Server) execJob(reqCtx context.Context, p string, job *bq.Job, raw []by
 		job.Status.Errors = append([]*bq.ErrorProto{ep}, warnings...)
 	}
 	sendZeros(job)
-	rec, plain := finishedJob(job, result, s.now())
-	s.storeJob(p, rec)
-	return finished{job: job, json: plain, result: result}, nil
+	s.storeJob(p, compactJob(job, result, s.now()))
+	return job, result, nil
 }
 
 func (s *Server) reserveJob(ctx context.Context, p string, jr bq.JobReference) error {
@@ -291,27 +280,29 @@ func (s *Server) storeJob(p string, rec *jobRecord) {
 		husked.expired = true
 		pr.jobs[id] = &husked
 	}
-	// Keep only the packed form of the oldest jobs finished for packAge, in order, up to
-	// the first that is not.
+	// Pack the oldest jobs finished for packAge, in order, up to the first that is not.
 	for ; pr.packedTo < len(pr.jobOrder); pr.packedTo++ {
 		id := pr.jobOrder[pr.packedTo]
 		old := pr.jobs[id]
-		if old.job == nil || old.packed == nil {
-			continue // packed already, or a job that did not encode: kept whole
+		if old.packed != nil {
+			continue
 		}
-		if now.Sub(time.UnixMilli(old.job.Statistics.EndTime)) < packAge {
+		if jobState(old.job) != "DONE" || now.Sub(time.UnixMilli(old.job.Statistics.EndTime)) < packAge {
 			break
 		}
-		packed := *old
-		packed.job = nil
-		pr.jobs[id] = &packed
+		packed, err := old.pack()
+		if err != nil {
+			// A job that does not encode stays as it is; the next ones are still packed.
+			continue
+		}
+		pr.jobs[id] = packed
 	}
 }
 
-// packAge is how long a finished job keeps its structs beside its packed form: a client
-// waits for its job and reads the first page of results right after it ends, and a
-// season's jobs, kept whole, held about a fifth of the emulator's live heap (every job a
-// tree of some twenty structs, a registry's parameters a tree of maps).
+// packAge is how long a finished job stays unpacked: a client waits for its job and reads
+// the first page of results right after it ends, each read decoding the job from its
+// record, and a season's jobs, kept whole, held about a fifth of the emulator's live heap
+// (every job a tree of some twenty structs).
 const packAge = 10 * time.Second
 
 // jobState is the job's state as jobs.list reports it.
@@ -322,53 +313,98 @@ func jobState(j *bq.Job) string {
 	return "DONE"
 }
 
-// state is the job's state; only a finished job has its structs dropped.
+// state is the job's state; only a finished job is packed.
 func (r *jobRecord) state() string {
-	if r.job == nil {
+	if r.packed != nil {
 		return "DONE"
 	}
 	return jobState(r.job)
 }
 
-// finishedJob is the record of a finished job, packed (its JSON compressed), and its JSON;
-// a job that does not encode is kept whole, and its JSON is nil.
-func finishedJob(job *bq.Job, result *resultSet, now time.Time) (*jobRecord, encoded) {
+// compactJob is the record of a finished job, its query parameters kept as compressed JSON
+// (a job whose parameters do not encode keeps them as they are).
+func compactJob(job *bq.Job, result *resultSet, now time.Time) *jobRecord {
 	rec := &jobRecord{job: job, result: result, created: job.Statistics.CreationTime}
 	if result != nil {
 		result.touched.Store(now.UnixNano())
 	}
-	b, err := json.Marshal(job)
-	if err != nil {
-		return rec, nil
+	if q := job.Configuration.Query; q != nil && len(q.QueryParameters) > 0 {
+		if params, err := json.Marshal(q.QueryParameters); err == nil {
+			rec.job, rec.params = withParams(job, nil), jobCodec.Compress(params)
+		}
 	}
-	rec.packed = jobCodec.Compress(b)
-	return rec, b
+	if q := rec.job.Configuration.Query; q != nil {
+		q.Query = queryTexts.share(q.Query, q.Query)
+	}
+	return rec
 }
 
-// jobCodec compresses the kept jobs' JSON.
+// queryTexts are the query texts of the jobs kept. A pipeline runs the same few dozen
+// statements for every date, with other parameters, and each request decodes a copy of
+// its text: a season's kept jobs held several megabytes of the same texts.
+var queryTexts = newShared[string]()
+
+// jobCodec compresses what a kept job holds as JSON: its query parameters, or all of it
+// once packed.
 var jobCodec = deflate.New(nil)
 
-// view is the job as the API shows it.
+// view is the job as the API shows it, query parameters included.
 func (r *jobRecord) view() (*bq.Job, error) {
-	if r.job != nil {
+	if r.packed != nil {
+		return r.unpack()
+	}
+	if len(r.params) == 0 {
 		return r.job, nil
 	}
-	return r.unpack()
+	var params []*bq.QueryParameter
+	if err := inflateJSON(r.params, &params); err != nil {
+		return nil, fmt.Errorf("job %s: its stored query parameters: %w", r.job.JobReference.JobId, err)
+	}
+	return withParams(r.job, params), nil
+}
+
+// stored is the job without its query parameters where the record keeps them apart: what
+// reading its status and results needs.
+func (r *jobRecord) stored() (*bq.Job, error) {
+	if r.packed != nil {
+		return r.unpack()
+	}
+	return r.job, nil
+}
+
+// pack is the record with its job packed: its view as compressed JSON.
+func (r *jobRecord) pack() (*jobRecord, error) {
+	j, err := r.view()
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(j)
+	if err != nil {
+		return nil, err
+	}
+	packed := *r
+	packed.job, packed.params, packed.packed = nil, nil, jobCodec.Compress(b)
+	return &packed, nil
 }
 
 // unpack decodes a packed job. Decoding leaves the fields sent even when zero unmarked;
 // sendZeros marks them as they were when the job finished.
 func (r *jobRecord) unpack() (*bq.Job, error) {
-	plain, err := jobCodec.Expand(r.packed, 0)
 	var j bq.Job
-	if err == nil {
-		err = json.Unmarshal(plain, &j)
-	}
-	if err != nil {
+	if err := inflateJSON(r.packed, &j); err != nil {
 		return nil, fmt.Errorf("a stored job: %w", err)
 	}
 	sendZeros(&j)
 	return &j, nil
+}
+
+// inflateJSON decodes JSON compressed by jobCodec into v.
+func inflateJSON(b []byte, v any) error {
+	plain, err := jobCodec.Expand(b, 0)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(plain, v)
 }
 
 // sendZeros marks the fields of a finished job that BigQuery sends even when they are
@@ -393,6 +429,15 @@ func sendZeros(j *bq.Job) {
 	if l := st.Load; l != nil {
 		l.ForceSendFields = append(l.ForceSendFields, "InputFiles", "InputFileBytes", "OutputRows", "OutputBytes", "BadRecords")
 	}
+}
+
+// withParams is a copy of the query job with its parameters replaced; job is unchanged.
+func withParams(job *bq.Job, params []*bq.QueryParameter) *bq.Job {
+	j, c, q := *job, *job.Configuration, *job.Configuration.Query
+	q.QueryParameters = params
+	c.Query = &q
+	j.Configuration = &c
+	return &j
 }
 
 // bytes is the estimated memory of the job's results (0 for none).
@@ -523,7 +568,7 @@ func (s *Server) getQueryResults(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	job, err := rec.view()
+	job, err := rec.stored()
 	if err != nil {
 		return nil, err
 	}

@@ -358,11 +358,10 @@ func (s *Server) query(r *http.Request) (any, error) {
 	}
 	// The first page comes from the result as it ran: the stored copy may already have been
 	// dropped to keep within Options.ResultMemory.
-	ran, err := s.execJob(r.Context(), p, job, paramsRaw, nil)
+	done, result, err := s.execJob(r.Context(), p, job, paramsRaw, nil)
 	if err != nil {
 		return nil, err
 	}
-	done, result := ran.job, ran.result
 	if done.Status.ErrorResult != nil {
 		return nil, errorFromProto(done.Status.ErrorResult)
 	}

@@ -332,21 +332,15 @@ func (s *Server) routes() *http.ServeMux {
 // noContent is returned by handlers whose success response has no body.
 type noContent struct{}
 
-// encoded is an answer encoded already, written as it is.
-type encoded []byte
-
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	if _, ok := v.(noContent); ok {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	b, ok := v.(encoded)
-	if !ok {
-		var err error
-		if b, err = json.Marshal(v); err != nil {
-			writeError(w, errInvalid("Emulator internal error: encode response: %v", err))
-			return
-		}
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, errInvalid("Emulator internal error: encode response: %v", err))
+		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	w.WriteHeader(code)

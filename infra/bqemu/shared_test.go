@@ -2,7 +2,10 @@ package bqemu
 
 import (
 	"context"
+	"strings"
 	"testing"
+	"time"
+	"unsafe"
 
 	bq "google.golang.org/api/bigquery/v2"
 )
@@ -45,5 +48,24 @@ func TestResultsOfTheSameColumnsShareTheirSchema(t *testing.T) {
 		if got := describe(read(c.query)); got != c.want {
 			t.Errorf("%s: schema %s, want %s", c.query, got, c.want)
 		}
+	}
+}
+
+// TestKeptJobsShareTheirQueryText checks that two jobs kept with the same query text, each
+// decoded from its own request, hold one copy of it, and that another text stays its own.
+func TestKeptJobsShareTheirQueryText(t *testing.T) {
+	text := "SELECT @n AS n -- TestKeptJobsShareTheirQueryText"
+	job := func(q string) *bq.Job {
+		return &bq.Job{JobReference: &bq.JobReference{JobId: "j"}, Statistics: &bq.JobStatistics{}, Configuration: &bq.JobConfiguration{Query: &bq.JobConfigurationQuery{Query: q,
+			QueryParameters: []*bq.QueryParameter{{Name: "n", ParameterType: &bq.QueryParameterType{Type: "INT64"}, ParameterValue: &bq.QueryParameterValue{Value: "1"}}}}}}
+	}
+	first := compactJob(job(strings.Clone(text)), nil, time.Now()).job.Configuration.Query.Query
+	second := compactJob(job(strings.Clone(text)), nil, time.Now()).job.Configuration.Query.Query
+	if first != text || unsafe.StringData(first) != unsafe.StringData(second) {
+		t.Errorf("two jobs of the same text hold %q at %p and %q at %p, want one copy", first, unsafe.StringData(first), second, unsafe.StringData(second))
+	}
+	other := compactJob(job(text+" "), nil, time.Now()).job.Configuration.Query.Query
+	if other != text+" " {
+		t.Errorf("a job of another text holds %q, want %q", other, text+" ")
 	}
 }
