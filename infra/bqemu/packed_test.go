@@ -16,9 +16,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// TestPackedJobsReadAsBefore checks that a job finished for packAge is packed, and that
-// jobs.get, jobs.list and jobs.getQueryResults answer a packed job byte for byte as they
-// did before: a query with parameters (one of them NULL, one an array of structs), a DML
+// TestPackedJobsReadAsBefore checks that a finished job keeps its query parameters apart
+// (compressed), that a job finished for packAge is packed, and that jobs.get, jobs.list and
+// jobs.getQueryResults answer a packed job byte for byte as they did before (and jobs.get
+// as jobs.insert did): a query with parameters (one of them NULL, one an array of structs), a DML
 // statement, a DDL statement, a failed query and a load, the statistics' zero counts
 // included.
 func TestPackedJobsReadAsBefore(t *testing.T) {
@@ -58,9 +59,10 @@ func TestPackedJobsReadAsBefore(t *testing.T) {
 		req.Header.Set("Content-Type", "application/json")
 		return send(req)
 	}
+	inserted := map[string]string{}
 	query := func(id, sql, params string) {
 		t.Helper()
-		call("POST", "/jobs", fmt.Sprintf(`{"jobReference": {"jobId": %q}, "configuration": {"query": {"query": %q, "useLegacySql": false, "parameterMode": "NAMED", "queryParameters": [%s]}}}`, id, sql, params))
+		inserted[id] = call("POST", "/jobs", fmt.Sprintf(`{"jobReference": {"jobId": %q}, "configuration": {"query": {"query": %q, "useLegacySql": false, "parameterMode": "NAMED", "queryParameters": [%s]}}}`, id, sql, params))
 	}
 
 	call("POST", "/datasets", `{"datasetReference": {"datasetId": "ds"}}`)
@@ -87,7 +89,7 @@ func TestPackedJobsReadAsBefore(t *testing.T) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "multipart/related; boundary="+mw.Boundary())
-	send(req)
+	inserted["load"] = send(req)
 
 	ids := []string{"ddl", "dml", "empty-dml", "params", "failed", "load"}
 	listed := fmt.Sprintf("/jobs?projection=full&maxCreationTime=%d", now.UnixMilli())
@@ -117,9 +119,19 @@ func TestPackedJobsReadAsBefore(t *testing.T) {
 
 	query("within", "SELECT 1 AS x", "") // a job stored within packAge packs nothing
 	before := read()
+	for _, id := range ids {
+		if inserted[id] != before["get "+id] {
+			t.Errorf("job %s: jobs.insert answered\n%s\nand jobs.get\n%s", id, inserted[id], before["get "+id])
+		}
+	}
 	if got := packed(); len(got) > 0 {
 		t.Errorf("jobs %v packed before they were finished for %v", got, packAge)
 	}
+	s.mu.Lock()
+	if rec := s.projects["p"].jobs["params"]; rec.job.Configuration.Query.QueryParameters != nil || len(rec.params) == 0 {
+		t.Errorf("a finished job keeps its query parameters decoded (%d bytes kept apart): %+v", len(rec.params), rec.job.Configuration.Query.QueryParameters)
+	}
+	s.mu.Unlock()
 	mu.Lock()
 	now = now.Add(packAge)
 	mu.Unlock()
